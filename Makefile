@@ -1,0 +1,143 @@
+# varibased — the one build entry. `make help` lists the targets.
+#
+#   make            ./learner and ./actor (CPU backend; CUDA too when nvcc is found)
+#   make test       build everything, run the unit tests (Criterion) and gradient checks
+#   make SAN=1 ...  the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make CUDA=0     never compile CUDA sources, even when nvcc is present
+#   make deps       install the Debian packages the project needs (idempotent)
+
+CC      ?= cc
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+PKGS    := libzmq libprotobuf-c libuv libcyaml openblas
+SAN     ?= 0
+CUDA    ?= $(if $(NVCC),1,0)
+
+ifeq ($(SAN),1)
+  MODE     := san
+  OPTFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDSAN    := -fsanitize=address,undefined
+else
+  MODE     := release
+  OPTFLAGS := -O2 -g
+  LDSAN    :=
+endif
+ifeq ($(CUDA),1)
+  MODE := $(MODE)-cuda
+endif
+
+BUILD   := build/$(MODE)
+GEN     := $(BUILD)/gen
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla \
+           $(OPTFLAGS) -MMD -MP -I. -I$(GEN) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lm -lpthread
+LDFLAGS := $(LDSAN)
+
+# --- sources -------------------------------------------------------------
+COMMON_SRC := $(shell find common kernels/cpu -name '*.c' 2>/dev/null | sort)
+PROTO_SRC  := $(wildcard proto/*.proto)
+PROTO_GEN  := $(patsubst proto/%.proto,$(GEN)/proto/%.pb-c.c,$(PROTO_SRC))
+CUDA_SRC   := $(shell find kernels/cuda -name '*.cu' 2>/dev/null | sort)
+TEST_SRC   := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
+TOOL_SRC   := $(wildcard tools/*.c)
+BENCH_SRC  := $(wildcard bench/*.c)
+
+ifeq ($(CUDA),1)
+  CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+  CFLAGS    += -DVB_HAVE_CUDA=1 -I$(CUDA_HOME)/include
+  LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
+  NVFLAGS   := -O2 -std=c++17 -I. -Xcompiler -Wall,-Werror --expt-relaxed-constexpr \
+               -Wno-deprecated-gpu-targets -DVB_HAVE_CUDA=1
+  CUDA_OBJ  := $(patsubst %.cu,$(BUILD)/%.cu.o,$(CUDA_SRC))
+else
+  CUDA_OBJ  :=
+endif
+
+COMMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC)) $(PROTO_GEN:.c=.o) $(CUDA_OBJ)
+LIB        := $(BUILD)/libvb.a
+LEARNER_OBJ:= $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/learner/*.c))
+ACTOR_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/actor/*.c))
+TEST_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
+TEST_BIN   := $(BUILD)/tests/unit_tests
+TOOL_BIN   := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.SECONDARY:
+.PHONY: all test unit gradcheck bench deps train clean help config-table FORCE
+.DEFAULT_GOAL := all
+
+all: learner actor
+
+# The root binaries are shared by all build modes: relink when the mode changes.
+.build-mode: FORCE
+	@echo '$(MODE)' | cmp -s - $@ || echo '$(MODE)' > $@
+
+learner: $(LEARNER_OBJ) $(LIB) .build-mode
+	$(CC) $(LDFLAGS) -o $@ $(LEARNER_OBJ) $(LIB) $(LDLIBS)
+
+actor: $(ACTOR_OBJ) $(LIB) .build-mode
+	$(CC) $(LDFLAGS) -o $@ $(ACTOR_OBJ) $(LIB) $(LDLIBS)
+
+$(LIB): $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c | $(PROTO_GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVFLAGS) -MMD -MP -c -o $@ $<
+
+# protobuf-c code is generated at build time, never committed.
+$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) $<
+
+$(GEN)/proto/%.pb-c.o: $(GEN)/proto/%.pb-c.c
+	$(CC) $(filter-out -Wextra -Wshadow,$(CFLAGS)) -c -o $@ $<
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS) $(shell pkg-config --libs criterion)
+
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# --- running -------------------------------------------------------------
+# Criterion runs each test in its own process; two jobs for the two cores.
+unit: all $(TEST_BIN)
+	VB_ROOT=$(CURDIR) $(TEST_BIN) --jobs 2
+
+gradcheck: $(BUILD)/tools/gradcheck
+	$(BUILD)/tools/gradcheck
+
+test: unit $(if $(wildcard tools/gradcheck.c),gradcheck)
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
+CONFIG ?= configs/gridworld.yaml
+train: deps all
+	./learner --config $(CONFIG) --print-config
+
+deps:
+	@bash scripts/install-deps.sh
+
+clean:
+	rm -rf build learner actor .build-mode
+
+help:
+	@sed -n '1,8p' Makefile | sed 's/^# \{0,1\}//'
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# Reference tables for docs/configuration.md, generated from the schema.
+config-table: $(BUILD)/tools/config_table
+	@$(BUILD)/tools/config_table

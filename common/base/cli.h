@@ -1,0 +1,27 @@
+/* cli — the command-line pieces both programs share: resolving the config from
+ * --config and --set, and the exit codes. */
+#ifndef VB_CLI_H
+#define VB_CLI_H
+
+#include "config.h"
+
+enum {
+    VB_EXIT_OK = 0,      /* success */
+    VB_EXIT_RUNTIME = 1, /* runtime failure */
+    VB_EXIT_USAGE = 2,   /* usage or configuration error */
+};
+
+enum { VB_CLI_MAX_SETS = 256 };
+
+typedef struct vb_cli_config {
+    const char *config_path;             /* NULL: defaults only */
+    const char *sets[VB_CLI_MAX_SETS];   /* --set assignments, in order */
+    int nsets;
+} vb_cli_config;
+
+/* Record one --set; -1 when there are too many. */
+int vb_cli_add_set(vb_cli_config *cc, const char *assignment);
+/* Defaults, then the file, then each --set, then cross-key validation. */
+int vb_cli_resolve_config(const vb_cli_config *cc, vb_config *cfg, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,176 @@
+/* config_schema — the one table that defines every configuration key: its
+ * section, type, default, range and documentation. docs/configuration.md is
+ * checked against this table by the tests. New keys are appended to their
+ * section; enum choices are appended, never reordered (the index is stored). */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const sections[] = {"run", "env", "model", "planner", "learner", "actors", "log", "eval"};
+
+static const char *const algo_choices[] = {"varibased", "rl2", NULL};
+static const char *const env_choices[] = {"gridworld", "bandit", "funcopt", NULL};
+static const char *const core_choices[] = {"gru", "s5", NULL};
+static const char *const dynamics_choices[] = {"learned", "env", NULL};
+static const char *const target_choices[] = {"backup", "weights", NULL};
+static const char *const optim_choices[] = {"adam", "adamw", NULL};
+static const char *const schedule_choices[] = {"constant", "linear", NULL};
+static const char *const value_target_choices[] = {"planner", "lambda", NULL};
+static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
+
+/* A run name becomes a directory name: keep it to a portable, unambiguous set. */
+static int check_run_name(const char *v, char *why, size_t len) {
+    if (!v[0]) return snprintf(why, len, "a non-empty name"), -1;
+    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+        return snprintf(why, len, "a name other than '.' or '..'"), -1;
+    for (const char *p = v; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
+            snprintf(why, len, "a name of letters, digits, '-', '_' and '.'");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_path(const char *v, char *why, size_t len) {
+    if (!v[0]) return snprintf(why, len, "a non-empty path"), -1;
+    for (const char *p = v; *p; p++) {
+        if (iscntrl((unsigned char)*p) || *p == '"' || *p == '\\')
+            return snprintf(why, len, "a path without quotes, backslashes or control characters"), -1;
+    }
+    return 0;
+}
+
+/* "cpu" or "cuda:N". */
+static int check_device(const char *v, char *why, size_t len) {
+    if (strcmp(v, "cpu") == 0) return 0;
+    if (strncmp(v, "cuda:", 5) == 0 && v[5]) {
+        const char *p = v + 5;
+        while (isdigit((unsigned char)*p)) p++;
+        if (!*p && p - (v + 5) <= 3) return 0;
+    }
+    snprintf(why, len, "'cpu' or 'cuda:N'");
+    return -1;
+}
+
+#define OFF(sec, field) offsetof(vb_config, sec.field)
+#define KINT(sec, field, def, lo, hi, doc) \
+    {#sec, #field, VB_CT_INT, OFF(sec, field), 0, def, lo, hi, NULL, NULL, doc}
+#define KFLT(sec, field, def, lo, hi, doc) \
+    {#sec, #field, VB_CT_FLOAT, OFF(sec, field), 0, def, lo, hi, NULL, NULL, doc}
+#define KBOOL(sec, field, def, doc) \
+    {#sec, #field, VB_CT_BOOL, OFF(sec, field), 0, def, 0, 1, NULL, NULL, doc}
+#define KENUM(sec, field, def, choices, doc) \
+    {#sec, #field, VB_CT_ENUM, OFF(sec, field), 0, def, 0, 0, choices, NULL, doc}
+#define KSTR(sec, field, def, check, doc)                                                      \
+    {#sec, #field, VB_CT_STRING, OFF(sec, field), sizeof(((vb_config *)0)->sec.field), def, 0, \
+     0, NULL, check, doc}
+
+/* Integers are held in int64 but bounded to 2^53 so every value is also exact
+ * as a double (YAML readers in other languages parse numbers as doubles). */
+#define I53 9007199254740992.0
+
+static const vb_cfg_key schema[] = {
+    KSTR(run, name, "default", check_run_name, "run name; the run directory is <root>/<name>/"),
+    KSTR(run, root, "runs", check_path, "folder that holds run directories"),
+    KINT(run, seed, "0", 0, I53, "seed of every random stream in the run"),
+    KENUM(run, algo, "varibased", algo_choices, "training algorithm"),
+    KINT(run, total_env_steps, "2000000", 1, I53, "training stops after this many environment steps"),
+
+    KENUM(env, name, "gridworld", env_choices, "task family"),
+    KINT(env, batch, "64", 1, 65536, "environments stepped together by one actor"),
+    KFLT(env, gamma, "0.95", 0, 1, "discount factor"),
+    KINT(env, grid_size, "5", 3, 64, "gridworld: side of the square grid"),
+    KINT(env, episode_length, "15", 1, 100000, "gridworld: steps per episode"),
+    KINT(env, episodes_per_task, "4", 1, 10000, "gridworld: episodes per task (goal kept)"),
+    KINT(env, arms, "5", 2, 256, "bandit: number of arms K"),
+    KINT(env, horizon, "10", 1, 100000, "bandit: pulls per task H"),
+    KFLT(env, prior_alpha, "1", 1e-3, 1e3, "bandit: Beta prior alpha of each arm"),
+    KFLT(env, prior_beta, "1", 1e-3, 1e3, "bandit: Beta prior beta of each arm"),
+    KINT(env, points, "64", 2, 4096, "funcopt: grid points N in [0, 1]"),
+    KINT(env, queries, "30", 1, 100000, "funcopt: queries per task T"),
+    KFLT(env, lengthscale_min, "0.05", 1e-4, 100, "funcopt: RBF lengthscale drawn from U[min, max]"),
+    KFLT(env, lengthscale_max, "0.3", 1e-4, 100, "funcopt: upper end of the lengthscale range"),
+    KFLT(env, noise_std, "0.01", 0, 100, "funcopt: observation noise standard deviation"),
+
+    KENUM(model, core, "gru", core_choices, "recurrent core of the encoder"),
+    KINT(model, hidden, "128", 1, 8192, "recurrent core width"),
+    KINT(model, latent, "5", 1, 1024, "latent task code size d_m"),
+    KINT(model, embed, "32", 1, 4096, "input embedding width"),
+    KINT(model, mlp_hidden, "128", 1, 8192, "hidden width of decoder, policy and value MLPs"),
+    KINT(model, s5_state, "64", 1, 8192, "S5 core: complex state size"),
+    KBOOL(model, rl_grad_to_encoder, "false", "let value/policy losses train the encoder"),
+
+    KINT(planner, particles, "16", 1, 1048576, "outer particles K"),
+    KINT(planner, depth, "4", 0, 4096, "planning depth D"),
+    KINT(planner, nested, "4", 1, 65536, "nested belief particles K_Omega"),
+    KINT(planner, resample_period, "4", 1, 4096, "resample at least every P steps"),
+    KFLT(planner, ess_threshold, "0.5", 0, 1, "resample when ESS < threshold * K"),
+    KFLT(planner, temperature, "1", 1e-6, 1e6, "twist temperature eta"),
+    KENUM(planner, dynamics, "learned", dynamics_choices, "state transitions from the decoder or the env"),
+    KENUM(planner, target, "backup", target_choices, "policy/value readout of the planner"),
+    KFLT(planner, dirichlet_alpha, "0.03", 1e-6, 100, "root Dirichlet noise concentration"),
+    KFLT(planner, dirichlet_weight, "0.25", 0, 1, "root Dirichlet noise mixture weight (0 = off)"),
+
+    KSTR(learner, device, "cpu", check_device, "compute device of the learner: cpu or cuda:N"),
+    KINT(learner, gpus, "1", 1, 64, "data-parallel learner processes, one per GPU"),
+    KINT(learner, threads, "0", 0, 1024, "CPU compute threads (0 = one per core)"),
+    KINT(learner, port, "5555", 1, 65535, "TCP port the learner binds"),
+    KENUM(learner, optimizer, "adam", optim_choices, "optimiser"),
+    KFLT(learner, lr, "0.0003", 0, 10, "learning rate"),
+    KENUM(learner, lr_schedule, "constant", schedule_choices, "learning-rate schedule"),
+    KFLT(learner, weight_decay, "0", 0, 10, "AdamW decoupled weight decay"),
+    KFLT(learner, grad_clip, "1", 0, 1e9, "global gradient-norm clip (0 = off)"),
+    KINT(learner, batch_windows, "64", 1, 1048576, "windows per M-step batch"),
+    KINT(learner, window, "32", 1, 65536, "window length L; actors send chunks of L steps"),
+    KINT(learner, replay_capacity, "4096", 1, 1e9, "replay capacity in chunks (FIFO)"),
+    KFLT(learner, samples_per_insert, "4", 0, 1e6, "rate limit: windows sampled per chunk inserted (0 = off)"),
+    KINT(learner, max_policy_lag, "16", 0, I53, "drop chunks older than this many policy versions"),
+    KINT(learner, publish_every, "10", 1, I53, "broadcast weights every N updates"),
+    KFLT(learner, value_coef, "0.5", 0, 1e6, "value loss weight c_V"),
+    KFLT(learner, policy_coef, "1", 0, 1e6, "policy cross-entropy weight c_pi"),
+    KFLT(learner, elbo_coef, "1", 0, 1e6, "belief ELBO weight c_B"),
+    KFLT(learner, kl_beta, "1", 0, 1e6, "KL weight beta_KL inside the ELBO"),
+    KINT(learner, elbo_samples, "1", 1, 4096, "reparameterised latent samples per ELBO term"),
+    KINT(learner, elbo_warmup_updates, "500", 0, I53, "updates that train the ELBO alone"),
+    KENUM(learner, value_target, "planner", value_target_choices, "value target: planner V-hat or lambda-return"),
+    KFLT(learner, lambda, "0.95", 0, 1, "lambda of lambda-returns and GAE"),
+    KBOOL(learner, refresh_carry, "false", "re-encode windows from the task start"),
+    KFLT(learner, ppo_clip, "0.2", 0, 10, "rl2: PPO ratio clip"),
+    KINT(learner, ppo_epochs, "4", 1, 1000, "rl2: PPO epochs per batch"),
+    KFLT(learner, entropy_coef, "0.01", 0, 1e6, "rl2: entropy bonus weight"),
+    KINT(learner, checkpoint_every, "1000", 0, I53, "checkpoint every N updates (0 = only at the end)"),
+
+    KINT(actors, local, "2", 0, 1024, "actor processes the learner spawns on this machine"),
+    KINT(actors, threads, "1", 1, 1024, "compute threads per actor"),
+    KINT(actors, heartbeat_ms, "1000", 10, 600000, "actor heartbeat interval"),
+    KINT(actors, timeout_ms, "10000", 100, 86400000, "an actor silent this long is dead"),
+
+    KENUM(log, level, "info", level_choices, "log threshold"),
+    KFLT(log, interval_s, "10", 0.01, 86400, "seconds between metrics lines"),
+    KBOOL(log, tensorboard, "false", "also write TensorBoard event files"),
+
+    KINT(eval, tasks, "1000", 1, 1e9, "held-out tasks per evaluation"),
+    KBOOL(eval, greedy, "true", "act greedily (argmax) when evaluating"),
+    KINT(eval, every_updates, "0", 0, I53, "evaluate every N updates (0 = never during training)"),
+};
+
+const vb_cfg_key *vb_config_schema(size_t *count) {
+    *count = sizeof schema / sizeof schema[0];
+    return schema;
+}
+
+const char *const *vb_config_sections(size_t *count) {
+    *count = sizeof sections / sizeof sections[0];
+    return sections;
+}
+
+const vb_cfg_key *vb_config_find(const char *section, const char *key) {
+    for (size_t i = 0; i < sizeof schema / sizeof schema[0]; i++) {
+        if (strcmp(schema[i].section, section) == 0 && strcmp(schema[i].key, key) == 0)
+            return &schema[i];
+    }
+    return NULL;
+}

@@ -1,0 +1,83 @@
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *vb_test_path(const char *rel, char *buf, size_t len) {
+    const char *root = getenv("VB_ROOT");
+    snprintf(buf, len, "%s/%s", root && *root ? root : ".", rel);
+    return buf;
+}
+
+static char *slurp_fd(int fd) {
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t r;
+    while ((r = read(fd, buf + n, cap - n - 1)) > 0) {
+        n += (size_t)r;
+        if (cap - n < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+void vb_test_run(vb_test_proc *p, const char *program, const char *const *args) {
+    char exe[1024];
+    vb_test_path(program, exe, sizeof exe);
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = exe;
+    for (int i = 0; args && args[i] && argc < 63; i++) argv[argc++] = args[i];
+    argv[argc] = NULL;
+    char out_path[] = "/tmp/vb_test_outXXXXXX", err_path[] = "/tmp/vb_test_errXXXXXX";
+    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
+    cr_assert(out_fd >= 0 && err_fd >= 0);
+    unlink(out_path);
+    unlink(err_path);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(devnull, 0);
+        dup2(out_fd, 1);
+        dup2(err_fd, 2);
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    cr_assert(waitpid(pid, &st, 0) == pid);
+    p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    p->out = slurp_fd(out_fd);
+    p->err = slurp_fd(err_fd);
+    close(out_fd);
+    close(err_fd);
+}
+
+void vb_test_proc_free(vb_test_proc *p) {
+    free(p->out);
+    free(p->err);
+    p->out = p->err = NULL;
+}
+
+const char *vb_test_write_tmp(const char *text, char *path, size_t len) {
+    snprintf(path, len, "/tmp/vb_test_cfgXXXXXX.yaml");
+    int fd = mkstemps(path, 5);
+    cr_assert(fd >= 0);
+    size_t n = strlen(text);
+    cr_assert(write(fd, text, n) == (ssize_t)n);
+    close(fd);
+    return path;
+}

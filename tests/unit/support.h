@@ -1,0 +1,25 @@
+/* support — helpers shared by the unit tests. */
+#ifndef VB_TEST_SUPPORT_H
+#define VB_TEST_SUPPORT_H
+
+#include <stddef.h>
+
+/* Path of a file in the repository (VB_ROOT, or the working directory). */
+const char *vb_test_path(const char *rel, char *buf, size_t len);
+
+/* Output of a finished child process. */
+typedef struct vb_test_proc {
+    int status;     /* exit code, or 128 + signal number */
+    char *out;      /* stdout, NUL-terminated, malloc'd */
+    char *err;      /* stderr, NUL-terminated, malloc'd */
+} vb_test_proc;
+
+/* Run a repository binary (e.g. "learner") with a NULL-terminated argument
+ * list (argv[0] excluded), capture stdout and stderr. */
+void vb_test_run(vb_test_proc *p, const char *program, const char *const *args);
+void vb_test_proc_free(vb_test_proc *p);
+
+/* Write text to a fresh temporary file; returns its path (static buffer per call slot). */
+const char *vb_test_write_tmp(const char *text, char *path, size_t len);
+
+#endif
