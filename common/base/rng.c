@@ -1,0 +1,142 @@
+/* rng — see rng.h. */
+#include "rng.h"
+
+#include <math.h>
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+static inline void philox_round(uint32_t c[4], const uint32_t k[2]) {
+    uint64_t p0 = (uint64_t)PHILOX_M0 * c[0];
+    uint64_t p1 = (uint64_t)PHILOX_M1 * c[2];
+    uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
+    uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+    uint32_t n0 = hi1 ^ c[1] ^ k[0];
+    uint32_t n2 = hi0 ^ c[3] ^ k[1];
+    c[0] = n0;
+    c[1] = lo1;
+    c[2] = n2;
+    c[3] = lo0;
+}
+
+void vb_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
+    uint32_t c[4] = {ctr[0], ctr[1], ctr[2], ctr[3]};
+    uint32_t k[2] = {key[0], key[1]};
+    for (int i = 0; i < 10; i++) {
+        if (i) {
+            k[0] += PHILOX_W0;
+            k[1] += PHILOX_W1;
+        }
+        philox_round(c, k);
+    }
+    for (int i = 0; i < 4; i++) out[i] = c[i];
+}
+
+static void load_block(vb_rng *r, uint64_t b) {
+    uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), (uint32_t)r->stream, (uint32_t)(r->stream >> 32)};
+    vb_philox4x32_10(ctr, r->key, r->block);
+    r->block_idx = b;
+}
+
+void vb_rng_init(vb_rng *r, uint64_t seed, uint64_t stream) {
+    r->key[0] = (uint32_t)seed;
+    r->key[1] = (uint32_t)(seed >> 32);
+    r->stream = stream;
+    r->pos = 0;
+    r->block_idx = UINT64_MAX;
+}
+
+void vb_rng_seek(vb_rng *r, uint64_t pos) { r->pos = pos; }
+
+uint32_t vb_rng_word(uint64_t seed, uint64_t stream, uint64_t pos) {
+    vb_rng r;
+    vb_rng_init(&r, seed, stream);
+    vb_rng_seek(&r, pos);
+    return vb_rng_u32(&r);
+}
+
+uint32_t vb_rng_u32(vb_rng *r) {
+    uint64_t b = r->pos >> 2;
+    if (b != r->block_idx) load_block(r, b);
+    uint32_t v = r->block[r->pos & 3];
+    r->pos++;
+    return v;
+}
+
+uint32_t vb_rng_below(vb_rng *r, uint32_t n) {
+    uint64_t m = (uint64_t)vb_rng_u32(r) * n;
+    uint32_t l = (uint32_t)m;
+    if (l < n) {
+        uint32_t t = (uint32_t)(-n) % n;
+        while (l < t) {
+            m = (uint64_t)vb_rng_u32(r) * n;
+            l = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
+float vb_rng_uniform(vb_rng *r) { return vb_rng_word_to_uniform(vb_rng_u32(r)); }
+
+double vb_rng_uniform_double(vb_rng *r) {
+    uint64_t hi = vb_rng_u32(r) >> 5, lo = vb_rng_u32(r) >> 6; /* 27 + 26 = 53 bits */
+    return ((double)(hi * 67108864u + lo) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+float vb_rng_normal(vb_rng *r) {
+    float u1 = vb_rng_uniform(r), u2 = vb_rng_uniform(r);
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
+}
+
+double vb_rng_normal_double(vb_rng *r) {
+    double u1 = vb_rng_uniform_double(r), u2 = vb_rng_uniform_double(r);
+    return sqrt(-2.0 * log(u1)) * cos(6.28318530717958647692 * u2);
+}
+
+float vb_rng_gumbel(vb_rng *r) { return -logf(-logf(vb_rng_uniform(r))); }
+
+int vb_rng_categorical(vb_rng *r, const float *w, int n) {
+    double total = 0;
+    for (int i = 0; i < n; i++) total += w[i];
+    float u = vb_rng_uniform(r);
+    if (!(total > 0)) {
+        int i = (int)(u * (float)n);
+        return i < n ? i : n - 1;
+    }
+    double target = (double)u * total, acc = 0;
+    int last = 0;
+    for (int i = 0; i < n; i++) {
+        if (w[i] <= 0) continue;
+        acc += w[i];
+        last = i;
+        if (target < acc) return i;
+    }
+    return last; /* rounding: the last index with weight */
+}
+
+double vb_rng_gamma(vb_rng *r, double shape) {
+    if (shape < 1.0) {
+        /* Gamma(a) = Gamma(a + 1) * U^(1/a) */
+        double u = vb_rng_uniform_double(r);
+        return vb_rng_gamma(r, shape + 1.0) * pow(u, 1.0 / shape);
+    }
+    double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x, v;
+        do {
+            x = vb_rng_normal_double(r);
+            v = 1.0 + c * x;
+        } while (v <= 0);
+        v = v * v * v;
+        double u = vb_rng_uniform_double(r);
+        if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;
+        if (log(u) < 0.5 * x * x + d * (1.0 - v + log(v))) return d * v;
+    }
+}
+
+double vb_rng_beta(vb_rng *r, double a, double b) {
+    double x = vb_rng_gamma(r, a), y = vb_rng_gamma(r, b);
+    return x / (x + y);
+}

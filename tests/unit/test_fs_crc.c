@@ -1,0 +1,62 @@
+/* CRC-32C check values and atomic file writes. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/base/crc32c.h"
+#include "common/base/fs.h"
+
+Test(crc32c, check_values) {
+    cr_assert_eq(vb_crc32c(0, "123456789", 9), 0xE3069283u);
+    cr_assert_eq(vb_crc32c(0, "", 0), 0u);
+    unsigned char zeros[32] = {0};
+    cr_assert_eq(vb_crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4 */
+    unsigned char ones[32];
+    memset(ones, 0xff, 32);
+    cr_assert_eq(vb_crc32c(0, ones, 32), 0x62A8AB43u);
+}
+
+Test(crc32c, incremental_equals_whole_and_any_alignment) {
+    unsigned char buf[1000];
+    for (int i = 0; i < 1000; i++) buf[i] = (unsigned char)(i * 131 + 7);
+    uint32_t whole = vb_crc32c(0, buf + 3, 990);
+    uint32_t part = vb_crc32c(vb_crc32c(vb_crc32c(0, buf + 3, 1), buf + 4, 500), buf + 504, 489);
+    cr_assert_eq(whole, part);
+    buf[500] ^= 1;
+    cr_assert_neq(vb_crc32c(0, buf + 3, 990), whole);
+}
+
+Test(fs, atomic_write_replaces_and_leaves_no_temporaries) {
+    char dir[] = "/tmp/vb_fs_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/sub/a/file.bin", dir);
+    char sub[256];
+    snprintf(sub, sizeof sub, "%s/sub/a", dir);
+    cr_assert_eq(vb_fs_mkdirs(sub, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_fs_mkdirs(sub, err, sizeof err), 0, "idempotent: %s", err);
+    cr_assert_eq(vb_fs_write_atomic(path, "first", 5, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_fs_write_atomic(path, "second!", 7, err, sizeof err), 0, "%s", err);
+    void *data;
+    size_t len;
+    cr_assert_eq(vb_fs_read_all(path, 100, &data, &len, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(len, 7);
+    cr_assert_str_eq(data, "second!");
+    free(data);
+    cr_assert_neq(vb_fs_read_all(path, 3, &data, &len, err, sizeof err), 0);
+    cr_assert(strstr(err, "exceeds"), "%s", err);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test $(ls -A %s/sub/a | wc -l) -eq 1", dir);
+    cr_assert_eq(system(cmd), 0, "temporary files left behind");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(fs, write_into_missing_folder_fails_cleanly) {
+    char err[256];
+    cr_assert_neq(vb_fs_write_atomic("/nonexistent-dir/x/file", "a", 1, err, sizeof err), 0);
+    cr_assert(strstr(err, "/nonexistent-dir/x/file"), "%s", err);
+}
