@@ -1,0 +1,136 @@
+#include "arena.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/crc32c.h"
+#include "../base/fs.h"
+
+enum { HEADER = 40, ALIGN = 16 };
+static const char MAGIC[8] = {'V', 'B', 'A', 'R', 'E', 'N', 'A', '1'};
+
+void vb_layout_init(vb_layout *l) { memset(l, 0, sizeof *l); }
+
+int64_t vb_layout_add(vb_layout *l, const char *name, int ndim, const int64_t *shape) {
+    if (l->n >= VB_ARENA_MAX_TENSORS || ndim < 1 || ndim > VB_ARENA_MAX_DIMS) return -1;
+    if (strlen(name) >= VB_ARENA_NAME || vb_layout_find(l, name)) return -1;
+    vb_tensor_info *t = &l->t[l->n];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = ndim;
+    t->count = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 1) return -1;
+        t->shape[i] = shape[i];
+        t->count *= shape[i];
+    }
+    t->offset = (l->total + ALIGN - 1) / ALIGN * ALIGN;
+    l->total = t->offset + t->count;
+    l->n++;
+    return t->offset;
+}
+
+const vb_tensor_info *vb_layout_find(const vb_layout *l, const char *name) {
+    for (int i = 0; i < l->n; i++) {
+        if (strcmp(l->t[i].name, name) == 0) return &l->t[i];
+    }
+    return NULL;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+uint64_t vb_layout_hash(const vb_layout *l) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < l->n; i++) {
+        h = fnv1a(h, l->t[i].name, strlen(l->t[i].name) + 1);
+        for (int d = 0; d < l->t[i].ndim; d++) {
+            int64_t s = l->t[i].shape[d];
+            h = fnv1a(h, &s, sizeof s);
+        }
+        h = fnv1a(h, &l->t[i].offset, sizeof l->t[i].offset);
+    }
+    return h;
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+static uint64_t get_u64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+int64_t vb_arena_blob_size(const vb_layout *l) { return HEADER + l->total * (int64_t)sizeof(float); }
+
+void vb_arena_to_blob(const vb_layout *l, const float *data, void *blob) {
+    unsigned char *h = blob;
+    size_t payload = (size_t)l->total * sizeof(float);
+    memcpy(h + HEADER, data, payload); /* the supported hosts are little-endian */
+    memcpy(h, MAGIC, 8);
+    put_u32(h + 8, VB_ARENA_FORMAT);
+    put_u32(h + 12, vb_crc32c(0, h + HEADER, payload));
+    put_u64(h + 16, vb_layout_hash(l));
+    put_u64(h + 24, (uint64_t)l->total);
+    put_u32(h + 32, vb_crc32c(0, h, 32));
+    put_u32(h + 36, 0);
+}
+
+int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
+                       char *err, size_t err_len) {
+    const unsigned char *h = blob;
+    if (len < HEADER) return snprintf(err, err_len, "%s: %zu bytes is too short for an arena header", origin, len), -1;
+    if (memcmp(h, MAGIC, 8) != 0) return snprintf(err, err_len, "%s: not a varibased arena (bad magic)", origin), -1;
+    if (get_u32(h + 32) != vb_crc32c(0, h, 32))
+        return snprintf(err, err_len, "%s: arena header is corrupted (CRC mismatch)", origin), -1;
+    uint32_t version = get_u32(h + 8);
+    if (version != VB_ARENA_FORMAT)
+        return snprintf(err, err_len, "%s: arena format version %u, this build reads %d", origin, version,
+                        VB_ARENA_FORMAT), -1;
+    uint64_t hash = get_u64(h + 16), n = get_u64(h + 24);
+    if (hash != vb_layout_hash(l))
+        return snprintf(err, err_len, "%s: parameter layout differs from this model's (hash %016llx, expected "
+                        "%016llx): was it saved with another model configuration?", origin,
+                        (unsigned long long)hash, (unsigned long long)vb_layout_hash(l)), -1;
+    if (n != (uint64_t)l->total || len != HEADER + (size_t)n * sizeof(float))
+        return snprintf(err, err_len, "%s: size mismatch (%zu bytes for %llu floats, expected %lld floats)", origin,
+                        len, (unsigned long long)n, (long long)l->total), -1;
+    if (get_u32(h + 12) != vb_crc32c(0, h + HEADER, len - HEADER))
+        return snprintf(err, err_len, "%s: arena payload is corrupted (CRC mismatch)", origin), -1;
+    memcpy(data, h + HEADER, len - HEADER);
+    return 0;
+}
+
+int vb_arena_save(const char *path, const vb_layout *l, const float *data, char *err, size_t err_len) {
+    size_t len = (size_t)vb_arena_blob_size(l);
+    void *blob = malloc(len);
+    if (!blob) return snprintf(err, err_len, "%s: out of memory", path), -1;
+    vb_arena_to_blob(l, data, blob);
+    int rc = vb_fs_write_atomic(path, blob, len, err, err_len);
+    free(blob);
+    return rc;
+}
+
+int vb_arena_load(const char *path, const vb_layout *l, float *data, char *err, size_t err_len) {
+    void *blob;
+    size_t len;
+    if (vb_fs_read_all(path, (size_t)vb_arena_blob_size(l), &blob, &len, err, err_len) != 0) return -1;
+    int rc = vb_arena_from_blob(l, blob, len, data, path, err, err_len);
+    free(blob);
+    return rc;
+}

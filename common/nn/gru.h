@@ -1,0 +1,49 @@
+/* gru — gated recurrent unit (PyTorch's equations, gate order r, z, n):
+ *   r = sig(W_ir x + b_ir + W_hr h + b_hr)
+ *   z = sig(W_iz x + b_iz + W_hz h + b_hz)
+ *   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+ *   h' = (1 - z) * n + z * h
+ * Two forms: a single step (acting, planning) and a sequence unroll over T
+ * steps from a given carry with a per-step reset mask (learning). A reset at
+ * step t zeroes the carry *before* step t. Backward through the unroll is
+ * BPTT; the gradient into the initial carry is returned so callers may stop it. */
+#ifndef VB_GRU_H
+#define VB_GRU_H
+
+#include "linear.h"
+
+typedef struct vb_gru {
+    int64_t in, hidden;
+    vb_linear wi;  /* (3H, in) with bias */
+    vb_linear wh;  /* (3H, H) with bias */
+} vb_gru;
+
+int vb_gru_layout(vb_gru *g, vb_layout *lay, const char *name, int64_t in, int64_t hidden);
+void vb_gru_init(const vb_gru *g, float *P, vb_rng *rng);
+
+/* Floats of cache for one step of B rows (xg, hg, gates: 3 x (B,3H)). */
+int64_t vb_gru_step_cache_floats(const vb_gru *g, int64_t B);
+/* x (B,in), h (B,H) -> h_out (B,H); cache for backward. */
+void vb_gru_step_forward(const vb_backend *be, const vb_gru *g, const float *P, float *h_out, const float *x,
+                         const float *h, float *cache, int64_t B);
+/* Floats of scratch for one step's backward. */
+int64_t vb_gru_step_scratch_floats(const vb_gru *g, int64_t B);
+/* dh_out (B,H) -> G += ..., dx (B,in) += ..., dh (B,H) += ... (either may be NULL). */
+void vb_gru_step_backward(const vb_backend *be, const vb_gru *g, const float *P, float *G, float *dx, float *dh,
+                          const float *dh_out, const float *x, const float *h, const float *cache, float *scratch,
+                          int64_t B);
+
+/* Cache for a T-step unroll of B rows: xg, hg, gates (T,B,3H) and the masked
+ * carries fed into each step (T,B,H). */
+int64_t vb_gru_seq_cache_floats(const vb_gru *g, int64_t T, int64_t B);
+/* Scratch for the unroll's backward: dxg (T,B,3H), dhg (B,3H), two (B,H). */
+int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B);
+/* x (T,B,in), h0 (B,H), reset (T,B) or NULL -> hs (T,B,H). */
+void vb_gru_seq_forward(const vb_backend *be, const vb_gru *g, const float *P, float *hs, const float *x,
+                        const float *h0, const uint8_t *reset, float *cache, int64_t T, int64_t B);
+/* dhs (T,B,H) -> G += ..., dx (T,B,in) += ... and dh0 (B,H) += ... unless NULL. */
+void vb_gru_seq_backward(const vb_backend *be, const vb_gru *g, const float *P, float *G, float *dx, float *dh0,
+                         const float *dhs, const float *x, const uint8_t *reset, const float *cache,
+                         float *scratch, int64_t T, int64_t B);
+
+#endif

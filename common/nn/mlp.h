@@ -1,0 +1,35 @@
+/* mlp — Linear layers with an activation between them:
+ *   h_0 = x;  h_i = act(h_{i-1} W_i^T + b_i);  y = out_act(h_{n-1} W_n^T + b_n).
+ * The caller owns the activation cache (vb_mlp_cache_floats) that backward
+ * reads, so one MLP serves any batch size and several calls in flight. */
+#ifndef VB_MLP_H
+#define VB_MLP_H
+
+#include "linear.h"
+
+enum { VB_MLP_MAX_LAYERS = 8 };
+
+typedef struct vb_mlp {
+    int n;                               /* number of Linear layers */
+    vb_linear layer[VB_MLP_MAX_LAYERS];
+    vb_act act, out_act;
+    int64_t in, out, max_width;
+} vb_mlp;
+
+/* Layers "<name>.0" .. "<name>.<n-1>": in -> hidden[0] -> ... -> out. */
+int vb_mlp_layout(vb_mlp *m, vb_layout *lay, const char *name, int64_t in, const int64_t *hidden, int nhidden,
+                  int64_t out, vb_act act, vb_act out_act);
+void vb_mlp_init(const vb_mlp *m, float *P, vb_rng *rng);
+/* Floats of cache needed for a batch of B rows. */
+int64_t vb_mlp_cache_floats(const vb_mlp *m, int64_t B);
+/* Floats of scratch backward needs for B rows. */
+int64_t vb_mlp_scratch_floats(const vb_mlp *m, int64_t B);
+/* inp (B, in) -> out (B, out); fills cache. */
+void vb_mlp_forward(const vb_backend *be, const vb_mlp *m, const float *P, float *out, const float *inp,
+                    float *cache, int64_t B);
+/* dout (B, out) -> G += ..., dinp (B, in) += ... unless NULL. out is forward's output. */
+void vb_mlp_backward(const vb_backend *be, const vb_mlp *m, const float *P, float *G, float *dinp,
+                     const float *dout, const float *inp, const float *out, const float *cache, float *scratch,
+                     int64_t B);
+
+#endif

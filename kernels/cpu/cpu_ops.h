@@ -1,0 +1,43 @@
+/* cpu_ops — the CPU backend's operations defined outside backend_cpu.c,
+ * gathered into the vb_backend table there. Internal to kernels/cpu/. */
+#ifndef VB_CPU_OPS_H
+#define VB_CPU_OPS_H
+
+#include <stdint.h>
+
+void vb__cpu_s5_discretize_forward(float *lam_bar, float *b_bar, const float *lam_re_log, const float *lam_im,
+                                   const float *log_step, const float *b, int64_t P, int64_t H);
+void vb__cpu_s5_discretize_backward(float *g_lam_re_log, float *g_lam_im, float *g_log_step, float *g_b,
+                                    const float *g_lam_bar, const float *g_b_bar, const float *lam_re_log,
+                                    const float *lam_im, const float *log_step, const float *b, int64_t P,
+                                    int64_t H);
+
+void vb__cpu_gauss_sample_forward(float *z, const float *mu, const float *lv, const float *eps, int64_t n);
+void vb__cpu_gauss_sample_backward(float *dmu, float *dlv, const float *dz, const float *lv, const float *eps,
+                                   int64_t n);
+void vb__cpu_gauss_logprob_forward(float *out, const float *z, const float *mu, const float *lv, int64_t B,
+                                   int64_t D);
+void vb__cpu_gauss_logprob_backward(float *dz, float *dmu, float *dlv, const float *dout, const float *z,
+                                    const float *mu, const float *lv, int64_t B, int64_t D);
+void vb__cpu_gauss_kl_forward(float *out, const float *mu1, const float *lv1, const float *mu2,
+                              const float *lv2, int64_t B, int64_t D);
+void vb__cpu_gauss_kl_backward(float *dmu1, float *dlv1, float *dmu2, float *dlv2, const float *dout,
+                               const float *mu1, const float *lv1, const float *mu2, const float *lv2,
+                               int64_t B, int64_t D);
+
+void vb__cpu_cat_xent_forward(float *out, const float *logits, const float *q, int64_t B, int64_t A);
+void vb__cpu_cat_xent_backward(float *dlogits, const float *dout, const float *logits, const float *q,
+                               int64_t B, int64_t A);
+void vb__cpu_cat_logprob_forward(float *out, const float *logits, const int32_t *action, int64_t B, int64_t A);
+void vb__cpu_cat_logprob_backward(float *dlogits, const float *dout, const float *logits,
+                                  const int32_t *action, int64_t B, int64_t A);
+void vb__cpu_cat_entropy_forward(float *out, const float *logits, int64_t B, int64_t A);
+void vb__cpu_cat_entropy_backward(float *dlogits, const float *dout, const float *logits, int64_t B,
+                                  int64_t A);
+void vb__cpu_cat_sample(int32_t *action, const float *logits, const float *u, int64_t B, int64_t A);
+
+void vb__cpu_bernoulli_loglik_forward(float *out, const float *logit, const float *y, int64_t n);
+void vb__cpu_bernoulli_loglik_backward(float *dlogit, const float *dout, const float *logit, const float *y,
+                                       int64_t n);
+
+#endif

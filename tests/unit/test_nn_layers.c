@@ -1,0 +1,184 @@
+/* Layer behaviour beyond gradients: hand-computed forwards, the two forms of
+ * the recurrent layers agreeing, reset semantics, initialisation. The
+ * gradients themselves are checked by tools/gradcheck (make gradcheck). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/nn/gru.h"
+#include "common/nn/linear.h"
+#include "common/nn/s5.h"
+#include "kernels/backend.h"
+
+static const vb_backend *be;
+static void setup(void) { be = vb_backend_cpu(); }
+
+static float *randn(vb_rng *r, int64_t n, float s) {
+    float *p = calloc((size_t)n, sizeof(float));
+    for (int64_t i = 0; i < n; i++) p[i] = s * vb_rng_normal(r);
+    return p;
+}
+
+Test(layers, linear_forward_by_hand, .init = setup) {
+    vb_layout lay;
+    vb_layout_init(&lay);
+    vb_linear l;
+    cr_assert_eq(vb_linear_layout(&l, &lay, "l", 2, 3, 1), 0);
+    float P[64] = {0};
+    const float w[6] = {1, 2, 3, 4, 5, 6}, b[3] = {0.5f, -1, 2};
+    memcpy(P + l.w, w, sizeof w);
+    memcpy(P + l.b, b, sizeof b);
+    const float x[4] = {1, -1, 2, 0.5f};
+    float y[6];
+    vb_linear_forward(be, &l, P, y, x, 2);
+    const float expect[6] = {1 - 2 + 0.5f, 3 - 4 - 1, 5 - 6 + 2, 2 + 1 + 0.5f, 6 + 2 - 1, 10 + 3 + 2};
+    for (int i = 0; i < 6; i++) cr_assert_float_eq(y[i], expect[i], 1e-6);
+}
+
+Test(layers, gemm_transposes_match_naive, .init = setup) {
+    vb_rng r;
+    vb_rng_init(&r, 1, 0);
+    const int64_t M = 5, N = 4, K = 3;
+    float *A = randn(&r, M * K, 1), *B = randn(&r, K * N, 1), C[20], At[15], Bt[12];
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t k = 0; k < K; k++) At[k * M + i] = A[i * K + k];
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < N; j++) Bt[j * K + k] = B[k * N + j];
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            for (int i = 0; i < 20; i++) C[i] = 1.0f;
+            be->gemm(ta, tb, M, N, K, 2.0f, ta ? At : A, ta ? M : K, tb ? Bt : B, tb ? K : N, 0.5f, C, N);
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++) {
+                    double s = 0;
+                    for (int64_t k = 0; k < K; k++) s += (double)A[i * K + k] * B[k * N + j];
+                    cr_assert_float_eq(C[i * N + j], 2 * s + 0.5, 1e-5, "ta=%d tb=%d", ta, tb);
+                }
+        }
+    free(A);
+    free(B);
+}
+
+Test(layers, softmax_and_log_softmax_agree_and_normalise, .init = setup) {
+    const float x[6] = {1000, 1001, 999, -3, 0, 3};
+    float p[6], lp[6];
+    be->softmax(p, x, 2, 3);
+    be->log_softmax(lp, x, 2, 3);
+    for (int r = 0; r < 2; r++) {
+        double s = 0;
+        for (int j = 0; j < 3; j++) {
+            s += p[r * 3 + j];
+            cr_assert_float_eq(logf(p[r * 3 + j]), lp[r * 3 + j], 2e-4); /* float ulp at 1000 is 6e-5 */
+        }
+        cr_assert_float_eq(s, 1.0, 1e-6);
+    }
+    cr_assert_float_eq(p[1], expf(1) / (expf(0) + expf(1) + expf(-1)), 1e-6);
+}
+
+/* A GRU unroll over T steps equals T single steps, and a reset row restarts
+ * from a zero carry. */
+Test(layers, gru_sequence_equals_steps_with_resets, .init = setup) {
+    vb_rng r;
+    vb_rng_init(&r, 2, 0);
+    vb_layout lay;
+    vb_layout_init(&lay);
+    vb_gru g;
+    const int64_t C = 3, H = 4, B = 2, T = 5;
+    cr_assert_eq(vb_gru_layout(&g, &lay, "gru", C, H), 0);
+    float *P = calloc((size_t)lay.total, sizeof(float));
+    vb_gru_init(&g, P, &r);
+    float *x = randn(&r, T * B * C, 1), *h0 = randn(&r, B * H, 1);
+    uint8_t reset[10] = {0};
+    reset[3 * B + 1] = 1;
+    float *hs = calloc((size_t)(T * B * H), sizeof(float));
+    float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
+    vb_gru_seq_forward(be, &g, P, hs, x, h0, reset, cache, T, B);
+    float h[8], hn[8], sc[64 * 9];
+    memcpy(h, h0, sizeof h);
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t b = 0; b < B; b++)
+            if (reset[t * B + b]) memset(h + b * H, 0, sizeof(float) * H);
+        vb_gru_step_forward(be, &g, P, hn, x + t * B * C, h, sc, B);
+        for (int64_t i = 0; i < B * H; i++) cr_assert_float_eq(hn[i], hs[t * B * H + i], 1e-6, "t=%lld", (long long)t);
+        memcpy(h, hn, sizeof h);
+    }
+    /* the reset row at step 3 equals a fresh start from zero on x[3..] */
+    float z[4] = {0}, hz[4];
+    float xr[3];
+    memcpy(xr, x + (3 * B + 1) * C, sizeof xr);
+    vb_gru_step_forward(be, &g, P, hz, xr, z, sc, 1);
+    for (int j = 0; j < 4; j++) cr_assert_float_eq(hz[j], hs[(3 * B + 1) * H + j], 1e-6);
+    free(P);
+    free(x);
+    free(h0);
+    free(hs);
+    free(cache);
+}
+
+/* The S5 scan and T single steps agree to 1e-5, resets included. */
+Test(layers, s5_scan_equals_steps_with_resets, .init = setup) {
+    vb_rng r;
+    vb_rng_init(&r, 3, 0);
+    vb_layout lay;
+    vb_layout_init(&lay);
+    vb_s5 s;
+    const int64_t H = 6, Pm = 8, B = 3, T = 40;
+    cr_assert_eq(vb_s5_layout(&s, &lay, "s5", H, Pm), 0);
+    float *P = calloc((size_t)lay.total, sizeof(float));
+    cr_assert_eq(vb_s5_init(&s, P, &r), 0);
+    float *u = randn(&r, T * B * H, 1), *x0 = randn(&r, 2 * B * Pm, 1);
+    uint8_t *reset = calloc((size_t)(T * B), 1);
+    reset[5 * B + 0] = 1;
+    reset[17 * B + 2] = 1;
+    reset[30 * B + 1] = 1;
+    float *y = calloc((size_t)(T * B * H), sizeof(float));
+    float *cache = calloc((size_t)vb_s5_scan_cache_floats(&s, T, B), sizeof(float));
+    vb_s5_scan_forward(be, &s, P, y, u, x0, reset, cache, T, B);
+    float *disc = calloc((size_t)vb_s5_disc_floats(&s), sizeof(float));
+    vb_s5_discretize(be, &s, P, disc);
+    float *x = calloc((size_t)(2 * B * Pm), sizeof(float)), *ys = calloc((size_t)(B * H), sizeof(float));
+    float *scratch = calloc((size_t)vb_s5_step_scratch_floats(&s, B), sizeof(float));
+    memcpy(x, x0, sizeof(float) * (size_t)(2 * B * Pm));
+    double worst = 0;
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t b = 0; b < B; b++)
+            if (reset[t * B + b])
+                for (int64_t p = 0; p < Pm; p++) x[b * Pm + p] = x[B * Pm + b * Pm + p] = 0;
+        vb_s5_step(be, &s, P, disc, x, ys, u + t * B * H, scratch, B);
+        for (int64_t i = 0; i < B * H; i++) worst = fmax(worst, fabs(ys[i] - y[t * B * H + i]));
+    }
+    cr_assert_lt(worst, 1e-5, "step and scan differ by %g", worst);
+    float *xf = calloc((size_t)(2 * B * Pm), sizeof(float));
+    vb_s5_scan_final(be, &s, cache, xf, T, B);
+    for (int64_t i = 0; i < 2 * B * Pm; i++) cr_assert_float_eq(xf[i], x[i], 1e-5);
+    free(P); free(u); free(x0); free(reset); free(y); free(cache); free(disc); free(x); free(ys); free(scratch); free(xf);
+}
+
+/* HiPPO-N of size 2: S = [[0, sqrt(3)/2], [-sqrt(3)/2, 0]], eigenvalues -1/2 +- i sqrt(3)/2. */
+Test(layers, s5_hippo_init_and_stable_discretisation, .init = setup) {
+    vb_rng r;
+    vb_rng_init(&r, 4, 0);
+    vb_layout lay;
+    vb_layout_init(&lay);
+    vb_s5 s;
+    cr_assert_eq(vb_s5_layout(&s, &lay, "s5", 2, 1), 0);
+    float *P = calloc((size_t)lay.total, sizeof(float));
+    cr_assert_eq(vb_s5_init(&s, P, &r), 0);
+    cr_assert_float_eq(-expf(P[s.lam_re_log]), -0.5f, 1e-6);
+    cr_assert_float_eq(P[s.lam_im], sqrtf(3.0f) / 2.0f, 1e-5);
+    free(P);
+    vb_layout_init(&lay);
+    cr_assert_eq(vb_s5_layout(&s, &lay, "s5", 4, 100), 0);
+    P = calloc((size_t)lay.total, sizeof(float));
+    cr_assert_eq(vb_s5_init(&s, P, &r), 0);
+    float *disc = calloc((size_t)vb_s5_disc_floats(&s), sizeof(float));
+    vb_s5_discretize(be, &s, P, disc);
+    for (int64_t p = 0; p < 100; p++) {
+        float m = hypotf(disc[p], disc[100 + p]);
+        cr_assert(m < 1.0f && m > 0.9f, "mode %lld has |lam_bar| = %g", (long long)p, m);
+        if (p > 0 && p != 64) cr_assert_gt(P[s.lam_im + p], P[s.lam_im + p - 1], "frequencies ascend in a block");
+    }
+    free(P);
+    free(disc);
+}
