@@ -1,0 +1,117 @@
+/* agent — see agent.h. The registry and the generic plumbing. */
+#include "agent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_impl.h"
+
+static const vb_agent_info registry[] = {
+    {"random", -1, "uniform random actions", vb__agent_random_create},
+    {"oracle", VB_ENV_GRIDWORLD, "knows the goal; walks straight to it", vb__agent_grid_oracle_create},
+    {"greedy-search", VB_ENV_GRIDWORLD, "walks to the nearest unvisited candidate cell until the goal is found",
+     vb__agent_grid_greedy_create},
+    {"bayes-optimal", VB_ENV_BANDIT, "exact finite-horizon Bayes-optimal policy (DP over Beta counts)",
+     vb__agent_bandit_bayes_create},
+    {"thompson", VB_ENV_BANDIT, "Thompson sampling from the Beta posteriors", vb__agent_bandit_thompson_create},
+    {"ucb1", VB_ENV_BANDIT, "UCB1 (Auer et al. 2002)", vb__agent_bandit_ucb1_create},
+    {"gp-ucb", VB_ENV_FUNCOPT, "GP-UCB with the true kernel (Srinivas et al. 2010)", vb__agent_gp_ucb_create},
+    {"gp-ei", VB_ENV_FUNCOPT, "expected improvement under the exact GP posterior", vb__agent_gp_ei_create},
+    {"gp-thompson", VB_ENV_FUNCOPT, "Thompson sampling from the exact GP posterior", vb__agent_gp_thompson_create},
+    {"oracle", VB_ENV_FUNCOPT, "knows argmax f; queries it every step", vb__agent_funcopt_oracle_create},
+};
+
+const vb_agent_info *vb_agent_registry(size_t *count) {
+    *count = sizeof registry / sizeof registry[0];
+    return registry;
+}
+
+const vb_agent_info *vb_agent_find(const char *name, int family) {
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
+        if ((registry[i].family == -1 || registry[i].family == family) && strcmp(registry[i].name, name) == 0)
+            return &registry[i];
+    }
+    return NULL;
+}
+
+void vb_agent_names(int family, char *buf, size_t len) {
+    size_t used = 0;
+    if (len) buf[0] = '\0';
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
+        if (registry[i].family != -1 && registry[i].family != family) continue;
+        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", registry[i].name);
+        if (w < 0 || (size_t)w >= len - used) return;
+        used += (size_t)w;
+    }
+}
+
+int vb_agent_create(vb_agent **out, const char *name, const vb_env_batch *env, const vb_config *cfg,
+                    uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
+    *out = NULL;
+    const vb_agent_info *info = vb_agent_find(name, env->spec.family);
+    if (!info) {
+        char names[512];
+        vb_agent_names(env->spec.family, names, sizeof names);
+        snprintf(err, err_len, "unknown agent '%s' for %s (valid: %s)", name, env->spec.name, names);
+        return VB_AGENT_EUSAGE;
+    }
+    vb_agent *a = calloc(1, sizeof *a);
+    if (!a) return snprintf(err, err_len, "out of memory"), VB_AGENT_ERUNTIME;
+    a->name = info->name;
+    a->n = env->n;
+    a->rng = calloc((size_t)env->n, sizeof *a->rng);
+    if (!a->rng) {
+        free(a);
+        return snprintf(err, err_len, "out of memory"), VB_AGENT_ERUNTIME;
+    }
+    vb_agent_set_streams(a, seed, stream_base);
+    int rc = info->create(a, env, cfg, err, err_len);
+    if (rc != 0) {
+        vb_agent_destroy(a);
+        return rc;
+    }
+    vb_agent_reset_all(a, env);
+    *out = a;
+    return 0;
+}
+
+void vb_agent_destroy(vb_agent *a) {
+    if (!a) return;
+    if (a->ops && a->impl) a->ops->destroy(a->impl);
+    free(a->rng);
+    free(a);
+}
+
+void vb_agent_set_streams(vb_agent *a, uint64_t seed, uint64_t stream_base) {
+    a->seed = seed;
+    a->stream_base = stream_base;
+    for (int64_t i = 0; i < a->n; i++) vb_rng_init(&a->rng[i], seed, stream_base + (uint64_t)i);
+}
+
+void vb_agent_reset(vb_agent *a, const vb_env_batch *env, int64_t i) { a->ops->reset(a, env, i); }
+
+void vb_agent_reset_all(vb_agent *a, const vb_env_batch *env) {
+    for (int64_t i = 0; i < a->n; i++) a->ops->reset(a, env, i);
+}
+
+void vb_agent_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) { a->ops->act(a, env, actions); }
+
+void vb_agent_observe(vb_agent *a, const vb_env_batch *env, const int32_t *actions) {
+    a->ops->observe(a, env, actions);
+}
+
+int64_t vb_argmax(const double *v, int64_t n, vb_rng *r) {
+    int64_t best = 0, ties = 1;
+    for (int64_t j = 1; j < n; j++) {
+        if (v[j] > v[best]) {
+            best = j;
+            ties = 1;
+        } else if (v[j] == v[best] && r) {
+            /* reservoir sampling over the ties seen so far */
+            ties++;
+            if (vb_rng_below(r, (uint32_t)ties) == 0) best = j;
+        }
+    }
+    return best;
+}

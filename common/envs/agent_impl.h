@@ -1,0 +1,22 @@
+/* agent_impl — the constructors of the registered agents (internal). Each sets
+ * a->ops and a->impl; a->n, a->rng and the streams are already set. */
+#ifndef VB_AGENT_IMPL_H
+#define VB_AGENT_IMPL_H
+
+#include "agent.h"
+
+#define VB__AGENT_CREATE(fn) \
+    int fn(vb_agent *a, const vb_env_batch *env, const vb_config *cfg, char *err, size_t err_len)
+
+VB__AGENT_CREATE(vb__agent_random_create);
+VB__AGENT_CREATE(vb__agent_grid_oracle_create);
+VB__AGENT_CREATE(vb__agent_grid_greedy_create);
+VB__AGENT_CREATE(vb__agent_bandit_bayes_create);
+VB__AGENT_CREATE(vb__agent_bandit_thompson_create);
+VB__AGENT_CREATE(vb__agent_bandit_ucb1_create);
+VB__AGENT_CREATE(vb__agent_gp_ucb_create);
+VB__AGENT_CREATE(vb__agent_gp_ei_create);
+VB__AGENT_CREATE(vb__agent_gp_thompson_create);
+VB__AGENT_CREATE(vb__agent_funcopt_oracle_create);
+
+#endif
