@@ -1,6 +1,6 @@
 /* actor — the acting process: steps a batch of environments, tracks beliefs,
- * plans every action, and streams trajectory chunks to the learner. This file
- * is the command line. */
+ * plans every action, and streams trajectory chunks to the learner; with
+ * --eval, evaluates an agent locally (eval.c). This file is the command line. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +11,27 @@
 #include "../../common/base/log.h"
 #include "../../common/base/version.h"
 #include "../../common/net/endpoint.h"
+#include "eval.h"
 
 static void usage(FILE *out) {
     fputs("usage: actor --learner ENDPOINT [options]\n"
+          "       actor --eval --agent NAME [--config FILE] [--tasks N] [--seed S] [--threads T] [options]\n"
           "\n"
           "Acts for a learner: steps environments, plans, and sends trajectory chunks.\n"
+          "With --eval, runs an agent on held-out tasks of the configured env and prints\n"
+          "one JSON line of results (docs/baselines.md).\n"
           "\n"
           "options:\n"
           "  -L, --learner ENDPOINT  the learner's control endpoint, e.g. tcp://host:5555\n"
           "                          (tcp://HOST:PORT, ipc://PATH or inproc://NAME)\n"
+          "  -e, --eval              evaluate an agent locally instead of acting for a learner\n"
+          "  -a, --agent NAME        the agent to evaluate: random (every env); gridworld:\n"
+          "                          oracle, greedy-search; bandit: bayes-optimal, thompson,\n"
+          "                          ucb1; funcopt: gp-ucb, gp-ei, gp-thompson, oracle\n"
+          "  -n, --tasks N           tasks to evaluate (default eval.tasks)\n"
+          "  -S, --seed S            seed of the evaluation tasks (default run.seed)\n"
+          "  -t, --threads T         worker threads (default: one per core); results do\n"
+          "                          not depend on it\n"
           "  -c, --config FILE       YAML configuration for local modes\n"
           "  -s, --set K=V           override one key (repeatable; after --config, in order)\n"
           "  -p, --print-config      print the resolved configuration as YAML and exit\n"
@@ -31,9 +43,52 @@ static void usage(FILE *out) {
           out);
 }
 
+/* --eval: check its options, then hand over to eval.c. */
+static int run_eval(const vb_config *cfg, const char *learner, const char *agent, const char *tasks,
+                    const char *seed, const char *threads) {
+    actor_eval_options opt = {.agent = agent, .tasks = cfg->eval.tasks, .seed = (uint64_t)cfg->run.seed,
+                              .threads = actor_eval_default_threads()};
+    int64_t v;
+    if (learner) {
+        fprintf(stderr, "actor: --eval runs locally and takes no --learner\ntry 'actor --help'\n");
+        return VB_EXIT_USAGE;
+    }
+    if (!agent) {
+        fprintf(stderr, "actor: --eval needs --agent NAME\ntry 'actor --help'\n");
+        return VB_EXIT_USAGE;
+    }
+    if (tasks) {
+        if (actor_eval_parse_int(tasks, 1, 1000000000, &v) != 0) {
+            fprintf(stderr, "actor: --tasks: expected an integer in [1, 1000000000], got '%s'\n", tasks);
+            return VB_EXIT_USAGE;
+        }
+        opt.tasks = v;
+    }
+    if (seed) {
+        if (actor_eval_parse_int(seed, 0, INT64_C(9007199254740992), &v) != 0) {
+            fprintf(stderr, "actor: --seed: expected an integer in [0, 9007199254740992], got '%s'\n", seed);
+            return VB_EXIT_USAGE;
+        }
+        opt.seed = (uint64_t)v;
+    }
+    if (threads) {
+        if (actor_eval_parse_int(threads, 1, 1024, &v) != 0) {
+            fprintf(stderr, "actor: --threads: expected an integer in [1, 1024], got '%s'\n", threads);
+            return VB_EXIT_USAGE;
+        }
+        opt.threads = v;
+    }
+    return actor_eval_run(cfg, &opt, stdout);
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {
         {"learner", required_argument, NULL, 'L'},
+        {"eval", no_argument, NULL, 'e'},
+        {"agent", required_argument, NULL, 'a'},
+        {"tasks", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 'S'},
+        {"threads", required_argument, NULL, 't'},
         {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},
         {"print-config", no_argument, NULL, 'p'},
@@ -45,13 +100,19 @@ int main(int argc, char **argv) {
     vb_cli_config cc = {0};
     const char *learner = NULL;
     const char *log_level = NULL;
-    int print_config = 0;
+    const char *agent = NULL, *tasks = NULL, *seed = NULL, *threads = NULL;
+    int print_config = 0, eval = 0;
     vb_log_init("actor", VB_LOG_INFO);
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":L:c:s:pl:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":L:ea:n:S:t:c:s:pl:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'L': learner = optarg; break;
+        case 'e': eval = 1; break;
+        case 'a': agent = optarg; break;
+        case 'n': tasks = optarg; break;
+        case 'S': seed = optarg; break;
+        case 't': threads = optarg; break;
         case 'c': cc.config_path = optarg; break;
         case 's':
             if (vb_cli_add_set(&cc, optarg) != 0) {
@@ -88,6 +149,11 @@ int main(int argc, char **argv) {
     }
     vb_log_set_level(level);
     if (print_config) return vb_config_write_yaml(&cfg, stdout) == 0 ? VB_EXIT_OK : VB_EXIT_RUNTIME;
+    if (eval) return run_eval(&cfg, learner, agent, tasks, seed, threads);
+    if (agent || tasks || seed || threads) {
+        fprintf(stderr, "actor: --agent, --tasks, --seed and --threads go with --eval\ntry 'actor --help'\n");
+        return VB_EXIT_USAGE;
+    }
     if (!learner) {
         fprintf(stderr, "actor: --learner ENDPOINT is required\ntry 'actor --help'\n");
         return VB_EXIT_USAGE;

@@ -1,0 +1,342 @@
+/* eval — see eval.h. */
+#include "eval.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/base/cli.h"
+#include "../../common/base/log.h"
+#include "../../common/envs/agent.h"
+#include "../../common/envs/env.h"
+
+/* The stream ids of evaluation; the top byte keeps them apart from each other
+ * and from the streams of training actors. */
+#define EVAL_ENV_STREAMS (UINT64_C(0xE1) << 56)
+#define EVAL_AGENT_STREAMS (UINT64_C(0xA1) << 56)
+
+/* Refuse evaluations whose per-task results would need more memory. */
+#define EVAL_MAX_RESULT_BYTES ((double)(1u << 31))
+
+typedef struct eval_run {
+    const vb_config *cfg;
+    const actor_eval_options *opt;
+    vb_env_spec spec;
+    int64_t batch;           /* envs stepped together by one worker */
+    int64_t chunks;          /* batches of consecutive tasks */
+    int64_t episodes;        /* per task */
+    /* per-task results, written by the worker that ran the task */
+    double *episode_return;  /* (tasks, episodes) */
+    double *step_regret;     /* (tasks, steps_per_task): envs that report regret */
+    atomic_int_fast64_t next_chunk;
+    atomic_int_fast64_t tasks_done;
+    atomic_int failed;
+    pthread_mutex_t lock;    /* guards workers_left, err */
+    pthread_cond_t finished;
+    int64_t workers_left;
+    char err[512];
+} eval_run;
+
+int actor_eval_parse_int(const char *text, int64_t min, int64_t max, int64_t *out) {
+    if (!text || !*text) return -1;
+    for (const char *p = text; *p; p++)
+        if ((*p < '0' || *p > '9') && !(p == text && *p == '-')) return -1;
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(text, &end, 10);
+    if (errno || !end || *end || v < min || v > max) return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int64_t actor_eval_default_threads(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int64_t)n;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fail(eval_run *run, const char *what, const char *why) {
+    pthread_mutex_lock(&run->lock);
+    if (!atomic_load(&run->failed)) snprintf(run->err, sizeof run->err, "%s: %s", what, why);
+    atomic_store(&run->failed, 1);
+    pthread_mutex_unlock(&run->lock);
+}
+
+/* The agent that acts; a trained agent from a checkpoint would be made here too. */
+static int make_agent(vb_agent **agent, const eval_run *run, const vb_env_batch *env, char *err, size_t len) {
+    return vb_agent_create(agent, run->opt->agent, env, run->cfg, run->opt->seed, EVAL_AGENT_STREAMS, err, len);
+}
+
+/* Run tasks first .. first + n - 1 (n = env->n; those past the last task are
+ * stepped and dropped) and store their results. */
+static int run_chunk(eval_run *run, vb_env_batch *env, vb_agent *agent, int32_t *actions, double *ep_ret,
+                     int64_t first) {
+    const vb_env_spec *s = &run->spec;
+    int64_t n = env->n, E = run->episodes, H = s->steps_per_task, tasks = run->opt->tasks;
+    vb_env_set_streams(env, run->opt->seed, EVAL_ENV_STREAMS + (uint64_t)first);
+    int rc = vb_env_reset_all(env);
+    if (rc != VB_ENV_OK) return fail(run, "drawing tasks", vb_env_strerror(rc)), -1;
+    vb_agent_set_streams(agent, run->opt->seed, EVAL_AGENT_STREAMS + (uint64_t)first);
+    vb_agent_reset_all(agent, env);
+    memset(ep_ret, 0, (size_t)(n * E) * sizeof *ep_ret);
+    for (int64_t t = 0; t < H; t++) {
+        vb_agent_act(agent, env, actions);
+        rc = vb_env_step(env, actions);
+        if (rc != VB_ENV_OK) return fail(run, "stepping", vb_env_strerror(rc)), -1;
+        vb_agent_observe(agent, env, actions);
+        for (int64_t i = 0; i < n; i++) {
+            ep_ret[i * E + env->episode[i]] += env->reward[i];
+            if (s->reports_regret && first + i < tasks) run->step_regret[(first + i) * H + t] = env->regret[i];
+            if (env->done[i] && !env->task_done[i] && (rc = vb_env_reset_episode(env, i)) != VB_ENV_OK)
+                return fail(run, "starting an episode", vb_env_strerror(rc)), -1;
+        }
+    }
+    for (int64_t i = 0; i < n && first + i < tasks; i++)
+        memcpy(&run->episode_return[(first + i) * E], &ep_ret[i * E], (size_t)E * sizeof *ep_ret);
+    return 0;
+}
+
+static void *worker(void *arg) {
+    eval_run *run = arg;
+    char err[512];
+    vb_env_batch *env = NULL;
+    vb_agent *agent = NULL;
+    int32_t *actions = malloc((size_t)run->batch * sizeof *actions);
+    double *ep_ret = malloc((size_t)(run->batch * run->episodes) * sizeof *ep_ret);
+    if (!actions || !ep_ret) {
+        fail(run, "worker", "out of memory");
+    } else if (vb_env_batch_create(&env, run->cfg, run->batch, run->opt->seed, EVAL_ENV_STREAMS, err, sizeof err) !=
+               0) {
+        fail(run, "creating environments", err);
+    } else if (make_agent(&agent, run, env, err, sizeof err) != 0) {
+        fail(run, "creating the agent", err);
+    } else {
+        for (;;) {
+            int64_t c = atomic_fetch_add(&run->next_chunk, 1);
+            if (c >= run->chunks || atomic_load(&run->failed)) break;
+            int64_t first = c * run->batch;
+            if (run_chunk(run, env, agent, actions, ep_ret, first) != 0) break;
+            int64_t last = first + run->batch < run->opt->tasks ? first + run->batch : run->opt->tasks;
+            atomic_fetch_add(&run->tasks_done, last - first);
+        }
+    }
+    vb_agent_destroy(agent);
+    vb_env_batch_destroy(env);
+    free(actions);
+    free(ep_ret);
+    pthread_mutex_lock(&run->lock);
+    run->workers_left--;
+    pthread_cond_signal(&run->finished);
+    pthread_mutex_unlock(&run->lock);
+    return NULL;
+}
+
+/* Wait for the workers, logging progress every log.interval_s seconds. */
+static void wait_with_progress(eval_run *run, double t0) {
+    double interval = run->cfg->log.interval_s, next = t0 + interval;
+    pthread_mutex_lock(&run->lock);
+    while (run->workers_left > 0) {
+        struct timespec until;
+        double wake = next;
+        until.tv_sec = (time_t)wake;
+        until.tv_nsec = (long)((wake - (double)until.tv_sec) * 1e9);
+        pthread_cond_timedwait(&run->finished, &run->lock, &until);
+        double now = now_s();
+        if (now >= next && run->workers_left > 0) {
+            int64_t done = atomic_load(&run->tasks_done);
+            vb_info("eval: %lld/%lld tasks (%.0f%%), %.1f tasks/s", (long long)done, (long long)run->opt->tasks,
+                    100.0 * (double)done / (double)run->opt->tasks, (double)done / (now - t0));
+            while (next <= now) next += interval;
+        }
+    }
+    pthread_mutex_unlock(&run->lock);
+}
+
+typedef struct stat_acc {
+    double mean, se;
+} stat_acc;
+
+/* Mean and standard error of v[k * stride] over k = 0 .. n-1, in that order. */
+static stat_acc summarise(const double *v, int64_t n, int64_t stride) {
+    double sum = 0, sq = 0;
+    for (int64_t k = 0; k < n; k++) sum += v[k * stride];
+    double mean = sum / (double)n;
+    for (int64_t k = 0; k < n; k++) sq += (v[k * stride] - mean) * (v[k * stride] - mean);
+    stat_acc s = {mean, n > 1 ? sqrt(sq / (double)(n - 1) / (double)n) : NAN};
+    return s;
+}
+
+static void put_num(FILE *out, double v) {
+    if (isfinite(v))
+        fprintf(out, "%.10g", v);
+    else
+        fputs("null", out);
+}
+
+static void put_array(FILE *out, const char *key, const double *v, int64_t n) {
+    fprintf(out, ",\"%s\":[", key);
+    for (int64_t i = 0; i < n; i++) {
+        if (i) fputc(',', out);
+        put_num(out, v[i]);
+    }
+    fputc(']', out);
+}
+
+static int report(const eval_run *run, FILE *out) {
+    int64_t N = run->opt->tasks, E = run->episodes, H = run->spec.steps_per_task;
+    double *task_return = malloc((size_t)N * sizeof *task_return);
+    double *ep_mean = malloc((size_t)E * sizeof *ep_mean), *ep_se = malloc((size_t)E * sizeof *ep_se);
+    double *regret_mean = malloc((size_t)H * sizeof *regret_mean);
+    if (!task_return || !ep_mean || !ep_se || !regret_mean) {
+        free(task_return), free(ep_mean), free(ep_se), free(regret_mean);
+        vb_error("eval: out of memory while summarising");
+        return VB_EXIT_RUNTIME;
+    }
+    for (int64_t k = 0; k < N; k++) {
+        double r = 0;
+        for (int64_t e = 0; e < E; e++) r += run->episode_return[k * E + e];
+        task_return[k] = r;
+    }
+    stat_acc ret = summarise(task_return, N, 1);
+    for (int64_t e = 0; e < E; e++) {
+        stat_acc s = summarise(run->episode_return + e, N, E);
+        ep_mean[e] = s.mean;
+        ep_se[e] = s.se;
+    }
+    fprintf(out, "{\"env\":\"%s\",\"agent\":\"%s\",\"tasks\":%lld,\"seed\":%llu,\"return_mean\":", run->spec.name,
+            run->opt->agent, (long long)N, (unsigned long long)run->opt->seed);
+    put_num(out, ret.mean);
+    fputs(",\"return_stderr\":", out);
+    put_num(out, ret.se);
+    put_array(out, "episode_return_mean", ep_mean, E);
+    put_array(out, "episode_return_stderr", ep_se, E);
+    vb_info("eval: %s on %s: return %.4f +- %.4f (stderr) over %lld tasks", run->opt->agent, run->spec.name,
+            ret.mean, ret.se, (long long)N);
+    if (run->spec.reports_regret) {
+        for (int64_t t = 0; t < H; t++) regret_mean[t] = summarise(run->step_regret + t, N, H).mean;
+        stat_acc fin = summarise(run->step_regret + (H - 1), N, H);
+        fputs(",\"simple_regret_mean\":", out);
+        put_num(out, fin.mean);
+        fputs(",\"simple_regret_stderr\":", out);
+        put_num(out, fin.se);
+        put_array(out, "simple_regret_per_step", regret_mean, H);
+        vb_info("eval: final simple regret %.4f +- %.4f (stderr)", fin.mean, fin.se);
+    }
+    fputs("}\n", out);
+    free(task_return), free(ep_mean), free(ep_se), free(regret_mean);
+    return fflush(out) == 0 && !ferror(out) ? VB_EXIT_OK : VB_EXIT_RUNTIME;
+}
+
+/* Refuse an unknown or unfit agent (or one the config defeats) before any thread starts. */
+static int check_agent(const eval_run *run) {
+    char err[512], names[512];
+    if (!vb_agent_find(run->opt->agent, run->spec.family)) {
+        vb_agent_names(run->spec.family, names, sizeof names);
+        fprintf(stderr, "actor: --agent: unknown agent '%s' for %s; valid agents for %s: %s\n", run->opt->agent,
+                run->spec.name, run->spec.name, names);
+        return VB_EXIT_USAGE;
+    }
+    vb_env_batch *env = NULL;
+    vb_agent *agent = NULL;
+    if (vb_env_batch_create(&env, run->cfg, run->batch, run->opt->seed, EVAL_ENV_STREAMS, err, sizeof err) != 0) {
+        fprintf(stderr, "actor: creating environments: %s\n", err);
+        return VB_EXIT_RUNTIME;
+    }
+    int rc = make_agent(&agent, run, env, err, sizeof err);
+    vb_agent_destroy(agent);
+    vb_env_batch_destroy(env);
+    if (rc == VB_AGENT_EUSAGE) return fprintf(stderr, "actor: --agent %s: %s\n", run->opt->agent, err), VB_EXIT_USAGE;
+    if (rc != 0) return fprintf(stderr, "actor: --agent %s: %s\n", run->opt->agent, err), VB_EXIT_RUNTIME;
+    return VB_EXIT_OK;
+}
+
+int actor_eval_run(const vb_config *cfg, const actor_eval_options *opt, FILE *out) {
+    eval_run run;
+    memset(&run, 0, sizeof run);
+    run.cfg = cfg;
+    run.opt = opt;
+    char err[512];
+    if (vb_env_spec_from_config(cfg, &run.spec, err, sizeof err) != 0)
+        return fprintf(stderr, "actor: %s\n", err), VB_EXIT_USAGE;
+    int64_t threads = opt->threads;
+    run.batch = cfg->env.batch < opt->tasks ? cfg->env.batch : opt->tasks;
+    int64_t per_thread = (opt->tasks + threads - 1) / threads;
+    if (run.batch > per_thread) run.batch = per_thread;
+    run.chunks = (opt->tasks + run.batch - 1) / run.batch;
+    if (threads > run.chunks) threads = run.chunks;
+    run.episodes = run.spec.episodes_per_task;
+    double per_task = (double)run.episodes + (run.spec.reports_regret ? (double)run.spec.steps_per_task : 0.0);
+    double bytes = (double)opt->tasks * per_task * sizeof(double);
+    if (bytes > EVAL_MAX_RESULT_BYTES) {
+        fprintf(stderr, "actor: --tasks %lld: the per-task results would need %.1f GiB (at most 2); run fewer tasks\n",
+                (long long)opt->tasks, bytes / (1u << 30));
+        return VB_EXIT_USAGE;
+    }
+    int rc = check_agent(&run);
+    if (rc != VB_EXIT_OK) return rc;
+
+    run.episode_return = calloc((size_t)(opt->tasks * run.episodes), sizeof *run.episode_return);
+    if (run.spec.reports_regret)
+        run.step_regret = calloc((size_t)(opt->tasks * run.spec.steps_per_task), sizeof *run.step_regret);
+    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
+    if (!run.episode_return || (run.spec.reports_regret && !run.step_regret) || !tids) {
+        free(run.episode_return), free(run.step_regret), free(tids);
+        vb_error("eval: out of memory for the results of %lld tasks", (long long)opt->tasks);
+        return VB_EXIT_RUNTIME;
+    }
+    atomic_init(&run.next_chunk, 0);
+    atomic_init(&run.tasks_done, 0);
+    atomic_init(&run.failed, 0);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&run.finished, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&run.lock, NULL);
+
+    vb_info("eval: agent %s on %s, %lld tasks, seed %llu, %lld threads, %lld envs per batch", opt->agent,
+            run.spec.name, (long long)opt->tasks, (unsigned long long)opt->seed, (long long)threads,
+            (long long)run.batch);
+    double t0 = now_s();
+    int64_t started = 0;
+    for (; started < threads; started++) {
+        pthread_mutex_lock(&run.lock);
+        run.workers_left++;
+        pthread_mutex_unlock(&run.lock);
+        if (pthread_create(&tids[started], NULL, worker, &run) != 0) {
+            pthread_mutex_lock(&run.lock);
+            run.workers_left--;
+            pthread_mutex_unlock(&run.lock);
+            if (started == 0) fail(&run, "starting threads", "pthread_create failed");
+            break; /* the started ones share the work */
+        }
+    }
+    wait_with_progress(&run, t0);
+    for (int64_t i = 0; i < started; i++) pthread_join(tids[i], NULL);
+    double elapsed = now_s() - t0;
+
+    rc = VB_EXIT_RUNTIME;
+    if (atomic_load(&run.failed)) {
+        vb_error("eval: %s", run.err);
+    } else {
+        vb_info("eval: %lld tasks in %.2f s (%.1f tasks/s)", (long long)opt->tasks, elapsed,
+                (double)opt->tasks / (elapsed > 0 ? elapsed : 1e-9));
+        rc = report(&run, out);
+    }
+    pthread_cond_destroy(&run.finished);
+    pthread_mutex_destroy(&run.lock);
+    free(run.episode_return);
+    free(run.step_regret);
+    free(tids);
+    return rc;
+}
