@@ -152,6 +152,17 @@ Test(eval, funcopt_reports_simple_regret_and_gp_ucb_beats_random) {
     cr_assert_gt(ret[0], ret[1]);
 }
 
+/* 200 GP-Thompson tasks take about 0.15 s on two cores, far above the 0.01 s
+ * interval: progress lines must appear. */
+Test(eval, progress_is_logged_every_interval) {
+    vb_test_proc p;
+    eval(&p, (const char *[]){"--eval", "--agent", "gp-thompson", "--config", config("funcopt"), "--tasks", "200",
+                              "--set", "log.interval_s=0.01", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert(strstr(p.err, "/200 tasks ("), "no progress line: %s", p.err);
+    vb_test_proc_free(&p);
+}
+
 Test(eval, a_single_task_has_null_standard_errors) {
     vb_test_proc p;
     eval(&p, (const char *[]){"--eval", "--agent", "ucb1", "--config", config("bandit"), "--tasks", "1", NULL});
