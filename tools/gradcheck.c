@@ -50,14 +50,23 @@ struct gc_item {
 static const vb_backend *be;
 static vb_rng rng;
 
-static float *fbuf(int64_t n) {
-    float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
-    if (!p) {
+/* Every allocation of the tool, freed together at the end of main. */
+enum { POOL_MAX = 1024 };
+static void *pool[POOL_MAX];
+static int pool_n;
+
+static void *pooled(void *p) {
+    if (!p || pool_n >= POOL_MAX) {
         fprintf(stderr, "gradcheck: out of memory\n");
         exit(2);
     }
-    return p;
+    return pool[pool_n++] = p;
 }
+static void pool_free(void) {
+    while (pool_n) free(pool[--pool_n]);
+}
+static void *zalloc(size_t n, size_t size) { return pooled(calloc(n ? n : 1, size)); }
+static float *fbuf(int64_t n) { return zalloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
 static float *frand(int64_t n, float scale) {
     float *p = fbuf(n);
     for (int64_t i = 0; i < n; i++) p[i] = scale * vb_rng_normal(&rng);
@@ -127,8 +136,7 @@ typedef struct layer_ctx {
 } layer_ctx;
 
 static layer_ctx *new_ctx(void) {
-    layer_ctx *c = calloc(1, sizeof *c);
-    if (!c) exit(2);
+    layer_ctx *c = zalloc(1, sizeof *c);
     vb_layout_init(&c->lay);
     return c;
 }
@@ -268,7 +276,7 @@ static int check_gru_sequence(void) {
     c->din2 = fbuf(c->B * H);
     c->out = fbuf(c->T * c->B * H);
     c->w = frand(c->T * c->B * H, 1);
-    c->reset = calloc((size_t)(c->T * c->B), 1);
+    c->reset = zalloc((size_t)(c->T * c->B), 1);
     c->reset[2 * c->B + 1] = 1; /* row 1 starts a new task at step 2 */
     c->reset[4 * c->B + 0] = 1;
     c->cache = fbuf(vb_gru_seq_cache_floats(&c->gru, c->T, c->B));
@@ -312,7 +320,7 @@ static int check_s5(const char *name, int64_t T) {
     c->din2 = fbuf(2 * c->B * Pm);
     c->out = fbuf(T * c->B * H);
     c->w = frand(T * c->B * H, 1);
-    c->reset = calloc((size_t)(T * c->B), 1);
+    c->reset = zalloc((size_t)(T * c->B), 1);
     if (T > 3) c->reset[3 * c->B + 1] = 1;
     c->cache = fbuf(vb_s5_scan_cache_floats(&c->s5, T, c->B));
     c->scratch = fbuf(vb_s5_scan_scratch_floats(&c->s5, T, c->B));
@@ -382,7 +390,7 @@ static void dist_grad(gc_item *it) {
     }
 }
 static int check_dist(const char *name, int kind, vb_act fn) {
-    dist_ctx *c = calloc(1, sizeof *c);
+    dist_ctx *c = zalloc(1, sizeof *c);
     c->B = 4;
     c->D = 5;
     c->kind = kind;
@@ -399,7 +407,7 @@ static int check_dist(const char *name, int kind, vb_act fn) {
     c->out = fbuf(n);
     c->w = frand(n, 1);
     c->eps = frand(n, 1);
-    c->act = calloc((size_t)c->B, sizeof(int32_t));
+    c->act = zalloc((size_t)c->B, sizeof(int32_t));
     for (int64_t i = 0; i < c->B; i++) c->act[i] = (int32_t)vb_rng_below(&rng, (uint32_t)c->D);
     if (kind == D_XENT || kind == D_BERN) /* targets: a distribution per row / values in [0, 1] */
         for (int64_t i = 0; i < n; i++) c->c[i] = vb_rng_uniform(&rng);
@@ -437,7 +445,8 @@ static int check_adam(void) {
     const int64_t n = 37;
     const int steps = 25;
     float *p = frand(n, 1), *g = fbuf(n);
-    double *rp = malloc(sizeof(double) * n), *rm = calloc((size_t)n, sizeof(double)), *rv = calloc((size_t)n, sizeof(double));
+    double *rp = zalloc((size_t)n, sizeof(double)), *rm = zalloc((size_t)n, sizeof(double)),
+           *rv = zalloc((size_t)n, sizeof(double));
     for (int64_t i = 0; i < n; i++) rp[i] = p[i];
     vb_optim_cfg cfg = vb_optim_defaults();
     cfg.lr = 1e-2f;
@@ -472,9 +481,6 @@ static int check_adam(void) {
     int ok = worst <= 1e-4 && vb_optim_steps(&o, be) == steps;
     printf("gradcheck adam max_rel_err=%.3e tol=1e-04 %s\n", worst, ok ? "ok" : "FAIL");
     vb_optim_free(&o, be);
-    free(rp);
-    free(rm);
-    free(rv);
     return ok ? 0 : 1;
 }
 
@@ -506,5 +512,6 @@ int main(void) {
     fails += check_dist("bernoulli_loglik", D_BERN, VB_ACT_NONE);
     fails += check_adam();
     printf("gradcheck: %d item%s failed\n", fails, fails == 1 ? "" : "s");
+    pool_free();
     return fails ? 1 : 0;
 }

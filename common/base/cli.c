@@ -16,3 +16,13 @@ int vb_cli_resolve_config(const vb_cli_config *cc, vb_config *cfg, char *err, si
     }
     return vb_config_validate(cfg, err, err_len);
 }
+
+int vb_cli_resolve_config_text(const vb_cli_config *cc, const char *yaml, size_t len, const char *origin,
+                               vb_config *cfg, char *err, size_t err_len) {
+    vb_config_defaults(cfg);
+    if (vb_config_load_string(cfg, yaml, len, origin, err, err_len) != 0) return -1;
+    for (int i = 0; i < cc->nsets; i++) {
+        if (vb_config_set(cfg, cc->sets[i], err, err_len) != 0) return -1;
+    }
+    return vb_config_validate(cfg, err, err_len);
+}

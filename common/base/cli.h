@@ -23,5 +23,8 @@ typedef struct vb_cli_config {
 int vb_cli_add_set(vb_cli_config *cc, const char *assignment);
 /* Defaults, then the file, then each --set, then cross-key validation. */
 int vb_cli_resolve_config(const vb_cli_config *cc, vb_config *cfg, char *err, size_t err_len);
+/* The same with YAML text (e.g. a checkpoint's config) in place of the file. */
+int vb_cli_resolve_config_text(const vb_cli_config *cc, const char *yaml, size_t len, const char *origin,
+                               vb_config *cfg, char *err, size_t err_len);
 
 #endif

@@ -18,7 +18,7 @@
 
 enum { VB_CFG_STR = 128 };
 
-typedef enum vb_algo { VB_ALGO_VARIBASED = 0, VB_ALGO_RL2 = 1 } vb_algo;
+typedef enum vb_algo { VB_ALGO_VARIBASED = 0, VB_ALGO_RL2 = 1, VB_ALGO_VARIBAD = 2 } vb_algo;
 typedef enum vb_env_name { VB_ENV_GRIDWORLD = 0, VB_ENV_BANDIT = 1, VB_ENV_FUNCOPT = 2 } vb_env_name;
 typedef enum vb_core_kind { VB_CORE_GRU = 0, VB_CORE_S5 = 1 } vb_core_kind;
 typedef enum vb_dynamics { VB_DYN_LEARNED = 0, VB_DYN_ENV = 1 } vb_dynamics;

@@ -10,7 +10,7 @@
 
 static const char *const sections[] = {"run", "env", "model", "planner", "learner", "actors", "log", "eval"};
 
-static const char *const algo_choices[] = {"varibased", "rl2", NULL};
+static const char *const algo_choices[] = {"varibased", "rl2", "varibad", NULL};
 static const char *const env_choices[] = {"gridworld", "bandit", "funcopt", NULL};
 static const char *const core_choices[] = {"gru", "s5", NULL};
 static const char *const dynamics_choices[] = {"learned", "env", NULL};
