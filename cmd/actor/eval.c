@@ -1,6 +1,8 @@
 /* eval — see eval.h. */
 #include "eval.h"
 
+#include "../../common/agent/policy_agent.h"
+
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -74,6 +76,9 @@ static void fail(eval_run *run, const char *what, const char *why) {
 
 /* The agent that acts; a trained agent from a checkpoint would be made here too. */
 static int make_agent(vb_agent **agent, const eval_run *run, const vb_env_batch *env, char *err, size_t len) {
+    if (run->opt->model)
+        return vb_policy_agent_create(agent, run->opt->model, run->opt->params, run->cfg->eval.greedy, env,
+                                      run->opt->seed, EVAL_AGENT_STREAMS, err, len);
     return vb_agent_create(agent, run->opt->agent, env, run->cfg, run->opt->seed, EVAL_AGENT_STREAMS, err, len);
 }
 
@@ -240,7 +245,7 @@ static int report(const eval_run *run, FILE *out) {
 /* Refuse an unknown or unfit agent (or one the config defeats) before any thread starts. */
 static int check_agent(const eval_run *run) {
     char err[512], names[512];
-    if (!vb_agent_find(run->opt->agent, run->spec.family)) {
+    if (!run->opt->model && !vb_agent_find(run->opt->agent, run->spec.family)) {
         vb_agent_names(run->spec.family, names, sizeof names);
         fprintf(stderr, "actor: --agent: unknown agent '%s' for %s; valid agents for %s: %s\n", run->opt->agent,
                 run->spec.name, run->spec.name, names);

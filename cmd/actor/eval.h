@@ -25,8 +25,12 @@
 
 #include "../../common/base/config.h"
 
+struct vb_model;
+
 typedef struct actor_eval_options {
-    const char *agent; /* a reference agent's registry name */
+    const char *agent; /* a reference agent's registry name, or the name shown for a trained one */
+    const struct vb_model *model; /* a trained agent's model (NULL: a reference agent) */
+    const float *params;          /* its parameters */
     int64_t tasks;     /* >= 1 */
     uint64_t seed;
     int64_t threads;   /* >= 1 */

@@ -11,11 +11,14 @@
 #include "../../common/base/log.h"
 #include "../../common/base/version.h"
 #include "../../common/net/endpoint.h"
+#include "../../kernels/backend.h"
 #include "eval.h"
+#include "trained.h"
 
 static void usage(FILE *out) {
     fputs("usage: actor --learner ENDPOINT [options]\n"
           "       actor --eval --agent NAME [--config FILE] [--tasks N] [--seed S] [--threads T] [options]\n"
+          "       actor --eval --checkpoint PATH [--config FILE] [--tasks N] [--seed S] [--threads T] [options]\n"
           "\n"
           "Acts for a learner: steps environments, plans, and sends trajectory chunks.\n"
           "With --eval, runs an agent on held-out tasks of the configured env, logs progress\n"
@@ -29,6 +32,10 @@ static void usage(FILE *out) {
           "  -a, --agent NAME        the agent to evaluate: random (every env); gridworld:\n"
           "                          oracle, greedy-search; bandit: bayes-optimal, thompson,\n"
           "                          ucb1; funcopt: gp-ucb, gp-ei, gp-thompson, oracle\n"
+          "  -k, --checkpoint PATH   evaluate a trained agent: a checkpoint file, a run folder,\n"
+          "                          its checkpoints/ folder or checkpoints/latest; the config\n"
+          "                          is the checkpoint's, then --config, then --set (model keys\n"
+          "                          must match); acts greedily unless eval.greedy=false\n"
           "  -n, --tasks N           tasks to evaluate (default eval.tasks)\n"
           "  -S, --seed S            seed of the evaluation tasks (default run.seed)\n"
           "  -t, --threads T         worker threads (default: one per core); results do\n"
@@ -46,16 +53,21 @@ static void usage(FILE *out) {
 
 /* --eval: check its options, then hand over to eval.c. */
 static int run_eval(const vb_config *cfg, const char *learner, const char *agent, const char *tasks,
-                    const char *seed, const char *threads) {
-    actor_eval_options opt = {.agent = agent, .tasks = cfg->eval.tasks, .seed = (uint64_t)cfg->run.seed,
+                    const char *seed, const char *threads, const vb_model *model, const float *params) {
+    actor_eval_options opt = {.agent = model ? "checkpoint" : agent, .model = model, .params = params,
+                              .tasks = cfg->eval.tasks, .seed = (uint64_t)cfg->run.seed,
                               .threads = actor_eval_default_threads()};
     int64_t v;
     if (learner) {
         fprintf(stderr, "actor: --eval runs locally and takes no --learner\ntry 'actor --help'\n");
         return VB_EXIT_USAGE;
     }
-    if (!agent) {
-        fprintf(stderr, "actor: --eval needs --agent NAME\ntry 'actor --help'\n");
+    if (agent && model) {
+        fprintf(stderr, "actor: --eval takes --agent NAME or --checkpoint PATH, not both\ntry 'actor --help'\n");
+        return VB_EXIT_USAGE;
+    }
+    if (!agent && !model) {
+        fprintf(stderr, "actor: --eval needs --agent NAME or --checkpoint PATH\ntry 'actor --help'\n");
         return VB_EXIT_USAGE;
     }
     if (tasks) {
@@ -87,6 +99,7 @@ int main(int argc, char **argv) {
         {"learner", required_argument, NULL, 'L'},
         {"eval", no_argument, NULL, 'e'},
         {"agent", required_argument, NULL, 'a'},
+        {"checkpoint", required_argument, NULL, 'k'},
         {"tasks", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 'S'},
         {"threads", required_argument, NULL, 't'},
@@ -101,16 +114,17 @@ int main(int argc, char **argv) {
     vb_cli_config cc = {0};
     const char *learner = NULL;
     const char *log_level = NULL;
-    const char *agent = NULL, *tasks = NULL, *seed = NULL, *threads = NULL;
+    const char *agent = NULL, *tasks = NULL, *seed = NULL, *threads = NULL, *checkpoint = NULL;
     int print_config = 0, eval = 0;
     vb_log_init("actor", VB_LOG_INFO);
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":L:ea:n:S:t:c:s:pl:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":L:ea:k:n:S:t:c:s:pl:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'L': learner = optarg; break;
         case 'e': eval = 1; break;
         case 'a': agent = optarg; break;
+        case 'k': checkpoint = optarg; break;
         case 'n': tasks = optarg; break;
         case 'S': seed = optarg; break;
         case 't': threads = optarg; break;
@@ -139,7 +153,19 @@ int main(int argc, char **argv) {
     }
     vb_config cfg;
     char err[1024];
-    if (vb_cli_resolve_config(&cc, &cfg, err, sizeof err) != 0) {
+    vb_model model;
+    float *params = NULL;
+    if (checkpoint && !eval) {
+        fprintf(stderr, "actor: --checkpoint goes with --eval\ntry 'actor --help'\n");
+        return VB_EXIT_USAGE;
+    }
+    if (checkpoint) {
+        int rc = actor_load_trained(checkpoint, &cc, &cfg, &model, &params, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "actor: --checkpoint: %s\n", err);
+            return rc;
+        }
+    } else if (vb_cli_resolve_config(&cc, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "actor: configuration error: %s\n", err);
         return VB_EXIT_USAGE;
     }
@@ -150,7 +176,13 @@ int main(int argc, char **argv) {
     }
     vb_log_set_level(level);
     if (print_config) return vb_config_write_yaml(&cfg, stdout) == 0 ? VB_EXIT_OK : VB_EXIT_RUNTIME;
-    if (eval) return run_eval(&cfg, learner, agent, tasks, seed, threads);
+    if (eval) {
+        /* eval parallelises over tasks: one BLAS thread per worker */
+        if (params) vb_backend_cpu()->set_threads(1);
+        int rc = run_eval(&cfg, learner, agent, tasks, seed, threads, params ? &model : NULL, params);
+        free(params);
+        return rc;
+    }
     if (agent || tasks || seed || threads) {
         fprintf(stderr, "actor: --agent, --tasks, --seed and --threads go with --eval\ntry 'actor --help'\n");
         return VB_EXIT_USAGE;

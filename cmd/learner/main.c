@@ -10,6 +10,8 @@
 #include "../../common/base/log.h"
 #include "../../common/base/version.h"
 #include "../../kernels/device.h"
+#include "train.h"
+#include "../../common/agent/checkpoint.h"
 
 static void usage(FILE *out) {
     fputs("usage: learner [--config FILE] [--set SECTION.KEY=VALUE]... [options]\n"
@@ -21,6 +23,10 @@ static void usage(FILE *out) {
           "  -s, --set K=V           override one key, e.g. --set learner.lr=1e-3 (repeatable;\n"
           "                          applied after --config, in order)\n"
           "  -p, --print-config      print the resolved configuration as YAML and exit\n"
+          "      --serial            act in this process (deterministic; no actor processes)\n"
+          "  -r, --resume DIR        continue from the newest checkpoint of a run folder,\n"
+          "                          its checkpoints/ folder or a checkpoint file; the\n"
+          "                          checkpoint's config is used, --set still applies\n"
           "  -l, --log-level LEVEL   debug, info, warn or error (overrides log.level)\n"
           "  -h, --help              show this help and exit\n"
           "  -V, --version           show the version and exit\n"
@@ -35,6 +41,8 @@ int main(int argc, char **argv) {
         {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},
         {"print-config", no_argument, NULL, 'p'},
+        {"serial", no_argument, NULL, 'S'},
+        {"resume", required_argument, NULL, 'r'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -42,11 +50,12 @@ int main(int argc, char **argv) {
     };
     vb_cli_config cc = {0};
     int print_config = 0;
+    vb_train_opts topts = {0};
     const char *log_level = NULL;
     vb_log_init("learner", VB_LOG_INFO);
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":c:s:pl:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:s:pl:hVr:", opts, NULL)) != -1) {
         switch (c) {
         case 'c': cc.config_path = optarg; break;
         case 's':
@@ -56,6 +65,8 @@ int main(int argc, char **argv) {
             }
             break;
         case 'p': print_config = 1; break;
+        case 'S': topts.serial = 1; break;
+        case 'r': topts.resume = optarg; break;
         case 'l': log_level = optarg; break;
         case 'h': usage(stdout); return VB_EXIT_OK;
         case 'V': printf("learner (varibased) %s\n", VB_VERSION); return VB_EXIT_OK;
@@ -74,7 +85,28 @@ int main(int argc, char **argv) {
     }
     vb_config cfg;
     char err[1024];
-    if (vb_cli_resolve_config(&cc, &cfg, err, sizeof err) != 0) {
+    if (topts.resume && cc.config_path) {
+        fprintf(stderr, "learner: --resume takes the run's config from its checkpoint; drop --config "
+                        "(--set still applies)\n");
+        return VB_EXIT_USAGE;
+    }
+    if (topts.resume) {
+        vb_ckpt ck;
+        char chosen[4400];
+        if (vb_ckpt_load_newest(topts.resume, &ck, chosen, sizeof chosen, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "learner: --resume: %s\n", err);
+            return VB_EXIT_RUNTIME;
+        }
+        uint64_t ylen;
+        const char *yaml = vb_ckpt_get(&ck, "config", &ylen);
+        int rc = yaml ? vb_cli_resolve_config_text(&cc, yaml, (size_t)ylen, chosen, &cfg, err, sizeof err) : -1;
+        if (!yaml) snprintf(err, sizeof err, "%s: checkpoint holds no config", chosen);
+        vb_ckpt_free(&ck);
+        if (rc != 0) {
+            fprintf(stderr, "learner: configuration error: %s\n", err);
+            return VB_EXIT_USAGE;
+        }
+    } else if (vb_cli_resolve_config(&cc, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "learner: configuration error: %s\n", err);
         return VB_EXIT_USAGE;
     }
@@ -91,7 +123,5 @@ int main(int argc, char **argv) {
         fprintf(stderr, "learner: learner.device: %s\n", why);
         return VB_EXIT_USAGE;
     }
-    vb_error("training is not implemented in this version; --print-config shows the resolved "
-             "configuration");
-    return VB_EXIT_RUNTIME;
+    return vb_train_run(&cfg, &topts);
 }

@@ -1,0 +1,183 @@
+/* acting — see acting.h. Resets of finished envs are deferred to the start of
+ * the next step, so that between steps every env's state is a function of
+ * its stream positions whenever all tasks have just ended (what makes a
+ * checkpoint at such a point resume exactly). */
+#include "acting.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *alloc_f(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
+
+int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, const vb_config *cfg, int64_t n,
+                     uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
+    memset(a, 0, sizeof *a);
+    a->be = be;
+    a->m = m;
+    a->algo = cfg->run.algo;
+    a->n = n;
+    vb_chunk_layout_init(&a->cl, m, cfg->learner.window, cfg->run.algo == VB_ALGO_VARIBASED);
+    if (vb_env_batch_create(&a->env, cfg, n, seed, stream_base, err, err_len) != 0) return -1;
+    const vb_model_dims *d = &m->d;
+    a->P = alloc_f(m->layout.total);
+    a->carry = alloc_f(n * d->carry);
+    a->phi = alloc_f(n * 2 * d->latent);
+    a->phi_prev = alloc_f(n * 2 * d->latent);
+    a->o = alloc_f(n * d->hidden);
+    a->x = alloc_f(n * d->in);
+    a->feat = alloc_f(n * d->feat);
+    a->logits = alloc_f(n * d->actions);
+    a->logp = alloc_f(n);
+    a->u = alloc_f(n);
+    a->actions = calloc((size_t)n, sizeof(int32_t));
+    a->a_prev = calloc((size_t)n, sizeof(int32_t));
+    a->r_prev = alloc_f(n);
+    a->done_prev = alloc_f(n);
+    a->task_start = calloc((size_t)n, 1);
+    a->rng = calloc((size_t)n, sizeof(vb_rng));
+    a->mlp_cache = alloc_f(vb_mlp_cache_floats(&m->policy, n));
+    a->chunks = alloc_f(n * a->cl.floats);
+    a->ep_return = alloc_f(n * a->env->spec.episodes_per_task);
+    if (!a->P || !a->carry || !a->phi || !a->phi_prev || !a->o || !a->x || !a->feat || !a->logits || !a->logp ||
+        !a->u || !a->actions || !a->a_prev || !a->r_prev || !a->done_prev || !a->task_start || !a->rng ||
+        !a->mlp_cache || !a->chunks || !a->ep_return || vb_encoder_step_ws_init(&a->ws, m, n) != 0) {
+        vb_acting_destroy(a);
+        return snprintf(err, err_len, "out of memory for %lld acting slots", (long long)n), -1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        vb_rng_init(&a->rng[i], seed, stream_base + (uint64_t)n + (uint64_t)i);
+        a->task_start[i] = 1;
+        a->a_prev[i] = -1;
+    }
+    return 0;
+}
+
+void vb_acting_destroy(vb_acting *a) {
+    vb_env_batch_destroy(a->env);
+    free(a->P); free(a->carry); free(a->phi); free(a->phi_prev); free(a->o); free(a->x); free(a->feat);
+    free(a->logits); free(a->logp); free(a->u); free(a->actions); free(a->a_prev); free(a->r_prev);
+    free(a->done_prev); free(a->task_start); free(a->rng); free(a->mlp_cache); free(a->chunks); free(a->ep_return);
+    vb_encoder_step_ws_free(&a->ws);
+    memset(a, 0, sizeof *a);
+}
+
+void vb_acting_set_params(vb_acting *a, const float *P, uint64_t version) {
+    memcpy(a->P, P, sizeof(float) * (size_t)a->m->layout.total);
+    a->version = version;
+    vb_encoder_step_prepare(a->be, a->m, a->P, &a->ws);
+}
+
+/* Finished tasks' returns into the statistics; then the deferred resets. */
+static int start_pending(vb_acting *a) {
+    vb_env_batch *env = a->env;
+    const int64_t E = env->spec.episodes_per_task;
+    for (int64_t i = 0; i < a->n; i++) {
+        if (!env->done[i]) continue;
+        if (env->task_done[i] && !a->task_start[i]) { /* a restore restarts tasks unrecorded */
+            double total = 0;
+            for (int64_t e = 0; e < E; e++) total += a->ep_return[i * E + e];
+            vb_task_stats *s = &a->stats;
+            s->tasks++;
+            s->return_sum += total;
+            s->return_sq += total * total;
+            s->episodes = E < 64 ? E : 64;
+            for (int64_t e = 0; e < s->episodes; e++) s->episode_sum[e] += a->ep_return[i * E + e];
+            memset(a->ep_return + i * E, 0, sizeof(float) * (size_t)E);
+        }
+        if (env->task_done[i]) a->task_start[i] = 1;
+    }
+    return vb_env_reset_finished(env);
+}
+
+static void choose_actions(vb_acting *a) {
+    const vb_model *m = a->m;
+    const int64_t n = a->n, A = m->d.actions;
+    vb_mlp_forward(a->be, &m->policy, a->P, a->logits, a->feat, a->mlp_cache, n);
+    for (int64_t i = 0; i < n; i++) a->u[i] = vb_rng_uniform(&a->rng[i]);
+    a->be->cat_sample(a->actions, a->logits, a->u, n, A);
+    a->be->cat_logprob_forward(a->logp, a->logits, a->actions, n, A);
+}
+
+int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_t err_len) {
+    const vb_model *m = a->m;
+    const vb_model_dims *d = &m->d;
+    const vb_chunk_layout *cl = &a->cl;
+    vb_env_batch *env = a->env;
+    const int64_t n = a->n, t = a->fill, E = env->spec.episodes_per_task;
+    int rc = start_pending(a);
+    if (rc != VB_ENV_OK) return snprintf(err, err_len, "env reset: %s", vb_env_strerror(rc)), -1;
+    for (int64_t i = 0; i < n; i++) {
+        float *c = a->chunks + i * cl->floats;
+        if (t == 0) {
+            memcpy(c + cl->carry0, a->carry + i * d->carry, sizeof(float) * (size_t)d->carry);
+            memcpy(c + cl->phi_prev, a->phi_prev + i * 2 * d->latent, sizeof(float) * (size_t)(2 * d->latent));
+        }
+        if (a->task_start[i]) {
+            memset(a->carry + i * d->carry, 0, sizeof(float) * (size_t)d->carry);
+            memset(a->phi_prev + i * 2 * d->latent, 0, sizeof(float) * (size_t)(2 * d->latent));
+            if (t == 0) memset(c + cl->phi_prev, 0, sizeof(float) * (size_t)(2 * d->latent));
+            a->a_prev[i] = -1;
+        }
+        vb_model_input(m, a->x + i * d->in, env->obs + i * d->obs, a->a_prev[i], a->r_prev[i], a->done_prev[i]);
+    }
+    vb_encoder_step(a->be, m, a->P, a->carry, a->x, a->o, a->phi, &a->ws, n);
+    vb_model_features(m, a->feat, env->obs, a->o, a->phi, n);
+    choose_actions(a);
+    for (int64_t i = 0; i < n; i++) { /* what the chunk needs from before the step */
+        float *c = a->chunks + i * cl->floats;
+        memcpy(c + cl->x + t * d->in, a->x + i * d->in, sizeof(float) * (size_t)d->in);
+        c[cl->reset + t] = a->task_start[i];
+        c[cl->action + t] = (float)a->actions[i];
+        c[cl->logp + t] = fminf(a->logp[i], 0.0f);
+    }
+    rc = vb_env_step(env, a->actions);
+    if (rc != VB_ENV_OK) return snprintf(err, err_len, "env step: %s", vb_env_strerror(rc)), -1;
+    for (int64_t i = 0; i < n; i++) {
+        float *c = a->chunks + i * cl->floats;
+        c[cl->reward + t] = env->reward[i];
+        c[cl->done + t] = env->done[i];
+        c[cl->task_done + t] = env->task_done[i];
+        memcpy(c + cl->next_obs + t * d->obs, env->obs + i * d->obs, sizeof(float) * (size_t)d->obs);
+        a->ep_return[i * E + env->episode[i]] += env->reward[i];
+        a->a_prev[i] = a->actions[i];
+        a->r_prev[i] = env->reward[i];
+        a->done_prev[i] = env->done[i];
+        a->task_start[i] = 0;
+    }
+    memcpy(a->phi_prev, a->phi, sizeof(float) * (size_t)(n * 2 * d->latent));
+    a->env_steps += n;
+    if (++a->fill == cl->L) {
+        a->fill = 0;
+        for (int64_t i = 0; i < n; i++) {
+            vb_chunk ch = {.version = a->version, .slot = (int32_t)i, .actor = 0, .data = a->chunks + i * cl->floats};
+            sink(&ch, ctx);
+        }
+    }
+    return 0;
+}
+
+void vb_acting_take_stats(vb_acting *a, vb_task_stats *out) {
+    *out = a->stats;
+    memset(&a->stats, 0, sizeof a->stats);
+}
+
+void vb_acting_stream_positions(const vb_acting *a, uint64_t *pos) {
+    for (int64_t i = 0; i < a->n; i++) {
+        pos[i] = a->env->rng[i].pos;
+        pos[a->n + i] = a->rng[i].pos;
+    }
+}
+
+void vb_acting_restore_positions(vb_acting *a, const uint64_t *pos) {
+    for (int64_t i = 0; i < a->n; i++) {
+        vb_rng_seek(&a->env->rng[i], pos[i]);
+        vb_rng_seek(&a->rng[i], pos[a->n + i]);
+        /* every task restarts from the restored streams */
+        a->env->done[i] = a->env->task_done[i] = 1;
+        a->task_start[i] = 1;
+    }
+    memset(a->ep_return, 0, sizeof(float) * (size_t)(a->n * a->env->spec.episodes_per_task));
+    a->fill = 0;
+}

@@ -1,0 +1,52 @@
+/* checkpoint — a file of named, individually checksummed sections, and the
+ * checkpoints folder of a run.
+ *
+ * File (little-endian): magic "VBCKPT01", u32 format version, u32 section
+ * count; per section: name (32 bytes, NUL-padded), u64 length, u32 CRC-32C of
+ * the payload, payload; then u32 CRC-32C of everything before it. Written
+ * atomically (temporary file, fsync, rename). A folder holds ckpt-<N>.vbc
+ * files (N = updates, zero-padded so names sort) and `latest`, a one-line
+ * file naming the newest complete checkpoint; it is replaced only after the
+ * checkpoint itself is on disk. Older checkpoints beyond the newest `keep`
+ * are removed. */
+#ifndef VB_CHECKPOINT_H
+#define VB_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { VB_CKPT_FORMAT = 1, VB_CKPT_MAX_SECTIONS = 16, VB_CKPT_NAME = 32 };
+
+typedef struct vb_ckpt_section {
+    char name[VB_CKPT_NAME];
+    const void *data;
+    uint64_t len;
+} vb_ckpt_section;
+
+typedef struct vb_ckpt {
+    void *buf;     /* the whole file */
+    size_t len;
+    int n;
+    vb_ckpt_section s[VB_CKPT_MAX_SECTIONS];
+} vb_ckpt;
+
+/* Write sections to path atomically. 0, or -1 with err. */
+int vb_ckpt_write(const char *path, const vb_ckpt_section *s, int n, char *err, size_t err_len);
+/* Read and verify a checkpoint file. 0, or -1 with err naming what is wrong. */
+int vb_ckpt_read(const char *path, vb_ckpt *out, char *err, size_t err_len);
+void vb_ckpt_free(vb_ckpt *c);
+/* A section's payload, or NULL. */
+const void *vb_ckpt_get(const vb_ckpt *c, const char *name, uint64_t *len);
+
+/* Save into folder dir as ckpt-<updates>.vbc, point `latest` at it, keep the
+ * newest `keep` files. 0, or -1 with err. */
+int vb_ckpt_save_in(const char *dir, int64_t updates, const vb_ckpt_section *s, int n, int keep, char *err,
+                    size_t err_len);
+/* Load the newest valid checkpoint reachable from path: a checkpoint file, a
+ * `latest` file, a checkpoints folder, or a run folder (its checkpoints/). A
+ * corrupted newest file is reported through warn (may be NULL) and the next
+ * older one is tried. chosen receives the file used. 0, or -1 with err. */
+int vb_ckpt_load_newest(const char *path, vb_ckpt *out, char *chosen, size_t chosen_len,
+                        void (*warn)(const char *msg), char *err, size_t err_len);
+
+#endif

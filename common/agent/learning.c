@@ -1,0 +1,516 @@
+/* learning — see learning.h. Rows of a batch are time-major: row r = t * N + w
+ * for window w and step t in [0, T), T = L + 1 (the last step only bootstraps
+ * the value). The losses are averaged over the L * N real steps. */
+#include "learning.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vb_learning {
+    const vb_backend *be;
+    const vb_model *m;
+    vb_env_spec spec;
+    vb_chunk_layout cl;
+    int algo;
+    int64_t N, L, T;
+    /* hyper-parameters */
+    double gamma, lambda, clip, ent_coef, value_coef, policy_coef, elbo_coef, kl_beta;
+    int64_t max_lag, warmup;
+    double prior_alpha, prior_beta;
+    bool rl_to_encoder;
+    /* state */
+    float *P, *G;
+    vb_optim opt;
+    vb_replay replay;
+    vb_rng rng;
+    uint64_t version;
+    int64_t updates, dropped;
+    /* batch */
+    const float **batch;
+    float *X, *carry0, *o, *phi, *feat, *logits, *values, *cache_pol, *cache_val, *scratch;
+    uint8_t *reset;
+    int32_t *act, *cell;
+    float *rew, *tdone, *blogp, *logp, *ent, *adv, *ret, *d_logp, *d_ent, *d_logits, *d_values, *d_feat, *d_o,
+        *d_phi;
+    /* ELBO */
+    float *mu, *lv, *eps, *z, *cells, *d_cells, *d_z, *d_mu, *d_lv, *pmu, *plv, *kl, *d_pmu, *d_plv, *cache_dec;
+    uint8_t *prev_kind; /* 0 prior, 1 chunk's phi_prev, 2 phi of the previous row */
+    int32_t *seg;
+    vb_encoder_ws ews;
+};
+
+static float *alloc_f(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
+
+int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *m, const vb_config *cfg,
+                       const vb_env_spec *spec, const float *P0, char *err, size_t err_len) {
+    *out = NULL;
+    vb_learning *l = calloc(1, sizeof *l);
+    if (!l) return snprintf(err, err_len, "out of memory"), -1;
+    const vb_model_dims *d = &m->d;
+    l->be = be;
+    l->m = m;
+    l->spec = *spec;
+    l->algo = cfg->run.algo;
+    l->N = cfg->learner.batch_windows;
+    l->L = cfg->learner.window;
+    l->T = l->L + 1;
+    l->gamma = cfg->env.gamma;
+    l->lambda = cfg->learner.lambda;
+    l->clip = cfg->learner.ppo_clip;
+    l->ent_coef = cfg->learner.entropy_coef;
+    l->value_coef = cfg->learner.value_coef;
+    l->policy_coef = cfg->learner.policy_coef;
+    l->elbo_coef = cfg->learner.elbo_coef;
+    l->kl_beta = cfg->learner.kl_beta;
+    l->max_lag = cfg->learner.max_policy_lag;
+    l->warmup = cfg->learner.elbo_warmup_updates;
+    l->rl_to_encoder = cfg->model.rl_grad_to_encoder;
+    l->prior_alpha = cfg->env.prior_alpha;
+    l->prior_beta = cfg->env.prior_beta;
+    vb_chunk_layout_init(&l->cl, m, l->L, l->algo == VB_ALGO_VARIBASED);
+    if (cfg->learner.replay_capacity < cfg->learner.batch_windows) {
+        free(l);
+        return snprintf(err, err_len, "learner.replay_capacity (%lld) must be at least learner.batch_windows (%lld)",
+                        (long long)cfg->learner.replay_capacity, (long long)cfg->learner.batch_windows), -1;
+    }
+    const int64_t N = l->N, L = l->L, T = l->T, LN = L * N, TN = T * N, A = d->actions, D = d->latent;
+    vb_optim_cfg oc = vb_optim_defaults();
+    oc.lr = (float)cfg->learner.lr;
+    oc.weight_decay = cfg->learner.optimizer == VB_OPT_ADAMW ? (float)cfg->learner.weight_decay : 0.0f;
+    oc.clip_norm = (float)cfg->learner.grad_clip;
+    oc.schedule = cfg->learner.lr_schedule == VB_LR_LINEAR ? VB_SCHED_LINEAR : VB_SCHED_CONSTANT;
+    /* updates a run will take, for the linear schedule */
+    double spi = cfg->learner.samples_per_insert > 0 ? cfg->learner.samples_per_insert : 1.0;
+    oc.total_steps = (int64_t)((double)cfg->run.total_env_steps / (double)L * spi / (double)N) + 1;
+    int64_t mlp_rows = TN;
+    int64_t scratch_n = vb_mlp_scratch_floats(&m->policy, mlp_rows);
+    if (d->has_decoder && vb_mlp_scratch_floats(&m->reward_dec, LN) > scratch_n)
+        scratch_n = vb_mlp_scratch_floats(&m->reward_dec, LN);
+    l->P = alloc_f(m->layout.total);
+    l->G = alloc_f(m->layout.total);
+    l->batch = calloc((size_t)N, sizeof *l->batch);
+    l->X = alloc_f(TN * d->in);
+    l->carry0 = alloc_f(N * d->carry);
+    l->o = alloc_f(TN * d->hidden);
+    l->phi = alloc_f(TN * 2 * D);
+    l->feat = alloc_f(TN * d->feat);
+    l->logits = alloc_f(LN * A);
+    l->values = alloc_f(TN);
+    l->cache_pol = alloc_f(vb_mlp_cache_floats(&m->policy, LN));
+    l->cache_val = alloc_f(vb_mlp_cache_floats(&m->value, TN));
+    l->scratch = alloc_f(scratch_n);
+    l->reset = calloc((size_t)TN, 1);
+    l->act = calloc((size_t)LN, sizeof(int32_t));
+    l->cell = calloc((size_t)LN, sizeof(int32_t));
+    l->seg = calloc((size_t)LN, sizeof(int32_t));
+    l->prev_kind = calloc((size_t)LN, 1);
+    l->rew = alloc_f(LN);
+    l->tdone = alloc_f(LN);
+    l->blogp = alloc_f(LN);
+    l->logp = alloc_f(LN);
+    l->ent = alloc_f(LN);
+    l->adv = alloc_f(LN);
+    l->ret = alloc_f(LN);
+    l->d_logp = alloc_f(LN);
+    l->d_ent = alloc_f(LN);
+    l->d_logits = alloc_f(LN * A);
+    l->d_values = alloc_f(TN);
+    l->d_feat = alloc_f(TN * d->feat);
+    l->d_o = alloc_f(TN * d->hidden);
+    l->d_phi = alloc_f(TN * 2 * D);
+    l->mu = alloc_f(LN * D);
+    l->lv = alloc_f(LN * D);
+    l->eps = alloc_f(LN * D);
+    l->z = alloc_f(LN * D);
+    l->cells = alloc_f(LN * d->reward_cells);
+    l->d_cells = alloc_f(LN * d->reward_cells);
+    l->d_z = alloc_f(LN * D);
+    l->d_mu = alloc_f(LN * D);
+    l->d_lv = alloc_f(LN * D);
+    l->pmu = alloc_f(LN * D);
+    l->plv = alloc_f(LN * D);
+    l->d_pmu = alloc_f(LN * D);
+    l->d_plv = alloc_f(LN * D);
+    l->kl = alloc_f(LN);
+    l->cache_dec = d->has_decoder ? alloc_f(vb_mlp_cache_floats(&m->reward_dec, LN)) : alloc_f(1);
+    int bad = !l->P || !l->G || !l->batch || !l->X || !l->carry0 || !l->o || !l->phi || !l->feat || !l->logits ||
+              !l->values || !l->cache_pol || !l->cache_val || !l->scratch || !l->reset || !l->act || !l->cell ||
+              !l->seg || !l->prev_kind || !l->rew || !l->tdone || !l->blogp || !l->logp || !l->ent || !l->adv ||
+              !l->ret || !l->d_logp || !l->d_ent || !l->d_logits || !l->d_values || !l->d_feat || !l->d_o ||
+              !l->d_phi || !l->mu || !l->lv || !l->eps || !l->z || !l->cells || !l->d_cells || !l->d_z ||
+              !l->d_mu || !l->d_lv || !l->pmu || !l->plv || !l->d_pmu || !l->d_plv || !l->kl || !l->cache_dec;
+    if (bad || vb_optim_init(&l->opt, be, &oc, m->layout.total) != 0 ||
+        vb_replay_init(&l->replay, &l->cl, cfg->learner.replay_capacity, cfg->learner.samples_per_insert) != 0 ||
+        vb_encoder_ws_init(&l->ews, m, T, N) != 0) {
+        vb_learning_destroy(l);
+        return snprintf(err, err_len, "out of memory for the learner (batch %lld x window %lld, replay %lld)",
+                        (long long)N, (long long)L, (long long)cfg->learner.replay_capacity), -1;
+    }
+    memcpy(l->P, P0, sizeof(float) * (size_t)m->layout.total);
+    vb_rng_init(&l->rng, (uint64_t)cfg->run.seed, 0x6c6561726e); /* the "learn" stream */
+    *out = l;
+    return 0;
+}
+
+void vb_learning_destroy(vb_learning *l) {
+    if (!l) return;
+    void *bufs[] = {l->P, l->G, l->batch, l->X, l->carry0, l->o, l->phi, l->feat, l->logits, l->values,
+                    l->cache_pol, l->cache_val, l->scratch, l->reset, l->act, l->cell, l->seg, l->prev_kind,
+                    l->rew, l->tdone, l->blogp, l->logp, l->ent, l->adv, l->ret, l->d_logp, l->d_ent,
+                    l->d_logits, l->d_values, l->d_feat, l->d_o, l->d_phi, l->mu, l->lv, l->eps, l->z,
+                    l->cells, l->d_cells, l->d_z, l->d_mu, l->d_lv, l->pmu, l->plv, l->d_pmu, l->d_plv, l->kl,
+                    l->cache_dec};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    vb_optim_free(&l->opt, l->be);
+    vb_replay_free(&l->replay);
+    vb_encoder_ws_free(&l->ews);
+    free(l);
+}
+
+int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_len) {
+    if (vb_chunk_validate(&l->cl, c->data, why, why_len) != 0) return -1;
+    if (c->version + (uint64_t)l->max_lag < l->version) {
+        l->dropped++;
+        return 1;
+    }
+    vb_replay_insert(&l->replay, c);
+    return 0;
+}
+
+int vb_learning_ready(const vb_learning *l) { return vb_replay_can_sample(&l->replay, l->N); }
+
+/* Time-major inputs of the sampled windows, and the per-step data. */
+static void assemble(vb_learning *l) {
+    const vb_model *m = l->m;
+    const vb_model_dims *d = &m->d;
+    const vb_chunk_layout *cl = &l->cl;
+    const int64_t N = l->N, L = l->L;
+    for (int64_t w = 0; w < N; w++) {
+        const float *c = l->batch[w];
+        memcpy(l->carry0 + w * d->carry, c + cl->carry0, sizeof(float) * (size_t)d->carry);
+        int32_t seg = 0;
+        for (int64_t t = 0; t < L; t++) {
+            int64_t r = t * N + w;
+            memcpy(l->X + r * d->in, c + cl->x + t * d->in, sizeof(float) * (size_t)d->in);
+            l->reset[r] = c[cl->reset + t] != 0.0f;
+            l->act[r] = (int32_t)c[cl->action + t];
+            l->rew[r] = c[cl->reward + t];
+            l->tdone[r] = c[cl->task_done + t];
+            l->blogp[r] = c[cl->logp + t];
+            if (t > 0 && l->reset[r]) seg++;
+            l->seg[r] = seg;
+            l->prev_kind[r] = l->reset[r] ? 0 : (t == 0 ? 1 : 2);
+            l->cell[r] = (int32_t)vb_env_reward_cell(&l->spec, c + cl->x + t * d->in, l->act[r],
+                                                      c + cl->next_obs + t * d->obs);
+        }
+        /* bootstrap step: the successor of the window's last step */
+        int64_t last = (L - 1) * N + w, r = L * N + w;
+        vb_model_input(m, l->X + r * d->in, c + cl->next_obs + (L - 1) * d->obs, l->act[last], l->rew[last],
+                       c[cl->done + L - 1]);
+        l->reset[r] = l->tdone[last] != 0.0f;
+    }
+}
+
+/* Features (s, mu, logvar) or (s, o) of every row. */
+static void features(vb_learning *l) {
+    const vb_model_dims *d = &l->m->d;
+    const int64_t TN = l->T * l->N;
+    for (int64_t r = 0; r < TN; r++) {
+        float *f = l->feat + r * d->feat;
+        memcpy(f, l->X + r * d->in, sizeof(float) * (size_t)d->obs);
+        if (d->belief_features)
+            memcpy(f + d->obs, l->phi + r * 2 * d->latent, sizeof(float) * (size_t)(2 * d->latent));
+        else
+            memcpy(f + d->obs, l->o + r * d->hidden, sizeof(float) * (size_t)d->hidden);
+    }
+}
+
+/* GAE(gamma, lambda) over each window; task ends are terminal (the carry
+ * resets), episode ends inside a task are not. */
+static void advantages(vb_learning *l, vb_update_stats *st) {
+    const int64_t N = l->N, L = l->L;
+    double s = 0, s2 = 0, rs = 0;
+    for (int64_t w = 0; w < N; w++) {
+        double next_adv = 0;
+        for (int64_t t = L - 1; t >= 0; t--) {
+            int64_t r = t * N + w;
+            double nonterm = 1.0 - l->tdone[r];
+            double delta = l->rew[r] + l->gamma * l->values[r + N] * nonterm - l->values[r];
+            next_adv = delta + l->gamma * l->lambda * nonterm * next_adv;
+            l->adv[r] = (float)next_adv;
+            l->ret[r] = (float)(next_adv + l->values[r]);
+            s += next_adv;
+            s2 += next_adv * next_adv;
+            rs += l->ret[r];
+        }
+    }
+    double M = (double)(N * L), mean = s / M, sd = sqrt(fmax(s2 / M - mean * mean, 0.0)) + 1e-8;
+    for (int64_t r = 0; r < N * L; r++) l->adv[r] = (float)((l->adv[r] - mean) / sd);
+    st->return_mean = rs / M;
+}
+
+/* PPO surrogate, entropy and value gradients into d_logits and d_values. */
+static void ppo_loss(vb_learning *l, vb_update_stats *st) {
+    const vb_backend *be = l->be;
+    const int64_t N = l->N, L = l->L, LN = L * N, A = l->m->d.actions;
+    be->cat_logprob_forward(l->logp, l->logits, l->act, LN, A);
+    be->cat_entropy_forward(l->ent, l->logits, LN, A);
+    advantages(l, st);
+    double pl = 0, ent = 0, vl = 0, akl = 0, clipped = 0, vm = 0;
+    const double M = (double)LN;
+    for (int64_t r = 0; r < LN; r++) {
+        double ratio = exp((double)l->logp[r] - l->blogp[r]), a = l->adv[r];
+        double cr = fmin(fmax(ratio, 1.0 - l->clip), 1.0 + l->clip);
+        double s1 = ratio * a, s2 = cr * a;
+        pl -= fmin(s1, s2);
+        l->d_logp[r] = s1 <= s2 ? (float)(-l->policy_coef * a * ratio / M) : 0.0f;
+        clipped += s1 > s2;
+        l->d_ent[r] = (float)(-l->ent_coef / M);
+        ent += l->ent[r];
+        akl += l->blogp[r] - l->logp[r];
+        double e = (double)l->values[r] - l->ret[r];
+        vl += e * e;
+        vm += l->values[r];
+        l->d_values[r] = (float)(2.0 * l->value_coef * e / M);
+    }
+    be->fill(l->d_values + LN, 0.0f, N);
+    be->fill(l->d_logits, 0.0f, LN * A);
+    be->cat_logprob_backward(l->d_logits, l->d_logp, l->logits, l->act, LN, A);
+    be->cat_entropy_backward(l->d_logits, l->d_ent, l->logits, LN, A);
+    st->loss_policy = pl / M;
+    st->entropy = ent / M;
+    st->loss_value = vl / M;
+    st->approx_kl = akl / M;
+    st->clip_frac = clipped / M;
+    st->value_mean = vm / M;
+}
+
+/* Planner targets: c_V (V - V^)^2 and -c_pi sum_a q*(a) log pi(a). */
+static void planner_loss(vb_learning *l, vb_update_stats *st) {
+    const vb_backend *be = l->be;
+    const vb_chunk_layout *cl = &l->cl;
+    const int64_t N = l->N, L = l->L, LN = L * N, A = l->m->d.actions;
+    const double M = (double)LN;
+    double vl = 0, xe = 0, vm = 0;
+    be->fill(l->d_logits, 0.0f, LN * A);
+    for (int64_t w = 0; w < N; w++) {
+        const float *c = l->batch[w];
+        for (int64_t t = 0; t < L; t++) {
+            int64_t r = t * N + w;
+            double e = (double)l->values[r] - c[cl->v_target + t];
+            vl += e * e;
+            vm += l->values[r];
+            l->d_values[r] = (float)(2.0 * l->value_coef * e / M);
+            const float *qt = c + cl->q_target + t * A;
+            float one = (float)(l->policy_coef / M), xr;
+            be->cat_xent_forward(&xr, l->logits + r * A, qt, 1, A);
+            xe += xr;
+            be->cat_xent_backward(l->d_logits + r * A, &one, l->logits + r * A, qt, 1, A);
+        }
+    }
+    be->fill(l->d_values + LN, 0.0f, N);
+    st->loss_value = vl / M;
+    st->loss_policy = xe / M;
+    st->value_mean = vm / M;
+}
+
+/* The belief ELBO over every window: decode each same-task transition of the
+ * window under one sample of q(m | phi_t) per step t, and KL to the previous
+ * posterior (N(0, I) at a task start). Gradients go into d_phi. */
+static void elbo_loss(vb_learning *l, vb_update_stats *st) {
+    const vb_backend *be = l->be;
+    const vb_model *m = l->m;
+    const vb_model_dims *d = &m->d;
+    const vb_chunk_layout *cl = &l->cl;
+    const int64_t N = l->N, L = l->L, LN = L * N, D = d->latent, C = d->reward_cells;
+    /* split phi rows into mu, logvar; previous posteriors */
+    for (int64_t r = 0; r < LN; r++) {
+        be->copy(l->mu + r * D, l->phi + r * 2 * D, D);
+        be->copy(l->lv + r * D, l->phi + r * 2 * D + D, D);
+        int64_t w = r % N;
+        switch (l->prev_kind[r]) {
+        case 0: be->fill(l->pmu + r * D, 0.0f, D); be->fill(l->plv + r * D, 0.0f, D); break;
+        case 1:
+            be->copy(l->pmu + r * D, l->batch[w] + cl->phi_prev, D);
+            be->copy(l->plv + r * D, l->batch[w] + cl->phi_prev + D, D);
+            break;
+        default:
+            be->copy(l->pmu + r * D, l->phi + (r - N) * 2 * D, D);
+            be->copy(l->plv + r * D, l->phi + (r - N) * 2 * D + D, D);
+        }
+    }
+    for (int64_t i = 0; i < LN * D; i++) l->eps[i] = vb_rng_normal(&l->rng);
+    be->gauss_sample_forward(l->z, l->mu, l->lv, l->eps, LN * D);
+    vb_mlp_forward(be, &m->reward_dec, l->P, l->cells, l->z, l->cache_dec, LN);
+    /* reconstruction over same-segment pairs (t, i) */
+    be->fill(l->d_cells, 0.0f, LN * C);
+    int64_t pairs = 0, future = 0;
+    double ll = 0, fll = 0;
+    const bool bern = d->reward_kind == VB_REWARD_BERNOULLI;
+    for (int64_t w = 0; w < N; w++)
+        for (int64_t t = 0; t < L; t++) {
+            int64_t rt = t * N + w;
+            for (int64_t i = 0; i < L; i++) {
+                int64_t ri = i * N + w;
+                if (l->seg[ri] != l->seg[rt]) continue;
+                pairs++;
+            }
+        }
+    const double scale = l->elbo_coef / (double)(pairs > 0 ? pairs : 1);
+    for (int64_t w = 0; w < N; w++)
+        for (int64_t t = 0; t < L; t++) {
+            int64_t rt = t * N + w;
+            const float *row = l->cells + rt * C;
+            float *drow = l->d_cells + rt * C;
+            for (int64_t i = 0; i < L; i++) {
+                int64_t ri = i * N + w;
+                if (l->seg[ri] != l->seg[rt]) continue;
+                double v = row[l->cell[ri]], lp, g;
+                if (bern) {
+                    double y = l->rew[ri] == d->reward_levels[1] ? 1.0 : 0.0;
+                    double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+                    lp = y * v - sp;
+                    g = y - 1.0 / (1.0 + exp(-v));
+                } else {
+                    double e = l->rew[ri] - v;
+                    lp = -0.5 * (e * e + 1.8378770664093453);
+                    g = e;
+                }
+                ll += lp;
+                if (i >= t) {
+                    fll += lp;
+                    future++;
+                }
+                drow[l->cell[ri]] -= (float)(scale * g);
+            }
+        }
+    be->fill(l->d_z, 0.0f, LN * D);
+    vb_mlp_backward(be, &m->reward_dec, l->P, l->G, l->d_z, l->d_cells, l->z, l->cells, l->cache_dec, l->scratch,
+                    LN);
+    be->fill(l->d_mu, 0.0f, LN * D);
+    be->fill(l->d_lv, 0.0f, LN * D);
+    be->gauss_sample_backward(l->d_mu, l->d_lv, l->d_z, l->lv, l->eps, LN * D);
+    /* KL(q_t || q_{t-1}) */
+    be->gauss_kl_forward(l->kl, l->mu, l->lv, l->pmu, l->plv, LN, D);
+    double kl = be->sum(l->kl, LN);
+    /* VariBAD's relative weighting: per step t the reconstruction sums over the
+     * task's transitions and the KL counts once. Both are divided by the
+     * number of (t, i) pairs, which keeps gradients at per-transition scale. */
+    float wkl = (float)(l->elbo_coef * l->kl_beta / (double)(pairs > 0 ? pairs : 1));
+    float *wv = l->ent; /* per-row KL weights, reusing a free row buffer */
+    be->fill(wv, wkl, LN);
+    be->fill(l->d_pmu, 0.0f, LN * D);
+    be->fill(l->d_plv, 0.0f, LN * D);
+    be->gauss_kl_backward(l->d_mu, l->d_lv, l->d_pmu, l->d_plv, wv, l->mu, l->lv, l->pmu, l->plv, LN, D);
+    for (int64_t r = 0; r < LN; r++) {
+        be->axpy(l->d_phi + r * 2 * D, 1.0f, l->d_mu + r * D, D);
+        be->axpy(l->d_phi + r * 2 * D + D, 1.0f, l->d_lv + r * D, D);
+        if (l->prev_kind[r] == 2) { /* the previous posterior is in the graph too */
+            be->axpy(l->d_phi + (r - N) * 2 * D, 1.0f, l->d_pmu + r * D, D);
+            be->axpy(l->d_phi + (r - N) * 2 * D + D, 1.0f, l->d_plv + r * D, D);
+        }
+    }
+    st->loss_recon = pairs ? -ll / (double)pairs : 0;
+    st->kl = kl / (double)LN;
+    st->elbo = (ll - l->kl_beta * kl) / (double)(pairs > 0 ? pairs : 1);
+    st->belief_future_loglik = future ? fll / (double)future : 0;
+}
+
+/* Bandit only: decoded arm probabilities at the posterior mean against the
+ * exact Beta posterior means, over rows whose task started inside the window
+ * (so the counts are complete). Uses d_cells and cache_dec as scratch. */
+static void bandit_belief_error(vb_learning *l, vb_update_stats *st) {
+    const vb_model *m = l->m;
+    const int64_t N = l->N, L = l->L, LN = L * N, K = m->d.reward_cells;
+    float *pm = l->d_cells;
+    vb_mlp_forward(l->be, &m->reward_dec, l->P, pm, l->mu, l->cache_dec, LN);
+    double err = 0;
+    int64_t rows = 0;
+    int64_t succ[256], fail[256];
+    if (K > 256) return;
+    for (int64_t w = 0; w < N; w++) {
+        int64_t start = -1;
+        for (int64_t t = 0; t < L; t++) {
+            int64_t r = t * N + w;
+            if (l->reset[r]) {
+                start = t;
+                for (int64_t k = 0; k < K; k++) succ[k] = fail[k] = 0;
+            }
+            if (start >= 0) {
+                for (int64_t k = 0; k < K; k++) {
+                    double exact = (l->prior_alpha + succ[k]) / (l->prior_alpha + l->prior_beta + succ[k] + fail[k]);
+                    double decoded = 1.0 / (1.0 + exp(-(double)pm[r * K + k]));
+                    err += fabs(decoded - exact);
+                }
+                rows++;
+                /* transition t is seen by the belief from step t + 1 on */
+                if (l->rew[r] == m->d.reward_levels[1]) succ[l->cell[r]]++;
+                else fail[l->cell[r]]++;
+            }
+        }
+    }
+    st->bandit_belief_mae = rows ? err / (double)(rows * K) : -1;
+}
+
+int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t err_len) {
+    const vb_backend *be = l->be;
+    const vb_model *m = l->m;
+    const vb_model_dims *d = &m->d;
+    const int64_t N = l->N, L = l->L, T = l->T, LN = L * N, TN = T * N;
+    memset(st, 0, sizeof *st);
+    st->bandit_belief_mae = -1;
+    vb_replay_sample(&l->replay, N, &l->rng, l->batch, NULL);
+    assemble(l);
+    vb_encoder_forward(be, m, l->P, l->X, l->carry0, l->reset, l->o, l->phi, NULL, &l->ews, T, N);
+    features(l);
+    vb_mlp_forward(be, &m->value, l->P, l->values, l->feat, l->cache_val, TN);
+    vb_mlp_forward(be, &m->policy, l->P, l->logits, l->feat, l->cache_pol, LN);
+    be->fill(l->G, 0.0f, m->layout.total);
+    be->fill(l->d_phi, 0.0f, TN * 2 * d->latent);
+    bool rl = !(d->has_decoder && l->updates < l->warmup && l->algo != VB_ALGO_RL2);
+    if (rl) {
+        if (l->algo == VB_ALGO_VARIBASED) planner_loss(l, st);
+        else ppo_loss(l, st);
+        be->fill(l->d_feat, 0.0f, TN * d->feat);
+        vb_mlp_backward(be, &m->policy, l->P, l->G, l->d_feat, l->d_logits, l->feat, l->logits, l->cache_pol,
+                        l->scratch, LN);
+        vb_mlp_backward(be, &m->value, l->P, l->G, l->d_feat, l->d_values, l->feat, l->values, l->cache_val,
+                        l->scratch, TN);
+    }
+    const float *d_o = NULL;
+    if (rl && !d->belief_features) {
+        for (int64_t r = 0; r < TN; r++)
+            be->copy(l->d_o + r * d->hidden, l->d_feat + r * d->feat + d->obs, d->hidden);
+        d_o = l->d_o;
+    } else if (rl && l->rl_to_encoder) {
+        for (int64_t r = 0; r < TN; r++)
+            be->axpy(l->d_phi + r * 2 * d->latent, 1.0f, l->d_feat + r * d->feat + d->obs, 2 * d->latent);
+    }
+    if (d->has_decoder) elbo_loss(l, st);
+    if (d->has_decoder && l->spec.family == VB_ENV_BANDIT) bandit_belief_error(l, st);
+    if (d_o || d->has_decoder || l->rl_to_encoder)
+        vb_encoder_backward(be, m, l->P, l->G, l->X, l->carry0, l->reset, l->o, d_o, l->d_phi, &l->ews, T, N);
+    double total = st->loss_policy + st->loss_value + st->loss_recon + st->kl;
+    if (!isfinite(total) || !isfinite(be->sumsq(l->G, m->layout.total))) {
+        snprintf(err, err_len, "non-finite loss or gradient at update %lld; update skipped", (long long)l->updates);
+        return -1;
+    }
+    st->grad_norm = vb_optim_step(&l->opt, be, l->P, l->G);
+    l->updates++;
+    l->version++;
+    return 0;
+}
+
+const float *vb_learning_params(const vb_learning *l) { return l->P; }
+float *vb_learning_params_mut(vb_learning *l) { return l->P; }
+vb_optim *vb_learning_optim(vb_learning *l) { return &l->opt; }
+vb_replay *vb_learning_replay(vb_learning *l) { return &l->replay; }
+vb_rng *vb_learning_rng(vb_learning *l) { return &l->rng; }
+uint64_t vb_learning_version(const vb_learning *l) { return l->version; }
+void vb_learning_set_version(vb_learning *l, uint64_t v) {
+    l->version = v;
+    l->updates = (int64_t)v;
+}
+int64_t vb_learning_dropped(const vb_learning *l) { return l->dropped; }

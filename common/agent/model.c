@@ -1,0 +1,257 @@
+/* model — see model.h. */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, char *err, size_t err_len) {
+    memset(m, 0, sizeof *m);
+    vb_model_dims *d = &m->d;
+    d->obs = spec->obs_size;
+    d->actions = spec->num_actions;
+    d->in = d->obs + d->actions + 2;
+    d->embed = cfg->model.embed;
+    d->hidden = cfg->model.hidden;
+    d->latent = cfg->model.latent;
+    d->mlp_hidden = cfg->model.mlp_hidden;
+    d->s5_state = cfg->model.s5_state;
+    d->core = cfg->model.core;
+    d->algo = cfg->run.algo;
+    d->carry = d->core == VB_CORE_GRU ? d->hidden : 2 * d->s5_state;
+    d->belief_features = d->algo != VB_ALGO_RL2;
+    d->feat = d->obs + (d->belief_features ? 2 * d->latent : d->hidden);
+    d->has_decoder = d->algo != VB_ALGO_RL2;
+    d->has_state_head = d->algo == VB_ALGO_VARIBASED &&
+                        (cfg->planner.dynamics == VB_DYN_LEARNED || !spec->task_independent_transitions);
+    d->reward_cells = spec->reward_cells;
+    d->reward_kind = spec->reward_kind;
+    d->reward_levels[0] = spec->reward_levels[0];
+    d->reward_levels[1] = spec->reward_levels[1];
+    if (d->reward_cells < 1) return snprintf(err, err_len, "env %s has no reward cells", spec->name), -1;
+
+    vb_layout_init(&m->layout);
+    vb_layout *l = &m->layout;
+    int rc = vb_linear_layout(&m->embed, l, "enc.embed", d->in, d->embed, 1);
+    if (d->core == VB_CORE_GRU) {
+        rc |= vb_gru_layout(&m->gru, l, "enc.gru", d->embed, d->hidden);
+    } else {
+        rc |= vb_linear_layout(&m->s5_in, l, "enc.s5_in", d->embed, d->hidden, 1);
+        rc |= vb_s5_layout(&m->s5, l, "enc.s5", d->hidden, d->s5_state);
+    }
+    rc |= vb_linear_layout(&m->belief, l, "enc.belief", d->hidden, 2 * d->latent, 1);
+    const int64_t hid[2] = {d->mlp_hidden, d->mlp_hidden};
+    if (d->has_decoder)
+        rc |= vb_mlp_layout(&m->reward_dec, l, "dec.reward", d->latent, hid, 2, d->reward_cells, VB_ACT_RELU,
+                            VB_ACT_NONE);
+    if (d->has_state_head)
+        rc |= vb_mlp_layout(&m->state_dec, l, "dec.state", d->obs + d->actions + d->latent, hid, 2, d->obs,
+                            VB_ACT_RELU, VB_ACT_NONE);
+    rc |= vb_mlp_layout(&m->policy, l, "policy", d->feat, hid, 2, d->actions, VB_ACT_TANH, VB_ACT_NONE);
+    rc |= vb_mlp_layout(&m->value, l, "value", d->feat, hid, 2, 1, VB_ACT_TANH, VB_ACT_NONE);
+    if (rc != 0) return snprintf(err, err_len, "model does not fit the parameter layout"), -1;
+    return 0;
+}
+
+int vb_model_init(const vb_model *m, float *P, uint64_t seed) {
+    vb_rng r;
+    vb_rng_init(&r, seed, 0x6d6f64656c); /* the "model" stream of the run seed */
+    memset(P, 0, sizeof(float) * (size_t)m->layout.total);
+    vb_linear_init(&m->embed, P, &r);
+    if (m->d.core == VB_CORE_GRU) {
+        vb_gru_init(&m->gru, P, &r);
+    } else {
+        vb_linear_init(&m->s5_in, P, &r);
+        if (vb_s5_init(&m->s5, P, &r) != 0) return -1;
+    }
+    vb_linear_init(&m->belief, P, &r);
+    if (m->d.has_decoder) vb_mlp_init(&m->reward_dec, P, &r);
+    if (m->d.has_state_head) vb_mlp_init(&m->state_dec, P, &r);
+    vb_mlp_init(&m->policy, P, &r);
+    vb_mlp_init(&m->value, P, &r);
+    /* a near-uniform initial policy and a near-zero value: scale the last layers */
+    const vb_linear *pl = &m->policy.layer[m->policy.n - 1], *vl = &m->value.layer[m->value.n - 1];
+    for (int64_t i = 0; i < pl->in * pl->out; i++) P[pl->w + i] *= 0.01f;
+    for (int64_t i = 0; i < vl->in * vl->out; i++) P[vl->w + i] *= 0.1f;
+    return 0;
+}
+
+void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev) {
+    const vb_model_dims *d = &m->d;
+    memcpy(x, obs, sizeof(float) * (size_t)d->obs);
+    memset(x + d->obs, 0, sizeof(float) * (size_t)d->actions);
+    if (a_prev >= 0 && a_prev < d->actions) x[d->obs + a_prev] = 1.0f;
+    x[d->obs + d->actions] = a_prev >= 0 ? r_prev : 0.0f;
+    x[d->obs + d->actions + 1] = a_prev >= 0 ? done_prev : 0.0f;
+}
+
+void vb_model_features(const vb_model *m, float *feat, const float *obs, const float *o, const float *phi, int64_t N) {
+    const vb_model_dims *d = &m->d;
+    for (int64_t i = 0; i < N; i++) {
+        float *f = feat + i * d->feat;
+        memcpy(f, obs + i * d->obs, sizeof(float) * (size_t)d->obs);
+        if (d->belief_features)
+            memcpy(f + d->obs, phi + i * 2 * d->latent, sizeof(float) * (size_t)(2 * d->latent));
+        else
+            memcpy(f + d->obs, o + i * d->hidden, sizeof(float) * (size_t)d->hidden);
+    }
+}
+
+/* carry rows (N, 2P) <-> S5 planes (2, N, P) */
+static void carry_to_planes(const vb_backend *be, float *planes, const float *carry, int64_t N, int64_t P) {
+    for (int64_t b = 0; b < N; b++) {
+        be->copy(planes + b * P, carry + b * 2 * P, P);
+        be->copy(planes + N * P + b * P, carry + b * 2 * P + P, P);
+    }
+}
+static void planes_to_carry(const vb_backend *be, float *carry, const float *planes, int64_t N, int64_t P) {
+    for (int64_t b = 0; b < N; b++) {
+        be->copy(carry + b * 2 * P, planes + b * P, P);
+        be->copy(carry + b * 2 * P + P, planes + N * P + b * P, P);
+    }
+}
+
+static float *alloc_f(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
+
+int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t N) {
+    memset(ws, 0, sizeof *ws);
+    const vb_model_dims *d = &m->d;
+    ws->T = T;
+    ws->N = N;
+    int64_t TN = T * N, wide = d->embed > d->hidden ? d->embed : d->hidden;
+    ws->e = alloc_f(TN * d->embed);
+    ws->e_pre = alloc_f(TN * d->embed);
+    ws->d_o = alloc_f(TN * d->hidden);
+    ws->d_e = alloc_f(TN * d->embed);
+    ws->d_tmp = alloc_f(TN * wide + 2 * N * d->s5_state);
+    if (d->core == VB_CORE_GRU) {
+        ws->core_cache = alloc_f(vb_gru_seq_cache_floats(&m->gru, T, N));
+        ws->scratch = alloc_f(vb_gru_seq_scratch_floats(&m->gru, T, N));
+    } else {
+        ws->u = alloc_f(TN * d->hidden);
+        ws->y = alloc_f(TN * d->hidden);
+        ws->core_cache = alloc_f(vb_s5_scan_cache_floats(&m->s5, T, N) + 2 * N * d->s5_state);
+        ws->scratch = alloc_f(vb_s5_scan_scratch_floats(&m->s5, T, N));
+    }
+    if (!ws->e || !ws->e_pre || !ws->d_o || !ws->d_e || !ws->d_tmp || !ws->core_cache || !ws->scratch ||
+        (d->core == VB_CORE_S5 && (!ws->u || !ws->y))) {
+        vb_encoder_ws_free(ws);
+        return -1;
+    }
+    return 0;
+}
+
+void vb_encoder_ws_free(vb_encoder_ws *ws) {
+    free(ws->e); free(ws->e_pre); free(ws->u); free(ws->y); free(ws->core_cache); free(ws->scratch);
+    free(ws->d_o); free(ws->d_e); free(ws->d_tmp);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* the S5 planes of carry0 live after the scan cache */
+static float *s5_x0(const vb_model *m, vb_encoder_ws *ws) {
+    return ws->core_cache + vb_s5_scan_cache_floats(&m->s5, ws->T, ws->N);
+}
+
+void vb_encoder_forward(const vb_backend *be, const vb_model *m, const float *P, const float *x, const float *carry0,
+                        const uint8_t *reset, float *o, float *phi, float *carry_out, vb_encoder_ws *ws, int64_t T,
+                        int64_t N) {
+    const vb_model_dims *d = &m->d;
+    const int64_t TN = T * N;
+    vb_linear_forward(be, &m->embed, P, ws->e_pre, x, TN);
+    be->act_forward(VB_ACT_RELU, ws->e, ws->e_pre, TN * d->embed);
+    if (d->core == VB_CORE_GRU) {
+        vb_gru_seq_forward(be, &m->gru, P, o, ws->e, carry0, reset, ws->core_cache, T, N);
+        if (carry_out) be->copy(carry_out, o + (T - 1) * N * d->hidden, N * d->hidden);
+    } else {
+        float *x0 = s5_x0(m, ws);
+        carry_to_planes(be, x0, carry0, N, d->s5_state);
+        vb_linear_forward(be, &m->s5_in, P, ws->u, ws->e, TN);
+        vb_s5_scan_forward(be, &m->s5, P, ws->y, ws->u, x0, reset, ws->core_cache, T, N);
+        be->act_forward(VB_ACT_GELU, o, ws->y, TN * d->hidden);
+        if (carry_out) {
+            float *xf = ws->d_tmp; /* free until backward */
+            vb_s5_scan_final(be, &m->s5, ws->core_cache, xf, T, N);
+            planes_to_carry(be, carry_out, xf, N, d->s5_state);
+        }
+    }
+    vb_linear_forward(be, &m->belief, P, phi, o, TN);
+}
+
+void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P, float *G, const float *x,
+                         const float *carry0, const uint8_t *reset, const float *o, const float *d_o,
+                         const float *d_phi, vb_encoder_ws *ws, int64_t T, int64_t N) {
+    const vb_model_dims *d = &m->d;
+    const int64_t TN = T * N;
+    (void)carry0;
+    if (d_o) be->copy(ws->d_o, d_o, TN * d->hidden);
+    else be->fill(ws->d_o, 0.0f, TN * d->hidden);
+    if (d_phi) vb_linear_backward(be, &m->belief, P, G, ws->d_o, d_phi, o, TN);
+    be->fill(ws->d_e, 0.0f, TN * d->embed);
+    if (d->core == VB_CORE_GRU) {
+        vb_gru_seq_backward(be, &m->gru, P, G, ws->d_e, NULL, ws->d_o, ws->e, reset, ws->core_cache, ws->scratch, T,
+                            N);
+    } else {
+        float *d_y = ws->d_tmp, *d_u = ws->d_o; /* d_o is consumed by the gelu step first */
+        be->fill(d_y, 0.0f, TN * d->hidden);
+        be->act_backward(VB_ACT_GELU, d_y, ws->d_o, ws->y, o, TN * d->hidden);
+        be->fill(d_u, 0.0f, TN * d->hidden);
+        vb_s5_scan_backward(be, &m->s5, P, G, d_u, NULL, d_y, ws->u, s5_x0(m, ws), reset, ws->core_cache,
+                            ws->scratch, T, N);
+        vb_linear_backward(be, &m->s5_in, P, G, ws->d_e, d_u, ws->e, TN);
+    }
+    float *d_pre = ws->d_tmp;
+    be->fill(d_pre, 0.0f, TN * d->embed);
+    be->act_backward(VB_ACT_RELU, d_pre, ws->d_e, ws->e_pre, ws->e, TN * d->embed);
+    vb_linear_backward(be, &m->embed, P, G, NULL, d_pre, x, TN);
+}
+
+int vb_encoder_step_ws_init(vb_encoder_step_ws *ws, const vb_model *m, int64_t N) {
+    memset(ws, 0, sizeof *ws);
+    const vb_model_dims *d = &m->d;
+    ws->N = N;
+    ws->e = alloc_f(N * d->embed);
+    ws->u = alloc_f(N * d->hidden);
+    ws->y = alloc_f(N * d->hidden);
+    ws->h_new = alloc_f(N * d->carry);
+    if (d->core == VB_CORE_GRU) {
+        ws->cache = alloc_f(vb_gru_step_cache_floats(&m->gru, N));
+    } else {
+        ws->disc = alloc_f(vb_s5_disc_floats(&m->s5));
+        ws->cache = alloc_f(2 * N * d->s5_state);
+        ws->scratch = alloc_f(vb_s5_step_scratch_floats(&m->s5, N));
+    }
+    if (!ws->e || !ws->u || !ws->y || !ws->h_new || !ws->cache || (d->core == VB_CORE_S5 && (!ws->disc || !ws->scratch))) {
+        vb_encoder_step_ws_free(ws);
+        return -1;
+    }
+    return 0;
+}
+
+void vb_encoder_step_ws_free(vb_encoder_step_ws *ws) {
+    free(ws->disc); free(ws->e); free(ws->u); free(ws->y); free(ws->h_new); free(ws->cache); free(ws->scratch);
+    memset(ws, 0, sizeof *ws);
+}
+
+void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const float *P, vb_encoder_step_ws *ws) {
+    if (m->d.core == VB_CORE_S5) vb_s5_discretize(be, &m->s5, P, ws->disc);
+}
+
+void vb_encoder_step(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
+                     float *o, float *phi, vb_encoder_step_ws *ws, int64_t N) {
+    const vb_model_dims *d = &m->d;
+    vb_linear_forward(be, &m->embed, P, ws->e, x, N);
+    be->act_forward(VB_ACT_RELU, ws->e, ws->e, N * d->embed);
+    if (d->core == VB_CORE_GRU) {
+        vb_gru_step_forward(be, &m->gru, P, ws->h_new, ws->e, carry, ws->cache, N);
+        be->copy(carry, ws->h_new, N * d->hidden);
+        be->copy(o, ws->h_new, N * d->hidden);
+    } else {
+        vb_linear_forward(be, &m->s5_in, P, ws->u, ws->e, N);
+        carry_to_planes(be, ws->cache, carry, N, d->s5_state);
+        vb_s5_step(be, &m->s5, P, ws->disc, ws->cache, ws->y, ws->u, ws->scratch, N);
+        planes_to_carry(be, carry, ws->cache, N, d->s5_state);
+        be->act_forward(VB_ACT_GELU, o, ws->y, N * d->hidden);
+    }
+    vb_linear_forward(be, &m->belief, P, phi, o, N);
+}

@@ -1,0 +1,119 @@
+/* model — the networks of one agent, all in one parameter arena.
+ *
+ *   encoder  x_t = (s_t, onehot a_{t-1}, r_{t-1}, done_{t-1})
+ *              -> e = relu(W_e x + b_e)                       (embed)
+ *              -> core: GRU(e) -> o (hidden)                   (model.core: gru)
+ *                       or gelu(S5(W_u e + b_u)) -> o          (model.core: s5)
+ *              -> phi = (mu, logvar) = W_q o + b_q             (belief head)
+ *   decoder  reward: m -> one value per reward cell (logit, or mean for
+ *            Gaussian rewards); the transition reads its cell
+ *            state:  (s, onehot a, m) -> next s (Gaussian mean), only when
+ *            the planner needs learned dynamics
+ *   policy   features -> logits (A);  value  features -> V
+ *            features = (s, mu, logvar) for belief agents, (s, o) for rl2
+ *
+ * The recurrent carry of a row is the GRU state (hidden floats) or the S5
+ * complex state (2 * s5_state floats); it is zero at a task start and never
+ * reset at inner episode ends (done_{t-1} is an input instead). */
+#ifndef VB_MODEL_H
+#define VB_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../kernels/backend.h"
+#include "../base/config.h"
+#include "../envs/env.h"
+#include "../nn/arena.h"
+#include "../nn/gru.h"
+#include "../nn/mlp.h"
+#include "../nn/s5.h"
+
+typedef struct vb_model_dims {
+    int64_t obs, actions;
+    int64_t in;          /* encoder input: obs + actions + 2 */
+    int64_t embed, hidden, latent, mlp_hidden, s5_state;
+    int64_t carry;       /* floats of recurrent state per row */
+    int64_t feat;        /* policy/value input width */
+    int64_t reward_cells;
+    int core;            /* vb_core_kind */
+    int algo;            /* vb_algo */
+    bool belief_features;/* policy sees (s, mu, logvar); else (s, o) */
+    bool has_decoder;
+    bool has_state_head;
+    int reward_kind;     /* vb_reward_kind */
+    float reward_levels[2];
+} vb_model_dims;
+
+typedef struct vb_model {
+    vb_model_dims d;
+    vb_layout layout;
+    vb_linear embed;
+    vb_gru gru;
+    vb_linear s5_in;
+    vb_s5 s5;
+    vb_linear belief;
+    vb_mlp reward_dec;
+    vb_mlp state_dec;
+    vb_mlp policy;
+    vb_mlp value;
+} vb_model;
+
+/* Dimensions and layout from the config and the env's spec. 0, or -1 with err. */
+int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, char *err, size_t err_len);
+/* Host-side initialisation of a parameter buffer of m->layout.total floats. */
+int vb_model_init(const vb_model *m, float *P, uint64_t seed);
+
+/* Encoder input row for one step: x = (s, onehot a_prev, r_prev, done_prev);
+ * a_prev < 0 means "no previous action" (a task start). */
+void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev);
+
+/* ---- the encoder over a window (learning) ------------------------------ */
+typedef struct vb_encoder_ws {
+    int64_t T, N;        /* capacity */
+    float *e;            /* (T,N,embed) post-relu */
+    float *e_pre;        /* (T,N,embed) */
+    float *u;            /* s5: (T,N,hidden) input of the S5 layer */
+    float *y;            /* s5: (T,N,hidden) S5 output before gelu */
+    float *core_cache;   /* GRU or S5 cache */
+    float *scratch;      /* core backward scratch */
+    float *d_o;          /* (T,N,hidden) */
+    float *d_e;          /* (T,N,embed) */
+    float *d_tmp;        /* (T,N,max(embed,hidden)) */
+} vb_encoder_ws;
+
+int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t N);
+void vb_encoder_ws_free(vb_encoder_ws *ws);
+/* x (T,N,in), carry0 (N,carry), reset (T,N) or NULL -> o (T,N,hidden) and
+ * phi (T,N,2*latent) (mu then logvar per row). carry_out (N,carry) receives
+ * the state after the last step unless NULL. */
+void vb_encoder_forward(const vb_backend *be, const vb_model *m, const float *P, const float *x, const float *carry0,
+                        const uint8_t *reset, float *o, float *phi, float *carry_out, vb_encoder_ws *ws, int64_t T,
+                        int64_t N);
+/* Backward from d_o (T,N,hidden) and/or d_phi (T,N,2*latent) (either NULL):
+ * G += ...; no gradient flows into carry0 (cached carries are data). */
+void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P, float *G, const float *x,
+                         const float *carry0, const uint8_t *reset, const float *o, const float *d_o,
+                         const float *d_phi, vb_encoder_ws *ws, int64_t T, int64_t N);
+
+/* ---- the encoder one step at a time (acting, planning) ------------------ */
+typedef struct vb_encoder_step_ws {
+    int64_t N;
+    float *disc;         /* s5 discretisation of the current parameters */
+    float *e, *u, *y, *h_new, *cache, *scratch;
+} vb_encoder_step_ws;
+
+int vb_encoder_step_ws_init(vb_encoder_step_ws *ws, const vb_model *m, int64_t N);
+void vb_encoder_step_ws_free(vb_encoder_step_ws *ws);
+/* Call after the parameters change (precomputes the S5 discretisation). */
+void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const float *P, vb_encoder_step_ws *ws);
+/* One step for N rows: carry (N,carry) is updated in place, x (N,in) ->
+ * o (N,hidden), phi (N,2*latent). Rows must be zeroed by the caller at a task
+ * start (vb_model_carry_reset). */
+void vb_encoder_step(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
+                     float *o, float *phi, vb_encoder_step_ws *ws, int64_t N);
+
+/* Policy/value features of N rows: (s, mu, logvar) or (s, o). */
+void vb_model_features(const vb_model *m, float *feat, const float *obs, const float *o, const float *phi, int64_t N);
+
+#endif
