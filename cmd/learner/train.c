@@ -247,9 +247,6 @@ static int setup(run_state *rs, const vb_train_opts *opts, char *err, size_t err
     if (vb_fs_mkdirs(rs->dir, err, err_len) != 0) return -1;
     if (vb_env_spec_from_config(cfg, &rs->spec, err, err_len) != 0) return -1;
     if (vb_model_build(&rs->model, cfg, &rs->spec, err, err_len) != 0) return -1;
-    if (cfg->run.algo == VB_ALGO_VARIBASED)
-        return snprintf(err, err_len, "run.algo: varibased needs the Belief-SMC planner, which this version does "
-                        "not have; use rl2 or varibad"), -1;
     float *P0 = calloc((size_t)rs->model.layout.total, sizeof(float));
     if (!P0) return snprintf(err, err_len, "out of memory"), -1;
     if (vb_model_init(&rs->model, P0, (uint64_t)cfg->run.seed) != 0) {
@@ -307,7 +304,7 @@ int vb_train_run(const vb_config *cfg, const vb_train_opts *opts) {
         goto out;
     }
     vb_info("run folder %s: %s on %s, %lld parameters, target %lld env steps", rs.dir,
-            cfg->run.algo == VB_ALGO_RL2 ? "rl2" : "varibad", rs.spec.name, (long long)rs.model.layout.total,
+            cfg->run.algo == VB_ALGO_RL2 ? "rl2" : cfg->run.algo == VB_ALGO_VARIBAD ? "varibad" : "varibased", rs.spec.name, (long long)rs.model.layout.total,
             (long long)cfg->run.total_env_steps);
     rs.t0 = now_s();
     double last_log = rs.t0, last_steps = (double)rs.env_steps;
