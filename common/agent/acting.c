@@ -40,7 +40,18 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
     a->mlp_cache = alloc_f(vb_mlp_cache_floats(&m->policy, n));
     a->chunks = alloc_f(n * a->cl.floats);
     a->ep_return = alloc_f(n * a->env->spec.episodes_per_task);
-    if (!a->P || !a->carry || !a->phi || !a->phi_prev || !a->o || !a->x || !a->feat || !a->logits || !a->logp ||
+    a->last_obs = alloc_f(n * d->obs);
+    a->last_next = alloc_f(n * d->obs);
+    a->q = alloc_f(n * d->actions);
+    a->v = alloc_f(n);
+    if (a->algo == VB_ALGO_VARIBASED) {
+        vb_planner_cfg pc = vb_planner_cfg_from(cfg, true);
+        if (vb_planner_create(&a->planner, be, m, &a->env->spec, &pc, n, err, err_len) != 0) {
+            vb_acting_destroy(a);
+            return -1;
+        }
+    }
+    if (!a->last_obs || !a->last_next || !a->q || !a->v || !a->P || !a->carry || !a->phi || !a->phi_prev || !a->o || !a->x || !a->feat || !a->logits || !a->logp ||
         !a->u || !a->actions || !a->a_prev || !a->r_prev || !a->done_prev || !a->task_start || !a->rng ||
         !a->mlp_cache || !a->chunks || !a->ep_return || vb_encoder_step_ws_init(&a->ws, m, n) != 0) {
         vb_acting_destroy(a);
@@ -60,6 +71,8 @@ void vb_acting_destroy(vb_acting *a) {
     free(a->logits); free(a->logp); free(a->u); free(a->actions); free(a->a_prev); free(a->r_prev);
     free(a->done_prev); free(a->task_start); free(a->rng); free(a->mlp_cache); free(a->chunks); free(a->ep_return);
     vb_encoder_step_ws_free(&a->ws);
+    vb_planner_destroy(a->planner);
+    free(a->last_obs); free(a->last_next); free(a->q); free(a->v);
     memset(a, 0, sizeof *a);
 }
 
@@ -67,6 +80,7 @@ void vb_acting_set_params(vb_acting *a, const float *P, uint64_t version) {
     memcpy(a->P, P, sizeof(float) * (size_t)a->m->layout.total);
     a->version = version;
     vb_encoder_step_prepare(a->be, a->m, a->P, &a->ws);
+    if (a->planner) vb_planner_prepare(a->planner, a->P);
 }
 
 /* Finished tasks' returns into the statistics; then the deferred resets. */
@@ -91,9 +105,38 @@ static int start_pending(vb_acting *a) {
     return vb_env_reset_finished(env);
 }
 
+/* Belief-SMC: the planner's q* is the behaviour policy and, with V-hat, the
+ * learning target. */
+static void plan_actions(vb_acting *a) {
+    const int64_t n = a->n, A = a->m->d.actions;
+    vb_planner_root root = {
+        .obs = a->env->obs, .carry = a->carry, .phi = a->phi, .phi_prev = a->phi_prev, .last_obs = a->last_obs,
+        .last_action = a->a_prev, .last_reward = a->r_prev, .last_next_obs = a->last_next, .t_ep = a->env->t,
+        .episode = a->env->episode};
+    vb_planner_run(a->planner, a->P, &root, n, a->rng, a->q, a->v);
+    for (int64_t i = 0; i < n; i++) {
+        const float *qi = a->q + i * A;
+        float u = vb_rng_uniform(&a->rng[i]);
+        double acc = 0;
+        int32_t pick = -1;
+        for (int64_t j = 0; j < A; j++) {
+            acc += qi[j];
+            if (pick < 0 && (double)u < acc) pick = (int32_t)j;
+        }
+        for (int64_t j = A - 1; pick < 0 && j >= 0; j--)
+            if (qi[j] > 0) pick = (int32_t)j;
+        a->actions[i] = pick < 0 ? 0 : pick;
+        a->logp[i] = logf(fmaxf(qi[a->actions[i]], 1e-30f));
+    }
+}
+
 static void choose_actions(vb_acting *a) {
     const vb_model *m = a->m;
     const int64_t n = a->n, A = m->d.actions;
+    if (a->planner) {
+        plan_actions(a);
+        return;
+    }
     vb_mlp_forward(a->be, &m->policy, a->P, a->logits, a->feat, a->mlp_cache, n);
     for (int64_t i = 0; i < n; i++) a->u[i] = vb_rng_uniform(&a->rng[i]);
     a->be->cat_sample(a->actions, a->logits, a->u, n, A);
@@ -131,6 +174,11 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
         c[cl->reset + t] = a->task_start[i];
         c[cl->action + t] = (float)a->actions[i];
         c[cl->logp + t] = fminf(a->logp[i], 0.0f);
+        if (cl->targets) {
+            memcpy(c + cl->q_target + t * d->actions, a->q + i * d->actions, sizeof(float) * (size_t)d->actions);
+            c[cl->v_target + t] = a->v[i];
+        }
+        memcpy(a->last_obs + i * d->obs, env->obs + i * d->obs, sizeof(float) * (size_t)d->obs);
     }
     rc = vb_env_step(env, a->actions);
     if (rc != VB_ENV_OK) return snprintf(err, err_len, "env step: %s", vb_env_strerror(rc)), -1;
@@ -140,6 +188,7 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
         c[cl->done + t] = env->done[i];
         c[cl->task_done + t] = env->task_done[i];
         memcpy(c + cl->next_obs + t * d->obs, env->obs + i * d->obs, sizeof(float) * (size_t)d->obs);
+        memcpy(a->last_next + i * d->obs, env->obs + i * d->obs, sizeof(float) * (size_t)d->obs);
         a->ep_return[i * E + env->episode[i]] += env->reward[i];
         a->a_prev[i] = a->actions[i];
         a->r_prev[i] = env->reward[i];

@@ -15,6 +15,7 @@
 #include "../envs/env.h"
 #include "chunk.h"
 #include "model.h"
+#include "planner.h"
 
 typedef void (*vb_chunk_sink)(const vb_chunk *c, void *ctx);
 
@@ -43,6 +44,9 @@ typedef struct vb_acting {
     vb_rng *rng;             /* (n) action choice */
     vb_encoder_step_ws ws;
     float *mlp_cache, *u;
+    /* belief planning (algo varibased) */
+    vb_planner *planner;
+    float *q, *v, *last_obs, *last_next;
     /* chunks under construction: (n, cl.floats) */
     float *chunks;
     int64_t fill;

@@ -82,6 +82,11 @@ int vb_bandit_prior(const vb_env_batch *b, double *alpha, double *beta) {
     return 0;
 }
 
+/* every episode starts from the same observation: all zeros */
+static void bandit_start_obs(const vb_env_spec *s, float *obs) {
+    for (int64_t j = 0; j < s->obs_size; j++) obs[j] = 0.0f;
+}
+
 const vb__env_family vb__bandit_family = {
     .spec = bandit_spec,
     .create = bandit_create,
@@ -91,4 +96,5 @@ const vb__env_family vb__bandit_family = {
     .step = bandit_step,
     .transition = bandit_transition,
     .reward_cell = bandit_reward_cell,
+    .start_obs = bandit_start_obs,
 };

@@ -151,6 +151,8 @@ int vb_env_step(vb_env_batch *b, const int32_t *actions) {
     return VB_ENV_OK;
 }
 
+void vb_env_episode_start_obs(const vb_env_spec *spec, float *obs) { family_of(spec->family)->start_obs(spec, obs); }
+
 int vb_env_transition(const vb_env_spec *spec, const float *obs, int32_t action, float *next_obs) {
     if (action < 0 || action >= spec->num_actions) return VB_ENV_EACTION;
     family_of(spec->family)->transition(spec, obs, action, next_obs);

@@ -120,6 +120,9 @@ int vb_env_step(vb_env_batch *b, const int32_t *actions);
 /* task-independent transitions only: the exact successor of obs under action,
  * written to next_obs (obs_size floats). VB_ENV_OK, or VB_ENV_EACTION. */
 int vb_env_transition(const vb_env_spec *spec, const float *obs, int32_t action, float *next_obs);
+/* The observation every later episode of a task starts from (task-independent
+ * for every family), written to obs (obs_size floats). */
+void vb_env_episode_start_obs(const vb_env_spec *spec, float *obs);
 /* The reward cell of the transition (obs, action, next_obs), in [0, reward_cells). */
 int64_t vb_env_reward_cell(const vb_env_spec *spec, const float *obs, int32_t action, const float *next_obs);
 

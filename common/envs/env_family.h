@@ -21,6 +21,8 @@ typedef struct vb__env_family {
     void (*step)(vb_env_batch *b, int64_t i, int32_t a);
     /* The exact successor for task-independent transitions (action checked). */
     void (*transition)(const vb_env_spec *spec, const float *obs, int32_t a, float *next_obs);
+    /* The observation at the start of a later episode (task-independent). */
+    void (*start_obs)(const vb_env_spec *spec, float *obs);
     /* The reward cell of a transition. */
     int64_t (*reward_cell)(const vb_env_spec *spec, const float *obs, int32_t a, const float *next_obs);
 } vb__env_family;

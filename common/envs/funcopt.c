@@ -139,6 +139,11 @@ const double *vb_funcopt_grid(const vb_env_batch *b) {
     return st->x;
 }
 
+/* every episode starts from the same observation: all zeros */
+static void funcopt_start_obs(const vb_env_spec *s, float *obs) {
+    for (int64_t j = 0; j < s->obs_size; j++) obs[j] = 0.0f;
+}
+
 const vb__env_family vb__funcopt_family = {
     .spec = funcopt_spec,
     .create = funcopt_create,
@@ -148,4 +153,5 @@ const vb__env_family vb__funcopt_family = {
     .step = funcopt_step,
     .transition = funcopt_transition,
     .reward_cell = funcopt_reward_cell,
+    .start_obs = funcopt_start_obs,
 };

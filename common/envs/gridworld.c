@@ -136,6 +136,11 @@ int vb_gridworld_position(const vb_env_batch *b, int64_t i, int32_t *x, int32_t 
     return 0;
 }
 
+/* every episode starts from the same observation: all zeros */
+static void grid_start_obs(const vb_env_spec *s, float *obs) {
+    for (int64_t j = 0; j < s->obs_size; j++) obs[j] = 0.0f;
+}
+
 const vb__env_family vb__gridworld_family = {
     .spec = grid_spec,
     .create = grid_create,
@@ -145,4 +150,5 @@ const vb__env_family vb__gridworld_family = {
     .step = grid_step,
     .transition = grid_transition,
     .reward_cell = grid_reward_cell,
+    .start_obs = grid_start_obs,
 };

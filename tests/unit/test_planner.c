@@ -1,0 +1,295 @@
+/* Belief-SMC planner: tests that can fail (ALGORITHM.md section 3). Models
+ * are built by hand: a decoder that is exactly linear in m_0 through its
+ * ReLUs (h = (relu(m0), relu(-m0)), out = s (h0 - h1) + b), a value head that
+ * is identically zero, and a random policy prior. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/agent/planner.h"
+#include "support.h"
+
+typedef struct fixture {
+    vb_config cfg;
+    vb_env_spec spec;
+    vb_model m;
+    float *P;
+    vb_planner *pl;
+} fixture;
+
+static void build(fixture *f, const char *env, const char *const *sets) {
+    char err[512];
+    vb_config_defaults(&f->cfg);
+    char e[64];
+    snprintf(e, sizeof e, "env.name=%s", env);
+    const char *base[] = {e, "run.algo=varibased", "model.latent=2", "model.mlp_hidden=4", "model.hidden=8",
+                          "model.embed=4", "env.points=8", "env.queries=5", "planner.dirichlet_weight=0",
+                          "planner.dynamics=env"};
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        cr_assert_eq(vb_config_set(&f->cfg, base[i], err, sizeof err), 0, "%s", err);
+    for (int i = 0; sets && sets[i]; i++) cr_assert_eq(vb_config_set(&f->cfg, sets[i], err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
+    f->P = calloc((size_t)f->m.layout.total, sizeof(float));
+    cr_assert_eq(vb_model_init(&f->m, f->P, 9), 0);
+    /* V == 0 */
+    const vb_linear *vl = &f->m.value.layer[f->m.value.n - 1];
+    memset(f->P + vl->w, 0, sizeof(float) * (size_t)(vl->in * vl->out));
+    memset(f->P + vl->b, 0, sizeof(float) * (size_t)vl->out);
+    /* a policy prior far from uniform, so the tilt is visible */
+    const vb_linear *pl = &f->m.policy.layer[f->m.policy.n - 1];
+    for (int64_t a = 0; a < pl->out; a++) f->P[pl->b + a] = 0.4f * (float)a - 0.6f;
+    /* decoder: linear in m0 through the ReLUs; cells get value scale * m0 + bias (set per test) */
+    const vb_mlp *d = &f->m.reward_dec;
+    for (int i = 0; i < d->n; i++) {
+        memset(f->P + d->layer[i].w, 0, sizeof(float) * (size_t)(d->layer[i].in * d->layer[i].out));
+        memset(f->P + d->layer[i].b, 0, sizeof(float) * (size_t)d->layer[i].out);
+    }
+    int64_t in0 = d->layer[0].in, h1 = d->layer[1].in;
+    f->P[d->layer[0].w + 0 * in0 + 0] = 1.0f;  /* h0 = relu(m0) */
+    f->P[d->layer[0].w + 1 * in0 + 0] = -1.0f; /* h1 = relu(-m0) */
+    f->P[d->layer[1].w + 0 * h1 + 0] = 1.0f;
+    f->P[d->layer[1].w + 1 * h1 + 1] = 1.0f;
+}
+
+/* cell c: value = scale * m0 + bias */
+static void set_cell(fixture *f, int64_t c, float scale, float bias) {
+    const vb_linear *last = &f->m.reward_dec.layer[f->m.reward_dec.n - 1];
+    f->P[last->w + c * last->in + 0] = scale;
+    f->P[last->w + c * last->in + 1] = -scale;
+    f->P[last->b + c] = bias;
+}
+
+static void make_planner(fixture *f, int64_t B) {
+    char err[512];
+    vb_planner_cfg pc = vb_planner_cfg_from(&f->cfg, false);
+    cr_assert_eq(vb_planner_create(&f->pl, vb_backend_cpu(), &f->m, &f->spec, &pc, B, err, sizeof err), 0, "%s", err);
+    vb_planner_prepare(f->pl, f->P);
+}
+
+static void destroy(fixture *f) {
+    vb_planner_destroy(f->pl);
+    free(f->P);
+}
+
+typedef struct root_buf {
+    float obs[8], carry[64], phi[4], phi_prev[4], last_obs[8], last_next[8], last_r[1];
+    int32_t last_a[1];
+    int64_t t[1], ep[1];
+    vb_planner_root r;
+} root_buf;
+
+/* A task start at the env's start state with belief N(0, I). */
+static void task_start_root(root_buf *rb) {
+    memset(rb, 0, sizeof *rb);
+    rb->last_a[0] = -1;
+    rb->r = (vb_planner_root){rb->obs, rb->carry, rb->phi, rb->phi_prev, rb->last_obs, rb->last_a, rb->last_r,
+                              rb->last_next, rb->t, rb->ep};
+}
+
+static void root_prior(const fixture *f, const root_buf *rb, double *pi) {
+    float feat[16], logits[8], probs[8], cache[256];
+    vb_model_features(&f->m, feat, rb->obs, NULL, rb->phi, 1);
+    vb_mlp_forward(vb_backend_cpu(), &f->m.policy, f->P, logits, feat, cache, 1);
+    vb_backend_cpu()->softmax(probs, logits, 1, f->m.d.actions);
+    for (int64_t a = 0; a < f->m.d.actions; a++) pi[a] = probs[a];
+}
+
+/* Deterministic rewards (logits +-30): hit for the actions that reach cell
+ * `goal`, miss otherwise; V == 0, so A(a) = r(a). */
+static void deterministic_grid(fixture *f, int64_t *goal, float *ra) {
+    const vb_env_spec *s = &f->spec;
+    float start[2] = {0, 0}, next[2];
+    *goal = -1;
+    for (int64_t c = 0; c < s->reward_cells; c++) set_cell(f, c, 0.0f, -30.0f);
+    cr_assert_eq(vb_env_transition(s, start, 2, next), 0);
+    *goal = vb_env_reward_cell(s, start, 2, next);
+    set_cell(f, *goal, 0.0f, 30.0f);
+    for (int32_t a = 0; a < s->num_actions; a++) {
+        cr_assert_eq(vb_env_transition(s, start, a, next), 0);
+        ra[a] = vb_env_reward_cell(s, start, a, next) == *goal ? s->reward_levels[1] : s->reward_levels[0];
+    }
+}
+
+Test(planner, one_step_backup_is_pi_times_exp_advantage) {
+    fixture f;
+    build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=64", "planner.nested=2",
+                                            "planner.temperature=0.5", "planner.target=backup", NULL});
+    int64_t goal;
+    float ra[8];
+    deterministic_grid(&f, &goal, ra);
+    make_planner(&f, 1);
+    root_buf rb;
+    task_start_root(&rb);
+    vb_rng rng;
+    vb_rng_init(&rng, 1, 0);
+    float q[8], v;
+    vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+    double pi[8], z = 0, expect[8];
+    root_prior(&f, &rb, pi);
+    for (int a = 0; a < 5; a++) z += expect[a] = pi[a] * exp(ra[a] / 0.5);
+    for (int a = 0; a < 5; a++) cr_assert_float_eq(q[a], expect[a] / z, 1e-4, "a=%d: %g vs %g", a, q[a], expect[a] / z);
+    double vhat = 0;
+    for (int a = 0; a < 5; a++) vhat += expect[a] / z * ra[a];
+    cr_assert_float_eq(v, vhat, 1e-4);
+    destroy(&f);
+}
+
+Test(planner, one_step_weights_converge_to_pi_times_exp_advantage) {
+    fixture f;
+    build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=20000", "planner.nested=1",
+                                            "planner.temperature=1", "planner.target=weights", NULL});
+    int64_t goal;
+    float ra[8];
+    deterministic_grid(&f, &goal, ra);
+    make_planner(&f, 1);
+    root_buf rb;
+    task_start_root(&rb);
+    vb_rng rng;
+    vb_rng_init(&rng, 2, 0);
+    float q[8], v;
+    vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+    double pi[8], z = 0, expect[8];
+    root_prior(&f, &rb, pi);
+    for (int a = 0; a < 5; a++) z += expect[a] = pi[a] * exp(ra[a]);
+    for (int a = 0; a < 5; a++) {
+        double e = expect[a] / z;
+        cr_assert_float_eq(q[a], e, 4 * sqrt(e / 20000.0) + 1e-3, "a=%d: %g vs %g", a, q[a], e);
+    }
+    destroy(&f);
+}
+
+/* q(m | phi) equal to the exact posterior after the last transition: with
+ * Gaussian rewards r ~ N(m0, 1) and prior N(mu_p, s_p^2) on m0, the
+ * posterior is N((mu_p / s_p^2 + r) / (1 / s_p^2 + 1), 1 / (1 / s_p^2 + 1)). */
+Test(planner, exact_belief_gives_uniform_nested_weights) {
+    fixture f;
+    build(&f, "funcopt", (const char *[]){"planner.depth=1", "planner.particles=3", "planner.nested=16", NULL});
+    for (int64_t c = 0; c < f.spec.reward_cells; c++) set_cell(&f, c, 1.0f, 0.0f);
+    make_planner(&f, 1);
+    root_buf rb;
+    task_start_root(&rb);
+    const double mu_p = 0.3, lv_p = log(0.5), r = 1.2;
+    double prec = 1.0 / exp(lv_p) + 1.0, mu_post = (mu_p / exp(lv_p) + r) / prec;
+    rb.phi_prev[0] = (float)mu_p, rb.phi_prev[1] = 0.0f, rb.phi_prev[2] = (float)lv_p, rb.phi_prev[3] = 0.0f;
+    rb.phi[0] = (float)mu_post, rb.phi[1] = 0.0f, rb.phi[2] = (float)log(1.0 / prec), rb.phi[3] = 0.0f;
+    rb.last_a[0] = 3;
+    rb.last_r[0] = (float)r;
+    rb.last_next[0] = 3.0f / 7.0f, rb.last_next[1] = 1.0f;
+    vb_rng rng;
+    vb_rng_init(&rng, 3, 0);
+    float q[16], v;
+    vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+    const float *w = vb_planner_last_root_weights(f.pl);
+    for (int k = 0; k < 3; k++)
+        for (int j = 0; j < 16; j++) cr_assert_float_eq(w[k * 16 + j], 1.0f / 16, 1e-4, "k=%d j=%d: %g", k, j, w[k * 16 + j]);
+    /* and a belief that ignores the evidence is corrected: weights differ */
+    memcpy(rb.phi, rb.phi_prev, sizeof rb.phi);
+    vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+    double lo = 1, hi = 0;
+    for (int j = 0; j < 16; j++) lo = fmin(lo, w[j]), hi = fmax(hi, w[j]);
+    cr_assert_gt(hi - lo, 0.01, "a wrong belief left the weights uniform");
+    destroy(&f);
+}
+
+/* The last step entered cell c and missed; samples that put the goal at c
+ * (m0 > 0: logit 30 m0) contradict it and get (numerically) zero weight. */
+Test(planner, nested_particles_contradicting_the_last_observation_get_zero_weight) {
+    fixture f;
+    build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=2", "planner.nested=64",
+                                            "planner.dynamics=env", NULL});
+    const vb_env_spec *s = &f.spec;
+    for (int64_t c = 0; c < s->reward_cells; c++) set_cell(&f, c, 0.0f, -30.0f);
+    float start[2] = {0, 0}, next[2];
+    cr_assert_eq(vb_env_transition(s, start, 2, next), 0);
+    int64_t cell = vb_env_reward_cell(s, start, 2, next);
+    set_cell(&f, cell, 30.0f, 0.0f);
+    make_planner(&f, 1);
+    root_buf rb;
+    task_start_root(&rb);
+    rb.obs[0] = next[0], rb.obs[1] = next[1];
+    rb.last_obs[0] = 0, rb.last_obs[1] = 0;
+    rb.last_next[0] = next[0], rb.last_next[1] = next[1];
+    rb.last_a[0] = 2;
+    rb.last_r[0] = s->reward_levels[0];
+    rb.t[0] = 1;
+    vb_rng rng;
+    vb_rng_init(&rng, 4, 0);
+    float q[8], v;
+    vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+    const float *w = vb_planner_last_root_weights(f.pl), *m = vb_planner_last_latents(f.pl);
+    int contradicting = 0, consistent = 0;
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 64; j++) {
+            float m0 = m[(k * 64 + j) * 2];
+            if (m0 > 0.5f) {
+                contradicting++;
+                cr_assert_lt(w[k * 64 + j], 1e-6, "m0 = %g kept weight %g", m0, w[k * 64 + j]);
+            } else if (m0 < 0.0f) {
+                consistent++;
+            }
+        }
+    cr_assert_gt(contradicting, 5);
+    cr_assert_gt(consistent, 5);
+    destroy(&f);
+}
+
+Test(planner, systematic_resampling_is_unbiased_and_deterministic) {
+    const double w[5] = {0.05, 0.4, 0.0, 0.3, 0.25};
+    const int64_t n = 5;
+    int32_t idx[5], again[5];
+    double mean[5] = {0};
+    vb_rng r;
+    vb_rng_init(&r, 5, 0);
+    const int trials = 20000;
+    for (int t = 0; t < trials; t++) {
+        double u = vb_rng_uniform_double(&r);
+        vb_resample_systematic(w, n, u, idx);
+        int count[5] = {0};
+        for (int i = 0; i < 5; i++) count[idx[i]]++;
+        for (int i = 0; i < 5; i++) {
+            /* systematic resampling keeps every count within one of n w */
+            cr_assert(count[i] >= (int)floor(n * w[i]) && count[i] <= (int)ceil(n * w[i] + 1e-12), "i=%d count %d", i,
+                      count[i]);
+            mean[i] += count[i];
+        }
+        vb_resample_systematic(w, n, u, again);
+        cr_assert_eq(memcmp(idx, again, sizeof idx), 0);
+    }
+    for (int i = 0; i < 5; i++) cr_assert_float_eq(mean[i] / trials, n * w[i], 0.02, "i=%d", i);
+}
+
+Test(planner, one_particle_depth_zero_samples_the_policy) {
+    fixture f;
+    build(&f, "bandit", (const char *[]){"planner.depth=0", "planner.particles=1", "planner.target=weights",
+                                         "env.arms=4", NULL});
+    make_planner(&f, 1);
+    root_buf rb;
+    task_start_root(&rb);
+    double pi[8], freq[8] = {0};
+    root_prior(&f, &rb, pi);
+    vb_rng rng;
+    vb_rng_init(&rng, 6, 0);
+    const int n = 20000;
+    for (int t = 0; t < n; t++) {
+        float q[8], v;
+        vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+        int ones = 0;
+        for (int a = 0; a < 4; a++) {
+            if (q[a] == 1.0f) freq[a] += 1, ones++;
+            else cr_assert_eq(q[a], 0.0f);
+        }
+        cr_assert_eq(ones, 1, "K=1 gives a one-hot target");
+    }
+    for (int a = 0; a < 4; a++) cr_assert_float_eq(freq[a] / n, pi[a], 4 * sqrt(pi[a] / n) + 1e-3, "a=%d", a);
+    destroy(&f);
+    /* the backup readout with D = 0 is the prior itself */
+    build(&f, "bandit", (const char *[]){"planner.depth=0", "planner.particles=1", "env.arms=4", NULL});
+    make_planner(&f, 1);
+    root_prior(&f, &rb, pi);
+    float q[8], v;
+    vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+    for (int a = 0; a < 4; a++) cr_assert_float_eq(q[a], pi[a], 1e-6);
+    destroy(&f);
+}
