@@ -88,6 +88,12 @@ $(BUILD)/%.o: %.c | $(PROTO_GEN)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The CPU backend's loops are the hot path of acting and planning: let the
+# compiler vectorise them (release builds only; sanitizer builds keep -O1).
+ifneq ($(SAN),1)
+$(BUILD)/kernels/cpu/%.o: CFLAGS += -O3 -fno-trapping-math
+endif
+
 $(BUILD)/%.cu.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c -o $@ $<

@@ -163,10 +163,11 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
             if (t == 0) memset(c + cl->phi_prev, 0, sizeof(float) * (size_t)(2 * d->latent));
             a->a_prev[i] = -1;
         }
-        vb_model_input(m, a->x + i * d->in, env->obs + i * d->obs, a->a_prev[i], a->r_prev[i], a->done_prev[i]);
+        vb_model_input(m, a->x + i * d->in, env->obs + i * d->obs, a->a_prev[i], a->r_prev[i], a->done_prev[i],
+                       env->episode[i] * env->spec.episode_length + env->t[i]);
     }
     vb_encoder_step(a->be, m, a->P, a->carry, a->x, a->o, a->phi, &a->ws, n);
-    vb_model_features(m, a->feat, env->obs, a->o, a->phi, n);
+    vb_model_features(m, a->feat, a->x, a->o, a->phi, n);
     choose_actions(a);
     for (int64_t i = 0; i < n; i++) { /* what the chunk needs from before the step */
         float *c = a->chunks + i * cl->floats;

@@ -38,6 +38,7 @@ struct vb_learning {
     float *mu, *lv, *eps, *z, *cells, *d_cells, *d_z, *d_mu, *d_lv, *pmu, *plv, *kl, *d_pmu, *d_plv, *cache_dec;
     uint8_t *prev_kind; /* 0 prior, 1 chunk's phi_prev, 2 phi of the previous row */
     int32_t *seg;
+    float *start_obs;
     vb_encoder_ws ews;
 };
 
@@ -134,13 +135,14 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->d_pmu = alloc_f(LN * D);
     l->d_plv = alloc_f(LN * D);
     l->kl = alloc_f(LN);
+    l->start_obs = alloc_f(d->obs);
     l->cache_dec = d->has_decoder ? alloc_f(vb_mlp_cache_floats(&m->reward_dec, LN)) : alloc_f(1);
     int bad = !l->P || !l->G || !l->batch || !l->X || !l->carry0 || !l->o || !l->phi || !l->feat || !l->logits ||
               !l->values || !l->cache_pol || !l->cache_val || !l->scratch || !l->reset || !l->act || !l->cell ||
               !l->seg || !l->prev_kind || !l->rew || !l->tdone || !l->blogp || !l->logp || !l->ent || !l->adv ||
               !l->ret || !l->d_logp || !l->d_ent || !l->d_logits || !l->d_values || !l->d_feat || !l->d_o ||
               !l->d_phi || !l->mu || !l->lv || !l->eps || !l->z || !l->cells || !l->d_cells || !l->d_z ||
-              !l->d_mu || !l->d_lv || !l->pmu || !l->plv || !l->d_pmu || !l->d_plv || !l->kl || !l->cache_dec;
+              !l->d_mu || !l->d_lv || !l->pmu || !l->plv || !l->d_pmu || !l->d_plv || !l->kl || !l->cache_dec || !l->start_obs;
     if (bad || vb_optim_init(&l->opt, be, &oc, m->layout.total) != 0 ||
         vb_replay_init(&l->replay, &l->cl, cfg->learner.replay_capacity, cfg->learner.samples_per_insert) != 0 ||
         vb_encoder_ws_init(&l->ews, m, T, N) != 0) {
@@ -161,7 +163,7 @@ void vb_learning_destroy(vb_learning *l) {
                     l->rew, l->tdone, l->blogp, l->logp, l->ent, l->adv, l->ret, l->d_logp, l->d_ent,
                     l->d_logits, l->d_values, l->d_feat, l->d_o, l->d_phi, l->mu, l->lv, l->eps, l->z,
                     l->cells, l->d_cells, l->d_z, l->d_mu, l->d_lv, l->pmu, l->plv, l->d_pmu, l->d_plv, l->kl,
-                    l->cache_dec};
+                    l->cache_dec, l->start_obs};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     vb_optim_free(&l->opt, l->be);
     vb_replay_free(&l->replay);
@@ -207,25 +209,21 @@ static void assemble(vb_learning *l) {
         }
         /* bootstrap step: the successor of the window's last step */
         int64_t last = (L - 1) * N + w, r = L * N + w;
-        vb_model_input(m, l->X + r * d->in, c + cl->next_obs + (L - 1) * d->obs, l->act[last], l->rew[last],
-                       c[cl->done + L - 1]);
+        const float *xl = c + cl->x + (L - 1) * d->in;
+        int64_t step = l->tdone[last] != 0.0f ? 0 : (int64_t)lroundf(xl[d->in - 1] * (float)d->steps_per_task) + 1;
+        /* after an episode end inside the task, the next step starts from the start state */
+        const float *next = c + cl->next_obs + (L - 1) * d->obs;
+        if (c[cl->done + L - 1] != 0.0f && l->tdone[last] == 0.0f) {
+            vb_env_episode_start_obs(&l->spec, l->start_obs);
+            next = l->start_obs;
+        }
+        vb_model_input(m, l->X + r * d->in, next, l->act[last], l->rew[last], c[cl->done + L - 1], step);
         l->reset[r] = l->tdone[last] != 0.0f;
     }
 }
 
 /* Features (s, mu, logvar) or (s, o) of every row. */
-static void features(vb_learning *l) {
-    const vb_model_dims *d = &l->m->d;
-    const int64_t TN = l->T * l->N;
-    for (int64_t r = 0; r < TN; r++) {
-        float *f = l->feat + r * d->feat;
-        memcpy(f, l->X + r * d->in, sizeof(float) * (size_t)d->obs);
-        if (d->belief_features)
-            memcpy(f + d->obs, l->phi + r * 2 * d->latent, sizeof(float) * (size_t)(2 * d->latent));
-        else
-            memcpy(f + d->obs, l->o + r * d->hidden, sizeof(float) * (size_t)d->hidden);
-    }
-}
+static void features(vb_learning *l) { vb_model_features(l->m, l->feat, l->X, l->o, l->phi, l->T * l->N); }
 
 /* GAE(gamma, lambda) over each window; task ends are terminal (the carry
  * resets), episode ends inside a task are not. */
@@ -482,11 +480,11 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
     const float *d_o = NULL;
     if (rl && !d->belief_features) {
         for (int64_t r = 0; r < TN; r++)
-            be->copy(l->d_o + r * d->hidden, l->d_feat + r * d->feat + d->obs, d->hidden);
+            be->copy(l->d_o + r * d->hidden, l->d_feat + r * d->feat + d->obs + 1, d->hidden);
         d_o = l->d_o;
     } else if (rl && l->rl_to_encoder) {
         for (int64_t r = 0; r < TN; r++)
-            be->axpy(l->d_phi + r * 2 * d->latent, 1.0f, l->d_feat + r * d->feat + d->obs, 2 * d->latent);
+            be->axpy(l->d_phi + r * 2 * d->latent, 1.0f, l->d_feat + r * d->feat + d->obs + 1, 2 * d->latent);
     }
     if (d->has_decoder) elbo_loss(l, st);
     if (d->has_decoder && l->spec.family == VB_ENV_BANDIT) bandit_belief_error(l, st);

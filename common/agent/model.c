@@ -11,7 +11,8 @@ int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, c
     vb_model_dims *d = &m->d;
     d->obs = spec->obs_size;
     d->actions = spec->num_actions;
-    d->in = d->obs + d->actions + 2;
+    d->in = d->obs + d->actions + 3;
+    d->steps_per_task = spec->steps_per_task;
     d->embed = cfg->model.embed;
     d->hidden = cfg->model.hidden;
     d->latent = cfg->model.latent;
@@ -21,7 +22,7 @@ int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, c
     d->algo = cfg->run.algo;
     d->carry = d->core == VB_CORE_GRU ? d->hidden : 2 * d->s5_state;
     d->belief_features = d->algo != VB_ALGO_RL2;
-    d->feat = d->obs + (d->belief_features ? 2 * d->latent : d->hidden);
+    d->feat = d->obs + 1 + (d->belief_features ? 2 * d->latent : d->hidden);
     d->has_decoder = d->algo != VB_ALGO_RL2;
     d->has_state_head = d->algo == VB_ALGO_VARIBASED &&
                         (cfg->planner.dynamics == VB_DYN_LEARNED || !spec->task_independent_transitions);
@@ -77,24 +78,28 @@ int vb_model_init(const vb_model *m, float *P, uint64_t seed) {
     return 0;
 }
 
-void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev) {
+void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev,
+                    int64_t task_step) {
     const vb_model_dims *d = &m->d;
     memcpy(x, obs, sizeof(float) * (size_t)d->obs);
     memset(x + d->obs, 0, sizeof(float) * (size_t)d->actions);
     if (a_prev >= 0 && a_prev < d->actions) x[d->obs + a_prev] = 1.0f;
     x[d->obs + d->actions] = a_prev >= 0 ? r_prev : 0.0f;
     x[d->obs + d->actions + 1] = a_prev >= 0 ? done_prev : 0.0f;
+    x[d->obs + d->actions + 2] = d->steps_per_task > 0 ? (float)task_step / (float)d->steps_per_task : 0.0f;
 }
 
-void vb_model_features(const vb_model *m, float *feat, const float *obs, const float *o, const float *phi, int64_t N) {
+void vb_model_features(const vb_model *m, float *feat, const float *x, const float *o, const float *phi, int64_t N) {
     const vb_model_dims *d = &m->d;
     for (int64_t i = 0; i < N; i++) {
         float *f = feat + i * d->feat;
-        memcpy(f, obs + i * d->obs, sizeof(float) * (size_t)d->obs);
+        const float *xi = x + i * d->in;
+        memcpy(f, xi, sizeof(float) * (size_t)d->obs);
+        f[d->obs] = xi[d->in - 1];
         if (d->belief_features)
-            memcpy(f + d->obs, phi + i * 2 * d->latent, sizeof(float) * (size_t)(2 * d->latent));
+            memcpy(f + d->obs + 1, phi + i * 2 * d->latent, sizeof(float) * (size_t)(2 * d->latent));
         else
-            memcpy(f + d->obs, o + i * d->hidden, sizeof(float) * (size_t)d->hidden);
+            memcpy(f + d->obs + 1, o + i * d->hidden, sizeof(float) * (size_t)d->hidden);
     }
 }
 

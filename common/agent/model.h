@@ -1,6 +1,7 @@
 /* model — the networks of one agent, all in one parameter arena.
  *
- *   encoder  x_t = (s_t, onehot a_{t-1}, r_{t-1}, done_{t-1})
+ *   encoder  x_t = (s_t, onehot a_{t-1}, r_{t-1}, done_{t-1}, tau_t), tau_t the
+ *            task clock: steps since the task start / steps per task
  *              -> e = relu(W_e x + b_e)                       (embed)
  *              -> core: GRU(e) -> o (hidden)                   (model.core: gru)
  *                       or gelu(S5(W_u e + b_u)) -> o          (model.core: s5)
@@ -10,7 +11,8 @@
  *            state:  (s, onehot a, m) -> next s (Gaussian mean), only when
  *            the planner needs learned dynamics
  *   policy   features -> logits (A);  value  features -> V
- *            features = (s, mu, logvar) for belief agents, (s, o) for rl2
+ *            features = (s, tau, mu, logvar) for belief agents, (s, tau, o) for
+ *            rl2: the remaining horizon matters to a Bayes-optimal policy
  *
  * The recurrent carry of a row is the GRU state (hidden floats) or the S5
  * complex state (2 * s5_state floats); it is zero at a task start and never
@@ -31,10 +33,11 @@
 
 typedef struct vb_model_dims {
     int64_t obs, actions;
-    int64_t in;          /* encoder input: obs + actions + 2 */
+    int64_t in;          /* encoder input: obs + actions + 3 */
     int64_t embed, hidden, latent, mlp_hidden, s5_state;
     int64_t carry;       /* floats of recurrent state per row */
     int64_t feat;        /* policy/value input width */
+    int64_t steps_per_task;
     int64_t reward_cells;
     int core;            /* vb_core_kind */
     int algo;            /* vb_algo */
@@ -64,9 +67,11 @@ int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, c
 /* Host-side initialisation of a parameter buffer of m->layout.total floats. */
 int vb_model_init(const vb_model *m, float *P, uint64_t seed);
 
-/* Encoder input row for one step: x = (s, onehot a_prev, r_prev, done_prev);
- * a_prev < 0 means "no previous action" (a task start). */
-void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev);
+/* Encoder input row for one step: x = (s, onehot a_prev, r_prev, done_prev,
+ * tau) with tau = task_step / steps_per_task; a_prev < 0 means "no previous
+ * action" (a task start). */
+void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev,
+                    int64_t task_step);
 
 /* ---- the encoder over a window (learning) ------------------------------ */
 typedef struct vb_encoder_ws {
@@ -113,7 +118,8 @@ void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const floa
 void vb_encoder_step(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
                      float *o, float *phi, vb_encoder_step_ws *ws, int64_t N);
 
-/* Policy/value features of N rows: (s, mu, logvar) or (s, o). */
-void vb_model_features(const vb_model *m, float *feat, const float *obs, const float *o, const float *phi, int64_t N);
+/* Policy/value features of N rows from their encoder inputs x (N, in):
+ * (s, tau, mu, logvar) or (s, tau, o). */
+void vb_model_features(const vb_model *m, float *feat, const float *x, const float *o, const float *phi, int64_t N);
 
 #endif

@@ -30,7 +30,7 @@ struct vb_planner {
     float *state_in, *state_out, *cache_state;
     /* readout (maxB rows) */
     double *qsum, *qw;
-    float *root_feat, *root_logits, *root_probs, *root_v, *root_cache_pol, *root_cache_val;
+    float *root_x, *root_feat, *root_logits, *root_probs, *root_v, *root_cache_pol, *root_cache_val;
     /* resampling */
     double *wbuf;
     int32_t *idx;
@@ -134,6 +134,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     }
     p->qsum = zalloc((size_t)(B * A), sizeof(double));
     p->qw = zalloc((size_t)(B * A), sizeof(double));
+    p->root_x = zalloc((size_t)(B * d->in), f);
     p->root_feat = zalloc((size_t)(B * d->feat), f);
     p->root_logits = zalloc((size_t)(B * A), f);
     p->root_probs = zalloc((size_t)(B * A), f);
@@ -152,7 +153,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
                    p->s_next, p->s_in, p->r, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
-                   p->qsum, p->qw, p->root_feat, p->root_logits, p->root_probs, p->root_v, p->root_cache_pol,
+                   p->qsum, p->qw, p->root_x, p->root_feat, p->root_logits, p->root_probs, p->root_v, p->root_cache_pol,
                    p->root_cache_val, p->wbuf, p->idx, p->gather, p->root_w};
     int bad = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) bad |= all[i] == NULL;
@@ -174,7 +175,7 @@ void vb_planner_destroy(vb_planner *p) {
                    p->s_next, p->s_in, p->r, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
-                   p->state_in, p->state_out, p->cache_state, p->qsum, p->qw, p->root_feat, p->root_logits,
+                   p->state_in, p->state_out, p->cache_state, p->qsum, p->qw, p->root_x, p->root_feat, p->root_logits,
                    p->root_probs, p->root_v, p->root_cache_pol, p->root_cache_val, p->wbuf, p->idx, p->gather,
                    p->root_w};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
@@ -204,11 +205,11 @@ static void dirichlet(vb_rng *r, double alpha, int64_t A, double *out) {
     for (int64_t a = 0; a < A; a++) out[a] = s > 0 ? out[a] / s : 1.0 / (double)A;
 }
 
-/* Policy and value of R rows with states s (R, obs) and beliefs phi. */
-static void heads(vb_planner *p, const float *P, const float *s, const float *phi, const float *o, int64_t R,
+/* Policy and value of R rows with encoder inputs x (R, in) and beliefs phi. */
+static void heads(vb_planner *p, const float *P, const float *x, const float *phi, const float *o, int64_t R,
                   float *feat, float *logits, float *probs, float *values, float *cache_pol, float *cache_val) {
     const vb_model *m = p->m;
-    vb_model_features(m, feat, s, o, phi, R);
+    vb_model_features(m, feat, x, o, phi, R);
     vb_mlp_forward(p->be, &m->value, P, values, feat, cache_val, R);
     if (logits) {
         vb_mlp_forward(p->be, &m->policy, P, logits, feat, cache_pol, R);
@@ -382,7 +383,9 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
     const int64_t EL = p->spec.episode_length, EP = p->spec.episodes_per_task;
     const double gamma = c->gamma, eta = c->eta;
     /* the root: policy prior and value */
-    heads(p, P, root->obs, root->phi, NULL, B, p->root_feat, p->root_logits, p->root_probs, p->root_v,
+    for (int64_t b = 0; b < B; b++)
+        vb_model_input(m, p->root_x + b * d->in, root->obs + b * O, -1, 0.0f, 0.0f, root->episode[b] * EL + root->t_ep[b]);
+    heads(p, P, p->root_x, root->phi, NULL, B, p->root_feat, p->root_logits, p->root_probs, p->root_v,
           p->root_cache_pol, p->root_cache_val);
     for (int64_t i = 0; i < B * A; i++) p->qsum[i] = p->qw[i] = 0;
     /* particles start at the root */
@@ -425,12 +428,12 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
             p->term[k] = p->done[k] && p->ep[k] + 1 >= EP;
             const float *next_in = p->done[k] && !p->term[k] ? p->start_obs : p->s_next + k * O;
             memcpy(p->s_in + k * O, next_in, sizeof(float) * (size_t)O);
-            vb_model_input(m, p->x + k * d->in, next_in, p->a[k], p->r[k], p->done[k]);
+            vb_model_input(m, p->x + k * d->in, next_in, p->a[k], p->r[k], p->done[k], p->ep[k] * EL + p->t_ep[k] + 1);
         }
         memcpy(p->phi_prev, p->phi, sizeof(float) * (size_t)(R * L2)); /* phi_k becomes the previous belief */
         vb_encoder_step(be, m, P, p->carry, p->x, p->o, p->phi, &p->ws, R);
         const bool more = depth + 1 < c->D;
-        heads(p, P, p->s_in, p->phi, p->o, R, p->feat, more ? p->logits : NULL, p->probs, p->values, p->cache_pol,
+        heads(p, P, p->x, p->phi, p->o, R, p->feat, more ? p->logits : NULL, p->probs, p->values, p->cache_pol,
               p->cache_val);
         /* weights, returns and the backup record (before any resampling) */
         for (int64_t b = 0; b < B; b++) {

@@ -36,9 +36,10 @@ static void policy_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     const vb_model *m = k->m;
     const int64_t n = k->n, A = m->d.actions;
     for (int64_t i = 0; i < n; i++)
-        vb_model_input(m, k->x + i * m->d.in, env->obs + i * m->d.obs, k->a_prev[i], k->r_prev[i], k->done_prev[i]);
+        vb_model_input(m, k->x + i * m->d.in, env->obs + i * m->d.obs, k->a_prev[i], k->r_prev[i], k->done_prev[i],
+                       env->episode[i] * env->spec.episode_length + env->t[i]);
     vb_encoder_step(k->be, m, k->P, k->carry, k->x, k->o, k->phi, &k->ws, n);
-    vb_model_features(m, k->feat, env->obs, k->o, k->phi, n);
+    vb_model_features(m, k->feat, k->x, k->o, k->phi, n);
     vb_mlp_forward(k->be, &m->policy, k->P, k->logits, k->feat, k->cache, n);
     if (k->greedy) {
         for (int64_t i = 0; i < n; i++) {
