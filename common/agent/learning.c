@@ -416,14 +416,23 @@ static void elbo_loss(vb_learning *l, vb_update_stats *st) {
     st->belief_future_loglik = future ? fll / (double)future : 0;
 }
 
-/* Bandit only: decoded arm probabilities at the posterior mean against the
- * exact Beta posterior means, over rows whose task started inside the window
- * (so the counts are complete). Uses d_cells and cache_dec as scratch. */
+/* Bandit only: the belief's posterior predictive arm probabilities,
+ * E_{m ~ q(m | phi_t)} sigmoid(decoder(m)) over 8 samples, against the exact
+ * Beta posterior means, for rows whose task started inside the window (so the
+ * counts are complete). Uses cells, d_cells, z, eps and cache_dec as scratch. */
+enum { BELIEF_SAMPLES = 8 };
 static void bandit_belief_error(vb_learning *l, vb_update_stats *st) {
     const vb_model *m = l->m;
-    const int64_t N = l->N, L = l->L, LN = L * N, K = m->d.reward_cells;
-    float *pm = l->d_cells;
-    vb_mlp_forward(l->be, &m->reward_dec, l->P, pm, l->mu, l->cache_dec, LN);
+    const vb_backend *be = l->be;
+    const int64_t N = l->N, L = l->L, LN = L * N, K = m->d.reward_cells, D = m->d.latent;
+    float *pm = l->cells, *dec = l->d_cells;
+    be->fill(pm, 0.0f, LN * K);
+    for (int s = 0; s < BELIEF_SAMPLES; s++) {
+        for (int64_t i = 0; i < LN * D; i++) l->eps[i] = vb_rng_normal(&l->rng);
+        be->gauss_sample_forward(l->z, l->mu, l->lv, l->eps, LN * D);
+        vb_mlp_forward(be, &m->reward_dec, l->P, dec, l->z, l->cache_dec, LN);
+        for (int64_t i = 0; i < LN * K; i++) pm[i] += (float)(1.0 / (1.0 + exp(-(double)dec[i])) / BELIEF_SAMPLES);
+    }
     double err = 0;
     int64_t rows = 0;
     int64_t succ[256], fail[256];
@@ -439,7 +448,7 @@ static void bandit_belief_error(vb_learning *l, vb_update_stats *st) {
             if (start >= 0) {
                 for (int64_t k = 0; k < K; k++) {
                     double exact = (l->prior_alpha + succ[k]) / (l->prior_alpha + l->prior_beta + succ[k] + fail[k]);
-                    double decoded = 1.0 / (1.0 + exp(-(double)pm[r * K + k]));
+                    double decoded = pm[r * K + k];
                     err += fabs(decoded - exact);
                 }
                 rows++;

@@ -22,7 +22,7 @@ struct vb_planner {
     uint8_t *alive, *has_last;
     int64_t *t_ep, *ep;
     /* per-step scratch (maxR rows) */
-    float *s_next, *s_in, *r, *x, *o, *feat, *logits, *probs, *values, *cache_pol, *cache_val, *u;
+    float *s_next, *s_in, *r, *r_mean, *x, *o, *feat, *logits, *probs, *values, *cache_pol, *cache_val, *u;
     uint8_t *term, *done;
     int32_t *jstar, *cell_new;
     /* nested (maxN rows) */
@@ -102,6 +102,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     p->s_next = zalloc((size_t)(R * O), f);
     p->s_in = zalloc((size_t)(R * O), f);
     p->r = zalloc((size_t)R, f);
+    p->r_mean = zalloc((size_t)R, f);
     p->x = zalloc((size_t)(R * d->in), f);
     p->o = zalloc((size_t)(R * d->hidden), f);
     p->feat = zalloc((size_t)(R * d->feat), f);
@@ -150,7 +151,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     p->root_w = zalloc((size_t)N, f);
     void *all[] = {p->start_obs, p->s, p->carry, p->phi, p->phi_prev, p->last_s, p->last_next, p->last_r, p->logw,
                    p->G, p->Gb, p->disc, p->v_cur, p->a, p->A, p->last_a, p->alive, p->has_last, p->t_ep, p->ep,
-                   p->s_next, p->s_in, p->r, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
+                   p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
                    p->qsum, p->qw, p->root_x, p->root_feat, p->root_logits, p->root_probs, p->root_v, p->root_cache_pol,
@@ -172,7 +173,7 @@ void vb_planner_destroy(vb_planner *p) {
     if (!p) return;
     void *all[] = {p->start_obs, p->s, p->carry, p->phi, p->phi_prev, p->last_s, p->last_next, p->last_r, p->logw,
                    p->G, p->Gb, p->disc, p->v_cur, p->a, p->A, p->last_a, p->alive, p->has_last, p->t_ep, p->ep,
-                   p->s_next, p->s_in, p->r, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
+                   p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
                    p->state_in, p->state_out, p->cache_state, p->qsum, p->qw, p->root_x, p->root_feat, p->root_logits,
@@ -367,8 +368,9 @@ static void simulate(vb_planner *p, const float *P, int64_t R, vb_rng *rng, int6
         if (d->reward_kind == VB_REWARD_BERNOULLI) {
             double pr = 1.0 / (1.0 + exp(-v));
             p->r[k] = vb_rng_uniform_double(&rng[k / K]) < pr ? d->reward_levels[1] : d->reward_levels[0];
+            p->r_mean[k] = (float)(pr * d->reward_levels[1] + (1.0 - pr) * d->reward_levels[0]);
         } else {
-            p->r[k] = (float)v;
+            p->r[k] = p->r_mean[k] = (float)v;
         }
     }
 }
@@ -441,7 +443,7 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
             for (int64_t k = b * K; k < (b + 1) * K; k++) {
                 if (p->alive[k]) {
                     double nonterm = p->term[k] ? 0.0 : 1.0;
-                    double delta = p->r[k] + gamma * nonterm * p->values[k] - p->v_cur[k];
+                    double delta = p->r_mean[k] + gamma * nonterm * p->values[k] - p->v_cur[k];
                     p->logw[k] += (float)(delta / eta);
                 }
                 mx = fmax(mx, p->logw[k]);
@@ -451,7 +453,7 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
                 double w = p->wbuf[k - b * K] / s;
                 if (!p->alive[k]) continue;
                 double nonterm = p->term[k] ? 0.0 : 1.0;
-                p->G[k] += (float)(p->disc[k] * p->r[k]);
+                p->G[k] += (float)(p->disc[k] * p->r_mean[k]);
                 double g = p->G[k] + p->disc[k] * gamma * nonterm * p->values[k];
                 p->qsum[b * A + p->A[k]] += w * g;
                 p->qw[b * A + p->A[k]] += w;
