@@ -76,9 +76,13 @@ static void fail(eval_run *run, const char *what, const char *why) {
 
 /* The agent that acts; a trained agent from a checkpoint would be made here too. */
 static int make_agent(vb_agent **agent, const eval_run *run, const vb_env_batch *env, char *err, size_t len) {
-    if (run->opt->model)
-        return vb_policy_agent_create(agent, run->opt->model, run->opt->params, run->cfg->eval.greedy, env,
-                                      run->opt->seed, EVAL_AGENT_STREAMS, err, len);
+    if (run->opt->model) {
+        /* a belief-planning model plans at evaluation too, with the config's budget */
+        vb_planner_cfg plan = vb_planner_cfg_from(run->cfg, false);
+        const bool plans = run->opt->model->d.algo == VB_ALGO_VARIBASED;
+        return vb_policy_agent_create(agent, run->opt->model, run->opt->params, run->cfg->eval.greedy,
+                                      plans ? &plan : NULL, env, run->opt->seed, EVAL_AGENT_STREAMS, err, len);
+    }
     return vb_agent_create(agent, run->opt->agent, env, run->cfg, run->opt->seed, EVAL_AGENT_STREAMS, err, len);
 }
 

@@ -13,12 +13,17 @@ typedef struct policy_impl {
     float *carry, *x, *o, *phi, *feat, *logits, *cache, *r_prev, *done_prev, *u;
     int32_t *a_prev;
     vb_encoder_step_ws ws;
+    /* planning */
+    vb_planner *planner;
+    float *phi_prev, *last_obs, *last_next, *q, *v;
 } policy_impl;
 
 static void policy_destroy(void *p) {
     policy_impl *k = p;
     free(k->carry); free(k->x); free(k->o); free(k->phi); free(k->feat); free(k->logits); free(k->cache);
     free(k->r_prev); free(k->done_prev); free(k->u); free(k->a_prev);
+    free(k->phi_prev); free(k->last_obs); free(k->last_next); free(k->q); free(k->v);
+    vb_planner_destroy(k->planner);
     vb_encoder_step_ws_free(&k->ws);
     free(k);
 }
@@ -29,6 +34,38 @@ static void policy_reset(vb_agent *a, const vb_env_batch *env, int64_t i) {
     k->a_prev[i] = -1;
     k->r_prev[i] = 0;
     k->done_prev[i] = 0;
+    memset(k->phi_prev + i * 2 * k->m->d.latent, 0, sizeof(float) * (size_t)(2 * k->m->d.latent));
+}
+
+static void pick(vb_agent *a, const float *scores, int64_t A, int64_t i, bool greedy, int32_t *action) {
+    policy_impl *k = a->impl;
+    if (greedy) {
+        double v[256];
+        for (int64_t j = 0; j < A && j < 256; j++) v[j] = scores[j];
+        *action = (int32_t)vb_argmax(v, A < 256 ? A : 256, &a->rng[i]);
+    } else {
+        k->u[i] = vb_rng_uniform(&a->rng[i]);
+        double acc = 0;
+        *action = (int32_t)(A - 1);
+        for (int64_t j = 0; j < A; j++)
+            if ((double)k->u[i] < (acc += scores[j])) {
+                *action = (int32_t)j;
+                break;
+            }
+    }
+}
+
+/* Belief-SMC at every step: q* from the planner, then greedy or sampled. */
+static void plan_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
+    policy_impl *k = a->impl;
+    const int64_t n = k->n, A = k->m->d.actions, L2 = 2 * k->m->d.latent, O = k->m->d.obs;
+    vb_planner_root root = {.obs = env->obs, .carry = k->carry, .phi = k->phi, .phi_prev = k->phi_prev,
+                            .last_obs = k->last_obs, .last_action = k->a_prev, .last_reward = k->r_prev,
+                            .last_next_obs = k->last_next, .t_ep = env->t, .episode = env->episode};
+    vb_planner_run(k->planner, k->P, &root, n, a->rng, k->q, k->v);
+    for (int64_t i = 0; i < n; i++) pick(a, k->q + i * A, A, i, k->greedy, &actions[i]);
+    memcpy(k->phi_prev, k->phi, sizeof(float) * (size_t)(n * L2));
+    memcpy(k->last_obs, env->obs, sizeof(float) * (size_t)(n * O));
 }
 
 static void policy_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
@@ -39,6 +76,10 @@ static void policy_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
         vb_model_input(m, k->x + i * m->d.in, env->obs + i * m->d.obs, k->a_prev[i], k->r_prev[i], k->done_prev[i],
                        env->episode[i] * env->spec.episode_length + env->t[i]);
     vb_encoder_step(k->be, m, k->P, k->carry, k->x, k->o, k->phi, &k->ws, n);
+    if (k->planner) {
+        plan_act(a, env, actions);
+        return;
+    }
     vb_model_features(m, k->feat, k->x, k->o, k->phi, n);
     vb_mlp_forward(k->be, &m->policy, k->P, k->logits, k->feat, k->cache, n);
     if (k->greedy) {
@@ -60,20 +101,21 @@ static void policy_observe(vb_agent *a, const vb_env_batch *env, const int32_t *
         k->r_prev[i] = env->reward[i];
         k->done_prev[i] = env->done[i];
     }
+    if (k->planner) memcpy(k->last_next, env->obs, sizeof(float) * (size_t)(k->n * k->m->d.obs));
 }
 
 static const vb_agent_ops policy_ops = {
     .reset = policy_reset, .act = policy_act, .observe = policy_observe, .destroy = policy_destroy};
 
-int vb_policy_agent_create(vb_agent **out, const vb_model *m, const float *P, bool greedy, const vb_env_batch *env,
-                           uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
+int vb_policy_agent_create(vb_agent **out, const vb_model *m, const float *P, bool greedy, const vb_planner_cfg *plan,
+                           const vb_env_batch *env, uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
     *out = NULL;
     const int64_t n = env->n;
     const vb_model_dims *d = &m->d;
     vb_agent *a = calloc(1, sizeof *a);
     policy_impl *k = calloc(1, sizeof *k);
     if (!a || !k) goto oom;
-    a->name = greedy ? "checkpoint (greedy)" : "checkpoint";
+    a->name = plan ? "checkpoint+planner" : "checkpoint";
     a->n = n;
     a->ops = &policy_ops;
     a->impl = k;
@@ -98,6 +140,22 @@ int vb_policy_agent_create(vb_agent **out, const vb_model *m, const float *P, bo
         !k->done_prev || !k->u || !k->a_prev || vb_encoder_step_ws_init(&k->ws, m, n) != 0)
         goto oom;
     vb_encoder_step_prepare(k->be, m, P, &k->ws);
+    if (plan) {
+        k->phi_prev = calloc((size_t)(n * 2 * d->latent), sizeof(float));
+        k->last_obs = calloc((size_t)(n * d->obs), sizeof(float));
+        k->last_next = calloc((size_t)(n * d->obs), sizeof(float));
+        k->q = calloc((size_t)(n * d->actions), sizeof(float));
+        k->v = calloc((size_t)n, sizeof(float));
+        if (!k->phi_prev || !k->last_obs || !k->last_next || !k->q || !k->v) goto oom;
+        if (vb_planner_create(&k->planner, k->be, m, &env->spec, plan, n, err, err_len) != 0) {
+            a->impl = NULL;
+            free(a->rng);
+            free(a);
+            policy_destroy(k);
+            return VB_AGENT_EUSAGE;
+        }
+        vb_planner_prepare(k->planner, P);
+    }
     vb_agent_set_streams(a, seed, stream_base);
     vb_agent_reset_all(a, env);
     *out = a;
