@@ -32,8 +32,9 @@ struct vb_planner {
     double *qsum, *qw;
     float *root_x, *root_feat, *root_logits, *root_probs, *root_v, *root_cache_pol, *root_cache_val;
     /* resampling */
-    double *wbuf;
-    int32_t *idx;
+    double *wbuf, *abuf;      /* (maxR), (A) */
+    float *prop;              /* (A) root proposal */
+    int32_t *idx, *ix;        /* (maxR), (K) */
     float *gather;
     float *root_w;            /* (maxN) depth-0 nested weights */
 };
@@ -144,6 +145,9 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     p->root_cache_val = zalloc((size_t)vb_mlp_cache_floats(&m->value, B), f);
     p->wbuf = zalloc((size_t)R, sizeof(double));
     p->idx = zalloc((size_t)R, sizeof(int32_t));
+    p->ix = zalloc((size_t)cfg->K, sizeof(int32_t));
+    p->abuf = zalloc((size_t)A, sizeof(double));
+    p->prop = zalloc((size_t)A, f);
     int64_t widest = O > C ? O : C;
     if (L2 > widest) widest = L2;
     if (d->hidden > widest) widest = d->hidden;
@@ -155,7 +159,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
                    p->qsum, p->qw, p->root_x, p->root_feat, p->root_logits, p->root_probs, p->root_v, p->root_cache_pol,
-                   p->root_cache_val, p->wbuf, p->idx, p->gather, p->root_w};
+                   p->root_cache_val, p->wbuf, p->idx, p->gather, p->root_w, p->ix, p->abuf, p->prop};
     int bad = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) bad |= all[i] == NULL;
     if (d->has_state_head) bad |= !p->state_in || !p->state_out || !p->cache_state;
@@ -178,7 +182,7 @@ void vb_planner_destroy(vb_planner *p) {
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
                    p->state_in, p->state_out, p->cache_state, p->qsum, p->qw, p->root_x, p->root_feat, p->root_logits,
                    p->root_probs, p->root_v, p->root_cache_pol, p->root_cache_val, p->wbuf, p->idx, p->gather,
-                   p->root_w};
+                   p->root_w, p->ix, p->abuf, p->prop};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     vb_encoder_step_ws_free(&p->ws);
     free(p);
@@ -256,11 +260,8 @@ static void resample_env(vb_planner *p, int64_t b, vb_rng *rng) {
     for (int64_t k = 0; k < K; k++) mx = fmax(mx, p->logw[b * K + k]);
     for (int64_t k = 0; k < K; k++) s += p->wbuf[k] = exp(p->logw[b * K + k] - mx);
     for (int64_t k = 0; k < K; k++) p->wbuf[k] /= s;
-    int32_t local[4096];
-    int32_t *ix = K <= 4096 ? local : NULL;
-    if (!ix) return;
-    vb_resample_systematic(p->wbuf, K, vb_rng_uniform_double(rng), ix);
-    for (int64_t k = 0; k < K; k++) p->idx[b * K + k] = (int32_t)(b * K + ix[k]);
+    vb_resample_systematic(p->wbuf, K, vb_rng_uniform_double(rng), p->ix);
+    for (int64_t k = 0; k < K; k++) p->idx[b * K + k] = (int32_t)(b * K + p->ix[k]);
     for (int64_t k = 0; k < K; k++) p->logw[b * K + k] = 0.0f;
 }
 
@@ -392,11 +393,11 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
     for (int64_t i = 0; i < B * A; i++) p->qsum[i] = p->qw[i] = 0;
     /* particles start at the root */
     for (int64_t b = 0; b < B; b++) {
-        double mix[256];
-        const bool noise = c->dir_weight > 0 && A <= 256;
+        double *mix = p->abuf;
+        float *prop = p->prop;
+        const bool noise = c->dir_weight > 0;
         if (noise) dirichlet(&rng[b], c->dir_alpha, A, mix);
-        float prop[256];
-        for (int64_t a = 0; a < A && a < 256; a++)
+        for (int64_t a = 0; a < A; a++)
             prop[a] = (float)((1.0 - (noise ? c->dir_weight : 0)) * p->root_probs[b * A + a] +
                               (noise ? c->dir_weight * mix[a] : 0));
         for (int64_t k = 0; k < K; k++) {
@@ -517,17 +518,17 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
             for (int64_t k = b * K; k < (b + 1) * K; k++) qb[p->A[k]] += 1.0f / (float)K;
             v[b] = p->root_v[b];
         } else {
-            double Q[256], mx = -INFINITY, s = 0, vs = 0;
-            for (int64_t a = 0; a < A && a < 256; a++) {
+            double *Q = p->abuf, mx = -INFINITY, s = 0, vs = 0;
+            for (int64_t a = 0; a < A; a++) {
                 Q[a] = p->qw[b * A + a] > 0 ? p->qsum[b * A + a] / p->qw[b * A + a] : p->root_v[b];
                 if (p->root_probs[b * A + a] > 0) mx = fmax(mx, Q[a] / eta);
             }
-            for (int64_t a = 0; a < A && a < 256; a++) {
+            for (int64_t a = 0; a < A; a++) {
                 double w = p->root_probs[b * A + a] * exp(Q[a] / eta - mx);
                 qb[a] = (float)w;
                 s += w;
             }
-            for (int64_t a = 0; a < A && a < 256; a++) {
+            for (int64_t a = 0; a < A; a++) {
                 qb[a] = s > 0 ? (float)(qb[a] / s) : 1.0f / (float)A;
                 vs += qb[a] * Q[a];
             }

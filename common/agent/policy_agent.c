@@ -16,12 +16,14 @@ typedef struct policy_impl {
     /* planning */
     vb_planner *planner;
     float *phi_prev, *last_obs, *last_next, *q, *v;
+    double *scores;  /* (actions) */
 } policy_impl;
 
 static void policy_destroy(void *p) {
     policy_impl *k = p;
     free(k->carry); free(k->x); free(k->o); free(k->phi); free(k->feat); free(k->logits); free(k->cache);
     free(k->r_prev); free(k->done_prev); free(k->u); free(k->a_prev);
+    free(k->scores);
     free(k->phi_prev); free(k->last_obs); free(k->last_next); free(k->q); free(k->v);
     vb_planner_destroy(k->planner);
     vb_encoder_step_ws_free(&k->ws);
@@ -40,9 +42,8 @@ static void policy_reset(vb_agent *a, const vb_env_batch *env, int64_t i) {
 static void pick(vb_agent *a, const float *scores, int64_t A, int64_t i, bool greedy, int32_t *action) {
     policy_impl *k = a->impl;
     if (greedy) {
-        double v[256];
-        for (int64_t j = 0; j < A && j < 256; j++) v[j] = scores[j];
-        *action = (int32_t)vb_argmax(v, A < 256 ? A : 256, &a->rng[i]);
+        for (int64_t j = 0; j < A; j++) k->scores[j] = scores[j];
+        *action = (int32_t)vb_argmax(k->scores, A, &a->rng[i]);
     } else {
         k->u[i] = vb_rng_uniform(&a->rng[i]);
         double acc = 0;
@@ -83,11 +84,7 @@ static void policy_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     vb_model_features(m, k->feat, k->x, k->o, k->phi, n);
     vb_mlp_forward(k->be, &m->policy, k->P, k->logits, k->feat, k->cache, n);
     if (k->greedy) {
-        for (int64_t i = 0; i < n; i++) {
-            double v[256];
-            for (int64_t j = 0; j < A && j < 256; j++) v[j] = k->logits[i * A + j];
-            actions[i] = (int32_t)vb_argmax(v, A < 256 ? A : 256, &a->rng[i]);
-        }
+        for (int64_t i = 0; i < n; i++) pick(a, k->logits + i * A, A, i, true, &actions[i]);
     } else {
         for (int64_t i = 0; i < n; i++) k->u[i] = vb_rng_uniform(&a->rng[i]);
         k->be->cat_sample(actions, k->logits, k->u, n, A);
@@ -136,8 +133,9 @@ int vb_policy_agent_create(vb_agent **out, const vb_model *m, const float *P, bo
     k->done_prev = calloc((size_t)n, sizeof(float));
     k->u = calloc((size_t)n, sizeof(float));
     k->a_prev = calloc((size_t)n, sizeof(int32_t));
+    k->scores = calloc((size_t)d->actions, sizeof(double));
     if (!a->rng || !k->carry || !k->x || !k->o || !k->phi || !k->feat || !k->logits || !k->cache || !k->r_prev ||
-        !k->done_prev || !k->u || !k->a_prev || vb_encoder_step_ws_init(&k->ws, m, n) != 0)
+        !k->done_prev || !k->u || !k->a_prev || !k->scores || vb_encoder_step_ws_init(&k->ws, m, n) != 0)
         goto oom;
     vb_encoder_step_prepare(k->be, m, P, &k->ws);
     if (plan) {
