@@ -56,3 +56,22 @@ int vb_endpoint_check(const char *ep, char *why, size_t len) {
     snprintf(why, len, "unknown transport; expected tcp://HOST:PORT, ipc://PATH or inproc://NAME");
     return -1;
 }
+
+int vb_endpoint_derive(const char *control, char *data, char *weights, size_t len, char *why, size_t why_len) {
+    if (vb_endpoint_check(control, why, why_len) != 0) return -1;
+    int n1, n2;
+    if (strncmp(control, "tcp://", 6) == 0) {
+        const char *colon = strrchr(control, ':');
+        long port = strtol(colon + 1, NULL, 10);
+        if (port > 65533) return snprintf(why, why_len, "port %ld leaves no room for the data and weights ports (+1, +2)", port), -1;
+        int host = (int)(colon - control);
+        n1 = snprintf(data, len, "%.*s:%ld", host, control, port + 1);
+        n2 = snprintf(weights, len, "%.*s:%ld", host, control, port + 2);
+    } else {
+        n1 = snprintf(data, len, "%s.data", control);
+        n2 = snprintf(weights, len, "%s.weights", control);
+    }
+    if (n1 < 0 || n2 < 0 || (size_t)n1 >= len || (size_t)n2 >= len)
+        return snprintf(why, why_len, "endpoint too long"), -1;
+    return 0;
+}

@@ -1,0 +1,200 @@
+/* messages — see messages.h. */
+#include "messages.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/crc32c.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the wire format carries little-endian floats; this host is not little-endian"
+#endif
+
+/* Room for the envelope header, tags and length prefixes around a payload. */
+enum { ENVELOPE_OVERHEAD = 2 * VB_MSG_MAX_ID + 256 };
+
+void vb_msg_header(vb_msg *e, const char *run_id, const char *actor_id, uint64_t seq) {
+    e->protocol_version = VB_PROTOCOL_VERSION;
+    e->run_id = (char *)(run_id ? run_id : "");
+    e->actor_id = (char *)(actor_id ? actor_id : "");
+    e->seq = seq;
+}
+
+int vb_msg_pack(const vb_msg *e, void **buf, size_t *len) {
+    size_t n = vb__envelope__get_packed_size(e);
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) return -1;
+    *len = vb__envelope__pack(e, b);
+    *buf = b;
+    return 0;
+}
+
+int vb_msg_printable(const char *s, size_t max) {
+    size_t n = 0;
+    for (; s[n]; n++) {
+        if (n >= max || s[n] < 0x20 || s[n] > 0x7e) return 0;
+    }
+    return 1;
+}
+
+const char *vb_msg_body_name(int body_case) {
+    switch (body_case) {
+    case VB__ENVELOPE__BODY__NOT_SET: return "none";
+    case VB__ENVELOPE__BODY_REGISTER: return "register";
+    case VB__ENVELOPE__BODY_REGISTERED: return "registered";
+    case VB__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
+    case VB__ENVELOPE__BODY_CHUNK: return "chunk";
+    case VB__ENVELOPE__BODY_WEIGHTS: return "weights";
+    case VB__ENVELOPE__BODY_GET_WEIGHTS: return "get_weights";
+    case VB__ENVELOPE__BODY_SHUTDOWN: return "shutdown";
+    case VB__ENVELOPE__BODY_RESET: return "reset";
+    default: return "unknown";
+    }
+}
+
+int vb_msg_unpack(const void *buf, size_t len, size_t max_len, vb_msg **out, char *why, size_t why_len) {
+    *out = NULL;
+    if (len > max_len) return snprintf(why, why_len, "message of %zu bytes exceeds the limit of %zu", len, max_len), -1;
+    if (len == 0) return snprintf(why, why_len, "empty message"), -1;
+    vb_msg *e = vb__envelope__unpack(NULL, len, buf);
+    if (!e) return snprintf(why, why_len, "malformed or truncated message (%zu bytes)", len), -1;
+    const char *bad = NULL;
+    if (e->protocol_version != VB_PROTOCOL_VERSION) {
+        snprintf(why, why_len, "protocol version %u (this build speaks %d)", e->protocol_version,
+                 VB_PROTOCOL_VERSION);
+        vb__envelope__free_unpacked(e, NULL);
+        return -1;
+    }
+    if (e->body_case == VB__ENVELOPE__BODY__NOT_SET) bad = "a message without a body";
+    else if (!e->run_id || !vb_msg_printable(e->run_id, VB_MSG_MAX_ID)) bad = "a malformed run id";
+    else if (!e->actor_id || !vb_msg_printable(e->actor_id, VB_MSG_MAX_ID)) bad = "a malformed actor id";
+    if (bad) {
+        snprintf(why, why_len, "%s", bad);
+        vb__envelope__free_unpacked(e, NULL);
+        return -1;
+    }
+    *out = e;
+    return 0;
+}
+
+void vb_msg_free(vb_msg *e) {
+    if (e) vb__envelope__free_unpacked(e, NULL);
+}
+
+int vb_msg_check_register(const Vb__Register *r, char *why, size_t why_len) {
+    if (!r->name || !r->name[0] || !vb_msg_printable(r->name, VB_MSG_MAX_NAME))
+        return snprintf(why, why_len, "register: name must be 1..%d printable bytes", VB_MSG_MAX_NAME), -1;
+    if (!r->host || !vb_msg_printable(r->host, VB_MSG_MAX_HOST))
+        return snprintf(why, why_len, "register: malformed host"), -1;
+    if (!r->device || !vb_msg_printable(r->device, VB_MSG_MAX_NAME))
+        return snprintf(why, why_len, "register: malformed device"), -1;
+    if (r->instance == 0) return snprintf(why, why_len, "register: no instance id"), -1;
+    return 0;
+}
+
+int vb_msg_check_heartbeat(const Vb__Heartbeat *h, char *why, size_t why_len) {
+    const Vb__TaskStats *t = h->tasks;
+    if (!t) return 0;
+    if (t->tasks > ((uint64_t)1 << 40)) return snprintf(why, why_len, "heartbeat: %llu tasks", (unsigned long long)t->tasks), -1;
+    if (!isfinite(t->return_sum) || !isfinite(t->return_sq) || t->return_sq < 0)
+        return snprintf(why, why_len, "heartbeat: non-finite return statistics"), -1;
+    if (t->n_episode_sum > VB_MSG_MAX_EPISODES)
+        return snprintf(why, why_len, "heartbeat: %zu episode sums (at most %d)", t->n_episode_sum, VB_MSG_MAX_EPISODES), -1;
+    for (size_t i = 0; i < t->n_episode_sum; i++) {
+        if (!isfinite(t->episode_sum[i])) return snprintf(why, why_len, "heartbeat: non-finite episode sum"), -1;
+    }
+    if (t->tasks == 0 && (t->return_sum != 0 || t->n_episode_sum != 0))
+        return snprintf(why, why_len, "heartbeat: returns without tasks"), -1;
+    return 0;
+}
+
+void vb_msg_add_task_stats(vb_task_stats *s, const Vb__Heartbeat *h) {
+    const Vb__TaskStats *t = h->tasks;
+    if (!t || t->tasks == 0) return;
+    s->tasks += (int64_t)t->tasks;
+    s->return_sum += t->return_sum;
+    s->return_sq += t->return_sq;
+    if ((int64_t)t->n_episode_sum > s->episodes) s->episodes = (int64_t)t->n_episode_sum;
+    for (size_t i = 0; i < t->n_episode_sum; i++) s->episode_sum[i] += t->episode_sum[i];
+}
+
+/* ---- chunks ------------------------------------------------------------- */
+size_t vb_msg_chunk_max_size(const vb_chunk_layout *cl) {
+    return sizeof(float) * (size_t)cl->floats + ENVELOPE_OVERHEAD;
+}
+
+int vb_msg_pack_chunk(const char *run_id, const char *actor_id, uint64_t seq, const vb_chunk *c,
+                      const vb_chunk_layout *cl, void **buf, size_t *len) {
+    vb_msg e = VB__ENVELOPE__INIT;
+    Vb__Chunk ch = VB__CHUNK__INIT;
+    vb_msg_header(&e, run_id, actor_id, seq);
+    size_t bytes = sizeof(float) * (size_t)cl->floats;
+    ch.policy_version = c->version;
+    ch.env_slot = (uint32_t)c->slot;
+    ch.length = (uint32_t)cl->L;
+    ch.data.data = (uint8_t *)c->data;
+    ch.data.len = bytes;
+    ch.crc32c = vb_crc32c(0, c->data, bytes);
+    e.body_case = VB__ENVELOPE__BODY_CHUNK;
+    e.chunk = &ch;
+    return vb_msg_pack(&e, buf, len);
+}
+
+int vb_msg_read_chunk(const Vb__Chunk *m, const vb_chunk_layout *cl, int64_t slots, float *data, char *why,
+                      size_t why_len) {
+    size_t bytes = sizeof(float) * (size_t)cl->floats;
+    if (m->length != (uint64_t)cl->L)
+        return snprintf(why, why_len, "chunk of %u steps (the run's window is %lld)", m->length, (long long)cl->L), -1;
+    if ((int64_t)m->env_slot >= slots)
+        return snprintf(why, why_len, "chunk from env slot %u (an actor has %lld)", m->env_slot, (long long)slots), -1;
+    if (m->data.len != bytes)
+        return snprintf(why, why_len, "chunk of %zu bytes (the layout needs %zu)", m->data.len, bytes), -1;
+    uint32_t crc = vb_crc32c(0, m->data.data, m->data.len);
+    if (crc != m->crc32c) return snprintf(why, why_len, "chunk CRC-32C %08x does not match its data (%08x)", m->crc32c, crc), -1;
+    memcpy(data, m->data.data, bytes);
+    return 0;
+}
+
+/* ---- weights ------------------------------------------------------------ */
+size_t vb_msg_weights_max_size(const vb_layout *l) {
+    return (size_t)vb_arena_blob_size(l) + ENVELOPE_OVERHEAD;
+}
+
+int vb_msg_pack_weights(const char *run_id, uint64_t seq, const vb_layout *l, const float *P, uint64_t version,
+                        void **buf, size_t *len) {
+    size_t blen = (size_t)vb_arena_blob_size(l);
+    void *blob = malloc(blen);
+    if (!blob) return -1;
+    vb_arena_to_blob(l, P, blob);
+    vb_msg e = VB__ENVELOPE__INIT;
+    Vb__Weights w = VB__WEIGHTS__INIT;
+    vb_msg_header(&e, run_id, NULL, seq);
+    w.version = version;
+    w.arena.data = blob;
+    w.arena.len = blen;
+    w.crc32c = vb_crc32c(0, blob, blen);
+    w.layout_hash = vb_layout_hash(l);
+    e.body_case = VB__ENVELOPE__BODY_WEIGHTS;
+    e.weights = &w;
+    int rc = vb_msg_pack(&e, buf, len);
+    free(blob);
+    return rc;
+}
+
+int vb_msg_read_weights(const Vb__Weights *m, const vb_layout *l, float *P, char *why, size_t why_len) {
+    uint64_t h = vb_layout_hash(l);
+    if (m->layout_hash != h)
+        return snprintf(why, why_len, "weights of layout %016llx (this model is %016llx)",
+                        (unsigned long long)m->layout_hash, (unsigned long long)h), -1;
+    size_t blen = (size_t)vb_arena_blob_size(l);
+    if (m->arena.len != blen)
+        return snprintf(why, why_len, "weights of %zu bytes (the arena needs %zu)", m->arena.len, blen), -1;
+    uint32_t crc = vb_crc32c(0, m->arena.data, m->arena.len);
+    if (crc != m->crc32c) return snprintf(why, why_len, "weights CRC-32C %08x does not match (%08x)", m->crc32c, crc), -1;
+    char err[256];
+    if (vb_arena_from_blob(l, m->arena.data, m->arena.len, P, "weights", err, sizeof err) != 0)
+        return snprintf(why, why_len, "%s", err), -1;
+    return 0;
+}
