@@ -103,6 +103,7 @@ typedef struct vb_config {
         int64_t ppo_epochs;
         double entropy_coef;
         int64_t checkpoint_every;
+        char bind[VB_CFG_STR];
     } learner;
     struct {
         int64_t local;
@@ -110,6 +111,7 @@ typedef struct vb_config {
         int64_t chunk_length;
         int64_t heartbeat_ms;
         int64_t timeout_ms;
+        int64_t inflight_rounds;
     } actors;
     struct {
         int level;              /* vb_cfg_log_level */

@@ -43,6 +43,16 @@ static int check_path(const char *v, char *why, size_t len) {
     return 0;
 }
 
+/* The host part of tcp://HOST:PORT for a bind: '*', a name or an address. */
+static int check_bind_host(const char *v, char *why, size_t len) {
+    if (!v[0]) return snprintf(why, len, "'*', a host name or an IPv4 address"), -1;
+    for (const char *p = v; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_' && *p != '*')
+            return snprintf(why, len, "'*', a host name or an IPv4 address"), -1;
+    }
+    return 0;
+}
+
 /* "cpu" or "cuda:N". */
 static int check_device(const char *v, char *why, size_t len) {
     if (strcmp(v, "cpu") == 0) return 0;
@@ -117,7 +127,7 @@ static const vb_cfg_key schema[] = {
     KSTR(learner, device, "cpu", check_device, "compute device of the learner: cpu or cuda:N"),
     KINT(learner, gpus, "1", 1, 64, "data-parallel learner processes, one per GPU"),
     KINT(learner, threads, "0", 0, 1024, "CPU compute threads (0 = one per core)"),
-    KINT(learner, port, "5555", 1, 65535, "TCP port the learner binds"),
+    KINT(learner, port, "5555", 1, 65533, "TCP control port; data and weights use port+1 and port+2"),
     KENUM(learner, optimizer, "adam", optim_choices, "optimiser"),
     KFLT(learner, lr, "0.0003", 0, 10, "learning rate"),
     KENUM(learner, lr_schedule, "constant", schedule_choices, "learning-rate schedule"),
@@ -142,11 +152,14 @@ static const vb_cfg_key schema[] = {
     KINT(learner, ppo_epochs, "4", 1, 1000, "rl2: PPO epochs per batch"),
     KFLT(learner, entropy_coef, "0.01", 0, 1e6, "rl2: entropy bonus weight"),
     KINT(learner, checkpoint_every, "1000", 0, I53, "checkpoint every N updates (0 = only at the end)"),
+    KSTR(learner, bind, "*", check_bind_host, "interface the TCP endpoints bind: '*' (all), a host name or an IPv4 address"),
 
     KINT(actors, local, "2", 0, 1024, "actor processes the learner spawns on this machine"),
     KINT(actors, threads, "1", 1, 1024, "compute threads per actor"),
     KINT(actors, heartbeat_ms, "1000", 10, 600000, "actor heartbeat interval"),
     KINT(actors, timeout_ms, "10000", 100, 86400000, "an actor silent this long is dead"),
+    KINT(actors, inflight_rounds, "1", 1, 64,
+         "back-pressure: rounds of env.batch chunks an actor may send ahead of the learner's intake"),
 
     KENUM(log, level, "info", level_choices, "log threshold"),
     KFLT(log, interval_s, "10", 0.01, 86400, "seconds between metrics lines"),
