@@ -1,0 +1,238 @@
+/* run — see run.h. */
+#include "run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../common/base/fs.h"
+#include "../../common/base/log.h"
+#include "../../common/nn/arena.h"
+#include "../../kernels/backend.h"
+
+double vb_run_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int vb_run_open(vb_run *r, const vb_config *cfg, char *err, size_t err_len) {
+    memset(r, 0, sizeof *r);
+    r->cfg = cfg;
+    r->be = vb_backend_cpu();
+    r->be->set_threads((int)cfg->learner.threads);
+    snprintf(r->dir, sizeof r->dir, "%s/%s", cfg->run.root, cfg->run.name);
+    snprintf(r->ckdir, sizeof r->ckdir, "%s/checkpoints", r->dir);
+    if (vb_fs_mkdirs(r->dir, err, err_len) != 0) return -1;
+    if (vb_env_spec_from_config(cfg, &r->spec, err, err_len) != 0) return -1;
+    if (vb_model_build(&r->model, cfg, &r->spec, err, err_len) != 0) return -1;
+    vb_chunk_layout_init(&r->cl, &r->model, cfg->learner.window, cfg->run.algo == VB_ALGO_VARIBASED);
+    r->P0 = calloc((size_t)r->model.layout.total, sizeof(float));
+    if (!r->P0) return snprintf(err, err_len, "out of memory"), -1;
+    if (vb_model_init(&r->model, r->P0, (uint64_t)cfg->run.seed) != 0)
+        return snprintf(err, err_len, "model initialisation failed"), -1;
+    return vb_learning_create(&r->learning, r->be, &r->model, cfg, &r->spec, r->P0, err, err_len);
+}
+
+int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len) {
+    size_t ylen;
+    char *yaml = vb_config_to_yaml(r->cfg, &ylen);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/config.yaml", r->dir);
+    int rc = yaml ? vb_fs_write_atomic(path, yaml, ylen, err, err_len) : (snprintf(err, err_len, "out of memory"), -1);
+    free(yaml);
+    if (rc != 0) return -1;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", r->dir);
+    r->metrics = fopen(path, resume ? "a" : "w");
+    if (!r->metrics) return snprintf(err, err_len, "%s: %s", path, strerror(errno)), -1;
+    return 0;
+}
+
+void vb_run_close(vb_run *r) {
+    if (r->metrics) fclose(r->metrics);
+    vb_learning_destroy(r->learning);
+    free(r->P0);
+    r->metrics = NULL;
+    r->learning = NULL;
+    r->P0 = NULL;
+}
+
+void vb_run_announce(const vb_run *r, const char *mode) {
+    const vb_config *cfg = r->cfg;
+    const char *algo = cfg->run.algo == VB_ALGO_RL2 ? "rl2" : cfg->run.algo == VB_ALGO_VARIBAD ? "varibad" : "varibased";
+    vb_info("run folder %s: %s on %s, %lld parameters, target %lld env steps (%s)", r->dir, algo, r->spec.name,
+            (long long)r->model.layout.total, (long long)cfg->run.total_env_steps, mode);
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, const vb_ckpt_section *extra,
+                int n_extra, char *err, size_t err_len) {
+    vb_learning *l = r->learning;
+    const vb_model *m = &r->model;
+    vb_optim *o = vb_learning_optim(l);
+    vb_replay *rp = vb_learning_replay(l);
+    size_t ylen;
+    char *yaml = vb_config_to_yaml(r->cfg, &ylen);
+    size_t plen = (size_t)vb_arena_blob_size(&m->layout), olen = (size_t)vb_arena_blob_size(&o->layout);
+    void *pblob = malloc(plen), *oblob = malloc(olen);
+    uint64_t *streams = calloc((size_t)(2 * k + 1), sizeof(uint64_t));
+    int64_t counters[VB_RUN_C_COUNT];
+    double wall = r->wall_offset + vb_run_now() - r->t0;
+    int64_t rmeta[5] = {rp->capacity, rp->size, rp->head, rp->inserted, rp->sampled};
+    int rc = -1;
+    if (!yaml || !pblob || !oblob || !streams) {
+        snprintf(err, err_len, "out of memory writing a checkpoint");
+        goto out;
+    }
+    vb_arena_to_blob(&m->layout, vb_learning_params(l), pblob);
+    vb_arena_to_blob(&o->layout, o->state, oblob);
+    if (k > 0) memcpy(streams, pos, sizeof(uint64_t) * (size_t)(2 * k));
+    streams[2 * k] = vb_learning_rng(l)->pos;
+    counters[VB_RUN_C_ENV_STEPS] = r->env_steps;
+    counters[VB_RUN_C_UPDATES] = (int64_t)vb_learning_version(l);
+    counters[VB_RUN_C_VERSION] = (int64_t)vb_learning_version(l);
+    counters[VB_RUN_C_TASKS] = r->tasks_total;
+    counters[VB_RUN_C_ACT_VERSION] = act_version;
+    memcpy(&counters[VB_RUN_C_WALL_BITS], &wall, sizeof wall);
+    vb_ckpt_section s[VB_CKPT_MAX_SECTIONS] = {
+        {"config", yaml, ylen},
+        {"params", pblob, plen},
+        {"optim", oblob, olen},
+        {"counters", counters, sizeof counters},
+        {"streams", streams, sizeof(uint64_t) * (size_t)(2 * k + 1)},
+        {"replay.meta", rmeta, sizeof rmeta},
+        {"replay.version", rp->version, sizeof(uint64_t) * (size_t)rp->capacity},
+        {"replay.data", rp->data, sizeof(float) * (size_t)(rp->capacity * rp->cl.floats)},
+    };
+    int n = 8;
+    for (int i = 0; i < n_extra && n < VB_CKPT_MAX_SECTIONS; i++) s[n++] = extra[i];
+    rc = vb_ckpt_save_in(r->ckdir, counters[VB_RUN_C_UPDATES], s, n, 3, err, err_len);
+out:
+    free(yaml);
+    free(pblob);
+    free(oblob);
+    free(streams);
+    return rc;
+}
+
+int vb_run_restore(vb_run *r, const vb_ckpt *ck, const void **pos, int64_t *k, int64_t *act_version, char *err,
+                   size_t err_len) {
+    vb_learning *l = r->learning;
+    const vb_model *m = &r->model;
+    vb_optim *o = vb_learning_optim(l);
+    vb_replay *rp = vb_learning_replay(l);
+    uint64_t len;
+    const void *p = vb_ckpt_get(ck, "params", &len);
+    if (!p) return snprintf(err, err_len, "checkpoint has no params"), -1;
+    if (vb_arena_from_blob(&m->layout, p, (size_t)len, vb_learning_params_mut(l), "checkpoint params", err, err_len) != 0)
+        return -1;
+    p = vb_ckpt_get(ck, "optim", &len);
+    if (!p) return snprintf(err, err_len, "checkpoint has no optimiser state"), -1;
+    if (vb_arena_from_blob(&o->layout, p, (size_t)len, o->state, "checkpoint optimiser", err, err_len) != 0) return -1;
+    /* section payloads are not aligned: copy fixed-size records out */
+    int64_t counters[VB_RUN_C_COUNT], rmeta[5];
+    const void *cp = vb_ckpt_get(ck, "counters", &len);
+    if (!cp || len != sizeof counters) return snprintf(err, err_len, "checkpoint counters malformed"), -1;
+    memcpy(counters, cp, sizeof counters);
+    const unsigned char *sp = vb_ckpt_get(ck, "streams", &len);
+    if (!sp || len < sizeof(uint64_t) || len % (2 * sizeof(uint64_t)) != sizeof(uint64_t))
+        return snprintf(err, err_len, "checkpoint streams malformed"), -1;
+    *k = (int64_t)(len / sizeof(uint64_t) - 1) / 2;
+    *pos = sp;
+    uint64_t learn_pos;
+    memcpy(&learn_pos, sp + 2 * (size_t)*k * sizeof(uint64_t), sizeof learn_pos);
+    const void *mp = vb_ckpt_get(ck, "replay.meta", &len);
+    if (mp && len == sizeof rmeta) memcpy(rmeta, mp, sizeof rmeta);
+    const void *rver = vb_ckpt_get(ck, "replay.version", NULL);
+    uint64_t dlen;
+    const void *rdata = vb_ckpt_get(ck, "replay.data", &dlen);
+    if (!mp || len != sizeof rmeta || rmeta[0] != rp->capacity || !rver || !rdata ||
+        dlen != sizeof(float) * (size_t)(rp->capacity * rp->cl.floats) || rmeta[1] < 0 || rmeta[1] > rp->capacity ||
+        rmeta[2] < 0 || rmeta[2] >= rp->capacity)
+        return snprintf(err, err_len, "checkpoint replay does not match learner.replay_capacity / window"), -1;
+    rp->size = rmeta[1];
+    rp->head = rmeta[2];
+    rp->inserted = rmeta[3];
+    rp->sampled = rmeta[4];
+    memcpy(rp->version, rver, sizeof(uint64_t) * (size_t)rp->capacity);
+    memcpy(rp->data, rdata, (size_t)dlen);
+    vb_learning_set_version(l, (uint64_t)counters[VB_RUN_C_VERSION]);
+    vb_learning_rng(l)->pos = learn_pos;
+    *act_version = counters[VB_RUN_C_ACT_VERSION];
+    r->env_steps = counters[VB_RUN_C_ENV_STEPS];
+    r->tasks_total = counters[VB_RUN_C_TASKS];
+    memcpy(&r->wall_offset, &counters[VB_RUN_C_WALL_BITS], sizeof r->wall_offset);
+    return 0;
+}
+
+/* ---- metrics -------------------------------------------------------------- */
+void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
+    vb_update_stats *a = &r->acc;
+    a->loss_policy += s->loss_policy;
+    a->loss_value += s->loss_value;
+    a->entropy += s->entropy;
+    a->approx_kl += s->approx_kl;
+    a->clip_frac += s->clip_frac;
+    a->loss_recon += s->loss_recon;
+    a->kl += s->kl;
+    a->elbo += s->elbo;
+    a->belief_future_loglik += s->belief_future_loglik;
+    a->bandit_belief_mae += s->bandit_belief_mae;
+    a->grad_norm += s->grad_norm;
+    a->value_mean += s->value_mean;
+    a->return_mean += s->return_mean;
+    r->acc_n++;
+}
+
+void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra) {
+    vb_update_stats a = r->acc;
+    double k = r->acc_n ? (double)r->acc_n : 1.0;
+    const vb_task_stats *t = &r->tstats;
+    r->tasks_total += t->tasks;
+    double ret = t->tasks ? t->return_sum / (double)t->tasks : NAN;
+    double var = t->tasks > 1 ? (t->return_sq - t->return_sum * ret) / (double)(t->tasks - 1) : 0;
+    double se = t->tasks > 1 ? sqrt(fmax(var, 0) / (double)t->tasks) : 0;
+    FILE *f = r->metrics;
+    fprintf(f, "{\"env_steps\":%lld,\"updates\":%llu,\"wall_s\":%.3f,\"sps\":%.1f,\"tasks\":%lld",
+            (long long)r->env_steps, (unsigned long long)vb_learning_version(r->learning), wall, sps,
+            (long long)t->tasks);
+    if (t->tasks) {
+        fprintf(f, ",\"return_mean\":%.6g,\"return_stderr\":%.6g,\"episode_return_mean\":[", ret, se);
+        for (int64_t e = 0; e < t->episodes; e++)
+            fprintf(f, "%s%.6g", e ? "," : "", t->episode_sum[e] / (double)t->tasks);
+        fprintf(f, "]");
+    }
+    if (r->acc_n) {
+        fprintf(f, ",\"loss_policy\":%.6g,\"loss_value\":%.6g,\"entropy\":%.6g,\"approx_kl\":%.6g,\"clip_frac\":%.6g,"
+                   "\"grad_norm\":%.6g,\"value_mean\":%.6g,\"return_target_mean\":%.6g",
+                a.loss_policy / k, a.loss_value / k, a.entropy / k, a.approx_kl / k, a.clip_frac / k,
+                a.grad_norm / k, a.value_mean / k, a.return_mean / k);
+        if (r->model.d.has_decoder) {
+            fprintf(f, ",\"loss_recon\":%.6g,\"kl\":%.6g,\"elbo\":%.6g,\"belief_future_loglik\":%.6g", a.loss_recon / k,
+                    a.kl / k, a.elbo / k, a.belief_future_loglik / k);
+            if (r->spec.family == VB_ENV_BANDIT) fprintf(f, ",\"bandit_belief_mae\":%.6g", a.bandit_belief_mae / k);
+        }
+    }
+    fprintf(f, ",\"dropped_stale\":%lld,\"rejected_chunks\":%lld%s}\n", (long long)vb_learning_dropped(r->learning),
+            (long long)r->rejected_chunks, extra);
+    fflush(f);
+}
+
+void vb_run_progress(const vb_run *r, double wall, double sps, const char *extra) {
+    const vb_task_stats *t = &r->tstats;
+    double frac = (double)r->env_steps / (double)r->cfg->run.total_env_steps;
+    double eta = sps > 0 ? (double)(r->cfg->run.total_env_steps - r->env_steps) / sps : 0;
+    char ret[64] = "return -";
+    if (t->tasks) snprintf(ret, sizeof ret, "return %.3f (%lld tasks)", t->return_sum / (double)t->tasks, (long long)t->tasks);
+    vb_info("steps %lld/%lld (%.1f%%)  updates %llu  %.0f steps/s  %s%s  elapsed %.0fs  eta %.0fs",
+            (long long)r->env_steps, (long long)r->cfg->run.total_env_steps, 100 * frac,
+            (unsigned long long)vb_learning_version(r->learning), sps, ret, extra, wall, eta);
+}
+
+void vb_run_next_interval(vb_run *r) {
+    memset(&r->acc, 0, sizeof r->acc);
+    r->acc_n = 0;
+    memset(&r->tstats, 0, sizeof r->tstats);
+}

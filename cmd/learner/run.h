@@ -1,0 +1,82 @@
+/* run — what every learner mode shares: the run folder (resolved config,
+ * metrics.jsonl, checkpoints/), the env spec, model and learning state, the
+ * learner's part of a checkpoint, the interval statistics and the progress
+ * line. The serial loop (train.c) and the distributed loop (distributed.c)
+ * add only their own state on top.
+ *
+ * Checkpoint sections written here (checkpoint.h's format):
+ *   config            the resolved config (YAML)
+ *   params, optim     arena blobs of the parameters and the optimiser state
+ *   counters          int64[6]: env steps, updates, version, tasks, version
+ *                     of the acting parameters, wall seconds (double bits)
+ *   streams           u64[2k + 1]: positions of k acting slots' env and
+ *                     action streams (k = 0 in distributed runs), then the
+ *                     learner's sampling stream
+ *   replay.meta       int64[5]: capacity, size, head, inserted, sampled
+ *   replay.version, replay.data
+ * plus the sections a mode passes in (acting.params for serial runs; run.id
+ * and actors.next_stream for distributed runs). */
+#ifndef VB_RUN_H
+#define VB_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../../common/agent/acting.h"
+#include "../../common/agent/checkpoint.h"
+#include "../../common/agent/learning.h"
+#include "../../common/base/config.h"
+
+enum { VB_RUN_C_ENV_STEPS, VB_RUN_C_UPDATES, VB_RUN_C_VERSION, VB_RUN_C_TASKS, VB_RUN_C_ACT_VERSION,
+       VB_RUN_C_WALL_BITS, VB_RUN_C_COUNT };
+
+typedef struct vb_run {
+    const vb_config *cfg;
+    char dir[4096], ckdir[4200];
+    FILE *metrics;
+    vb_model model;
+    vb_env_spec spec;
+    vb_chunk_layout cl;
+    vb_learning *learning;
+    const vb_backend *be;
+    float *P0;                  /* initial parameters (model.layout.total) */
+    int64_t env_steps, tasks_total;
+    double wall_offset, t0;     /* wall seconds before this process; its start */
+    /* the current metrics interval */
+    vb_update_stats acc;
+    int64_t acc_n, rejected_chunks;
+    vb_task_stats tstats;
+} vb_run;
+
+/* Monotonic seconds. */
+double vb_run_now(void);
+/* The run folder, env spec, model, initial parameters (run.seed) and the
+ * learning state; BLAS threads from learner.threads. 0, or -1 with err. */
+int vb_run_open(vb_run *r, const vb_config *cfg, char *err, size_t err_len);
+/* Write config.yaml and open metrics.jsonl (appended to when resuming). */
+int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len);
+void vb_run_close(vb_run *r);
+/* Log what the run is. */
+void vb_run_announce(const vb_run *r, const char *mode);
+
+/* Save a checkpoint named by the update count: the learner state, k acting
+ * slots' stream positions (pos: 2k, may be NULL when k = 0), the acting
+ * parameters' version, and n extra sections. 0, or -1 with err. */
+int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, const vb_ckpt_section *extra,
+                int n_extra, char *err, size_t err_len);
+/* Restore the learner state from ck. The acting stream positions are left
+ * in ck: *pos (unaligned; copy before use) and *k, and the acting version in
+ * *act_version. 0, or -1 with err. */
+int vb_run_restore(vb_run *r, const vb_ckpt *ck, const void **pos, int64_t *k, int64_t *act_version, char *err,
+                   size_t err_len);
+
+/* Interval statistics: an update's stats, finished tasks, and the metrics
+ * line (fields of the mode in extra, e.g. ",\"actors\":2", or ""). */
+void vb_run_add_update(vb_run *r, const vb_update_stats *st);
+void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra);
+void vb_run_progress(const vb_run *r, double wall, double sps, const char *extra);
+/* Start a new interval (clears update and task statistics). */
+void vb_run_next_interval(vb_run *r);
+
+#endif
