@@ -14,8 +14,8 @@
  *                     learner's sampling stream
  *   replay.meta       int64[5]: capacity, size, head, inserted, sampled
  *   replay.version, replay.data
- * plus the sections a mode passes in (acting.params for serial runs; run.id
- * and actors.next_stream for distributed runs). */
+ * plus the sections a mode passes in (acting.params for serial runs;
+ * actors.next_stream for distributed runs). */
 #ifndef VB_RUN_H
 #define VB_RUN_H
 

@@ -1,7 +1,8 @@
 /* train — the training loop of ./learner --serial: acting and learning joined
  * in one process through the chunk sink, on the shared run (run.h), with a
  * clean stop on SIGINT/SIGTERM (final checkpoint, then exit 0). Deterministic:
- * a resumed run continues bit-exactly. */
+ * a resumed run continues bit-exactly. Without --serial, vb_train_run hands
+ * over to the distributed learner (distributed.h). */
 #include "train.h"
 
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include "../../common/agent/acting.h"
 #include "../../common/base/cli.h"
 #include "../../common/base/log.h"
+#include "distributed.h"
 #include "run.h"
 
 static volatile sig_atomic_t g_stop;
@@ -166,9 +168,5 @@ out:
 }
 
 int vb_train_run(const vb_config *cfg, const vb_train_opts *opts) {
-    if (!opts->serial) {
-        vb_error("only --serial training (acting in the learner process) is available in this version");
-        return VB_EXIT_USAGE;
-    }
-    return train_serial(cfg, opts);
+    return opts->serial ? train_serial(cfg, opts) : vb_distributed_run(cfg, opts);
 }
