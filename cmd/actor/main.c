@@ -12,6 +12,7 @@
 #include "../../common/base/version.h"
 #include "../../common/net/endpoint.h"
 #include "../../kernels/backend.h"
+#include "act.h"
 #include "eval.h"
 #include "trained.h"
 
@@ -27,7 +28,11 @@ static void usage(FILE *out) {
           "\n"
           "options:\n"
           "  -L, --learner ENDPOINT  the learner's control endpoint, e.g. tcp://host:5555\n"
-          "                          (tcp://HOST:PORT, ipc://PATH or inproc://NAME)\n"
+          "                          (tcp://HOST:PORT, ipc://PATH or inproc://NAME); the run's\n"
+          "                          config, model and weights come from the learner\n"
+          "      --name NAME         how the learner's log names this actor (default HOST-PID)\n"
+          "      --parent PID        exit when process PID (a learner that started this actor)\n"
+          "                          is gone\n"
           "  -e, --eval              evaluate an agent locally instead of acting for a learner\n"
           "  -a, --agent NAME        the agent to evaluate: random (every env); gridworld:\n"
           "                          oracle, greedy-search; bandit: bayes-optimal, thompson,\n"
@@ -38,8 +43,9 @@ static void usage(FILE *out) {
           "                          must match); acts greedily unless eval.greedy=false\n"
           "  -n, --tasks N           tasks to evaluate (default eval.tasks)\n"
           "  -S, --seed S            seed of the evaluation tasks (default run.seed)\n"
-          "  -t, --threads T         worker threads (default: one per core); results do\n"
-          "                          not depend on it\n"
+          "  -t, --threads T         --eval: worker threads (default: one per core); results\n"
+          "                          do not depend on it. --learner: BLAS threads (default\n"
+          "                          actors.threads of the run)\n"
           "  -c, --config FILE       YAML configuration for local modes\n"
           "  -s, --set K=V           override one key (repeatable; after --config, in order)\n"
           "  -p, --print-config      print the resolved configuration as YAML and exit\n"
@@ -107,6 +113,8 @@ int main(int argc, char **argv) {
         {"set", required_argument, NULL, 's'},
         {"print-config", no_argument, NULL, 'p'},
         {"log-level", required_argument, NULL, 'l'},
+        {"name", required_argument, NULL, 'N'},
+        {"parent", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -115,6 +123,7 @@ int main(int argc, char **argv) {
     const char *learner = NULL;
     const char *log_level = NULL;
     const char *agent = NULL, *tasks = NULL, *seed = NULL, *threads = NULL, *checkpoint = NULL;
+    const char *name = NULL, *parent = NULL;
     int print_config = 0, eval = 0;
     vb_log_init("actor", VB_LOG_INFO);
     opterr = 0;
@@ -137,6 +146,8 @@ int main(int argc, char **argv) {
             break;
         case 'p': print_config = 1; break;
         case 'l': log_level = optarg; break;
+        case 'N': name = optarg; break;
+        case 'P': parent = optarg; break;
         case 'h': usage(stdout); return VB_EXIT_OK;
         case 'V': printf("actor (varibased) %s\n", VB_VERSION); return VB_EXIT_OK;
         case ':':
@@ -176,6 +187,10 @@ int main(int argc, char **argv) {
     }
     vb_log_set_level(level);
     if (print_config) return vb_config_write_yaml(&cfg, stdout) == 0 ? VB_EXIT_OK : VB_EXIT_RUNTIME;
+    if (eval && (name || parent)) {
+        fprintf(stderr, "actor: --name and --parent go with --learner\ntry 'actor --help'\n");
+        return VB_EXIT_USAGE;
+    }
     if (eval) {
         /* eval parallelises over tasks: one BLAS thread per worker */
         if (params) vb_backend_cpu()->set_threads(1);
@@ -183,8 +198,8 @@ int main(int argc, char **argv) {
         free(params);
         return rc;
     }
-    if (agent || tasks || seed || threads) {
-        fprintf(stderr, "actor: --agent, --tasks, --seed and --threads go with --eval\ntry 'actor --help'\n");
+    if (agent || tasks || seed) {
+        fprintf(stderr, "actor: --agent, --tasks and --seed go with --eval\ntry 'actor --help'\n");
         return VB_EXIT_USAGE;
     }
     if (!learner) {
@@ -196,6 +211,25 @@ int main(int argc, char **argv) {
         fprintf(stderr, "actor: --learner '%s': %s\n", learner, why);
         return VB_EXIT_USAGE;
     }
-    vb_error("connecting to a learner is not implemented in this version");
-    return VB_EXIT_RUNTIME;
+    if (cc.config_path || cc.nsets) {
+        fprintf(stderr, "actor: with --learner the run's config comes from the learner; drop --config and --set\n");
+        return VB_EXIT_USAGE;
+    }
+    vb_act_options ao = {.learner = learner, .name = name, .log_level_set = log_level != NULL};
+    int64_t v;
+    if (threads) {
+        if (actor_eval_parse_int(threads, 1, 1024, &v) != 0) {
+            fprintf(stderr, "actor: --threads: expected an integer in [1, 1024], got '%s'\n", threads);
+            return VB_EXIT_USAGE;
+        }
+        ao.threads = v;
+    }
+    if (parent) {
+        if (actor_eval_parse_int(parent, 1, INT32_MAX, &v) != 0) {
+            fprintf(stderr, "actor: --parent: expected a process id, got '%s'\n", parent);
+            return VB_EXIT_USAGE;
+        }
+        ao.parent = (long)v;
+    }
+    return vb_act_run(&ao);
 }
