@@ -111,8 +111,8 @@ static void reject(dist *d, const char *channel, const char *addr, const char *f
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    vb_warn("rejected a message on the %s channel from %s: %s (%lld more from it in the last minute; further lines "
-            "about it are held back for a minute)", channel, addr[0] ? addr : "a local peer", why, (long long)held);
+    vb_warn("rejected a message on the %s channel from %s: %s (%lld held back since the last line; at most one line "
+            "per peer and channel per minute)", channel, addr[0] ? addr : "a local peer", why, (long long)held);
 }
 
 static void foreign(dist *d, const char *channel, const char *addr, const char *what) {
