@@ -243,7 +243,6 @@ static void step_cb(uv_idle_t *h) {
 static void go_register(act *a, const char *why) {
     if (a->state != S_REGISTERING) vb_info("%s; registering again", why);
     a->state = S_REGISTERING;
-    a->actor_id[0] = '\0';
     uv_idle_stop(&a->step_idle);
     uv_timer_stop(&a->beat_timer);
     drop_outbox(a);
@@ -268,9 +267,8 @@ static int check_specs(act *a, const Vb__Registered *g, char *err, size_t err_le
     return 0;
 }
 
-static int on_registered(act *a, const vb_msg *e, char *err, size_t err_len) {
-    const Vb__Registered *g = e->registered;
-    if (!e->actor_id[0] || !e->run_id[0]) return snprintf(err, err_len, "registered without a run or actor id"), -1;
+/* Build config, model, layout and acting for a new registration. */
+static int build(act *a, const Vb__Registered *g, char *err, size_t err_len) {
     size_t ylen = strlen(g->config_yaml);
     if (ylen == 0 || ylen > VB_MSG_MAX_CONFIG) return snprintf(err, err_len, "registered without a usable config"), -1;
     if (a->have_acting) {
@@ -300,17 +298,32 @@ static int on_registered(act *a, const vb_msg *e, char *err, size_t err_len) {
                          VB_ACT_STREAM_BASE(a->stream), err, err_len) != 0)
         return -1;
     a->have_acting = true;
+    return 0;
+}
+
+static int on_registered(act *a, const vb_msg *e, char *err, size_t err_len) {
+    const Vb__Registered *g = e->registered;
+    if (!e->actor_id[0] || !e->run_id[0]) return snprintf(err, err_len, "registered without a run or actor id"), -1;
+    /* the same learner process kept this actor's registration (it had only
+     * stopped answering for a while, or said it was stopping): the acting
+     * state and the flow-control counts carry on */
+    bool same = a->have_acting && strcmp(a->run_id, e->run_id) == 0 && strcmp(a->actor_id, e->actor_id) == 0 &&
+                a->stream == g->stream_id;
+    if (!same) {
+        if (build(a, g, err, err_len) != 0) return -1;
+        a->sent = a->credit_consumed = a->credit_window = 0;
+    }
     snprintf(a->run_id, sizeof a->run_id, "%s", e->run_id);
     snprintf(a->actor_id, sizeof a->actor_id, "%s", e->actor_id);
     a->have_weights = false;
     a->version = 0;
-    a->sent = a->credit_consumed = a->credit_window = 0;
     a->blocked_since = 0;
     a->state = S_WAITING;
     uint64_t beat = (uint64_t)a->cfg.actors.heartbeat_ms;
     uv_timer_start(&a->beat_timer, beat_cb, beat, beat);
-    vb_info("registered with run %s as actor %s (stream %llu): %s, %lld envs, %lld parameters", a->run_id, a->actor_id,
-            (unsigned long long)a->stream, a->spec.name, (long long)n, (long long)a->model.layout.total);
+    vb_info("registered with run %s as actor %s (stream %llu): %s, %lld envs, %lld parameters%s", a->run_id,
+            a->actor_id, (unsigned long long)a->stream, a->spec.name, (long long)a->cfg.env.batch,
+            (long long)a->model.layout.total, same ? " (registration kept)" : "");
     send_get_weights(a);
     return 0;
 }

@@ -244,9 +244,9 @@ static void on_register(dist *d, const void *rid, size_t rlen, const char *addr,
         vb_info("actor %s joined: '%s' on %s (pid %u) from %s; %lld actors", p->id, p->name,
                 p->host[0] ? p->host : "?", p->pid, addr[0] ? addr : "a local socket", (long long)d->peers.n);
     }
+    /* a repeated Register keeps the assignment and the flow-control count */
     vb_peers_set_rid(p, rid, rlen);
     p->last_seen = now_s();
-    p->consumed = 0; /* a new registration counts its chunks afresh */
     send_registered(d, p);
     send_credit(d, p);
 }
