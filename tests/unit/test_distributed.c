@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/agent/acting.h"
 #include "common/agent/checkpoint.h"
 #include "common/net/messages.h"
 #include "support.h"
@@ -343,5 +344,119 @@ Test(distributed, bad_messages_on_every_port_are_counted_and_dropped, .init = vb
     zmq_close(data);
     zmq_close(wts);
     zmq_close(big);
+    zmq_ctx_term(z);
+}
+
+/* ---- a client that speaks the protocol itself ---------------------------------- */
+static vb_msg *recv_envelope(void *s) {
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    cr_assert_geq(zmq_msg_recv(&m, s, 0), 0, "nothing from the learner");
+    vb_msg *e;
+    char why[256];
+    cr_assert_eq(vb_msg_unpack(zmq_msg_data(&m), zmq_msg_size(&m), (size_t)VB_MSG_MAX_FROM_LEARNER, &e, why, sizeof why), 0,
+                 "%s", why);
+    zmq_msg_close(&m);
+    return e;
+}
+
+static void send_register(void *ctl, uint64_t instance) {
+    vb_msg e = VB__ENVELOPE__INIT;
+    Vb__Register r = VB__REGISTER__INIT;
+    void *buf;
+    size_t len;
+    vb_msg_header(&e, NULL, NULL, 1);
+    r.name = "scripted";
+    r.instance = instance;
+    e.body_case = VB__ENVELOPE__BODY_REGISTER;
+    e.register_ = &r;
+    cr_assert_eq(vb_msg_pack(&e, &buf, &len), 0);
+    cr_assert_eq(zmq_send(ctl, buf, len, 0), (int)len);
+    free(buf);
+}
+
+/* Registered, then the learner's Credit for this actor. */
+static void expect_registration(void *ctl, char *run_id, char *actor_id, uint64_t *consumed) {
+    vb_msg *e = recv_envelope(ctl);
+    cr_assert_eq(e->body_case, VB__ENVELOPE__BODY_REGISTERED, "%s", vb_msg_body_name(e->body_case));
+    snprintf(run_id, VB_MSG_MAX_ID + 1, "%s", e->run_id);
+    snprintf(actor_id, VB_MSG_MAX_ID + 1, "%s", e->actor_id);
+    vb_msg_free(e);
+    e = recv_envelope(ctl);
+    cr_assert_eq(e->body_case, VB__ENVELOPE__BODY_CREDIT, "%s", vb_msg_body_name(e->body_case));
+    *consumed = e->credit->consumed;
+    vb_msg_free(e);
+}
+
+typedef struct chunk_out {
+    void *push;
+    const char *run_id, *actor_id;
+    const vb_chunk_layout *cl;
+    int sent;
+} chunk_out;
+
+static void send_chunk(const vb_chunk *c, void *ctx) {
+    chunk_out *o = ctx;
+    void *buf;
+    size_t len;
+    cr_assert_eq(vb_msg_pack_chunk(o->run_id, o->actor_id, 100 + (uint64_t)o->sent, c, o->cl, &buf, &len), 0);
+    cr_assert_eq(zmq_send(o->push, buf, len, 0), (int)len);
+    free(buf);
+    o->sent++;
+}
+
+/* A Register repeated after chunks were taken in (a retry that was queued
+ * while the connection was down) keeps the assignment and the credit count. */
+Test(distributed, a_repeated_register_keeps_assignment_and_credit, .init = vb_dt_setup, .fini = vb_dt_teardown,
+     .timeout = 60) {
+    char log[256], path[1024], err[512];
+    vb_dt_path("learner.log", log, sizeof log);
+    int port = vb_dt_free_ports();
+    start_learner("g", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
+    cr_assert(vb_dt_wait_for(log, "local actors on", 1, 10), "the learner did not start");
+    void *z = zmq_ctx_new();
+    void *ctl = connect_to(z, ZMQ_DEALER, port), *push = connect_to(z, ZMQ_PUSH, port + 1);
+    int t = 10000;
+    zmq_setsockopt(ctl, ZMQ_RCVTIMEO, &t, sizeof t);
+    char run_id[VB_MSG_MAX_ID + 1], actor_id[VB_MSG_MAX_ID + 1], run2[VB_MSG_MAX_ID + 1], actor2[VB_MSG_MAX_ID + 1];
+    uint64_t consumed;
+    send_register(ctl, 77);
+    expect_registration(ctl, run_id, actor_id, &consumed);
+    cr_assert_eq(consumed, 0);
+    /* one round of real chunks, acted here with the run's model */
+    vb_config cfg;
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
+    cr_assert_eq(vb_config_set(&cfg, "run.algo=rl2", err, sizeof err), 0);
+    vb_env_spec spec;
+    vb_model m;
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build(&m, &cfg, &spec, err, sizeof err), 0);
+    float *P = calloc((size_t)m.layout.total, sizeof(float));
+    cr_assert_eq(vb_model_init(&m, P, 5), 0);
+    vb_acting a;
+    cr_assert_eq(vb_acting_create(&a, vb_backend_cpu(), &m, &cfg, cfg.env.batch, 1, 1000, err, sizeof err), 0, "%s", err);
+    vb_acting_set_params(&a, P, 0);
+    vb_chunk_layout cl;
+    vb_chunk_layout_init(&cl, &m, cfg.learner.window, false);
+    chunk_out o = {.push = push, .run_id = run_id, .actor_id = actor_id, .cl = &cl};
+    for (int64_t i = 0; i < cfg.learner.window; i++) cr_assert_eq(vb_acting_step(&a, send_chunk, &o, err, sizeof err), 0);
+    cr_assert_eq(o.sent, cfg.env.batch);
+    for (;;) { /* a Credit per chunk taken in */
+        vb_msg *e = recv_envelope(ctl);
+        cr_assert_eq(e->body_case, VB__ENVELOPE__BODY_CREDIT, "%s", vb_msg_body_name(e->body_case));
+        consumed = e->credit->consumed;
+        vb_msg_free(e);
+        if (consumed == (uint64_t)o.sent) break;
+    }
+    send_register(ctl, 77);
+    expect_registration(ctl, run2, actor2, &consumed);
+    cr_assert_str_eq(run2, run_id);
+    cr_assert_str_eq(actor2, actor_id);
+    cr_assert_eq(consumed, (uint64_t)o.sent, "the credit count went back to %llu", (unsigned long long)consumed);
+    vb_acting_destroy(&a);
+    free(P);
+    zmq_close(ctl);
+    zmq_close(push);
     zmq_ctx_term(z);
 }
