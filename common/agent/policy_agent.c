@@ -36,7 +36,7 @@ static void policy_reset(vb_agent *a, const vb_env_batch *env, int64_t i) {
     k->a_prev[i] = -1;
     k->r_prev[i] = 0;
     k->done_prev[i] = 0;
-    memset(k->phi_prev + i * 2 * k->m->d.latent, 0, sizeof(float) * (size_t)(2 * k->m->d.latent));
+    if (k->phi_prev) memset(k->phi_prev + i * 2 * k->m->d.latent, 0, sizeof(float) * (size_t)(2 * k->m->d.latent));
 }
 
 static void pick(vb_agent *a, const float *scores, int64_t A, int64_t i, bool greedy, int32_t *action) {

@@ -172,3 +172,35 @@ Test(train, sigterm_stops_with_a_final_checkpoint, .init = make_root, .fini = re
     snprintf(metrics, sizeof metrics, "%s/s/metrics.jsonl", root);
     cr_assert_eq(access(metrics, R_OK), 0);
 }
+
+/* A trained checkpoint evaluates like a reference agent: the same JSON line,
+ * for an rl2 model (policy head) and a varibased one (planning at a budget
+ * given on the command line). */
+Test(train, checkpoints_evaluate_with_and_without_planning, .init = make_root, .fini = remove_root) {
+    char cfg[1024], rootset[128], dir[128];
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(rootset, sizeof rootset, "run.root=%s", root);
+    const char *algos[] = {"rl2", "varibased"};
+    for (int i = 0; i < 2; i++) {
+        char name[32], algo[32];
+        snprintf(name, sizeof name, "run.name=e%d", i);
+        snprintf(algo, sizeof algo, "run.algo=%s", algos[i]);
+        run_learner((const char *[]){"--config", cfg, "--serial", "--set", rootset, "--set", name, "--set", algo,
+                                     "--set", "run.total_env_steps=400", "--log-level", "warn", NULL},
+                    0);
+        snprintf(dir, sizeof dir, "%s/e%d/checkpoints/latest", root, i);
+        vb_test_proc p;
+        vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", dir, "--tasks", "24", "--set",
+                                                  "planner.particles=4", "--set", "planner.depth=2", NULL});
+        cr_assert_eq(p.status, 0, "%s eval exited %d:\n%s", algos[i], p.status, p.err);
+        cr_assert(strstr(p.out, "\"agent\":\"checkpoint\"") && strstr(p.out, "\"tasks\":24"), "%s", p.out);
+        cr_assert(strstr(p.out, "\"episode_return_mean\":["), "%s", p.out);
+        vb_test_proc_free(&p);
+    }
+    /* a checkpoint whose model keys are overridden no longer fits: refused, exit 2 */
+    vb_test_proc p;
+    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", dir, "--set", "model.hidden=17", NULL});
+    cr_assert_eq(p.status, 2, "%s", p.err);
+    cr_assert(strstr(p.err, "layout"), "%s", p.err);
+    vb_test_proc_free(&p);
+}
