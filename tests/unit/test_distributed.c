@@ -69,7 +69,7 @@ static void read_counters(const char *run, int64_t counters[6]) {
     vb_ckpt_free(&ck);
 }
 
-Test(distributed, learner_and_two_local_actors_train, .init = vb_dt_setup, .fini = vb_dt_teardown, .timeout = 60) {
+Test(distributed, learner_and_two_local_actors_train, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char log[256], metrics[256];
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("t/metrics.jsonl", metrics, sizeof metrics);
@@ -100,8 +100,7 @@ Test(distributed, learner_and_two_local_actors_train, .init = vb_dt_setup, .fini
     free(out);
 }
 
-Test(distributed, a_killed_actor_is_restarted_with_current_weights, .init = vb_dt_setup, .fini = vb_dt_teardown,
-     .timeout = 60) {
+Test(distributed, a_killed_actor_is_restarted_with_current_weights, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char log[256], metrics[256];
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("k/metrics.jsonl", metrics, sizeof metrics);
@@ -136,8 +135,7 @@ Test(distributed, a_killed_actor_is_restarted_with_current_weights, .init = vb_d
     cr_assert_eq(vb_dt_wait(l, 15), 0);
 }
 
-Test(distributed, resume_after_kill_9_and_remote_actors_reconnect, .init = vb_dt_setup, .fini = vb_dt_teardown,
-     .timeout = 90) {
+Test(distributed, resume_after_kill_9_and_remote_actors_reconnect, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char log[256], log2[256], alog[2][256], metrics[256];
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("learner2.log", log2, sizeof log2);
@@ -189,7 +187,7 @@ Test(distributed, resume_after_kill_9_and_remote_actors_reconnect, .init = vb_dt
     }
 }
 
-Test(distributed, a_silent_remote_actor_is_timed_out, .init = vb_dt_setup, .fini = vb_dt_teardown, .timeout = 60) {
+Test(distributed, a_silent_remote_actor_is_timed_out, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char log[256], alog[2][256], metrics[256];
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("actor0.log", alog[0], sizeof alog[0]);
@@ -241,8 +239,7 @@ static void send_raw_tcp(int port, const char *junk, size_t n) {
 
 static void pack(vb_msg *e, void **buf, size_t *len) { cr_assert_eq(vb_msg_pack(e, buf, len), 0); }
 
-Test(distributed, bad_messages_on_every_port_are_counted_and_dropped, .init = vb_dt_setup, .fini = vb_dt_teardown,
-     .timeout = 60) {
+Test(distributed, bad_messages_on_every_port_are_counted_and_dropped, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char log[256], metrics[256], path[1024], err[512];
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("b/metrics.jsonl", metrics, sizeof metrics);
@@ -407,8 +404,7 @@ static void send_chunk(const vb_chunk *c, void *ctx) {
 
 /* A Register repeated after chunks were taken in (a retry that was queued
  * while the connection was down) keeps the assignment and the credit count. */
-Test(distributed, a_repeated_register_keeps_assignment_and_credit, .init = vb_dt_setup, .fini = vb_dt_teardown,
-     .timeout = 60) {
+Test(distributed, a_repeated_register_keeps_assignment_and_credit, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char log[256], path[1024], err[512];
     vb_dt_path("learner.log", log, sizeof log);
     int port = vb_dt_free_ports();

@@ -168,8 +168,7 @@ static void handshake(fake *f) {
     free(buf);
 }
 
-Test(distributed_actor, chunks_have_the_serial_layout_and_are_accepted, .init = vb_dt_setup, .fini = vb_dt_teardown,
-     .timeout = 60) {
+Test(distributed_actor, chunks_have_the_serial_layout_and_are_accepted, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     fake f;
     fake_start(&f);
     handshake(&f);
@@ -222,8 +221,7 @@ Test(distributed_actor, chunks_have_the_serial_layout_and_are_accepted, .init = 
     fake_stop(&f);
 }
 
-Test(distributed_actor, a_learner_with_another_chunk_layout_is_refused, .init = vb_dt_setup, .fini = vb_dt_teardown,
-     .timeout = 30) {
+Test(distributed_actor, a_learner_with_another_chunk_layout_is_refused, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     fake f;
     fake_start(&f);
     vb_msg *e = recv_ctl(&f);
@@ -238,7 +236,7 @@ Test(distributed_actor, a_learner_with_another_chunk_layout_is_refused, .init = 
     fake_stop(&f);
 }
 
-Test(distributed_actor, a_reset_sends_it_back_to_register, .init = vb_dt_setup, .fini = vb_dt_teardown, .timeout = 30) {
+Test(distributed_actor, a_reset_sends_it_back_to_register, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     fake f;
     fake_start(&f);
     handshake(&f);

@@ -1,7 +1,9 @@
 /* test_distributed_support — processes, ports and files for the
  * multi-process tests of the distributed learner and actor. Every process
  * started here dies with the test (PR_SET_PDEATHSIG) and is killed by
- * vb_dt_teardown, which also removes the test's temporary folder. */
+ * vb_dt_teardown, which also removes the test's temporary folder. Every
+ * wait takes a time limit, so the tests bound themselves (Criterion's
+ * .timeout, run in parallel, leaks memory in its runner under ASan). */
 #ifndef VB_TEST_DISTRIBUTED_SUPPORT_H
 #define VB_TEST_DISTRIBUTED_SUPPORT_H
 

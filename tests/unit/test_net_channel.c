@@ -67,7 +67,7 @@ static void echo_deadline(uv_timer_t *h) {
     echo_close(t);
 }
 
-Test(net_channel, interleaved_sends_and_receives_lose_nothing, .timeout = 20) {
+Test(net_channel, interleaved_sends_and_receives_lose_nothing) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     void *z = zmq_ctx_new();
@@ -134,7 +134,7 @@ static void resume_cb(uv_timer_t *h) {
 
 static void pressure_deadline(uv_timer_t *h) { pressure_close(h->data); }
 
-Test(net_channel, a_paused_reader_pushes_back, .timeout = 20) {
+Test(net_channel, a_paused_reader_pushes_back) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     void *z = zmq_ctx_new();
