@@ -137,7 +137,7 @@ bench: $(BENCH_BIN)
 
 CONFIG ?= configs/gridworld.yaml
 train: deps all
-	./learner --config $(CONFIG) --print-config
+	./learner --config $(CONFIG)
 
 deps:
 	@bash scripts/install-deps.sh
