@@ -287,7 +287,6 @@ static void apply_resampling(vb_planner *p, int64_t R) {
     gather_rows(p, p->has_last, 1, 1, R);
     gather_rows(p, p->t_ep, sizeof(int64_t), 1, R);
     gather_rows(p, p->ep, sizeof(int64_t), 1, R);
-    gather_rows(p, p->o, sizeof(float), d->hidden, R);
 }
 
 /* Steps 1-3 of a depth: nested samples, their correction weights, the chosen
