@@ -179,6 +179,7 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
             memcpy(c + cl->q_target + t * d->actions, a->q + i * d->actions, sizeof(float) * (size_t)d->actions);
             c[cl->v_target + t] = a->v[i];
         }
+        if (cl->cells) vb_env_task_cells(env, i, c + cl->task_cells + t * cl->cells);
         memcpy(a->last_obs + i * d->obs, env->obs + i * d->obs, sizeof(float) * (size_t)d->obs);
     }
     rc = vb_env_step(env, a->actions);

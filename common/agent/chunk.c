@@ -13,6 +13,7 @@ void vb_chunk_layout_init(vb_chunk_layout *cl, const vb_model *m, int64_t L, boo
     cl->actions = d->actions;
     cl->carry = d->carry;
     cl->latent = d->latent;
+    cl->cells = d->has_decoder ? d->reward_cells : 0;
     cl->targets = targets;
     int64_t off = 0;
 #define FIELD(name, width) cl->name = off, off += (width)
@@ -26,6 +27,7 @@ void vb_chunk_layout_init(vb_chunk_layout *cl, const vb_model *m, int64_t L, boo
     FIELD(logp, L);
     FIELD(q_target, targets ? L * d->actions : 0);
     FIELD(v_target, targets ? L : 0);
+    FIELD(task_cells, L * cl->cells);
     FIELD(carry0, d->carry);
     FIELD(phi_prev, 2 * d->latent);
 #undef FIELD
@@ -33,7 +35,7 @@ void vb_chunk_layout_init(vb_chunk_layout *cl, const vb_model *m, int64_t L, boo
 }
 
 uint64_t vb_chunk_layout_hash(const vb_chunk_layout *cl) {
-    int64_t v[8] = {cl->L, cl->in, cl->obs, cl->actions, cl->carry, cl->latent, cl->targets, cl->floats};
+    int64_t v[9] = {cl->L, cl->in, cl->obs, cl->actions, cl->carry, cl->latent, cl->targets, cl->cells, cl->floats};
     uint64_t h = 0xcbf29ce484222325ull;
     const unsigned char *p = (const unsigned char *)v;
     for (size_t i = 0; i < sizeof v; i++) {

@@ -27,9 +27,11 @@
 
 typedef struct vb_chunk_layout {
     int64_t L, in, obs, actions, carry, latent;
+    int64_t cells;     /* task labels per step: the model's reward cells, 0 without a decoder */
     bool targets;
     /* offsets in floats; per-step fields are (L, width) row-major */
-    int64_t x, reset, action, reward, done, task_done, next_obs, logp, q_target, v_target, carry0, phi_prev;
+    int64_t x, reset, action, reward, done, task_done, next_obs, logp, q_target, v_target, task_cells, carry0,
+        phi_prev;
     int64_t floats;
 } vb_chunk_layout;
 

@@ -87,6 +87,11 @@ static void bandit_start_obs(const vb_env_spec *s, float *obs) {
     for (int64_t j = 0; j < s->obs_size; j++) obs[j] = 0.0f;
 }
 
+static void bandit_task_cells(const vb_env_batch *b, int64_t i, float *out) {
+    const bandit_state *st = b->state;
+    for (int64_t k = 0; k < st->arms; k++) out[k] = (float)st->p[i * st->arms + k];
+}
+
 const vb__env_family vb__bandit_family = {
     .spec = bandit_spec,
     .create = bandit_create,
@@ -97,4 +102,5 @@ const vb__env_family vb__bandit_family = {
     .transition = bandit_transition,
     .reward_cell = bandit_reward_cell,
     .start_obs = bandit_start_obs,
+    .task_cells = bandit_task_cells,
 };

@@ -163,6 +163,12 @@ int64_t vb_env_reward_cell(const vb_env_spec *spec, const float *obs, int32_t ac
     return family_of(spec->family)->reward_cell(spec, obs, action, next_obs);
 }
 
+int vb_env_task_cells(const vb_env_batch *b, int64_t i, float *out) {
+    if (i < 0 || i >= b->n) return VB_ENV_EINDEX;
+    b->family->task_cells(b, i, out);
+    return VB_ENV_OK;
+}
+
 const char *vb_env_strerror(int code) {
     switch (code) {
     case VB_ENV_OK: return "success";

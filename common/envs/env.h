@@ -126,6 +126,13 @@ void vb_env_episode_start_obs(const vb_env_spec *spec, float *obs);
 /* The reward cell of the transition (obs, action, next_obs), in [0, reward_cells). */
 int64_t vb_env_reward_cell(const vb_env_spec *spec, const float *obs, int32_t action, const float *next_obs);
 
+/* Env i's current task as one label per reward cell, what a decoder of the
+ * task predicts (training-time, privileged): BERNOULLI rewards: the
+ * probability of the hit level at the cell (gridworld: 1 at the goal, else 0;
+ * bandit: the arm's p); GAUSSIAN: the mean reward (funcopt: f at the point).
+ * Writes spec.reward_cells floats; VB_ENV_OK or VB_ENV_EINDEX. */
+int vb_env_task_cells(const vb_env_batch *b, int64_t i, float *out);
+
 /* Text of a VB_ENV_* code. */
 const char *vb_env_strerror(int code);
 

@@ -25,6 +25,8 @@ typedef struct vb__env_family {
     void (*start_obs)(const vb_env_spec *spec, float *obs);
     /* The reward cell of a transition. */
     int64_t (*reward_cell)(const vb_env_spec *spec, const float *obs, int32_t a, const float *next_obs);
+    /* Env i's task as decoder labels, one per reward cell (see env.h). */
+    void (*task_cells)(const vb_env_batch *b, int64_t i, float *out);
 } vb__env_family;
 
 extern const vb__env_family vb__gridworld_family;

@@ -144,6 +144,11 @@ static void funcopt_start_obs(const vb_env_spec *s, float *obs) {
     for (int64_t j = 0; j < s->obs_size; j++) obs[j] = 0.0f;
 }
 
+static void funcopt_task_cells(const vb_env_batch *b, int64_t i, float *out) {
+    const funcopt_state *st = b->state;
+    for (int64_t k = 0; k < st->points; k++) out[k] = (float)st->f[i * st->points + k];
+}
+
 const vb__env_family vb__funcopt_family = {
     .spec = funcopt_spec,
     .create = funcopt_create,
@@ -154,4 +159,5 @@ const vb__env_family vb__funcopt_family = {
     .transition = funcopt_transition,
     .reward_cell = funcopt_reward_cell,
     .start_obs = funcopt_start_obs,
+    .task_cells = funcopt_task_cells,
 };

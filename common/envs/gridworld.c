@@ -141,6 +141,13 @@ static void grid_start_obs(const vb_env_spec *s, float *obs) {
     for (int64_t j = 0; j < s->obs_size; j++) obs[j] = 0.0f;
 }
 
+static void grid_task_cells(const vb_env_batch *b, int64_t i, float *out) {
+    const grid_state *st = b->state;
+    const int64_t g = b->spec.grid_size;
+    for (int64_t k = 0; k < g * g; k++) out[k] = 0.0f;
+    out[st->goal[i * 2 + 1] * g + st->goal[i * 2]] = 1.0f;
+}
+
 const vb__env_family vb__gridworld_family = {
     .spec = grid_spec,
     .create = grid_create,
@@ -151,4 +158,5 @@ const vb__env_family vb__gridworld_family = {
     .transition = grid_transition,
     .reward_cell = grid_reward_cell,
     .start_obs = grid_start_obs,
+    .task_cells = grid_task_cells,
 };

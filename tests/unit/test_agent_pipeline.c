@@ -175,3 +175,58 @@ Test(pipeline, acting_chunks_chain_across_windows_and_tasks, .init = smoke_model
     free(P);
     free(k.data);
 }
+
+/* Models with a decoder get the task's labels per step: on the gridworld a
+ * one-hot goal cell, constant within a task, changing only at task starts,
+ * and the cell of every rewarded transition. */
+Test(pipeline, acting_chunks_carry_the_task_labels, .init = smoke_model) {
+    char err[512];
+    cr_assert_eq(vb_config_set(&cfg, "run.algo=varibad", err, sizeof err), 0);
+    cr_assert_eq(vb_config_set(&cfg, "learner.window=7", err, sizeof err), 0);
+    cr_assert_eq(vb_model_build(&model, &cfg, &spec, err, sizeof err), 0, "%s", err);
+    const vb_backend *be = vb_backend_cpu();
+    float *P = calloc((size_t)model.layout.total, sizeof(float));
+    cr_assert_eq(vb_model_init(&model, P, 3), 0);
+    vb_acting a;
+    cr_assert_eq(vb_acting_create(&a, be, &model, &cfg, 4, 5, 0, err, sizeof err), 0, "%s", err);
+    vb_acting_set_params(&a, P, 0);
+    const vb_chunk_layout *cl = &a.cl;
+    cr_assert_eq(cl->cells, spec.reward_cells);
+    collected k = {.cl = a.cl, .cap = 40};
+    k.data = calloc((size_t)(k.cap * cl->floats), sizeof(float));
+    for (int s = 0; s < 70; s++) cr_assert_eq(vb_acting_step(&a, collect, &k, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(k.n, 40);
+    const int64_t C = cl->cells, obs = model.d.obs;
+    int hits = 0, changes = 0;
+    for (int slot = 0; slot < 4; slot++) {
+        int64_t goal = -1;
+        for (int w = 0; w < 10; w++) {
+            const float *c = k.data + (int64_t)(4 * w + slot) * cl->floats;
+            for (int64_t t = 0; t < 7; t++) {
+                const float *y = c + cl->task_cells + t * C;
+                int64_t hot = -1, ones = 0;
+                for (int64_t j = 0; j < C; j++) {
+                    cr_assert(y[j] == 0.0f || y[j] == 1.0f);
+                    if (y[j] == 1.0f) hot = j, ones++;
+                }
+                cr_assert_eq(ones, 1, "one goal cell per step");
+                if (goal >= 0 && hot != goal) {
+                    cr_assert_eq(c[cl->reset + t], 1.0f, "the goal changed inside a task");
+                    changes++;
+                }
+                goal = hot;
+                if (c[cl->reward + t] == spec.reward_levels[1]) {
+                    hits++;
+                    int64_t cell = vb_env_reward_cell(&spec, c + cl->x + t * model.d.in, (int32_t)c[cl->action + t],
+                                                      c + cl->next_obs + t * obs);
+                    cr_assert_eq(cell, hot, "a hit away from the labelled goal");
+                }
+            }
+        }
+    }
+    cr_assert_gt(hits, 0, "random acting on a 3x3 grid hits some goals");
+    cr_assert_gt(changes, 0, "seven tasks per slot change the goal");
+    free(k.data);
+    vb_acting_destroy(&a);
+    free(P);
+}

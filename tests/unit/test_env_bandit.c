@@ -133,3 +133,15 @@ Test(env_bandit, same_stream_same_trajectory_other_stream_another) {
     vb_env_batch_destroy(c);
     vb_env_batch_destroy(d);
 }
+
+Test(env_bandit, task_cells_are_the_arm_probabilities) {
+    vb_env_batch *b = make(8, 5, 10, 2, 3, 4, 0);
+    float cells[5];
+    for (int64_t i = 0; i < b->n; i++) {
+        const double *p = vb_bandit_arm_probs(b, i);
+        cr_assert_eq(vb_env_task_cells(b, i, cells), VB_ENV_OK);
+        for (int k = 0; k < 5; k++) cr_assert_eq(cells[k], (float)p[k]);
+    }
+    cr_assert_eq(vb_env_task_cells(b, -1, cells), VB_ENV_EINDEX);
+    vb_env_batch_destroy(b);
+}

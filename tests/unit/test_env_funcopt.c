@@ -155,3 +155,14 @@ Test(env_funcopt, wide_kernels_still_factor) {
     cr_assert(fabs(f[0] - f[255]) < 0.05, "%f %f", f[0], f[255]);
     vb_env_batch_destroy(b);
 }
+
+Test(env_funcopt, task_cells_are_the_function_values) {
+    vb_env_batch *b = make(4, 16, 5, 0.1, 0.2, 0.5, 3, 0);
+    float cells[16];
+    for (int64_t i = 0; i < b->n; i++) {
+        const double *f = vb_funcopt_values(b, i);
+        cr_assert_eq(vb_env_task_cells(b, i, cells), VB_ENV_OK);
+        for (int k = 0; k < 16; k++) cr_assert_eq(cells[k], (float)f[k]);
+    }
+    vb_env_batch_destroy(b);
+}

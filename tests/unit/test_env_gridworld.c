@@ -256,3 +256,17 @@ Test(env_gridworld, random_play_matches_its_exact_value) {
     free(ret);
     vb_env_batch_destroy(b);
 }
+
+Test(env_gridworld, task_cells_are_one_at_the_goal_only) {
+    vb_env_batch *b = make(16, 5, 0);
+    float cells[25];
+    for (int64_t i = 0; i < b->n; i++) {
+        int32_t gx, gy;
+        cr_assert_eq(vb_gridworld_goal(b, i, &gx, &gy), 0);
+        cr_assert_eq(vb_env_task_cells(b, i, cells), VB_ENV_OK);
+        for (int64_t c = 0; c < 25; c++)
+            cr_assert_eq(cells[c], c == gy * 5 + gx ? 1.0f : 0.0f, "env %lld cell %lld", (long long)i, (long long)c);
+    }
+    cr_assert_eq(vb_env_task_cells(b, 16, cells), VB_ENV_EINDEX);
+    vb_env_batch_destroy(b);
+}
