@@ -1,6 +1,6 @@
 /* actor — the acting process: steps a batch of environments, tracks beliefs,
  * plans every action, and streams trajectory chunks to the learner; with
- * --eval, evaluates an agent locally (eval.c). This file is the command line. */
+ * --eval, evaluates an agent locally (common/agent/evaluate.c). This file is the command line. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 #include "../../common/net/endpoint.h"
 #include "../../kernels/backend.h"
 #include "act.h"
-#include "eval.h"
+#include "../../common/agent/evaluate.h"
 #include "trained.h"
 
 static void usage(FILE *out) {
@@ -60,9 +60,9 @@ static void usage(FILE *out) {
 /* --eval: check its options, then hand over to eval.c. */
 static int run_eval(const vb_config *cfg, const char *learner, const char *agent, const char *tasks,
                     const char *seed, const char *threads, const vb_model *model, const float *params) {
-    actor_eval_options opt = {.agent = model ? "checkpoint" : agent, .model = model, .params = params,
+    vb_eval_options opt = {.agent = model ? "checkpoint" : agent, .model = model, .params = params,
                               .tasks = cfg->eval.tasks, .seed = (uint64_t)cfg->run.seed,
-                              .threads = actor_eval_default_threads()};
+                              .threads = vb_eval_default_threads()};
     int64_t v;
     if (learner) {
         fprintf(stderr, "actor: --eval runs locally and takes no --learner\ntry 'actor --help'\n");
@@ -77,27 +77,27 @@ static int run_eval(const vb_config *cfg, const char *learner, const char *agent
         return VB_EXIT_USAGE;
     }
     if (tasks) {
-        if (actor_eval_parse_int(tasks, 1, 1000000000, &v) != 0) {
+        if (vb_eval_parse_int(tasks, 1, 1000000000, &v) != 0) {
             fprintf(stderr, "actor: --tasks: expected an integer in [1, 1000000000], got '%s'\n", tasks);
             return VB_EXIT_USAGE;
         }
         opt.tasks = v;
     }
     if (seed) {
-        if (actor_eval_parse_int(seed, 0, INT64_C(9007199254740992), &v) != 0) {
+        if (vb_eval_parse_int(seed, 0, INT64_C(9007199254740992), &v) != 0) {
             fprintf(stderr, "actor: --seed: expected an integer in [0, 9007199254740992], got '%s'\n", seed);
             return VB_EXIT_USAGE;
         }
         opt.seed = (uint64_t)v;
     }
     if (threads) {
-        if (actor_eval_parse_int(threads, 1, 1024, &v) != 0) {
+        if (vb_eval_parse_int(threads, 1, 1024, &v) != 0) {
             fprintf(stderr, "actor: --threads: expected an integer in [1, 1024], got '%s'\n", threads);
             return VB_EXIT_USAGE;
         }
         opt.threads = v;
     }
-    return actor_eval_run(cfg, &opt, stdout);
+    return vb_eval_run(cfg, &opt, stdout);
 }
 
 int main(int argc, char **argv) {
@@ -218,14 +218,14 @@ int main(int argc, char **argv) {
     vb_act_options ao = {.learner = learner, .name = name, .log_level_set = log_level != NULL};
     int64_t v;
     if (threads) {
-        if (actor_eval_parse_int(threads, 1, 1024, &v) != 0) {
+        if (vb_eval_parse_int(threads, 1, 1024, &v) != 0) {
             fprintf(stderr, "actor: --threads: expected an integer in [1, 1024], got '%s'\n", threads);
             return VB_EXIT_USAGE;
         }
         ao.threads = v;
     }
     if (parent) {
-        if (actor_eval_parse_int(parent, 1, INT32_MAX, &v) != 0) {
+        if (vb_eval_parse_int(parent, 1, INT32_MAX, &v) != 0) {
             fprintf(stderr, "actor: --parent: expected a process id, got '%s'\n", parent);
             return VB_EXIT_USAGE;
         }

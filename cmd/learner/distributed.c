@@ -442,6 +442,7 @@ static void update_cb(uv_idle_t *h) {
         vb_warn("%s", err);
     } else {
         vb_run_add_update(r, &st);
+        vb_run_maybe_eval(r);
         uint64_t v = vb_learning_version(r->learning);
         if (v % (uint64_t)d->cfg->learner.publish_every == 0 && publish(d) != 0)
             vb_warn("out of memory publishing weights");

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../common/agent/evaluate.h"
 #include "../../common/base/fs.h"
 #include "../../common/base/log.h"
 #include "../../common/nn/arena.h"
@@ -47,11 +48,13 @@ int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len) {
     snprintf(path, sizeof path, "%s/metrics.jsonl", r->dir);
     r->metrics = fopen(path, resume ? "a" : "w");
     if (!r->metrics) return snprintf(err, err_len, "%s: %s", path, strerror(errno)), -1;
+    if (r->cfg->log.tensorboard && vb_tboard_open(&r->tb, r->dir, err, err_len) != 0) return -1;
     return 0;
 }
 
 void vb_run_close(vb_run *r) {
     if (r->metrics) fclose(r->metrics);
+    vb_tboard_close(&r->tb);
     vb_learning_destroy(r->learning);
     free(r->P0);
     r->metrics = NULL;
@@ -179,10 +182,13 @@ void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
     a->kl += s->kl;
     a->elbo += s->elbo;
     a->belief_future_loglik += s->belief_future_loglik;
-    a->bandit_belief_mae += s->bandit_belief_mae;
+    a->belief_mae += s->belief_mae;
     a->grad_norm += s->grad_norm;
     a->value_mean += s->value_mean;
     a->return_mean += s->return_mean;
+    a->planner_value_mean += s->planner_value_mean;
+    a->carry_refreshed += s->carry_refreshed;
+    a->carry_drift += s->carry_drift;
     r->acc_n++;
 }
 
@@ -212,12 +218,96 @@ void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra)
         if (r->model.d.has_decoder) {
             fprintf(f, ",\"loss_recon\":%.6g,\"kl\":%.6g,\"elbo\":%.6g,\"belief_future_loglik\":%.6g", a.loss_recon / k,
                     a.kl / k, a.elbo / k, a.belief_future_loglik / k);
-            if (r->spec.family == VB_ENV_BANDIT) fprintf(f, ",\"bandit_belief_mae\":%.6g", a.bandit_belief_mae / k);
+            if (r->spec.family == VB_ENV_BANDIT || r->spec.family == VB_ENV_GRIDWORLD)
+                fprintf(f, ",\"belief_mae\":%.6g", a.belief_mae / k);
+            if (r->cfg->run.algo == VB_ALGO_VARIBASED)
+                fprintf(f, ",\"planner_value_mean\":%.6g", a.planner_value_mean / k);
         }
+        if (r->cfg->learner.refresh_carry)
+            fprintf(f, ",\"carry_refreshed\":%.6g,\"carry_drift\":%.6g", a.carry_refreshed / k, a.carry_drift / k);
     }
     fprintf(f, ",\"dropped_stale\":%lld,\"rejected_chunks\":%lld%s}\n", (long long)vb_learning_dropped(r->learning),
             (long long)r->rejected_chunks, extra);
     fflush(f);
+    if (r->tb.f) { /* the same numbers as TensorBoard scalars, by environment step */
+        vb_tboard *tb = &r->tb;
+        const int64_t s = r->env_steps;
+        vb_tboard_scalar(tb, s, "train/steps_per_s", sps);
+        vb_tboard_scalar(tb, s, "train/wall_s", wall);
+        if (t->tasks) {
+            vb_tboard_scalar(tb, s, "return/mean", ret);
+            char tag[64];
+            for (int64_t e = 0; e < t->episodes && t->episodes > 1; e++) {
+                snprintf(tag, sizeof tag, "return/episode_%lld", (long long)(e + 1));
+                vb_tboard_scalar(tb, s, tag, t->episode_sum[e] / (double)t->tasks);
+            }
+        }
+        if (r->acc_n) {
+            vb_tboard_scalar(tb, s, "loss/policy", a.loss_policy / k);
+            vb_tboard_scalar(tb, s, "loss/value", a.loss_value / k);
+            vb_tboard_scalar(tb, s, "train/grad_norm", a.grad_norm / k);
+            vb_tboard_scalar(tb, s, "train/value_mean", a.value_mean / k);
+            if (r->model.d.has_decoder) {
+                vb_tboard_scalar(tb, s, "belief/loss_recon", a.loss_recon / k);
+                vb_tboard_scalar(tb, s, "belief/kl", a.kl / k);
+                vb_tboard_scalar(tb, s, "belief/elbo", a.elbo / k);
+                vb_tboard_scalar(tb, s, "belief/future_loglik", a.belief_future_loglik / k);
+                if (r->spec.family == VB_ENV_BANDIT || r->spec.family == VB_ENV_GRIDWORLD)
+                    vb_tboard_scalar(tb, s, "belief/mae", a.belief_mae / k);
+            }
+            if (r->cfg->run.algo == VB_ALGO_VARIBASED) vb_tboard_scalar(tb, s, "planner/value_mean", a.planner_value_mean / k);
+            if (r->cfg->learner.refresh_carry) vb_tboard_scalar(tb, s, "train/carry_drift", a.carry_drift / k);
+            else vb_tboard_scalar(tb, s, "loss/entropy", a.entropy / k);
+        }
+        int failed = tb->failed;
+        if (vb_tboard_flush(tb) != 0 && !failed) vb_warn("TensorBoard event file: a write failed; no further events are written");
+    }
+}
+
+/* ---- evaluation during training ------------------------------------------- */
+void vb_run_maybe_eval(vb_run *r) {
+    const vb_config *cfg = r->cfg;
+    uint64_t v = vb_learning_version(r->learning);
+    if (cfg->eval.every_updates <= 0 || v % (uint64_t)cfg->eval.every_updates != 0) return;
+    char *buf = NULL, path[4400];
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem) {
+        vb_warn("evaluation at update %llu skipped: out of memory", (unsigned long long)v);
+        return;
+    }
+    vb_eval_options opt = {.agent = "checkpoint",
+                           .model = &r->model,
+                           .params = vb_learning_params(r->learning),
+                           .tasks = cfg->eval.tasks,
+                           .seed = (uint64_t)cfg->run.seed,
+                           .threads = cfg->learner.threads > 0 ? cfg->learner.threads : vb_eval_default_threads()};
+    double t0 = vb_run_now();
+    int rc = vb_eval_run(cfg, &opt, mem);
+    fclose(mem);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
+    const char *last = buf ? strrchr(buf, '\n') : NULL; /* the JSON summary is the last line */
+    last = last ? last + 1 : buf;
+    if (rc != 0 || !last || last[0] != '{') {
+        vb_warn("evaluation at update %llu failed (status %d)", (unsigned long long)v, rc);
+        free(buf);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/evals.jsonl", r->dir);
+    FILE *f = fopen(path, "a");
+    if (f) {
+        fprintf(f, "{\"updates\":%llu,\"env_steps\":%lld,\"eval_s\":%.3f,\"result\":%s}\n", (unsigned long long)v,
+                (long long)r->env_steps, vb_run_now() - t0, last);
+        fclose(f);
+    } else {
+        vb_warn("%s: %s", path, strerror(errno));
+    }
+    const char *rm = strstr(last, "\"return_mean\":");
+    const char *num = rm ? rm + 14 : "?";
+    vb_info("eval at update %llu (%lld env steps, %lld tasks): return %.*s", (unsigned long long)v,
+            (long long)r->env_steps, (long long)cfg->eval.tasks, (int)strcspn(num, ",}"), num);
+    if (r->tb.f && rm) vb_tboard_scalar(&r->tb, r->env_steps, "eval/return_mean", strtod(rm + 14, NULL));
+    free(buf);
 }
 
 void vb_run_progress(const vb_run *r, double wall, double sps, const char *extra) {

@@ -19,6 +19,7 @@
 #ifndef VB_RUN_H
 #define VB_RUN_H
 
+#include "../../common/base/tboard.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ typedef struct vb_run {
     const vb_config *cfg;
     char dir[4096], ckdir[4200];
     FILE *metrics;
+    vb_tboard tb;               /* log.tensorboard: event file of the metrics (f NULL when off) */
     vb_model model;
     vb_env_spec spec;
     vb_chunk_layout cl;
@@ -48,6 +50,12 @@ typedef struct vb_run {
     int64_t acc_n, rejected_chunks;
     vb_task_stats tstats;
 } vb_run;
+
+/* eval.every_updates: at a multiple of it, evaluate the current weights on
+ * eval.tasks held-out tasks (blocking; learner.threads worker threads) and
+ * append {"updates", "env_steps", "eval_s", "result": <actor --eval JSON>} to
+ * <run>/evals.jsonl. */
+void vb_run_maybe_eval(vb_run *r);
 
 /* Monotonic seconds. */
 double vb_run_now(void);

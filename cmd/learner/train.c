@@ -134,6 +134,7 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
                 break;
             }
             vb_run_add_update(r, &st);
+            vb_run_maybe_eval(r);
             uint64_t v = vb_learning_version(r->learning);
             if (v % (uint64_t)publish == 0) vb_acting_set_params(&s.acting, vb_learning_params(r->learning), v);
             if (ckpt_every > 0 && v % (uint64_t)ckpt_every == 0 && save_checkpoint(&s, err, sizeof err) != 0)

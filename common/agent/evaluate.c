@@ -1,7 +1,7 @@
 /* eval — see eval.h. */
-#include "eval.h"
+#include "evaluate.h"
 
-#include "../../common/agent/policy_agent.h"
+#include "policy_agent.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../common/base/cli.h"
-#include "../../common/base/log.h"
-#include "../../common/envs/agent.h"
-#include "../../common/envs/env.h"
+#include "../base/cli.h"
+#include "../base/log.h"
+#include "../envs/agent.h"
+#include "../envs/env.h"
 
 /* The stream ids of evaluation; the top byte keeps them apart from each other
  * and from the streams of training actors. */
@@ -27,7 +27,7 @@
 
 typedef struct eval_run {
     const vb_config *cfg;
-    const actor_eval_options *opt;
+    const vb_eval_options *opt;
     vb_env_spec spec;
     int64_t batch;           /* envs stepped together by one worker */
     int64_t chunks;          /* batches of consecutive tasks */
@@ -44,7 +44,7 @@ typedef struct eval_run {
     char err[512];
 } eval_run;
 
-int actor_eval_parse_int(const char *text, int64_t min, int64_t max, int64_t *out) {
+int vb_eval_parse_int(const char *text, int64_t min, int64_t max, int64_t *out) {
     if (!text || !*text) return -1;
     for (const char *p = text; *p; p++)
         if ((*p < '0' || *p > '9') && !(p == text && *p == '-')) return -1;
@@ -56,7 +56,7 @@ int actor_eval_parse_int(const char *text, int64_t min, int64_t max, int64_t *ou
     return 0;
 }
 
-int64_t actor_eval_default_threads(void) {
+int64_t vb_eval_default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 1024 ? 1024 : (int64_t)n;
 }
@@ -269,7 +269,7 @@ static int check_agent(const eval_run *run) {
     return VB_EXIT_OK;
 }
 
-int actor_eval_run(const vb_config *cfg, const actor_eval_options *opt, FILE *out) {
+int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
     eval_run run;
     memset(&run, 0, sizeof run);
     run.cfg = cfg;

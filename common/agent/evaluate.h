@@ -1,4 +1,5 @@
-/* eval — `actor --eval`: run an agent on held-out tasks and report its returns.
+/* evaluate — `actor --eval` and the learner's eval.every_updates: run an agent
+ * on held-out tasks and report its returns.
  *
  * Tasks are numbered 0 .. tasks-1. Task k's env draws from vb_rng stream
  * EVAL_ENV_STREAMS + k and its agent from EVAL_AGENT_STREAMS + k, both under
@@ -17,32 +18,32 @@
  * with, for envs that report regret (funcopt), "simple_regret_mean",
  * "simple_regret_stderr" (after the last step) and "simple_regret_per_step".
  * A standard error is null when there is a single task. */
-#ifndef VB_ACTOR_EVAL_H
-#define VB_ACTOR_EVAL_H
+#ifndef VB_EVALUATE_H
+#define VB_EVALUATE_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../../common/base/config.h"
+#include "../base/config.h"
 
 struct vb_model;
 
-typedef struct actor_eval_options {
+typedef struct vb_eval_options {
     const char *agent; /* a reference agent's registry name, or the name shown for a trained one */
     const struct vb_model *model; /* a trained agent's model (NULL: a reference agent) */
     const float *params;          /* its parameters */
     int64_t tasks;     /* >= 1 */
     uint64_t seed;
     int64_t threads;   /* >= 1 */
-} actor_eval_options;
+} vb_eval_options;
 
 /* Run the evaluation; the JSON summary is written to out. Returns an exit
  * status: 0, 1 (runtime failure) or 2 (an agent that does not exist or does
  * not fit the env; the message lists the valid ones). */
-int actor_eval_run(const vb_config *cfg, const actor_eval_options *opt, FILE *out);
+int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out);
 /* Parse a whole decimal integer in [min, max]. 0, or -1. */
-int actor_eval_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);
+int vb_eval_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);
 /* Worker threads when --threads is not given: one per online core. */
-int64_t actor_eval_default_threads(void);
+int64_t vb_eval_default_threads(void);
 
 #endif

@@ -3,6 +3,9 @@
  * the value). The losses are averaged over the L * N real steps. */
 #include "learning.h"
 
+#include "../envs/gridworld.h"
+#include "refresh.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +20,12 @@ struct vb_learning {
     int64_t N, L, T;
     /* hyper-parameters */
     double gamma, lambda, clip, ent_coef, value_coef, policy_coef, elbo_coef, kl_beta;
-    int64_t max_lag, warmup;
+    int64_t max_lag, warmup, samples, epochs;
     double prior_alpha, prior_beta;
-    bool rl_to_encoder;
+    bool rl_to_encoder, lambda_target, decode_task, refresh;
+    vb_refresh rf;
+    int64_t *idx;       /* (N) replay slots of the batch */
+    float *phi_prev0;   /* (N, 2 latent) belief before each window's first step */
     /* state */
     float *P, *G;
     vb_optim opt;
@@ -67,7 +73,14 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->kl_beta = cfg->learner.kl_beta;
     l->max_lag = cfg->learner.max_policy_lag;
     l->warmup = cfg->learner.elbo_warmup_updates;
+    l->samples = cfg->learner.elbo_samples;
+    /* PPO passes per sampled batch (rl2, varibad); varibased's targets are
+     * fixed regression targets, one pass */
+    l->epochs = l->algo == VB_ALGO_VARIBASED ? 1 : cfg->learner.ppo_epochs;
     l->rl_to_encoder = cfg->model.rl_grad_to_encoder;
+    l->lambda_target = cfg->learner.value_target == VB_VT_LAMBDA;
+    l->decode_task = cfg->learner.elbo_decode == VB_DECODE_TASK;
+    l->refresh = cfg->learner.refresh_carry;
     l->prior_alpha = cfg->env.prior_alpha;
     l->prior_beta = cfg->env.prior_beta;
     vb_chunk_layout_init(&l->cl, m, l->L, l->algo == VB_ALGO_VARIBASED);
@@ -85,6 +98,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     /* updates a run will take, for the linear schedule */
     double spi = cfg->learner.samples_per_insert > 0 ? cfg->learner.samples_per_insert : 1.0;
     oc.total_steps = (int64_t)((double)cfg->run.total_env_steps / (double)L * spi / (double)N) + 1;
+    if (l->algo != VB_ALGO_VARIBASED) oc.total_steps *= cfg->learner.ppo_epochs;
     int64_t mlp_rows = TN;
     int64_t scratch_n = vb_mlp_scratch_floats(&m->policy, mlp_rows);
     if (d->has_decoder && vb_mlp_scratch_floats(&m->reward_dec, LN) > scratch_n)
@@ -94,6 +108,8 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->batch = calloc((size_t)N, sizeof *l->batch);
     l->X = alloc_f(TN * d->in);
     l->carry0 = alloc_f(N * d->carry);
+    l->phi_prev0 = alloc_f(N * 2 * D);
+    l->idx = calloc((size_t)N, sizeof(int64_t));
     l->o = alloc_f(TN * d->hidden);
     l->phi = alloc_f(TN * 2 * D);
     l->feat = alloc_f(TN * d->feat);
@@ -142,13 +158,18 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
               !l->seg || !l->prev_kind || !l->rew || !l->tdone || !l->blogp || !l->logp || !l->ent || !l->adv ||
               !l->ret || !l->d_logp || !l->d_ent || !l->d_logits || !l->d_values || !l->d_feat || !l->d_o ||
               !l->d_phi || !l->mu || !l->lv || !l->eps || !l->z || !l->cells || !l->d_cells || !l->d_z ||
-              !l->d_mu || !l->d_lv || !l->pmu || !l->plv || !l->d_pmu || !l->d_plv || !l->kl || !l->cache_dec || !l->start_obs;
+              !l->d_mu || !l->d_lv || !l->pmu || !l->plv || !l->d_pmu || !l->d_plv || !l->kl || !l->cache_dec || !l->start_obs || !l->phi_prev0 || !l->idx;
     if (bad || vb_optim_init(&l->opt, be, &oc, m->layout.total) != 0 ||
         vb_replay_init(&l->replay, &l->cl, cfg->learner.replay_capacity, cfg->learner.samples_per_insert) != 0 ||
         vb_encoder_ws_init(&l->ews, m, T, N) != 0) {
         vb_learning_destroy(l);
         return snprintf(err, err_len, "out of memory for the learner (batch %lld x window %lld, replay %lld)",
                         (long long)N, (long long)L, (long long)cfg->learner.replay_capacity), -1;
+    }
+    if (l->refresh &&
+        vb_refresh_init(&l->rf, m, &l->cl, cfg->learner.replay_capacity, N, err, err_len) != 0) {
+        vb_learning_destroy(l);
+        return -1;
     }
     memcpy(l->P, P0, sizeof(float) * (size_t)m->layout.total);
     vb_rng_init(&l->rng, (uint64_t)cfg->run.seed, 0x6c6561726e); /* the "learn" stream */
@@ -163,17 +184,21 @@ void vb_learning_destroy(vb_learning *l) {
                     l->rew, l->tdone, l->blogp, l->logp, l->ent, l->adv, l->ret, l->d_logp, l->d_ent,
                     l->d_logits, l->d_values, l->d_feat, l->d_o, l->d_phi, l->mu, l->lv, l->eps, l->z,
                     l->cells, l->d_cells, l->d_z, l->d_mu, l->d_lv, l->pmu, l->plv, l->d_pmu, l->d_plv, l->kl,
-                    l->cache_dec, l->start_obs};
+                    l->cache_dec, l->start_obs, l->phi_prev0, l->idx};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     vb_optim_free(&l->opt, l->be);
     vb_replay_free(&l->replay);
     vb_encoder_ws_free(&l->ews);
+    if (l->refresh) vb_refresh_free(&l->rf);
     free(l);
 }
 
 int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_len) {
     if (vb_chunk_validate(&l->cl, c->data, why, why_len) != 0) return -1;
-    if (c->version + (uint64_t)l->max_lag < l->version) {
+    bool stale = c->version + (uint64_t)l->max_lag < l->version;
+    if (l->refresh && vb_refresh_observe(&l->rf, c, stale ? -1 : l->replay.head) != 0)
+        return snprintf(why, why_len, "out of memory for learner.refresh_carry streams"), -1;
+    if (stale) {
         l->dropped++;
         return 1;
     }
@@ -192,6 +217,7 @@ static void assemble(vb_learning *l) {
     for (int64_t w = 0; w < N; w++) {
         const float *c = l->batch[w];
         memcpy(l->carry0 + w * d->carry, c + cl->carry0, sizeof(float) * (size_t)d->carry);
+        memcpy(l->phi_prev0 + w * 2 * d->latent, c + cl->phi_prev, sizeof(float) * (size_t)(2 * d->latent));
         int32_t seg = 0;
         for (int64_t t = 0; t < L; t++) {
             int64_t r = t * N + w;
@@ -249,13 +275,15 @@ static void advantages(vb_learning *l, vb_update_stats *st) {
     st->return_mean = rs / M;
 }
 
-/* PPO surrogate, entropy and value gradients into d_logits and d_values. */
-static void ppo_loss(vb_learning *l, vb_update_stats *st) {
+/* PPO surrogate, entropy and value gradients into d_logits and d_values. The
+ * advantages and returns come from the first epoch's values and stay fixed
+ * over the batch's later epochs. */
+static void ppo_loss(vb_learning *l, vb_update_stats *st, bool first_epoch) {
     const vb_backend *be = l->be;
     const int64_t N = l->N, L = l->L, LN = L * N, A = l->m->d.actions;
     be->cat_logprob_forward(l->logp, l->logits, l->act, LN, A);
     be->cat_entropy_forward(l->ent, l->logits, LN, A);
-    advantages(l, st);
+    if (first_epoch) advantages(l, st);
     double pl = 0, ent = 0, vl = 0, akl = 0, clipped = 0, vm = 0;
     const double M = (double)LN;
     for (int64_t r = 0; r < LN; r++) {
@@ -285,19 +313,24 @@ static void ppo_loss(vb_learning *l, vb_update_stats *st) {
     st->value_mean = vm / M;
 }
 
-/* Planner targets: c_V (V - V^)^2 and -c_pi sum_a q*(a) log pi(a). */
+/* Planner targets: c_V (V - V^)^2 and -c_pi sum_a q*(a) log pi(a). V^ is the
+ * planner's value, or with learner.value_target: lambda the lambda-return of
+ * the real rewards bootstrapped with the current value head. */
 static void planner_loss(vb_learning *l, vb_update_stats *st) {
     const vb_backend *be = l->be;
     const vb_chunk_layout *cl = &l->cl;
     const int64_t N = l->N, L = l->L, LN = L * N, A = l->m->d.actions;
     const double M = (double)LN;
-    double vl = 0, xe = 0, vm = 0;
+    double vl = 0, xe = 0, vm = 0, pv = 0;
+    if (l->lambda_target) advantages(l, st);
     be->fill(l->d_logits, 0.0f, LN * A);
     for (int64_t w = 0; w < N; w++) {
         const float *c = l->batch[w];
         for (int64_t t = 0; t < L; t++) {
             int64_t r = t * N + w;
-            double e = (double)l->values[r] - c[cl->v_target + t];
+            double target = l->lambda_target ? (double)l->ret[r] : (double)c[cl->v_target + t];
+            pv += c[cl->v_target + t];
+            double e = (double)l->values[r] - target;
             vl += e * e;
             vm += l->values[r];
             l->d_values[r] = (float)(2.0 * l->value_coef * e / M);
@@ -312,11 +345,20 @@ static void planner_loss(vb_learning *l, vb_update_stats *st) {
     st->loss_value = vl / M;
     st->loss_policy = xe / M;
     st->value_mean = vm / M;
+    st->planner_value_mean = pv / M;
 }
 
-/* The belief ELBO over every window: decode each same-task transition of the
- * window under one sample of q(m | phi_t) per step t, and KL to the previous
- * posterior (N(0, I) at a task start). Gradients go into d_phi. */
+/* The belief ELBO over every window, under one sample of q(m | phi_t) per
+ * step t, and KL to the previous posterior (N(0, I) at a task start).
+ * Reconstruction (learner.elbo_decode):
+ *   transitions: every same-task transition of the window (VariBAD)
+ *   task:        the task's label of every reward cell (chunk.task_cells)
+ * Decoding transitions weights each cell by how often the acting policy
+ * visits it, which correlates with its reward (agents linger at goals and
+ * good arms), so the decoded posterior predictive is biased upward; decoding
+ * the task weights every cell once, a proper scoring rule whose optimum is
+ * the exact posterior predictive. belief_future_loglik is measured on the
+ * transitions in both modes. Gradients go into d_phi. */
 static void elbo_loss(vb_learning *l, vb_update_stats *st) {
     const vb_backend *be = l->be;
     const vb_model *m = l->m;
@@ -331,21 +373,16 @@ static void elbo_loss(vb_learning *l, vb_update_stats *st) {
         switch (l->prev_kind[r]) {
         case 0: be->fill(l->pmu + r * D, 0.0f, D); be->fill(l->plv + r * D, 0.0f, D); break;
         case 1:
-            be->copy(l->pmu + r * D, l->batch[w] + cl->phi_prev, D);
-            be->copy(l->plv + r * D, l->batch[w] + cl->phi_prev + D, D);
+            be->copy(l->pmu + r * D, l->phi_prev0 + w * 2 * D, D);
+            be->copy(l->plv + r * D, l->phi_prev0 + w * 2 * D + D, D);
             break;
         default:
             be->copy(l->pmu + r * D, l->phi + (r - N) * 2 * D, D);
             be->copy(l->plv + r * D, l->phi + (r - N) * 2 * D + D, D);
         }
     }
-    for (int64_t i = 0; i < LN * D; i++) l->eps[i] = vb_rng_normal(&l->rng);
-    be->gauss_sample_forward(l->z, l->mu, l->lv, l->eps, LN * D);
-    vb_mlp_forward(be, &m->reward_dec, l->P, l->cells, l->z, l->cache_dec, LN);
-    /* reconstruction over same-segment pairs (t, i) */
-    be->fill(l->d_cells, 0.0f, LN * C);
     int64_t pairs = 0, future = 0;
-    double ll = 0, fll = 0;
+    double ll = 0, fll = 0, task_ll = 0;
     const bool bern = d->reward_kind == VB_REWARD_BERNOULLI;
     for (int64_t w = 0; w < N; w++)
         for (int64_t t = 0; t < L; t++) {
@@ -356,47 +393,85 @@ static void elbo_loss(vb_learning *l, vb_update_stats *st) {
                 pairs++;
             }
         }
-    const double scale = l->elbo_coef / (double)(pairs > 0 ? pairs : 1);
-    for (int64_t w = 0; w < N; w++)
-        for (int64_t t = 0; t < L; t++) {
-            int64_t rt = t * N + w;
-            const float *row = l->cells + rt * C;
-            float *drow = l->d_cells + rt * C;
-            for (int64_t i = 0; i < L; i++) {
-                int64_t ri = i * N + w;
-                if (l->seg[ri] != l->seg[rt]) continue;
-                double v = row[l->cell[ri]], lp, g;
-                if (bern) {
-                    double y = l->rew[ri] == d->reward_levels[1] ? 1.0 : 0.0;
-                    double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
-                    lp = y * v - sp;
-                    g = y - 1.0 / (1.0 + exp(-v));
-                } else {
-                    double e = l->rew[ri] - v;
-                    lp = -0.5 * (e * e + 1.8378770664093453);
-                    g = e;
-                }
-                ll += lp;
-                if (i >= t) {
-                    fll += lp;
-                    future++;
-                }
-                drow[l->cell[ri]] -= (float)(scale * g);
-            }
-        }
-    be->fill(l->d_z, 0.0f, LN * D);
-    vb_mlp_backward(be, &m->reward_dec, l->P, l->G, l->d_z, l->d_cells, l->z, l->cells, l->cache_dec, l->scratch,
-                    LN);
+    /* learner.elbo_samples reparameterised samples of m per step; each
+     * contributes 1/S of the reconstruction and its gradient */
+    const int64_t S = l->samples > 0 ? l->samples : 1;
+    const double scale = l->decode_task ? 0.0 : l->elbo_coef / (double)(pairs > 0 ? pairs : 1) / (double)S;
     be->fill(l->d_mu, 0.0f, LN * D);
     be->fill(l->d_lv, 0.0f, LN * D);
-    be->gauss_sample_backward(l->d_mu, l->d_lv, l->d_z, l->lv, l->eps, LN * D);
+    for (int64_t smp = 0; smp < S; smp++) {
+        for (int64_t i = 0; i < LN * D; i++) l->eps[i] = vb_rng_normal(&l->rng);
+        be->gauss_sample_forward(l->z, l->mu, l->lv, l->eps, LN * D);
+        vb_mlp_forward(be, &m->reward_dec, l->P, l->cells, l->z, l->cache_dec, LN);
+        be->fill(l->d_cells, 0.0f, LN * C);
+        /* reconstruction over same-segment pairs (t, i) */
+        for (int64_t w = 0; w < N; w++)
+            for (int64_t t = 0; t < L; t++) {
+                int64_t rt = t * N + w;
+                const float *row = l->cells + rt * C;
+                float *drow = l->d_cells + rt * C;
+                for (int64_t i = 0; i < L; i++) {
+                    int64_t ri = i * N + w;
+                    if (l->seg[ri] != l->seg[rt]) continue;
+                    double v = row[l->cell[ri]], lp, g;
+                    if (bern) {
+                        double y = l->rew[ri] == d->reward_levels[1] ? 1.0 : 0.0;
+                        double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+                        lp = y * v - sp;
+                        g = y - 1.0 / (1.0 + exp(-v));
+                    } else {
+                        double e = l->rew[ri] - v;
+                        lp = -0.5 * (e * e + 1.8378770664093453);
+                        g = e;
+                    }
+                    ll += lp;
+                    if (i >= t) {
+                        fll += lp;
+                        future += smp == 0;
+                    }
+                    drow[l->cell[ri]] -= (float)(scale * g);
+                }
+            }
+        if (l->decode_task) { /* every cell of the task, once per step */
+            const double ts = l->elbo_coef / (double)LN / (double)S;
+            for (int64_t w = 0; w < N; w++)
+                for (int64_t t = 0; t < L; t++) {
+                    int64_t rt = t * N + w;
+                    const float *y = l->batch[w] + cl->task_cells + t * C;
+                    const float *row = l->cells + rt * C;
+                    float *drow = l->d_cells + rt * C;
+                    for (int64_t k = 0; k < C; k++) {
+                        double v = row[k], lp, g;
+                        if (bern) {
+                            double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+                            lp = y[k] * v - sp;
+                            g = y[k] - 1.0 / (1.0 + exp(-v));
+                        } else {
+                            double e = y[k] - v;
+                            lp = -0.5 * (e * e + 1.8378770664093453);
+                            g = e;
+                        }
+                        task_ll += lp;
+                        drow[k] -= (float)(ts * g);
+                    }
+                }
+        }
+        be->fill(l->d_z, 0.0f, LN * D);
+        vb_mlp_backward(be, &m->reward_dec, l->P, l->G, l->d_z, l->d_cells, l->z, l->cells, l->cache_dec, l->scratch,
+                        LN);
+        be->gauss_sample_backward(l->d_mu, l->d_lv, l->d_z, l->lv, l->eps, LN * D);
+    }
+    ll /= (double)S;
+    fll /= (double)S;
+    task_ll /= (double)S;
     /* KL(q_t || q_{t-1}) */
     be->gauss_kl_forward(l->kl, l->mu, l->lv, l->pmu, l->plv, LN, D);
     double kl = be->sum(l->kl, LN);
     /* VariBAD's relative weighting: per step t the reconstruction sums over the
      * task's transitions and the KL counts once. Both are divided by the
      * number of (t, i) pairs, which keeps gradients at per-transition scale. */
-    float wkl = (float)(l->elbo_coef * l->kl_beta / (double)(pairs > 0 ? pairs : 1));
+    const double norm = l->decode_task ? (double)LN : (double)(pairs > 0 ? pairs : 1);
+    float wkl = (float)(l->elbo_coef * l->kl_beta / norm);
     float *wv = l->ent; /* per-row KL weights, reusing a free row buffer */
     be->fill(wv, wkl, LN);
     be->fill(l->d_pmu, 0.0f, LN * D);
@@ -410,21 +485,33 @@ static void elbo_loss(vb_learning *l, vb_update_stats *st) {
             be->axpy(l->d_phi + (r - N) * 2 * D + D, 1.0f, l->d_plv + r * D, D);
         }
     }
-    st->loss_recon = pairs ? -ll / (double)pairs : 0;
+    if (l->decode_task) {
+        st->loss_recon = -task_ll / (double)(LN * C);
+        st->elbo = (task_ll - l->kl_beta * kl) / (double)LN;
+    } else {
+        st->loss_recon = pairs ? -ll / (double)pairs : 0;
+        st->elbo = (ll - l->kl_beta * kl) / (double)(pairs > 0 ? pairs : 1);
+    }
     st->kl = kl / (double)LN;
-    st->elbo = (ll - l->kl_beta * kl) / (double)(pairs > 0 ? pairs : 1);
     st->belief_future_loglik = future ? fll / (double)future : 0;
 }
 
-/* Bandit only: the belief's posterior predictive arm probabilities,
- * E_{m ~ q(m | phi_t)} sigmoid(decoder(m)) over 8 samples, against the exact
- * Beta posterior means, for rows whose task started inside the window (so the
- * counts are complete). Uses cells, d_cells, z, eps and cache_dec as scratch. */
-enum { BELIEF_SAMPLES = 8 };
-static void bandit_belief_error(vb_learning *l, vb_update_stats *st) {
+/* The decoded belief against the exact posterior, where the family has one in
+ * closed form: the posterior predictive E_{m ~ q(m | phi_t)} sigmoid(decoder(m))
+ * over 8 samples, per reward cell, for rows whose task started inside the
+ * window (so the history is complete).
+ *   bandit:    exact = Beta posterior mean of the arm
+ *   gridworld: exact = P(goal = cell | history): one-hot on a found goal, else
+ *              uniform over the candidate cells not yet visited
+ * Mean absolute error over cells and rows. Uses cells, d_cells, z, eps and
+ * cache_dec as scratch. */
+enum { BELIEF_SAMPLES = 8, BELIEF_MAX_CELLS = 4096 };
+static void belief_error(vb_learning *l, vb_update_stats *st) {
     const vb_model *m = l->m;
     const vb_backend *be = l->be;
     const int64_t N = l->N, L = l->L, LN = L * N, K = m->d.reward_cells, D = m->d.latent;
+    const bool bandit = l->spec.family == VB_ENV_BANDIT;
+    if (K > BELIEF_MAX_CELLS || (!bandit && l->spec.family != VB_ENV_GRIDWORLD)) return;
     float *pm = l->cells, *dec = l->d_cells;
     be->fill(pm, 0.0f, LN * K);
     for (int s = 0; s < BELIEF_SAMPLES; s++) {
@@ -433,32 +520,49 @@ static void bandit_belief_error(vb_learning *l, vb_update_stats *st) {
         vb_mlp_forward(be, &m->reward_dec, l->P, dec, l->z, l->cache_dec, LN);
         for (int64_t i = 0; i < LN * K; i++) pm[i] += (float)(1.0 / (1.0 + exp(-(double)dec[i])) / BELIEF_SAMPLES);
     }
+    static int32_t succ[BELIEF_MAX_CELLS], fail[BELIEF_MAX_CELLS];
+    const int64_t g = l->spec.grid_size;
     double err = 0;
     int64_t rows = 0;
-    int64_t succ[256], fail[256];
-    if (K > 256) return;
     for (int64_t w = 0; w < N; w++) {
-        int64_t start = -1;
+        int64_t start = -1, found = -1, open = 0;
         for (int64_t t = 0; t < L; t++) {
             int64_t r = t * N + w;
             if (l->reset[r]) {
                 start = t;
-                for (int64_t k = 0; k < K; k++) succ[k] = fail[k] = 0;
-            }
-            if (start >= 0) {
+                found = -1;
+                open = 0;
                 for (int64_t k = 0; k < K; k++) {
-                    double exact = (l->prior_alpha + succ[k]) / (l->prior_alpha + l->prior_beta + succ[k] + fail[k]);
-                    double decoded = pm[r * K + k];
-                    err += fabs(decoded - exact);
+                    succ[k] = fail[k] = 0;
+                    if (!bandit && vb_gridworld_is_candidate((int32_t)(k % g), (int32_t)(k / g))) open++;
                 }
-                rows++;
-                /* transition t is seen by the belief from step t + 1 on */
-                if (l->rew[r] == m->d.reward_levels[1]) succ[l->cell[r]]++;
-                else fail[l->cell[r]]++;
+            }
+            if (start < 0) continue;
+            for (int64_t k = 0; k < K; k++) {
+                double exact;
+                if (bandit) {
+                    exact = (l->prior_alpha + succ[k]) / (l->prior_alpha + l->prior_beta + succ[k] + fail[k]);
+                } else if (found >= 0) {
+                    exact = k == found;
+                } else {
+                    bool cand = vb_gridworld_is_candidate((int32_t)(k % g), (int32_t)(k / g)) && fail[k] == 0;
+                    exact = cand && open > 0 ? 1.0 / (double)open : 0.0;
+                }
+                err += fabs(pm[r * K + k] - exact);
+            }
+            rows++;
+            /* transition t is seen by the belief from step t + 1 on */
+            int64_t c = l->cell[r];
+            if (l->rew[r] == m->d.reward_levels[1]) {
+                succ[c]++;
+                found = c;
+            } else {
+                if (!bandit && fail[c] == 0 && vb_gridworld_is_candidate((int32_t)(c % g), (int32_t)(c / g))) open--;
+                fail[c]++;
             }
         }
     }
-    st->bandit_belief_mae = rows ? err / (double)(rows * K) : -1;
+    st->belief_mae = rows ? err / (double)(rows * K) : -1;
 }
 
 int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t err_len) {
@@ -467,44 +571,52 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
     const vb_model_dims *d = &m->d;
     const int64_t N = l->N, L = l->L, T = l->T, LN = L * N, TN = T * N;
     memset(st, 0, sizeof *st);
-    st->bandit_belief_mae = -1;
+    st->belief_mae = -1;
     vb_replay_sample(&l->replay, N, &l->rng, l->batch, NULL);
     assemble(l);
-    vb_encoder_forward(be, m, l->P, l->X, l->carry0, l->reset, l->o, l->phi, NULL, &l->ews, T, N);
-    features(l);
-    vb_mlp_forward(be, &m->value, l->P, l->values, l->feat, l->cache_val, TN);
-    vb_mlp_forward(be, &m->policy, l->P, l->logits, l->feat, l->cache_pol, LN);
-    be->fill(l->G, 0.0f, m->layout.total);
-    be->fill(l->d_phi, 0.0f, TN * 2 * d->latent);
-    bool rl = !(d->has_decoder && l->updates < l->warmup && l->algo != VB_ALGO_RL2);
-    if (rl) {
-        if (l->algo == VB_ALGO_VARIBASED) planner_loss(l, st);
-        else ppo_loss(l, st);
-        be->fill(l->d_feat, 0.0f, TN * d->feat);
-        vb_mlp_backward(be, &m->policy, l->P, l->G, l->d_feat, l->d_logits, l->feat, l->logits, l->cache_pol,
-                        l->scratch, LN);
-        vb_mlp_backward(be, &m->value, l->P, l->G, l->d_feat, l->d_values, l->feat, l->values, l->cache_val,
-                        l->scratch, TN);
+    st->carry_refreshed = -1;
+    if (l->refresh) {
+        for (int64_t w = 0; w < N; w++) l->idx[w] = (l->batch[w] - l->replay.data) / l->cl.floats;
+        int64_t n = vb_refresh_batch(&l->rf, be, l->P, l->idx, l->batch, l->carry0, l->phi_prev0, &st->carry_drift);
+        st->carry_refreshed = (double)n / (double)N;
     }
-    const float *d_o = NULL;
-    if (rl && !d->belief_features) {
-        for (int64_t r = 0; r < TN; r++)
-            be->copy(l->d_o + r * d->hidden, l->d_feat + r * d->feat + d->obs + 1, d->hidden);
-        d_o = l->d_o;
-    } else if (rl && l->rl_to_encoder) {
-        for (int64_t r = 0; r < TN; r++)
-            be->axpy(l->d_phi + r * 2 * d->latent, 1.0f, l->d_feat + r * d->feat + d->obs + 1, 2 * d->latent);
+    for (int64_t epoch = 0; epoch < l->epochs; epoch++) {
+        vb_encoder_forward(be, m, l->P, l->X, l->carry0, l->reset, l->o, l->phi, NULL, &l->ews, T, N);
+        features(l);
+        vb_mlp_forward(be, &m->value, l->P, l->values, l->feat, l->cache_val, TN);
+        vb_mlp_forward(be, &m->policy, l->P, l->logits, l->feat, l->cache_pol, LN);
+        be->fill(l->G, 0.0f, m->layout.total);
+        be->fill(l->d_phi, 0.0f, TN * 2 * d->latent);
+        bool rl = !(d->has_decoder && l->updates < l->warmup && l->algo != VB_ALGO_RL2);
+        if (rl) {
+            if (l->algo == VB_ALGO_VARIBASED) planner_loss(l, st);
+            else ppo_loss(l, st, epoch == 0);
+            be->fill(l->d_feat, 0.0f, TN * d->feat);
+            vb_mlp_backward(be, &m->policy, l->P, l->G, l->d_feat, l->d_logits, l->feat, l->logits, l->cache_pol,
+                            l->scratch, LN);
+            vb_mlp_backward(be, &m->value, l->P, l->G, l->d_feat, l->d_values, l->feat, l->values, l->cache_val,
+                            l->scratch, TN);
+        }
+        const float *d_o = NULL;
+        if (rl && !d->belief_features) {
+            for (int64_t r = 0; r < TN; r++)
+                be->copy(l->d_o + r * d->hidden, l->d_feat + r * d->feat + d->obs + 1, d->hidden);
+            d_o = l->d_o;
+        } else if (rl && l->rl_to_encoder) {
+            for (int64_t r = 0; r < TN; r++)
+                be->axpy(l->d_phi + r * 2 * d->latent, 1.0f, l->d_feat + r * d->feat + d->obs + 1, 2 * d->latent);
+        }
+        if (d->has_decoder) elbo_loss(l, st);
+        if (d->has_decoder && epoch == l->epochs - 1) belief_error(l, st);
+        if (d_o || d->has_decoder || l->rl_to_encoder)
+            vb_encoder_backward(be, m, l->P, l->G, l->X, l->carry0, l->reset, l->o, d_o, l->d_phi, &l->ews, T, N);
+        double total = st->loss_policy + st->loss_value + st->loss_recon + st->kl;
+        if (!isfinite(total) || !isfinite(be->sumsq(l->G, m->layout.total))) {
+            snprintf(err, err_len, "non-finite loss or gradient at update %lld; update skipped", (long long)l->updates);
+            return -1;
+        }
+        st->grad_norm = vb_optim_step(&l->opt, be, l->P, l->G);
     }
-    if (d->has_decoder) elbo_loss(l, st);
-    if (d->has_decoder && l->spec.family == VB_ENV_BANDIT) bandit_belief_error(l, st);
-    if (d_o || d->has_decoder || l->rl_to_encoder)
-        vb_encoder_backward(be, m, l->P, l->G, l->X, l->carry0, l->reset, l->o, d_o, l->d_phi, &l->ews, T, N);
-    double total = st->loss_policy + st->loss_value + st->loss_recon + st->kl;
-    if (!isfinite(total) || !isfinite(be->sumsq(l->G, m->layout.total))) {
-        snprintf(err, err_len, "non-finite loss or gradient at update %lld; update skipped", (long long)l->updates);
-        return -1;
-    }
-    st->grad_norm = vb_optim_step(&l->opt, be, l->P, l->G);
     l->updates++;
     l->version++;
     return 0;

@@ -26,8 +26,11 @@ typedef struct vb_update_stats {
     double loss_policy, loss_value, entropy, approx_kl, clip_frac;
     double loss_recon, kl, elbo;
     double belief_future_loglik;   /* mean log p of not-yet-seen transitions under q(m | phi_t) */
-    double bandit_belief_mae;      /* |decoded p_a - exact Beta posterior mean|, bandit only (-1 if n/a) */
+    double belief_mae;             /* |decoded - exact posterior| per reward cell: bandit, gridworld (-1 if n/a) */
     double grad_norm, value_mean, return_mean;
+    double planner_value_mean;     /* mean planner V-hat of the batch (varibased) */
+    double carry_refreshed;        /* learner.refresh_carry: fraction of windows re-encoded (-1 if off) */
+    double carry_drift;            /* their mean |fresh - cached| / |cached| start carry */
 } vb_update_stats;
 
 typedef struct vb_learning vb_learning;

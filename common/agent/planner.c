@@ -18,6 +18,7 @@ struct vb_planner {
     float *start_obs;         /* (obs) */
     /* particle state (maxR rows) */
     float *s, *carry, *phi, *phi_prev, *last_s, *last_next, *last_r, *logw, *G, *Gb, *disc, *v_cur;
+    float *cum;               /* twist log-weight of the particle's ancestry before its last resampling */
     int32_t *a, *A, *last_a;
     uint8_t *alive, *has_last;
     int64_t *t_ep, *ep;
@@ -50,6 +51,7 @@ vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
         .gamma = cfg->env.gamma,
         .dynamics = cfg->planner.dynamics,
         .target = cfg->planner.target,
+        .backup_weights = cfg->planner.backup_weights,
         .dir_alpha = cfg->planner.dirichlet_alpha,
         .dir_weight = explore ? cfg->planner.dirichlet_weight : 0.0,
     };
@@ -93,6 +95,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     p->Gb = zalloc((size_t)R, f);
     p->disc = zalloc((size_t)R, f);
     p->v_cur = zalloc((size_t)R, f);
+    p->cum = zalloc((size_t)R, f);
     p->a = zalloc((size_t)R, sizeof(int32_t));
     p->A = zalloc((size_t)R, sizeof(int32_t));
     p->last_a = zalloc((size_t)R, sizeof(int32_t));
@@ -154,7 +157,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     p->gather = zalloc((size_t)(R * widest), sizeof(float) > sizeof(int64_t) ? sizeof(float) : sizeof(int64_t));
     p->root_w = zalloc((size_t)N, f);
     void *all[] = {p->start_obs, p->s, p->carry, p->phi, p->phi_prev, p->last_s, p->last_next, p->last_r, p->logw,
-                   p->G, p->Gb, p->disc, p->v_cur, p->a, p->A, p->last_a, p->alive, p->has_last, p->t_ep, p->ep,
+                   p->G, p->Gb, p->disc, p->v_cur, p->cum, p->a, p->A, p->last_a, p->alive, p->has_last, p->t_ep, p->ep,
                    p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
@@ -176,7 +179,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
 void vb_planner_destroy(vb_planner *p) {
     if (!p) return;
     void *all[] = {p->start_obs, p->s, p->carry, p->phi, p->phi_prev, p->last_s, p->last_next, p->last_r, p->logw,
-                   p->G, p->Gb, p->disc, p->v_cur, p->a, p->A, p->last_a, p->alive, p->has_last, p->t_ep, p->ep,
+                   p->G, p->Gb, p->disc, p->v_cur, p->cum, p->a, p->A, p->last_a, p->alive, p->has_last, p->t_ep, p->ep,
                    p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
@@ -262,6 +265,7 @@ static void resample_env(vb_planner *p, int64_t b, vb_rng *rng) {
     for (int64_t k = 0; k < K; k++) p->wbuf[k] /= s;
     vb_resample_systematic(p->wbuf, K, vb_rng_uniform_double(rng), p->ix);
     for (int64_t k = 0; k < K; k++) p->idx[b * K + k] = (int32_t)(b * K + p->ix[k]);
+    for (int64_t k = 0; k < K; k++) p->cum[b * K + k] += p->logw[b * K + k] - (float)mx;
     for (int64_t k = 0; k < K; k++) p->logw[b * K + k] = 0.0f;
 }
 
@@ -280,6 +284,7 @@ static void apply_resampling(vb_planner *p, int64_t R) {
     gather_rows(p, p->Gb, sizeof(float), 1, R);
     gather_rows(p, p->disc, sizeof(float), 1, R);
     gather_rows(p, p->v_cur, sizeof(float), 1, R);
+    gather_rows(p, p->cum, sizeof(float), 1, R);
     gather_rows(p, p->a, sizeof(int32_t), 1, R);
     gather_rows(p, p->A, sizeof(int32_t), 1, R);
     gather_rows(p, p->last_a, sizeof(int32_t), 1, R);
@@ -413,6 +418,7 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
             p->t_ep[r] = root->t_ep[b];
             p->ep[r] = root->episode[b];
             p->logw[r] = 0;
+            p->cum[r] = 0;
             p->G[r] = 0;
             p->Gb[r] = p->root_v[b];
             p->disc[r] = 1;
@@ -437,7 +443,15 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
         const bool more = depth + 1 < c->D;
         heads(p, P, p->x, p->phi, p->o, R, p->feat, more ? p->logits : NULL, p->probs, p->values, p->cache_pol,
               p->cache_val);
-        /* weights, returns and the backup record (before any resampling) */
+        /* weights, returns and the backup record (before any resampling).
+         * backup_weights: twisted averages the returns under the particle
+         * weights, the twisted path distribution; prior divides each
+         * particle's whole twist back out (its weight since the last
+         * resampling cancels, what remains is exp(-cum)), so Q-hat estimates
+         * the policy prior's returns: the twist then only steers which paths
+         * are explored, and a lucky imagined outcome is not counted as an
+         * expected one. */
+        const bool prior_w = c->backup_weights == VB_BACKUP_PRIOR;
         for (int64_t b = 0; b < B; b++) {
             double mx = -INFINITY, s = 0;
             for (int64_t k = b * K; k < (b + 1) * K; k++) {
@@ -446,9 +460,11 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
                     double delta = p->r_mean[k] + gamma * nonterm * p->values[k] - p->v_cur[k];
                     p->logw[k] += (float)(delta / eta);
                 }
-                mx = fmax(mx, p->logw[k]);
+                double lw = prior_w ? -(double)p->cum[k] : (double)p->logw[k];
+                mx = fmax(mx, lw);
             }
-            for (int64_t k = b * K; k < (b + 1) * K; k++) s += p->wbuf[k - b * K] = exp(p->logw[k] - mx);
+            for (int64_t k = b * K; k < (b + 1) * K; k++)
+                s += p->wbuf[k - b * K] = exp((prior_w ? -(double)p->cum[k] : (double)p->logw[k]) - mx);
             for (int64_t k = b * K; k < (b + 1) * K; k++) {
                 double w = p->wbuf[k - b * K] / s;
                 if (!p->alive[k]) continue;

@@ -35,6 +35,7 @@ typedef struct vb_planner_cfg {
     double ess_threshold, eta, gamma;
     int dynamics;          /* vb_dynamics */
     int target;            /* vb_plan_target */
+    int backup_weights;    /* vb_backup_weights */
     double dir_alpha, dir_weight; /* root Dirichlet noise; weight 0 = off */
 } vb_planner_cfg;
 

@@ -23,9 +23,11 @@ typedef enum vb_env_name { VB_ENV_GRIDWORLD = 0, VB_ENV_BANDIT = 1, VB_ENV_FUNCO
 typedef enum vb_core_kind { VB_CORE_GRU = 0, VB_CORE_S5 = 1 } vb_core_kind;
 typedef enum vb_dynamics { VB_DYN_LEARNED = 0, VB_DYN_ENV = 1 } vb_dynamics;
 typedef enum vb_plan_target { VB_TARGET_BACKUP = 0, VB_TARGET_WEIGHTS = 1 } vb_plan_target;
+typedef enum vb_backup_weights { VB_BACKUP_TWISTED = 0, VB_BACKUP_PRIOR = 1 } vb_backup_weights;
 typedef enum vb_optim_kind { VB_OPT_ADAM = 0, VB_OPT_ADAMW = 1 } vb_optim_kind;
 typedef enum vb_lr_schedule { VB_LR_CONSTANT = 0, VB_LR_LINEAR = 1 } vb_lr_schedule;
 typedef enum vb_value_target { VB_VT_PLANNER = 0, VB_VT_LAMBDA = 1 } vb_value_target;
+typedef enum vb_elbo_decode { VB_DECODE_TRANSITIONS = 0, VB_DECODE_TASK = 1 } vb_elbo_decode;
 typedef enum vb_cfg_log_level { VB_CFG_LOG_DEBUG = 0, VB_CFG_LOG_INFO, VB_CFG_LOG_WARN, VB_CFG_LOG_ERROR } vb_cfg_log_level;
 
 typedef struct vb_config {
@@ -71,6 +73,7 @@ typedef struct vb_config {
         double temperature;
         int dynamics;           /* vb_dynamics */
         int target;             /* vb_plan_target */
+        int backup_weights;     /* vb_backup_weights */
         double dirichlet_alpha;
         double dirichlet_weight;
     } planner;
@@ -96,6 +99,7 @@ typedef struct vb_config {
         double kl_beta;
         int64_t elbo_samples;
         int64_t elbo_warmup_updates;
+        int elbo_decode;        /* vb_elbo_decode */
         int value_target;       /* vb_value_target */
         double lambda;
         bool refresh_carry;

@@ -15,9 +15,11 @@ static const char *const env_choices[] = {"gridworld", "bandit", "funcopt", NULL
 static const char *const core_choices[] = {"gru", "s5", NULL};
 static const char *const dynamics_choices[] = {"learned", "env", NULL};
 static const char *const target_choices[] = {"backup", "weights", NULL};
+static const char *const backup_weight_choices[] = {"twisted", "prior", NULL};
 static const char *const optim_choices[] = {"adam", "adamw", NULL};
 static const char *const schedule_choices[] = {"constant", "linear", NULL};
 static const char *const value_target_choices[] = {"planner", "lambda", NULL};
+static const char *const decode_choices[] = {"transitions", "task", NULL};
 static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
 
 /* A run name becomes a directory name: keep it to a portable, unambiguous set. */
@@ -121,6 +123,8 @@ static const vb_cfg_key schema[] = {
     KFLT(planner, temperature, "1", 1e-6, 1e6, "twist temperature eta"),
     KENUM(planner, dynamics, "learned", dynamics_choices, "state transitions from the decoder or the env"),
     KENUM(planner, target, "backup", target_choices, "policy/value readout of the planner"),
+    KENUM(planner, backup_weights, "twisted", backup_weight_choices,
+          "backup readout: average returns under the twisted weights, or reweight them back to the policy prior"),
     KFLT(planner, dirichlet_alpha, "0.03", 1e-6, 100, "root Dirichlet noise concentration"),
     KFLT(planner, dirichlet_weight, "0.25", 0, 1, "root Dirichlet noise mixture weight (0 = off)"),
 
@@ -145,11 +149,13 @@ static const vb_cfg_key schema[] = {
     KFLT(learner, kl_beta, "1", 0, 1e6, "KL weight beta_KL inside the ELBO"),
     KINT(learner, elbo_samples, "1", 1, 4096, "reparameterised latent samples per ELBO term"),
     KINT(learner, elbo_warmup_updates, "500", 0, I53, "updates that train the ELBO alone"),
+    KENUM(learner, elbo_decode, "transitions", decode_choices,
+          "what the ELBO reconstructs: the window's transitions, or the task's label of every reward cell"),
     KENUM(learner, value_target, "planner", value_target_choices, "value target: planner V-hat or lambda-return"),
     KFLT(learner, lambda, "0.95", 0, 1, "lambda of lambda-returns and GAE"),
     KBOOL(learner, refresh_carry, "false", "re-encode windows from the task start"),
     KFLT(learner, ppo_clip, "0.2", 0, 10, "rl2: PPO ratio clip"),
-    KINT(learner, ppo_epochs, "4", 1, 1000, "rl2: PPO epochs per batch"),
+    KINT(learner, ppo_epochs, "1", 1, 1000, "rl2, varibad: PPO passes over each sampled batch (replay reuse is learner.samples_per_insert)"),
     KFLT(learner, entropy_coef, "0.01", 0, 1e6, "rl2: entropy bonus weight"),
     KINT(learner, checkpoint_every, "1000", 0, I53, "checkpoint every N updates (0 = only at the end)"),
     KSTR(learner, bind, "*", check_bind_host, "interface the TCP endpoints bind: '*' (all), a host name or an IPv4 address"),

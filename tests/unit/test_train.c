@@ -13,6 +13,7 @@
 #include "common/agent/acting.h"
 #include "common/agent/checkpoint.h"
 #include "common/agent/learning.h"
+#include "common/base/tboard.h"
 #include "support.h"
 
 static char root[64];
@@ -33,7 +34,10 @@ static void sink_into(const vb_chunk *c, void *ctx) {
 
 /* A fixed replay of 8 windows, updated 300 times with no rate limit: the
  * belief's reconstruction and the value regression fit the data. */
-Test(train, overfits_a_fixed_batch) {
+/* updates > 0: updates after the first; st holds the last. spread, if set,
+ * receives the variance of loss_recon over the updates after the first. */
+static void train_fixed(const char *const *extra, int updates, vb_update_stats *first, vb_update_stats *st,
+                        double *spread) {
     char path[1024], err[512];
     vb_config cfg;
     vb_config_defaults(&cfg);
@@ -42,6 +46,7 @@ Test(train, overfits_a_fixed_batch) {
                           "learner.replay_capacity=8", "learner.elbo_warmup_updates=0", "learner.lr=0.003",
                           "learner.entropy_coef=0", "learner.max_policy_lag=100000"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) cr_assert_eq(vb_config_set(&cfg, sets[i], err, sizeof err), 0);
+    for (int i = 0; extra && extra[i]; i++) cr_assert_eq(vb_config_set(&cfg, extra[i], err, sizeof err), 0, "%s", err);
     vb_env_spec spec;
     vb_model m;
     cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
@@ -55,15 +60,114 @@ Test(train, overfits_a_fixed_batch) {
     cr_assert_eq(vb_acting_create(&a, be, &m, &cfg, 8, 1, 0, err, sizeof err), 0, "%s", err);
     vb_acting_set_params(&a, P, 0);
     for (int s = 0; s < cfg.learner.window; s++) cr_assert_eq(vb_acting_step(&a, sink_into, l, err, sizeof err), 0);
-    vb_update_stats first, st;
-    cr_assert_eq(vb_learning_update(l, &first, err, sizeof err), 0, "%s", err);
-    for (int u = 0; u < 300; u++) cr_assert_eq(vb_learning_update(l, &st, err, sizeof err), 0, "%s", err);
-    cr_assert_lt(st.loss_recon, 0.5 * first.loss_recon, "reconstruction %g -> %g", first.loss_recon, st.loss_recon);
-    cr_assert_lt(st.loss_value, 0.5 * first.loss_value, "value loss %g -> %g", first.loss_value, st.loss_value);
-    cr_assert_gt(st.elbo, first.elbo);
+    cr_assert_eq(vb_learning_update(l, first, err, sizeof err), 0, "%s", err);
+    double s1 = 0, s2 = 0;
+    for (int u = 0; u < updates; u++) {
+        cr_assert_eq(vb_learning_update(l, st, err, sizeof err), 0, "%s", err);
+        s1 += st->loss_recon;
+        s2 += st->loss_recon * st->loss_recon;
+    }
+    if (spread) *spread = s2 / updates - (s1 / updates) * (s1 / updates);
     vb_acting_destroy(&a);
     vb_learning_destroy(l);
     free(P);
+}
+
+Test(train, overfits_a_fixed_batch) {
+    vb_update_stats first, st;
+    train_fixed(NULL, 300, &first, &st, NULL);
+    cr_assert_lt(st.loss_recon, 0.5 * first.loss_recon, "reconstruction %g -> %g", first.loss_recon, st.loss_recon);
+    cr_assert_lt(st.loss_value, 0.5 * first.loss_value, "value loss %g -> %g", first.loss_value, st.loss_value);
+    cr_assert_gt(st.elbo, first.elbo);
+}
+
+/* VariBASeD with the task's labels as the ELBO's reconstruction and
+ * lambda-returns as the value target: both losses fit a fixed batch, and the
+ * value head moves to the returns of the data rather than the planner's
+ * V-hat. */
+Test(train, varibased_fits_task_labels_and_lambda_returns) {
+    vb_update_stats first, st;
+    train_fixed((const char *[]){"run.algo=varibased", "learner.elbo_decode=task", "learner.value_target=lambda", NULL},
+                300, &first, &st, NULL);
+    cr_assert_lt(st.loss_recon, 0.5 * first.loss_recon, "reconstruction %g -> %g", first.loss_recon, st.loss_recon);
+    cr_assert_lt(st.loss_value, 0.5 * first.loss_value, "value loss %g -> %g", first.loss_value, st.loss_value);
+    cr_assert_float_eq(st.value_mean, st.return_mean, 0.05 * fabs(st.return_mean) + 0.02,
+                       "value %g against lambda-return %g", st.value_mean, st.return_mean);
+    cr_assert_gt(st.elbo, first.elbo);
+}
+
+/* PPO epochs: the first pass over a batch acts with the behaviour weights
+ * (ratio 1, approximate KL 0); later passes move the policy away from them. */
+Test(train, ppo_epochs_take_several_passes_over_a_batch) {
+    vb_update_stats first, st;
+    train_fixed((const char *[]){"learner.ppo_epochs=1", NULL}, 0, &first, &st, NULL);
+    cr_assert_float_eq(first.approx_kl, 0.0, 1e-6, "one pass: approximate KL %g", first.approx_kl);
+    train_fixed((const char *[]){"learner.ppo_epochs=4", NULL}, 0, &first, &st, NULL);
+    cr_assert_gt(fabs(first.approx_kl), 1e-5, "the fourth pass still acts like the behaviour policy");
+}
+
+/* With the weights held still (lr 0), the reconstruction term is a Monte
+ * Carlo estimate over learner.elbo_samples draws of m: 16 samples spread it
+ * much less than one. */
+Test(train, elbo_samples_average_the_reconstruction) {
+    vb_update_stats first, st;
+    double one, many;
+    train_fixed((const char *[]){"learner.lr=0", "learner.elbo_samples=1", NULL}, 40, &first, &st, &one);
+    train_fixed((const char *[]){"learner.lr=0", "learner.elbo_samples=16", NULL}, 40, &first, &st, &many);
+    cr_assert_gt(one, 0.0);
+    cr_assert_lt(many, 0.25 * one, "variance %g with 16 samples against %g with one", many, one);
+}
+
+/* learner.refresh_carry: windows of 3 steps over tasks of 10. With the
+ * actor's weights, re-encoding the task prefix reproduces the cached carries;
+ * once the weights move, the cached carries drift from the fresh ones. */
+static void refresh_drift(float lr, int updates, double *refreshed, double *drift) {
+    char path[1024], err[512];
+    vb_config cfg;
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
+    char lrs[64];
+    snprintf(lrs, sizeof lrs, "learner.lr=%g", lr);
+    const char *sets[] = {"run.algo=varibad", "learner.samples_per_insert=0", "learner.batch_windows=16",
+                          "learner.window=3", "learner.replay_capacity=128", "learner.elbo_warmup_updates=0",
+                          "learner.refresh_carry=true", "learner.max_policy_lag=100000", lrs};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) cr_assert_eq(vb_config_set(&cfg, sets[i], err, sizeof err), 0);
+    vb_env_spec spec;
+    vb_model m;
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build(&m, &cfg, &spec, err, sizeof err), 0, "%s", err);
+    float *P = calloc((size_t)m.layout.total, sizeof(float));
+    cr_assert_eq(vb_model_init(&m, P, 1), 0);
+    const vb_backend *be = vb_backend_cpu();
+    vb_learning *l;
+    cr_assert_eq(vb_learning_create(&l, be, &m, &cfg, &spec, P, err, sizeof err), 0, "%s", err);
+    vb_acting a;
+    cr_assert_eq(vb_acting_create(&a, be, &m, &cfg, 8, 1, 0, err, sizeof err), 0, "%s", err);
+    vb_acting_set_params(&a, P, 0);
+    for (int s = 0; s < 30; s++) cr_assert_eq(vb_acting_step(&a, sink_into, l, err, sizeof err), 0);
+    vb_update_stats st;
+    double r = 0, d = 0;
+    for (int u = 0; u < updates; u++) {
+        cr_assert_eq(vb_learning_update(l, &st, err, sizeof err), 0, "%s", err);
+        r += st.carry_refreshed;
+        d = st.carry_drift;
+    }
+    *refreshed = r / updates;
+    *drift = d;
+    vb_acting_destroy(&a);
+    vb_learning_destroy(l);
+    free(P);
+}
+
+Test(train, refreshed_carries_match_the_actor_and_then_drift) {
+    double refreshed, drift;
+    refresh_drift(0.0f, 10, &refreshed, &drift);
+    cr_assert_gt(refreshed, 0.3, "windows that start mid-task are re-encoded (%g)", refreshed);
+    cr_assert_lt(drift, 1e-4, "same weights: fresh carries equal the cached ones (drift %g)", drift);
+    cr_log_info("same weights: %.2f of windows refreshed, drift %g", refreshed, drift);
+    refresh_drift(0.01f, 60, &refreshed, &drift);
+    cr_log_info("moved weights: drift %g", drift);
+    cr_assert_gt(drift, 1e-3, "moved weights: the cached carries are stale (drift %g)", drift);
 }
 
 static void run_learner(const char *const *args, int expect) {
@@ -203,4 +307,52 @@ Test(train, checkpoints_evaluate_with_and_without_planning, .init = make_root, .
     cr_assert_eq(p.status, 2, "%s", p.err);
     cr_assert(strstr(p.err, "layout"), "%s", p.err);
     vb_test_proc_free(&p);
+}
+
+/* eval.every_updates appends one evaluation per multiple to evals.jsonl, and
+ * log.tensorboard writes an event file that starts with a valid record. */
+Test(train, periodic_evaluations_and_tensorboard_events, .init = make_root, .fini = remove_root) {
+    char cfg[1024], rootset[128];
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(rootset, sizeof rootset, "run.root=%s", root);
+    run_learner((const char *[]){"--config", cfg, "--serial", "--set", rootset, "--set", "run.name=e", "--set",
+                                 "run.total_env_steps=1200", "--set", "eval.every_updates=40", "--set",
+                                 "eval.tasks=8", "--set", "log.tensorboard=true", "--set", "log.interval_s=0.01",
+                                 "--log-level", "warn", NULL},
+                0);
+    char path[256], line[4096];
+    snprintf(path, sizeof path, "%s/e/evals.jsonl", root);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    int n = 0;
+    long last = 0;
+    while (fgets(line, sizeof line, f)) {
+        long u = strtol(line + strlen("{\"updates\":"), NULL, 10);
+        cr_assert_eq(u % 40, 0, "%s", line);
+        cr_assert_gt(u, last);
+        last = u;
+        cr_assert(strstr(line, "\"tasks\":8") && strstr(line, "\"return_mean\":"), "%s", line);
+        n++;
+    }
+    fclose(f);
+    cr_assert_geq(n, 2, "evaluations at updates 40, 80, ...");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s/e/events.out.tfevents.* > %s/tb.txt", root, root);
+    cr_assert_eq(system(cmd), 0, "no event file");
+    snprintf(path, sizeof path, "%s/tb.txt", root);
+    f = fopen(path, "r");
+    cr_assert(fgets(line, sizeof line, f));
+    fclose(f);
+    line[strcspn(line, "\n")] = 0;
+    f = fopen(line, "rb");
+    cr_assert_not_null(f);
+    unsigned char head[12];
+    cr_assert_eq(fread(head, 1, 12, f), 12);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    uint32_t crc;
+    memcpy(&crc, head + 8, 4);
+    cr_assert_eq(crc, vb_tboard_masked_crc(head, 8));
+    cr_assert_gt(size, 200, "metrics events follow the version record (%ld bytes)", size);
 }
