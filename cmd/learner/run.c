@@ -148,13 +148,20 @@ int vb_run_restore(vb_run *r, const vb_ckpt *ck, const void **pos, int64_t *k, i
     memcpy(&learn_pos, sp + 2 * (size_t)*k * sizeof(uint64_t), sizeof learn_pos);
     const void *mp = vb_ckpt_get(ck, "replay.meta", &len);
     if (mp && len == sizeof rmeta) memcpy(rmeta, mp, sizeof rmeta);
-    const void *rver = vb_ckpt_get(ck, "replay.version", NULL);
-    uint64_t dlen;
+    uint64_t vlen = 0, dlen;
+    const void *rver = vb_ckpt_get(ck, "replay.version", &vlen);
     const void *rdata = vb_ckpt_get(ck, "replay.data", &dlen);
-    if (!mp || len != sizeof rmeta || rmeta[0] != rp->capacity || !rver || !rdata ||
-        dlen != sizeof(float) * (size_t)(rp->capacity * rp->cl.floats) || rmeta[1] < 0 || rmeta[1] > rp->capacity ||
-        rmeta[2] < 0 || rmeta[2] >= rp->capacity)
-        return snprintf(err, err_len, "checkpoint replay does not match learner.replay_capacity / window"), -1;
+    if (!mp || len != sizeof rmeta || !rver || !rdata || rmeta[1] < 0 || rmeta[1] > rmeta[0] || rmeta[2] < 0 ||
+        rmeta[2] >= rmeta[0] || rmeta[0] <= 0)
+        return snprintf(err, err_len, "checkpoint replay section malformed"), -1;
+    if (rmeta[0] != rp->capacity || vlen != sizeof(uint64_t) * (size_t)rp->capacity ||
+        dlen != sizeof(float) * (size_t)(rp->capacity * rp->cl.floats))
+        return snprintf(err, err_len,
+                        "checkpoint replay holds %lld chunks of %llu floats; this run's replay is %lld chunks of %lld "
+                        "floats (learner.replay_capacity, learner.window, the model, or a checkpoint written by an "
+                        "older version whose chunk layout differs)",
+                        (long long)rmeta[0], (unsigned long long)(dlen / sizeof(float) / (uint64_t)rmeta[0]),
+                        (long long)rp->capacity, (long long)rp->cl.floats), -1;
     rp->size = rmeta[1];
     rp->head = rmeta[2];
     rp->inserted = rmeta[3];
