@@ -34,32 +34,54 @@ static void sink_into(const vb_chunk *c, void *ctx) {
 
 /* A fixed replay of 8 windows, updated 300 times with no rate limit: the
  * belief's reconstruction and the value regression fit the data. */
+/* A learner and an 8-slot actor on the smoke config with the base settings,
+ * then the extra --set assignments; acting has taken `steps` steps (0: one
+ * window) into the learner's replay. */
+typedef struct fixed {
+    vb_config cfg;
+    vb_env_spec spec;
+    vb_model m;
+    float *P;
+    vb_learning *l;
+    vb_acting a;
+} fixed;
+
+static void fixed_setup(fixed *f, const char *const *base, const char *const *extra, int steps) {
+    char path[1024], err[512];
+    vb_config_defaults(&f->cfg);
+    cr_assert_eq(vb_config_load_file(&f->cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err),
+                 0);
+    for (int i = 0; base[i]; i++) cr_assert_eq(vb_config_set(&f->cfg, base[i], err, sizeof err), 0, "%s", err);
+    for (int i = 0; extra && extra[i]; i++) cr_assert_eq(vb_config_set(&f->cfg, extra[i], err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
+    f->P = calloc((size_t)f->m.layout.total, sizeof(float));
+    cr_assert_eq(vb_model_init(&f->m, f->P, 1), 0);
+    const vb_backend *be = vb_backend_cpu();
+    cr_assert_eq(vb_learning_create(&f->l, be, &f->m, &f->cfg, &f->spec, f->P, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_acting_create(&f->a, be, &f->m, &f->cfg, 8, 1, 0, err, sizeof err), 0, "%s", err);
+    vb_acting_set_params(&f->a, f->P, 0);
+    if (steps <= 0) steps = (int)f->cfg.learner.window;
+    for (int s = 0; s < steps; s++) cr_assert_eq(vb_acting_step(&f->a, sink_into, f->l, err, sizeof err), 0);
+}
+
+static void fixed_free(fixed *f) {
+    vb_acting_destroy(&f->a);
+    vb_learning_destroy(f->l);
+    free(f->P);
+}
+
 /* updates > 0: updates after the first; st holds the last. spread, if set,
  * receives the variance of loss_recon over the updates after the first. */
 static void train_fixed(const char *const *extra, int updates, vb_update_stats *first, vb_update_stats *st,
                         double *spread) {
-    char path[1024], err[512];
-    vb_config cfg;
-    vb_config_defaults(&cfg);
-    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
-    const char *sets[] = {"run.algo=varibad", "learner.samples_per_insert=0", "learner.batch_windows=8",
+    char err[512];
+    const char *base[] = {"run.algo=varibad", "learner.samples_per_insert=0", "learner.batch_windows=8",
                           "learner.replay_capacity=8", "learner.elbo_warmup_updates=0", "learner.lr=0.003",
-                          "learner.entropy_coef=0", "learner.max_policy_lag=100000"};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) cr_assert_eq(vb_config_set(&cfg, sets[i], err, sizeof err), 0);
-    for (int i = 0; extra && extra[i]; i++) cr_assert_eq(vb_config_set(&cfg, extra[i], err, sizeof err), 0, "%s", err);
-    vb_env_spec spec;
-    vb_model m;
-    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build(&m, &cfg, &spec, err, sizeof err), 0, "%s", err);
-    float *P = calloc((size_t)m.layout.total, sizeof(float));
-    cr_assert_eq(vb_model_init(&m, P, 1), 0);
-    const vb_backend *be = vb_backend_cpu();
-    vb_learning *l;
-    cr_assert_eq(vb_learning_create(&l, be, &m, &cfg, &spec, P, err, sizeof err), 0, "%s", err);
-    vb_acting a;
-    cr_assert_eq(vb_acting_create(&a, be, &m, &cfg, 8, 1, 0, err, sizeof err), 0, "%s", err);
-    vb_acting_set_params(&a, P, 0);
-    for (int s = 0; s < cfg.learner.window; s++) cr_assert_eq(vb_acting_step(&a, sink_into, l, err, sizeof err), 0);
+                          "learner.entropy_coef=0", "learner.max_policy_lag=100000", NULL};
+    fixed f;
+    fixed_setup(&f, base, extra, 0);
+    vb_learning *l = f.l;
     cr_assert_eq(vb_learning_update(l, first, err, sizeof err), 0, "%s", err);
     double s1 = 0, s2 = 0;
     for (int u = 0; u < updates; u++) {
@@ -68,9 +90,7 @@ static void train_fixed(const char *const *extra, int updates, vb_update_stats *
         s2 += st->loss_recon * st->loss_recon;
     }
     if (spread) *spread = s2 / updates - (s1 / updates) * (s1 / updates);
-    vb_acting_destroy(&a);
-    vb_learning_destroy(l);
-    free(P);
+    fixed_free(&f);
 }
 
 Test(train, overfits_a_fixed_batch) {
@@ -123,29 +143,14 @@ Test(train, elbo_samples_average_the_reconstruction) {
  * actor's weights, re-encoding the task prefix reproduces the cached carries;
  * once the weights move, the cached carries drift from the fresh ones. */
 static void refresh_drift(float lr, int updates, double *refreshed, double *drift) {
-    char path[1024], err[512];
-    vb_config cfg;
-    vb_config_defaults(&cfg);
-    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
-    char lrs[64];
+    char err[512], lrs[64];
     snprintf(lrs, sizeof lrs, "learner.lr=%g", lr);
-    const char *sets[] = {"run.algo=varibad", "learner.samples_per_insert=0", "learner.batch_windows=16",
+    const char *base[] = {"run.algo=varibad", "learner.samples_per_insert=0", "learner.batch_windows=16",
                           "learner.window=3", "learner.replay_capacity=128", "learner.elbo_warmup_updates=0",
-                          "learner.refresh_carry=true", "learner.max_policy_lag=100000", lrs};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) cr_assert_eq(vb_config_set(&cfg, sets[i], err, sizeof err), 0);
-    vb_env_spec spec;
-    vb_model m;
-    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build(&m, &cfg, &spec, err, sizeof err), 0, "%s", err);
-    float *P = calloc((size_t)m.layout.total, sizeof(float));
-    cr_assert_eq(vb_model_init(&m, P, 1), 0);
-    const vb_backend *be = vb_backend_cpu();
-    vb_learning *l;
-    cr_assert_eq(vb_learning_create(&l, be, &m, &cfg, &spec, P, err, sizeof err), 0, "%s", err);
-    vb_acting a;
-    cr_assert_eq(vb_acting_create(&a, be, &m, &cfg, 8, 1, 0, err, sizeof err), 0, "%s", err);
-    vb_acting_set_params(&a, P, 0);
-    for (int s = 0; s < 30; s++) cr_assert_eq(vb_acting_step(&a, sink_into, l, err, sizeof err), 0);
+                          "learner.refresh_carry=true", "learner.max_policy_lag=100000", lrs, NULL};
+    fixed f;
+    fixed_setup(&f, base, NULL, 30);
+    vb_learning *l = f.l;
     vb_update_stats st;
     double r = 0, d = 0;
     for (int u = 0; u < updates; u++) {
@@ -155,9 +160,7 @@ static void refresh_drift(float lr, int updates, double *refreshed, double *drif
     }
     *refreshed = r / updates;
     *drift = d;
-    vb_acting_destroy(&a);
-    vb_learning_destroy(l);
-    free(P);
+    fixed_free(&f);
 }
 
 Test(train, refreshed_carries_match_the_actor_and_then_drift) {
