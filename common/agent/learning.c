@@ -348,6 +348,20 @@ static void planner_loss(vb_learning *l, vb_update_stats *st) {
     st->planner_value_mean = pv / M;
 }
 
+/* log p(y | decoder output v) of one reward cell and its derivative in v:
+ * Bernoulli with logit v and target probability y, or unit-variance Gaussian
+ * with mean v. */
+static double cell_loglik(bool bern, double v, double y, double *dv) {
+    if (bern) {
+        double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+        *dv = y - 1.0 / (1.0 + exp(-v));
+        return y * v - sp;
+    }
+    double e = y - v;
+    *dv = e;
+    return -0.5 * (e * e + 1.8378770664093453);
+}
+
 /* The belief ELBO over every window, under one sample of q(m | phi_t) per
  * step t, and KL to the previous posterior (N(0, I) at a task start).
  * Reconstruction (learner.elbo_decode):
@@ -413,17 +427,8 @@ static void elbo_loss(vb_learning *l, vb_update_stats *st) {
                 for (int64_t i = 0; i < L; i++) {
                     int64_t ri = i * N + w;
                     if (l->seg[ri] != l->seg[rt]) continue;
-                    double v = row[l->cell[ri]], lp, g;
-                    if (bern) {
-                        double y = l->rew[ri] == d->reward_levels[1] ? 1.0 : 0.0;
-                        double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
-                        lp = y * v - sp;
-                        g = y - 1.0 / (1.0 + exp(-v));
-                    } else {
-                        double e = l->rew[ri] - v;
-                        lp = -0.5 * (e * e + 1.8378770664093453);
-                        g = e;
-                    }
+                    double y = bern ? (l->rew[ri] == d->reward_levels[1] ? 1.0 : 0.0) : l->rew[ri], g;
+                    double lp = cell_loglik(bern, row[l->cell[ri]], y, &g);
                     ll += lp;
                     if (i >= t) {
                         fll += lp;
@@ -441,17 +446,8 @@ static void elbo_loss(vb_learning *l, vb_update_stats *st) {
                     const float *row = l->cells + rt * C;
                     float *drow = l->d_cells + rt * C;
                     for (int64_t k = 0; k < C; k++) {
-                        double v = row[k], lp, g;
-                        if (bern) {
-                            double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
-                            lp = y[k] * v - sp;
-                            g = y[k] - 1.0 / (1.0 + exp(-v));
-                        } else {
-                            double e = y[k] - v;
-                            lp = -0.5 * (e * e + 1.8378770664093453);
-                            g = e;
-                        }
-                        task_ll += lp;
+                        double g;
+                        task_ll += cell_loglik(bern, row[k], y[k], &g);
                         drow[k] -= (float)(ts * g);
                     }
                 }
@@ -506,6 +502,9 @@ static void elbo_loss(vb_learning *l, vb_update_stats *st) {
  * Mean absolute error over cells and rows. Uses cells, d_cells, z, eps and
  * cache_dec as scratch. */
 enum { BELIEF_SAMPLES = 8, BELIEF_MAX_CELLS = 4096 };
+static bool grid_candidate(int64_t cell, int64_t g) {
+    return vb_gridworld_is_candidate((int32_t)(cell % g), (int32_t)(cell / g));
+}
 static void belief_error(vb_learning *l, vb_update_stats *st) {
     const vb_model *m = l->m;
     const vb_backend *be = l->be;
@@ -534,7 +533,7 @@ static void belief_error(vb_learning *l, vb_update_stats *st) {
                 open = 0;
                 for (int64_t k = 0; k < K; k++) {
                     succ[k] = fail[k] = 0;
-                    if (!bandit && vb_gridworld_is_candidate((int32_t)(k % g), (int32_t)(k / g))) open++;
+                    if (!bandit && grid_candidate(k, g)) open++;
                 }
             }
             if (start < 0) continue;
@@ -545,7 +544,7 @@ static void belief_error(vb_learning *l, vb_update_stats *st) {
                 } else if (found >= 0) {
                     exact = k == found;
                 } else {
-                    bool cand = vb_gridworld_is_candidate((int32_t)(k % g), (int32_t)(k / g)) && fail[k] == 0;
+                    bool cand = grid_candidate(k, g) && fail[k] == 0;
                     exact = cand && open > 0 ? 1.0 / (double)open : 0.0;
                 }
                 err += fabs(pm[r * K + k] - exact);
@@ -557,7 +556,7 @@ static void belief_error(vb_learning *l, vb_update_stats *st) {
                 succ[c]++;
                 found = c;
             } else {
-                if (!bandit && fail[c] == 0 && vb_gridworld_is_candidate((int32_t)(c % g), (int32_t)(c / g))) open--;
+                if (!bandit && fail[c] == 0 && grid_candidate(c, g)) open--;
                 fail[c]++;
             }
         }
