@@ -44,7 +44,7 @@ static int bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO
     int32_t *last_a = calloc((size_t)B, sizeof(int32_t));
     int64_t *t = calloc((size_t)B, sizeof(int64_t)), *ep = calloc((size_t)B, sizeof(int64_t));
     for (int64_t b = 0; b < B; b++) last_a[b] = 1, t[b] = 3;
-    vb_planner_root root = {obs, carry, phi, phi, obs, last_a, last_r, obs, t, ep};
+    vb_planner_root root = {obs, carry, phi, phi, obs, last_a, last_r, obs, t, ep, carry};
     vb_rng *rng = calloc((size_t)B, sizeof(vb_rng));
     for (int64_t b = 0; b < B; b++) vb_rng_init(&rng[b], 1, (uint64_t)b);
     vb_planner_run(pl, P, &root, B, rng, q, v);

@@ -112,7 +112,7 @@ static void plan_actions(vb_acting *a) {
     vb_planner_root root = {
         .obs = a->env->obs, .carry = a->carry, .phi = a->phi, .phi_prev = a->phi_prev, .last_obs = a->last_obs,
         .last_action = a->a_prev, .last_reward = a->r_prev, .last_next_obs = a->last_next, .t_ep = a->env->t,
-        .episode = a->env->episode};
+        .episode = a->env->episode, .o = a->o};
     vb_planner_run(a->planner, a->P, &root, n, a->rng, a->q, a->v);
     for (int64_t i = 0; i < n; i++) {
         const float *qi = a->q + i * A;

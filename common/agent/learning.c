@@ -604,6 +604,11 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
         } else if (rl && l->rl_to_encoder) {
             for (int64_t r = 0; r < TN; r++)
                 be->axpy(l->d_phi + r * 2 * d->latent, 1.0f, l->d_feat + r * d->feat + d->obs + 1, 2 * d->latent);
+            if (d->policy_hidden) { /* the o part of (s, tau, mu, logvar, o) */
+                for (int64_t r = 0; r < TN; r++)
+                    be->copy(l->d_o + r * d->hidden, l->d_feat + r * d->feat + d->obs + 1 + 2 * d->latent, d->hidden);
+                d_o = l->d_o;
+            }
         }
         if (d->has_decoder) elbo_loss(l, st);
         if (d->has_decoder && epoch == l->epochs - 1) belief_error(l, st);

@@ -22,7 +22,8 @@ int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, c
     d->algo = cfg->run.algo;
     d->carry = d->core == VB_CORE_GRU ? d->hidden : 2 * d->s5_state;
     d->belief_features = d->algo != VB_ALGO_RL2;
-    d->feat = d->obs + 1 + (d->belief_features ? 2 * d->latent : d->hidden);
+    d->policy_hidden = d->belief_features && cfg->model.policy_hidden;
+    d->feat = d->obs + 1 + (d->belief_features ? 2 * d->latent : d->hidden) + (d->policy_hidden ? d->hidden : 0);
     d->has_decoder = d->algo != VB_ALGO_RL2;
     d->has_state_head = d->algo == VB_ALGO_VARIBASED &&
                         (cfg->planner.dynamics == VB_DYN_LEARNED || !spec->task_independent_transitions);
@@ -96,9 +97,11 @@ void vb_model_features(const vb_model *m, float *feat, const float *x, const flo
         const float *xi = x + i * d->in;
         memcpy(f, xi, sizeof(float) * (size_t)d->obs);
         f[d->obs] = xi[d->in - 1];
-        if (d->belief_features)
+        if (d->belief_features) {
             memcpy(f + d->obs + 1, phi + i * 2 * d->latent, sizeof(float) * (size_t)(2 * d->latent));
-        else
+            if (d->policy_hidden)
+                memcpy(f + d->obs + 1 + 2 * d->latent, o + i * d->hidden, sizeof(float) * (size_t)d->hidden);
+        } else
             memcpy(f + d->obs + 1, o + i * d->hidden, sizeof(float) * (size_t)d->hidden);
     }
 }

@@ -12,7 +12,8 @@
  *            the planner needs learned dynamics
  *   policy   features -> logits (A);  value  features -> V
  *            features = (s, tau, mu, logvar) for belief agents, (s, tau, o) for
- *            rl2: the remaining horizon matters to a Bayes-optimal policy
+ *            rl2: the remaining horizon matters to a Bayes-optimal policy;
+ *            (s, tau, mu, logvar, o) for belief agents with model.policy_hidden
  *
  * The recurrent carry of a row is the GRU state (hidden floats) or the S5
  * complex state (2 * s5_state floats); it is zero at a task start and never
@@ -42,6 +43,7 @@ typedef struct vb_model_dims {
     int core;            /* vb_core_kind */
     int algo;            /* vb_algo */
     bool belief_features;/* policy sees (s, mu, logvar); else (s, o) */
+    bool policy_hidden;  /* belief agents: the policy also sees o (model.policy_hidden) */
     bool has_decoder;
     bool has_state_head;
     int reward_kind;     /* vb_reward_kind */

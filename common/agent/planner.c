@@ -392,7 +392,7 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
     /* the root: policy prior and value */
     for (int64_t b = 0; b < B; b++)
         vb_model_input(m, p->root_x + b * d->in, root->obs + b * O, -1, 0.0f, 0.0f, root->episode[b] * EL + root->t_ep[b]);
-    heads(p, P, p->root_x, root->phi, NULL, B, p->root_feat, p->root_logits, p->root_probs, p->root_v,
+    heads(p, P, p->root_x, root->phi, root->o, B, p->root_feat, p->root_logits, p->root_probs, p->root_v,
           p->root_cache_pol, p->root_cache_val);
     for (int64_t i = 0; i < B * A; i++) p->qsum[i] = p->qw[i] = 0;
     /* particles start at the root */

@@ -55,6 +55,7 @@ typedef struct vb_planner_root {
     const float *last_next_obs; /* (B, obs) the successor of step t-1 (before any reset) */
     const int64_t *t_ep;     /* (B) steps taken in the current episode */
     const int64_t *episode;  /* (B) episode index in the task */
+    const float *o;          /* (B, hidden) encoder output o_t; read only with model.policy_hidden */
 } vb_planner_root;
 
 typedef struct vb_planner vb_planner;

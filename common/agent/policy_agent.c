@@ -62,7 +62,8 @@ static void plan_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     const int64_t n = k->n, A = k->m->d.actions, L2 = 2 * k->m->d.latent, O = k->m->d.obs;
     vb_planner_root root = {.obs = env->obs, .carry = k->carry, .phi = k->phi, .phi_prev = k->phi_prev,
                             .last_obs = k->last_obs, .last_action = k->a_prev, .last_reward = k->r_prev,
-                            .last_next_obs = k->last_next, .t_ep = env->t, .episode = env->episode};
+                            .last_next_obs = k->last_next, .t_ep = env->t, .episode = env->episode,
+                            .o = k->o};
     vb_planner_run(k->planner, k->P, &root, n, a->rng, k->q, k->v);
     for (int64_t i = 0; i < n; i++) pick(a, k->q + i * A, A, i, k->greedy, &actions[i]);
     memcpy(k->phi_prev, k->phi, sizeof(float) * (size_t)(n * L2));

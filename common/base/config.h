@@ -63,6 +63,7 @@ typedef struct vb_config {
         int64_t mlp_hidden;
         int64_t s5_state;
         bool rl_grad_to_encoder;
+        bool policy_hidden;
     } model;
     struct {
         int64_t particles;

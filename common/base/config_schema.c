@@ -114,6 +114,9 @@ static const vb_cfg_key schema[] = {
     KINT(model, mlp_hidden, "128", 1, 8192, "hidden width of decoder, policy and value MLPs"),
     KINT(model, s5_state, "64", 1, 8192, "S5 core: complex state size"),
     KBOOL(model, rl_grad_to_encoder, "false", "let value/policy losses train the encoder"),
+    KBOOL(model, policy_hidden, "false",
+          "belief agents: policy and value also read the encoder output o (gradient into the encoder only with "
+          "rl_grad_to_encoder)"),
 
     KINT(planner, particles, "16", 1, 1048576, "outer particles K"),
     KINT(planner, depth, "4", 0, 4096, "planning depth D"),

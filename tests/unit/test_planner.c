@@ -85,7 +85,7 @@ static void task_start_root(root_buf *rb) {
     memset(rb, 0, sizeof *rb);
     rb->last_a[0] = -1;
     rb->r = (vb_planner_root){rb->obs, rb->carry, rb->phi, rb->phi_prev, rb->last_obs, rb->last_a, rb->last_r,
-                              rb->last_next, rb->t, rb->ep};
+                              rb->last_next, rb->t, rb->ep, NULL};
 }
 
 static void root_prior(const fixture *f, const root_buf *rb, double *pi) {

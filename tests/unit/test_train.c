@@ -139,6 +139,50 @@ Test(train, elbo_samples_average_the_reconstruction) {
     cr_assert_lt(many, 0.25 * one, "variance %g with 16 samples against %g with one", many, one);
 }
 
+/* model.policy_hidden: the policy and value heads read (s, tau, mu, logvar, o).
+ * With the ELBO weighted out, the encoder's GRU moves under the RL losses only
+ * when model.rl_grad_to_encoder lets their gradient through the o part. */
+static double gru_moved_by_rl(bool to_encoder) {
+    char err[512];
+    const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
+                          "learner.replay_capacity=8", "learner.elbo_warmup_updates=0", "learner.elbo_coef=0",
+                          "learner.max_policy_lag=100000", "model.policy_hidden=true", NULL};
+    fixed f;
+    fixed_setup(&f, base, (const char *[]){to_encoder ? "model.rl_grad_to_encoder=true" : "model.rl_grad_to_encoder=false", NULL},
+                0);
+    const vb_model_dims *d = &f.m.d;
+    cr_assert(d->policy_hidden);
+    cr_assert_eq(d->feat, d->obs + 1 + 2 * d->latent + d->hidden);
+    /* the features carry o after (mu, logvar) */
+    float x[64] = {0}, o[64], phi[64], feat[256];
+    cr_assert_leq(d->in, 64);
+    cr_assert_leq(d->hidden, 64);
+    cr_assert_leq(d->feat, 256);
+    for (int64_t i = 0; i < d->hidden; i++) o[i] = 0.5f + (float)i;
+    for (int64_t i = 0; i < 2 * d->latent; i++) phi[i] = -1.0f - (float)i;
+    vb_model_features(&f.m, feat, x, o, phi, 1);
+    for (int64_t i = 0; i < 2 * d->latent; i++) cr_assert_eq(feat[d->obs + 1 + i], phi[i]);
+    for (int64_t i = 0; i < d->hidden; i++) cr_assert_eq(feat[d->obs + 1 + 2 * d->latent + i], o[i]);
+    const vb_gru *g = &f.m.gru;
+    const int64_t n = 3 * g->hidden * g->hidden, off = g->wh.w;
+    float *before = malloc(sizeof(float) * (size_t)n);
+    memcpy(before, vb_learning_params(f.l) + off, sizeof(float) * (size_t)n);
+    vb_update_stats st;
+    for (int u = 0; u < 3; u++) cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
+    double moved = 0;
+    for (int64_t i = 0; i < n; i++) moved += fabs(vb_learning_params(f.l)[off + i] - before[i]);
+    free(before);
+    fixed_free(&f);
+    return moved;
+}
+
+Test(train, policy_hidden_trains_the_encoder_only_with_rl_grad_to_encoder) {
+    double with = gru_moved_by_rl(true), without = gru_moved_by_rl(false);
+    cr_log_info("GRU recurrent weights moved by %g with the RL gradient, %g without", with, without);
+    cr_assert_eq(without, 0.0, "the encoder moved without rl_grad_to_encoder and without the ELBO (%g)", without);
+    cr_assert_gt(with, 1e-4, "the RL gradient did not reach the encoder through o (%g)", with);
+}
+
 /* learner.refresh_carry: windows of 3 steps over tasks of 10. With the
  * actor's weights, re-encoding the task prefix reproduces the cached carries;
  * once the weights move, the cached carries drift from the fresh ones. */
