@@ -13,6 +13,7 @@ int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, c
     d->actions = spec->num_actions;
     d->in = d->obs + d->actions + 3;
     d->steps_per_task = spec->steps_per_task;
+    d->task_clock = cfg->model.task_clock;
     d->embed = cfg->model.embed;
     d->hidden = cfg->model.hidden;
     d->latent = cfg->model.latent;
@@ -87,7 +88,8 @@ void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_pre
     if (a_prev >= 0 && a_prev < d->actions) x[d->obs + a_prev] = 1.0f;
     x[d->obs + d->actions] = a_prev >= 0 ? r_prev : 0.0f;
     x[d->obs + d->actions + 1] = a_prev >= 0 ? done_prev : 0.0f;
-    x[d->obs + d->actions + 2] = d->steps_per_task > 0 ? (float)task_step / (float)d->steps_per_task : 0.0f;
+    x[d->obs + d->actions + 2] =
+        d->task_clock && d->steps_per_task > 0 ? (float)task_step / (float)d->steps_per_task : 0.0f;
 }
 
 void vb_model_features(const vb_model *m, float *feat, const float *x, const float *o, const float *phi, int64_t N) {

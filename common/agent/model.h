@@ -44,6 +44,7 @@ typedef struct vb_model_dims {
     int algo;            /* vb_algo */
     bool belief_features;/* policy sees (s, mu, logvar); else (s, o) */
     bool policy_hidden;  /* belief agents: the policy also sees o (model.policy_hidden) */
+    bool task_clock;     /* tau is the task clock; false: tau reads 0 (model.task_clock) */
     bool has_decoder;
     bool has_state_head;
     int reward_kind;     /* vb_reward_kind */
@@ -70,8 +71,8 @@ int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, c
 int vb_model_init(const vb_model *m, float *P, uint64_t seed);
 
 /* Encoder input row for one step: x = (s, onehot a_prev, r_prev, done_prev,
- * tau) with tau = task_step / steps_per_task; a_prev < 0 means "no previous
- * action" (a task start). */
+ * tau) with tau = task_step / steps_per_task (0 without model.task_clock);
+ * a_prev < 0 means "no previous action" (a task start). */
 void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev,
                     int64_t task_step);
 

@@ -117,6 +117,8 @@ static const vb_cfg_key schema[] = {
     KBOOL(model, policy_hidden, "false",
           "belief agents: policy and value also read the encoder output o (gradient into the encoder only with "
           "rl_grad_to_encoder)"),
+    KBOOL(model, task_clock, "true", "feed the task clock tau (task step / steps per task) to the encoder and policy/value "
+          "(false: tau reads 0)"),
 
     KINT(planner, particles, "16", 1, 1048576, "outer particles K"),
     KINT(planner, depth, "4", 0, 4096, "planning depth D"),

@@ -183,6 +183,51 @@ Test(train, policy_hidden_trains_the_encoder_only_with_rl_grad_to_encoder) {
     cr_assert_gt(with, 1e-4, "the RL gradient did not reach the encoder through o (%g)", with);
 }
 
+/* model.task_clock: the weights that read tau (its column in the encoder's
+ * embedding and in the policy's first layer) train with the clock and stay
+ * exactly where they started without it, where tau reads 0. */
+static double tau_weights_moved(bool clock) {
+    char err[512];
+    const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
+                          "learner.replay_capacity=8", "learner.elbo_warmup_updates=0",
+                          "learner.max_policy_lag=100000", NULL};
+    fixed f;
+    fixed_setup(&f, base, (const char *[]){clock ? "model.task_clock=true" : "model.task_clock=false", NULL}, 0);
+    const vb_model_dims *d = &f.m.d;
+    cr_assert_eq(d->task_clock, clock);
+    float x[64];
+    cr_assert_leq(d->in, 64);
+    float obs[8] = {0};
+    cr_assert_leq(d->obs, 8);
+    vb_model_input(&f.m, x, obs, 0, 1.0f, 0.0f, d->steps_per_task / 2);
+    if (clock)
+        cr_assert_float_eq(x[d->in - 1], (float)(d->steps_per_task / 2) / (float)d->steps_per_task, 1e-6);
+    else
+        cr_assert_eq(x[d->in - 1], 0.0f);
+    const vb_linear *emb = &f.m.embed, *pol = &f.m.policy.layer[0];
+    int64_t n = emb->out + pol->out;
+    float *before = malloc(sizeof(float) * (size_t)n);
+    const float *P = vb_learning_params(f.l);
+    for (int64_t o = 0; o < emb->out; o++) before[o] = P[emb->w + o * emb->in + d->in - 1];
+    for (int64_t o = 0; o < pol->out; o++) before[emb->out + o] = P[pol->w + o * pol->in + d->obs];
+    vb_update_stats st;
+    for (int u = 0; u < 3; u++) cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
+    P = vb_learning_params(f.l);
+    double moved = 0;
+    for (int64_t o = 0; o < emb->out; o++) moved += fabs(P[emb->w + o * emb->in + d->in - 1] - before[o]);
+    for (int64_t o = 0; o < pol->out; o++) moved += fabs(P[pol->w + o * pol->in + d->obs] - before[emb->out + o]);
+    free(before);
+    fixed_free(&f);
+    return moved;
+}
+
+Test(train, task_clock_off_leaves_the_tau_weights_untrained) {
+    double with = tau_weights_moved(true), without = tau_weights_moved(false);
+    cr_log_info("tau weights moved by %g with the task clock, %g without", with, without);
+    cr_assert_eq(without, 0.0, "tau weights moved without the task clock (%g)", without);
+    cr_assert_gt(with, 1e-5, "tau weights did not train with the task clock (%g)", with);
+}
+
 /* learner.refresh_carry: windows of 3 steps over tasks of 10. With the
  * actor's weights, re-encoding the task prefix reproduces the cached carries;
  * once the weights move, the cached carries drift from the fresh ones. */
