@@ -139,11 +139,23 @@ Test(train, elbo_samples_average_the_reconstruction) {
     cr_assert_lt(many, 0.25 * one, "variance %g with 16 samples against %g with one", many, one);
 }
 
+/* How far the parameters at idx[0..n) move, summed, over 3 updates. */
+static double moved_by_updates(fixed *f, const int64_t *idx, int64_t n) {
+    char err[512];
+    float *before = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) before[i] = vb_learning_params(f->l)[idx[i]];
+    vb_update_stats st;
+    for (int u = 0; u < 3; u++) cr_assert_eq(vb_learning_update(f->l, &st, err, sizeof err), 0, "%s", err);
+    double moved = 0;
+    for (int64_t i = 0; i < n; i++) moved += fabs(vb_learning_params(f->l)[idx[i]] - before[i]);
+    free(before);
+    return moved;
+}
+
 /* model.policy_hidden: the policy and value heads read (s, tau, mu, logvar, o).
  * With the ELBO weighted out, the encoder's GRU moves under the RL losses only
  * when model.rl_grad_to_encoder lets their gradient through the o part. */
 static double gru_moved_by_rl(bool to_encoder) {
-    char err[512];
     const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
                           "learner.replay_capacity=8", "learner.elbo_warmup_updates=0", "learner.elbo_coef=0",
                           "learner.max_policy_lag=100000", "model.policy_hidden=true", NULL};
@@ -164,14 +176,11 @@ static double gru_moved_by_rl(bool to_encoder) {
     for (int64_t i = 0; i < 2 * d->latent; i++) cr_assert_eq(feat[d->obs + 1 + i], phi[i]);
     for (int64_t i = 0; i < d->hidden; i++) cr_assert_eq(feat[d->obs + 1 + 2 * d->latent + i], o[i]);
     const vb_gru *g = &f.m.gru;
-    const int64_t n = 3 * g->hidden * g->hidden, off = g->wh.w;
-    float *before = malloc(sizeof(float) * (size_t)n);
-    memcpy(before, vb_learning_params(f.l) + off, sizeof(float) * (size_t)n);
-    vb_update_stats st;
-    for (int u = 0; u < 3; u++) cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
-    double moved = 0;
-    for (int64_t i = 0; i < n; i++) moved += fabs(vb_learning_params(f.l)[off + i] - before[i]);
-    free(before);
+    const int64_t n = 3 * g->hidden * g->hidden;
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) idx[i] = g->wh.w + i;
+    double moved = moved_by_updates(&f, idx, n);
+    free(idx);
     fixed_free(&f);
     return moved;
 }
@@ -187,7 +196,6 @@ Test(train, policy_hidden_trains_the_encoder_only_with_rl_grad_to_encoder) {
  * embedding and in the policy's first layer) train with the clock and stay
  * exactly where they started without it, where tau reads 0. */
 static double tau_weights_moved(bool clock) {
-    char err[512];
     const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
                           "learner.replay_capacity=8", "learner.elbo_warmup_updates=0",
                           "learner.max_policy_lag=100000", NULL};
@@ -206,17 +214,11 @@ static double tau_weights_moved(bool clock) {
         cr_assert_eq(x[d->in - 1], 0.0f);
     const vb_linear *emb = &f.m.embed, *pol = &f.m.policy.layer[0];
     int64_t n = emb->out + pol->out;
-    float *before = malloc(sizeof(float) * (size_t)n);
-    const float *P = vb_learning_params(f.l);
-    for (int64_t o = 0; o < emb->out; o++) before[o] = P[emb->w + o * emb->in + d->in - 1];
-    for (int64_t o = 0; o < pol->out; o++) before[emb->out + o] = P[pol->w + o * pol->in + d->obs];
-    vb_update_stats st;
-    for (int u = 0; u < 3; u++) cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
-    P = vb_learning_params(f.l);
-    double moved = 0;
-    for (int64_t o = 0; o < emb->out; o++) moved += fabs(P[emb->w + o * emb->in + d->in - 1] - before[o]);
-    for (int64_t o = 0; o < pol->out; o++) moved += fabs(P[pol->w + o * pol->in + d->obs] - before[emb->out + o]);
-    free(before);
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
+    for (int64_t o = 0; o < emb->out; o++) idx[o] = emb->w + o * emb->in + d->in - 1;
+    for (int64_t o = 0; o < pol->out; o++) idx[emb->out + o] = pol->w + o * pol->in + d->obs;
+    double moved = moved_by_updates(&f, idx, n);
+    free(idx);
     fixed_free(&f);
     return moved;
 }
