@@ -52,6 +52,7 @@ vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
         .dynamics = cfg->planner.dynamics,
         .target = cfg->planner.target,
         .backup_weights = cfg->planner.backup_weights,
+        .root_actions = cfg->planner.root_actions,
         .dir_alpha = cfg->planner.dirichlet_alpha,
         .dir_weight = explore ? cfg->planner.dirichlet_weight : 0.0,
     };
@@ -68,6 +69,9 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     if (cfg->dynamics == VB_DYN_ENV && !spec->task_independent_transitions)
         return snprintf(err, err_len, "planner.dynamics: env needs task-independent transitions, which %s lacks",
                         spec->name), -1;
+    if (cfg->root_actions == VB_ROOT_ALL && cfg->target != VB_TARGET_BACKUP)
+        return snprintf(err, err_len, "planner.root_actions: all needs planner.target: backup (the weights readout "
+                        "counts first actions, which would then be uniform by construction)"), -1;
     if (cfg->dynamics == VB_DYN_LEARNED && !d->has_state_head)
         return snprintf(err, err_len, "planner.dynamics: learned needs the model's state head"), -1;
     vb_planner *p = zalloc(1, sizeof *p);
@@ -399,7 +403,12 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
     for (int64_t b = 0; b < B; b++) {
         double *mix = p->abuf;
         float *prop = p->prop;
-        const bool noise = c->dir_weight > 0;
+        const bool all = c->root_actions == VB_ROOT_ALL;
+        const bool noise = c->dir_weight > 0 && !all;
+        /* root_actions all: particle k starts with action (k + offset) mod A,
+         * the offset random so that no action is favoured when A does not
+         * divide K */
+        const int64_t offset = all ? (int64_t)(vb_rng_uniform(&rng[b]) * (double)A) % A : 0;
         if (noise) dirichlet(&rng[b], c->dir_alpha, A, mix);
         for (int64_t a = 0; a < A; a++)
             prop[a] = (float)((1.0 - (noise ? c->dir_weight : 0)) * p->root_probs[b * A + a] +
@@ -424,7 +433,7 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
             p->disc[r] = 1;
             p->alive[r] = 1;
             p->v_cur[r] = p->root_v[b];
-            p->a[r] = p->A[r] = sample_row(prop, A, vb_rng_uniform(&rng[b]));
+            p->a[r] = p->A[r] = all ? (int32_t)((k + offset) % A) : sample_row(prop, A, vb_rng_uniform(&rng[b]));
         }
     }
     for (int64_t depth = 0; depth < c->D; depth++) {

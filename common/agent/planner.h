@@ -36,6 +36,7 @@ typedef struct vb_planner_cfg {
     int dynamics;          /* vb_dynamics */
     int target;            /* vb_plan_target */
     int backup_weights;    /* vb_backup_weights */
+    int root_actions;      /* vb_root_actions */
     double dir_alpha, dir_weight; /* root Dirichlet noise; weight 0 = off */
 } vb_planner_cfg;
 

@@ -16,6 +16,7 @@ static const char *const core_choices[] = {"gru", "s5", NULL};
 static const char *const dynamics_choices[] = {"learned", "env", NULL};
 static const char *const target_choices[] = {"backup", "weights", NULL};
 static const char *const backup_weight_choices[] = {"twisted", "prior", NULL};
+static const char *const root_action_choices[] = {"policy", "all", NULL};
 static const char *const optim_choices[] = {"adam", "adamw", NULL};
 static const char *const schedule_choices[] = {"constant", "linear", NULL};
 static const char *const value_target_choices[] = {"planner", "lambda", NULL};
@@ -130,6 +131,9 @@ static const vb_cfg_key schema[] = {
     KENUM(planner, target, "backup", target_choices, "policy/value readout of the planner"),
     KENUM(planner, backup_weights, "twisted", backup_weight_choices,
           "backup readout: average returns under the twisted weights, or reweight them back to the policy prior"),
+    KENUM(planner, root_actions, "policy", root_action_choices,
+          "first actions of the particles: sampled from the policy prior (with the root noise), or every action "
+          "in turn so that Q-hat of each is estimated (backup readout only)"),
     KFLT(planner, dirichlet_alpha, "0.03", 1e-6, 100, "root Dirichlet noise concentration"),
     KFLT(planner, dirichlet_weight, "0.25", 0, 1, "root Dirichlet noise mixture weight (0 = off)"),
 

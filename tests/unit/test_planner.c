@@ -137,6 +137,54 @@ Test(planner, one_step_backup_is_pi_times_exp_advantage) {
     destroy(&f);
 }
 
+/* root_actions: all starts one particle on each action, so Q-hat of an action
+ * the prior almost never picks is estimated too: with K = A the one-step
+ * backup is exact even for the goal action at prior probability ~1e-7,
+ * which the policy-sampled root misses (its Q-hat falls back to V = 0). */
+Test(planner, all_root_actions_estimate_every_action_the_prior_misses) {
+    for (int all = 0; all < 2; all++) {
+        fixture f;
+        build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=5", "planner.nested=2",
+                                                "planner.temperature=0.1", all ? "planner.root_actions=all" : NULL,
+                                                NULL});
+        int64_t goal;
+        float ra[8];
+        deterministic_grid(&f, &goal, ra);
+        const vb_linear *pl = &f.m.policy.layer[f.m.policy.n - 1];
+        f.P[pl->b + 2] = -14.0f; /* action 2 reaches the goal */
+        make_planner(&f, 1);
+        root_buf rb;
+        task_start_root(&rb);
+        double pi[8], z = 0, expect[8];
+        root_prior(&f, &rb, pi);
+        cr_assert_lt(pi[2], 1e-5);
+        for (int a = 0; a < 5; a++) z += expect[a] = pi[a] * exp(ra[a] / 0.1);
+        vb_rng rng;
+        vb_rng_init(&rng, 3, 0);
+        for (int rep = 0; rep < 20; rep++) {
+            float q[8], v;
+            vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+            if (all)
+                for (int a = 0; a < 5; a++)
+                    cr_assert_float_eq(q[a], expect[a] / z, 1e-4, "a=%d: %g vs %g", a, q[a], expect[a] / z);
+            else /* the goal action is never simulated: its target stays near the prior */
+                cr_assert_lt(q[2], 1e-4, "q=%g pi=%g", q[2], pi[2]);
+        }
+        cr_assert_gt(expect[2] / z, 1e-3, "the tilt makes the goal action visible only when it is simulated");
+        destroy(&f);
+    }
+}
+
+Test(planner, all_root_actions_need_the_backup_readout) {
+    fixture f;
+    build(&f, "gridworld", (const char *[]){"planner.root_actions=all", "planner.target=weights", NULL});
+    char err[512];
+    vb_planner_cfg pc = vb_planner_cfg_from(&f.cfg, false);
+    cr_assert_neq(vb_planner_create(&f.pl, vb_backend_cpu(), &f.m, &f.spec, &pc, 1, err, sizeof err), 0);
+    cr_assert(strstr(err, "planner.root_actions") != NULL, "%s", err);
+    free(f.P);
+}
+
 Test(planner, one_step_weights_converge_to_pi_times_exp_advantage) {
     fixture f;
     build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=20000", "planner.nested=1",
