@@ -189,7 +189,10 @@ void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
     a->kl += s->kl;
     a->elbo += s->elbo;
     a->belief_future_loglik += s->belief_future_loglik;
-    a->belief_mae += s->belief_mae;
+    if (s->belief_mae >= 0) { /* measured on some updates only */
+        a->belief_mae += s->belief_mae;
+        r->mae_n++;
+    }
     a->grad_norm += s->grad_norm;
     a->value_mean += s->value_mean;
     a->return_mean += s->return_mean;
@@ -201,7 +204,7 @@ void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
 
 void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra) {
     vb_update_stats a = r->acc;
-    double k = r->acc_n ? (double)r->acc_n : 1.0;
+    double k = r->acc_n ? (double)r->acc_n : 1.0, kmae = r->mae_n ? (double)r->mae_n : 1.0;
     const vb_task_stats *t = &r->tstats;
     r->tasks_total += t->tasks;
     double ret = t->tasks ? t->return_sum / (double)t->tasks : NAN;
@@ -225,8 +228,8 @@ void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra)
         if (r->model.d.has_decoder) {
             fprintf(f, ",\"loss_recon\":%.6g,\"kl\":%.6g,\"elbo\":%.6g,\"belief_future_loglik\":%.6g", a.loss_recon / k,
                     a.kl / k, a.elbo / k, a.belief_future_loglik / k);
-            if (r->spec.family == VB_ENV_BANDIT || r->spec.family == VB_ENV_GRIDWORLD)
-                fprintf(f, ",\"belief_mae\":%.6g", a.belief_mae / k);
+            if ((r->spec.family == VB_ENV_BANDIT || r->spec.family == VB_ENV_GRIDWORLD) && r->mae_n)
+                fprintf(f, ",\"belief_mae\":%.6g", a.belief_mae / kmae);
             if (r->cfg->run.algo == VB_ALGO_VARIBASED)
                 fprintf(f, ",\"planner_value_mean\":%.6g", a.planner_value_mean / k);
         }
@@ -259,8 +262,8 @@ void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra)
                 vb_tboard_scalar(tb, s, "belief/kl", a.kl / k);
                 vb_tboard_scalar(tb, s, "belief/elbo", a.elbo / k);
                 vb_tboard_scalar(tb, s, "belief/future_loglik", a.belief_future_loglik / k);
-                if (r->spec.family == VB_ENV_BANDIT || r->spec.family == VB_ENV_GRIDWORLD)
-                    vb_tboard_scalar(tb, s, "belief/mae", a.belief_mae / k);
+                if ((r->spec.family == VB_ENV_BANDIT || r->spec.family == VB_ENV_GRIDWORLD) && r->mae_n)
+                    vb_tboard_scalar(tb, s, "belief/mae", a.belief_mae / kmae);
             }
             if (r->cfg->run.algo == VB_ALGO_VARIBASED) vb_tboard_scalar(tb, s, "planner/value_mean", a.planner_value_mean / k);
             if (r->cfg->learner.refresh_carry) vb_tboard_scalar(tb, s, "train/carry_drift", a.carry_drift / k);
@@ -331,5 +334,6 @@ void vb_run_progress(const vb_run *r, double wall, double sps, const char *extra
 void vb_run_next_interval(vb_run *r) {
     memset(&r->acc, 0, sizeof r->acc);
     r->acc_n = 0;
+    r->mae_n = 0;
     memset(&r->tstats, 0, sizeof r->tstats);
 }

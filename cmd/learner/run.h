@@ -47,7 +47,7 @@ typedef struct vb_run {
     double wall_offset, t0;     /* wall seconds before this process; its start */
     /* the current metrics interval */
     vb_update_stats acc;
-    int64_t acc_n, rejected_chunks;
+    int64_t acc_n, mae_n, rejected_chunks;
     vb_task_stats tstats;
 } vb_run;
 

@@ -26,7 +26,7 @@ typedef struct vb_update_stats {
     double loss_policy, loss_value, entropy, approx_kl, clip_frac;
     double loss_recon, kl, elbo;
     double belief_future_loglik;   /* mean log p of not-yet-seen transitions under q(m | phi_t) */
-    double belief_mae;             /* |decoded - exact posterior| per reward cell: bandit, gridworld (-1 if n/a) */
+    double belief_mae;             /* |decoded - exact posterior| per reward cell: bandit, gridworld; every 4th update (-1 if n/a or not measured) */
     double grad_norm, value_mean, return_mean;
     double planner_value_mean;     /* mean planner V-hat of the batch (varibased) */
     double carry_refreshed;        /* learner.refresh_carry: fraction of windows re-encoded (-1 if off) */
