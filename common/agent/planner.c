@@ -313,10 +313,10 @@ static void simulate(vb_planner *p, const float *P, int64_t R, vb_rng *rng, int6
             memcpy(p->lv_n + n * D, p->phi + k * 2 * D + D, sizeof(float) * (size_t)D);
             memcpy(p->pmu_n + n * D, p->phi_prev + k * 2 * D, sizeof(float) * (size_t)D);
             memcpy(p->plv_n + n * D, p->phi_prev + k * 2 * D + D, sizeof(float) * (size_t)D);
-            vb_rng *r = &rng[k / K];
-            for (int64_t i = 0; i < D; i++) p->eps[n * D + i] = vb_rng_normal(r);
         }
     }
+    /* each env's K x K_Omega x D noise from its own stream, rows in order */
+    for (int64_t b = 0; b < R / K; b++) vb_rng_normal_fill(&rng[b], p->eps + b * K * KO * D, K * KO * D);
     be->gauss_sample_forward(p->mz, p->mu_n, p->lv_n, p->eps, N * D);
     vb_mlp_forward(be, &m->reward_dec, P, p->cells, p->mz, p->cache_dec, N);
     be->gauss_logprob_forward(p->logq_cur, p->mz, p->mu_n, p->lv_n, N, D);

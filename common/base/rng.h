@@ -44,6 +44,9 @@ float vb_rng_uniform(vb_rng *r);
 double vb_rng_uniform_double(vb_rng *r);
 float vb_rng_normal(vb_rng *r);
 double vb_rng_normal_double(vb_rng *r);
+/* n normals, the same values and stream positions as n calls of vb_rng_normal,
+ * with the Philox blocks computed in vectorised runs */
+void vb_rng_normal_fill(vb_rng *r, float *out, int64_t n);
 float vb_rng_gumbel(vb_rng *r);
 /* Index drawn from unnormalised non-negative weights w[0..n); a zero total
  * draws uniformly. */

@@ -88,6 +88,29 @@ Test(rng, normal_moments) {
     cr_assert_eq(r.pos, 2);
 }
 
+Test(rng, normal_fill_equals_repeated_normals_at_any_offset) {
+    /* every start word (odd ones too) and lengths around the batch size */
+    const int64_t lens[] = {0, 1, 7, 31, 32, 33, 63, 64, 65, 320, 1001};
+    float got[1001], want[1001];
+    for (uint64_t start = 0; start < 9; start++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            vb_rng a, b;
+            vb_rng_init(&a, 11, 5);
+            vb_rng_init(&b, 11, 5);
+            vb_rng_seek(&a, start);
+            vb_rng_seek(&b, start);
+            vb_rng_u32(&b); /* a cached block in b must not change anything */
+            vb_rng_seek(&b, start);
+            vb_rng_normal_fill(&a, got, lens[li]);
+            for (int64_t i = 0; i < lens[li]; i++) want[i] = vb_rng_normal(&b);
+            cr_assert_eq(a.pos, b.pos, "start %llu n %lld", (unsigned long long)start, (long long)lens[li]);
+            for (int64_t i = 0; i < lens[li]; i++)
+                cr_assert(memcmp(&got[i], &want[i], sizeof(float)) == 0, "start %llu n %lld i %lld: %g vs %g",
+                          (unsigned long long)start, (long long)lens[li], (long long)i, got[i], want[i]);
+            cr_assert_eq(vb_rng_u32(&a), vb_rng_u32(&b));
+        }
+}
+
 Test(rng, gumbel_mean_is_euler_gamma) {
     vb_rng r;
     vb_rng_init(&r, 3, 0);
