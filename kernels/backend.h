@@ -43,8 +43,10 @@ typedef struct vb_backend {
     void (*gemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                  int64_t ldc);
-    /* out(rows,cols) += b(cols) broadcast over rows */
-    void (*bias_add)(float *out, const float *b, int64_t rows, int64_t cols);
+    /* out(rows,cols) = b(cols) broadcast over rows (a linear layer's output
+     * before its GEMM accumulates with beta = 1: one pass instead of a zeroing
+     * and a bias pass) */
+    void (*bias_fill)(float *out, const float *b, int64_t rows, int64_t cols);
     /* db(cols) += column sums of dout(rows,cols) */
     void (*bias_grad)(float *db, const float *dout, int64_t rows, int64_t cols);
     /* out = act(in), n elements (in-place allowed) */
