@@ -90,7 +90,7 @@ float vb_rng_normal(vb_rng *r) {
     return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
 }
 
-/* NB blocks at consecutive counters b0.. into words[4 * NB], written
+/* FILL_BLOCKS blocks at consecutive counters b0.. into words[4 * FILL_BLOCKS], written
  * structure-of-arrays so that the rounds vectorise across blocks. */
 #define FILL_BLOCKS 16
 static void philox_blocks(const vb_rng *r, uint64_t b0, uint32_t *words) {
