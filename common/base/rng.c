@@ -85,9 +85,15 @@ double vb_rng_uniform_double(vb_rng *r) {
     return ((double)(hi * 67108864u + lo) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-float vb_rng_normal(vb_rng *r) {
-    float u1 = vb_rng_uniform(r), u2 = vb_rng_uniform(r);
+/* Box-Muller's cosine branch from two words */
+static inline float normal_from_words(uint32_t w1, uint32_t w2) {
+    float u1 = vb_rng_word_to_uniform(w1), u2 = vb_rng_word_to_uniform(w2);
     return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
+}
+
+float vb_rng_normal(vb_rng *r) {
+    uint32_t w1 = vb_rng_u32(r);
+    return normal_from_words(w1, vb_rng_u32(r));
 }
 
 /* FILL_BLOCKS blocks at consecutive counters b0.. into words[4 * FILL_BLOCKS], written
@@ -133,10 +139,7 @@ void vb_rng_normal_fill(vb_rng *r, float *out, int64_t n) {
         const int o = (int)(r->pos & 3);
         const int m = (4 * FILL_BLOCKS - o) / 2;
         philox_blocks(r, r->pos >> 2, words);
-        for (int j = 0; j < m; j++) {
-            float u1 = vb_rng_word_to_uniform(words[o + 2 * j]), u2 = vb_rng_word_to_uniform(words[o + 2 * j + 1]);
-            out[i++] = sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
-        }
+        for (int j = 0; j < m; j++) out[i++] = normal_from_words(words[o + 2 * j], words[o + 2 * j + 1]);
         r->pos += 2 * (uint64_t)m;
     }
     while (i < n) out[i++] = vb_rng_normal(r);
