@@ -46,6 +46,7 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
     a->v = alloc_f(n);
     if (a->algo == VB_ALGO_VARIBASED) {
         vb_planner_cfg pc = vb_planner_cfg_from(cfg, true);
+        a->argmax = cfg->planner.act == VB_ACT_ARGMAX;
         if (vb_planner_create(&a->planner, be, m, &a->env->spec, &pc, n, err, err_len) != 0) {
             vb_acting_destroy(a);
             return -1;
@@ -105,8 +106,25 @@ static int start_pending(vb_acting *a) {
     return vb_env_reset_finished(env);
 }
 
-/* Belief-SMC: the planner's q* is the behaviour policy and, with V-hat, the
- * learning target. */
+/* The argmax of q (A), ties broken uniformly from r; *logp is the log of the
+ * probability this rule gives the pick (one over the ties). */
+static int32_t argmax_pick(const float *q, int64_t A, vb_rng *r, float *logp) {
+    int32_t best = 0;
+    uint32_t ties = 1;
+    for (int64_t j = 1; j < A; j++) {
+        if (q[j] > q[best]) {
+            best = (int32_t)j;
+            ties = 1;
+        } else if (q[j] == q[best] && vb_rng_below(r, ++ties) == 0) {
+            best = (int32_t)j;
+        }
+    }
+    *logp = -logf((float)ties);
+    return best;
+}
+
+/* Belief-SMC: the planner's q* is the behaviour policy (a sample of it, or its
+ * argmax under planner.act) and, with V-hat, the learning target. */
 static void plan_actions(vb_acting *a) {
     const int64_t n = a->n, A = a->m->d.actions;
     vb_planner_root root = {
@@ -116,6 +134,10 @@ static void plan_actions(vb_acting *a) {
     vb_planner_run(a->planner, a->P, &root, n, a->rng, a->q, a->v);
     for (int64_t i = 0; i < n; i++) {
         const float *qi = a->q + i * A;
+        if (a->argmax) {
+            a->actions[i] = argmax_pick(qi, A, &a->rng[i], &a->logp[i]);
+            continue;
+        }
         float u = vb_rng_uniform(&a->rng[i]);
         double acc = 0;
         int32_t pick = -1;

@@ -46,6 +46,7 @@ typedef struct vb_acting {
     float *mlp_cache, *u;
     /* belief planning (algo varibased) */
     vb_planner *planner;
+    bool argmax;            /* planner.act: argmax */
     float *q, *v, *last_obs, *last_next;
     /* chunks under construction: (n, cl.floats) */
     float *chunks;

@@ -25,6 +25,7 @@ typedef enum vb_dynamics { VB_DYN_LEARNED = 0, VB_DYN_ENV = 1 } vb_dynamics;
 typedef enum vb_plan_target { VB_TARGET_BACKUP = 0, VB_TARGET_WEIGHTS = 1 } vb_plan_target;
 typedef enum vb_backup_weights { VB_BACKUP_TWISTED = 0, VB_BACKUP_PRIOR = 1 } vb_backup_weights;
 typedef enum vb_root_actions { VB_ROOT_POLICY = 0, VB_ROOT_ALL = 1 } vb_root_actions;
+typedef enum vb_plan_act { VB_ACT_SAMPLE = 0, VB_ACT_ARGMAX = 1 } vb_plan_act;
 typedef enum vb_optim_kind { VB_OPT_ADAM = 0, VB_OPT_ADAMW = 1 } vb_optim_kind;
 typedef enum vb_lr_schedule { VB_LR_CONSTANT = 0, VB_LR_LINEAR = 1 } vb_lr_schedule;
 typedef enum vb_value_target { VB_VT_PLANNER = 0, VB_VT_LAMBDA = 1 } vb_value_target;
@@ -80,6 +81,7 @@ typedef struct vb_config {
         int root_actions;       /* vb_root_actions */
         double dirichlet_alpha;
         double dirichlet_weight;
+        int act;                /* vb_plan_act */
     } planner;
     struct {
         char device[VB_CFG_STR];

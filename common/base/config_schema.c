@@ -17,6 +17,7 @@ static const char *const dynamics_choices[] = {"learned", "env", NULL};
 static const char *const target_choices[] = {"backup", "weights", NULL};
 static const char *const backup_weight_choices[] = {"twisted", "prior", NULL};
 static const char *const root_action_choices[] = {"policy", "all", NULL};
+static const char *const act_choices[] = {"sample", "argmax", NULL};
 static const char *const optim_choices[] = {"adam", "adamw", NULL};
 static const char *const schedule_choices[] = {"constant", "linear", NULL};
 static const char *const value_target_choices[] = {"planner", "lambda", NULL};
@@ -136,6 +137,9 @@ static const vb_cfg_key schema[] = {
           "in turn so that Q-hat of each is estimated (backup readout only)"),
     KFLT(planner, dirichlet_alpha, "0.03", 1e-6, 100, "root Dirichlet noise concentration"),
     KFLT(planner, dirichlet_weight, "0.25", 0, 1, "root Dirichlet noise mixture weight (0 = off)"),
+    KENUM(planner, act, "sample", act_choices,
+          "how training actors pick the real action from q-hat*: a sample, or its argmax (ties at random) so that "
+          "the data and the value head follow the greedy rule evaluation uses (evaluation follows eval.greedy)"),
 
     KSTR(learner, device, "cpu", check_device, "compute device of the learner: cpu or cuda:N"),
     KINT(learner, gpus, "1", 1, 64, "data-parallel learner processes, one per GPU"),

@@ -230,3 +230,54 @@ Test(pipeline, acting_chunks_carry_the_task_labels, .init = smoke_model) {
     vb_acting_destroy(&a);
     free(P);
 }
+
+/* Steps of planning actors under planner.act=MODE; returns how many recorded
+ * actions were not an argmax of their step's q-hat* target. Under argmax every
+ * action is one and its log-probability is minus the log of the ties. */
+static int64_t planned_actions_off_argmax(const char *mode) {
+    char err[512], set[64];
+    cr_assert_eq(vb_config_set(&cfg, "run.algo=varibased", err, sizeof err), 0);
+    cr_assert_eq(vb_config_set(&cfg, "learner.window=5", err, sizeof err), 0);
+    snprintf(set, sizeof set, "planner.act=%s", mode);
+    cr_assert_eq(vb_config_set(&cfg, set, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build(&model, &cfg, &spec, err, sizeof err), 0, "%s", err);
+    float *P = calloc((size_t)model.layout.total, sizeof(float));
+    cr_assert_eq(vb_model_init(&model, P, 3), 0);
+    vb_acting a;
+    cr_assert_eq(vb_acting_create(&a, vb_backend_cpu(), &model, &cfg, 4, 5, 0, err, sizeof err), 0, "%s", err);
+    vb_acting_set_params(&a, P, 0);
+    collected k = {.cl = a.cl, .cap = 32};
+    k.data = calloc((size_t)(k.cap * a.cl.floats), sizeof(float));
+    for (int s = 0; s < 40; s++) cr_assert_eq(vb_acting_step(&a, collect, &k, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(k.n, 32);
+    const vb_chunk_layout *cl = &a.cl;
+    const int64_t A = model.d.actions;
+    int64_t off = 0;
+    for (int i = 0; i < k.n; i++) {
+        const float *c = k.data + (int64_t)i * cl->floats;
+        for (int64_t t = 0; t < cl->L; t++) {
+            const float *q = c + cl->q_target + t * A;
+            int32_t act = (int32_t)c[cl->action + t];
+            float best = q[0];
+            for (int64_t j = 1; j < A; j++) best = fmaxf(best, q[j]);
+            int64_t ties = 0;
+            for (int64_t j = 0; j < A; j++) ties += q[j] == best;
+            if (q[act] != best) {
+                off++;
+            } else if (strcmp(mode, "argmax") == 0) {
+                cr_assert_float_eq(c[cl->logp + t], -logf((float)ties), 1e-6f, "chunk %d step %lld", i, (long long)t);
+            }
+        }
+    }
+    free(k.data);
+    vb_acting_destroy(&a);
+    free(P);
+    return off;
+}
+
+/* planner.act: argmax acts on the argmax of q-hat*; the default samples it,
+ * which with an untrained model's flat q-hat* often picks another action. */
+Test(pipeline, planning_actors_sample_or_take_the_argmax_of_q, .init = smoke_model) {
+    cr_assert_eq(planned_actions_off_argmax("argmax"), 0);
+    cr_assert_gt(planned_actions_off_argmax("sample"), 20, "160 sampled steps of a near-uniform q-hat*");
+}
