@@ -4,6 +4,8 @@
  * checkpoint at such a point resume exactly). */
 #include "acting.h"
 
+#include "../envs/agent.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,7 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
     a->last_next = alloc_f(n * d->obs);
     a->q = alloc_f(n * d->actions);
     a->v = alloc_f(n);
+    a->scores = calloc((size_t)d->actions, sizeof(double));
     if (a->algo == VB_ALGO_VARIBASED) {
         vb_planner_cfg pc = vb_planner_cfg_from(cfg, true);
         a->argmax = cfg->planner.act == VB_ACT_ARGMAX;
@@ -52,7 +55,7 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
             return -1;
         }
     }
-    if (!a->last_obs || !a->last_next || !a->q || !a->v || !a->P || !a->carry || !a->phi || !a->phi_prev || !a->o || !a->x || !a->feat || !a->logits || !a->logp ||
+    if (!a->scores || !a->last_obs || !a->last_next || !a->q || !a->v || !a->P || !a->carry || !a->phi || !a->phi_prev || !a->o || !a->x || !a->feat || !a->logits || !a->logp ||
         !a->u || !a->actions || !a->a_prev || !a->r_prev || !a->done_prev || !a->task_start || !a->rng ||
         !a->mlp_cache || !a->chunks || !a->ep_return || vb_encoder_step_ws_init(&a->ws, m, n) != 0) {
         vb_acting_destroy(a);
@@ -73,7 +76,7 @@ void vb_acting_destroy(vb_acting *a) {
     free(a->done_prev); free(a->task_start); free(a->rng); free(a->mlp_cache); free(a->chunks); free(a->ep_return);
     vb_encoder_step_ws_free(&a->ws);
     vb_planner_destroy(a->planner);
-    free(a->last_obs); free(a->last_next); free(a->q); free(a->v);
+    free(a->last_obs); free(a->last_next); free(a->q); free(a->v); free(a->scores);
     memset(a, 0, sizeof *a);
 }
 
@@ -106,21 +109,14 @@ static int start_pending(vb_acting *a) {
     return vb_env_reset_finished(env);
 }
 
-/* The argmax of q (A), ties broken uniformly from r; *logp is the log of the
- * probability this rule gives the pick (one over the ties). */
-static int32_t argmax_pick(const float *q, int64_t A, vb_rng *r, float *logp) {
-    int32_t best = 0;
-    uint32_t ties = 1;
-    for (int64_t j = 1; j < A; j++) {
-        if (q[j] > q[best]) {
-            best = (int32_t)j;
-            ties = 1;
-        } else if (q[j] == q[best] && vb_rng_below(r, ++ties) == 0) {
-            best = (int32_t)j;
-        }
-    }
+/* The argmax of q (A), ties broken uniformly from r (vb_argmax); *logp is the
+ * log of the probability this rule gives the pick (one over the ties). */
+static int32_t argmax_pick(vb_acting *a, const float *q, int64_t A, vb_rng *r, float *logp) {
+    for (int64_t j = 0; j < A; j++) a->scores[j] = q[j];
+    int64_t best = vb_argmax(a->scores, A, r), ties = 0;
+    for (int64_t j = 0; j < A; j++) ties += q[j] == q[best];
     *logp = -logf((float)ties);
-    return best;
+    return (int32_t)best;
 }
 
 /* Belief-SMC: the planner's q* is the behaviour policy (a sample of it, or its
@@ -135,7 +131,7 @@ static void plan_actions(vb_acting *a) {
     for (int64_t i = 0; i < n; i++) {
         const float *qi = a->q + i * A;
         if (a->argmax) {
-            a->actions[i] = argmax_pick(qi, A, &a->rng[i], &a->logp[i]);
+            a->actions[i] = argmax_pick(a, qi, A, &a->rng[i], &a->logp[i]);
             continue;
         }
         float u = vb_rng_uniform(&a->rng[i]);

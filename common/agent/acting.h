@@ -47,6 +47,7 @@ typedef struct vb_acting {
     /* belief planning (algo varibased) */
     vb_planner *planner;
     bool argmax;            /* planner.act: argmax */
+    double *scores;         /* (actions) argmax scratch */
     float *q, *v, *last_obs, *last_next;
     /* chunks under construction: (n, cl.floats) */
     float *chunks;
