@@ -30,7 +30,7 @@ struct vb_planner {
     float *mu_n, *lv_n, *pmu_n, *plv_n, *eps, *mz, *cells, *cache_dec, *logq_cur, *logq_prev, *logw_n, *tmp_n;
     float *state_in, *state_out, *cache_state;
     /* readout (maxB rows) */
-    double *qsum, *qw;
+    double *qsum, *qw, *qhat;  /* (maxB, A) */
     float *root_x, *root_feat, *root_logits, *root_probs, *root_v, *root_cache_pol, *root_cache_val;
     /* resampling */
     double *wbuf, *abuf;      /* (maxR), (A) */
@@ -56,6 +56,12 @@ vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
         .dir_alpha = cfg->planner.dirichlet_alpha,
         .dir_weight = explore ? cfg->planner.dirichlet_weight : 0.0,
     };
+    if (!explore) {
+        if (cfg->eval.particles > 0) c.K = cfg->eval.particles;
+        if (cfg->eval.root_actions > 0) c.root_actions = cfg->eval.root_actions - 1;
+        if (cfg->eval.backup_weights > 0) c.backup_weights = cfg->eval.backup_weights - 1;
+        c.greedy_margin = cfg->eval.greedy_margin;
+    }
     return c;
 }
 
@@ -143,6 +149,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     }
     p->qsum = zalloc((size_t)(B * A), sizeof(double));
     p->qw = zalloc((size_t)(B * A), sizeof(double));
+    p->qhat = zalloc((size_t)(B * A), sizeof(double));
     p->root_x = zalloc((size_t)(B * d->in), f);
     p->root_feat = zalloc((size_t)(B * d->feat), f);
     p->root_logits = zalloc((size_t)(B * A), f);
@@ -165,7 +172,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
                    p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
-                   p->qsum, p->qw, p->root_x, p->root_feat, p->root_logits, p->root_probs, p->root_v, p->root_cache_pol,
+                   p->qsum, p->qw, p->qhat, p->root_x, p->root_feat, p->root_logits, p->root_probs, p->root_v, p->root_cache_pol,
                    p->root_cache_val, p->wbuf, p->idx, p->gather, p->root_w, p->ix, p->abuf, p->prop};
     int bad = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) bad |= all[i] == NULL;
@@ -187,7 +194,7 @@ void vb_planner_destroy(vb_planner *p) {
                    p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
-                   p->state_in, p->state_out, p->cache_state, p->qsum, p->qw, p->root_x, p->root_feat, p->root_logits,
+                   p->state_in, p->state_out, p->cache_state, p->qsum, p->qw, p->qhat, p->root_x, p->root_feat, p->root_logits,
                    p->root_probs, p->root_v, p->root_cache_pol, p->root_cache_val, p->wbuf, p->idx, p->gather,
                    p->root_w, p->ix, p->abuf, p->prop};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
@@ -542,7 +549,7 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
             for (int64_t k = b * K; k < (b + 1) * K; k++) qb[p->A[k]] += 1.0f / (float)K;
             v[b] = p->root_v[b];
         } else {
-            double *Q = p->abuf, mx = -INFINITY, s = 0, vs = 0;
+            double *Q = p->qhat + b * A, mx = -INFINITY, s = 0, vs = 0;
             for (int64_t a = 0; a < A; a++) {
                 Q[a] = p->qw[b * A + a] > 0 ? p->qsum[b * A + a] / p->qw[b * A + a] : p->root_v[b];
                 if (p->root_probs[b * A + a] > 0) mx = fmax(mx, Q[a] / eta);
@@ -559,4 +566,15 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
             v[b] = (float)vs;
         }
     }
+}
+
+int32_t vb_planner_greedy(const vb_planner *p, int64_t b, int32_t a) {
+    const int64_t A = p->m->d.actions;
+    if (!(p->cfg.greedy_margin > 0) || p->cfg.target != VB_TARGET_BACKUP) return a;
+    const float *pi = p->root_probs + b * A;
+    int32_t mode = 0;
+    for (int32_t j = 1; j < (int32_t)A; j++)
+        if (pi[j] > pi[mode]) mode = j;
+    const double *Q = p->qhat + b * A;
+    return Q[a] - Q[mode] > p->cfg.greedy_margin ? a : mode;
 }

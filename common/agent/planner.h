@@ -38,10 +38,13 @@ typedef struct vb_planner_cfg {
     int backup_weights;    /* vb_backup_weights */
     int root_actions;      /* vb_root_actions */
     double dir_alpha, dir_weight; /* root Dirichlet noise; weight 0 = off */
+    double greedy_margin;  /* vb_planner_greedy's margin; 0 = off */
 } vb_planner_cfg;
 
 /* The planner's settings from cfg (planner.*, env.gamma); explore turns the
- * root Dirichlet noise on (training) or off (evaluation). */
+ * root Dirichlet noise on (training) or off (evaluation, which also applies
+ * eval.particles, eval.root_actions, eval.backup_weights and
+ * eval.greedy_margin). */
 vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore);
 
 /* What the planner needs of each real environment (B rows). */
@@ -70,6 +73,13 @@ void vb_planner_prepare(vb_planner *p, const float *P);
 /* Plan for B environments: q (B, A) and v (B) targets. Env b draws from rng[b]. */
 void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, int64_t B, vb_rng *rng, float *q,
                     float *v);
+/* The greedy action of env b after the last run, given a, an argmax of its q*:
+ * with greedy_margin > 0 and the backup readout, the policy prior's most
+ * likely action unless Q-hat(a) exceeds its Q-hat by more than the margin
+ * (a planner's lookahead then overrules the policy only when it is clearly
+ * better, not where the prior is split between near-equal actions); a
+ * otherwise. */
+int32_t vb_planner_greedy(const vb_planner *p, int64_t b, int32_t a);
 /* The nested-particle weights of the last depth-0 correction, (B, K, KO). */
 const float *vb_planner_last_root_weights(const vb_planner *p);
 /* The nested latent samples of the last depth simulated, (B, K, KO, latent). */

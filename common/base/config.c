@@ -358,6 +358,11 @@ int vb_config_validate(const vb_config *cfg, char *err, size_t err_len) {
                  cfg->env.lengthscale_min, cfg->env.lengthscale_max);
         return -1;
     }
+    if (cfg->eval.greedy_margin > 0 && cfg->planner.target != VB_TARGET_BACKUP) {
+        snprintf(err, err_len, "eval.greedy_margin (%g) needs planner.target: backup (the weights readout has no Q-hat)",
+                 cfg->eval.greedy_margin);
+        return -1;
+    }
     if (cfg->actors.timeout_ms <= cfg->actors.heartbeat_ms) {
         snprintf(err, err_len, "actors.timeout_ms (%lld) must exceed actors.heartbeat_ms (%lld)",
                  (long long)cfg->actors.timeout_ms, (long long)cfg->actors.heartbeat_ms);

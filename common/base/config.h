@@ -132,6 +132,10 @@ typedef struct vb_config {
         int64_t tasks;
         bool greedy;
         int64_t every_updates;
+        int64_t particles;      /* 0 = planner.particles */
+        int root_actions;       /* 0 = planner.root_actions, else vb_root_actions + 1 */
+        int backup_weights;     /* 0 = planner.backup_weights, else vb_backup_weights + 1 */
+        double greedy_margin;
     } eval;
 } vb_config;
 

@@ -17,6 +17,8 @@ static const char *const dynamics_choices[] = {"learned", "env", NULL};
 static const char *const target_choices[] = {"backup", "weights", NULL};
 static const char *const backup_weight_choices[] = {"twisted", "prior", NULL};
 static const char *const root_action_choices[] = {"policy", "all", NULL};
+static const char *const eval_backup_choices[] = {"planner", "twisted", "prior", NULL};
+static const char *const eval_root_choices[] = {"planner", "policy", "all", NULL};
 static const char *const act_choices[] = {"sample", "argmax", NULL};
 static const char *const optim_choices[] = {"adam", "adamw", NULL};
 static const char *const schedule_choices[] = {"constant", "linear", NULL};
@@ -187,6 +189,14 @@ static const vb_cfg_key schema[] = {
     KINT(eval, tasks, "1000", 1, 1e9, "held-out tasks per evaluation"),
     KBOOL(eval, greedy, "true", "act greedily (argmax) when evaluating"),
     KINT(eval, every_updates, "0", 0, I53, "evaluate every N updates (0 = never during training)"),
+    KINT(eval, particles, "0", 0, 1048576, "planning agents: outer particles K when evaluating (0 = planner.particles)"),
+    KENUM(eval, root_actions, "planner", eval_root_choices,
+          "planning agents: planner.root_actions when evaluating (planner = as in the planner section)"),
+    KENUM(eval, backup_weights, "planner", eval_backup_choices,
+          "planning agents: planner.backup_weights when evaluating (planner = as in the planner section)"),
+    KFLT(eval, greedy_margin, "0", 0, 1e9,
+         "planning agents, greedy evaluation: keep the policy prior's most likely action unless the argmax of q-hat* "
+         "beats it by more than this in Q-hat (return units; backup readout; 0 = off)"),
 };
 
 const vb_cfg_key *vb_config_schema(size_t *count) {

@@ -210,6 +210,12 @@ Test(config, cross_key_validation) {
     vb_config_defaults(&cfg);
     cr_assert_eq(vb_config_set(&cfg, "actors.timeout_ms=500", err, sizeof err), 0, "%s", err);
     cr_assert_neq(vb_config_validate(&cfg, err, sizeof err), 0);
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_set(&cfg, "eval.greedy_margin=1", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_config_set(&cfg, "planner.target=weights", err, sizeof err), 0, "%s", err);
+    cr_assert_neq(vb_config_validate(&cfg, err, sizeof err), 0);
+    cr_assert(strstr(err, "eval.greedy_margin") && strstr(err, "planner.target"), "%s", err);
 }
 
 /* print -> parse -> print must be byte-identical, and the parsed struct equal. */

@@ -403,3 +403,70 @@ Test(planner, prior_backup_weights_estimate_the_prior_returns) {
     cr_assert_lt(dev_prior, 0.02, "prior-weighted Q-hat is off by %g", dev_prior);
     cr_assert_gt(dev_twisted, 0.1, "the twisted backup should count the tilted returns (off by only %g)", dev_twisted);
 }
+
+/* Evaluation's overrides reach the planner only when it does not explore. */
+Test(planner, evaluation_overrides_apply_only_when_evaluating) {
+    fixture f;
+    build(&f, "gridworld", (const char *[]){"planner.particles=16", "eval.particles=5", "eval.root_actions=all",
+                                            "eval.backup_weights=prior", "eval.greedy_margin=0.5", NULL});
+    vb_planner_cfg ev = vb_planner_cfg_from(&f.cfg, false), tr = vb_planner_cfg_from(&f.cfg, true);
+    cr_assert_eq(ev.K, 5);
+    cr_assert_eq(ev.root_actions, VB_ROOT_ALL);
+    cr_assert_eq(ev.backup_weights, VB_BACKUP_PRIOR);
+    cr_assert_float_eq(ev.greedy_margin, 0.5, 1e-12);
+    cr_assert_eq(tr.K, 16);
+    cr_assert_eq(tr.root_actions, VB_ROOT_POLICY);
+    cr_assert_eq(tr.backup_weights, VB_BACKUP_TWISTED);
+    cr_assert_float_eq(tr.greedy_margin, 0.0, 1e-12);
+    char err[512];
+    cr_assert_eq(vb_config_set(&f.cfg, "eval.particles=0", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_config_set(&f.cfg, "eval.root_actions=planner", err, sizeof err), 0, "%s", err);
+    ev = vb_planner_cfg_from(&f.cfg, false);
+    cr_assert_eq(ev.K, 16, "eval.particles 0 keeps planner.particles");
+    cr_assert_eq(ev.root_actions, VB_ROOT_POLICY);
+    free(f.P);
+}
+
+/* The greedy margin: with D = 1, every root action simulated and V == 0,
+ * Q-hat(a) = r(a) exactly. The goal action beats the prior's mode by
+ * r_hit - r_miss in Q-hat, so greedy keeps it below that margin and falls
+ * back to the mode above it; with no margin the argmax of q* stands. */
+Test(planner, greedy_margin_keeps_the_prior_mode_unless_q_hat_clearly_beats_it) {
+    int64_t goal;
+    for (int pass = 0; pass < 3; pass++) {
+        const char *margin[] = {"eval.greedy_margin=0", "eval.greedy_margin=0.5", "eval.greedy_margin=2", NULL};
+        fixture f;
+        build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=5", "planner.nested=2",
+                                                "planner.temperature=0.1", "planner.root_actions=all",
+                                                margin[pass], NULL});
+        float ra[8];
+        deterministic_grid(&f, &goal, ra);
+        const double gap = f.spec.reward_levels[1] - f.spec.reward_levels[0];
+        make_planner(&f, 1);
+        root_buf rb;
+        task_start_root(&rb);
+        double pi[8];
+        root_prior(&f, &rb, pi);
+        int32_t mode = 0, hit = -1;
+        for (int32_t a = 0; a < 5; a++) {
+            if (pi[a] > pi[mode]) mode = a;
+            if (ra[a] == f.spec.reward_levels[1] && hit < 0) hit = a;
+        }
+        cr_assert_neq(hit, mode, "the prior's mode must miss the goal for this test");
+        vb_rng rng;
+        vb_rng_init(&rng, 5, 0);
+        float q[8], v;
+        vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+        int32_t best = 0;
+        for (int32_t a = 1; a < 5; a++)
+            if (q[a] > q[best]) best = a;
+        cr_assert_eq(ra[best], f.spec.reward_levels[1], "q* puts its mass on an action that reaches the goal");
+        int32_t g = vb_planner_greedy(f.pl, 0, best);
+        if (pass == 0) cr_assert_eq(g, best, "no margin: the argmax of q* stands");
+        if (pass == 1) cr_assert_eq(g, best, "Q-hat beats the mode by %g > 0.5", gap);
+        if (pass == 2) cr_assert_eq(g, mode, "Q-hat beats the mode by %g < 2: the mode stays", gap);
+        /* the mode itself is always kept */
+        cr_assert_eq(vb_planner_greedy(f.pl, 0, mode), mode);
+        destroy(&f);
+    }
+}
