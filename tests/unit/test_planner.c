@@ -429,8 +429,9 @@ Test(planner, evaluation_overrides_apply_only_when_evaluating) {
 
 /* The greedy margin: with D = 1, every root action simulated and V == 0,
  * Q-hat(a) = r(a) exactly. The goal action beats the prior's mode by
- * r_hit - r_miss in Q-hat, so greedy keeps it below that margin and falls
- * back to the mode above it; with no margin the argmax of q* stands. */
+ * r_hit - r_miss in Q-hat, so greedy keeps it under a smaller margin and
+ * falls back to the mode under a larger one; with no margin the argmax of q*
+ * stands. */
 Test(planner, greedy_margin_keeps_the_prior_mode_unless_q_hat_clearly_beats_it) {
     int64_t goal;
     for (int pass = 0; pass < 3; pass++) {
