@@ -32,6 +32,7 @@ int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, c
     d->reward_kind = spec->reward_kind;
     d->reward_levels[0] = spec->reward_levels[0];
     d->reward_levels[1] = spec->reward_levels[1];
+    d->cell_hit_prior = spec->reward_kind == VB_REWARD_BERNOULLI ? (float)spec->cell_hit_prior : 0.0f;
     if (d->reward_cells < 1) return snprintf(err, err_len, "env %s has no reward cells", spec->name), -1;
 
     vb_layout_init(&m->layout);
@@ -69,7 +70,17 @@ int vb_model_init(const vb_model *m, float *P, uint64_t seed) {
         if (vb_s5_init(&m->s5, P, &r) != 0) return -1;
     }
     vb_linear_init(&m->belief, P, &r);
-    if (m->d.has_decoder) vb_mlp_init(&m->reward_dec, P, &r);
+    if (m->d.has_decoder) {
+        vb_mlp_init(&m->reward_dec, P, &r);
+        /* start the reward head at the prior's logit: from a logit of 0 Adam takes
+         * thousands of updates to get there, and in those the shared push on every
+         * cell swamps what the latent could explain */
+        const float p = m->d.cell_hit_prior;
+        if (p > 0.0f && p < 1.0f) {
+            const vb_linear *out = &m->reward_dec.layer[m->reward_dec.n - 1];
+            for (int64_t j = 0; j < out->out; j++) P[out->b + j] = logf(p / (1.0f - p));
+        }
+    }
     if (m->d.has_state_head) vb_mlp_init(&m->state_dec, P, &r);
     vb_mlp_init(&m->policy, P, &r);
     vb_mlp_init(&m->value, P, &r);

@@ -49,6 +49,7 @@ typedef struct vb_model_dims {
     bool has_state_head;
     int reward_kind;     /* vb_reward_kind */
     float reward_levels[2];
+    float cell_hit_prior; /* the env's prior hit probability of a cell, 0 if not given */
 } vb_model_dims;
 
 typedef struct vb_model {

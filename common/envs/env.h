@@ -63,6 +63,8 @@ typedef struct vb_env_spec {
     bool task_independent_transitions; /* vb_env_transition is exact for every task */
     int64_t reward_cells;        /* structured reward head: one output per cell */
     const char *reward_cell_layout; /* what a cell is */
+    double cell_hit_prior;       /* BERNOULLI: a cell's probability of a hit under the task prior
+                                    (the reward head's initial output); 0: not given */
     bool reports_regret;         /* the batch's regret buffer is meaningful */
     int64_t grid_size;           /* gridworld: side of the grid; else 0 */
     int64_t points;              /* funcopt: grid points N; else 0 */

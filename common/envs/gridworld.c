@@ -41,6 +41,8 @@ static int grid_spec(const vb_config *cfg, vb_env_spec *s, char *err, size_t err
     s->grid_size = cfg->env.grid_size;
     s->reward_cells = s->grid_size * s->grid_size;
     s->reward_cell_layout = "the cell after the move, y * grid_size + x (hit: it is the goal)";
+    /* the goal is uniform over the candidate cells (all but the 2x2 start corner) */
+    s->cell_hit_prior = s->grid_size > 2 ? 1.0 / (double)(s->grid_size * s->grid_size - 4) : 0.0;
     return 0;
 }
 

@@ -137,6 +137,7 @@ Test(env_gridworld, goals_are_uniform_over_the_21_cells_outside_the_start_block)
         cr_assert(!(x < 2 && y < 2), "goal (%d, %d) in the start block", x, y);
         count[y * 5 + x]++;
     }
+    cr_assert_float_eq(b->spec.cell_hit_prior, 1.0 / 21.0, 1e-12, "the spec's prior hit probability of a cell");
     /* 1000 expected per cell, sd ~ 31: a 5 sd band */
     for (int c = 0; c < 25; c++)
         if (vb_gridworld_is_candidate(c % 5, c / 5)) cr_assert(abs(count[c] - 1000) < 160, "cell %d: %d", c, count[c]);
