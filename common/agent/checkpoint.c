@@ -191,6 +191,9 @@ int vb_ckpt_load_newest(const char *path, vb_ckpt *out, char *chosen, size_t cho
             snprintf(chosen, chosen_len, "%s", first);
             return 0;
         }
+        /* a file named by the caller is that checkpoint or nothing: another
+         * one would silently stand in for it */
+        if (!is_dir(path) && strcmp(strrchr(path, '/') ? strrchr(path, '/') + 1 : path, "latest") != 0) return -1;
         if (warn) {
             snprintf(msg, sizeof msg, "%s; trying older checkpoints", err);
             warn(msg);

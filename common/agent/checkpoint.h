@@ -42,10 +42,11 @@ const void *vb_ckpt_get(const vb_ckpt *c, const char *name, uint64_t *len);
  * newest `keep` files. 0, or -1 with err. */
 int vb_ckpt_save_in(const char *dir, int64_t updates, const vb_ckpt_section *s, int n, int keep, char *err,
                     size_t err_len);
-/* Load the newest valid checkpoint reachable from path: a checkpoint file, a
- * `latest` file, a checkpoints folder, or a run folder (its checkpoints/). A
- * corrupted newest file is reported through warn (may be NULL) and the next
- * older one is tried. chosen receives the file used. 0, or -1 with err. */
+/* Load the newest valid checkpoint reachable from path: a `latest` file, a
+ * checkpoints folder, or a run folder (its checkpoints/); a corrupted newest
+ * file is reported through warn (may be NULL) and the next older one is
+ * tried. A checkpoint file named by path is loaded as named: missing or
+ * corrupted, it is an error. chosen receives the file used. 0, or -1 with err. */
 int vb_ckpt_load_newest(const char *path, vb_ckpt *out, char *chosen, size_t chosen_len,
                         void (*warn)(const char *msg), char *err, size_t err_len);
 

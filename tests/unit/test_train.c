@@ -351,6 +351,18 @@ Test(train, corrupted_latest_checkpoint_falls_back, .init = make_root, .fini = r
     vb_ckpt_free(&ck);
     cr_assert_neq(vb_ckpt_read(newest, &ck, err, sizeof err), 0);
     cr_assert(strstr(err, "corrupted"), "%s", err);
+    /* a file named explicitly is used as named: the older one loads, the
+     * corrupted and a missing one are errors, never another checkpoint */
+    char named[4400];
+    cr_assert_eq(vb_ckpt_load_newest(chosen, &ck, named, sizeof named, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(named, chosen);
+    vb_ckpt_free(&ck);
+    cr_assert_neq(vb_ckpt_load_newest(newest, &ck, named, sizeof named, NULL, err, sizeof err), 0);
+    cr_assert(strstr(err, "corrupted"), "%s", err);
+    char missing[4400];
+    snprintf(missing, sizeof missing, "%s/checkpoints/ckpt-000000000001.vbc", dir);
+    cr_assert_neq(vb_ckpt_load_newest(missing, &ck, named, sizeof named, NULL, err, sizeof err), 0);
+    cr_assert(strstr(err, "ckpt-000000000001.vbc"), "%s", err);
     /* a resume from the folder uses the older checkpoint and says so */
     vb_test_proc p;
     vb_test_run(&p, "learner", (const char *[]){"--resume", dir, "--serial", "--set", "run.total_env_steps=840", NULL});
