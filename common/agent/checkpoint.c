@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,7 @@ static int is_dir(const char *p) {
 int vb_ckpt_load_newest(const char *path, vb_ckpt *out, char *chosen, size_t chosen_len,
                         void (*warn)(const char *msg), char *err, size_t err_len) {
     char dir[4096], first[4400] = "";
+    bool named = false; /* path names one checkpoint file */
     if (is_dir(path)) {
         snprintf(dir, sizeof dir, "%s/checkpoints", path);
         if (!is_dir(dir)) snprintf(dir, sizeof dir, "%s", path);
@@ -170,7 +172,8 @@ int vb_ckpt_load_newest(const char *path, vb_ckpt *out, char *chosen, size_t cho
         if (slash) *slash = '\0';
         else snprintf(dir, sizeof dir, ".");
         const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-        if (strcmp(base, "latest") != 0) snprintf(first, sizeof first, "%s", path);
+        named = strcmp(base, "latest") != 0;
+        if (named) snprintf(first, sizeof first, "%s", path);
     }
     if (!first[0]) { /* follow `latest` */
         char lp[4200];
@@ -193,7 +196,7 @@ int vb_ckpt_load_newest(const char *path, vb_ckpt *out, char *chosen, size_t cho
         }
         /* a file named by the caller is that checkpoint or nothing: another
          * one would silently stand in for it */
-        if (!is_dir(path) && strcmp(strrchr(path, '/') ? strrchr(path, '/') + 1 : path, "latest") != 0) return -1;
+        if (named) return -1;
         if (warn) {
             snprintf(msg, sizeof msg, "%s; trying older checkpoints", err);
             warn(msg);
