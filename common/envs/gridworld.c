@@ -41,8 +41,11 @@ static int grid_spec(const vb_config *cfg, vb_env_spec *s, char *err, size_t err
     s->grid_size = cfg->env.grid_size;
     s->reward_cells = s->grid_size * s->grid_size;
     s->reward_cell_layout = "the cell after the move, y * grid_size + x (hit: it is the goal)";
-    /* the goal is uniform over the candidate cells (all but the 2x2 start corner) */
-    s->cell_hit_prior = s->grid_size > 2 ? 1.0 / (double)(s->grid_size * s->grid_size - 4) : 0.0;
+    /* the goal is uniform over the candidate cells */
+    int64_t candidates = 0;
+    for (int32_t y = 0; y < s->grid_size; y++)
+        for (int32_t x = 0; x < s->grid_size; x++) candidates += vb_gridworld_is_candidate(x, y);
+    s->cell_hit_prior = candidates > 0 ? 1.0 / (double)candidates : 0.0;
     return 0;
 }
 
