@@ -30,6 +30,7 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
     a->o = alloc_f(n * d->hidden);
     a->x = alloc_f(n * d->in);
     a->feat = alloc_f(n * d->feat);
+    a->feat_ws = alloc_f(vb_model_features_ws_floats(m, n));
     a->logits = alloc_f(n * d->actions);
     a->logp = alloc_f(n);
     a->u = alloc_f(n);
@@ -55,7 +56,7 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
             return -1;
         }
     }
-    if (!a->scores || !a->last_obs || !a->last_next || !a->q || !a->v || !a->P || !a->carry || !a->phi || !a->phi_prev || !a->o || !a->x || !a->feat || !a->logits || !a->logp ||
+    if (!a->scores || !a->last_obs || !a->last_next || !a->q || !a->v || !a->P || !a->carry || !a->phi || !a->phi_prev || !a->o || !a->x || !a->feat || !a->feat_ws || !a->logits || !a->logp ||
         !a->u || !a->actions || !a->a_prev || !a->r_prev || !a->done_prev || !a->task_start || !a->rng ||
         !a->mlp_cache || !a->chunks || !a->ep_return || vb_encoder_step_ws_init(&a->ws, m, n) != 0) {
         vb_acting_destroy(a);
@@ -71,7 +72,7 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
 
 void vb_acting_destroy(vb_acting *a) {
     vb_env_batch_destroy(a->env);
-    free(a->P); free(a->carry); free(a->phi); free(a->phi_prev); free(a->o); free(a->x); free(a->feat);
+    free(a->P); free(a->carry); free(a->phi); free(a->phi_prev); free(a->o); free(a->x); free(a->feat); free(a->feat_ws);
     free(a->logits); free(a->logp); free(a->u); free(a->actions); free(a->a_prev); free(a->r_prev);
     free(a->done_prev); free(a->task_start); free(a->rng); free(a->mlp_cache); free(a->chunks); free(a->ep_return);
     vb_encoder_step_ws_free(&a->ws);
@@ -185,7 +186,7 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
                        env->episode[i] * env->spec.episode_length + env->t[i]);
     }
     vb_encoder_step(a->be, m, a->P, a->carry, a->x, a->o, a->phi, &a->ws, n);
-    vb_model_features(m, a->feat, a->x, a->o, a->phi, n);
+    vb_model_features(a->be, m, a->P, a->feat, a->x, a->o, a->phi, a->feat_ws, n);
     choose_actions(a);
     for (int64_t i = 0; i < n; i++) { /* what the chunk needs from before the step */
         float *c = a->chunks + i * cl->floats;

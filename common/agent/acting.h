@@ -37,7 +37,7 @@ typedef struct vb_acting {
     float *P;                /* host copy of the parameters */
     uint64_t version;
     /* per-slot recurrent and previous-step state */
-    float *carry, *phi, *phi_prev, *o, *x, *feat, *logits, *logp;
+    float *carry, *phi, *phi_prev, *o, *x, *feat, *feat_ws, *logits, *logp;
     int32_t *actions, *a_prev;
     float *r_prev, *done_prev;
     uint8_t *task_start;

@@ -35,7 +35,7 @@ struct vb_learning {
     int64_t updates, dropped;
     /* batch */
     const float **batch;
-    float *X, *carry0, *o, *phi, *feat, *logits, *values, *cache_pol, *cache_val, *scratch;
+    float *X, *carry0, *o, *phi, *feat, *feat_ws, *logits, *values, *cache_pol, *cache_val, *scratch;
     uint8_t *reset;
     int32_t *act, *cell;
     float *rew, *tdone, *blogp, *logp, *ent, *adv, *ret, *d_logp, *d_ent, *d_logits, *d_values, *d_feat, *d_o,
@@ -113,6 +113,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->o = alloc_f(TN * d->hidden);
     l->phi = alloc_f(TN * 2 * D);
     l->feat = alloc_f(TN * d->feat);
+    l->feat_ws = alloc_f(vb_model_features_ws_floats(m, TN));
     l->logits = alloc_f(LN * A);
     l->values = alloc_f(TN);
     l->cache_pol = alloc_f(vb_mlp_cache_floats(&m->policy, LN));
@@ -153,7 +154,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->kl = alloc_f(LN);
     l->start_obs = alloc_f(d->obs);
     l->cache_dec = d->has_decoder ? alloc_f(vb_mlp_cache_floats(&m->reward_dec, LN)) : alloc_f(1);
-    int bad = !l->P || !l->G || !l->batch || !l->X || !l->carry0 || !l->o || !l->phi || !l->feat || !l->logits ||
+    int bad = !l->P || !l->G || !l->batch || !l->X || !l->carry0 || !l->o || !l->phi || !l->feat || !l->feat_ws || !l->logits ||
               !l->values || !l->cache_pol || !l->cache_val || !l->scratch || !l->reset || !l->act || !l->cell ||
               !l->seg || !l->prev_kind || !l->rew || !l->tdone || !l->blogp || !l->logp || !l->ent || !l->adv ||
               !l->ret || !l->d_logp || !l->d_ent || !l->d_logits || !l->d_values || !l->d_feat || !l->d_o ||
@@ -179,7 +180,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
 
 void vb_learning_destroy(vb_learning *l) {
     if (!l) return;
-    void *bufs[] = {l->P, l->G, l->batch, l->X, l->carry0, l->o, l->phi, l->feat, l->logits, l->values,
+    void *bufs[] = {l->P, l->G, l->batch, l->X, l->carry0, l->o, l->phi, l->feat, l->feat_ws, l->logits, l->values,
                     l->cache_pol, l->cache_val, l->scratch, l->reset, l->act, l->cell, l->seg, l->prev_kind,
                     l->rew, l->tdone, l->blogp, l->logp, l->ent, l->adv, l->ret, l->d_logp, l->d_ent,
                     l->d_logits, l->d_values, l->d_feat, l->d_o, l->d_phi, l->mu, l->lv, l->eps, l->z,
@@ -249,7 +250,9 @@ static void assemble(vb_learning *l) {
 }
 
 /* Features (s, mu, logvar) or (s, o) of every row. */
-static void features(vb_learning *l) { vb_model_features(l->m, l->feat, l->X, l->o, l->phi, l->T * l->N); }
+static void features(vb_learning *l) {
+    vb_model_features(l->be, l->m, l->P, l->feat, l->X, l->o, l->phi, l->feat_ws, l->T * l->N);
+}
 
 /* GAE(gamma, lambda) over each window; task ends are terminal (the carry
  * resets), episode ends inside a task are not. */

@@ -24,8 +24,8 @@ int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, c
     d->carry = d->core == VB_CORE_GRU ? d->hidden : 2 * d->s5_state;
     d->belief_features = d->algo != VB_ALGO_RL2;
     d->policy_hidden = d->belief_features && cfg->model.policy_hidden;
-    d->feat = d->obs + 1 + (d->belief_features ? 2 * d->latent : d->hidden) + (d->policy_hidden ? d->hidden : 0);
     d->has_decoder = d->algo != VB_ALGO_RL2;
+    d->policy_cells = d->belief_features && cfg->model.policy_cells;
     d->has_state_head = d->algo == VB_ALGO_VARIBASED &&
                         (cfg->planner.dynamics == VB_DYN_LEARNED || !spec->task_independent_transitions);
     d->reward_cells = spec->reward_cells;
@@ -34,6 +34,8 @@ int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, c
     d->reward_levels[1] = spec->reward_levels[1];
     d->cell_hit_prior = spec->reward_kind == VB_REWARD_BERNOULLI ? (float)spec->cell_hit_prior : 0.0f;
     if (d->reward_cells < 1) return snprintf(err, err_len, "env %s has no reward cells", spec->name), -1;
+    d->feat = d->obs + 1 + (d->belief_features ? 2 * d->latent : d->hidden) + (d->policy_hidden ? d->hidden : 0) +
+              (d->policy_cells ? d->reward_cells : 0);
 
     vb_layout_init(&m->layout);
     vb_layout *l = &m->layout;
@@ -103,8 +105,15 @@ void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_pre
         d->task_clock && d->steps_per_task > 0 ? (float)task_step / (float)d->steps_per_task : 0.0f;
 }
 
-void vb_model_features(const vb_model *m, float *feat, const float *x, const float *o, const float *phi, int64_t N) {
+int64_t vb_model_features_ws_floats(const vb_model *m, int64_t N) {
+    if (!m->d.policy_cells) return 0;
+    return N * (m->d.latent + m->d.reward_cells) + vb_mlp_cache_floats(&m->reward_dec, N);
+}
+
+void vb_model_features(const vb_backend *be, const vb_model *m, const float *P, float *feat, const float *x,
+                       const float *o, const float *phi, float *ws, int64_t N) {
     const vb_model_dims *d = &m->d;
+    const int64_t C = d->reward_cells;
     for (int64_t i = 0; i < N; i++) {
         float *f = feat + i * d->feat;
         const float *xi = x + i * d->in;
@@ -117,6 +126,13 @@ void vb_model_features(const vb_model *m, float *feat, const float *x, const flo
         } else
             memcpy(f + d->obs + 1, o + i * d->hidden, sizeof(float) * (size_t)d->hidden);
     }
+    if (!d->policy_cells) return;
+    /* c = dec(mu) (N, C): mu gathered from phi, the cells written at the end of each row */
+    float *mu = ws, *c = ws + N * d->latent, *cache = c + N * C;
+    for (int64_t i = 0; i < N; i++) be->copy(mu + i * d->latent, phi + i * 2 * d->latent, d->latent);
+    vb_mlp_forward(be, &m->reward_dec, P, c, mu, cache, N);
+    if (d->reward_kind == VB_REWARD_BERNOULLI) be->act_forward(VB_ACT_SIGMOID, c, c, N * C);
+    for (int64_t i = 0; i < N; i++) be->copy(feat + i * d->feat + d->feat - C, c + i * C, C);
 }
 
 /* carry rows (N, 2P) <-> S5 planes (2, N, P) */

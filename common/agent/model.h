@@ -13,7 +13,10 @@
  *   policy   features -> logits (A);  value  features -> V
  *            features = (s, tau, mu, logvar) for belief agents, (s, tau, o) for
  *            rl2: the remaining horizon matters to a Bayes-optimal policy;
- *            (s, tau, mu, logvar, o) for belief agents with model.policy_hidden
+ *            (s, tau, mu, logvar, o) for belief agents with model.policy_hidden;
+ *            model.policy_cells appends c = reward decoder at mu (sigmoid for
+ *            Bernoulli rewards), the belief's prediction of every reward cell,
+ *            read with a stop-gradient
  *
  * The recurrent carry of a row is the GRU state (hidden floats) or the S5
  * complex state (2 * s5_state floats); it is zero at a task start and never
@@ -44,6 +47,7 @@ typedef struct vb_model_dims {
     int algo;            /* vb_algo */
     bool belief_features;/* policy sees (s, mu, logvar); else (s, o) */
     bool policy_hidden;  /* belief agents: the policy also sees o (model.policy_hidden) */
+    bool policy_cells;   /* belief agents: the policy also sees the decoded cells (model.policy_cells) */
     bool task_clock;     /* tau is the task clock; false: tau reads 0 (model.task_clock) */
     bool has_decoder;
     bool has_state_head;
@@ -122,8 +126,13 @@ void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const floa
 void vb_encoder_step(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
                      float *o, float *phi, vb_encoder_step_ws *ws, int64_t N);
 
+/* Floats of workspace vb_model_features needs for N rows (0 without
+ * model.policy_cells). */
+int64_t vb_model_features_ws_floats(const vb_model *m, int64_t N);
 /* Policy/value features of N rows from their encoder inputs x (N, in):
- * (s, tau, mu, logvar) or (s, tau, o). */
-void vb_model_features(const vb_model *m, float *feat, const float *x, const float *o, const float *phi, int64_t N);
+ * (s, tau, mu, logvar[, o][, c]) or (s, tau, o). P and ws (of
+ * vb_model_features_ws_floats floats) are read only with model.policy_cells. */
+void vb_model_features(const vb_backend *be, const vb_model *m, const float *P, float *feat, const float *x,
+                       const float *o, const float *phi, float *ws, int64_t N);
 
 #endif

@@ -23,7 +23,7 @@ struct vb_planner {
     uint8_t *alive, *has_last;
     int64_t *t_ep, *ep;
     /* per-step scratch (maxR rows) */
-    float *s_next, *s_in, *r, *r_mean, *x, *o, *feat, *logits, *probs, *values, *cache_pol, *cache_val, *u;
+    float *s_next, *s_in, *r, *r_mean, *x, *o, *feat, *feat_ws, *logits, *probs, *values, *cache_pol, *cache_val, *u;
     uint8_t *term, *done;
     int32_t *jstar, *cell_new;
     /* nested (maxN rows) */
@@ -120,6 +120,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     p->x = zalloc((size_t)(R * d->in), f);
     p->o = zalloc((size_t)(R * d->hidden), f);
     p->feat = zalloc((size_t)(R * d->feat), f);
+    p->feat_ws = zalloc((size_t)vb_model_features_ws_floats(m, R), f); /* R >= B: the root rows too */
     p->logits = zalloc((size_t)(R * A), f);
     p->probs = zalloc((size_t)(R * A), f);
     p->values = zalloc((size_t)R, f);
@@ -169,7 +170,7 @@ int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m,
     p->root_w = zalloc((size_t)N, f);
     void *all[] = {p->start_obs, p->s, p->carry, p->phi, p->phi_prev, p->last_s, p->last_next, p->last_r, p->logw,
                    p->G, p->Gb, p->disc, p->v_cur, p->cum, p->a, p->A, p->last_a, p->alive, p->has_last, p->t_ep, p->ep,
-                   p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
+                   p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->feat_ws, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
                    p->qsum, p->qw, p->qhat, p->root_x, p->root_feat, p->root_logits, p->root_probs, p->root_v, p->root_cache_pol,
@@ -191,7 +192,7 @@ void vb_planner_destroy(vb_planner *p) {
     if (!p) return;
     void *all[] = {p->start_obs, p->s, p->carry, p->phi, p->phi_prev, p->last_s, p->last_next, p->last_r, p->logw,
                    p->G, p->Gb, p->disc, p->v_cur, p->cum, p->a, p->A, p->last_a, p->alive, p->has_last, p->t_ep, p->ep,
-                   p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->logits, p->probs, p->values, p->cache_pol,
+                   p->s_next, p->s_in, p->r, p->r_mean, p->x, p->o, p->feat, p->feat_ws, p->logits, p->probs, p->values, p->cache_pol,
                    p->cache_val, p->u, p->term, p->done, p->jstar, p->cell_new, p->mu_n, p->lv_n, p->pmu_n,
                    p->plv_n, p->eps, p->mz, p->cells, p->cache_dec, p->logq_cur, p->logq_prev, p->logw_n, p->tmp_n,
                    p->state_in, p->state_out, p->cache_state, p->qsum, p->qw, p->qhat, p->root_x, p->root_feat, p->root_logits,
@@ -228,7 +229,7 @@ static void dirichlet(vb_rng *r, double alpha, int64_t A, double *out) {
 static void heads(vb_planner *p, const float *P, const float *x, const float *phi, const float *o, int64_t R,
                   float *feat, float *logits, float *probs, float *values, float *cache_pol, float *cache_val) {
     const vb_model *m = p->m;
-    vb_model_features(m, feat, x, o, phi, R);
+    vb_model_features(p->be, m, P, feat, x, o, phi, p->feat_ws, R);
     vb_mlp_forward(p->be, &m->value, P, values, feat, cache_val, R);
     if (logits) {
         vb_mlp_forward(p->be, &m->policy, P, logits, feat, cache_pol, R);

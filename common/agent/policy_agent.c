@@ -10,7 +10,7 @@ typedef struct policy_impl {
     const float *P;
     bool greedy;
     int64_t n;
-    float *carry, *x, *o, *phi, *feat, *logits, *cache, *r_prev, *done_prev, *u;
+    float *carry, *x, *o, *phi, *feat, *feat_ws, *logits, *cache, *r_prev, *done_prev, *u;
     int32_t *a_prev;
     vb_encoder_step_ws ws;
     /* planning */
@@ -21,7 +21,7 @@ typedef struct policy_impl {
 
 static void policy_destroy(void *p) {
     policy_impl *k = p;
-    free(k->carry); free(k->x); free(k->o); free(k->phi); free(k->feat); free(k->logits); free(k->cache);
+    free(k->carry); free(k->x); free(k->o); free(k->phi); free(k->feat); free(k->feat_ws); free(k->logits); free(k->cache);
     free(k->r_prev); free(k->done_prev); free(k->u); free(k->a_prev);
     free(k->scores);
     free(k->phi_prev); free(k->last_obs); free(k->last_next); free(k->q); free(k->v);
@@ -85,7 +85,7 @@ static void policy_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
         plan_act(a, env, actions);
         return;
     }
-    vb_model_features(m, k->feat, k->x, k->o, k->phi, n);
+    vb_model_features(k->be, m, k->P, k->feat, k->x, k->o, k->phi, k->feat_ws, n);
     vb_mlp_forward(k->be, &m->policy, k->P, k->logits, k->feat, k->cache, n);
     if (k->greedy) {
         for (int64_t i = 0; i < n; i++) pick(a, k->logits + i * A, A, i, true, &actions[i]);
@@ -131,6 +131,7 @@ int vb_policy_agent_create(vb_agent **out, const vb_model *m, const float *P, bo
     k->o = calloc((size_t)(n * d->hidden), sizeof(float));
     k->phi = calloc((size_t)(n * 2 * d->latent), sizeof(float));
     k->feat = calloc((size_t)(n * d->feat), sizeof(float));
+    k->feat_ws = calloc((size_t)vb_model_features_ws_floats(m, n) + 1, sizeof(float));
     k->logits = calloc((size_t)(n * d->actions), sizeof(float));
     k->cache = calloc((size_t)vb_mlp_cache_floats(&m->policy, n) + 1, sizeof(float));
     k->r_prev = calloc((size_t)n, sizeof(float));
@@ -138,7 +139,7 @@ int vb_policy_agent_create(vb_agent **out, const vb_model *m, const float *P, bo
     k->u = calloc((size_t)n, sizeof(float));
     k->a_prev = calloc((size_t)n, sizeof(int32_t));
     k->scores = calloc((size_t)d->actions, sizeof(double));
-    if (!a->rng || !k->carry || !k->x || !k->o || !k->phi || !k->feat || !k->logits || !k->cache || !k->r_prev ||
+    if (!a->rng || !k->carry || !k->x || !k->o || !k->phi || !k->feat || !k->feat_ws || !k->logits || !k->cache || !k->r_prev ||
         !k->done_prev || !k->u || !k->a_prev || !k->scores || vb_encoder_step_ws_init(&k->ws, m, n) != 0)
         goto oom;
     vb_encoder_step_prepare(k->be, m, P, &k->ws);

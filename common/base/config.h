@@ -66,6 +66,7 @@ typedef struct vb_config {
         int64_t s5_state;
         bool rl_grad_to_encoder;
         bool policy_hidden;
+        bool policy_cells;
         bool task_clock;
     } model;
     struct {

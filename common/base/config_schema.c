@@ -121,6 +121,9 @@ static const vb_cfg_key schema[] = {
     KBOOL(model, policy_hidden, "false",
           "belief agents: policy and value also read the encoder output o (gradient into the encoder only with "
           "rl_grad_to_encoder)"),
+    KBOOL(model, policy_cells, "false",
+          "belief agents: policy and value also read the reward decoder at the belief mean, one value per reward "
+          "cell (a probability for Bernoulli rewards; no gradient flows back through it)"),
     KBOOL(model, task_clock, "true", "feed the task clock tau (task step / steps per task) to the encoder and policy/value "
           "(false: tau reads 0)"),
 

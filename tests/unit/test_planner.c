@@ -91,7 +91,7 @@ static void task_start_root(root_buf *rb) {
 static void root_prior(const fixture *f, const root_buf *rb, double *pi) {
     float feat[16], logits[8], probs[8], cache[256], x[32];
     vb_model_input(&f->m, x, rb->obs, -1, 0.0f, 0.0f, rb->ep[0] * f->spec.episode_length + rb->t[0]);
-    vb_model_features(&f->m, feat, x, NULL, rb->phi, 1);
+    vb_model_features(vb_backend_cpu(), &f->m, f->P, feat, x, NULL, rb->phi, NULL, 1);
     vb_mlp_forward(vb_backend_cpu(), &f->m.policy, f->P, logits, feat, cache, 1);
     vb_backend_cpu()->softmax(probs, logits, 1, f->m.d.actions);
     for (int64_t a = 0; a < f->m.d.actions; a++) pi[a] = probs[a];

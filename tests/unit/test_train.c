@@ -190,7 +190,7 @@ static double gru_moved_by_rl(bool to_encoder) {
     cr_assert_leq(d->feat, 256);
     for (int64_t i = 0; i < d->hidden; i++) o[i] = 0.5f + (float)i;
     for (int64_t i = 0; i < 2 * d->latent; i++) phi[i] = -1.0f - (float)i;
-    vb_model_features(&f.m, feat, x, o, phi, 1);
+    vb_model_features(vb_backend_cpu(), &f.m, f.P, feat, x, o, phi, NULL, 1);
     for (int64_t i = 0; i < 2 * d->latent; i++) cr_assert_eq(feat[d->obs + 1 + i], phi[i]);
     for (int64_t i = 0; i < d->hidden; i++) cr_assert_eq(feat[d->obs + 1 + 2 * d->latent + i], o[i]);
     const vb_gru *g = &f.m.gru;
@@ -208,6 +208,67 @@ Test(train, policy_hidden_trains_the_encoder_only_with_rl_grad_to_encoder) {
     cr_log_info("GRU recurrent weights moved by %g with the RL gradient, %g without", with, without);
     cr_assert_eq(without, 0.0, "the encoder moved without rl_grad_to_encoder and without the ELBO (%g)", without);
     cr_assert_gt(with, 1e-4, "the RL gradient did not reach the encoder through o (%g)", with);
+}
+
+/* model.policy_cells: the features end with the reward decoder's cell
+ * probabilities at the belief mean (not at its log-variance), and the RL
+ * losses reach the policy's weights on them but never the decoder. */
+Test(train, policy_cells_read_the_decoder_at_the_belief_mean_without_training_it) {
+    const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
+                          "learner.replay_capacity=8", "learner.elbo_warmup_updates=0", "learner.elbo_coef=0",
+                          "learner.max_policy_lag=100000", "model.policy_cells=true", NULL};
+    fixed f;
+    fixed_setup(&f, base, NULL, 0);
+    const vb_model_dims *d = &f.m.d;
+    const int64_t C = d->reward_cells, off = d->obs + 1 + 2 * d->latent;
+    cr_assert(d->policy_cells);
+    cr_assert_eq(d->feat, off + C);
+    const vb_backend *be = vb_backend_cpu();
+    float *ws = calloc((size_t)vb_model_features_ws_floats(&f.m, 2), sizeof(float));
+    float x[2 * 64] = {0}, phi[2 * 64], feat[2 * 256];
+    cr_assert_leq(d->in, 64);
+    cr_assert_leq(2 * d->latent, 64);
+    cr_assert_leq(d->feat, 256);
+    /* row 1 has row 0's mean and another log-variance; the cells must agree */
+    for (int64_t i = 0; i < d->latent; i++) {
+        phi[i] = phi[2 * d->latent + i] = 0.7f - 0.4f * (float)i;
+        phi[d->latent + i] = -2.0f;
+        phi[3 * d->latent + i] = 1.5f;
+    }
+    vb_model_features(be, &f.m, f.P, feat, x, NULL, phi, ws, 2);
+    for (int64_t j = 0; j < C; j++) {
+        cr_assert_eq(feat[off + j], feat[d->feat + off + j], "cell %lld read the log-variance", (long long)j);
+        cr_assert(feat[off + j] > 0.0f && feat[off + j] < 1.0f, "cell %lld is not a probability: %g", (long long)j,
+                  feat[off + j]);
+    }
+    /* a decoder whose output layer is only a bias b_j predicts sigmoid(b_j) whatever mu is */
+    float *P = vb_learning_params_mut(f.l);
+    const vb_linear *out = &f.m.reward_dec.layer[f.m.reward_dec.n - 1];
+    for (int64_t i = 0; i < out->in * out->out; i++) P[out->w + i] = 0.0f;
+    for (int64_t j = 0; j < C; j++) P[out->b + j] = -2.0f + 0.25f * (float)j;
+    vb_model_features(be, &f.m, P, feat, x, NULL, phi, ws, 1);
+    for (int64_t j = 0; j < C; j++)
+        cr_assert_float_eq(feat[off + j], 1.0 / (1.0 + exp(2.0 - 0.25 * (double)j)), 1e-6, "cell %lld", (long long)j);
+    vb_model_init(&f.m, P, 1);
+    /* three updates without the ELBO: the policy's weights on the cells move, the decoder does not */
+    const vb_linear *first = &f.m.policy.layer[0];
+    int64_t n_pol = first->out * C, n_dec = 0;
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)(n_pol + f.m.layout.total));
+    for (int64_t o = 0; o < first->out; o++)
+        for (int64_t j = 0; j < C; j++) idx[o * C + j] = first->w + o * first->in + off + j;
+    double pol = moved_by_updates(&f, idx, n_pol);
+    for (int i = 0; i < f.m.reward_dec.n; i++) {
+        const vb_linear *lin = &f.m.reward_dec.layer[i];
+        for (int64_t k = 0; k < lin->in * lin->out; k++) idx[n_dec++] = lin->w + k;
+        for (int64_t k = 0; k < lin->out; k++) idx[n_dec++] = lin->b + k;
+    }
+    double dec = moved_by_updates(&f, idx, n_dec);
+    cr_log_info("policy weights on the cells moved by %g, the decoder by %g", pol, dec);
+    cr_assert_gt(pol, 1e-4, "the policy did not learn from the cells (%g)", pol);
+    cr_assert_eq(dec, 0.0, "the RL losses trained the decoder through the cells (%g)", dec);
+    free(idx);
+    free(ws);
+    fixed_free(&f);
 }
 
 /* model.task_clock: the weights that read tau (its column in the encoder's
