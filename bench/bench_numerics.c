@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../kernels/blas_core.h"
 #include "common/base/rng.h"
 #include "common/nn/gru.h"
 #include "common/nn/s5.h"
@@ -146,7 +147,10 @@ static double bench_s5(const vb_backend *be, int64_t H, int64_t B, int64_t T) {
     return (double)T * reps / dt;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    vb_blas_core_select(argv);
+    printf("openblas_core %s\n", vb_blas_core_name());
     const vb_backend *be = vb_backend_cpu();
     int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     be->set_threads(cores);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../kernels/blas_core.h"
 #include "common/agent/planner.h"
 
 static double now(void) {
@@ -65,7 +66,10 @@ static int bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO
     return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    vb_blas_core_select(argv);
+    printf("openblas_core %s\n", vb_blas_core_name());
     vb_backend_cpu()->set_threads(1);
     int rc = bench("configs/gridworld.yaml", 64, 16, 4, 4);
     rc |= bench("configs/gridworld.yaml", 64, 64, 4, 16);

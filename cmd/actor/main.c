@@ -12,6 +12,7 @@
 #include "../../common/base/version.h"
 #include "../../common/net/endpoint.h"
 #include "../../kernels/backend.h"
+#include "../../kernels/blas_core.h"
 #include "act.h"
 #include "../../common/agent/evaluate.h"
 #include "trained.h"
@@ -125,6 +126,7 @@ int main(int argc, char **argv) {
     const char *agent = NULL, *tasks = NULL, *seed = NULL, *threads = NULL, *checkpoint = NULL;
     const char *name = NULL, *parent = NULL;
     int print_config = 0, eval = 0;
+    vb_blas_core_select(argv);
     vb_log_init("actor", VB_LOG_INFO);
     opterr = 0;
     int c;
@@ -149,7 +151,9 @@ int main(int argc, char **argv) {
         case 'N': name = optarg; break;
         case 'P': parent = optarg; break;
         case 'h': usage(stdout); return VB_EXIT_OK;
-        case 'V': printf("actor (varibased) %s\n", VB_VERSION); return VB_EXIT_OK;
+        case 'V':
+            printf("actor (varibased) %s (OpenBLAS %s kernels)\n", VB_VERSION, vb_blas_core_name());
+            return VB_EXIT_OK;
         case ':':
             fprintf(stderr, "actor: option '%s' needs a value\ntry 'actor --help'\n", argv[optind - 1]);
             return VB_EXIT_USAGE;

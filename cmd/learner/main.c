@@ -9,6 +9,7 @@
 #include "../../common/base/config.h"
 #include "../../common/base/log.h"
 #include "../../common/base/version.h"
+#include "../../kernels/blas_core.h"
 #include "../../kernels/device.h"
 #include "train.h"
 #include "../../common/agent/checkpoint.h"
@@ -56,6 +57,7 @@ int main(int argc, char **argv) {
     int print_config = 0;
     vb_train_opts topts = {0};
     const char *log_level = NULL;
+    vb_blas_core_select(argv);
     vb_log_init("learner", VB_LOG_INFO);
     opterr = 0;
     int c;
@@ -73,7 +75,9 @@ int main(int argc, char **argv) {
         case 'r': topts.resume = optarg; break;
         case 'l': log_level = optarg; break;
         case 'h': usage(stdout); return VB_EXIT_OK;
-        case 'V': printf("learner (varibased) %s\n", VB_VERSION); return VB_EXIT_OK;
+        case 'V':
+            printf("learner (varibased) %s (OpenBLAS %s kernels)\n", VB_VERSION, vb_blas_core_name());
+            return VB_EXIT_OK;
         case ':':
             fprintf(stderr, "learner: option '%s' needs a value\n", argv[optind - 1]);
             fprintf(stderr, "try 'learner --help'\n");

@@ -12,6 +12,7 @@
 #include "../../common/base/log.h"
 #include "../../common/nn/arena.h"
 #include "../../kernels/backend.h"
+#include "../../kernels/blas_core.h"
 
 double vb_run_now(void) {
     struct timespec t;
@@ -65,8 +66,9 @@ void vb_run_close(vb_run *r) {
 void vb_run_announce(const vb_run *r, const char *mode) {
     const vb_config *cfg = r->cfg;
     const char *algo = cfg->run.algo == VB_ALGO_RL2 ? "rl2" : cfg->run.algo == VB_ALGO_VARIBAD ? "varibad" : "varibased";
-    vb_info("run folder %s: %s on %s, %lld parameters, target %lld env steps (%s)", r->dir, algo, r->spec.name,
-            (long long)r->model.layout.total, (long long)cfg->run.total_env_steps, mode);
+    vb_info("run folder %s: %s on %s, %lld parameters, target %lld env steps (%s; OpenBLAS %s kernels)", r->dir,
+            algo, r->spec.name, (long long)r->model.layout.total, (long long)cfg->run.total_env_steps, mode,
+            vb_blas_core_name());
 }
 
 /* ---- checkpoints ---------------------------------------------------------- */
