@@ -36,8 +36,16 @@ static void cpu_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
                 (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
+/* The first row is the bias; every later copy doubles the filled rows, so a
+ * fill of many short rows is a few long copies rather than one call a row. */
 static void cpu_bias_fill(float *out, const float *b, int64_t rows, int64_t cols) {
-    for (int64_t i = 0; i < rows; i++) memcpy(out + i * cols, b, (size_t)cols * sizeof(float));
+    if (rows <= 0 || cols <= 0) return;
+    memcpy(out, b, (size_t)cols * sizeof(float));
+    for (int64_t done = 1; done < rows;) {
+        int64_t n = done < rows - done ? done : rows - done;
+        memcpy(out + done * cols, out, (size_t)(n * cols) * sizeof(float));
+        done += n;
+    }
 }
 
 static void cpu_bias_grad(float *db, const float *dout, int64_t rows, int64_t cols) {

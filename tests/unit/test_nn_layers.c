@@ -36,6 +36,23 @@ Test(layers, linear_forward_by_hand, .init = setup) {
     for (int i = 0; i < 6; i++) cr_assert_float_eq(y[i], expect[i], 1e-6);
 }
 
+Test(layers, bias_fill_writes_every_row_and_nothing_past_them, .init = setup) {
+    const int64_t cols = 5, rows_list[] = {1, 2, 3, 7, 64, 1000};
+    const float b[5] = {0.5f, -1, 2, 3.25f, -7};
+    float *out = malloc(sizeof(float) * (size_t)(1000 * cols + 1));
+    for (size_t t = 0; t < sizeof rows_list / sizeof rows_list[0]; t++) {
+        const int64_t rows = rows_list[t];
+        for (int64_t i = 0; i <= rows * cols; i++) out[i] = NAN;
+        be->bias_fill(out, b, rows, cols);
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++)
+                cr_assert_eq(out[i * cols + j], b[j], "rows %lld: row %lld col %lld", (long long)rows, (long long)i,
+                             (long long)j);
+        cr_assert(isnan(out[rows * cols]), "rows %lld: wrote past the last row", (long long)rows);
+    }
+    free(out);
+}
+
 Test(layers, gemm_transposes_match_naive, .init = setup) {
     vb_rng r;
     vb_rng_init(&r, 1, 0);
