@@ -196,6 +196,7 @@ void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
         r->mae_n++;
     }
     a->grad_norm += s->grad_norm;
+    a->lr = s->lr; /* the rate now, not an average */
     a->value_mean += s->value_mean;
     a->return_mean += s->return_mean;
     a->planner_value_mean += s->planner_value_mean;
@@ -224,9 +225,9 @@ void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra)
     }
     if (r->acc_n) {
         fprintf(f, ",\"loss_policy\":%.6g,\"loss_value\":%.6g,\"entropy\":%.6g,\"approx_kl\":%.6g,\"clip_frac\":%.6g,"
-                   "\"grad_norm\":%.6g,\"value_mean\":%.6g,\"return_target_mean\":%.6g",
+                   "\"grad_norm\":%.6g,\"lr\":%.6g,\"value_mean\":%.6g,\"return_target_mean\":%.6g",
                 a.loss_policy / k, a.loss_value / k, a.entropy / k, a.approx_kl / k, a.clip_frac / k,
-                a.grad_norm / k, a.value_mean / k, a.return_mean / k);
+                a.grad_norm / k, a.lr, a.value_mean / k, a.return_mean / k);
         if (r->model.d.has_decoder) {
             fprintf(f, ",\"loss_recon\":%.6g,\"kl\":%.6g,\"elbo\":%.6g,\"belief_future_loglik\":%.6g", a.loss_recon / k,
                     a.kl / k, a.elbo / k, a.belief_future_loglik / k);
@@ -258,6 +259,7 @@ void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra)
             vb_tboard_scalar(tb, s, "loss/policy", a.loss_policy / k);
             vb_tboard_scalar(tb, s, "loss/value", a.loss_value / k);
             vb_tboard_scalar(tb, s, "train/grad_norm", a.grad_norm / k);
+            vb_tboard_scalar(tb, s, "train/lr", a.lr);
             vb_tboard_scalar(tb, s, "train/value_mean", a.value_mean / k);
             if (r->model.d.has_decoder) {
                 vb_tboard_scalar(tb, s, "belief/loss_recon", a.loss_recon / k);

@@ -99,6 +99,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     double spi = cfg->learner.samples_per_insert > 0 ? cfg->learner.samples_per_insert : 1.0;
     oc.total_steps = (int64_t)((double)cfg->run.total_env_steps / (double)L * spi / (double)N) + 1;
     if (l->algo != VB_ALGO_VARIBASED) oc.total_steps *= cfg->learner.ppo_epochs;
+    oc.decay_start = (int64_t)(cfg->learner.lr_decay_start * (double)oc.total_steps);
     int64_t mlp_rows = TN;
     int64_t scratch_n = vb_mlp_scratch_floats(&m->policy, mlp_rows);
     if (d->has_decoder && vb_mlp_scratch_floats(&m->reward_dec, LN) > scratch_n)
@@ -629,6 +630,7 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
             snprintf(err, err_len, "non-finite loss or gradient at update %lld; update skipped", (long long)l->updates);
             return -1;
         }
+        st->lr = vb_optim_lr(&l->opt, be);
         st->grad_norm = vb_optim_step(&l->opt, be, l->P, l->G);
     }
     l->updates++;

@@ -92,6 +92,7 @@ typedef struct vb_config {
         int optimizer;          /* vb_optim_kind */
         double lr;
         int lr_schedule;        /* vb_lr_schedule */
+        double lr_decay_start;  /* fraction of the run; linear schedule only */
         double weight_decay;
         double grad_clip;
         int64_t batch_windows;

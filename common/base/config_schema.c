@@ -153,6 +153,7 @@ static const vb_cfg_key schema[] = {
     KENUM(learner, optimizer, "adam", optim_choices, "optimiser"),
     KFLT(learner, lr, "0.0003", 0, 10, "learning rate"),
     KENUM(learner, lr_schedule, "constant", schedule_choices, "learning-rate schedule"),
+    KFLT(learner, lr_decay_start, "0", 0, 0.999, "linear schedule: fraction of the run at which the rate starts to fall (to 0 at the end)"),
     KFLT(learner, weight_decay, "0", 0, 10, "AdamW decoupled weight decay"),
     KFLT(learner, grad_clip, "1", 0, 1e9, "global gradient-norm clip (0 = off)"),
     KINT(learner, batch_windows, "64", 1, 1048576, "windows per M-step batch"),

@@ -5,7 +5,7 @@
 
 vb_optim_cfg vb_optim_defaults(void) {
     return (vb_optim_cfg){.lr = 3e-4f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f,
-                          .clip_norm = 0.0f, .schedule = VB_SCHED_CONSTANT, .total_steps = 0};
+                          .clip_norm = 0.0f, .schedule = VB_SCHED_CONSTANT, .total_steps = 0, .decay_start = 0};
 }
 
 int vb_optim_init(vb_optim *o, const vb_backend *be, const vb_optim_cfg *cfg, int64_t n) {
@@ -43,7 +43,9 @@ static void set_steps(vb_optim *o, const vb_backend *be, int64_t t) {
 
 static float lr_at(const vb_optim_cfg *c, int64_t t) {
     if (c->schedule == VB_SCHED_LINEAR && c->total_steps > 0) {
-        double frac = 1.0 - (double)t / (double)c->total_steps;
+        int64_t s = c->decay_start > 0 && c->decay_start < c->total_steps ? c->decay_start : 0;
+        if (t < s) return c->lr;
+        double frac = 1.0 - (double)(t - s) / (double)(c->total_steps - s);
         return (float)(c->lr * (frac > 0 ? frac : 0));
     }
     return c->lr;

@@ -18,6 +18,7 @@ typedef struct vb_optim_cfg {
     float clip_norm;        /* global gradient-norm clip; 0 = off */
     vb_schedule schedule;
     int64_t total_steps;    /* linear decay reaches 0 at this step */
+    int64_t decay_start;    /* linear: the rate holds at lr until this step, then decays */
 } vb_optim_cfg;
 
 typedef struct vb_optim {

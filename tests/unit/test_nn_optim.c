@@ -79,6 +79,24 @@ Test(optim, linear_schedule_decays_to_zero, .init = setup) {
     vb_optim_free(&o, be);
 }
 
+Test(optim, linear_schedule_holds_until_decay_start, .init = setup) {
+    vb_optim_cfg cfg = vb_optim_defaults();
+    cfg.lr = 1.0f;
+    cfg.schedule = VB_SCHED_LINEAR;
+    cfg.total_steps = 6;
+    cfg.decay_start = 2;
+    vb_optim o;
+    cr_assert_eq(vb_optim_init(&o, be, &cfg, 1), 0);
+    float p = 0, g = 1;
+    const float lrs[8] = {1.0f, 1.0f, 1.0f, 0.75f, 0.5f, 0.25f, 0.0f, 0.0f};
+    for (int t = 0; t < 8; t++) {
+        cr_assert_float_eq(vb_optim_lr(&o, be), lrs[t], 1e-7, "step %d", t);
+        g = 1;
+        vb_optim_step(&o, be, &p, &g);
+    }
+    vb_optim_free(&o, be);
+}
+
 Test(optim, state_checkpoints_through_its_arena, .init = setup) {
     vb_optim_cfg cfg = vb_optim_defaults();
     vb_optim a, b;

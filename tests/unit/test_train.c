@@ -93,6 +93,27 @@ static void train_fixed(const char *const *extra, int updates, vb_update_stats *
     fixed_free(&f);
 }
 
+/* learner.lr_decay_start: the run's updates follow the rate it sets, from
+ * run.total_env_steps (samples per insert 2, 8 windows of 10 steps, 8000 steps:
+ * 201 updates, decay from update 100). */
+Test(train, the_learning_rate_holds_then_decays_to_zero_over_the_run) {
+    char err[512];
+    const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=2", "learner.batch_windows=8",
+                          "learner.replay_capacity=8", "learner.lr=0.01", "learner.lr_schedule=linear",
+                          "learner.lr_decay_start=0.5", "run.total_env_steps=8000", "learner.max_policy_lag=100000",
+                          NULL};
+    fixed f;
+    fixed_setup(&f, base, NULL, 0);
+    const int total = 201, start = 100;
+    for (int u = 0; u < total + 3; u++) {
+        vb_update_stats st;
+        cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
+        double want = u < start ? 0.01 : 0.01 * fmax(0.0, 1.0 - (double)(u - start) / (double)(total - start));
+        cr_assert_float_eq(st.lr, want, 1e-8, "update %d: lr %g, expected %g", u, st.lr, want);
+    }
+    fixed_free(&f);
+}
+
 Test(train, overfits_a_fixed_batch) {
     vb_update_stats first, st;
     train_fixed(NULL, 300, &first, &st, NULL);
