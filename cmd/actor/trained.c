@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../common/agent/checkpoint.h"
 #include "../../common/base/log.h"
@@ -13,7 +14,9 @@ int actor_load_trained(const char *path, const vb_cli_config *cc, vb_config *cfg
                        char *err, size_t err_len) {
     *P = NULL;
     vb_ckpt ck;
-    char chosen[4400];
+    char chosen[4400], best[4400];
+    /* a run that kept its best weights (eval.keep_best) is evaluated on them */
+    if (vb_ckpt_best_in(path, best, sizeof best)) path = best;
     if (vb_ckpt_load_newest(path, &ck, chosen, sizeof chosen, warn_line, err, err_len) != 0) return VB_EXIT_RUNTIME;
     int status = VB_EXIT_USAGE;
     uint64_t ylen, plen;
@@ -46,7 +49,19 @@ int actor_load_trained(const char *path, const vb_cli_config *cc, vb_config *cfg
         *P = NULL;
         goto out;
     }
-    vb_info("evaluating %s", chosen);
+    uint64_t vlen;
+    const unsigned char *val = vb_ckpt_get(&ck, "validation", &vlen);
+    if (val && vlen >= 16) {
+        double ret;
+        int64_t upd;
+        memcpy(&ret, val, 8);
+        memcpy(&upd, val + 8, 8);
+        vb_info("evaluating %s: the run's best validation return, %.4g at update %lld (name checkpoints/latest "
+                "for the newest weights)",
+                chosen, ret, (long long)upd);
+    } else {
+        vb_info("evaluating %s", chosen);
+    }
     status = 0;
 out:
     vb_ckpt_free(&ck);

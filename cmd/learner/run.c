@@ -2,11 +2,13 @@
 #include "run.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../../common/agent/checkpoint.h"
 #include "../../common/agent/evaluate.h"
 #include "../../common/base/fs.h"
 #include "../../common/base/log.h"
@@ -72,6 +74,17 @@ void vb_run_announce(const vb_run *r, const char *mode) {
 }
 
 /* ---- checkpoints ---------------------------------------------------------- */
+static void fill_counters(const vb_run *r, int64_t act_version, int64_t counters[VB_RUN_C_COUNT]) {
+    double wall = r->wall_offset + vb_run_now() - r->t0;
+    memset(counters, 0, sizeof(int64_t) * VB_RUN_C_COUNT);
+    counters[VB_RUN_C_ENV_STEPS] = r->env_steps;
+    counters[VB_RUN_C_UPDATES] = (int64_t)vb_learning_version(r->learning);
+    counters[VB_RUN_C_VERSION] = (int64_t)vb_learning_version(r->learning);
+    counters[VB_RUN_C_TASKS] = r->tasks_total;
+    counters[VB_RUN_C_ACT_VERSION] = act_version;
+    memcpy(&counters[VB_RUN_C_WALL_BITS], &wall, sizeof wall);
+}
+
 int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, const vb_ckpt_section *extra,
                 int n_extra, char *err, size_t err_len) {
     vb_learning *l = r->learning;
@@ -84,7 +97,6 @@ int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, 
     void *pblob = malloc(plen), *oblob = malloc(olen);
     uint64_t *streams = calloc((size_t)(2 * k + 1), sizeof(uint64_t));
     int64_t counters[VB_RUN_C_COUNT];
-    double wall = r->wall_offset + vb_run_now() - r->t0;
     int64_t rmeta[5] = {rp->capacity, rp->size, rp->head, rp->inserted, rp->sampled};
     int rc = -1;
     if (!yaml || !pblob || !oblob || !streams) {
@@ -95,12 +107,7 @@ int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, 
     vb_arena_to_blob(&o->layout, o->state, oblob);
     if (k > 0) memcpy(streams, pos, sizeof(uint64_t) * (size_t)(2 * k));
     streams[2 * k] = vb_learning_rng(l)->pos;
-    counters[VB_RUN_C_ENV_STEPS] = r->env_steps;
-    counters[VB_RUN_C_UPDATES] = (int64_t)vb_learning_version(l);
-    counters[VB_RUN_C_VERSION] = (int64_t)vb_learning_version(l);
-    counters[VB_RUN_C_TASKS] = r->tasks_total;
-    counters[VB_RUN_C_ACT_VERSION] = act_version;
-    memcpy(&counters[VB_RUN_C_WALL_BITS], &wall, sizeof wall);
+    fill_counters(r, act_version, counters);
     vb_ckpt_section s[VB_CKPT_MAX_SECTIONS] = {
         {"config", yaml, ylen},
         {"params", pblob, plen},
@@ -279,6 +286,60 @@ void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra)
 }
 
 /* ---- evaluation during training ------------------------------------------- */
+/* The validation return of the run's best.vbc, once per process (a resumed
+ * run keeps the best it had); -inf when there is none. */
+static double best_so_far(vb_run *r) {
+    if (!r->best_known) {
+        char path[4400], err[256];
+        snprintf(path, sizeof path, "%s/" VB_CKPT_BEST, r->ckdir);
+        r->best_return = -INFINITY;
+        vb_ckpt ck;
+        if (access(path, F_OK) == 0 && vb_ckpt_read(path, &ck, err, sizeof err) == 0) {
+            uint64_t n;
+            const void *p = vb_ckpt_get(&ck, "validation", &n);
+            if (p && n >= sizeof(double)) memcpy(&r->best_return, p, sizeof(double));
+            vb_ckpt_free(&ck);
+        } else if (access(path, F_OK) == 0) {
+            vb_warn("%s (a new best replaces it)", err);
+        }
+        r->best_known = true;
+    }
+    return r->best_return;
+}
+
+/* checkpoints/best.vbc: the config, the current weights and counters, and
+ * "validation" = {return (f64), updates (i64), env_steps (i64)}. */
+static int save_best(vb_run *r, double ret, char *err, size_t err_len) {
+    size_t ylen, plen = (size_t)vb_arena_blob_size(&r->model.layout);
+    char *yaml = vb_config_to_yaml(r->cfg, &ylen);
+    void *pblob = malloc(plen);
+    int rc = -1;
+    if (!yaml || !pblob) {
+        snprintf(err, err_len, "out of memory writing %s", VB_CKPT_BEST);
+    } else {
+        vb_arena_to_blob(&r->model.layout, vb_learning_params(r->learning), pblob);
+        int64_t counters[VB_RUN_C_COUNT];
+        fill_counters(r, (int64_t)vb_learning_version(r->learning), counters);
+        unsigned char val[24];
+        int64_t u = counters[VB_RUN_C_UPDATES], s = r->env_steps;
+        memcpy(val, &ret, 8);
+        memcpy(val + 8, &u, 8);
+        memcpy(val + 16, &s, 8);
+        const vb_ckpt_section sec[] = {
+            {"config", yaml, ylen},
+            {"params", pblob, plen},
+            {"counters", counters, sizeof counters},
+            {"validation", val, sizeof val},
+        };
+        char path[4400];
+        snprintf(path, sizeof path, "%s/" VB_CKPT_BEST, r->ckdir);
+        rc = vb_fs_mkdirs(r->ckdir, err, err_len) == 0 ? vb_ckpt_write(path, sec, 4, err, err_len) : -1;
+    }
+    free(yaml);
+    free(pblob);
+    return rc;
+}
+
 void vb_run_maybe_eval(vb_run *r) {
     const vb_config *cfg = r->cfg;
     uint64_t v = vb_learning_version(r->learning);
@@ -295,9 +356,13 @@ void vb_run_maybe_eval(vb_run *r) {
                            .params = vb_learning_params(r->learning),
                            .tasks = cfg->eval.tasks,
                            .seed = (uint64_t)cfg->run.seed,
-                           .threads = cfg->learner.threads > 0 ? cfg->learner.threads : vb_eval_default_threads()};
+                           .threads = cfg->learner.threads > 0 ? cfg->learner.threads : vb_eval_default_threads(),
+                           .validation = true};
+    const bool policy = cfg->eval.during_training == VB_EVAL_DURING_POLICY;
+    vb_config ecfg = *cfg;
+    if (policy) vb_eval_policy_only(&ecfg);
     double t0 = vb_run_now();
-    int rc = vb_eval_run(cfg, &opt, mem);
+    int rc = vb_eval_run(&ecfg, &opt, mem);
     fclose(mem);
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
     const char *last = buf ? strrchr(buf, '\n') : NULL; /* the JSON summary is the last line */
@@ -307,20 +372,34 @@ void vb_run_maybe_eval(vb_run *r) {
         free(buf);
         return;
     }
+    const char *rm = strstr(last, "\"return_mean\":");
+    const char *num = rm ? rm + 14 : "?";
+    const double ret = rm ? strtod(num, NULL) : NAN;
+    bool best = false;
+    if (cfg->eval.keep_best && isfinite(ret) && ret > best_so_far(r)) {
+        char err[512];
+        if (save_best(r, ret, err, sizeof err) == 0) {
+            r->best_return = ret;
+            best = true;
+        } else {
+            vb_warn("keeping the best weights: %s", err);
+        }
+    }
     snprintf(path, sizeof path, "%s/evals.jsonl", r->dir);
     FILE *f = fopen(path, "a");
     if (f) {
-        fprintf(f, "{\"updates\":%llu,\"env_steps\":%lld,\"eval_s\":%.3f,\"result\":%s}\n", (unsigned long long)v,
-                (long long)r->env_steps, vb_run_now() - t0, last);
+        fprintf(f, "{\"updates\":%llu,\"env_steps\":%lld,\"eval_s\":%.3f,\"agent\":\"%s\"", (unsigned long long)v,
+                (long long)r->env_steps, vb_run_now() - t0, policy ? "policy" : "planner");
+        if (cfg->eval.keep_best) fprintf(f, ",\"best\":%s", best ? "true" : "false");
+        fprintf(f, ",\"result\":%s}\n", last);
         fclose(f);
     } else {
         vb_warn("%s: %s", path, strerror(errno));
     }
-    const char *rm = strstr(last, "\"return_mean\":");
-    const char *num = rm ? rm + 14 : "?";
-    vb_info("eval at update %llu (%lld env steps, %lld tasks): return %.*s", (unsigned long long)v,
-            (long long)r->env_steps, (long long)cfg->eval.tasks, (int)strcspn(num, ",}"), num);
-    if (r->tb.f && rm) vb_tboard_scalar(&r->tb, r->env_steps, "eval/return_mean", strtod(rm + 14, NULL));
+    vb_info("eval at update %llu (%lld env steps, %lld validation tasks, %s): return %.*s%s", (unsigned long long)v,
+            (long long)r->env_steps, (long long)cfg->eval.tasks, policy ? "the policy alone" : "planning",
+            (int)strcspn(num, ",}"), num, best ? ", the best so far: checkpoints/" VB_CKPT_BEST : "");
+    if (r->tb.f && rm) vb_tboard_scalar(&r->tb, r->env_steps, "eval/return_mean", ret);
     free(buf);
 }
 

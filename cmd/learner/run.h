@@ -49,12 +49,18 @@ typedef struct vb_run {
     vb_update_stats acc;
     int64_t acc_n, mae_n, rejected_chunks;
     vb_task_stats tstats;
+    /* eval.keep_best: the validation return of checkpoints/best.vbc */
+    double best_return;
+    bool best_known;
 } vb_run;
 
 /* eval.every_updates: at a multiple of it, evaluate the current weights on
- * eval.tasks held-out tasks (blocking; learner.threads worker threads) and
- * append {"updates", "env_steps", "eval_s", "result": <actor --eval JSON>} to
- * <run>/evals.jsonl. */
+ * eval.tasks validation tasks (streams no held-out evaluation uses; blocking;
+ * learner.threads worker threads), with the eval section's planner or, under
+ * eval.during_training: policy, the policy alone, and append {"updates",
+ * "env_steps", "eval_s", "agent", ["best",] "result": <actor --eval JSON>} to
+ * <run>/evals.jsonl. With eval.keep_best, a return above every earlier one of
+ * the run (resumes included) writes checkpoints/best.vbc. */
 void vb_run_maybe_eval(vb_run *r);
 
 /* Monotonic seconds. */

@@ -159,6 +159,17 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+int vb_ckpt_best_in(const char *path, char *out, size_t out_len) {
+    if (!is_dir(path)) return 0;
+    char dir[4096], best[4200];
+    snprintf(dir, sizeof dir, "%s/checkpoints", path);
+    if (!is_dir(dir)) snprintf(dir, sizeof dir, "%s", path);
+    snprintf(best, sizeof best, "%s/" VB_CKPT_BEST, dir);
+    if (access(best, F_OK) != 0) return 0;
+    snprintf(out, out_len, "%s", best);
+    return 1;
+}
+
 int vb_ckpt_load_newest(const char *path, vb_ckpt *out, char *chosen, size_t chosen_len,
                         void (*warn)(const char *msg), char *err, size_t err_len) {
     char dir[4096], first[4400] = "";

@@ -42,6 +42,11 @@ const void *vb_ckpt_get(const vb_ckpt *c, const char *name, uint64_t *len);
  * newest `keep` files. 0, or -1 with err. */
 int vb_ckpt_save_in(const char *dir, int64_t updates, const vb_ckpt_section *s, int n, int keep, char *err,
                     size_t err_len);
+/* The weights an evaluation of a run should use: where path is a run folder
+ * or its checkpoints folder and that folder holds best.vbc (eval.keep_best),
+ * its path goes to out and 1 is returned; otherwise 0. */
+int vb_ckpt_best_in(const char *path, char *out, size_t out_len);
+#define VB_CKPT_BEST "best.vbc"
 /* Load the newest valid checkpoint reachable from path: a `latest` file, a
  * checkpoints folder, or a run folder (its checkpoints/); a corrupted newest
  * file is reported through warn (may be NULL) and the next older one is

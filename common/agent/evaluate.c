@@ -17,10 +17,14 @@
 #include "../envs/agent.h"
 #include "../envs/env.h"
 
-/* The stream ids of evaluation; the top byte keeps them apart from each other
- * and from the streams of training actors. */
+/* The stream ids of evaluation, and of the validation tasks that evaluations
+ * during training use; the top byte keeps them apart from each other and from
+ * the streams of training actors, so validation never sees a task that a
+ * held-out evaluation with any seed scores. */
 #define EVAL_ENV_STREAMS (UINT64_C(0xE1) << 56)
 #define EVAL_AGENT_STREAMS (UINT64_C(0xA1) << 56)
+#define VALIDATION_ENV_STREAMS (UINT64_C(0xE2) << 56)
+#define VALIDATION_AGENT_STREAMS (UINT64_C(0xA2) << 56)
 
 /* Refuse evaluations whose per-task results would need more memory. */
 #define EVAL_MAX_RESULT_BYTES ((double)(1u << 31))
@@ -28,6 +32,7 @@
 typedef struct eval_run {
     const vb_config *cfg;
     const vb_eval_options *opt;
+    uint64_t env_streams, agent_streams; /* evaluation's or validation's */
     vb_env_spec spec;
     int64_t batch;           /* envs stepped together by one worker */
     int64_t chunks;          /* batches of consecutive tasks */
@@ -61,6 +66,15 @@ int64_t vb_eval_default_threads(void) {
     return n < 1 ? 1 : n > 1024 ? 1024 : (int64_t)n;
 }
 
+void vb_eval_policy_only(vb_config *cfg) {
+    cfg->planner.particles = 1;
+    cfg->planner.depth = 0;
+    cfg->planner.nested = 1;
+    cfg->eval.particles = 0;
+    cfg->eval.root_actions = 1 + VB_ROOT_POLICY;
+    cfg->eval.greedy_margin = 0;
+}
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -81,9 +95,9 @@ static int make_agent(vb_agent **agent, const eval_run *run, const vb_env_batch 
         vb_planner_cfg plan = vb_planner_cfg_from(run->cfg, false);
         const bool plans = run->opt->model->d.algo == VB_ALGO_VARIBASED;
         return vb_policy_agent_create(agent, run->opt->model, run->opt->params, run->cfg->eval.greedy,
-                                      plans ? &plan : NULL, env, run->opt->seed, EVAL_AGENT_STREAMS, err, len);
+                                      plans ? &plan : NULL, env, run->opt->seed, run->agent_streams, err, len);
     }
-    return vb_agent_create(agent, run->opt->agent, env, run->cfg, run->opt->seed, EVAL_AGENT_STREAMS, err, len);
+    return vb_agent_create(agent, run->opt->agent, env, run->cfg, run->opt->seed, run->agent_streams, err, len);
 }
 
 /* Run tasks first .. first + n - 1 (n = env->n; those past the last task are
@@ -92,10 +106,10 @@ static int run_chunk(eval_run *run, vb_env_batch *env, vb_agent *agent, int32_t 
                      int64_t first) {
     const vb_env_spec *s = &run->spec;
     int64_t n = env->n, E = run->episodes, H = s->steps_per_task, tasks = run->opt->tasks;
-    vb_env_set_streams(env, run->opt->seed, EVAL_ENV_STREAMS + (uint64_t)first);
+    vb_env_set_streams(env, run->opt->seed, run->env_streams + (uint64_t)first);
     int rc = vb_env_reset_all(env);
     if (rc != VB_ENV_OK) return fail(run, "drawing tasks", vb_env_strerror(rc)), -1;
-    vb_agent_set_streams(agent, run->opt->seed, EVAL_AGENT_STREAMS + (uint64_t)first);
+    vb_agent_set_streams(agent, run->opt->seed, run->agent_streams + (uint64_t)first);
     vb_agent_reset_all(agent, env);
     memset(ep_ret, 0, (size_t)(n * E) * sizeof *ep_ret);
     for (int64_t t = 0; t < H; t++) {
@@ -124,7 +138,7 @@ static void *worker(void *arg) {
     double *ep_ret = malloc((size_t)(run->batch * run->episodes) * sizeof *ep_ret);
     if (!actions || !ep_ret) {
         fail(run, "worker", "out of memory");
-    } else if (vb_env_batch_create(&env, run->cfg, run->batch, run->opt->seed, EVAL_ENV_STREAMS, err, sizeof err) !=
+    } else if (vb_env_batch_create(&env, run->cfg, run->batch, run->opt->seed, run->env_streams, err, sizeof err) !=
                0) {
         fail(run, "creating environments", err);
     } else if (make_agent(&agent, run, env, err, sizeof err) != 0) {
@@ -257,7 +271,7 @@ static int check_agent(const eval_run *run) {
     }
     vb_env_batch *env = NULL;
     vb_agent *agent = NULL;
-    if (vb_env_batch_create(&env, run->cfg, run->batch, run->opt->seed, EVAL_ENV_STREAMS, err, sizeof err) != 0) {
+    if (vb_env_batch_create(&env, run->cfg, run->batch, run->opt->seed, run->env_streams, err, sizeof err) != 0) {
         fprintf(stderr, "actor: creating environments: %s\n", err);
         return VB_EXIT_RUNTIME;
     }
@@ -274,6 +288,8 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
     memset(&run, 0, sizeof run);
     run.cfg = cfg;
     run.opt = opt;
+    run.env_streams = opt->validation ? VALIDATION_ENV_STREAMS : EVAL_ENV_STREAMS;
+    run.agent_streams = opt->validation ? VALIDATION_AGENT_STREAMS : EVAL_AGENT_STREAMS;
     char err[512];
     if (vb_env_spec_from_config(cfg, &run.spec, err, sizeof err) != 0)
         return fprintf(stderr, "actor: %s\n", err), VB_EXIT_USAGE;

@@ -35,7 +35,12 @@ typedef struct vb_eval_options {
     int64_t tasks;     /* >= 1 */
     uint64_t seed;
     int64_t threads;   /* >= 1 */
+    bool validation;   /* the validation tasks of evaluations during training, not the held-out ones */
 } vb_eval_options;
+
+/* Turn cfg's planning at evaluation off: a planning agent then acts on its
+ * policy alone (K 1, D 0, no margin), as eval.during_training: policy asks. */
+void vb_eval_policy_only(vb_config *cfg);
 
 /* Run the evaluation; the JSON summary is written to out. Returns an exit
  * status: 0, 1 (runtime failure) or 2 (an agent that does not exist or does

@@ -358,6 +358,10 @@ int vb_config_validate(const vb_config *cfg, char *err, size_t err_len) {
                  cfg->env.lengthscale_min, cfg->env.lengthscale_max);
         return -1;
     }
+    if (cfg->eval.keep_best && cfg->eval.every_updates <= 0) {
+        snprintf(err, err_len, "eval.keep_best needs eval.every_updates > 0 (the best is chosen among those evaluations)");
+        return -1;
+    }
     if (cfg->eval.greedy_margin > 0 && cfg->planner.target != VB_TARGET_BACKUP) {
         snprintf(err, err_len, "eval.greedy_margin (%g) needs planner.target: backup (the weights readout has no Q-hat)",
                  cfg->eval.greedy_margin);

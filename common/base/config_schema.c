@@ -19,6 +19,7 @@ static const char *const backup_weight_choices[] = {"twisted", "prior", NULL};
 static const char *const root_action_choices[] = {"policy", "all", NULL};
 static const char *const eval_backup_choices[] = {"planner", "twisted", "prior", NULL};
 static const char *const eval_root_choices[] = {"planner", "policy", "all", NULL};
+static const char *const during_choices[] = {"planner", "policy", NULL};
 static const char *const act_choices[] = {"sample", "argmax", NULL};
 static const char *const optim_choices[] = {"adam", "adamw", NULL};
 static const char *const schedule_choices[] = {"constant", "linear", NULL};
@@ -192,7 +193,11 @@ static const vb_cfg_key schema[] = {
 
     KINT(eval, tasks, "1000", 1, 1e9, "held-out tasks per evaluation"),
     KBOOL(eval, greedy, "true", "act greedily (argmax) when evaluating"),
-    KINT(eval, every_updates, "0", 0, I53, "evaluate every N updates (0 = never during training)"),
+    KINT(eval, every_updates, "0", 0, I53, "evaluate every N updates on validation tasks (0 = never during training)"),
+    KENUM(eval, during_training, "planner", during_choices,
+          "planning agents, evaluations during training: the eval section's planner, or the policy alone (K 1, D 0)"),
+    KBOOL(eval, keep_best, "false",
+          "keep the weights of the best evaluation during training as checkpoints/best.vbc (needs eval.every_updates)"),
     KINT(eval, particles, "0", 0, 1048576, "planning agents: outer particles K when evaluating (0 = planner.particles)"),
     KENUM(eval, root_actions, "planner", eval_root_choices,
           "planning agents: planner.root_actions when evaluating (planner = as in the planner section)"),

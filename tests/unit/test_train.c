@@ -12,8 +12,11 @@
 
 #include "common/agent/acting.h"
 #include "common/agent/checkpoint.h"
+#include "common/agent/evaluate.h"
 #include "common/agent/learning.h"
+#include "common/base/log.h"
 #include "common/base/tboard.h"
+#include "common/nn/arena.h"
 #include "support.h"
 
 static char root[64];
@@ -562,4 +565,134 @@ Test(train, periodic_evaluations_and_tensorboard_events, .init = make_root, .fin
     memcpy(&crc, head + 8, 4);
     cr_assert_eq(crc, vb_tboard_masked_crc(head, 8));
     cr_assert_gt(size, 200, "metrics events follow the version record (%ld bytes)", size);
+}
+
+/* eval.keep_best on validation tasks: the evaluations flagged best are
+ * exactly the strict running maxima of evals.jsonl, across a resume too;
+ * best.vbc holds the weights of the first evaluation that reached the maximum
+ * (evaluating them again gives the recorded return); an evaluation of the run
+ * folder uses best.vbc, and checkpoints/latest the newest weights. Once with
+ * rl2 sampling its evaluations (returns that rise and fall), once with
+ * varibased and the policy alone (eval.during_training: policy). */
+static void check_keep_best(const char *name, const char *algo, const char *greedy, const char *lr, int min_flagged) {
+    char cfg[1024], rootset[128], dir[256], nameset[64];
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(rootset, sizeof rootset, "run.root=%s", root);
+    snprintf(nameset, sizeof nameset, "run.name=%s", name);
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    run_learner((const char *[]){"--config", cfg, "--serial", "--set", rootset, "--set", nameset, "--set", algo,
+                                 "--set", greedy, "--set", lr, "--set", "run.total_env_steps=1600", "--set",
+                                 "eval.every_updates=10", "--set", "eval.tasks=24", "--set", "eval.keep_best=true",
+                                 "--set", "eval.during_training=policy", "--log-level", "warn", NULL},
+                0);
+    run_learner((const char *[]){"--resume", dir, "--serial", "--set", "run.total_env_steps=3200", "--log-level", "warn",
+                                 NULL},
+                0);
+    char path[320], line[4096];
+    snprintf(path, sizeof path, "%s/evals.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    int n = 0, flagged = 0;
+    double best = -INFINITY;
+    long best_u = -1;
+    while (fgets(line, sizeof line, f)) {
+        long u = strtol(line + strlen("{\"updates\":"), NULL, 10);
+        const char *rm = strstr(line, "\"return_mean\":");
+        cr_assert(rm && strstr(line, "\"agent\":\"policy\""), "%s", line);
+        double ret = strtod(rm + strlen("\"return_mean\":"), NULL);
+        const bool is_best = strstr(line, "\"best\":true") != NULL;
+        cr_assert(is_best || strstr(line, "\"best\":false"), "%s", line);
+        cr_assert_eq(is_best, ret > best, "%s update %ld: return %g against the best so far %g, flagged %d", name, u,
+                     ret, best, is_best);
+        if (is_best) best = ret, best_u = u, flagged++;
+        n++;
+    }
+    fclose(f);
+    cr_assert_geq(n, 30, "%s: %d evaluations", name, n);
+    cr_assert_geq(flagged, min_flagged, "%s: %d evaluations were the best so far", name, flagged);
+
+    vb_ckpt ck;
+    char err[512], bpath[400];
+    cr_assert_eq(vb_ckpt_best_in(dir, bpath, sizeof bpath), 1, "no best.vbc in %s", dir);
+    cr_assert_eq(vb_ckpt_read(bpath, &ck, err, sizeof err), 0, "%s", err);
+    uint64_t vlen, ylen, plen;
+    const unsigned char *val = vb_ckpt_get(&ck, "validation", &vlen);
+    cr_assert(val && vlen == 24);
+    double rec;
+    int64_t upd;
+    memcpy(&rec, val, 8);
+    memcpy(&upd, val + 8, 8);
+    cr_assert_eq(rec, best, "%s: best.vbc records %g, evals.jsonl's best is %g", name, rec, best);
+    cr_assert_eq(upd, best_u);
+    /* the kept weights score the recorded return on the same validation tasks */
+    vb_config c;
+    vb_config_defaults(&c);
+    const char *yaml = vb_ckpt_get(&ck, "config", &ylen);
+    const void *blob = vb_ckpt_get(&ck, "params", &plen);
+    cr_assert_eq(vb_config_load_string(&c, yaml, (size_t)ylen, bpath, err, sizeof err), 0, "%s", err);
+    vb_env_spec spec;
+    vb_model m;
+    cr_assert_eq(vb_env_spec_from_config(&c, &spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build(&m, &c, &spec, err, sizeof err), 0, "%s", err);
+    float *P = malloc(sizeof(float) * (size_t)m.layout.total);
+    cr_assert_eq(vb_arena_from_blob(&m.layout, blob, (size_t)plen, P, "best", err, sizeof err), 0, "%s", err);
+    vb_eval_policy_only(&c);
+    vb_log_set_level(VB_LOG_WARN);
+    vb_eval_options opt = {.agent = "checkpoint", .model = &m, .params = P, .tasks = c.eval.tasks,
+                           .seed = (uint64_t)c.run.seed, .threads = 1, .validation = true};
+    char *out = NULL;
+    size_t olen = 0;
+    FILE *mem = open_memstream(&out, &olen);
+    cr_assert_eq(vb_eval_run(&c, &opt, mem), 0);
+    fclose(mem);
+    const char *rm = strstr(out, "\"return_mean\":");
+    cr_assert_not_null(rm, "%s", out);
+    cr_assert_eq(strtod(rm + strlen("\"return_mean\":"), NULL), rec, "%s", out);
+    free(out);
+    free(P);
+    vb_ckpt_free(&ck);
+
+    vb_test_proc p;
+    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", dir, "--tasks", "8", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert(strstr(p.err, "best.vbc: the run's best validation return"), "%s", p.err);
+    vb_test_proc_free(&p);
+    char latest[320];
+    snprintf(latest, sizeof latest, "%s/checkpoints/latest", dir);
+    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", latest, "--tasks", "8", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert(strstr(p.err, "checkpoints/ckpt-") && !strstr(p.err, "best.vbc"), "%s", p.err);
+    vb_test_proc_free(&p);
+}
+
+Test(train, keep_best_keeps_the_weights_of_the_best_validation, .init = make_root, .fini = remove_root) {
+    check_keep_best("rl2", "run.algo=rl2", "eval.greedy=false", "learner.lr=0.01", 3);
+    check_keep_best("vb", "run.algo=varibased", "eval.greedy=true", "learner.lr=0.0003", 1);
+}
+
+/* Evaluations during training score validation tasks, never the held-out
+ * ones of actor --eval (same seed, same agent, other tasks); keep_best needs
+ * evaluations to choose among. */
+Test(train, validation_tasks_are_not_the_held_out_tasks) {
+    vb_log_set_level(VB_LOG_WARN);
+    char path[1024], err[512];
+    vb_config c;
+    vb_config_defaults(&c);
+    cr_assert_eq(vb_config_load_file(&c, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
+    char *out[2] = {NULL, NULL};
+    for (int v = 0; v < 2; v++) {
+        size_t len = 0;
+        FILE *mem = open_memstream(&out[v], &len);
+        vb_eval_options opt = {.agent = "random", .tasks = 400, .seed = 1, .threads = 1, .validation = v};
+        cr_assert_eq(vb_eval_run(&c, &opt, mem), 0);
+        fclose(mem);
+    }
+    const char *a = strstr(out[0], "\"return_mean\":"), *b = strstr(out[1], "\"return_mean\":");
+    cr_assert(a && b);
+    cr_assert_neq(strtod(a + 14, NULL), strtod(b + 14, NULL), "%s\n%s", out[0], out[1]);
+    free(out[0]);
+    free(out[1]);
+    cr_assert_eq(vb_config_set(&c, "eval.keep_best=true", err, sizeof err), 0, "%s", err);
+    cr_assert_neq(vb_config_validate(&c, err, sizeof err), 0);
+    cr_assert(strstr(err, "eval.keep_best needs eval.every_updates"), "%s", err);
 }
