@@ -358,9 +358,9 @@ void vb_run_maybe_eval(vb_run *r) {
                            .seed = (uint64_t)cfg->run.seed,
                            .threads = cfg->learner.threads > 0 ? cfg->learner.threads : vb_eval_default_threads(),
                            .validation = true};
-    const bool policy = cfg->eval.during_training == VB_EVAL_DURING_POLICY;
+    const bool policy = cfg->eval.during_training == VB_EVAL_POLICY;
     vb_config ecfg = *cfg;
-    if (policy) vb_eval_policy_only(&ecfg);
+    ecfg.eval.planning = cfg->eval.during_training;
     double t0 = vb_run_now();
     int rc = vb_eval_run(&ecfg, &opt, mem);
     fclose(mem);

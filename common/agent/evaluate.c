@@ -66,15 +66,6 @@ int64_t vb_eval_default_threads(void) {
     return n < 1 ? 1 : n > 1024 ? 1024 : (int64_t)n;
 }
 
-void vb_eval_policy_only(vb_config *cfg) {
-    cfg->planner.particles = 1;
-    cfg->planner.depth = 0;
-    cfg->planner.nested = 1;
-    cfg->eval.particles = 0;
-    cfg->eval.root_actions = 1 + VB_ROOT_POLICY;
-    cfg->eval.greedy_margin = 0;
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -91,9 +82,10 @@ static void fail(eval_run *run, const char *what, const char *why) {
 /* The agent that acts; a trained agent from a checkpoint would be made here too. */
 static int make_agent(vb_agent **agent, const eval_run *run, const vb_env_batch *env, char *err, size_t len) {
     if (run->opt->model) {
-        /* a belief-planning model plans at evaluation too, with the config's budget */
+        /* a belief-planning model plans at evaluation too, with the config's
+         * budget, unless eval.planning asks for its policy alone */
         vb_planner_cfg plan = vb_planner_cfg_from(run->cfg, false);
-        const bool plans = run->opt->model->d.algo == VB_ALGO_VARIBASED;
+        const bool plans = run->opt->model->d.algo == VB_ALGO_VARIBASED && run->cfg->eval.planning == VB_EVAL_PLANNER;
         return vb_policy_agent_create(agent, run->opt->model, run->opt->params, run->cfg->eval.greedy,
                                       plans ? &plan : NULL, env, run->opt->seed, run->agent_streams, err, len);
     }
@@ -329,9 +321,19 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&run.lock, NULL);
 
-    vb_info("eval: agent %s on %s, %lld tasks, seed %llu, %lld threads, %lld envs per batch", opt->agent,
-            run.spec.name, (long long)opt->tasks, (unsigned long long)opt->seed, (long long)threads,
-            (long long)run.batch);
+    char how[160] = "";
+    if (opt->model && opt->model->d.algo == VB_ALGO_VARIBASED) {
+        if (cfg->eval.planning == VB_EVAL_POLICY) {
+            snprintf(how, sizeof how, " (the policy alone: eval.planning: policy)");
+        } else {
+            vb_planner_cfg pc = vb_planner_cfg_from(cfg, false);
+            snprintf(how, sizeof how, " (planning: K %lld, D %lld, K_nested %lld, margin %g)", (long long)pc.K,
+                     (long long)pc.D, (long long)pc.KO, pc.greedy_margin);
+        }
+    }
+    vb_info("eval: agent %s%s on %s, %lld %s tasks, seed %llu, %lld threads, %lld envs per batch", opt->agent, how,
+            run.spec.name, (long long)opt->tasks, opt->validation ? "validation" : "held-out",
+            (unsigned long long)opt->seed, (long long)threads, (long long)run.batch);
     double t0 = now_s();
     int64_t started = 0;
     for (; started < threads; started++) {

@@ -38,10 +38,6 @@ typedef struct vb_eval_options {
     bool validation;   /* the validation tasks of evaluations during training, not the held-out ones */
 } vb_eval_options;
 
-/* Turn cfg's planning at evaluation off: a planning agent then acts on its
- * policy alone (K 1, D 0, no margin), as eval.during_training: policy asks. */
-void vb_eval_policy_only(vb_config *cfg);
-
 /* Run the evaluation; the JSON summary is written to out. Returns an exit
  * status: 0, 1 (runtime failure) or 2 (an agent that does not exist or does
  * not fit the env; the message lists the valid ones). */

@@ -27,7 +27,8 @@ typedef enum vb_backup_weights { VB_BACKUP_TWISTED = 0, VB_BACKUP_PRIOR = 1 } vb
 typedef enum vb_root_actions { VB_ROOT_POLICY = 0, VB_ROOT_ALL = 1 } vb_root_actions;
 typedef enum vb_plan_act { VB_ACT_SAMPLE = 0, VB_ACT_ARGMAX = 1 } vb_plan_act;
 typedef enum vb_optim_kind { VB_OPT_ADAM = 0, VB_OPT_ADAMW = 1 } vb_optim_kind;
-typedef enum vb_eval_during { VB_EVAL_DURING_PLANNER = 0, VB_EVAL_DURING_POLICY = 1 } vb_eval_during;
+/* how a planning agent acts when evaluated: planning, or on its policy alone */
+typedef enum vb_eval_agent { VB_EVAL_PLANNER = 0, VB_EVAL_POLICY = 1 } vb_eval_agent;
 typedef enum vb_lr_schedule { VB_LR_CONSTANT = 0, VB_LR_LINEAR = 1 } vb_lr_schedule;
 typedef enum vb_value_target { VB_VT_PLANNER = 0, VB_VT_LAMBDA = 1 } vb_value_target;
 typedef enum vb_elbo_decode { VB_DECODE_TRANSITIONS = 0, VB_DECODE_TASK = 1 } vb_elbo_decode;
@@ -139,7 +140,8 @@ typedef struct vb_config {
         int root_actions;       /* 0 = planner.root_actions, else vb_root_actions + 1 */
         int backup_weights;     /* 0 = planner.backup_weights, else vb_backup_weights + 1 */
         double greedy_margin;
-        int during_training;    /* vb_eval_during */
+        int planning;           /* vb_eval_agent: actor --eval */
+        int during_training;    /* vb_eval_agent: the learner's evaluations */
         bool keep_best;
     } eval;
 } vb_config;

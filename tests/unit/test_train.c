@@ -519,6 +519,30 @@ Test(train, checkpoints_evaluate_with_and_without_planning, .init = make_root, .
     vb_test_proc_free(&p);
 }
 
+/* eval.planning: policy evaluates a varibased checkpoint on its policy
+ * alone: the same JSON line as planning with K 1, D 0, and the log says so. */
+Test(train, eval_planning_policy_is_the_policy_alone, .init = make_root, .fini = remove_root) {
+    char cfg[1024], rootset[128], dir[160];
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(rootset, sizeof rootset, "run.root=%s", root);
+    run_learner((const char *[]){"--config", cfg, "--serial", "--set", rootset, "--set", "run.name=pp", "--set",
+                                 "run.algo=varibased", "--set", "run.total_env_steps=800", "--log-level", "warn", NULL},
+                0);
+    snprintf(dir, sizeof dir, "%s/pp", root);
+    vb_test_proc a, b;
+    vb_test_run(&a, "actor", (const char *[]){"--eval", "--checkpoint", dir, "--tasks", "64", "--set",
+                                              "eval.planning=policy", NULL});
+    vb_test_run(&b, "actor", (const char *[]){"--eval", "--checkpoint", dir, "--tasks", "64", "--set",
+                                              "planner.particles=1", "--set", "planner.depth=0", NULL});
+    cr_assert_eq(a.status, 0, "%s", a.err);
+    cr_assert_eq(b.status, 0, "%s", b.err);
+    cr_assert_str_eq(a.out, b.out);
+    cr_assert(strstr(a.err, "the policy alone"), "%s", a.err);
+    cr_assert(strstr(b.err, "planning: K 1, D 0"), "%s", b.err);
+    vb_test_proc_free(&a);
+    vb_test_proc_free(&b);
+}
+
 /* eval.every_updates appends one evaluation per multiple to evals.jsonl, and
  * log.tensorboard writes an event file that starts with a valid record. */
 Test(train, periodic_evaluations_and_tensorboard_events, .init = make_root, .fini = remove_root) {
@@ -636,7 +660,7 @@ static void check_keep_best(const char *name, const char *algo, const char *gree
     cr_assert_eq(vb_model_build(&m, &c, &spec, err, sizeof err), 0, "%s", err);
     float *P = malloc(sizeof(float) * (size_t)m.layout.total);
     cr_assert_eq(vb_arena_from_blob(&m.layout, blob, (size_t)plen, P, "best", err, sizeof err), 0, "%s", err);
-    vb_eval_policy_only(&c);
+    c.eval.planning = c.eval.during_training;
     vb_log_set_level(VB_LOG_WARN);
     vb_eval_options opt = {.agent = "checkpoint", .model = &m, .params = P, .tasks = c.eval.tasks,
                            .seed = (uint64_t)c.run.seed, .threads = 1, .validation = true};
