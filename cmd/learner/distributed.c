@@ -336,6 +336,18 @@ static void ctl_readable(vb_channel *ch, void *ctx) {
 static void begin_stop(dist *d, const char *why, bool finished);
 static void update_cb(uv_idle_t *h);
 
+/* Stop the run once run.total_env_steps or run.max_wall_s is reached (on
+ * every chunk and every metrics tick, so a run without actors stops too). */
+static bool stop_if_done(dist *d, bool at_start) {
+    const char *done = d->stopping ? NULL : vb_run_done(&d->run, now_s());
+    if (!done) return false;
+    char why[64];
+    if (at_start) snprintf(why, sizeof why, "%s reached already", done);
+    else snprintf(why, sizeof why, "reached %s", done);
+    begin_stop(d, why, true);
+    return true;
+}
+
 /* Read chunks only while the rate limiter forbids an update (back-pressure);
  * with the limiter off (samples_per_insert 0) reads and updates alternate. */
 static void schedule(dist *d) {
@@ -412,8 +424,7 @@ static void data_readable(vb_channel *ch, void *ctx) {
         }
     }
     zmq_msg_close(&parts[0]);
-    if (d->run.env_steps >= d->cfg->run.total_env_steps) begin_stop(d, "reached run.total_env_steps", true);
-    else schedule(d);
+    if (!stop_if_done(d, false)) schedule(d);
 }
 
 static void checkpoint(dist *d, const char *when) {
@@ -502,7 +513,10 @@ static void write_metrics(dist *d) {
     d->last_steps = r->env_steps;
 }
 
-static void metrics_cb(uv_timer_t *t) { write_metrics(t->data); }
+static void metrics_cb(uv_timer_t *t) {
+    write_metrics(t->data);
+    stop_if_done(t->data, false);
+}
 
 static void close_handles(dist *d) {
     if (!d->handles_open) return;
@@ -714,7 +728,7 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     d->run.t0 = d->last_t = now_s();
     d->last_steps = d->run.env_steps;
     d->status = VB_EXIT_OK;
-    if (d->run.env_steps >= cfg->run.total_env_steps) begin_stop(d, "run.total_env_steps reached already", true);
+    stop_if_done(d, true);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     status = d->status;
     teardown(d);

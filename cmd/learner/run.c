@@ -22,6 +22,13 @@ double vb_run_now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+const char *vb_run_done(const vb_run *r, double t) {
+    if (r->env_steps >= r->cfg->run.total_env_steps) return "run.total_env_steps";
+    double limit = r->cfg->run.max_wall_s;
+    if (limit > 0 && r->wall_offset + t - r->t0 >= limit) return "run.max_wall_s";
+    return NULL;
+}
+
 int vb_run_open(vb_run *r, const vb_config *cfg, char *err, size_t err_len) {
     memset(r, 0, sizeof *r);
     r->cfg = cfg;
@@ -407,6 +414,8 @@ void vb_run_progress(const vb_run *r, double wall, double sps, const char *extra
     const vb_task_stats *t = &r->tstats;
     double frac = (double)r->env_steps / (double)r->cfg->run.total_env_steps;
     double eta = sps > 0 ? (double)(r->cfg->run.total_env_steps - r->env_steps) / sps : 0;
+    double limit = r->cfg->run.max_wall_s;
+    if (limit > 0 && limit - wall < eta) eta = limit > wall ? limit - wall : 0;
     char ret[64] = "return -";
     if (t->tasks) snprintf(ret, sizeof ret, "return %.3f (%lld tasks)", t->return_sum / (double)t->tasks, (long long)t->tasks);
     vb_info("steps %lld/%lld (%.1f%%)  updates %llu  %.0f steps/s  %s%s  elapsed %.0fs  eta %.0fs",

@@ -65,6 +65,10 @@ void vb_run_maybe_eval(vb_run *r);
 
 /* Monotonic seconds. */
 double vb_run_now(void);
+/* Why the run should stop at monotonic time t, or NULL: run.total_env_steps
+ * reached, or run.max_wall_s (wall seconds of this process and the ones it
+ * resumed from). */
+const char *vb_run_done(const vb_run *r, double t);
 /* The run folder, env spec, model, initial parameters (run.seed) and the
  * learning state; BLAS threads from learner.threads. 0, or -1 with err. */
 int vb_run_open(vb_run *r, const vb_config *cfg, char *err, size_t err_len);

@@ -120,7 +120,8 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
     r->t0 = vb_run_now();
     double last_log = r->t0, last_steps = (double)r->env_steps;
     const int64_t publish = cfg->learner.publish_every, ckpt_every = cfg->learner.checkpoint_every;
-    while (r->env_steps < cfg->run.total_env_steps && !g_stop) {
+    const char *done = NULL;
+    while (!(done = vb_run_done(r, vb_run_now())) && !g_stop) {
         if (vb_acting_step(&s.acting, sink, r, err, sizeof err) != 0) {
             vb_error("%s", err);
             status = VB_EXIT_RUNTIME;
@@ -153,6 +154,7 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
         }
     }
     if (g_stop) vb_info("signal %d: stopping after a final checkpoint", (int)g_stop);
+    else if (done) vb_info("reached %s: stopping after a final checkpoint", done);
     if (status == VB_EXIT_OK || g_stop) {
         if (save_checkpoint(&s, err, sizeof err) != 0) {
             vb_error("final checkpoint failed: %s", err);

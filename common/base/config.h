@@ -41,6 +41,7 @@ typedef struct vb_config {
         int64_t seed;
         int algo;               /* vb_algo */
         int64_t total_env_steps;
+        double max_wall_s;      /* 0 = no limit */
     } run;
     struct {
         int name;               /* vb_env_name */

@@ -95,6 +95,8 @@ static const vb_cfg_key schema[] = {
     KINT(run, seed, "0", 0, I53, "seed of every random stream in the run"),
     KENUM(run, algo, "varibased", algo_choices, "training algorithm"),
     KINT(run, total_env_steps, "2000000", 1, I53, "training stops after this many environment steps"),
+    KFLT(run, max_wall_s, "0", 0, 1e9,
+         "training also stops after this many wall-clock seconds, resumes included (0 = no limit)"),
 
     KENUM(env, name, "gridworld", env_choices, "task family"),
     KINT(env, batch, "64", 1, 65536, "environments stepped together by one actor"),

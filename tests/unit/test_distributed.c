@@ -100,6 +100,26 @@ Test(distributed, learner_and_two_local_actors_train, .init = vb_dt_setup, .fini
     free(out);
 }
 
+/* run.max_wall_s ends a distributed run too: here one local actor trains
+ * towards a step budget it cannot reach, and the learner stops on time, tells
+ * the actor and writes its final checkpoint. */
+Test(distributed, max_wall_s_ends_the_run_with_its_actors, .init = vb_dt_setup, .fini = vb_dt_teardown) {
+    char log[256];
+    vb_dt_path("learner.log", log, sizeof log);
+    pid_t l = start_learner("w", vb_dt_free_ports(),
+                            (const char *[]){"actors.local=1", "run.total_env_steps=1000000000", "run.max_wall_s=3", NULL},
+                            log);
+    int st = vb_dt_wait(l, 60);
+    char *out = vb_dt_slurp(log);
+    cr_assert_eq(st, 0, "learner exited %d:\n%s", st, out);
+    cr_assert_eq(vb_dt_count(out, "reached run.max_wall_s: stopping after a final checkpoint"), 1, "%s", out);
+    cr_assert_eq(vb_dt_count(out, "the learner ended the run: reached run.max_wall_s"), 1, "%s", out);
+    int64_t c[6];
+    read_counters("w", c);
+    cr_assert(c[0] > 0 && c[0] < 1000000000, "steps %lld", (long long)c[0]);
+    free(out);
+}
+
 Test(distributed, a_killed_actor_is_restarted_with_current_weights, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char log[256], metrics[256];
     vb_dt_path("learner.log", log, sizeof log);

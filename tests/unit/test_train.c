@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/agent/acting.h"
@@ -485,6 +486,52 @@ Test(train, sigterm_stops_with_a_final_checkpoint, .init = make_root, .fini = re
     char metrics[256];
     snprintf(metrics, sizeof metrics, "%s/s/metrics.jsonl", root);
     cr_assert_eq(access(metrics, R_OK), 0);
+}
+
+/* run.max_wall_s ends a run whose step budget is out of reach, with a final
+ * checkpoint, and counts the wall seconds of the run it resumes: resuming a
+ * run that has used its seconds takes no more steps. */
+static double mono_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int64_t newest_steps(const char *run) {
+    char dir[128], err[512], chosen[4400];
+    snprintf(dir, sizeof dir, "%s/%s", root, run);
+    vb_ckpt ck;
+    cr_assert_eq(vb_ckpt_load_newest(dir, &ck, chosen, sizeof chosen, NULL, err, sizeof err), 0, "%s", err);
+    int64_t c[6];
+    memcpy(c, vb_ckpt_get(&ck, "counters", NULL), sizeof c);
+    vb_ckpt_free(&ck);
+    return c[0];
+}
+
+Test(train, max_wall_s_stops_the_run_and_counts_resumed_seconds, .init = make_root, .fini = remove_root,
+     .timeout = 120) {
+    char cfg[1024], rootset[128], dir[128];
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(rootset, sizeof rootset, "run.root=%s", root);
+    snprintf(dir, sizeof dir, "%s/w", root);
+    vb_test_proc p;
+    double t0 = mono_s();
+    vb_test_run(&p, "learner",
+                (const char *[]){"--config", cfg, "--serial", "--set", rootset, "--set", "run.name=w", "--set",
+                                 "run.algo=rl2", "--set", "run.total_env_steps=1000000000", "--set",
+                                 "run.max_wall_s=1.5", NULL});
+    double took = mono_s() - t0;
+    cr_assert_eq(p.status, 0, "learner exited %d:\n%s", p.status, p.err);
+    cr_assert(strstr(p.err, "reached run.max_wall_s: stopping after a final checkpoint"), "%s", p.err);
+    vb_test_proc_free(&p);
+    cr_assert_lt(took, 60, "a 1.5 s limit took %.1f s", took);
+    int64_t steps = newest_steps("w");
+    cr_assert(steps > 0 && steps < 1000000000, "steps %lld", (long long)steps);
+    vb_test_run(&p, "learner", (const char *[]){"--resume", dir, "--serial", "--set", "run.max_wall_s=1", NULL});
+    cr_assert_eq(p.status, 0, "learner exited %d:\n%s", p.status, p.err);
+    cr_assert(strstr(p.err, "reached run.max_wall_s"), "%s", p.err);
+    vb_test_proc_free(&p);
+    cr_assert_eq(newest_steps("w"), steps, "the resumed run took steps past its seconds");
 }
 
 /* A trained checkpoint evaluates like a reference agent: the same JSON line,
