@@ -414,8 +414,7 @@ void vb_run_progress(const vb_run *r, double wall, double sps, const char *extra
     const vb_task_stats *t = &r->tstats;
     double frac = (double)r->env_steps / (double)r->cfg->run.total_env_steps;
     double eta = sps > 0 ? (double)(r->cfg->run.total_env_steps - r->env_steps) / sps : 0;
-    double limit = r->cfg->run.max_wall_s;
-    if (limit > 0 && limit - wall < eta) eta = limit > wall ? limit - wall : 0;
+    if (r->cfg->run.max_wall_s > 0) eta = fmin(eta, fmax(r->cfg->run.max_wall_s - wall, 0));
     char ret[64] = "return -";
     if (t->tasks) snprintf(ret, sizeof ret, "return %.3f (%lld tasks)", t->return_sum / (double)t->tasks, (long long)t->tasks);
     vb_info("steps %lld/%lld (%.1f%%)  updates %llu  %.0f steps/s  %s%s  elapsed %.0fs  eta %.0fs",

@@ -121,7 +121,8 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
     double last_log = r->t0, last_steps = (double)r->env_steps;
     const int64_t publish = cfg->learner.publish_every, ckpt_every = cfg->learner.checkpoint_every;
     const char *done = NULL;
-    while (!(done = vb_run_done(r, vb_run_now())) && !g_stop) {
+    double t = r->t0;
+    while (!(done = vb_run_done(r, t)) && !g_stop) {
         if (vb_acting_step(&s.acting, sink, r, err, sizeof err) != 0) {
             vb_error("%s", err);
             status = VB_EXIT_RUNTIME;
@@ -141,7 +142,7 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
             if (ckpt_every > 0 && v % (uint64_t)ckpt_every == 0 && save_checkpoint(&s, err, sizeof err) != 0)
                 vb_warn("checkpoint failed: %s", err);
         }
-        double t = vb_run_now();
+        t = vb_run_now();
         if (t - last_log >= cfg->log.interval_s) {
             vb_acting_take_stats(&s.acting, &r->tstats);
             double sps = ((double)r->env_steps - last_steps) / (t - last_log);

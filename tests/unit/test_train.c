@@ -457,6 +457,18 @@ Test(train, corrupted_latest_checkpoint_falls_back, .init = make_root, .fini = r
     vb_test_proc_free(&p);
 }
 
+/* The environment steps recorded in a run's newest checkpoint. */
+static int64_t newest_steps(const char *run) {
+    char dir[128], err[512], chosen[4400];
+    snprintf(dir, sizeof dir, "%s/%s", root, run);
+    vb_ckpt ck;
+    cr_assert_eq(vb_ckpt_load_newest(dir, &ck, chosen, sizeof chosen, NULL, err, sizeof err), 0, "%s", err);
+    int64_t c[6];
+    memcpy(c, vb_ckpt_get(&ck, "counters", NULL), sizeof c);
+    vb_ckpt_free(&ck);
+    return c[0];
+}
+
 Test(train, sigterm_stops_with_a_final_checkpoint, .init = make_root, .fini = remove_root) {
     char cfg[1024], exe[1024], rootset[128];
     vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
@@ -475,14 +487,7 @@ Test(train, sigterm_stops_with_a_final_checkpoint, .init = make_root, .fini = re
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
-    char dir[128], err[512], chosen[4400];
-    snprintf(dir, sizeof dir, "%s/s", root);
-    vb_ckpt ck;
-    cr_assert_eq(vb_ckpt_load_newest(dir, &ck, chosen, sizeof chosen, NULL, err, sizeof err), 0, "%s", err);
-    int64_t c[6];
-    memcpy(c, vb_ckpt_get(&ck, "counters", NULL), sizeof c);
-    cr_assert_gt(c[0], 0, "no steps recorded");
-    vb_ckpt_free(&ck);
+    cr_assert_gt(newest_steps("s"), 0, "no steps recorded");
     char metrics[256];
     snprintf(metrics, sizeof metrics, "%s/s/metrics.jsonl", root);
     cr_assert_eq(access(metrics, R_OK), 0);
@@ -495,17 +500,6 @@ static double mono_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int64_t newest_steps(const char *run) {
-    char dir[128], err[512], chosen[4400];
-    snprintf(dir, sizeof dir, "%s/%s", root, run);
-    vb_ckpt ck;
-    cr_assert_eq(vb_ckpt_load_newest(dir, &ck, chosen, sizeof chosen, NULL, err, sizeof err), 0, "%s", err);
-    int64_t c[6];
-    memcpy(c, vb_ckpt_get(&ck, "counters", NULL), sizeof c);
-    vb_ckpt_free(&ck);
-    return c[0];
 }
 
 Test(train, max_wall_s_stops_the_run_and_counts_resumed_seconds, .init = make_root, .fini = remove_root,
