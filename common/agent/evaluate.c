@@ -32,6 +32,7 @@
 typedef struct eval_run {
     const vb_config *cfg;
     const vb_eval_options *opt;
+    vb_agent_solution *solution;  /* a reference agent's solved policy, shared by the workers */
     uint64_t env_streams, agent_streams; /* evaluation's or validation's */
     vb_env_spec spec;
     int64_t batch;           /* envs stepped together by one worker */
@@ -89,7 +90,8 @@ static int make_agent(vb_agent **agent, const eval_run *run, const vb_env_batch 
         return vb_policy_agent_create(agent, run->opt->model, run->opt->params, run->cfg->eval.greedy,
                                       plans ? &plan : NULL, env, run->opt->seed, run->agent_streams, err, len);
     }
-    return vb_agent_create(agent, run->opt->agent, env, run->cfg, run->opt->seed, run->agent_streams, err, len);
+    return vb_agent_create_solved(agent, run->opt->agent, run->solution, env, run->cfg, run->opt->seed,
+                                  run->agent_streams, err, len);
 }
 
 /* Run tasks first .. first + n - 1 (n = env->n; those past the last task are
@@ -237,6 +239,14 @@ static int report(const eval_run *run, FILE *out) {
     put_array(out, "episode_return_stderr", ep_se, E);
     vb_info("eval: %s on %s: return %.4f +- %.4f (stderr) over %lld tasks", run->opt->agent, run->spec.name,
             ret.mean, ret.se, (long long)N);
+    double exact;
+    if (vb_agent_solution_exact(run->solution, &exact, ep_mean, E) == 0) {
+        fputs(",\"exact_return\":", out);
+        put_num(out, exact);
+        put_array(out, "exact_episode_return", ep_mean, E);
+        vb_info("eval: the exact expected return is %.6f; the sampled mean is %.2f standard errors from it", exact,
+                (ret.mean - exact) / ret.se);
+    }
     if (run->spec.reports_regret) {
         for (int64_t t = 0; t < H; t++) regret_mean[t] = summarise(run->step_regret + t, N, H).mean;
         stat_acc fin = summarise(run->step_regret + (H - 1), N, H);
@@ -253,13 +263,18 @@ static int report(const eval_run *run, FILE *out) {
 }
 
 /* Refuse an unknown or unfit agent (or one the config defeats) before any thread starts. */
-static int check_agent(const eval_run *run) {
+static int check_agent(eval_run *run) {
     char err[512], names[512];
     if (!run->opt->model && !vb_agent_find(run->opt->agent, run->spec.family)) {
         vb_agent_names(run->spec.family, names, sizeof names);
         fprintf(stderr, "actor: --agent: unknown agent '%s' for %s; valid agents for %s: %s\n", run->opt->agent,
                 run->spec.name, run->spec.name, names);
         return VB_EXIT_USAGE;
+    }
+    if (!run->opt->model) {
+        int rc = vb_agent_solve(&run->solution, run->opt->agent, &run->spec, run->cfg, err, sizeof err);
+        if (rc == VB_AGENT_EUSAGE) return fprintf(stderr, "actor: --agent %s: %s\n", run->opt->agent, err), VB_EXIT_USAGE;
+        if (rc != 0) return fprintf(stderr, "actor: --agent %s: %s\n", run->opt->agent, err), VB_EXIT_RUNTIME;
     }
     vb_env_batch *env = NULL;
     vb_agent *agent = NULL;
@@ -300,7 +315,10 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
         return VB_EXIT_USAGE;
     }
     int rc = check_agent(&run);
-    if (rc != VB_EXIT_OK) return rc;
+    if (rc != VB_EXIT_OK) {
+        vb_agent_solution_free(run.solution);
+        return rc;
+    }
 
     run.episode_return = calloc((size_t)(opt->tasks * run.episodes), sizeof *run.episode_return);
     if (run.spec.reports_regret)
@@ -308,6 +326,7 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
     if (!run.episode_return || (run.spec.reports_regret && !run.step_regret) || !tids) {
         free(run.episode_return), free(run.step_regret), free(tids);
+        vb_agent_solution_free(run.solution);
         vb_error("eval: out of memory for the results of %lld tasks", (long long)opt->tasks);
         return VB_EXIT_RUNTIME;
     }
@@ -365,5 +384,6 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
     free(run.episode_return);
     free(run.step_regret);
     free(tids);
+    vb_agent_solution_free(run.solution);
     return rc;
 }

@@ -16,7 +16,9 @@
  *    "episode_return_mean":[…],"episode_return_stderr":[…]}
  *
  * with, for envs that report regret (funcopt), "simple_regret_mean",
- * "simple_regret_stderr" (after the last step) and "simple_regret_per_step".
+ * "simple_regret_stderr" (after the last step) and "simple_regret_per_step",
+ * and, for a reference agent whose solution knows them (the Bayes-optimal
+ * agents), "exact_return" and "exact_episode_return" (null where unknown).
  * A standard error is null when there is a single task. */
 #ifndef VB_EVALUATE_H
 #define VB_EVALUATE_H

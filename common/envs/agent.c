@@ -7,19 +7,29 @@
 
 #include "agent_impl.h"
 
+#define AGENT(n, fam, sum, make) {.name = n, .family = fam, .summary = sum, .create = make}
+#define SOLVED(n, fam, sum, make, solve_fn, free_fn, exact_fn) \
+    {.name = n, .family = fam, .summary = sum, .create = make, .solve = solve_fn, .solution_free = free_fn, \
+     .exact = exact_fn}
+
 static const vb_agent_info registry[] = {
-    {"random", -1, "uniform random actions", vb__agent_random_create},
-    {"oracle", VB_ENV_GRIDWORLD, "knows the goal; walks straight to it", vb__agent_grid_oracle_create},
-    {"greedy-search", VB_ENV_GRIDWORLD, "walks to the nearest unvisited candidate cell until the goal is found",
-     vb__agent_grid_greedy_create},
-    {"bayes-optimal", VB_ENV_BANDIT, "exact finite-horizon Bayes-optimal policy (DP over Beta counts)",
-     vb__agent_bandit_bayes_create},
-    {"thompson", VB_ENV_BANDIT, "Thompson sampling from the Beta posteriors", vb__agent_bandit_thompson_create},
-    {"ucb1", VB_ENV_BANDIT, "UCB1 (Auer et al. 2002)", vb__agent_bandit_ucb1_create},
-    {"gp-ucb", VB_ENV_FUNCOPT, "GP-UCB with the true kernel (Srinivas et al. 2010)", vb__agent_gp_ucb_create},
-    {"gp-ei", VB_ENV_FUNCOPT, "expected improvement under the exact GP posterior", vb__agent_gp_ei_create},
-    {"gp-thompson", VB_ENV_FUNCOPT, "Thompson sampling from the exact GP posterior", vb__agent_gp_thompson_create},
-    {"oracle", VB_ENV_FUNCOPT, "knows argmax f; queries it every step", vb__agent_funcopt_oracle_create},
+    AGENT("random", -1, "uniform random actions", vb__agent_random_create),
+    AGENT("oracle", VB_ENV_GRIDWORLD, "knows the goal; walks straight to it", vb__agent_grid_oracle_create),
+    AGENT("greedy-search", VB_ENV_GRIDWORLD, "walks to the nearest unvisited candidate cell until the goal is found",
+          vb__agent_grid_greedy_create),
+    SOLVED("bayes-optimal", VB_ENV_GRIDWORLD,
+           "exact Bayes-optimal policy (DP over cell, unvisited candidate cells and clock; grids up to 5x5)",
+           vb__agent_grid_bayes_create, vb__agent_grid_bayes_solve, vb__agent_grid_bayes_free,
+           vb__agent_grid_bayes_exact),
+    SOLVED("bayes-optimal", VB_ENV_BANDIT, "exact finite-horizon Bayes-optimal policy (DP over Beta counts)",
+           vb__agent_bandit_bayes_create, vb__agent_bandit_bayes_solve, vb__agent_bandit_bayes_free,
+           vb__agent_bandit_bayes_exact),
+    AGENT("thompson", VB_ENV_BANDIT, "Thompson sampling from the Beta posteriors", vb__agent_bandit_thompson_create),
+    AGENT("ucb1", VB_ENV_BANDIT, "UCB1 (Auer et al. 2002)", vb__agent_bandit_ucb1_create),
+    AGENT("gp-ucb", VB_ENV_FUNCOPT, "GP-UCB with the true kernel (Srinivas et al. 2010)", vb__agent_gp_ucb_create),
+    AGENT("gp-ei", VB_ENV_FUNCOPT, "expected improvement under the exact GP posterior", vb__agent_gp_ei_create),
+    AGENT("gp-thompson", VB_ENV_FUNCOPT, "Thompson sampling from the exact GP posterior", vb__agent_gp_thompson_create),
+    AGENT("oracle", VB_ENV_FUNCOPT, "knows argmax f; queries it every step", vb__agent_funcopt_oracle_create),
 };
 
 const vb_agent_info *vb_agent_registry(size_t *count) {
@@ -46,20 +56,65 @@ void vb_agent_names(int family, char *buf, size_t len) {
     }
 }
 
-int vb_agent_create(vb_agent **out, const char *name, const vb_env_batch *env, const vb_config *cfg,
-                    uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
-    *out = NULL;
-    const vb_agent_info *info = vb_agent_find(name, env->spec.family);
+struct vb_agent_solution {
+    const vb_agent_info *info;
+    void *data;
+};
+
+/* The agent `name` for family, or NULL with err listing the valid ones. */
+static const vb_agent_info *find_or_explain(const char *name, const vb_env_spec *spec, char *err, size_t err_len) {
+    const vb_agent_info *info = vb_agent_find(name, spec->family);
     if (!info) {
         char names[512];
-        vb_agent_names(env->spec.family, names, sizeof names);
-        snprintf(err, err_len, "unknown agent '%s' for %s (valid: %s)", name, env->spec.name, names);
-        return VB_AGENT_EUSAGE;
+        vb_agent_names(spec->family, names, sizeof names);
+        snprintf(err, err_len, "unknown agent '%s' for %s (valid: %s)", name, spec->name, names);
     }
+    return info;
+}
+
+int vb_agent_solve(vb_agent_solution **out, const char *name, const vb_env_spec *spec, const vb_config *cfg,
+                   char *err, size_t err_len) {
+    *out = NULL;
+    const vb_agent_info *info = find_or_explain(name, spec, err, err_len);
+    if (!info) return VB_AGENT_EUSAGE;
+    if (!info->solve) return 0;
+    vb_agent_solution *s = calloc(1, sizeof *s);
+    if (!s) return snprintf(err, err_len, "out of memory"), VB_AGENT_ERUNTIME;
+    s->info = info;
+    int rc = info->solve(spec, cfg, &s->data, err, err_len);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void vb_agent_solution_free(vb_agent_solution *s) {
+    if (!s) return;
+    if (s->info->solution_free) s->info->solution_free(s->data);
+    free(s);
+}
+
+int vb_agent_solution_exact(const vb_agent_solution *s, double *task_return, double *episode_return, int64_t episodes) {
+    if (!s || !s->info->exact) return -1;
+    s->info->exact(s->data, task_return, episode_return, episodes);
+    return 0;
+}
+
+int vb_agent_create_solved(vb_agent **out, const char *name, const vb_agent_solution *solution,
+                           const vb_env_batch *env, const vb_config *cfg, uint64_t seed, uint64_t stream_base,
+                           char *err, size_t err_len) {
+    *out = NULL;
+    const vb_agent_info *info = find_or_explain(name, &env->spec, err, err_len);
+    if (!info) return VB_AGENT_EUSAGE;
+    if (info->solve && (!solution || solution->info != info))
+        return snprintf(err, err_len, "agent '%s' needs its solution from vb_agent_solve", name), VB_AGENT_EUSAGE;
     vb_agent *a = calloc(1, sizeof *a);
     if (!a) return snprintf(err, err_len, "out of memory"), VB_AGENT_ERUNTIME;
     a->name = info->name;
     a->n = env->n;
+    a->solution = info->solve ? solution->data : NULL;
     a->rng = calloc((size_t)env->n, sizeof *a->rng);
     if (!a->rng) {
         free(a);
@@ -76,9 +131,24 @@ int vb_agent_create(vb_agent **out, const char *name, const vb_env_batch *env, c
     return 0;
 }
 
+int vb_agent_create(vb_agent **out, const char *name, const vb_env_batch *env, const vb_config *cfg,
+                    uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
+    *out = NULL;
+    vb_agent_solution *s = NULL;
+    int rc = vb_agent_solve(&s, name, &env->spec, cfg, err, err_len);
+    if (rc == 0) rc = vb_agent_create_solved(out, name, s, env, cfg, seed, stream_base, err, err_len);
+    if (rc != 0) {
+        vb_agent_solution_free(s);
+        return rc;
+    }
+    (*out)->own = s;
+    return 0;
+}
+
 void vb_agent_destroy(vb_agent *a) {
     if (!a) return;
     if (a->ops && a->impl) a->ops->destroy(a->impl);
+    vb_agent_solution_free(a->own);
     free(a->rng);
     free(a);
 }

@@ -11,6 +11,16 @@
 VB__AGENT_CREATE(vb__agent_random_create);
 VB__AGENT_CREATE(vb__agent_grid_oracle_create);
 VB__AGENT_CREATE(vb__agent_grid_greedy_create);
+VB__AGENT_CREATE(vb__agent_grid_bayes_create);
+int vb__agent_grid_bayes_solve(const vb_env_spec *spec, const vb_config *cfg, void **solution, char *err,
+                               size_t err_len);
+void vb__agent_grid_bayes_free(void *solution);
+void vb__agent_grid_bayes_exact(const void *solution, double *task_return, double *episode_return, int64_t episodes);
+int vb__agent_bandit_bayes_solve(const vb_env_spec *spec, const vb_config *cfg, void **solution, char *err,
+                                 size_t err_len);
+void vb__agent_bandit_bayes_free(void *solution);
+void vb__agent_bandit_bayes_exact(const void *solution, double *task_return, double *episode_return,
+                                  int64_t episodes);
 VB__AGENT_CREATE(vb__agent_bandit_bayes_create);
 VB__AGENT_CREATE(vb__agent_bandit_thompson_create);
 VB__AGENT_CREATE(vb__agent_bandit_ucb1_create);

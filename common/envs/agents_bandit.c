@@ -24,7 +24,6 @@ typedef struct bandit_agent {
     double alpha, beta;
     int32_t *succ, *fail; /* (n, K) */
     double *score;        /* (K) scratch */
-    vb_bandit_dp *dp;     /* bayes-optimal only */
 } bandit_agent;
 
 static void bandit_agent_destroy(void *impl) {
@@ -32,7 +31,6 @@ static void bandit_agent_destroy(void *impl) {
     free(s->succ);
     free(s->fail);
     free(s->score);
-    vb_bandit_dp_destroy(s->dp);
     free(s);
 }
 
@@ -66,11 +64,30 @@ static void counts_observe(vb_agent *a, const vb_env_batch *env, const int32_t *
 
 /* --- bayes-optimal ------------------------------------------------------ */
 
+int vb__agent_bandit_bayes_solve(const vb_env_spec *spec, const vb_config *cfg, void **solution, char *err,
+                                 size_t err_len) {
+    vb_bandit_dp *dp = NULL;
+    if (vb_bandit_dp_create(&dp, spec->num_actions, spec->steps_per_task, cfg->env.prior_alpha, cfg->env.prior_beta,
+                            BAYES_MAX_STATES, err, err_len) != 0)
+        return VB_AGENT_EUSAGE;
+    *solution = dp;
+    return 0;
+}
+
+void vb__agent_bandit_bayes_free(void *solution) { vb_bandit_dp_destroy(solution); }
+
+/* The DP knows the task's value, not the reward of each pull. */
+void vb__agent_bandit_bayes_exact(const void *solution, double *task_return, double *episode_return,
+                                  int64_t episodes) {
+    *task_return = vb_bandit_dp_value(solution);
+    for (int64_t e = 0; e < episodes; e++) episode_return[e] = NAN;
+}
+
 static void bayes_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     bandit_agent *s = a->impl;
     for (int64_t i = 0; i < env->n; i++) {
         /* Counts past the horizon cannot occur under the env's clock; pull 0 then. */
-        if (vb_bandit_dp_q(s->dp, &s->succ[i * s->K], &s->fail[i * s->K], s->score) != 0) {
+        if (vb_bandit_dp_q(a->solution, &s->succ[i * s->K], &s->fail[i * s->K], s->score) != 0) {
             actions[i] = 0;
             continue;
         }
@@ -82,13 +99,7 @@ static const vb_agent_ops bayes_ops = {counts_reset, bayes_act, counts_observe, 
 
 VB__AGENT_CREATE(vb__agent_bandit_bayes_create) {
     a->ops = &bayes_ops;
-    int rc = bandit_agent_alloc(a, env, err, err_len);
-    if (rc != 0) return rc;
-    bandit_agent *s = a->impl;
-    if (vb_bandit_dp_create(&s->dp, s->K, env->spec.steps_per_task, s->alpha, s->beta, BAYES_MAX_STATES, err,
-                            err_len) != 0)
-        return VB_AGENT_EUSAGE;
-    return 0;
+    return bandit_agent_alloc(a, env, err, err_len);
 }
 
 /* --- thompson ----------------------------------------------------------- */

@@ -9,15 +9,21 @@
  *   the first cell in row-major order, y then x; x moves first); once a step
  *   paid the hit reward it walks to that cell and stays. Occupied cells and the
  *   goal are remembered across the episodes of a task. Deterministic; 36.90
- *   over 4 episodes on 5x5 (exact, by enumerating the 21 goals). */
+ *   over 4 episodes on 5x5 (exact, by enumerating the 21 goals).
+ * bayes-optimal: the exact Bayes-optimal policy (gridworld_dp.h): until a
+ *   step pays the hit reward it follows the solved search path, then walks to
+ *   the goal and stays. Its solution knows its exact expected returns. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../base/log.h"
 #include "agent_impl.h"
 #include "gridworld.h"
+#include "gridworld_dp.h"
 
 typedef struct grid_agent {
     int64_t g;
@@ -138,5 +144,69 @@ static const vb_agent_ops greedy_ops = {greedy_reset, greedy_act, greedy_observe
 VB__AGENT_CREATE(vb__agent_grid_greedy_create) {
     a->ops = &greedy_ops;
     if (grid_agent_alloc(a, env, 1, err, err_len) != 0) return snprintf(err, err_len, "out of memory"), VB_AGENT_ERUNTIME;
+    return 0;
+}
+
+/* --- bayes-optimal ------------------------------------------------------ */
+
+/* The solver's tables may take this much; 5x5 with four 15-step episodes needs about 0.7 GiB. */
+#define BAYES_MAX_TABLE_BYTES (8.0 * (1u << 30))
+
+int vb__agent_grid_bayes_solve(const vb_env_spec *spec, const vb_config *cfg, void **solution, char *err,
+                               size_t err_len) {
+    vb_gridworld_dp *dp = NULL;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (vb_gridworld_dp_solve(&dp, spec->grid_size, spec->episode_length, spec->episodes_per_task,
+                              spec->reward_levels[0], spec->reward_levels[1], cores < 1 ? 1 : cores,
+                              BAYES_MAX_TABLE_BYTES, err, err_len) != 0)
+        return VB_AGENT_EUSAGE;
+    vb_info("bayes-optimal: solved %lld belief states in %.1f s (%.2f GiB of tables): exact return %.6f",
+            (long long)dp->states, dp->seconds, dp->table_bytes / (1u << 30), dp->value);
+    *solution = dp;
+    return 0;
+}
+
+void vb__agent_grid_bayes_free(void *solution) { vb_gridworld_dp_free(solution); }
+
+void vb__agent_grid_bayes_exact(const void *solution, double *task_return, double *episode_return, int64_t episodes) {
+    const vb_gridworld_dp *dp = solution;
+    *task_return = dp->value;
+    for (int64_t e = 0; e < episodes; e++) episode_return[e] = e < dp->episodes ? dp->episode[e] : NAN;
+}
+
+static void bayes_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
+    const grid_agent *s = a->impl;
+    const vb_gridworld_dp *dp = a->solution;
+    for (int64_t i = 0; i < env->n; i++) {
+        int32_t x, y;
+        read_pos(env, i, &x, &y);
+        int64_t t = env->episode[i] * env->spec.episode_length + env->t[i];
+        if (s->goal[i * 2] >= 0) actions[i] = step_towards(x, y, s->goal[i * 2], s->goal[i * 2 + 1]);
+        else actions[i] = t < dp->steps ? dp->path[t] : VB_GRID_STAY;
+    }
+}
+
+static void bayes_reset(vb_agent *a, const vb_env_batch *env, int64_t i) {
+    grid_agent *s = a->impl;
+    s->goal[i * 2] = s->goal[i * 2 + 1] = -1;
+}
+
+static void bayes_observe(vb_agent *a, const vb_env_batch *env, const int32_t *actions) {
+    grid_agent *s = a->impl;
+    for (int64_t i = 0; i < env->n; i++) {
+        if (env->reward[i] != env->spec.reward_levels[1]) continue;
+        read_pos(env, i, &s->goal[i * 2], &s->goal[i * 2 + 1]);
+    }
+}
+
+static const vb_agent_ops bayes_ops = {bayes_reset, bayes_act, bayes_observe, grid_agent_destroy};
+
+VB__AGENT_CREATE(vb__agent_grid_bayes_create) {
+    const vb_gridworld_dp *dp = a->solution;
+    a->ops = &bayes_ops;
+    if (dp->grid != env->spec.grid_size || dp->steps != env->spec.steps_per_task ||
+        dp->episode_length != env->spec.episode_length)
+        return snprintf(err, err_len, "the solved path is for another grid or clock"), VB_AGENT_EUSAGE;
+    if (grid_agent_alloc(a, env, 0, err, err_len) != 0) return snprintf(err, err_len, "out of memory"), VB_AGENT_ERUNTIME;
     return 0;
 }
