@@ -346,8 +346,10 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
             snprintf(how, sizeof how, " (the policy alone: eval.planning: policy)");
         } else {
             vb_planner_cfg pc = vb_planner_cfg_from(cfg, false);
-            snprintf(how, sizeof how, " (planning: K %lld, D %lld, K_nested %lld, margin %g)", (long long)pc.K,
-                     (long long)pc.D, (long long)pc.KO, pc.greedy_margin);
+            snprintf(how, sizeof how, " (planning: K %lld, D %lld, K_nested %lld, eta %g, %s continuations%s)",
+                     (long long)pc.K, (long long)pc.D, (long long)pc.KO, pc.eta,
+                     pc.rollout == VB_ROLLOUT_ARGMAX ? "argmax" : "sampled",
+                     pc.greedy_margin > 0 ? ", a greedy margin" : "");
         }
     }
     vb_info("eval: agent %s%s on %s, %lld %s tasks, seed %llu, %lld threads, %lld envs per batch", opt->agent, how,

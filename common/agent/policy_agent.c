@@ -66,8 +66,8 @@ static void plan_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
                             .o = k->o};
     vb_planner_run(k->planner, k->P, &root, n, a->rng, k->q, k->v);
     for (int64_t i = 0; i < n; i++) {
-        pick(a, k->q + i * A, A, i, k->greedy, &actions[i]);
-        if (k->greedy) actions[i] = vb_planner_greedy(k->planner, i, actions[i]);
+        if (k->greedy) actions[i] = vb_planner_greedy(k->planner, i);
+        else pick(a, k->q + i * A, A, i, false, &actions[i]);
     }
     memcpy(k->phi_prev, k->phi, sizeof(float) * (size_t)(n * L2));
     memcpy(k->last_obs, env->obs, sizeof(float) * (size_t)(n * O));

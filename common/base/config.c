@@ -367,6 +367,17 @@ int vb_config_validate(const vb_config *cfg, char *err, size_t err_len) {
                  cfg->eval.greedy_margin);
         return -1;
     }
+    if (cfg->planner.target == VB_TARGET_WEIGHTS && cfg->planner.root_actions == VB_ROOT_ALL) {
+        snprintf(err, err_len, "planner.target: weights needs planner.root_actions: policy (the weights readout counts "
+                 "the particles' first actions, which root_actions: all makes uniform by construction)");
+        return -1;
+    }
+    if (cfg->planner.target == VB_TARGET_WEIGHTS &&
+        (cfg->planner.rollout == VB_ROLLOUT_ARGMAX || cfg->eval.rollout == VB_ROLLOUT_ARGMAX + 1)) {
+        snprintf(err, err_len, "planner.rollout / eval.rollout: argmax needs planner.target: backup (argmax "
+                 "continuations are never resampled, so the weights readout would only count first actions)");
+        return -1;
+    }
     if (cfg->actors.timeout_ms <= cfg->actors.heartbeat_ms) {
         snprintf(err, err_len, "actors.timeout_ms (%lld) must exceed actors.heartbeat_ms (%lld)",
                  (long long)cfg->actors.timeout_ms, (long long)cfg->actors.heartbeat_ms);

@@ -26,6 +26,10 @@ typedef enum vb_plan_target { VB_TARGET_BACKUP = 0, VB_TARGET_WEIGHTS = 1 } vb_p
 typedef enum vb_backup_weights { VB_BACKUP_TWISTED = 0, VB_BACKUP_PRIOR = 1 } vb_backup_weights;
 typedef enum vb_root_actions { VB_ROOT_POLICY = 0, VB_ROOT_ALL = 1 } vb_root_actions;
 typedef enum vb_plan_act { VB_ACT_SAMPLE = 0, VB_ACT_ARGMAX = 1 } vb_plan_act;
+/* the actions imagined particles continue with: drawn from the policy prior, or its argmax */
+typedef enum vb_rollout { VB_ROLLOUT_SAMPLE = 0, VB_ROLLOUT_ARGMAX = 1 } vb_rollout;
+/* binary rewards in imagination: averaged over both outcomes, or one sampled */
+typedef enum vb_outcomes { VB_OUTCOMES_EXPECTED = 0, VB_OUTCOMES_SAMPLED = 1 } vb_outcomes;
 typedef enum vb_optim_kind { VB_OPT_ADAM = 0, VB_OPT_ADAMW = 1 } vb_optim_kind;
 /* how a planning agent acts when evaluated: planning, or on its policy alone */
 typedef enum vb_eval_agent { VB_EVAL_PLANNER = 0, VB_EVAL_POLICY = 1 } vb_eval_agent;
@@ -86,6 +90,9 @@ typedef struct vb_config {
         double dirichlet_alpha;
         double dirichlet_weight;
         int act;                /* vb_plan_act */
+        int rollout;            /* vb_rollout */
+        int outcomes;           /* vb_outcomes */
+        double backup_lambda;
     } planner;
     struct {
         char device[VB_CFG_STR];
@@ -144,6 +151,11 @@ typedef struct vb_config {
         int planning;           /* vb_eval_agent: actor --eval */
         int during_training;    /* vb_eval_agent: the learner's evaluations */
         bool keep_best;
+        int64_t depth;          /* -1 = planner.depth */
+        int64_t nested;         /* 0 = planner.nested */
+        double temperature;     /* 0 = planner.temperature */
+        int rollout;            /* 0 = planner.rollout, else vb_rollout + 1 */
+        double backup_lambda;   /* -1 = planner.backup_lambda */
     } eval;
 } vb_config;
 

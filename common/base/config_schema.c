@@ -21,6 +21,9 @@ static const char *const eval_backup_choices[] = {"planner", "twisted", "prior",
 static const char *const eval_root_choices[] = {"planner", "policy", "all", NULL};
 static const char *const during_choices[] = {"planner", "policy", NULL};
 static const char *const act_choices[] = {"sample", "argmax", NULL};
+static const char *const rollout_choices[] = {"sample", "argmax", NULL};
+static const char *const eval_rollout_choices[] = {"planner", "sample", "argmax", NULL};
+static const char *const outcome_choices[] = {"expected", "sampled", NULL};
 static const char *const optim_choices[] = {"adam", "adamw", NULL};
 static const char *const schedule_choices[] = {"constant", "linear", NULL};
 static const char *const value_target_choices[] = {"planner", "lambda", NULL};
@@ -133,21 +136,32 @@ static const vb_cfg_key schema[] = {
     KINT(planner, particles, "16", 1, 1048576, "outer particles K"),
     KINT(planner, depth, "4", 0, 4096, "planning depth D"),
     KINT(planner, nested, "4", 1, 65536, "nested belief particles K_Omega"),
-    KINT(planner, resample_period, "4", 1, 4096, "resample at least every P steps"),
+    KINT(planner, resample_period, "4", 1, 4096,
+         "resample after every P-th step of the D (with sampled continuations); P >= D: only when the ESS falls"),
     KFLT(planner, ess_threshold, "0.5", 0, 1, "resample when ESS < threshold * K"),
     KFLT(planner, temperature, "1", 1e-6, 1e6, "twist temperature eta"),
     KENUM(planner, dynamics, "learned", dynamics_choices, "state transitions from the decoder or the env"),
     KENUM(planner, target, "backup", target_choices, "policy/value readout of the planner"),
-    KENUM(planner, backup_weights, "twisted", backup_weight_choices,
-          "backup readout: average returns under the twisted weights, or reweight them back to the policy prior"),
-    KENUM(planner, root_actions, "policy", root_action_choices,
+    KENUM(planner, backup_weights, "prior", backup_weight_choices,
+          "backup readout: weight each return by its particle's weight relative to the policy prior (prior: Q-hat "
+          "estimates Q^pi), or by the twisted weights (twisted: the tilted, optimistic mean)"),
+    KENUM(planner, root_actions, "all", root_action_choices,
           "first actions of the particles: sampled from the policy prior (with the root noise), or every action "
-          "in turn so that Q-hat of each is estimated (backup readout only)"),
+          "in turn (the K most likely when K < actions) so that Q-hat of each is estimated (backup readout only)"),
     KFLT(planner, dirichlet_alpha, "0.03", 1e-6, 100, "root Dirichlet noise concentration"),
     KFLT(planner, dirichlet_weight, "0.25", 0, 1, "root Dirichlet noise mixture weight (0 = off)"),
     KENUM(planner, act, "sample", act_choices,
           "how training actors pick the real action from q-hat*: a sample, or its argmax (ties at random) so that "
           "the data and the value head follow the greedy rule evaluation uses (evaluation follows eval.greedy)"),
+    KENUM(planner, rollout, "sample", rollout_choices,
+          "the actions particles continue with after the first: drawn from the policy prior, or its argmax (Q-hat "
+          "then estimates the greedy policy's Q; no resampling)"),
+    KENUM(planner, outcomes, "expected", outcome_choices,
+          "binary rewards in imagination: a particle continues with the more likely outcome and the other is "
+          "closed with its successor's value (expected), or one outcome is sampled"),
+    KFLT(planner, backup_lambda, "1", 0, 1,
+         "backup readout: weight of a depth's return estimates relative to the next deeper depth's (1: every depth "
+         "alike, 0: the deepest only)"),
 
     KSTR(learner, device, "cpu", check_device, "compute device of the learner: cpu or cuda:N"),
     KINT(learner, gpus, "1", 1, 64, "data-parallel learner processes, one per GPU"),
@@ -210,6 +224,14 @@ static const vb_cfg_key schema[] = {
     KFLT(eval, greedy_margin, "0", 0, 1e9,
          "planning agents, greedy evaluation: keep the policy prior's most likely action unless the argmax of q-hat* "
          "beats it by more than this in Q-hat (return units; backup readout; 0 = off)"),
+    KINT(eval, depth, "-1", -1, 4096, "planning agents: planning depth D when evaluating (-1 = planner.depth)"),
+    KINT(eval, nested, "0", 0, 65536, "planning agents: nested particles K_Omega when evaluating (0 = planner.nested)"),
+    KFLT(eval, temperature, "0", 0, 1e6,
+         "planning agents: temperature eta of q-hat* (and the twist) when evaluating (0 = planner.temperature)"),
+    KENUM(eval, rollout, "planner", eval_rollout_choices,
+          "planning agents: planner.rollout when evaluating (planner = as in the planner section)"),
+    KFLT(eval, backup_lambda, "-1", -1, 1,
+         "planning agents: planner.backup_lambda when evaluating (-1 = as in the planner section)"),
 };
 
 const vb_cfg_key *vb_config_schema(size_t *count) {

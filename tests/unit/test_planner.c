@@ -145,7 +145,8 @@ Test(planner, all_root_actions_estimate_every_action_the_prior_misses) {
     for (int all = 0; all < 2; all++) {
         fixture f;
         build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=5", "planner.nested=2",
-                                                "planner.temperature=0.1", all ? "planner.root_actions=all" : NULL,
+                                                "planner.temperature=0.1",
+                                                all ? "planner.root_actions=all" : "planner.root_actions=policy",
                                                 NULL});
         int64_t goal;
         float ra[8];
@@ -178,6 +179,9 @@ Test(planner, all_root_actions_estimate_every_action_the_prior_misses) {
 Test(planner, all_root_actions_need_the_backup_readout) {
     fixture f;
     build(&f, "gridworld", (const char *[]){"planner.root_actions=all", "planner.target=weights", NULL});
+    char verr[512];
+    cr_assert_neq(vb_config_validate(&f.cfg, verr, sizeof verr), 0, "the config check refuses it too");
+    cr_assert(strstr(verr, "planner.root_actions") != NULL, "%s", verr);
     char err[512];
     vb_planner_cfg pc = vb_planner_cfg_from(&f.cfg, false);
     cr_assert_neq(vb_planner_create(&f.pl, vb_backend_cpu(), &f.m, &f.spec, &pc, 1, err, sizeof err), 0);
@@ -188,7 +192,8 @@ Test(planner, all_root_actions_need_the_backup_readout) {
 Test(planner, one_step_weights_converge_to_pi_times_exp_advantage) {
     fixture f;
     build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=20000", "planner.nested=1",
-                                            "planner.temperature=1", "planner.target=weights", NULL});
+                                            "planner.temperature=1", "planner.target=weights",
+                                            "planner.root_actions=policy", NULL});
     int64_t goal;
     float ra[8];
     deterministic_grid(&f, &goal, ra);
@@ -312,7 +317,7 @@ Test(planner, systematic_resampling_is_unbiased_and_deterministic) {
 Test(planner, one_particle_depth_zero_samples_the_policy) {
     fixture f;
     build(&f, "bandit", (const char *[]){"planner.depth=0", "planner.particles=1", "planner.target=weights",
-                                         "env.arms=4", NULL});
+                                         "planner.root_actions=policy", "env.arms=4", NULL});
     make_planner(&f, 1);
     root_buf rb;
     task_start_root(&rb);
@@ -407,17 +412,32 @@ Test(planner, prior_backup_weights_estimate_the_prior_returns) {
 /* Evaluation's overrides reach the planner only when it does not explore. */
 Test(planner, evaluation_overrides_apply_only_when_evaluating) {
     fixture f;
-    build(&f, "gridworld", (const char *[]){"planner.particles=16", "eval.particles=5", "eval.root_actions=all",
-                                            "eval.backup_weights=prior", "eval.greedy_margin=0.5", NULL});
+    build(&f, "gridworld", (const char *[]){"planner.particles=16", "planner.root_actions=policy",
+                                            "planner.backup_weights=twisted", "eval.particles=5", "eval.root_actions=all",
+                                            "eval.backup_weights=prior", "eval.greedy_margin=0.5", "eval.depth=9",
+                                            "eval.nested=7", "eval.temperature=3", "eval.rollout=argmax",
+                                            "eval.backup_lambda=0.25", NULL});
     vb_planner_cfg ev = vb_planner_cfg_from(&f.cfg, false), tr = vb_planner_cfg_from(&f.cfg, true);
     cr_assert_eq(ev.K, 5);
     cr_assert_eq(ev.root_actions, VB_ROOT_ALL);
     cr_assert_eq(ev.backup_weights, VB_BACKUP_PRIOR);
     cr_assert_float_eq(ev.greedy_margin, 0.5, 1e-12);
+    cr_assert_eq(ev.D, 9);
+    cr_assert_eq(ev.KO, 7);
+    cr_assert_float_eq(ev.eta, 3.0, 1e-12);
+    cr_assert_eq(ev.rollout, VB_ROLLOUT_ARGMAX);
+    cr_assert_float_eq(ev.backup_lambda, 0.25, 1e-12);
+    cr_assert(!ev.explore);
     cr_assert_eq(tr.K, 16);
     cr_assert_eq(tr.root_actions, VB_ROOT_POLICY);
     cr_assert_eq(tr.backup_weights, VB_BACKUP_TWISTED);
     cr_assert_float_eq(tr.greedy_margin, 0.0, 1e-12);
+    cr_assert_eq(tr.D, 4);
+    cr_assert_eq(tr.KO, 4);
+    cr_assert_float_eq(tr.eta, 1.0, 1e-12);
+    cr_assert_eq(tr.rollout, VB_ROLLOUT_SAMPLE);
+    cr_assert_float_eq(tr.backup_lambda, 1.0, 1e-12);
+    cr_assert(tr.explore);
     char err[512];
     cr_assert_eq(vb_config_set(&f.cfg, "eval.particles=0", err, sizeof err), 0, "%s", err);
     cr_assert_eq(vb_config_set(&f.cfg, "eval.root_actions=planner", err, sizeof err), 0, "%s", err);
@@ -462,12 +482,10 @@ Test(planner, greedy_margin_keeps_the_prior_mode_unless_q_hat_clearly_beats_it) 
         for (int32_t a = 1; a < 5; a++)
             if (q[a] > q[best]) best = a;
         cr_assert_eq(ra[best], f.spec.reward_levels[1], "q* puts its mass on an action that reaches the goal");
-        int32_t g = vb_planner_greedy(f.pl, 0, best);
+        int32_t g = vb_planner_greedy(f.pl, 0);
         if (pass == 0) cr_assert_eq(g, best, "no margin: the argmax of q* stands");
         if (pass == 1) cr_assert_eq(g, best, "Q-hat beats the mode by %g > 0.5", gap);
         if (pass == 2) cr_assert_eq(g, mode, "Q-hat beats the mode by %g < 2: the mode stays", gap);
-        /* the mode itself is always kept */
-        cr_assert_eq(vb_planner_greedy(f.pl, 0, mode), mode);
         destroy(&f);
     }
 }

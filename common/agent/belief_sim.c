@@ -1,0 +1,396 @@
+/* belief_sim — see belief_sim.h. */
+#include "belief_sim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_2PI 1.8378770664093453
+
+struct vb_belief_sim {
+    const vb_backend *be;
+    const vb_model *m;
+    vb_env_spec spec;
+    int dynamics;
+    int64_t KO, maxR, maxN;
+    const float *P;                 /* bound by vb_belief_sim_bind */
+    const vb_planner_root *root;
+    int64_t steps;                  /* steps since start (the first one's weights are kept) */
+    vb_encoder_step_ws ws;
+    float *start_obs;               /* (obs) */
+    /* row state (maxR rows) */
+    float *s, *carry, *phi, *phi_prev, *last_s, *last_next, *last_r;
+    int32_t *last_a;
+    uint8_t *has_last;
+    int64_t *t_ep, *ep;
+    /* step scratch: maxR rows, or 2 maxR where both outcomes go through the encoder */
+    float *s_next, *s_in, *r_cont, *r_other;
+    uint8_t *done;
+    int32_t *jstar;
+    float *x, *carry2, *o, *phi2, *feat, *feat_ws, *values, *logits, *cache_pol, *cache_val;
+    /* nested (maxN rows) */
+    float *mu_n, *lv_n, *pmu_n, *plv_n, *eps, *mz, *cells, *cache_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
+    float *state_in, *state_out, *cache_state;
+    void *gather;                   /* (maxR, widest row) */
+    void *block;
+};
+
+typedef struct carver {
+    char *base;
+    size_t off;
+} carver;
+
+static void *take(carver *c, int64_t n, size_t elem) {
+    c->off = (c->off + 15) & ~(size_t)15;
+    void *p = c->base ? c->base + c->off : NULL;
+    c->off += (size_t)(n > 0 ? n : 1) * elem;
+    return p;
+}
+
+static void carve(vb_belief_sim *s, carver *c) {
+    const vb_model *m = s->m;
+    const vb_model_dims *d = &m->d;
+    const int64_t R = s->maxR, R2 = 2 * s->maxR, N = s->maxN, O = d->obs, L2 = 2 * d->latent, D = d->latent;
+    const size_t f = sizeof(float);
+    s->start_obs = take(c, O, f);
+    s->s = take(c, R * O, f);
+    s->carry = take(c, R * d->carry, f);
+    s->phi = take(c, R * L2, f);
+    s->phi_prev = take(c, R * L2, f);
+    s->last_s = take(c, R * O, f);
+    s->last_next = take(c, R * O, f);
+    s->last_r = take(c, R, f);
+    s->last_a = take(c, R, sizeof(int32_t));
+    s->has_last = take(c, R, 1);
+    s->t_ep = take(c, R, sizeof(int64_t));
+    s->ep = take(c, R, sizeof(int64_t));
+    s->s_next = take(c, R * O, f);
+    s->s_in = take(c, R * O, f);
+    s->r_cont = take(c, R, f);
+    s->r_other = take(c, R, f);
+    s->done = take(c, R, 1);
+    s->jstar = take(c, R, sizeof(int32_t));
+    s->x = take(c, R2 * d->in, f);
+    s->carry2 = take(c, R2 * d->carry, f);
+    s->o = take(c, R2 * d->hidden, f);
+    s->phi2 = take(c, R2 * L2, f);
+    s->feat = take(c, R2 * d->feat, f);
+    s->feat_ws = take(c, vb_model_features_ws_floats(m, R2), f);
+    s->values = take(c, R2, f);
+    s->logits = take(c, R * d->actions, f);
+    s->cache_pol = take(c, vb_mlp_cache_floats(&m->policy, R), f);
+    s->cache_val = take(c, vb_mlp_cache_floats(&m->value, R2), f);
+    s->mu_n = take(c, N * D, f);
+    s->lv_n = take(c, N * D, f);
+    s->pmu_n = take(c, N * D, f);
+    s->plv_n = take(c, N * D, f);
+    s->eps = take(c, N * D, f);
+    s->mz = take(c, N * D, f);
+    s->cells = take(c, N * d->reward_cells, f);
+    s->cache_dec = take(c, vb_mlp_cache_floats(&m->reward_dec, N), f);
+    s->logq_cur = take(c, N, f);
+    s->logq_prev = take(c, N, f);
+    s->logw_n = take(c, N, f);
+    s->root_w = take(c, N, f);
+    if (d->has_state_head) {
+        s->state_in = take(c, N * (O + d->actions + D), f);
+        s->state_out = take(c, N * O, f);
+        s->cache_state = take(c, vb_mlp_cache_floats(&m->state_dec, N), f);
+    }
+    int64_t widest = O > d->carry ? O : d->carry;
+    if (L2 > widest) widest = L2;
+    s->gather = take(c, R * widest, sizeof(int64_t));
+}
+
+int vb_belief_sim_create(vb_belief_sim **out, const vb_backend *be, const vb_model *m, const vb_env_spec *spec,
+                         int dynamics, int64_t nested, int64_t max_rows, char *err, size_t err_len) {
+    *out = NULL;
+    const vb_model_dims *d = &m->d;
+    if (!d->has_decoder) return snprintf(err, err_len, "the planner needs a model with a decoder"), -1;
+    if (dynamics == VB_DYN_ENV && !spec->task_independent_transitions)
+        return snprintf(err, err_len, "planner.dynamics: env needs task-independent transitions, which %s lacks",
+                        spec->name), -1;
+    if (dynamics == VB_DYN_LEARNED && !d->has_state_head)
+        return snprintf(err, err_len, "planner.dynamics: learned needs the model's state head"), -1;
+    vb_belief_sim *s = calloc(1, sizeof *s);
+    if (!s) return snprintf(err, err_len, "out of memory"), -1;
+    s->be = be;
+    s->m = m;
+    s->spec = *spec;
+    s->dynamics = dynamics;
+    s->KO = nested;
+    s->maxR = max_rows;
+    s->maxN = max_rows * nested;
+    carver c = {NULL, 0};
+    carve(s, &c);
+    s->block = calloc(1, c.off);
+    if (!s->block || vb_encoder_step_ws_init(&s->ws, m, 2 * max_rows) != 0) {
+        vb_belief_sim_destroy(s);
+        return snprintf(err, err_len, "out of memory for the planner (%lld particles x %lld nested)",
+                        (long long)max_rows, (long long)nested), -1;
+    }
+    c = (carver){s->block, 0};
+    carve(s, &c);
+    vb_env_episode_start_obs(spec, s->start_obs);
+    *out = s;
+    return 0;
+}
+
+void vb_belief_sim_destroy(vb_belief_sim *s) {
+    if (!s) return;
+    vb_encoder_step_ws_free(&s->ws);
+    free(s->block);
+    free(s);
+}
+
+void vb_belief_sim_prepare(vb_belief_sim *s, const float *P) { vb_encoder_step_prepare(s->be, s->m, P, &s->ws); }
+
+const float *vb_belief_sim_root_weights(const vb_belief_sim *s) { return s->root_w; }
+const float *vb_belief_sim_latents(const vb_belief_sim *s) { return s->mz; }
+
+/* Value of N rows with encoder inputs x and beliefs phi / outputs o; with
+ * probs, the policy prior of the first P rows too. */
+static void heads(vb_belief_sim *s, const float *x, const float *phi, const float *o, int64_t N, float *values,
+                  int64_t P, float *probs) {
+    const vb_model *m = s->m;
+    vb_model_features(s->be, m, s->P, s->feat, x, o, phi, s->feat_ws, N);
+    vb_mlp_forward(s->be, &m->value, s->P, values, s->feat, s->cache_val, N);
+    if (probs && P > 0) {
+        vb_mlp_forward(s->be, &m->policy, s->P, s->logits, s->feat, s->cache_pol, P);
+        s->be->softmax(probs, s->logits, P, m->d.actions);
+    }
+}
+
+static void sim_root(void *ctx, int64_t B, float *probs, float *values) {
+    vb_belief_sim *s = ctx;
+    const vb_model *m = s->m;
+    const vb_model_dims *d = &m->d;
+    const vb_planner_root *r = s->root;
+    const int64_t EL = s->spec.episode_length;
+    for (int64_t b = 0; b < B; b++)
+        vb_model_input(m, s->x + b * d->in, r->obs + b * d->obs, -1, 0.0f, 0.0f, r->episode[b] * EL + r->t_ep[b]);
+    heads(s, s->x, r->phi, r->o, B, values, B, probs);
+}
+
+static void sim_start(void *ctx, int64_t B, int64_t K) {
+    vb_belief_sim *s = ctx;
+    const vb_model_dims *d = &s->m->d;
+    const vb_planner_root *root = s->root;
+    const int64_t O = d->obs, C = d->carry, L2 = 2 * d->latent;
+    const size_t f = sizeof(float);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t k = 0; k < K; k++) {
+            int64_t r = b * K + k;
+            memcpy(s->s + r * O, root->obs + b * O, f * (size_t)O);
+            memcpy(s->carry + r * C, root->carry + b * C, f * (size_t)C);
+            memcpy(s->phi + r * L2, root->phi + b * L2, f * (size_t)L2);
+            memcpy(s->phi_prev + r * L2, root->phi_prev + b * L2, f * (size_t)L2);
+            memcpy(s->last_s + r * O, root->last_obs + b * O, f * (size_t)O);
+            memcpy(s->last_next + r * O, root->last_next_obs + b * O, f * (size_t)O);
+            s->last_a[r] = root->last_action[b] < 0 ? 0 : root->last_action[b];
+            s->has_last[r] = root->last_action[b] >= 0;
+            s->last_r[r] = root->last_reward[b];
+            s->t_ep[r] = root->t_ep[b];
+            s->ep[r] = root->episode[b];
+        }
+    s->steps = 0;
+}
+
+/* log p(x | m) of a transition's reward under the decoder outputs of one nested row. */
+static double reward_loglik(const vb_belief_sim *s, const float *cells_row, int64_t cell, float reward) {
+    const vb_model_dims *d = &s->m->d;
+    double v = cells_row[cell];
+    if (d->reward_kind == VB_REWARD_BERNOULLI) {
+        double y = reward == d->reward_levels[1] ? 1.0 : 0.0;
+        double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+        return y * v - sp;
+    }
+    double e = (double)reward - v;
+    return -0.5 * (e * e + LOG_2PI);
+}
+
+/* The state head's input rows (s, onehot a, m) of every nested sample of row k. */
+static void state_rows(vb_belief_sim *s, int64_t R, const float *obs, const int32_t *a, const uint8_t *has) {
+    const vb_model_dims *d = &s->m->d;
+    const int64_t O = d->obs, A = d->actions, D = d->latent, W = O + A + D;
+    for (int64_t n = 0; n < R * s->KO; n++) {
+        int64_t k = n / s->KO;
+        float *row = s->state_in + n * W;
+        memcpy(row, obs + k * O, sizeof(float) * (size_t)O);
+        memset(row + O, 0, sizeof(float) * (size_t)A);
+        if (!has || has[k]) row[O + a[k]] = 1.0f;
+        memcpy(row + O + A, s->mz + n * D, sizeof(float) * (size_t)D);
+    }
+}
+
+/* Steps 1-2: nested samples, their decoder outputs, and the normalised
+ * correction weights (uniform when nothing was observed or all are -inf). */
+static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
+    const vb_backend *be = s->be;
+    const vb_model *m = s->m;
+    const vb_model_dims *d = &m->d;
+    const int64_t KO = s->KO, N = R * KO, D = d->latent, C = d->reward_cells, O = d->obs;
+    for (int64_t k = 0; k < R; k++)
+        for (int64_t j = 0; j < KO; j++) {
+            int64_t n = k * KO + j;
+            memcpy(s->mu_n + n * D, s->phi + k * 2 * D, sizeof(float) * (size_t)D);
+            memcpy(s->lv_n + n * D, s->phi + k * 2 * D + D, sizeof(float) * (size_t)D);
+            memcpy(s->pmu_n + n * D, s->phi_prev + k * 2 * D, sizeof(float) * (size_t)D);
+            memcpy(s->plv_n + n * D, s->phi_prev + k * 2 * D + D, sizeof(float) * (size_t)D);
+        }
+    /* each env's K x K_Omega x D noise from its own stream, rows in order */
+    for (int64_t b = 0; b < R / K; b++) vb_rng_normal_fill(&rng[b], s->eps + b * K * KO * D, K * KO * D);
+    be->gauss_sample_forward(s->mz, s->mu_n, s->lv_n, s->eps, N * D);
+    vb_mlp_forward(be, &m->reward_dec, s->P, s->cells, s->mz, s->cache_dec, N);
+    be->gauss_logprob_forward(s->logq_cur, s->mz, s->mu_n, s->lv_n, N, D);
+    be->gauss_logprob_forward(s->logq_prev, s->mz, s->pmu_n, s->plv_n, N, D);
+    const bool learned = s->dynamics == VB_DYN_LEARNED;
+    if (learned) { /* the state head's likelihood of the last successor */
+        state_rows(s, R, s->last_s, s->last_a, s->has_last);
+        vb_mlp_forward(be, &m->state_dec, s->P, s->state_out, s->state_in, s->cache_state, N);
+    }
+    for (int64_t k = 0; k < R; k++) {
+        float *lw = s->logw_n + k * KO;
+        double mx = -INFINITY;
+        int64_t cell = s->has_last[k] ? vb_env_reward_cell(&s->spec, s->last_s + k * O, s->last_a[k],
+                                                           s->last_next + k * O) : 0;
+        for (int64_t j = 0; j < KO; j++) {
+            int64_t n = k * KO + j;
+            double l = 0;
+            if (s->has_last[k]) {
+                l = reward_loglik(s, s->cells + n * C, cell, s->last_r[k]);
+                if (learned)
+                    for (int64_t i = 0; i < O; i++) {
+                        double e = (double)s->last_next[k * O + i] - s->state_out[n * O + i];
+                        l += -0.5 * (e * e + LOG_2PI);
+                    }
+                l += (double)s->logq_prev[n] - s->logq_cur[n];
+            }
+            lw[j] = isfinite(l) ? (float)l : -INFINITY;
+            mx = fmax(mx, lw[j]);
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < KO; j++) sum += (lw[j] = isfinite(mx) ? (float)exp((double)lw[j] - mx) : 1.0f);
+        for (int64_t j = 0; j < KO; j++) lw[j] = sum > 0 ? (float)(lw[j] / sum) : 1.0f / (float)KO;
+        s->jstar[k] = vb_rng_categorical(&rng[k / K], lw, (int)KO);
+    }
+    if (s->steps == 0) memcpy(s->root_w, s->logw_n, sizeof(float) * (size_t)N);
+}
+
+/* Step 3: successors, and the reward's predictive mean and outcomes. */
+static void outcomes(vb_belief_sim *s, const int32_t *a, int64_t R, int64_t K, vb_rng *rng, bool expect,
+                     vb_sim_step *out) {
+    const vb_model *m = s->m;
+    const vb_model_dims *d = &m->d;
+    const int64_t KO = s->KO, C = d->reward_cells, O = d->obs, W = O + d->actions + d->latent;
+    const bool learned = s->dynamics == VB_DYN_LEARNED;
+    if (learned) { /* the successor's mean under the chosen sample */
+        for (int64_t k = 0; k < R; k++) {
+            float *row = s->state_in + (k * KO + s->jstar[k]) * W;
+            memcpy(row, s->s + k * O, sizeof(float) * (size_t)O);
+            memset(row + O, 0, sizeof(float) * (size_t)d->actions);
+            row[O + a[k]] = 1.0f;
+        }
+        vb_mlp_forward(s->be, &m->state_dec, s->P, s->state_out, s->state_in, s->cache_state, R * KO);
+    }
+    const float lo = d->reward_levels[0], hi = d->reward_levels[1];
+    for (int64_t k = 0; k < R; k++) {
+        const float *lw = s->logw_n + k * KO;
+        if (learned) memcpy(s->s_next + k * O, s->state_out + (k * KO + s->jstar[k]) * O, sizeof(float) * (size_t)O);
+        else vb_env_transition(&s->spec, s->s + k * O, a[k], s->s_next + k * O);
+        int64_t cell = vb_env_reward_cell(&s->spec, s->s + k * O, a[k], s->s_next + k * O);
+        double mean = 0;
+        if (d->reward_kind == VB_REWARD_BERNOULLI) {
+            for (int64_t j = 0; j < KO; j++) mean += lw[j] / (1.0 + exp(-(double)s->cells[(k * KO + j) * C + cell]));
+            bool up = expect ? mean > 0.5 : vb_rng_uniform_double(&rng[k / K]) < mean;
+            out->p_cont[k] = expect ? (float)(up ? mean : 1.0 - mean) : 1.0f;
+            out->r_mean[k] = (float)(mean * hi + (1.0 - mean) * lo);
+            s->r_cont[k] = up ? hi : lo;
+            s->r_other[k] = up ? lo : hi;
+        } else {
+            for (int64_t j = 0; j < KO; j++) mean += lw[j] * s->cells[(k * KO + j) * C + cell];
+            out->p_cont[k] = 1.0f;
+            out->r_mean[k] = (float)mean;
+            s->r_cont[k] = s->cells[(k * KO + s->jstar[k]) * C + cell];
+        }
+    }
+}
+
+static void sim_step(void *ctx, const int32_t *a, const uint8_t *alive, int64_t R, int64_t K, vb_rng *rng,
+                     bool expect, bool want_probs, vb_sim_step *out) {
+    vb_belief_sim *s = ctx;
+    const vb_model *m = s->m;
+    const vb_model_dims *d = &m->d;
+    const int64_t O = d->obs, CA = d->carry, L2 = 2 * d->latent, EL = s->spec.episode_length,
+                  EP = s->spec.episodes_per_task;
+    (void)alive; /* every row is stepped: the batch is one GEMM either way */
+    const bool both = expect && d->reward_kind == VB_REWARD_BERNOULLI;
+    const int64_t NR = both ? 2 * R : R;
+    nested(s, R, K, rng);
+    outcomes(s, a, R, K, rng, both, out);
+    /* the clock, episode starts in imagination, and the encoder's inputs */
+    for (int64_t k = 0; k < R; k++) {
+        int64_t clock = s->ep[k] * EL + s->t_ep[k] + 1;
+        s->done[k] = s->t_ep[k] + 1 >= EL;
+        out->term[k] = s->done[k] && s->ep[k] + 1 >= EP;
+        const float *next_in = s->done[k] && !out->term[k] ? s->start_obs : s->s_next + k * O;
+        memcpy(s->s_in + k * O, next_in, sizeof(float) * (size_t)O);
+        vb_model_input(m, s->x + k * d->in, next_in, a[k], s->r_cont[k], s->done[k], clock);
+        if (both) vb_model_input(m, s->x + (R + k) * d->in, next_in, a[k], s->r_other[k], s->done[k], clock);
+    }
+    memcpy(s->carry2, s->carry, sizeof(float) * (size_t)(R * CA));
+    if (both) memcpy(s->carry2 + R * CA, s->carry, sizeof(float) * (size_t)(R * CA));
+    memcpy(s->phi_prev, s->phi, sizeof(float) * (size_t)(R * L2)); /* phi_k becomes the previous belief */
+    vb_encoder_step(s->be, m, s->P, s->carry2, s->x, s->o, s->phi2, &s->ws, NR);
+    memcpy(s->carry, s->carry2, sizeof(float) * (size_t)(R * CA));
+    memcpy(s->phi, s->phi2, sizeof(float) * (size_t)(R * L2));
+    heads(s, s->x, s->phi2, s->o, NR, s->values, want_probs ? R : 0, want_probs ? out->probs : NULL);
+    memcpy(out->v_cont, s->values, sizeof(float) * (size_t)R);
+    if (both) memcpy(out->v_other, s->values + R, sizeof(float) * (size_t)R);
+    /* the simulated transition is the next correction's evidence */
+    for (int64_t k = 0; k < R; k++) {
+        memcpy(s->last_s + k * O, s->s + k * O, sizeof(float) * (size_t)O);
+        memcpy(s->last_next + k * O, s->s_next + k * O, sizeof(float) * (size_t)O);
+        memcpy(s->s + k * O, s->s_in + k * O, sizeof(float) * (size_t)O);
+        s->last_a[k] = a[k];
+        s->last_r[k] = s->r_cont[k];
+        s->has_last[k] = 1;
+        s->t_ep[k] = s->done[k] ? 0 : s->t_ep[k] + 1;
+        if (s->done[k]) s->ep[k]++;
+    }
+    s->steps++;
+}
+
+/* Rows of width w (elem bytes each) of R rows by idx. */
+static void gather_rows(vb_belief_sim *s, const int32_t *idx, void *data, size_t elem, int64_t w, int64_t R) {
+    char *g = s->gather, *d = data;
+    size_t row = elem * (size_t)w;
+    for (int64_t i = 0; i < R; i++) memcpy(g + (size_t)i * row, d + (size_t)idx[i] * row, row);
+    memcpy(d, g, row * (size_t)R);
+}
+
+static void sim_gather(void *ctx, const int32_t *idx, int64_t R) {
+    vb_belief_sim *s = ctx;
+    const vb_model_dims *d = &s->m->d;
+    const int64_t O = d->obs, L2 = 2 * d->latent;
+    gather_rows(s, idx, s->s, sizeof(float), O, R);
+    gather_rows(s, idx, s->carry, sizeof(float), d->carry, R);
+    gather_rows(s, idx, s->phi, sizeof(float), L2, R);
+    gather_rows(s, idx, s->phi_prev, sizeof(float), L2, R);
+    gather_rows(s, idx, s->last_s, sizeof(float), O, R);
+    gather_rows(s, idx, s->last_next, sizeof(float), O, R);
+    gather_rows(s, idx, s->last_r, sizeof(float), 1, R);
+    gather_rows(s, idx, s->last_a, sizeof(int32_t), 1, R);
+    gather_rows(s, idx, s->has_last, 1, 1, R);
+    gather_rows(s, idx, s->t_ep, sizeof(int64_t), 1, R);
+    gather_rows(s, idx, s->ep, sizeof(int64_t), 1, R);
+}
+
+static const vb_sim_ops belief_ops = {sim_root, sim_start, sim_step, sim_gather};
+
+vb_plan_sim vb_belief_sim_bind(vb_belief_sim *s, const float *P, const vb_planner_root *root) {
+    s->P = P;
+    s->root = root;
+    return (vb_plan_sim){&belief_ops, s, s->m->d.actions, s->m->d.reward_kind == VB_REWARD_BERNOULLI};
+}
