@@ -36,14 +36,19 @@ static void usage(FILE *out) {
           "                          is gone\n"
           "  -e, --eval              evaluate an agent locally instead of acting for a learner\n"
           "  -a, --agent NAME        the agent to evaluate: random (every env); gridworld:\n"
-          "                          oracle, greedy-search; bandit: bayes-optimal, thompson,\n"
-          "                          ucb1; funcopt: gp-ucb, gp-ei, gp-thompson, oracle\n"
+          "                          oracle, greedy-search, bayes-optimal; bandit:\n"
+          "                          bayes-optimal, thompson, ucb1; funcopt: gp-ucb, gp-ei,\n"
+          "                          gp-thompson, oracle (the Bayes-optimal agents also report\n"
+          "                          their exact expected returns)\n"
           "  -k, --checkpoint PATH   evaluate a trained agent: a checkpoint file, a run folder,\n"
           "                          its checkpoints/ folder or checkpoints/latest; the config\n"
           "                          is the checkpoint's, then --config, then --set (model keys\n"
           "                          must match); acts greedily unless eval.greedy=false\n"
           "  -n, --tasks N           tasks to evaluate (default eval.tasks)\n"
           "  -S, --seed S            seed of the evaluation tasks (default run.seed)\n"
+          "  -r, --per-task FILE     --eval: also write each task's return and episode returns\n"
+          "                          to FILE (CSV, in task order), for paired comparisons of\n"
+          "                          agents evaluated with the same --seed and --tasks\n"
           "  -t, --threads T         --eval: worker threads (default: one per core); results\n"
           "                          do not depend on it. --learner: BLAS threads (default\n"
           "                          actors.threads of the run)\n"
@@ -60,10 +65,11 @@ static void usage(FILE *out) {
 
 /* --eval: check its options, then hand over to eval.c. */
 static int run_eval(const vb_config *cfg, const char *learner, const char *agent, const char *tasks,
-                    const char *seed, const char *threads, const vb_model *model, const float *params) {
+                    const char *seed, const char *threads, const char *per_task, const vb_model *model,
+                    const float *params) {
     vb_eval_options opt = {.agent = model ? "checkpoint" : agent, .model = model, .params = params,
                               .tasks = cfg->eval.tasks, .seed = (uint64_t)cfg->run.seed,
-                              .threads = vb_eval_default_threads()};
+                              .threads = vb_eval_default_threads(), .per_task_path = per_task};
     int64_t v;
     if (learner) {
         fprintf(stderr, "actor: --eval runs locally and takes no --learner\ntry 'actor --help'\n");
@@ -110,6 +116,7 @@ int main(int argc, char **argv) {
         {"tasks", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 'S'},
         {"threads", required_argument, NULL, 't'},
+        {"per-task", required_argument, NULL, 'r'},
         {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},
         {"print-config", no_argument, NULL, 'p'},
@@ -123,14 +130,14 @@ int main(int argc, char **argv) {
     vb_cli_config cc = {0};
     const char *learner = NULL;
     const char *log_level = NULL;
-    const char *agent = NULL, *tasks = NULL, *seed = NULL, *threads = NULL, *checkpoint = NULL;
+    const char *agent = NULL, *tasks = NULL, *seed = NULL, *threads = NULL, *checkpoint = NULL, *per_task = NULL;
     const char *name = NULL, *parent = NULL;
     int print_config = 0, eval = 0;
     vb_blas_core_select(argv);
     vb_log_init("actor", VB_LOG_INFO);
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":L:ea:k:n:S:t:c:s:pl:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":L:ea:k:n:S:t:r:c:s:pl:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'L': learner = optarg; break;
         case 'e': eval = 1; break;
@@ -139,6 +146,7 @@ int main(int argc, char **argv) {
         case 'n': tasks = optarg; break;
         case 'S': seed = optarg; break;
         case 't': threads = optarg; break;
+        case 'r': per_task = optarg; break;
         case 'c': cc.config_path = optarg; break;
         case 's':
             if (vb_cli_add_set(&cc, optarg) != 0) {
@@ -198,12 +206,12 @@ int main(int argc, char **argv) {
     if (eval) {
         /* eval parallelises over tasks: one BLAS thread per worker */
         if (params) vb_backend_cpu()->set_threads(1);
-        int rc = run_eval(&cfg, learner, agent, tasks, seed, threads, params ? &model : NULL, params);
+        int rc = run_eval(&cfg, learner, agent, tasks, seed, threads, per_task, params ? &model : NULL, params);
         free(params);
         return rc;
     }
-    if (agent || tasks || seed) {
-        fprintf(stderr, "actor: --agent, --tasks and --seed go with --eval\ntry 'actor --help'\n");
+    if (agent || tasks || seed || per_task) {
+        fprintf(stderr, "actor: --agent, --tasks, --seed and --per-task go with --eval\ntry 'actor --help'\n");
         return VB_EXIT_USAGE;
     }
     if (!learner) {

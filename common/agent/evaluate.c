@@ -209,6 +209,30 @@ static void put_array(FILE *out, const char *key, const double *v, int64_t n) {
     fputc(']', out);
 }
 
+/* Each task's returns as CSV (per_task_path). 0, or -1 with the reason logged. */
+static int write_per_task(const eval_run *run) {
+    const char *path = run->opt->per_task_path;
+    int64_t N = run->opt->tasks, E = run->episodes, H = run->spec.steps_per_task;
+    FILE *f = fopen(path, "w");
+    if (!f) return vb_error("eval: --per-task %s: %s", path, strerror(errno)), -1;
+    fputs("task,return", f);
+    for (int64_t e = 0; e < E; e++) fprintf(f, ",episode_%lld", (long long)(e + 1));
+    fputs(run->spec.reports_regret ? ",final_regret\n" : "\n", f);
+    for (int64_t k = 0; k < N; k++) {
+        double r = 0;
+        for (int64_t e = 0; e < E; e++) r += run->episode_return[k * E + e];
+        fprintf(f, "%lld,%.9g", (long long)k, r);
+        for (int64_t e = 0; e < E; e++) fprintf(f, ",%.9g", run->episode_return[k * E + e]);
+        if (run->spec.reports_regret) fprintf(f, ",%.9g", run->step_regret[k * H + H - 1]);
+        fputc('\n', f);
+    }
+    int bad = ferror(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad) return vb_error("eval: --per-task %s: write failed", path), -1;
+    vb_info("eval: per-task returns in %s", path);
+    return 0;
+}
+
 static int report(const eval_run *run, FILE *out) {
     int64_t N = run->opt->tasks, E = run->episodes, H = run->spec.steps_per_task;
     double *task_return = malloc((size_t)N * sizeof *task_return);
@@ -315,6 +339,11 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
         return VB_EXIT_USAGE;
     }
     int rc = check_agent(&run);
+    if (rc == VB_EXIT_OK && opt->per_task_path) { /* a file that cannot be written is refused before the work */
+        FILE *f = fopen(opt->per_task_path, "w");
+        if (!f) fprintf(stderr, "actor: --per-task %s: %s\n", opt->per_task_path, strerror(errno));
+        rc = f && fclose(f) == 0 ? VB_EXIT_OK : VB_EXIT_USAGE;
+    }
     if (rc != VB_EXIT_OK) {
         vb_agent_solution_free(run.solution);
         return rc;
@@ -380,6 +409,7 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
         vb_info("eval: %lld tasks in %.2f s (%.1f tasks/s)", (long long)opt->tasks, elapsed,
                 (double)opt->tasks / (elapsed > 0 ? elapsed : 1e-9));
         rc = report(&run, out);
+        if (rc == VB_EXIT_OK && opt->per_task_path && write_per_task(&run) != 0) rc = VB_EXIT_RUNTIME;
     }
     pthread_cond_destroy(&run.finished);
     pthread_mutex_destroy(&run.lock);

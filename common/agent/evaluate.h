@@ -19,6 +19,10 @@
  * "simple_regret_stderr" (after the last step) and "simple_regret_per_step",
  * and, for a reference agent whose solution knows them (the Bayes-optimal
  * agents), "exact_return" and "exact_episode_return" (null where unknown).
+ * With per_task_path, the file gets a header and one line per task in task
+ * order: "task,return,episode_1,...,episode_E" (and ",final_regret" for envs
+ * that report regret), so two agents evaluated on the same seed and tasks
+ * can be compared task by task.
  * A standard error is null when there is a single task. */
 #ifndef VB_EVALUATE_H
 #define VB_EVALUATE_H
@@ -38,6 +42,7 @@ typedef struct vb_eval_options {
     uint64_t seed;
     int64_t threads;   /* >= 1 */
     bool validation;   /* the validation tasks of evaluations during training, not the held-out ones */
+    const char *per_task_path; /* also write each task's returns there (CSV), or NULL */
 } vb_eval_options;
 
 /* Run the evaluation; the JSON summary is written to out. Returns an exit

@@ -36,7 +36,7 @@ vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
         if (cfg->eval.temperature > 0) c.eta = cfg->eval.temperature;
         if (cfg->eval.root_actions > 0) c.root_actions = cfg->eval.root_actions - 1;
         if (cfg->eval.backup_weights > 0) c.backup_weights = cfg->eval.backup_weights - 1;
-        if (cfg->eval.rollout > 0) c.rollout = cfg->eval.rollout - 1;
+        if (cfg->eval.rollout > 0 && c.target == VB_TARGET_BACKUP) c.rollout = cfg->eval.rollout - 1;
         if (cfg->eval.backup_lambda >= 0) c.backup_lambda = cfg->eval.backup_lambda;
         c.greedy_margin = cfg->eval.greedy_margin;
     }

@@ -372,10 +372,9 @@ int vb_config_validate(const vb_config *cfg, char *err, size_t err_len) {
                  "the particles' first actions, which root_actions: all makes uniform by construction)");
         return -1;
     }
-    if (cfg->planner.target == VB_TARGET_WEIGHTS &&
-        (cfg->planner.rollout == VB_ROLLOUT_ARGMAX || cfg->eval.rollout == VB_ROLLOUT_ARGMAX + 1)) {
-        snprintf(err, err_len, "planner.rollout / eval.rollout: argmax needs planner.target: backup (argmax "
-                 "continuations are never resampled, so the weights readout would only count first actions)");
+    if (cfg->planner.target == VB_TARGET_WEIGHTS && cfg->planner.rollout == VB_ROLLOUT_ARGMAX) {
+        snprintf(err, err_len, "planner.rollout: argmax needs planner.target: backup (argmax continuations are "
+                 "never resampled, so the weights readout would only count first actions)");
         return -1;
     }
     if (cfg->actors.timeout_ms <= cfg->actors.heartbeat_ms) {

@@ -228,8 +228,10 @@ static const vb_cfg_key schema[] = {
     KINT(eval, nested, "0", 0, 65536, "planning agents: nested particles K_Omega when evaluating (0 = planner.nested)"),
     KFLT(eval, temperature, "0", 0, 1e6,
          "planning agents: temperature eta of q-hat* (and the twist) when evaluating (0 = planner.temperature)"),
-    KENUM(eval, rollout, "planner", eval_rollout_choices,
-          "planning agents: planner.rollout when evaluating (planner = as in the planner section)"),
+    KENUM(eval, rollout, "argmax", eval_rollout_choices,
+          "planning agents: planner.rollout when evaluating; argmax (the default) continues with the greedy policy "
+          "that evaluation's policy alone is, so acting on Q-hat improves on it (planner = as in the planner "
+          "section; the weights readout keeps its own)"),
     KFLT(eval, backup_lambda, "-1", -1, 1,
          "planning agents: planner.backup_lambda when evaluating (-1 = as in the planner section)"),
 };

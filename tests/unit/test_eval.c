@@ -222,3 +222,45 @@ Test(eval, help_lists_the_eval_options) {
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) cr_assert(strstr(p.out, opts[i]), "lacks %s", opts[i]);
     vb_test_proc_free(&p);
 }
+
+/* The Bayes-optimal gridworld agent (3x3, two 5-step episodes) reports its
+ * computed values next to the sampled ones, which agree with them; --per-task
+ * writes every task's returns, whose mean is the summary's. */
+Test(eval, gridworld_bayes_optimal_reports_its_exact_value_and_per_task_returns) {
+    char csv[1024];
+    vb_test_write_tmp("", csv, sizeof csv);
+    vb_test_proc p;
+    eval(&p, (const char *[]){"--eval", "--agent", "bayes-optimal", "--config", config("gridworld"), "--tasks", "4000",
+                              "--set", "env.grid_size=3", "--set", "env.episode_length=5", "--set",
+                              "env.episodes_per_task=2", "--per-task", csv, NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    const char *j = last_line(p.out);
+    double mean = num(j, "return_mean"), se = num(j, "return_stderr"), exact = num(j, "exact_return"), ep[4];
+    cr_assert_eq(array(j, "exact_episode_return", ep, 4), 2);
+    cr_assert_float_eq(ep[0] + ep[1], exact, 1e-6);
+    cr_assert_lt(fabs(mean - exact), 4 * se, "sampled %g +- %g, exact %g", mean, se, exact);
+    FILE *f = fopen(csv, "r");
+    cr_assert_not_null(f);
+    char line[256];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_str_eq(line, "task,return,episode_1,episode_2\n");
+    int64_t rows = 0, task;
+    double sum = 0, r, e1, e2;
+    while (fscanf(f, "%lld,%lf,%lf,%lf", (long long *)&task, &r, &e1, &e2) == 4) {
+        cr_assert_eq(task, rows);
+        cr_assert_float_eq(r, e1 + e2, 1e-5);
+        sum += r;
+        rows++;
+    }
+    fclose(f);
+    remove(csv);
+    cr_assert_eq(rows, 4000);
+    cr_assert_float_eq(sum / 4000, mean, 1e-6);
+    vb_test_proc_free(&p);
+    /* a file that cannot be written is refused before any task runs */
+    eval(&p, (const char *[]){"--eval", "--agent", "random", "--config", config("gridworld"), "--tasks", "10",
+                              "--per-task", "/nonexistent-dir/x.csv", NULL});
+    cr_assert_eq(p.status, 2, "%s", p.err);
+    cr_assert(strstr(p.err, "--per-task"), "%s", p.err);
+    vb_test_proc_free(&p);
+}

@@ -360,7 +360,7 @@ static void two_step_backup(const char *weights, double *dev_max) {
     snprintf(bw, sizeof bw, "planner.backup_weights=%s", weights);
     build(&f, "gridworld", (const char *[]){"planner.depth=2", "planner.particles=80000", "planner.nested=1",
                                             "planner.resample_period=1", "planner.temperature=0.5",
-                                            "planner.target=backup", bw, NULL});
+                                            "planner.target=backup", "eval.rollout=planner", bw, NULL});
     /* pi(a) = softmax(bias): no dependence on the state or the belief */
     const vb_linear *pl = &f.m.policy.layer[f.m.policy.n - 1];
     memset(f.P + pl->w, 0, sizeof(float) * (size_t)(pl->in * pl->out));

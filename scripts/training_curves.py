@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Validation return of training runs against environment steps and wall-clock.
+
+  scripts/training_curves.py LABEL=RUN_DIR[,RUN_DIR...] ... [--target 35.5] [--png FILE] [--title TEXT]
+
+Reads each run's evals.jsonl (the evaluations during training on validation
+tasks, eval.every_updates) and metrics.jsonl (wall seconds and steps per
+second), prints a Markdown table per run (steps and wall seconds to the first
+validation return >= --target, the best validation return, the mean steps per
+second) and, with --png, draws the curves of every run, coloured by label.
+The plot needs matplotlib (pip install matplotlib).
+"""
+import argparse
+import bisect
+import json
+import os
+import sys
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load(run):
+    evals = read_jsonl(os.path.join(run, "evals.jsonl"))
+    metrics = read_jsonl(os.path.join(run, "metrics.jsonl"))
+    steps = [m["env_steps"] for m in metrics]
+    walls = [m["wall_s"] for m in metrics]
+
+    def wall_at(s):
+        """Wall seconds at env step s, interpolated between metrics lines."""
+        i = bisect.bisect_left(steps, s)
+        if i == 0:
+            return walls[0] * s / max(steps[0], 1)
+        if i >= len(steps):
+            return walls[-1]
+        f = (s - steps[i - 1]) / max(steps[i] - steps[i - 1], 1)
+        return walls[i - 1] + f * (walls[i] - walls[i - 1])
+
+    pts = [(e["env_steps"], wall_at(e["env_steps"]), e["result"]["return_mean"]) for e in evals]
+    sps = sum(m["sps"] for m in metrics) / max(len(metrics), 1)
+    return {"points": pts, "sps": sps, "wall": walls[-1] if walls else 0, "steps": steps[-1] if steps else 0}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("groups", nargs="+", help="LABEL=RUN_DIR[,RUN_DIR...]")
+    p.add_argument("--target", type=float, default=35.5)
+    p.add_argument("--png")
+    p.add_argument("--title")
+    a = p.parse_args()
+    groups = []
+    for g in a.groups:
+        if "=" not in g:
+            sys.exit("training_curves.py: expected LABEL=RUN_DIR[,RUN_DIR...], got '%s'" % g)
+        label, dirs = g.split("=", 1)
+        groups.append((label, [(d, load(d)) for d in dirs.split(",") if d]))
+    print("| label | run | env steps to %.1f | wall s to %.1f | best validation return | env steps | wall s | "
+          "steps/s |" % (a.target, a.target))
+    print("|---|---|---|---|---|---|---|---|")
+    for label, runs in groups:
+        for d, r in runs:
+            hit = next(((s, w) for s, w, v in r["points"] if v >= a.target), None)
+            best = max((v for _, _, v in r["points"]), default=float("nan"))
+            print("| %s | %s | %s | %s | %.2f | %.2fM | %.0f | %.0f |" % (
+                label, os.path.basename(d.rstrip("/")), "%.2fM" % (hit[0] / 1e6) if hit else "not reached",
+                "%.0f" % hit[1] if hit else "–", best, r["steps"] / 1e6, r["wall"], r["sps"]))
+    if not a.png:
+        return
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for gi, (label, runs) in enumerate(groups):
+        for ri, (d, r) in enumerate(runs):
+            s, w, v = zip(*r["points"]) if r["points"] else ((), (), ())
+            kw = {"color": colours[gi % len(colours)], "alpha": 0.8, "label": label if ri == 0 else None}
+            axes[0].plot([x / 1e6 for x in s], v, **kw)
+            axes[1].plot([x / 60 for x in w], v, **kw)
+    for ax, xl in ((axes[0], "environment steps (millions)"), (axes[1], "wall-clock (minutes)")):
+        ax.axhline(a.target, color="gray", linestyle="--", linewidth=1)
+        ax.set_xlabel(xl)
+        ax.set_ylabel("validation return (the policy alone)")
+        ax.set_ylim(bottom=max(min(ax.get_ylim()[0], a.target - 10), -5))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(a.title or "training curves")
+    fig.tight_layout()
+    fig.savefig(a.png, dpi=110)
+    print("\nwrote %s" % a.png)
+
+
+if __name__ == "__main__":
+    main()
