@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/carve.h"
+
 #define LOG_2PI 1.8378770664093453
 
 struct vb_belief_sim {
@@ -36,71 +38,59 @@ struct vb_belief_sim {
     void *block;
 };
 
-typedef struct carver {
-    char *base;
-    size_t off;
-} carver;
-
-static void *take(carver *c, int64_t n, size_t elem) {
-    c->off = (c->off + 15) & ~(size_t)15;
-    void *p = c->base ? c->base + c->off : NULL;
-    c->off += (size_t)(n > 0 ? n : 1) * elem;
-    return p;
-}
-
-static void carve(vb_belief_sim *s, carver *c) {
+static void carve(vb_belief_sim *s, vb_carver *c) {
     const vb_model *m = s->m;
     const vb_model_dims *d = &m->d;
     const int64_t R = s->maxR, R2 = 2 * s->maxR, N = s->maxN, O = d->obs, L2 = 2 * d->latent, D = d->latent;
     const size_t f = sizeof(float);
-    s->start_obs = take(c, O, f);
-    s->s = take(c, R * O, f);
-    s->carry = take(c, R * d->carry, f);
-    s->phi = take(c, R * L2, f);
-    s->phi_prev = take(c, R * L2, f);
-    s->last_s = take(c, R * O, f);
-    s->last_next = take(c, R * O, f);
-    s->last_r = take(c, R, f);
-    s->last_a = take(c, R, sizeof(int32_t));
-    s->has_last = take(c, R, 1);
-    s->t_ep = take(c, R, sizeof(int64_t));
-    s->ep = take(c, R, sizeof(int64_t));
-    s->s_next = take(c, R * O, f);
-    s->s_in = take(c, R * O, f);
-    s->r_cont = take(c, R, f);
-    s->r_other = take(c, R, f);
-    s->done = take(c, R, 1);
-    s->jstar = take(c, R, sizeof(int32_t));
-    s->x = take(c, R2 * d->in, f);
-    s->carry2 = take(c, R2 * d->carry, f);
-    s->o = take(c, R2 * d->hidden, f);
-    s->phi2 = take(c, R2 * L2, f);
-    s->feat = take(c, R2 * d->feat, f);
-    s->feat_ws = take(c, vb_model_features_ws_floats(m, R2), f);
-    s->values = take(c, R2, f);
-    s->logits = take(c, R * d->actions, f);
-    s->cache_pol = take(c, vb_mlp_cache_floats(&m->policy, R), f);
-    s->cache_val = take(c, vb_mlp_cache_floats(&m->value, R2), f);
-    s->mu_n = take(c, N * D, f);
-    s->lv_n = take(c, N * D, f);
-    s->pmu_n = take(c, N * D, f);
-    s->plv_n = take(c, N * D, f);
-    s->eps = take(c, N * D, f);
-    s->mz = take(c, N * D, f);
-    s->cells = take(c, N * d->reward_cells, f);
-    s->cache_dec = take(c, vb_mlp_cache_floats(&m->reward_dec, N), f);
-    s->logq_cur = take(c, N, f);
-    s->logq_prev = take(c, N, f);
-    s->logw_n = take(c, N, f);
-    s->root_w = take(c, N, f);
+    s->start_obs = vb_carve(c, O, f);
+    s->s = vb_carve(c, R * O, f);
+    s->carry = vb_carve(c, R * d->carry, f);
+    s->phi = vb_carve(c, R * L2, f);
+    s->phi_prev = vb_carve(c, R * L2, f);
+    s->last_s = vb_carve(c, R * O, f);
+    s->last_next = vb_carve(c, R * O, f);
+    s->last_r = vb_carve(c, R, f);
+    s->last_a = vb_carve(c, R, sizeof(int32_t));
+    s->has_last = vb_carve(c, R, 1);
+    s->t_ep = vb_carve(c, R, sizeof(int64_t));
+    s->ep = vb_carve(c, R, sizeof(int64_t));
+    s->s_next = vb_carve(c, R * O, f);
+    s->s_in = vb_carve(c, R * O, f);
+    s->r_cont = vb_carve(c, R, f);
+    s->r_other = vb_carve(c, R, f);
+    s->done = vb_carve(c, R, 1);
+    s->jstar = vb_carve(c, R, sizeof(int32_t));
+    s->x = vb_carve(c, R2 * d->in, f);
+    s->carry2 = vb_carve(c, R2 * d->carry, f);
+    s->o = vb_carve(c, R2 * d->hidden, f);
+    s->phi2 = vb_carve(c, R2 * L2, f);
+    s->feat = vb_carve(c, R2 * d->feat, f);
+    s->feat_ws = vb_carve(c, vb_model_features_ws_floats(m, R2), f);
+    s->values = vb_carve(c, R2, f);
+    s->logits = vb_carve(c, R * d->actions, f);
+    s->cache_pol = vb_carve(c, vb_mlp_cache_floats(&m->policy, R), f);
+    s->cache_val = vb_carve(c, vb_mlp_cache_floats(&m->value, R2), f);
+    s->mu_n = vb_carve(c, N * D, f);
+    s->lv_n = vb_carve(c, N * D, f);
+    s->pmu_n = vb_carve(c, N * D, f);
+    s->plv_n = vb_carve(c, N * D, f);
+    s->eps = vb_carve(c, N * D, f);
+    s->mz = vb_carve(c, N * D, f);
+    s->cells = vb_carve(c, N * d->reward_cells, f);
+    s->cache_dec = vb_carve(c, vb_mlp_cache_floats(&m->reward_dec, N), f);
+    s->logq_cur = vb_carve(c, N, f);
+    s->logq_prev = vb_carve(c, N, f);
+    s->logw_n = vb_carve(c, N, f);
+    s->root_w = vb_carve(c, N, f);
     if (d->has_state_head) {
-        s->state_in = take(c, N * (O + d->actions + D), f);
-        s->state_out = take(c, N * O, f);
-        s->cache_state = take(c, vb_mlp_cache_floats(&m->state_dec, N), f);
+        s->state_in = vb_carve(c, N * (O + d->actions + D), f);
+        s->state_out = vb_carve(c, N * O, f);
+        s->cache_state = vb_carve(c, vb_mlp_cache_floats(&m->state_dec, N), f);
     }
     int64_t widest = O > d->carry ? O : d->carry;
     if (L2 > widest) widest = L2;
-    s->gather = take(c, R * widest, sizeof(int64_t));
+    s->gather = vb_carve(c, R * widest, sizeof(int64_t));
 }
 
 int vb_belief_sim_create(vb_belief_sim **out, const vb_backend *be, const vb_model *m, const vb_env_spec *spec,
@@ -122,7 +112,7 @@ int vb_belief_sim_create(vb_belief_sim **out, const vb_backend *be, const vb_mod
     s->KO = nested;
     s->maxR = max_rows;
     s->maxN = max_rows * nested;
-    carver c = {NULL, 0};
+    vb_carver c = {NULL, 0};
     carve(s, &c);
     s->block = calloc(1, c.off);
     if (!s->block || vb_encoder_step_ws_init(&s->ws, m, 2 * max_rows) != 0) {
@@ -130,7 +120,7 @@ int vb_belief_sim_create(vb_belief_sim **out, const vb_backend *be, const vb_mod
         return snprintf(err, err_len, "out of memory for the planner (%lld particles x %lld nested)",
                         (long long)max_rows, (long long)nested), -1;
     }
-    c = (carver){s->block, 0};
+    c = (vb_carver){s->block, 0};
     carve(s, &c);
     vb_env_episode_start_obs(spec, s->start_obs);
     *out = s;

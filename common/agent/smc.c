@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/carve.h"
+
 #include "../base/config.h"
 
 struct vb_smc {
@@ -30,54 +32,41 @@ struct vb_smc {
     void *block;                  /* the one allocation everything above lives in */
 };
 
-/* One allocation for every buffer: sizes first (base NULL), then pointers. */
-typedef struct carver {
-    char *base;
-    size_t off;
-} carver;
-
-static void *take(carver *c, size_t n, size_t elem) {
-    c->off = (c->off + 15) & ~(size_t)15;
-    void *p = c->base ? c->base + c->off : NULL;
-    c->off += (n ? n : 1) * elem;
-    return p;
-}
-
-static void carve(vb_smc *s, carver *c) {
-    const size_t R = (size_t)s->maxR, B = (size_t)s->maxB, A = (size_t)s->A, K = (size_t)s->cfg.K;
-    s->logw = take(c, R, sizeof(double));
-    s->cum = take(c, R, sizeof(double));
-    s->G = take(c, R, sizeof(double));
-    s->S = take(c, R, sizeof(double));
-    s->disc = take(c, R, sizeof(double));
-    s->v_cur = take(c, R, sizeof(double));
-    s->e = take(c, R, sizeof(double));
-    s->gather_d = take(c, R, sizeof(double));
-    s->a = take(c, R, sizeof(int32_t));
-    s->A0 = take(c, R, sizeof(int32_t));
-    s->idx = take(c, R, sizeof(int32_t));
-    s->gather_i = take(c, R, sizeof(int32_t));
-    s->alive = take(c, R, 1);
-    s->step.r_mean = take(c, R, sizeof(float));
-    s->step.p_cont = take(c, R, sizeof(float));
-    s->step.v_cont = take(c, R, sizeof(float));
-    s->step.v_other = take(c, R, sizeof(float));
-    s->step.term = take(c, R, 1);
-    s->step.probs = take(c, R * A, sizeof(float));
-    s->root_probs = take(c, B * A, sizeof(float));
-    s->root_v = take(c, B, sizeof(float));
-    s->qsum = take(c, B * A, sizeof(double));
-    s->qw = take(c, B * A, sizeof(double));
-    s->qhat = take(c, B * A, sizeof(double));
-    s->qstar = take(c, B * A, sizeof(double));
-    s->nroot = take(c, B * A, sizeof(int32_t));
-    s->wbuf = take(c, K, sizeof(double));
-    s->mix = take(c, A, sizeof(double));
-    s->keys = take(c, A, sizeof(double));
-    s->order = take(c, A, sizeof(int32_t));
-    s->ix = take(c, K, sizeof(int32_t));
-    s->seen = take(c, A, 1);
-    s->prop = take(c, A, sizeof(float));
+static void carve(vb_smc *s, vb_carver *c) {
+    const int64_t R = s->maxR, B = s->maxB, A = s->A, K = s->cfg.K;
+    s->logw = vb_carve(c, R, sizeof(double));
+    s->cum = vb_carve(c, R, sizeof(double));
+    s->G = vb_carve(c, R, sizeof(double));
+    s->S = vb_carve(c, R, sizeof(double));
+    s->disc = vb_carve(c, R, sizeof(double));
+    s->v_cur = vb_carve(c, R, sizeof(double));
+    s->e = vb_carve(c, R, sizeof(double));
+    s->gather_d = vb_carve(c, R, sizeof(double));
+    s->a = vb_carve(c, R, sizeof(int32_t));
+    s->A0 = vb_carve(c, R, sizeof(int32_t));
+    s->idx = vb_carve(c, R, sizeof(int32_t));
+    s->gather_i = vb_carve(c, R, sizeof(int32_t));
+    s->alive = vb_carve(c, R, 1);
+    s->step.r_mean = vb_carve(c, R, sizeof(float));
+    s->step.p_cont = vb_carve(c, R, sizeof(float));
+    s->step.v_cont = vb_carve(c, R, sizeof(float));
+    s->step.v_other = vb_carve(c, R, sizeof(float));
+    s->step.term = vb_carve(c, R, 1);
+    s->step.probs = vb_carve(c, R * A, sizeof(float));
+    s->root_probs = vb_carve(c, B * A, sizeof(float));
+    s->root_v = vb_carve(c, B, sizeof(float));
+    s->qsum = vb_carve(c, B * A, sizeof(double));
+    s->qw = vb_carve(c, B * A, sizeof(double));
+    s->qhat = vb_carve(c, B * A, sizeof(double));
+    s->qstar = vb_carve(c, B * A, sizeof(double));
+    s->nroot = vb_carve(c, B * A, sizeof(int32_t));
+    s->wbuf = vb_carve(c, K, sizeof(double));
+    s->mix = vb_carve(c, A, sizeof(double));
+    s->keys = vb_carve(c, A, sizeof(double));
+    s->order = vb_carve(c, A, sizeof(int32_t));
+    s->ix = vb_carve(c, K, sizeof(int32_t));
+    s->seen = vb_carve(c, A, 1);
+    s->prop = vb_carve(c, A, sizeof(float));
 }
 
 int vb_smc_create(vb_smc **out, const vb_planner_cfg *cfg, int64_t A, int64_t max_B, char *err, size_t err_len) {
@@ -94,7 +83,7 @@ int vb_smc_create(vb_smc **out, const vb_planner_cfg *cfg, int64_t A, int64_t ma
     s->A = A;
     s->maxB = max_B;
     s->maxR = max_B * cfg->K;
-    carver c = {NULL, 0};
+    vb_carver c = {NULL, 0};
     carve(s, &c);
     s->block = calloc(1, c.off);
     if (!s->block) {
@@ -102,7 +91,7 @@ int vb_smc_create(vb_smc **out, const vb_planner_cfg *cfg, int64_t A, int64_t ma
         return snprintf(err, err_len, "out of memory for the search (%lld envs x %lld particles)", (long long)max_B,
                         (long long)cfg->K), -1;
     }
-    c = (carver){s->block, 0};
+    c = (vb_carver){s->block, 0};
     carve(s, &c);
     *out = s;
     return 0;
