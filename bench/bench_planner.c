@@ -1,6 +1,8 @@
 /* bench_planner — Belief-SMC throughput with the gridworld model of
  * configs/gridworld.yaml: planner calls for a batch of 64 environments at
- * K = 16, D = 4, K_Omega = 4 (and the configured sizes), one BLAS thread.
+ * K = 16, D = 4, K_Omega = 4 (and the configured sizes), one BLAS thread;
+ * the training planner, and at K 16 also with sampled outcomes (one encoder
+ * step per particle-step instead of two).
  * Output: one "name value unit" per line. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,7 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO) {
+static int bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO, const char *extra) {
     char err[512], set[64];
     vb_config cfg;
     vb_config_defaults(&cfg);
@@ -27,6 +29,7 @@ static int bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO
     vb_config_set(&cfg, set, err, sizeof err);
     snprintf(set, sizeof set, "planner.nested=%lld", (long long)KO);
     vb_config_set(&cfg, set, err, sizeof err);
+    if (extra && vb_config_set(&cfg, extra, err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), 1;
     vb_env_spec spec;
     vb_model m;
     if (vb_env_spec_from_config(&cfg, &spec, err, sizeof err) != 0 || vb_model_build(&m, &cfg, &spec, err, sizeof err) != 0)
@@ -57,8 +60,8 @@ static int bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO
         dt = now() - t0;
     } while (dt < 2.0);
     char tag[96];
-    snprintf(tag, sizeof tag, "planner_%s_b%lld_k%lld_d%lld_ko%lld", spec.name, (long long)B, (long long)K, (long long)D,
-             (long long)KO);
+    snprintf(tag, sizeof tag, "planner_%s_b%lld_k%lld_d%lld_ko%lld%s", spec.name, (long long)B, (long long)K, (long long)D,
+             (long long)KO, extra ? "_sampled_outcomes" : "");
     printf("%s_particle_steps %.0f steps/s\n", tag, (double)calls * (double)(B * K * D) / dt);
     printf("%s_env_steps %.0f steps/s\n", tag, (double)calls * (double)B / dt);
     vb_planner_destroy(pl);
@@ -71,7 +74,8 @@ int main(int argc, char **argv) {
     vb_blas_core_select(argv);
     printf("openblas_core %s\n", vb_blas_core_name());
     vb_backend_cpu()->set_threads(1);
-    int rc = bench("configs/gridworld.yaml", 64, 16, 4, 4);
-    rc |= bench("configs/gridworld.yaml", 64, 64, 4, 16);
+    int rc = bench("configs/gridworld.yaml", 64, 16, 4, 4, NULL);
+    rc |= bench("configs/gridworld.yaml", 64, 16, 4, 4, "planner.outcomes=sampled");
+    rc |= bench("configs/gridworld.yaml", 64, 64, 4, 16, NULL);
     return rc;
 }
