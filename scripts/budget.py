@@ -69,6 +69,12 @@ def load(out_dir):
     return rows
 
 
+def fmt(ms):
+    """'+m +- s' without a negative zero."""
+    m, s = ms
+    return "%+.3f +- %.3f" % (round(m, 3) + 0.0, s)
+
+
 def paired(a, b):
     """Mean and standard error of the per-task differences a - b."""
     if len(a) != len(b):
@@ -101,8 +107,8 @@ def cmd_report(a):
     def line(label, name, prev):
         s = rows[label]
         eps = ", ".join("%.2f" % e for e in s["episode_return_mean"])
-        d_pol = "–" if label == "policy" else "%+.3f +- %.3f" % paired(s["per_task"], pol["per_task"])
-        d_prev = "%+.3f +- %.3f" % paired(s["per_task"], rows[prev]["per_task"]) if prev else "–"
+        d_pol = "–" if label == "policy" else fmt(paired(s["per_task"], pol["per_task"]))
+        d_prev = fmt(paired(s["per_task"], rows[prev]["per_task"])) if prev else "–"
         print("| %s | %.3f +- %.3f | %s | %s | %s | %.0f |" % (name, s["return_mean"], s["return_stderr"], eps, d_pol,
                                                             d_prev, s.get("seconds", float("nan"))))
 
@@ -131,9 +137,9 @@ def plot(rows, pol, ks, kos, a):
         errs = [2 * paired(rows[l]["per_task"], pol["per_task"])[1] for _, l in series]
         ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label="planner (2 paired s.e. against the policy)")
         ax.axhline(pol["return_mean"], color="gray", linestyle="--", label="the policy alone")
-        for ref in a.reference or []:
+        for i, ref in enumerate(a.reference or []):
             name, value = ref.split("=", 1)
-            ax.axhline(float(value), color="green", linestyle=":", label=name)
+            ax.axhline(float(value), color=("green", "purple", "brown")[i % 3], linestyle=":", label=name)
         ax.set_xscale("log", base=2)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("return per task")
