@@ -2,12 +2,16 @@
 """Validation return of training runs against environment steps and wall-clock.
 
   scripts/training_curves.py LABEL=RUN_DIR[,RUN_DIR...] ... [--target 35.5] [--png FILE] [--title TEXT]
+                             [--save DIR]
 
 Reads each run's evals.jsonl (the evaluations during training on validation
 tasks, eval.every_updates) and metrics.jsonl (wall seconds and steps per
 second), prints a Markdown table per run (steps and wall seconds to the first
 validation return >= --target, the best validation return, the mean steps per
 second) and, with --png, draws the curves of every run, coloured by label.
+With --save, writes the fields it reads of each run (env steps, wall seconds,
+steps per second, validation returns) to DIR/<run>/, a few kilobytes that
+this script reads back as a run, so a figure can be redrawn without the runs.
 The plot needs matplotlib (pip install matplotlib).
 """
 import argparse
@@ -22,7 +26,23 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def save(run, out_root):
+    """The fields load() reads, of one run, to out_root/<run's name>/."""
+    out = os.path.join(out_root, os.path.basename(run.rstrip("/")))
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "evals.jsonl"), "w") as f:
+        for e in read_jsonl(os.path.join(run, "evals.jsonl")):
+            r = {k: e["result"][k] for k in ("return_mean", "return_stderr", "episode_return_mean") if k in e["result"]}
+            f.write(json.dumps({"env_steps": e["env_steps"], "result": r}) + "\n")
+    with open(os.path.join(out, "metrics.jsonl"), "w") as f:
+        for m in read_jsonl(os.path.join(run, "metrics.jsonl")):
+            f.write(json.dumps({k: m[k] for k in ("env_steps", "wall_s", "sps")}) + "\n")
+
+
 def load(run):
+    for name in ("evals.jsonl", "metrics.jsonl"):
+        if not os.path.exists(os.path.join(run, name)):
+            sys.exit("training_curves.py: %s has no %s (evals.jsonl needs eval.every_updates)" % (run, name))
     evals = read_jsonl(os.path.join(run, "evals.jsonl"))
     metrics = read_jsonl(os.path.join(run, "metrics.jsonl"))
     steps = [m["env_steps"] for m in metrics]
@@ -49,6 +69,7 @@ def main():
     p.add_argument("--target", type=float, default=35.5)
     p.add_argument("--png")
     p.add_argument("--title")
+    p.add_argument("--save")
     a = p.parse_args()
     groups = []
     for g in a.groups:
@@ -56,6 +77,10 @@ def main():
             sys.exit("training_curves.py: expected LABEL=RUN_DIR[,RUN_DIR...], got '%s'" % g)
         label, dirs = g.split("=", 1)
         groups.append((label, [(d, load(d)) for d in dirs.split(",") if d]))
+        if a.save:
+            for d in dirs.split(","):
+                if d:
+                    save(d, a.save)
     print("| label | run | env steps to %.1f | wall s to %.1f | best validation return | env steps | wall s | "
           "steps/s |" % (a.target, a.target))
     print("|---|---|---|---|---|---|---|---|")
