@@ -76,11 +76,10 @@ def main():
         if "=" not in g:
             sys.exit("training_curves.py: expected LABEL=RUN_DIR[,RUN_DIR...], got '%s'" % g)
         label, dirs = g.split("=", 1)
-        groups.append((label, [(d, load(d)) for d in dirs.split(",") if d]))
-        if a.save:
-            for d in dirs.split(","):
-                if d:
-                    save(d, a.save)
+        dirs = [d for d in dirs.split(",") if d]
+        groups.append((label, [(d, load(d)) for d in dirs]))
+        for d in dirs if a.save else ():
+            save(d, a.save)
     print("| label | run | env steps to %.1f | wall s to %.1f | best validation return | env steps | wall s | "
           "steps/s |" % (a.target, a.target))
     print("|---|---|---|---|---|---|---|---|")
