@@ -122,6 +122,8 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
     const int64_t publish = cfg->learner.publish_every, ckpt_every = cfg->learner.checkpoint_every;
     const char *done = NULL;
     double t = r->t0;
+    const bool by_updates = cfg->log.every_updates > 0;
+    uint64_t next_log = vb_learning_version(r->learning) + (uint64_t)cfg->log.every_updates;
     while (!(done = vb_run_done(r, t)) && !g_stop) {
         if (vb_acting_step(&s.acting, sink, r, err, sizeof err) != 0) {
             vb_error("%s", err);
@@ -143,7 +145,8 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
                 vb_warn("checkpoint failed: %s", err);
         }
         t = vb_run_now();
-        if (t - last_log >= cfg->log.interval_s) {
+        if (by_updates ? vb_learning_version(r->learning) >= next_log : t - last_log >= cfg->log.interval_s) {
+            while (by_updates && next_log <= vb_learning_version(r->learning)) next_log += (uint64_t)cfg->log.every_updates;
             vb_acting_take_stats(&s.acting, &r->tstats);
             double sps = ((double)r->env_steps - last_steps) / (t - last_log);
             double wall = r->wall_offset + t - r->t0;

@@ -138,6 +138,7 @@ typedef struct vb_config {
     struct {
         int level;              /* vb_cfg_log_level */
         double interval_s;
+        int64_t every_updates;  /* 0 = every interval_s seconds */
         bool tensorboard;
     } log;
     struct {

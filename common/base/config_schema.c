@@ -205,6 +205,9 @@ static const vb_cfg_key schema[] = {
 
     KENUM(log, level, "info", level_choices, "log threshold"),
     KFLT(log, interval_s, "10", 0.01, 86400, "seconds between metrics lines"),
+    KINT(log, every_updates, "0", 0, I53,
+         "--serial: a metrics line every N updates instead of every interval_s seconds (0 = by seconds); "
+         "the lines then depend on the seed alone"),
     KBOOL(log, tensorboard, "false", "also write TensorBoard event files"),
 
     KINT(eval, tasks, "1000", 1, 1e9, "held-out tasks per evaluation"),
