@@ -11,6 +11,7 @@
 
 #include "../kernels/blas_core.h"
 #include "common/agent/planner.h"
+#include "common/params/params.h"
 
 static double now(void) {
     struct timespec t;

@@ -12,6 +12,7 @@
 #include "../../common/agent/evaluate.h"
 #include "../../common/base/fs.h"
 #include "../../common/base/log.h"
+#include "../../common/params/params.h"
 #include "../../common/nn/arena.h"
 #include "../../kernels/backend.h"
 #include "../../kernels/blas_core.h"
@@ -44,7 +45,8 @@ int vb_run_open(vb_run *r, const vb_config *cfg, char *err, size_t err_len) {
     if (!r->P0) return snprintf(err, err_len, "out of memory"), -1;
     if (vb_model_init(&r->model, r->P0, (uint64_t)cfg->run.seed) != 0)
         return snprintf(err, err_len, "model initialisation failed"), -1;
-    return vb_learning_create(&r->learning, r->be, &r->model, cfg, &r->spec, r->P0, err, err_len);
+    vb_learning_cfg lp = vb_learning_cfg_from(cfg);
+    return vb_learning_create(&r->learning, r->be, &r->model, &lp, &r->spec, r->P0, err, err_len);
 }
 
 int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len) {

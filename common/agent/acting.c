@@ -5,6 +5,7 @@
 #include "acting.h"
 
 #include "../envs/agent.h"
+#include "../params/params.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* eval — see eval.h. */
 #include "evaluate.h"
 
+#include "../params/params.h"
 #include "policy_agent.h"
 
 #include <errno.h>

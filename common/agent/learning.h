@@ -11,7 +11,10 @@
  *             encoder unless model.rl_grad_to_encoder) plus the belief ELBO
  *   varibased value regression to the planner's V-hat, cross-entropy to its
  *             q-hat*, plus the belief ELBO
- * then takes one Adam(W) step. Everything is deterministic given the seed. */
+ * then takes one Adam(W) step. Everything is deterministic given the seed.
+ * The losses live in ppo.h, planner_targets.h and elbo.h, the belief's
+ * distance to the exact posterior in belief_metrics.h; this module assembles
+ * the batch, runs the networks forward and backward around them and steps. */
 #ifndef VB_LEARNING_H
 #define VB_LEARNING_H
 
@@ -19,26 +22,37 @@
 
 #include "../nn/optim.h"
 #include "chunk.h"
+#include "elbo.h"
 #include "model.h"
+#include "ppo.h"
 #include "replay.h"
+#include "update_stats.h"
 
-typedef struct vb_update_stats {
-    double loss_policy, loss_value, entropy, approx_kl, clip_frac;
-    double loss_recon, kl, elbo;
-    double belief_future_loglik;   /* mean log p of not-yet-seen transitions under q(m | phi_t) */
-    double belief_mae;             /* |decoded - exact posterior| per reward cell: bandit, gridworld; every 4th update (-1 if n/a or not measured) */
-    double grad_norm, value_mean, return_mean;
-    double lr;                     /* the learning rate this update stepped with */
-    double planner_value_mean;     /* mean planner V-hat of the batch (varibased) */
-    double carry_refreshed;        /* learner.refresh_carry: fraction of windows re-encoded (-1 if off) */
-    double carry_drift;            /* their mean |fresh - cached| / |cached| start carry */
-} vb_update_stats;
+/* What a learner needs to know: the algorithm, the batch, the losses' weights
+ * and the optimiser (vb_learning_cfg_from builds it from a config). */
+typedef struct vb_learning_cfg {
+    int algo;                    /* vb_algo */
+    int64_t batch_windows, window;
+    int64_t replay_capacity;
+    double samples_per_insert;   /* the rate limiter (0: none) */
+    int64_t max_policy_lag;      /* older chunks are dropped */
+    int64_t ppo_epochs;          /* rl2, varibad: passes per batch */
+    vb_ppo_params ppo;           /* GAE and PPO weights; value_coef and policy_coef weigh the planner targets too */
+    bool lambda_target;          /* varibased: regress V on the lambda-return instead of the planner's V-hat */
+    bool rl_to_encoder;          /* varibad: the RL gradient reaches the encoder */
+    vb_elbo_params elbo;         /* coef, kl_beta, samples, decode_task (bernoulli, hit_level from the model) */
+    int64_t elbo_warmup;         /* updates of the ELBO alone before RL starts (belief agents) */
+    bool refresh_carry;
+    double prior_alpha, prior_beta; /* bandit task prior, for the exact-belief metric */
+    vb_optim_cfg optim;
+    uint64_t seed;
+} vb_learning_cfg;
 
 typedef struct vb_learning vb_learning;
 
-/* A learner for model m under cfg (batch, window, replay, optimiser, losses).
- * P0: the initial parameters (copied). 0, or -1 with err. */
-int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *m, const vb_config *cfg,
+/* A learner for model m with parameters p on env spec. P0: the initial
+ * parameters (copied). 0, or -1 with err. */
+int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *m, const vb_learning_cfg *p,
                        const vb_env_spec *spec, const float *P0, char *err, size_t err_len);
 void vb_learning_destroy(vb_learning *l);
 /* Offer a chunk: 0 inserted, 1 dropped as too stale, -1 invalid (why set). */

@@ -135,6 +135,21 @@ void vb_model_features(const vb_backend *be, const vb_model *m, const float *P, 
     for (int64_t i = 0; i < N; i++) be->copy(feat + i * d->feat + d->feat - C, c + i * C, C);
 }
 
+bool vb_model_features_backward(const vb_backend *be, const vb_model *m, const float *d_feat, float *d_o,
+                                float *d_phi, int64_t N) {
+    const vb_model_dims *d = &m->d;
+    const int64_t at = d->obs + 1; /* after (s, tau) */
+    if (!d->belief_features) { /* (s, tau, o) */
+        for (int64_t r = 0; r < N; r++) be->copy(d_o + r * d->hidden, d_feat + r * d->feat + at, d->hidden);
+        return true;
+    }
+    for (int64_t r = 0; r < N; r++) be->axpy(d_phi + r * 2 * d->latent, 1.0f, d_feat + r * d->feat + at, 2 * d->latent);
+    if (!d->policy_hidden) return false;
+    for (int64_t r = 0; r < N; r++)
+        be->copy(d_o + r * d->hidden, d_feat + r * d->feat + at + 2 * d->latent, d->hidden);
+    return true;
+}
+
 /* carry rows (N, 2P) <-> S5 planes (2, N, P) */
 static void carry_to_planes(const vb_backend *be, float *planes, const float *carry, int64_t N, int64_t P) {
     for (int64_t b = 0; b < N; b++) {

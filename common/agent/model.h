@@ -134,5 +134,12 @@ int64_t vb_model_features_ws_floats(const vb_model *m, int64_t N);
  * vb_model_features_ws_floats floats) are read only with model.policy_cells. */
 void vb_model_features(const vb_backend *be, const vb_model *m, const float *P, float *feat, const float *x,
                        const float *o, const float *phi, float *ws, int64_t N);
+/* Backward of vb_model_features into the encoder's outputs, from d_feat (N,
+ * feat): the o part overwrites d_o (N, hidden), the (mu, logvar) part is
+ * added to d_phi (N, 2 latent); s, tau and the decoded cells (read with a
+ * stop-gradient) pass nothing on. Returns whether d_o was written (the
+ * features hold o). */
+bool vb_model_features_backward(const vb_backend *be, const vb_model *m, const float *d_feat, float *d_o,
+                                float *d_phi, int64_t N);
 
 #endif

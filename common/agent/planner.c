@@ -9,40 +9,6 @@ struct vb_planner {
     vb_belief_sim *sim;
 };
 
-vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
-    vb_planner_cfg c = {
-        .K = cfg->planner.particles,
-        .D = cfg->planner.depth,
-        .KO = cfg->planner.nested,
-        .period = cfg->planner.resample_period,
-        .ess_threshold = cfg->planner.ess_threshold,
-        .eta = cfg->planner.temperature,
-        .gamma = cfg->env.gamma,
-        .dynamics = cfg->planner.dynamics,
-        .target = cfg->planner.target,
-        .backup_weights = cfg->planner.backup_weights,
-        .root_actions = cfg->planner.root_actions,
-        .rollout = cfg->planner.rollout,
-        .outcomes = cfg->planner.outcomes,
-        .backup_lambda = cfg->planner.backup_lambda,
-        .dir_alpha = cfg->planner.dirichlet_alpha,
-        .dir_weight = explore ? cfg->planner.dirichlet_weight : 0.0,
-        .explore = explore,
-    };
-    if (!explore) {
-        if (cfg->eval.particles > 0) c.K = cfg->eval.particles;
-        if (cfg->eval.depth >= 0) c.D = cfg->eval.depth;
-        if (cfg->eval.nested > 0) c.KO = cfg->eval.nested;
-        if (cfg->eval.temperature > 0) c.eta = cfg->eval.temperature;
-        if (cfg->eval.root_actions > 0) c.root_actions = cfg->eval.root_actions - 1;
-        if (cfg->eval.backup_weights > 0) c.backup_weights = cfg->eval.backup_weights - 1;
-        if (cfg->eval.rollout > 0 && c.target == VB_TARGET_BACKUP) c.rollout = cfg->eval.rollout - 1;
-        if (cfg->eval.backup_lambda >= 0) c.backup_lambda = cfg->eval.backup_lambda;
-        c.greedy_margin = cfg->eval.greedy_margin;
-    }
-    return c;
-}
-
 int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m, const vb_env_spec *spec,
                       const vb_planner_cfg *cfg, int64_t max_B, char *err, size_t err_len) {
     *out = NULL;

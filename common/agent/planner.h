@@ -1,7 +1,7 @@
 /* planner — Belief-SMC (ALGORITHM.md section 3): the E-step, run by the actor
  * at every real step for a batch of environments. It is the search of smc.h
- * over the learned belief of belief_sim.h; this file holds what ties them to
- * the run configuration. */
+ * over the learned belief of belief_sim.h, composed (params.h builds its
+ * settings from a run configuration). */
 #ifndef VB_PLANNER_H
 #define VB_PLANNER_H
 
@@ -13,11 +13,6 @@
 #include "belief_sim.h"
 #include "model.h"
 #include "smc.h"
-
-/* The planner's settings from cfg (planner.*, env.gamma); explore turns the
- * root Dirichlet noise on (training) or off (evaluation, which also applies
- * the eval section's planner overrides). */
-vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore);
 
 typedef struct vb_planner vb_planner;
 

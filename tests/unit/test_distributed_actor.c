@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/params/params.h"
 #include "common/agent/learning.h"
 #include "common/net/messages.h"
 #include "support.h"
@@ -174,7 +175,8 @@ Test(distributed_actor, chunks_have_the_serial_layout_and_are_accepted, .init = 
     handshake(&f);
     char err[512];
     vb_learning *l;
-    cr_assert_eq(vb_learning_create(&l, vb_backend_cpu(), &f.m, &f.cfg, &f.spec, f.P, err, sizeof err), 0, "%s", err);
+    vb_learning_cfg lp = vb_learning_cfg_from(&f.cfg);
+    cr_assert_eq(vb_learning_create(&l, vb_backend_cpu(), &f.m, &lp, &f.spec, f.P, err, sizeof err), 0, "%s", err);
     vb_learning_set_version(l, 3);
     float *data = malloc(sizeof(float) * (size_t)f.cl.floats);
     int slots_seen = 0;

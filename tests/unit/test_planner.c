@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/agent/planner.h"
+#include "common/params/params.h"
 #include "support.h"
 
 typedef struct fixture {

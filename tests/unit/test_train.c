@@ -18,6 +18,7 @@
 #include "common/base/log.h"
 #include "common/base/tboard.h"
 #include "common/nn/arena.h"
+#include "common/params/params.h"
 #include "support.h"
 
 static char root[64];
@@ -62,7 +63,8 @@ static void fixed_setup(fixed *f, const char *const *base, const char *const *ex
     f->P = calloc((size_t)f->m.layout.total, sizeof(float));
     cr_assert_eq(vb_model_init(&f->m, f->P, 1), 0);
     const vb_backend *be = vb_backend_cpu();
-    cr_assert_eq(vb_learning_create(&f->l, be, &f->m, &f->cfg, &f->spec, f->P, err, sizeof err), 0, "%s", err);
+    vb_learning_cfg lp = vb_learning_cfg_from(&f->cfg);
+    cr_assert_eq(vb_learning_create(&f->l, be, &f->m, &lp, &f->spec, f->P, err, sizeof err), 0, "%s", err);
     cr_assert_eq(vb_acting_create(&f->a, be, &f->m, &f->cfg, 8, 1, 0, err, sizeof err), 0, "%s", err);
     vb_acting_set_params(&f->a, f->P, 0);
     if (steps <= 0) steps = (int)f->cfg.learner.window;

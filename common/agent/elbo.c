@@ -1,0 +1,145 @@
+/* elbo — see elbo.h. */
+#include "elbo.h"
+
+#include <math.h>
+
+void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, int64_t LN) {
+    const int64_t D = dec->in, C = dec->out;
+    float **rows_d[] = {&ws->mu, &ws->lv, &ws->pmu, &ws->plv, &ws->eps, &ws->z, &ws->d_z,
+                        &ws->d_mu, &ws->d_lv, &ws->d_pmu, &ws->d_plv};
+    for (size_t i = 0; i < sizeof rows_d / sizeof rows_d[0]; i++) *rows_d[i] = vb_carve(c, LN * D, sizeof(float));
+    ws->cells = vb_carve(c, LN * C, sizeof(float));
+    ws->d_cells = vb_carve(c, LN * C, sizeof(float));
+    ws->kl = vb_carve(c, LN, sizeof(float));
+    ws->wkl = vb_carve(c, LN, sizeof(float));
+    ws->cache = vb_carve(c, vb_mlp_cache_floats(dec, LN), sizeof(float));
+    ws->scratch = vb_carve(c, vb_mlp_scratch_floats(dec, LN), sizeof(float));
+}
+
+/* log p(y | decoder output v) of one cell and its derivative in v: Bernoulli
+ * with logit v and target probability y, or unit-variance Gaussian with mean v. */
+static double cell_loglik(bool bern, double v, double y, double *dv) {
+    if (bern) {
+        double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+        *dv = y - 1.0 / (1.0 + exp(-v));
+        return y * v - sp;
+    }
+    double e = y - v;
+    *dv = e;
+    return -0.5 * (e * e + 1.8378770664093453);
+}
+
+/* mu, logvar of every row and of its previous posterior. */
+static void split_posteriors(const vb_backend *be, const vb_elbo_batch *b, const vb_elbo_ws *ws, int64_t D) {
+    const int64_t N = b->N, LN = b->L * N;
+    for (int64_t r = 0; r < LN; r++) {
+        be->copy(ws->mu + r * D, b->phi + r * 2 * D, D);
+        be->copy(ws->lv + r * D, b->phi + r * 2 * D + D, D);
+        int64_t w = r % N;
+        switch (b->prev_kind[r]) {
+        case 0: be->fill(ws->pmu + r * D, 0.0f, D); be->fill(ws->plv + r * D, 0.0f, D); break;
+        case 1:
+            be->copy(ws->pmu + r * D, b->phi_prev0 + w * 2 * D, D);
+            be->copy(ws->plv + r * D, b->phi_prev0 + w * 2 * D + D, D);
+            break;
+        default:
+            be->copy(ws->pmu + r * D, b->phi + (r - N) * 2 * D, D);
+            be->copy(ws->plv + r * D, b->phi + (r - N) * 2 * D + D, D);
+        }
+    }
+}
+
+enum { TASK_METRIC_STRIDE = 8 };
+
+void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const float *P, float *G, const vb_elbo_params *p,
+                  const vb_elbo_batch *b, const vb_elbo_ws *ws, vb_rng *rng, float *d_phi, vb_update_stats *st) {
+    const int64_t N = b->N, L = b->L, LN = L * N, D = dec->in, C = dec->out;
+    split_posteriors(be, b, ws, D);
+    int64_t pairs = 0, future = 0;
+    double ll = 0, fll = 0, task_ll = 0;
+    const bool bern = p->bernoulli;
+    for (int64_t w = 0; w < N; w++)
+        for (int64_t t = 0; t < L; t++)
+            for (int64_t i = 0; i < L; i++) pairs += b->seg[i * N + w] == b->seg[t * N + w];
+    /* each of S samples contributes 1/S of the reconstruction and its gradient */
+    const int64_t S = p->samples > 0 ? p->samples : 1;
+    const double scale = p->decode_task ? 0.0 : p->coef / (double)(pairs > 0 ? pairs : 1) / (double)S;
+    be->fill(ws->d_mu, 0.0f, LN * D);
+    be->fill(ws->d_lv, 0.0f, LN * D);
+    for (int64_t smp = 0; smp < S; smp++) {
+        /* forward: z = mu + exp(logvar / 2) eps -> cells */
+        for (int64_t i = 0; i < LN * D; i++) ws->eps[i] = vb_rng_normal(rng);
+        be->gauss_sample_forward(ws->z, ws->mu, ws->lv, ws->eps, LN * D);
+        vb_mlp_forward(be, dec, P, ws->cells, ws->z, ws->cache, LN);
+        be->fill(ws->d_cells, 0.0f, LN * C);
+        /* reconstruction over same-segment pairs (t, i); decoding the task,
+         * the pairs only measure belief_future_loglik */
+        for (int64_t w = 0; w < N; w++) {
+            if (p->decode_task && (smp > 0 || w % TASK_METRIC_STRIDE != 0)) continue;
+            for (int64_t t = 0; t < L; t++) {
+                int64_t rt = t * N + w;
+                const float *row = ws->cells + rt * C;
+                float *drow = ws->d_cells + rt * C;
+                for (int64_t i = 0; i < L; i++) {
+                    int64_t ri = i * N + w;
+                    if (b->seg[ri] != b->seg[rt]) continue;
+                    double y = bern ? (b->rew[ri] == p->hit_level ? 1.0 : 0.0) : b->rew[ri], g;
+                    double lp = cell_loglik(bern, row[b->cell[ri]], y, &g);
+                    ll += lp;
+                    if (i >= t) {
+                        fll += lp;
+                        future += smp == 0;
+                    }
+                    drow[b->cell[ri]] -= (float)(scale * g);
+                }
+            }
+        }
+        if (p->decode_task) { /* every cell of the task, once per row */
+            const double ts = p->coef / (double)LN / (double)S;
+            for (int64_t w = 0; w < N; w++)
+                for (int64_t t = 0; t < L; t++) {
+                    int64_t rt = t * N + w;
+                    const float *y = b->task_cells + rt * C;
+                    const float *row = ws->cells + rt * C;
+                    float *drow = ws->d_cells + rt * C;
+                    for (int64_t k = 0; k < C; k++) {
+                        double g;
+                        task_ll += cell_loglik(bern, row[k], y[k], &g);
+                        drow[k] -= (float)(ts * g);
+                    }
+                }
+        }
+        /* backward: cells -> z -> (mu, logvar) */
+        be->fill(ws->d_z, 0.0f, LN * D);
+        vb_mlp_backward(be, dec, P, G, ws->d_z, ws->d_cells, ws->z, ws->cells, ws->cache, ws->scratch, LN);
+        be->gauss_sample_backward(ws->d_mu, ws->d_lv, ws->d_z, ws->lv, ws->eps, LN * D);
+    }
+    ll /= (double)S;
+    if (!p->decode_task) fll /= (double)S;
+    task_ll /= (double)S;
+    /* KL(q_r || q_{r-1}), forward and backward */
+    be->gauss_kl_forward(ws->kl, ws->mu, ws->lv, ws->pmu, ws->plv, LN, D);
+    double kl = be->sum(ws->kl, LN);
+    const double norm = p->decode_task ? (double)LN : (double)(pairs > 0 ? pairs : 1);
+    be->fill(ws->wkl, (float)(p->coef * p->kl_beta / norm), LN);
+    be->fill(ws->d_pmu, 0.0f, LN * D);
+    be->fill(ws->d_plv, 0.0f, LN * D);
+    be->gauss_kl_backward(ws->d_mu, ws->d_lv, ws->d_pmu, ws->d_plv, ws->wkl, ws->mu, ws->lv, ws->pmu, ws->plv, LN, D);
+    for (int64_t r = 0; r < LN; r++) {
+        be->axpy(d_phi + r * 2 * D, 1.0f, ws->d_mu + r * D, D);
+        be->axpy(d_phi + r * 2 * D + D, 1.0f, ws->d_lv + r * D, D);
+        if (b->prev_kind[r] == 2) { /* the previous posterior is in the graph too */
+            be->axpy(d_phi + (r - N) * 2 * D, 1.0f, ws->d_pmu + r * D, D);
+            be->axpy(d_phi + (r - N) * 2 * D + D, 1.0f, ws->d_plv + r * D, D);
+        }
+    }
+    if (p->decode_task) {
+        st->loss_recon = -task_ll / (double)(LN * C);
+        st->elbo = (task_ll - p->kl_beta * kl) / (double)LN;
+    } else {
+        st->loss_recon = pairs ? -ll / (double)pairs : 0;
+        st->elbo = (ll - p->kl_beta * kl) / (double)(pairs > 0 ? pairs : 1);
+    }
+    st->kl = kl / (double)LN;
+    st->belief_future_loglik = future ? fll / (double)future : 0;
+}

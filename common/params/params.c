@@ -1,0 +1,79 @@
+/* params — see params.h. */
+#include "params.h"
+
+vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
+    vb_planner_cfg c = {
+        .K = cfg->planner.particles,
+        .D = cfg->planner.depth,
+        .KO = cfg->planner.nested,
+        .period = cfg->planner.resample_period,
+        .ess_threshold = cfg->planner.ess_threshold,
+        .eta = cfg->planner.temperature,
+        .gamma = cfg->env.gamma,
+        .dynamics = cfg->planner.dynamics,
+        .target = cfg->planner.target,
+        .backup_weights = cfg->planner.backup_weights,
+        .root_actions = cfg->planner.root_actions,
+        .rollout = cfg->planner.rollout,
+        .outcomes = cfg->planner.outcomes,
+        .backup_lambda = cfg->planner.backup_lambda,
+        .dir_alpha = cfg->planner.dirichlet_alpha,
+        .dir_weight = explore ? cfg->planner.dirichlet_weight : 0.0,
+        .explore = explore,
+    };
+    if (!explore) {
+        if (cfg->eval.particles > 0) c.K = cfg->eval.particles;
+        if (cfg->eval.depth >= 0) c.D = cfg->eval.depth;
+        if (cfg->eval.nested > 0) c.KO = cfg->eval.nested;
+        if (cfg->eval.temperature > 0) c.eta = cfg->eval.temperature;
+        if (cfg->eval.root_actions > 0) c.root_actions = cfg->eval.root_actions - 1;
+        if (cfg->eval.backup_weights > 0) c.backup_weights = cfg->eval.backup_weights - 1;
+        if (cfg->eval.rollout > 0 && c.target == VB_TARGET_BACKUP) c.rollout = cfg->eval.rollout - 1;
+        if (cfg->eval.backup_lambda >= 0) c.backup_lambda = cfg->eval.backup_lambda;
+        c.greedy_margin = cfg->eval.greedy_margin;
+    }
+    return c;
+}
+
+vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
+    const int algo = cfg->run.algo;
+    vb_learning_cfg p = {
+        .algo = algo,
+        .batch_windows = cfg->learner.batch_windows,
+        .window = cfg->learner.window,
+        .replay_capacity = cfg->learner.replay_capacity,
+        .samples_per_insert = cfg->learner.samples_per_insert,
+        .max_policy_lag = cfg->learner.max_policy_lag,
+        .ppo_epochs = cfg->learner.ppo_epochs,
+        .ppo = {.gamma = cfg->env.gamma,
+                .lambda = cfg->learner.lambda,
+                .clip = cfg->learner.ppo_clip,
+                .ent_coef = cfg->learner.entropy_coef,
+                .value_coef = cfg->learner.value_coef,
+                .policy_coef = cfg->learner.policy_coef},
+        .lambda_target = cfg->learner.value_target == VB_VT_LAMBDA,
+        .rl_to_encoder = cfg->model.rl_grad_to_encoder,
+        .elbo = {.coef = cfg->learner.elbo_coef,
+                 .kl_beta = cfg->learner.kl_beta,
+                 .samples = cfg->learner.elbo_samples,
+                 .decode_task = cfg->learner.elbo_decode == VB_DECODE_TASK},
+        .elbo_warmup = cfg->learner.elbo_warmup_updates,
+        .refresh_carry = cfg->learner.refresh_carry,
+        .prior_alpha = cfg->env.prior_alpha,
+        .prior_beta = cfg->env.prior_beta,
+        .optim = vb_optim_defaults(),
+        .seed = (uint64_t)cfg->run.seed,
+    };
+    vb_optim_cfg *oc = &p.optim;
+    oc->lr = (float)cfg->learner.lr;
+    oc->weight_decay = cfg->learner.optimizer == VB_OPT_ADAMW ? (float)cfg->learner.weight_decay : 0.0f;
+    oc->clip_norm = (float)cfg->learner.grad_clip;
+    oc->schedule = cfg->learner.lr_schedule == VB_LR_LINEAR ? VB_SCHED_LINEAR : VB_SCHED_CONSTANT;
+    /* updates a run will take, for the linear schedule */
+    double spi = cfg->learner.samples_per_insert > 0 ? cfg->learner.samples_per_insert : 1.0;
+    oc->total_steps = (int64_t)((double)cfg->run.total_env_steps / (double)cfg->learner.window * spi /
+                                (double)cfg->learner.batch_windows) + 1;
+    if (algo != VB_ALGO_VARIBASED) oc->total_steps *= cfg->learner.ppo_epochs;
+    oc->decay_start = (int64_t)(cfg->learner.lr_decay_start * (double)oc->total_steps);
+    return p;
+}
