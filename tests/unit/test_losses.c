@@ -1,0 +1,317 @@
+/* The learner's composed losses: GAE and the clipped surrogate against values
+ * worked by hand, and the gradients of the PPO loss, the planner-target
+ * cross-entropy and the ELBO (with its KL to the previous posterior) against
+ * central finite differences of the loss each one reports. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/agent/elbo.h"
+#include "common/agent/planner_targets.h"
+#include "common/agent/ppo.h"
+#include "common/nn/arena.h"
+#include "kernels/backend.h"
+
+static const vb_backend *be;
+static void setup(void) { be = vb_backend_cpu(); }
+
+static float *randn(vb_rng *r, int64_t n, double sd) {
+    float *x = calloc((size_t)n, sizeof(float));
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(sd * vb_rng_normal(r));
+    return x;
+}
+
+/* |analytic - numeric| within 1e-3 absolute plus 2% relative. */
+static void expect_grad(double analytic, double numeric, const char *what, int64_t i) {
+    double tol = 1e-3 + 0.02 * fabs(numeric);
+    cr_assert(fabs(analytic - numeric) <= tol, "%s[%lld]: analytic %.6g, finite difference %.6g", what, (long long)i,
+              analytic, numeric);
+}
+
+/* One window of three steps, the task ending at the last:
+ *   delta_2 = 2 - 0.1 = 1.9 (terminal),          A_2 = 1.9
+ *   delta_1 = 0 + 0.9 * 0.1 - 0.2 = -0.11,       A_1 = -0.11 + 0.45 * 1.9 = 0.745
+ *   delta_0 = 1 + 0.9 * 0.2 - 0.5 = 0.68,        A_0 = 0.68 + 0.45 * 0.745 = 1.01525
+ * returns A + V = 1.51525, 0.945, 2.0 (mean 1.48675); the advantages are then
+ * standardised: mean 1.220083, population sd 0.493271. */
+Test(losses, gae_by_hand, .init = setup) {
+    vb_ppo_params p = {.gamma = 0.9, .lambda = 0.5};
+    const float rew[3] = {1, 0, 2}, tdone[3] = {0, 0, 1}, values[4] = {0.5f, 0.2f, 0.1f, 9.0f};
+    float adv[3], ret[3];
+    double mean_ret = vb_gae(&p, 3, 1, rew, tdone, values, adv, ret);
+    const double R[3] = {1.51525, 0.945, 2.0}, A[3] = {1.01525, 0.745, 1.9};
+    for (int i = 0; i < 3; i++) cr_assert_float_eq(ret[i], R[i], 1e-5, "ret[%d] %.6f", i, ret[i]);
+    cr_assert_float_eq(mean_ret, 1.48675, 1e-5);
+    double m = (A[0] + A[1] + A[2]) / 3, sd = 0;
+    for (int i = 0; i < 3; i++) sd += (A[i] - m) * (A[i] - m) / 3;
+    sd = sqrt(sd);
+    cr_assert_float_eq(m, 1.2200833, 1e-6);
+    cr_assert_float_eq(sd, 0.4932706, 1e-6);
+    for (int i = 0; i < 3; i++) cr_assert_float_eq(adv[i], (A[i] - m) / sd, 1e-5, "adv[%d]", i);
+}
+
+/* Two actions with logits (0, 0): pi(a) = 1/2. Row 0 acted with behaviour
+ * probability 1/4 (ratio 2) and advantage +1: clipped at 1.2, surrogate -1.2
+ * and no policy gradient. Row 1 had probability 1/2 (ratio 1) and advantage
+ * -1: surrogate +1, gradient -d log pi(a) = -(onehot - pi) / M per logit. */
+Test(losses, ppo_surrogate_by_hand, .init = setup) {
+    vb_ppo_params p = {.clip = 0.2, .policy_coef = 1.0};
+    const float logits[4] = {0, 0, 0, 0}, values[3] = {0, 0, 0}, adv[2] = {1, -1}, ret[2] = {0, 0};
+    const float blogp[2] = {logf(0.25f), logf(0.5f)};
+    const int32_t act[2] = {0, 1};
+    float logp[2], ent[2], dlp[2], dent[2], d_logits[4], d_values[3];
+    vb_ppo_ws ws = {logp, ent, dlp, dent};
+    vb_ppo_batch b = {.L = 2, .N = 1, .A = 2, .logits = logits, .values = values, .act = act, .blogp = blogp,
+                      .adv = adv, .ret = ret};
+    vb_update_stats st = {0};
+    vb_ppo_loss(be, &p, &b, &ws, d_logits, d_values, &st);
+    cr_assert_float_eq(st.loss_policy, (-1.2 + 1.0) / 2, 1e-6);
+    cr_assert_float_eq(st.clip_frac, 0.5, 1e-12);
+    cr_assert_float_eq(st.entropy, log(2.0), 1e-6);
+    cr_assert_float_eq(d_logits[0], 0.0, 1e-7);
+    cr_assert_float_eq(d_logits[1], 0.0, 1e-7);
+    /* row 1: loss = -ratio * (-1) / 2 = pi(1) / (2 * 0.5); d/dlogit_k = (onehot_k - pi_k) * ratio / 2 */
+    cr_assert_float_eq(d_logits[2], -0.25, 1e-6);
+    cr_assert_float_eq(d_logits[3], 0.25, 1e-6);
+}
+
+/* ---- finite differences of whole losses ---------------------------------- */
+enum { L = 4, N = 3, A = 5, LN = L * N, TN = (L + 1) * N };
+
+static double ppo_total(const vb_ppo_params *p, vb_ppo_batch *b, const vb_ppo_ws *ws, float *dl, float *dv) {
+    vb_update_stats st = {0};
+    vb_ppo_loss(be, p, b, ws, dl, dv, &st);
+    return p->policy_coef * st.loss_policy - p->ent_coef * st.entropy + p->value_coef * st.loss_value;
+}
+
+Test(losses, ppo_gradient_matches_finite_differences, .init = setup) {
+    vb_rng r;
+    vb_rng_init(&r, 11, 0);
+    vb_ppo_params p = {.gamma = 0.9, .lambda = 0.8, .clip = 0.2, .ent_coef = 0.05, .value_coef = 0.7,
+                       .policy_coef = 1.3};
+    float *logits = randn(&r, LN * A, 1), *values = randn(&r, TN, 1), *adv = randn(&r, LN, 1),
+          *ret = randn(&r, LN, 1), *blogp = calloc(LN, sizeof(float));
+    int32_t act[LN];
+    float lp[LN], ent[LN], dlp[LN], dent[LN], dl[LN * A], dv[TN], dl2[LN * A], dv2[TN];
+    vb_ppo_ws ws = {lp, ent, dlp, dent};
+    for (int64_t i = 0; i < LN; i++) act[i] = (int32_t)(vb_rng_u32(&r) % A);
+    be->cat_logprob_forward(lp, logits, act, LN, A);
+    /* behaviour log-probabilities: ratios spread over [0.55, 1.8], some rows
+     * clipped, none within 0.05 of a clip edge (where the loss has a kink) */
+    for (int64_t i = 0; i < LN; i++) {
+        double ratio;
+        do ratio = 0.55 + 1.25 * vb_rng_uniform(&r);
+        while (fabs(ratio - 0.8) < 0.05 || fabs(ratio - 1.2) < 0.05);
+        blogp[i] = lp[i] - (float)log(ratio);
+    }
+    vb_ppo_batch b = {.L = L, .N = N, .A = A, .logits = logits, .values = values, .act = act, .blogp = blogp,
+                      .adv = adv, .ret = ret};
+    ppo_total(&p, &b, &ws, dl, dv);
+    const float h = 1e-3f;
+    for (int64_t i = 0; i < LN * A; i++) {
+        float x = logits[i];
+        logits[i] = x + h;
+        double up = ppo_total(&p, &b, &ws, dl2, dv2);
+        logits[i] = x - h;
+        double dn = ppo_total(&p, &b, &ws, dl2, dv2);
+        logits[i] = x;
+        expect_grad(dl[i], (up - dn) / (2 * h), "d_logits", i);
+    }
+    for (int64_t i = 0; i < TN; i++) {
+        float x = values[i];
+        values[i] = x + h;
+        double up = ppo_total(&p, &b, &ws, dl2, dv2);
+        values[i] = x - h;
+        double dn = ppo_total(&p, &b, &ws, dl2, dv2);
+        values[i] = x;
+        expect_grad(dv[i], (up - dn) / (2 * h), "d_values", i);
+    }
+    free(logits);
+    free(values);
+    free(adv);
+    free(ret);
+    free(blogp);
+}
+
+static double targets_total(const vb_planner_targets_params *p, const vb_planner_targets_batch *b, float *dl,
+                            float *dv) {
+    vb_update_stats st = {0};
+    vb_planner_targets_loss(be, p, b, dl, dv, &st);
+    return p->value_coef * st.loss_value + p->policy_coef * st.loss_policy;
+}
+
+Test(losses, planner_target_gradient_matches_finite_differences, .init = setup) {
+    vb_rng r;
+    vb_rng_init(&r, 12, 0);
+    vb_planner_targets_params p = {.value_coef = 0.6, .policy_coef = 1.4};
+    float *logits = randn(&r, LN * A, 1), *values = randn(&r, TN, 1), *vt = randn(&r, LN, 1),
+          *q = calloc(LN * A, sizeof(float));
+    for (int64_t i = 0; i < LN; i++) { /* a distribution per row */
+        double s = 0;
+        for (int64_t a = 0; a < A; a++) s += q[i * A + a] = (float)vb_rng_uniform(&r);
+        for (int64_t a = 0; a < A; a++) q[i * A + a] = (float)(q[i * A + a] / s);
+    }
+    vb_planner_targets_batch b = {.L = L, .N = N, .A = A, .logits = logits, .values = values, .v_target = vt,
+                                  .v_planner = vt, .q_target = q};
+    float dl[LN * A], dv[TN], dl2[LN * A], dv2[TN];
+    targets_total(&p, &b, dl, dv);
+    const float h = 1e-3f;
+    for (int64_t i = 0; i < LN * A; i++) {
+        float x = logits[i];
+        logits[i] = x + h;
+        double up = targets_total(&p, &b, dl2, dv2);
+        logits[i] = x - h;
+        double dn = targets_total(&p, &b, dl2, dv2);
+        logits[i] = x;
+        expect_grad(dl[i], (up - dn) / (2 * h), "d_logits", i);
+    }
+    for (int64_t i = 0; i < TN; i++) {
+        float x = values[i];
+        values[i] = x + h;
+        double up = targets_total(&p, &b, dl2, dv2);
+        values[i] = x - h;
+        double dn = targets_total(&p, &b, dl2, dv2);
+        values[i] = x;
+        expect_grad(dv[i], (up - dn) / (2 * h), "d_values", i);
+    }
+    free(logits);
+    free(values);
+    free(vt);
+    free(q);
+}
+
+/* The ELBO under fixed noise (the generator restarted at the same position
+ * for every evaluation): -coef * elbo against its gradients in the
+ * posteriors phi (the KL's previous posterior included) and in the
+ * decoder's parameters. */
+typedef struct elbo_case {
+    vb_layout lay;
+    vb_mlp dec;
+    float *P, *G, *phi, *phi0, *rew, *task;
+    uint8_t kind[LN];
+    int32_t seg[LN], cell[LN];
+    vb_elbo_ws ws;
+    void *block;
+} elbo_case;
+
+enum { D = 2, C = 6 };
+
+static double elbo_total(elbo_case *e, const vb_elbo_params *p, float *d_phi, const vb_rng *rng0) {
+    vb_rng rng = *rng0;
+    vb_update_stats st = {0};
+    vb_elbo_batch b = {.L = L, .N = N, .phi = e->phi, .phi_prev0 = e->phi0, .prev_kind = e->kind, .seg = e->seg,
+                       .cell = e->cell, .rew = e->rew, .task_cells = p->decode_task ? e->task : NULL};
+    memset(e->G, 0, sizeof(float) * (size_t)e->lay.total);
+    memset(d_phi, 0, sizeof(float) * LN * 2 * D);
+    vb_elbo_loss(be, &e->dec, e->P, e->G, p, &b, &e->ws, &rng, d_phi, &st);
+    return -p->coef * st.elbo;
+}
+
+static void elbo_check(bool decode_task, bool bernoulli) {
+    vb_rng r;
+    vb_rng_init(&r, 13, 0);
+    elbo_case e;
+    memset(&e, 0, sizeof e);
+    vb_layout_init(&e.lay);
+    const int64_t hid[1] = {8};
+    cr_assert_eq(vb_mlp_layout(&e.dec, &e.lay, "dec", D, hid, 1, C, VB_ACT_TANH, VB_ACT_NONE), 0);
+    e.P = calloc((size_t)e.lay.total, sizeof(float));
+    e.G = calloc((size_t)e.lay.total, sizeof(float));
+    vb_mlp_init(&e.dec, e.P, &r);
+    e.phi = randn(&r, LN * 2 * D, 0.5);
+    e.phi0 = randn(&r, N * 2 * D, 0.5);
+    e.rew = calloc(LN, sizeof(float));
+    e.task = calloc(LN * C, sizeof(float));
+    /* window w: a task starts at step 0 for w = 0, at step 2 for w = 1, never for w = 2 */
+    for (int64_t w = 0; w < N; w++)
+        for (int64_t t = 0; t < L; t++) {
+            int64_t row = t * N + w;
+            bool start = (w == 0 && t == 0) || (w == 1 && t == 2);
+            e.kind[row] = start ? 0 : t == 0 ? 1 : 2;
+            e.seg[row] = w == 1 && t >= 2;
+            e.cell[row] = (int32_t)(vb_rng_u32(&r) % C);
+            e.rew[row] = bernoulli ? (float)(vb_rng_u32(&r) % 2) : (float)vb_rng_normal(&r);
+            for (int64_t k = 0; k < C; k++)
+                e.task[row * C + k] = bernoulli ? (float)vb_rng_uniform(&r) : (float)vb_rng_normal(&r);
+        }
+    vb_carver c = {0};
+    vb_elbo_carve(&e.ws, &c, &e.dec, LN);
+    e.block = calloc(1, c.off);
+    c = (vb_carver){.base = e.block};
+    vb_elbo_carve(&e.ws, &c, &e.dec, LN);
+    vb_elbo_params p = {.coef = 1.5, .kl_beta = 0.7, .samples = 2, .decode_task = decode_task,
+                        .bernoulli = bernoulli, .hit_level = 1.0f};
+    vb_rng rng0;
+    vb_rng_init(&rng0, 14, 0);
+    float dphi[LN * 2 * D], scratch[LN * 2 * D];
+    elbo_total(&e, &p, dphi, &rng0);
+    float *G0 = calloc((size_t)e.lay.total, sizeof(float));
+    memcpy(G0, e.G, sizeof(float) * (size_t)e.lay.total);
+    const float h = 1e-3f;
+    for (int64_t i = 0; i < LN * 2 * D; i++) {
+        float x = e.phi[i];
+        e.phi[i] = x + h;
+        double up = elbo_total(&e, &p, scratch, &rng0);
+        e.phi[i] = x - h;
+        double dn = elbo_total(&e, &p, scratch, &rng0);
+        e.phi[i] = x;
+        expect_grad(dphi[i], (up - dn) / (2 * h), "d_phi", i);
+    }
+    for (int64_t i = 0; i < e.lay.total; i++) {
+        float x = e.P[i];
+        e.P[i] = x + h;
+        double up = elbo_total(&e, &p, scratch, &rng0);
+        e.P[i] = x - h;
+        double dn = elbo_total(&e, &p, scratch, &rng0);
+        e.P[i] = x;
+        expect_grad(G0[i], (up - dn) / (2 * h), "G (decoder)", i);
+    }
+    free(G0);
+    free(e.P);
+    free(e.G);
+    free(e.phi);
+    free(e.phi0);
+    free(e.rew);
+    free(e.task);
+    free(e.block);
+}
+
+Test(losses, elbo_gradient_decoding_transitions_bernoulli, .init = setup) { elbo_check(false, true); }
+Test(losses, elbo_gradient_decoding_transitions_gaussian, .init = setup) { elbo_check(false, false); }
+Test(losses, elbo_gradient_decoding_the_task, .init = setup) { elbo_check(true, true); }
+
+/* KL(N(mu, s^2) || N(0, 1)) per row by hand: a task-start row with mu = (1, 0),
+ * logvar = (0, log 4) has KL = 0.5 (1 + 1 - 1 - 0) + 0.5 (4 + 0 - 1 - log 4)
+ * = 0.5 + 0.5 (3 - 1.386294) = 1.306853. */
+Test(losses, kl_to_the_prior_by_hand, .init = setup) {
+    vb_layout lay;
+    vb_layout_init(&lay);
+    vb_mlp dec;
+    const int64_t hid[1] = {4};
+    cr_assert_eq(vb_mlp_layout(&dec, &lay, "dec", D, hid, 1, C, VB_ACT_TANH, VB_ACT_NONE), 0);
+    float *P = calloc((size_t)lay.total, sizeof(float)), *G = calloc((size_t)lay.total, sizeof(float));
+    vb_carver c = {0};
+    vb_elbo_ws ws;
+    vb_elbo_carve(&ws, &c, &dec, 1);
+    void *block = calloc(1, c.off);
+    c = (vb_carver){.base = block};
+    vb_elbo_carve(&ws, &c, &dec, 1);
+    const float phi[4] = {1, 0, 0, logf(4)}, phi0[4] = {0}, rew[1] = {0};
+    const uint8_t kind[1] = {0};
+    const int32_t seg[1] = {0}, cell[1] = {0};
+    vb_elbo_batch b = {.L = 1, .N = 1, .phi = phi, .phi_prev0 = phi0, .prev_kind = kind, .seg = seg, .cell = cell,
+                       .rew = rew};
+    vb_elbo_params p = {.coef = 1, .kl_beta = 1, .samples = 1, .bernoulli = true, .hit_level = 1};
+    vb_rng rng;
+    vb_rng_init(&rng, 1, 0);
+    float dphi[4] = {0};
+    vb_update_stats st = {0};
+    vb_elbo_loss(be, &dec, P, G, &p, &b, &ws, &rng, dphi, &st);
+    cr_assert_float_eq(st.kl, 1.3068528, 1e-5);
+    /* the decoder is all zeros: every cell is logit 0, log p = -log 2 */
+    cr_assert_float_eq(st.loss_recon, log(2.0), 1e-6);
+    free(P);
+    free(G);
+    free(block);
+}
