@@ -5,8 +5,10 @@
  *
  * Method: the scalar checked is L = sum_i w_i out_i with fixed random weights
  * w (accumulated in double); analytic gradients come from the backward pass
- * with dout = w. Every input and parameter tensor is perturbed (up to 48
- * sampled elements each) by +-h and +-h/2, h = 1e-2 * max(1, |x|), and the two
+ * with dout = w. Every input tensor and every parameter tensor of a layer's
+ * layout (each weight and bias on its own, so a 3-element bias is probed in
+ * full) is perturbed (up to 48 sampled elements each) by +-h and +-h/2,
+ * h = 1e-2 * max(1, |x|), and the two
  * central differences are combined by Richardson extrapolation. The layers are
  * float32 (the precision they run at), so the error measure is
  *   |a - n| / max(|a|, |n|, 1e-2 * max_j |a_j|)
@@ -28,7 +30,7 @@
 #include "common/nn/s5.h"
 #include "kernels/backend.h"
 
-enum { MAX_TENSORS = 8, SAMPLES = 48 };
+enum { MAX_TENSORS = 32, SAMPLES = 48 };
 
 typedef struct gc_tensor {
     const char *name;
@@ -78,7 +80,16 @@ static double wdot(const float *w, const float *x, int64_t n) {
     return s;
 }
 static void add_tensor(gc_item *it, const char *name, float *x, float *g, int64_t n) {
+    if (it->nt == MAX_TENSORS) {
+        fprintf(stderr, "gradcheck %s: more than %d tensors\n", it->name, MAX_TENSORS);
+        exit(2);
+    }
     it->t[it->nt++] = (gc_tensor){name, x, g, n};
+}
+/* Every tensor of a parameter layout, each on its own. */
+static void add_params(gc_item *it, const vb_layout *lay, float *P, float *G) {
+    for (int k = 0; k < lay->n; k++)
+        add_tensor(it, lay->t[k].name, P + lay->t[k].offset, G + lay->t[k].offset, lay->t[k].count);
 }
 
 /* Central difference with step h, then Richardson extrapolation over h and
@@ -98,11 +109,11 @@ static double richardson(gc_item *it, gc_tensor *t, int64_t i, float h) {
 
 static int run_item(gc_item *it) {
     it->grad(it);
-    double worst = 0;
+    double worst = 0, gmax = 0; /* the floor: the item's largest gradient (float32 noise is on the loss's scale) */
+    for (int k = 0; k < it->nt; k++)
+        for (int64_t i = 0; i < it->t[k].n; i++) gmax = fmax(gmax, fabs(it->t[k].g[i]));
     for (int k = 0; k < it->nt; k++) {
         gc_tensor *t = &it->t[k];
-        double gmax = 0;
-        for (int64_t i = 0; i < t->n; i++) gmax = fmax(gmax, fabs(t->g[i]));
         int64_t count = t->n < SAMPLES ? t->n : SAMPLES;
         for (int64_t s = 0; s < count; s++) {
             int64_t i = t->n <= SAMPLES ? s : (int64_t)vb_rng_below(&rng, (uint32_t)t->n);
@@ -204,7 +215,7 @@ static int check_mlp(const char *name, vb_act act, vb_act out_act) {
     c->cache = fbuf(vb_mlp_cache_floats(&c->mlp, c->B));
     c->scratch = fbuf(vb_mlp_scratch_floats(&c->mlp, c->B));
     gc_item it = {.name = name, .loss = mlp_loss, .grad = mlp_grad, .tol = 1e-2, .ctx = c};
-    add_tensor(&it, "params", c->P, c->G, c->lay.total);
+    add_params(&it, &c->lay, c->P, c->G);
     add_tensor(&it, "inp", c->in, c->din, c->B * 4);
     return run_item(&it);
 }
@@ -240,7 +251,7 @@ static int check_gru(void) {
     c->cache = fbuf(vb_gru_step_cache_floats(&c->gru, c->B));
     c->scratch = fbuf(vb_gru_step_scratch_floats(&c->gru, c->B));
     gc_item it = {.name = "gru", .loss = gru_step_loss, .grad = gru_step_grad, .tol = 1e-2, .ctx = c};
-    add_tensor(&it, "params", c->P, c->G, c->lay.total);
+    add_params(&it, &c->lay, c->P, c->G);
     add_tensor(&it, "x", c->in, c->din, c->B * C);
     add_tensor(&it, "h", c->in2, c->din2, c->B * H);
     return run_item(&it);
@@ -282,7 +293,7 @@ static int check_gru_sequence(void) {
     c->cache = fbuf(vb_gru_seq_cache_floats(&c->gru, c->T, c->B));
     c->scratch = fbuf(vb_gru_seq_scratch_floats(&c->gru, c->T, c->B));
     gc_item it = {.name = "gru_sequence", .loss = gru_seq_loss, .grad = gru_seq_grad, .tol = 1e-2, .ctx = c};
-    add_tensor(&it, "params", c->P, c->G, c->lay.total);
+    add_params(&it, &c->lay, c->P, c->G);
     add_tensor(&it, "x", c->in, c->din, c->T * c->B * C);
     add_tensor(&it, "h0", c->in2, c->din2, c->B * H);
     return run_item(&it);
