@@ -104,7 +104,7 @@ static int run_eval(const vb_config *cfg, const char *learner, const char *agent
         }
         opt.threads = v;
     }
-    return vb_eval_run(cfg, &opt, stdout);
+    return vb_eval_run(cfg, &opt, stdout, NULL);
 }
 
 int main(int argc, char **argv) {

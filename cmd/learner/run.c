@@ -353,13 +353,7 @@ void vb_run_maybe_eval(vb_run *r) {
     const vb_config *cfg = r->cfg;
     uint64_t v = vb_learning_version(r->learning);
     if (cfg->eval.every_updates <= 0 || v % (uint64_t)cfg->eval.every_updates != 0) return;
-    char *buf = NULL, path[4400];
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    if (!mem) {
-        vb_warn("evaluation at update %llu skipped: out of memory", (unsigned long long)v);
-        return;
-    }
+    char path[4400];
     vb_eval_options opt = {.agent = "checkpoint",
                            .model = &r->model,
                            .params = vb_learning_params(r->learning),
@@ -371,19 +365,13 @@ void vb_run_maybe_eval(vb_run *r) {
     vb_config ecfg = *cfg;
     ecfg.eval.planning = cfg->eval.during_training;
     double t0 = vb_run_now();
-    int rc = vb_eval_run(&ecfg, &opt, mem);
-    fclose(mem);
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
-    const char *last = buf ? strrchr(buf, '\n') : NULL; /* the JSON summary is the last line */
-    last = last ? last + 1 : buf;
-    if (rc != 0 || !last || last[0] != '{') {
+    vb_eval_result res;
+    int rc = vb_eval_run(&ecfg, &opt, NULL, &res);
+    if (rc != 0) {
         vb_warn("evaluation at update %llu failed (status %d)", (unsigned long long)v, rc);
-        free(buf);
         return;
     }
-    const char *rm = strstr(last, "\"return_mean\":");
-    const char *num = rm ? rm + 14 : "?";
-    const double ret = rm ? strtod(num, NULL) : NAN;
+    const double ret = res.return_mean;
     bool best = false;
     if (cfg->eval.keep_best && isfinite(ret) && ret > best_so_far(r)) {
         char err[512];
@@ -400,16 +388,18 @@ void vb_run_maybe_eval(vb_run *r) {
         fprintf(f, "{\"updates\":%llu,\"env_steps\":%lld,\"eval_s\":%.3f,\"agent\":\"%s\"", (unsigned long long)v,
                 (long long)r->env_steps, vb_run_now() - t0, policy ? "policy" : "planner");
         if (cfg->eval.keep_best) fprintf(f, ",\"best\":%s", best ? "true" : "false");
-        fprintf(f, ",\"result\":%s}\n", last);
+        fprintf(f, ",\"result\":");
+        vb_eval_result_write_json(&res, f);
+        fputs("}\n", f);
         fclose(f);
     } else {
         vb_warn("%s: %s", path, strerror(errno));
     }
-    vb_info("eval at update %llu (%lld env steps, %lld validation tasks, %s): return %.*s%s", (unsigned long long)v,
-            (long long)r->env_steps, (long long)cfg->eval.tasks, policy ? "the policy alone" : "planning",
-            (int)strcspn(num, ",}"), num, best ? ", the best so far: checkpoints/" VB_CKPT_BEST : "");
-    if (r->tb.f && rm) vb_tboard_scalar(&r->tb, r->env_steps, "eval/return_mean", ret);
-    free(buf);
+    vb_info("eval at update %llu (%lld env steps, %lld validation tasks, %s): return %.10g%s", (unsigned long long)v,
+            (long long)r->env_steps, (long long)cfg->eval.tasks, policy ? "the policy alone" : "planning", ret,
+            best ? ", the best so far: checkpoints/" VB_CKPT_BEST : "");
+    if (r->tb.f) vb_tboard_scalar(&r->tb, r->env_steps, "eval/return_mean", ret);
+    vb_eval_result_free(&res);
 }
 
 void vb_run_progress(const vb_run *r, double wall, double sps, const char *extra) {

@@ -234,15 +234,58 @@ static int write_per_task(const eval_run *run) {
     return 0;
 }
 
-static int report(const eval_run *run, FILE *out) {
+void vb_eval_result_free(vb_eval_result *r) {
+    if (!r) return;
+    free(r->episode_mean);
+    free(r->episode_stderr);
+    free(r->exact_episode);
+    free(r->regret_per_step);
+    memset(r, 0, sizeof *r);
+}
+
+int vb_eval_result_write_json(const vb_eval_result *r, FILE *out) {
+    fprintf(out, "{\"env\":\"%s\",\"agent\":\"%s\",\"tasks\":%lld,\"seed\":%llu,\"return_mean\":", r->env, r->agent,
+            (long long)r->tasks, (unsigned long long)r->seed);
+    put_num(out, r->return_mean);
+    fputs(",\"return_stderr\":", out);
+    put_num(out, r->return_stderr);
+    put_array(out, "episode_return_mean", r->episode_mean, r->episodes);
+    put_array(out, "episode_return_stderr", r->episode_stderr, r->episodes);
+    if (r->has_exact) {
+        fputs(",\"exact_return\":", out);
+        put_num(out, r->exact_return);
+        put_array(out, "exact_episode_return", r->exact_episode, r->episodes);
+    }
+    if (r->has_regret) {
+        fputs(",\"simple_regret_mean\":", out);
+        put_num(out, r->regret_mean);
+        fputs(",\"simple_regret_stderr\":", out);
+        put_num(out, r->regret_stderr);
+        put_array(out, "simple_regret_per_step", r->regret_per_step, r->steps);
+    }
+    fputc('}', out);
+    return ferror(out) ? -1 : 0;
+}
+
+/* The summary of a finished run. 0, or -1 (out of memory). */
+static int summarise_run(const eval_run *run, vb_eval_result *res) {
     int64_t N = run->opt->tasks, E = run->episodes, H = run->spec.steps_per_task;
+    memset(res, 0, sizeof *res);
+    res->env = run->spec.name;
+    res->agent = run->opt->agent;
+    res->tasks = N;
+    res->seed = run->opt->seed;
+    res->episodes = E;
+    res->steps = H;
     double *task_return = malloc((size_t)N * sizeof *task_return);
-    double *ep_mean = malloc((size_t)E * sizeof *ep_mean), *ep_se = malloc((size_t)E * sizeof *ep_se);
-    double *regret_mean = malloc((size_t)H * sizeof *regret_mean);
-    if (!task_return || !ep_mean || !ep_se || !regret_mean) {
-        free(task_return), free(ep_mean), free(ep_se), free(regret_mean);
-        vb_error("eval: out of memory while summarising");
-        return VB_EXIT_RUNTIME;
+    res->episode_mean = malloc((size_t)E * sizeof(double));
+    res->episode_stderr = malloc((size_t)E * sizeof(double));
+    res->exact_episode = malloc((size_t)E * sizeof(double));
+    res->regret_per_step = malloc((size_t)H * sizeof(double));
+    if (!task_return || !res->episode_mean || !res->episode_stderr || !res->exact_episode || !res->regret_per_step) {
+        free(task_return);
+        vb_eval_result_free(res);
+        return -1;
     }
     for (int64_t k = 0; k < N; k++) {
         double r = 0;
@@ -250,41 +293,32 @@ static int report(const eval_run *run, FILE *out) {
         task_return[k] = r;
     }
     stat_acc ret = summarise(task_return, N, 1);
+    free(task_return);
+    res->return_mean = ret.mean;
+    res->return_stderr = ret.se;
     for (int64_t e = 0; e < E; e++) {
         stat_acc s = summarise(run->episode_return + e, N, E);
-        ep_mean[e] = s.mean;
-        ep_se[e] = s.se;
+        res->episode_mean[e] = s.mean;
+        res->episode_stderr[e] = s.se;
     }
-    fprintf(out, "{\"env\":\"%s\",\"agent\":\"%s\",\"tasks\":%lld,\"seed\":%llu,\"return_mean\":", run->spec.name,
-            run->opt->agent, (long long)N, (unsigned long long)run->opt->seed);
-    put_num(out, ret.mean);
-    fputs(",\"return_stderr\":", out);
-    put_num(out, ret.se);
-    put_array(out, "episode_return_mean", ep_mean, E);
-    put_array(out, "episode_return_stderr", ep_se, E);
-    vb_info("eval: %s on %s: return %.4f +- %.4f (stderr) over %lld tasks", run->opt->agent, run->spec.name,
-            ret.mean, ret.se, (long long)N);
-    double exact;
-    if (vb_agent_solution_exact(run->solution, &exact, ep_mean, E) == 0) {
-        fputs(",\"exact_return\":", out);
-        put_num(out, exact);
-        put_array(out, "exact_episode_return", ep_mean, E);
-        vb_info("eval: the exact expected return is %.6f; the sampled mean is %.2f standard errors from it", exact,
-                (ret.mean - exact) / ret.se);
-    }
+    res->has_exact = vb_agent_solution_exact(run->solution, &res->exact_return, res->exact_episode, E) == 0;
     if (run->spec.reports_regret) {
-        for (int64_t t = 0; t < H; t++) regret_mean[t] = summarise(run->step_regret + t, N, H).mean;
+        res->has_regret = true;
+        for (int64_t t = 0; t < H; t++) res->regret_per_step[t] = summarise(run->step_regret + t, N, H).mean;
         stat_acc fin = summarise(run->step_regret + (H - 1), N, H);
-        fputs(",\"simple_regret_mean\":", out);
-        put_num(out, fin.mean);
-        fputs(",\"simple_regret_stderr\":", out);
-        put_num(out, fin.se);
-        put_array(out, "simple_regret_per_step", regret_mean, H);
-        vb_info("eval: final simple regret %.4f +- %.4f (stderr)", fin.mean, fin.se);
+        res->regret_mean = fin.mean;
+        res->regret_stderr = fin.se;
     }
-    fputs("}\n", out);
-    free(task_return), free(ep_mean), free(ep_se), free(regret_mean);
-    return fflush(out) == 0 && !ferror(out) ? VB_EXIT_OK : VB_EXIT_RUNTIME;
+    return 0;
+}
+
+static void log_result(const vb_eval_result *r) {
+    vb_info("eval: %s on %s: return %.4f +- %.4f (stderr) over %lld tasks", r->agent, r->env, r->return_mean,
+            r->return_stderr, (long long)r->tasks);
+    if (r->has_exact)
+        vb_info("eval: the exact expected return is %.6f; the sampled mean is %.2f standard errors from it",
+                r->exact_return, (r->return_mean - r->exact_return) / r->return_stderr);
+    if (r->has_regret) vb_info("eval: final simple regret %.4f +- %.4f (stderr)", r->regret_mean, r->regret_stderr);
 }
 
 /* Refuse an unknown or unfit agent (or one the config defeats) before any thread starts. */
@@ -315,7 +349,7 @@ static int check_agent(eval_run *run) {
     return VB_EXIT_OK;
 }
 
-int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
+int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
     eval_run run;
     memset(&run, 0, sizeof run);
     run.cfg = cfg;
@@ -409,7 +443,17 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out) {
     } else {
         vb_info("eval: %lld tasks in %.2f s (%.1f tasks/s)", (long long)opt->tasks, elapsed,
                 (double)opt->tasks / (elapsed > 0 ? elapsed : 1e-9));
-        rc = report(&run, out);
+        vb_eval_result res;
+        if (summarise_run(&run, &res) != 0) {
+            vb_error("eval: out of memory while summarising");
+        } else {
+            log_result(&res);
+            rc = !out || (vb_eval_result_write_json(&res, out) == 0 && fputc('\n', out) != EOF && fflush(out) == 0)
+                     ? VB_EXIT_OK
+                     : VB_EXIT_RUNTIME;
+            if (result) *result = res;
+            else vb_eval_result_free(&res);
+        }
         if (rc == VB_EXIT_OK && opt->per_task_path && write_per_task(&run) != 0) rc = VB_EXIT_RUNTIME;
     }
     pthread_cond_destroy(&run.finished);

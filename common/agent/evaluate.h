@@ -27,6 +27,7 @@
 #ifndef VB_EVALUATE_H
 #define VB_EVALUATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -45,10 +46,32 @@ typedef struct vb_eval_options {
     const char *per_task_path; /* also write each task's returns there (CSV), or NULL */
 } vb_eval_options;
 
-/* Run the evaluation; the JSON summary is written to out. Returns an exit
- * status: 0, 1 (runtime failure) or 2 (an agent that does not exist or does
- * not fit the env; the message lists the valid ones). */
-int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out);
+/* What an evaluation found (the JSON summary's fields). */
+typedef struct vb_eval_result {
+    const char *env, *agent;     /* borrowed: the spec's and the options' names */
+    int64_t tasks;
+    uint64_t seed;
+    double return_mean, return_stderr;   /* stderr NaN for one task */
+    int64_t episodes;
+    double *episode_mean, *episode_stderr; /* (episodes) */
+    bool has_exact;              /* a reference agent whose solution knows its expected return */
+    double exact_return, *exact_episode;   /* (episodes) */
+    bool has_regret;             /* envs that report regret */
+    double regret_mean, regret_stderr;     /* simple regret after the last step */
+    int64_t steps;
+    double *regret_per_step;     /* (steps) */
+} vb_eval_result;
+
+void vb_eval_result_free(vb_eval_result *r);
+/* The JSON summary object (no newline). 0, or -1 when the write failed. */
+int vb_eval_result_write_json(const vb_eval_result *r, FILE *out);
+
+/* Run the evaluation; the JSON summary is written to out (unless NULL) and
+ * the result kept in *result (unless NULL; vb_eval_result_free it) when the
+ * status is 0. Returns an exit status: 0, 1 (runtime failure) or 2 (an agent
+ * that does not exist or does not fit the env; the message lists the valid
+ * ones). */
+int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out, vb_eval_result *result);
 /* Parse a whole decimal integer in [min, max]. 0, or -1. */
 int vb_eval_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);
 /* Worker threads when --threads is not given: one per online core. */
