@@ -1,9 +1,9 @@
 /* backend — the compute interface every layer calls.
  *
  * One table of operations on float32 buffers that live on the backend's
- * device. The CPU table (kernels/cpu/) is the reference and always present;
- * the CUDA table (kernels/cuda/) implements the same contract on device
- * memory and is tested against the CPU one.
+ * device. The CPU table (kernels/cpu/) is the reference and the only one
+ * built today; a device table (kernels/cuda/, empty so far) would implement
+ * the same contract on device memory and be tested against the CPU one.
  *
  * Conventions: matrices are row-major; "+=" in a comment means the op
  * accumulates into its output (gradients always accumulate, so zeroing the

@@ -121,8 +121,8 @@ void vb_encoder_step_ws_free(vb_encoder_step_ws *ws);
 /* Call after the parameters change (precomputes the S5 discretisation). */
 void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const float *P, vb_encoder_step_ws *ws);
 /* One step for N rows: carry (N,carry) is updated in place, x (N,in) ->
- * o (N,hidden), phi (N,2*latent). Rows must be zeroed by the caller at a task
- * start (vb_model_carry_reset). */
+ * o (N,hidden), phi (N,2*latent). The caller zeroes a row's carry (carry
+ * floats) at a task start. */
 void vb_encoder_step(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
                      float *o, float *phi, vb_encoder_step_ws *ws, int64_t N);
 
