@@ -5,6 +5,7 @@
 #include "acting.h"
 
 #include "../envs/agent.h"
+#include "../base/carve.h"
 #include "../params/params.h"
 
 #include <math.h>
@@ -12,7 +13,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float *alloc_f(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
+static void carve(vb_acting *a, vb_carver *c) {
+    const vb_model *m = a->m;
+    const vb_model_dims *d = &m->d;
+    const int64_t n = a->n;
+    a->feat = vb_carve(c, n * d->feat, sizeof(float));
+    a->feat_ws = vb_carve(c, vb_model_features_ws_floats(m, n), sizeof(float));
+    a->logits = vb_carve(c, n * d->actions, sizeof(float));
+    a->logp = vb_carve(c, n, sizeof(float));
+    a->mlp_cache = vb_carve(c, vb_mlp_cache_floats(&m->policy, n), sizeof(float));
+    a->u = vb_carve(c, n, sizeof(float));
+    a->actions = vb_carve(c, n, sizeof(int32_t));
+    a->task_start = vb_carve(c, n, 1);
+    a->rng = vb_carve(c, n, sizeof(vb_rng));
+    a->scores = vb_carve(c, d->actions, sizeof(double));
+    a->q = vb_carve(c, n * d->actions, sizeof(float));
+    a->v = vb_carve(c, n, sizeof(float));
+    a->chunks = vb_carve(c, n * a->cl.floats, sizeof(float));
+    a->ep_return = vb_carve(c, n * a->env->spec.episodes_per_task, sizeof(float));
+}
 
 int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, const vb_config *cfg, int64_t n,
                      uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
@@ -23,32 +42,16 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
     a->n = n;
     vb_chunk_layout_init(&a->cl, m, cfg->learner.window, cfg->run.algo == VB_ALGO_VARIBASED);
     if (vb_env_batch_create(&a->env, cfg, n, seed, stream_base, err, err_len) != 0) return -1;
-    const vb_model_dims *d = &m->d;
-    a->P = alloc_f(m->layout.total);
-    a->carry = alloc_f(n * d->carry);
-    a->phi = alloc_f(n * 2 * d->latent);
-    a->phi_prev = alloc_f(n * 2 * d->latent);
-    a->o = alloc_f(n * d->hidden);
-    a->x = alloc_f(n * d->in);
-    a->feat = alloc_f(n * d->feat);
-    a->feat_ws = alloc_f(vb_model_features_ws_floats(m, n));
-    a->logits = alloc_f(n * d->actions);
-    a->logp = alloc_f(n);
-    a->u = alloc_f(n);
-    a->actions = calloc((size_t)n, sizeof(int32_t));
-    a->a_prev = calloc((size_t)n, sizeof(int32_t));
-    a->r_prev = alloc_f(n);
-    a->done_prev = alloc_f(n);
-    a->task_start = calloc((size_t)n, 1);
-    a->rng = calloc((size_t)n, sizeof(vb_rng));
-    a->mlp_cache = alloc_f(vb_mlp_cache_floats(&m->policy, n));
-    a->chunks = alloc_f(n * a->cl.floats);
-    a->ep_return = alloc_f(n * a->env->spec.episodes_per_task);
-    a->last_obs = alloc_f(n * d->obs);
-    a->last_next = alloc_f(n * d->obs);
-    a->q = alloc_f(n * d->actions);
-    a->v = alloc_f(n);
-    a->scores = calloc((size_t)d->actions, sizeof(double));
+    vb_carver c = {0};
+    carve(a, &c);
+    a->block = calloc(1, c.off);
+    a->P = calloc((size_t)m->layout.total, sizeof(float));
+    if (!a->block || !a->P || vb_belief_tracker_init(&a->belief, m, n) != 0) {
+        vb_acting_destroy(a);
+        return snprintf(err, err_len, "out of memory for %lld acting slots", (long long)n), -1;
+    }
+    c = (vb_carver){.base = a->block};
+    carve(a, &c);
     if (a->algo == VB_ALGO_VARIBASED) {
         vb_planner_cfg pc = vb_planner_cfg_from(cfg, true);
         a->argmax = cfg->planner.act == VB_ACT_ARGMAX;
@@ -57,35 +60,26 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
             return -1;
         }
     }
-    if (!a->scores || !a->last_obs || !a->last_next || !a->q || !a->v || !a->P || !a->carry || !a->phi || !a->phi_prev || !a->o || !a->x || !a->feat || !a->feat_ws || !a->logits || !a->logp ||
-        !a->u || !a->actions || !a->a_prev || !a->r_prev || !a->done_prev || !a->task_start || !a->rng ||
-        !a->mlp_cache || !a->chunks || !a->ep_return || vb_encoder_step_ws_init(&a->ws, m, n) != 0) {
-        vb_acting_destroy(a);
-        return snprintf(err, err_len, "out of memory for %lld acting slots", (long long)n), -1;
-    }
     for (int64_t i = 0; i < n; i++) {
         vb_rng_init(&a->rng[i], seed, stream_base + (uint64_t)n + (uint64_t)i);
         a->task_start[i] = 1;
-        a->a_prev[i] = -1;
     }
     return 0;
 }
 
 void vb_acting_destroy(vb_acting *a) {
     vb_env_batch_destroy(a->env);
-    free(a->P); free(a->carry); free(a->phi); free(a->phi_prev); free(a->o); free(a->x); free(a->feat); free(a->feat_ws);
-    free(a->logits); free(a->logp); free(a->u); free(a->actions); free(a->a_prev); free(a->r_prev);
-    free(a->done_prev); free(a->task_start); free(a->rng); free(a->mlp_cache); free(a->chunks); free(a->ep_return);
-    vb_encoder_step_ws_free(&a->ws);
+    vb_belief_tracker_free(&a->belief);
     vb_planner_destroy(a->planner);
-    free(a->last_obs); free(a->last_next); free(a->q); free(a->v); free(a->scores);
+    free(a->P);
+    free(a->block);
     memset(a, 0, sizeof *a);
 }
 
 void vb_acting_set_params(vb_acting *a, const float *P, uint64_t version) {
     memcpy(a->P, P, sizeof(float) * (size_t)a->m->layout.total);
     a->version = version;
-    vb_encoder_step_prepare(a->be, a->m, a->P, &a->ws);
+    vb_belief_tracker_prepare(a->be, &a->belief, a->P);
     if (a->planner) vb_planner_prepare(a->planner, a->P);
 }
 
@@ -125,10 +119,7 @@ static int32_t argmax_pick(vb_acting *a, const float *q, int64_t A, vb_rng *r, f
  * argmax under planner.act) and, with V-hat, the learning target. */
 static void plan_actions(vb_acting *a) {
     const int64_t n = a->n, A = a->m->d.actions;
-    vb_planner_root root = {
-        .obs = a->env->obs, .carry = a->carry, .phi = a->phi, .phi_prev = a->phi_prev, .last_obs = a->last_obs,
-        .last_action = a->a_prev, .last_reward = a->r_prev, .last_next_obs = a->last_next, .t_ep = a->env->t,
-        .episode = a->env->episode, .o = a->o};
+    vb_planner_root root = vb_belief_tracker_root(&a->belief, a->env);
     vb_planner_run(a->planner, a->P, &root, n, a->rng, a->q, a->v);
     for (int64_t i = 0; i < n; i++) {
         const float *qi = a->q + i * A;
@@ -171,27 +162,24 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
     const int64_t n = a->n, t = a->fill, E = env->spec.episodes_per_task;
     int rc = start_pending(a);
     if (rc != VB_ENV_OK) return snprintf(err, err_len, "env reset: %s", vb_env_strerror(rc)), -1;
+    vb_belief_tracker *bt = &a->belief;
     for (int64_t i = 0; i < n; i++) {
         float *c = a->chunks + i * cl->floats;
         if (t == 0) {
-            memcpy(c + cl->carry0, a->carry + i * d->carry, sizeof(float) * (size_t)d->carry);
-            memcpy(c + cl->phi_prev, a->phi_prev + i * 2 * d->latent, sizeof(float) * (size_t)(2 * d->latent));
+            memcpy(c + cl->carry0, bt->carry + i * d->carry, sizeof(float) * (size_t)d->carry);
+            memcpy(c + cl->phi_prev, bt->phi_prev + i * 2 * d->latent, sizeof(float) * (size_t)(2 * d->latent));
         }
         if (a->task_start[i]) {
-            memset(a->carry + i * d->carry, 0, sizeof(float) * (size_t)d->carry);
-            memset(a->phi_prev + i * 2 * d->latent, 0, sizeof(float) * (size_t)(2 * d->latent));
+            vb_belief_tracker_start_task(bt, i);
             if (t == 0) memset(c + cl->phi_prev, 0, sizeof(float) * (size_t)(2 * d->latent));
-            a->a_prev[i] = -1;
         }
-        vb_model_input(m, a->x + i * d->in, env->obs + i * d->obs, a->a_prev[i], a->r_prev[i], a->done_prev[i],
-                       env->episode[i] * env->spec.episode_length + env->t[i]);
     }
-    vb_encoder_step(a->be, m, a->P, a->carry, a->x, a->o, a->phi, &a->ws, n);
-    vb_model_features(a->be, m, a->P, a->feat, a->x, a->o, a->phi, a->feat_ws, n);
+    vb_belief_tracker_encode(a->be, bt, a->P, env);
+    vb_model_features(a->be, m, a->P, a->feat, bt->x, bt->o, bt->phi, a->feat_ws, n);
     choose_actions(a);
     for (int64_t i = 0; i < n; i++) { /* what the chunk needs from before the step */
         float *c = a->chunks + i * cl->floats;
-        memcpy(c + cl->x + t * d->in, a->x + i * d->in, sizeof(float) * (size_t)d->in);
+        memcpy(c + cl->x + t * d->in, bt->x + i * d->in, sizeof(float) * (size_t)d->in);
         c[cl->reset + t] = a->task_start[i];
         c[cl->action + t] = (float)a->actions[i];
         c[cl->logp + t] = fminf(a->logp[i], 0.0f);
@@ -200,7 +188,6 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
             c[cl->v_target + t] = a->v[i];
         }
         if (cl->cells) vb_env_task_cells(env, i, c + cl->task_cells + t * cl->cells);
-        memcpy(a->last_obs + i * d->obs, env->obs + i * d->obs, sizeof(float) * (size_t)d->obs);
     }
     rc = vb_env_step(env, a->actions);
     if (rc != VB_ENV_OK) return snprintf(err, err_len, "env step: %s", vb_env_strerror(rc)), -1;
@@ -210,14 +197,10 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
         c[cl->done + t] = env->done[i];
         c[cl->task_done + t] = env->task_done[i];
         memcpy(c + cl->next_obs + t * d->obs, env->obs + i * d->obs, sizeof(float) * (size_t)d->obs);
-        memcpy(a->last_next + i * d->obs, env->obs + i * d->obs, sizeof(float) * (size_t)d->obs);
         a->ep_return[i * E + env->episode[i]] += env->reward[i];
-        a->a_prev[i] = a->actions[i];
-        a->r_prev[i] = env->reward[i];
-        a->done_prev[i] = env->done[i];
         a->task_start[i] = 0;
     }
-    memcpy(a->phi_prev, a->phi, sizeof(float) * (size_t)(n * 2 * d->latent));
+    vb_belief_tracker_observe(bt, env, a->actions);
     a->env_steps += n;
     if (++a->fill == cl->L) {
         a->fill = 0;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../envs/env.h"
+#include "belief_tracker.h"
 #include "chunk.h"
 #include "model.h"
 #include "planner.h"
@@ -36,19 +37,16 @@ typedef struct vb_acting {
     int64_t n;
     float *P;                /* host copy of the parameters */
     uint64_t version;
-    /* per-slot recurrent and previous-step state */
-    float *carry, *phi, *phi_prev, *o, *x, *feat, *feat_ws, *logits, *logp;
-    int32_t *actions, *a_prev;
-    float *r_prev, *done_prev;
+    vb_belief_tracker belief; /* per-slot encoder state and previous step */
+    float *feat, *feat_ws, *logits, *logp, *mlp_cache, *u;
+    int32_t *actions;
     uint8_t *task_start;
     vb_rng *rng;             /* (n) action choice */
-    vb_encoder_step_ws ws;
-    float *mlp_cache, *u;
     /* belief planning (algo varibased) */
     vb_planner *planner;
     bool argmax;            /* planner.act: argmax */
     double *scores;         /* (actions) argmax scratch */
-    float *q, *v, *last_obs, *last_next;
+    float *q, *v;
     /* chunks under construction: (n, cl.floats) */
     float *chunks;
     int64_t fill;
@@ -56,6 +54,7 @@ typedef struct vb_acting {
     int64_t env_steps;
     float *ep_return;        /* (n, episodes_per_task) of the running task */
     vb_task_stats stats;
+    void *block;             /* every buffer above but P's, envs' and the planner's */
 } vb_acting;
 
 /* n slots of cfg's env, streams from (seed, stream_base). 0, or -1 with err. */
