@@ -499,14 +499,16 @@ static void write_metrics(dist *d) {
     double t = now_s();
     double sps = t > d->last_t ? (double)(r->env_steps - d->last_steps) / (t - d->last_t) : 0;
     double wall = r->wall_offset + t - r->t0;
-    char extra[512], prog[64];
-    snprintf(extra, sizeof extra,
-             ",\"chunks\":%lld,\"actors\":%lld,\"weights_published\":%lld,\"rejected_messages\":%lld,"
-             "\"dropped_foreign\":%lld",
-             (long long)d->chunks, (long long)d->peers.n, (long long)d->published, (long long)d->rejected,
-             (long long)d->foreign);
+    char prog[64];
+    const vb_metric extra[] = {
+        {"chunks", "actors/chunks", (double)d->chunks, VB_METRIC_INT},
+        {"actors", "actors/count", (double)d->peers.n, VB_METRIC_INT},
+        {"weights_published", "actors/weights_published", (double)d->published, VB_METRIC_INT},
+        {"rejected_messages", "actors/rejected_messages", (double)d->rejected, VB_METRIC_INT},
+        {"dropped_foreign", "actors/dropped_foreign", (double)d->foreign, VB_METRIC_INT},
+    };
     snprintf(prog, sizeof prog, "  %lld actors", (long long)d->peers.n);
-    vb_run_write_metrics(r, wall, sps, extra);
+    vb_run_write_metrics(r, wall, sps, extra, (int)(sizeof extra / sizeof extra[0]));
     vb_run_progress(r, wall, sps, prog);
     vb_run_next_interval(r);
     d->last_t = t;

@@ -221,73 +221,105 @@ void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
     r->acc_n++;
 }
 
-void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra) {
-    vb_update_stats a = r->acc;
-    double k = r->acc_n ? (double)r->acc_n : 1.0, kmae = r->mae_n ? (double)r->mae_n : 1.0;
-    const vb_task_stats *t = &r->tstats;
-    r->tasks_total += t->tasks;
-    double ret = t->tasks ? t->return_sum / (double)t->tasks : NAN;
-    double var = t->tasks > 1 ? (t->return_sq - t->return_sum * ret) / (double)(t->tasks - 1) : 0;
-    double se = t->tasks > 1 ? sqrt(fmax(var, 0) / (double)t->tasks) : 0;
-    FILE *f = r->metrics;
-    fprintf(f, "{\"env_steps\":%lld,\"updates\":%llu,\"wall_s\":%.3f,\"sps\":%.1f,\"tasks\":%lld",
-            (long long)r->env_steps, (unsigned long long)vb_learning_version(r->learning), wall, sps,
-            (long long)t->tasks);
-    if (t->tasks) {
-        fprintf(f, ",\"return_mean\":%.6g,\"return_stderr\":%.6g,\"episode_return_mean\":[", ret, se);
-        for (int64_t e = 0; e < t->episodes; e++)
-            fprintf(f, "%s%.6g", e ? "," : "", t->episode_sum[e] / (double)t->tasks);
-        fprintf(f, "]");
+/* One metrics line's table: a JSONL key, a TensorBoard tag (NULL: none) and a
+ * value printed as an integer, with 3 or 1 decimals, or %.6g. */
+enum { M_MAX = 48 };
+typedef struct metric_table {
+    vb_metric m[M_MAX];
+    int n;
+} metric_table;
+
+static void put(metric_table *t, const char *key, const char *tag, double v, int fmt) {
+    if (t->n < M_MAX) t->m[t->n++] = (vb_metric){key, tag, v, fmt};
+}
+
+/* Every value of the interval in the order of the JSONL line; the episode
+ * returns (an array) follow return_stderr. */
+static void build_table(const vb_run *r, double wall, double sps, const vb_metric *extra, int n_extra,
+                        metric_table *t) {
+    const vb_update_stats *a = &r->acc;
+    const double k = r->acc_n ? (double)r->acc_n : 1.0, kmae = r->mae_n ? (double)r->mae_n : 1.0;
+    const vb_task_stats *ts = &r->tstats;
+    t->n = 0;
+    put(t, "env_steps", NULL, (double)r->env_steps, VB_METRIC_INT);
+    put(t, "updates", "train/updates", (double)vb_learning_version(r->learning), VB_METRIC_INT);
+    put(t, "wall_s", "train/wall_s", wall, VB_METRIC_F3);
+    put(t, "sps", "train/steps_per_s", sps, VB_METRIC_F1);
+    put(t, "tasks", "train/tasks", (double)ts->tasks, VB_METRIC_INT);
+    if (ts->tasks) {
+        double ret = ts->return_sum / (double)ts->tasks;
+        double var = ts->tasks > 1 ? (ts->return_sq - ts->return_sum * ret) / (double)(ts->tasks - 1) : 0;
+        double se = ts->tasks > 1 ? sqrt(fmax(var, 0) / (double)ts->tasks) : 0;
+        put(t, "return_mean", "return/mean", ret, VB_METRIC_G6);
+        put(t, "return_stderr", "return/stderr", se, VB_METRIC_G6);
     }
     if (r->acc_n) {
-        fprintf(f, ",\"loss_policy\":%.6g,\"loss_value\":%.6g,\"entropy\":%.6g,\"approx_kl\":%.6g,\"clip_frac\":%.6g,"
-                   "\"grad_norm\":%.6g,\"lr\":%.6g,\"value_mean\":%.6g,\"return_target_mean\":%.6g",
-                a.loss_policy / k, a.loss_value / k, a.entropy / k, a.approx_kl / k, a.clip_frac / k,
-                a.grad_norm / k, a.lr, a.value_mean / k, a.return_mean / k);
+        put(t, "loss_policy", "loss/policy", a->loss_policy / k, VB_METRIC_G6);
+        put(t, "loss_value", "loss/value", a->loss_value / k, VB_METRIC_G6);
+        put(t, "entropy", "loss/entropy", a->entropy / k, VB_METRIC_G6);
+        put(t, "approx_kl", "loss/approx_kl", a->approx_kl / k, VB_METRIC_G6);
+        put(t, "clip_frac", "loss/clip_frac", a->clip_frac / k, VB_METRIC_G6);
+        put(t, "grad_norm", "train/grad_norm", a->grad_norm / k, VB_METRIC_G6);
+        put(t, "lr", "train/lr", a->lr, VB_METRIC_G6);
+        put(t, "value_mean", "train/value_mean", a->value_mean / k, VB_METRIC_G6);
+        put(t, "return_target_mean", "train/return_target_mean", a->return_mean / k, VB_METRIC_G6);
         if (r->model.d.has_decoder) {
-            fprintf(f, ",\"loss_recon\":%.6g,\"kl\":%.6g,\"elbo\":%.6g,\"belief_future_loglik\":%.6g", a.loss_recon / k,
-                    a.kl / k, a.elbo / k, a.belief_future_loglik / k);
+            put(t, "loss_recon", "belief/loss_recon", a->loss_recon / k, VB_METRIC_G6);
+            put(t, "kl", "belief/kl", a->kl / k, VB_METRIC_G6);
+            put(t, "elbo", "belief/elbo", a->elbo / k, VB_METRIC_G6);
+            put(t, "belief_future_loglik", "belief/future_loglik", a->belief_future_loglik / k, VB_METRIC_G6);
             if ((r->spec.family == VB_ENV_BANDIT || r->spec.family == VB_ENV_GRIDWORLD) && r->mae_n)
-                fprintf(f, ",\"belief_mae\":%.6g", a.belief_mae / kmae);
+                put(t, "belief_mae", "belief/mae", a->belief_mae / kmae, VB_METRIC_G6);
             if (r->cfg->run.algo == VB_ALGO_VARIBASED)
-                fprintf(f, ",\"planner_value_mean\":%.6g", a.planner_value_mean / k);
+                put(t, "planner_value_mean", "planner/value_mean", a->planner_value_mean / k, VB_METRIC_G6);
         }
-        if (r->cfg->learner.refresh_carry)
-            fprintf(f, ",\"carry_refreshed\":%.6g,\"carry_drift\":%.6g", a.carry_refreshed / k, a.carry_drift / k);
+        if (r->cfg->learner.refresh_carry) {
+            put(t, "carry_refreshed", "train/carry_refreshed", a->carry_refreshed / k, VB_METRIC_G6);
+            put(t, "carry_drift", "train/carry_drift", a->carry_drift / k, VB_METRIC_G6);
+        }
     }
-    fprintf(f, ",\"dropped_stale\":%lld,\"rejected_chunks\":%lld%s}\n", (long long)vb_learning_dropped(r->learning),
-            (long long)r->rejected_chunks, extra);
+    put(t, "dropped_stale", "train/dropped_stale", (double)vb_learning_dropped(r->learning), VB_METRIC_INT);
+    put(t, "rejected_chunks", "train/rejected_chunks", (double)r->rejected_chunks, VB_METRIC_INT);
+    for (int i = 0; i < n_extra; i++) put(t, extra[i].key, extra[i].tag, extra[i].value, extra[i].fmt);
+}
+
+static void put_json(FILE *f, const vb_metric *m) {
+    switch (m->fmt) {
+    case VB_METRIC_INT: fprintf(f, "\"%s\":%lld", m->key, (long long)m->value); break;
+    case VB_METRIC_F3: fprintf(f, "\"%s\":%.3f", m->key, m->value); break;
+    case VB_METRIC_F1: fprintf(f, "\"%s\":%.1f", m->key, m->value); break;
+    default: fprintf(f, "\"%s\":%.6g", m->key, m->value);
+    }
+}
+
+void vb_run_write_metrics(vb_run *r, double wall, double sps, const vb_metric *extra, int n_extra) {
+    metric_table t;
+    build_table(r, wall, sps, extra, n_extra, &t);
+    const vb_task_stats *ts = &r->tstats;
+    r->tasks_total += ts->tasks;
+    FILE *f = r->metrics;
+    fputc('{', f);
+    for (int i = 0; i < t.n; i++) {
+        if (i) fputc(',', f);
+        put_json(f, &t.m[i]);
+        if (!strcmp(t.m[i].key, "return_stderr")) { /* the per-episode means, an array */
+            fprintf(f, ",\"episode_return_mean\":[");
+            for (int64_t e = 0; e < ts->episodes; e++)
+                fprintf(f, "%s%.6g", e ? "," : "", ts->episode_sum[e] / (double)ts->tasks);
+            fputc(']', f);
+        }
+    }
+    fputs("}\n", f);
     fflush(f);
-    if (r->tb.f) { /* the same numbers as TensorBoard scalars, by environment step */
+    if (r->tb.f) { /* the same table as TensorBoard scalars, by environment step */
         vb_tboard *tb = &r->tb;
         const int64_t s = r->env_steps;
-        vb_tboard_scalar(tb, s, "train/steps_per_s", sps);
-        vb_tboard_scalar(tb, s, "train/wall_s", wall);
-        if (t->tasks) {
-            vb_tboard_scalar(tb, s, "return/mean", ret);
-            char tag[64];
-            for (int64_t e = 0; e < t->episodes && t->episodes > 1; e++) {
-                snprintf(tag, sizeof tag, "return/episode_%lld", (long long)(e + 1));
-                vb_tboard_scalar(tb, s, tag, t->episode_sum[e] / (double)t->tasks);
-            }
-        }
-        if (r->acc_n) {
-            vb_tboard_scalar(tb, s, "loss/policy", a.loss_policy / k);
-            vb_tboard_scalar(tb, s, "loss/value", a.loss_value / k);
-            vb_tboard_scalar(tb, s, "train/grad_norm", a.grad_norm / k);
-            vb_tboard_scalar(tb, s, "train/lr", a.lr);
-            vb_tboard_scalar(tb, s, "train/value_mean", a.value_mean / k);
-            if (r->model.d.has_decoder) {
-                vb_tboard_scalar(tb, s, "belief/loss_recon", a.loss_recon / k);
-                vb_tboard_scalar(tb, s, "belief/kl", a.kl / k);
-                vb_tboard_scalar(tb, s, "belief/elbo", a.elbo / k);
-                vb_tboard_scalar(tb, s, "belief/future_loglik", a.belief_future_loglik / k);
-                if ((r->spec.family == VB_ENV_BANDIT || r->spec.family == VB_ENV_GRIDWORLD) && r->mae_n)
-                    vb_tboard_scalar(tb, s, "belief/mae", a.belief_mae / kmae);
-            }
-            if (r->cfg->run.algo == VB_ALGO_VARIBASED) vb_tboard_scalar(tb, s, "planner/value_mean", a.planner_value_mean / k);
-            if (r->cfg->learner.refresh_carry) vb_tboard_scalar(tb, s, "train/carry_drift", a.carry_drift / k);
-            else vb_tboard_scalar(tb, s, "loss/entropy", a.entropy / k);
+        for (int i = 0; i < t.n; i++)
+            if (t.m[i].tag) vb_tboard_scalar(tb, s, t.m[i].tag, t.m[i].value);
+        char tag[64];
+        for (int64_t e = 0; ts->tasks && e < ts->episodes && ts->episodes > 1; e++) {
+            snprintf(tag, sizeof tag, "return/episode_%lld", (long long)(e + 1));
+            vb_tboard_scalar(tb, s, tag, ts->episode_sum[e] / (double)ts->tasks);
         }
         int failed = tb->failed;
         if (vb_tboard_flush(tb) != 0 && !failed) vb_warn("TensorBoard event file: a write failed; no further events are written");

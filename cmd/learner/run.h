@@ -89,10 +89,20 @@ int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, 
 int vb_run_restore(vb_run *r, const vb_ckpt *ck, const void **pos, int64_t *k, int64_t *act_version, char *err,
                    size_t err_len);
 
+/* One value of a metrics line: its JSONL key, its TensorBoard tag (NULL:
+ * JSONL only) and how it prints. */
+enum { VB_METRIC_G6, VB_METRIC_INT, VB_METRIC_F3, VB_METRIC_F1 };
+typedef struct vb_metric {
+    const char *key, *tag;
+    double value;
+    int fmt;
+} vb_metric;
+
 /* Interval statistics: an update's stats, finished tasks, and the metrics
- * line (fields of the mode in extra, e.g. ",\"actors\":2", or ""). */
+ * line with the mode's own values (extra, n_extra) at its end. One table
+ * feeds both metrics.jsonl and, with log.tensorboard, the event file. */
 void vb_run_add_update(vb_run *r, const vb_update_stats *st);
-void vb_run_write_metrics(vb_run *r, double wall, double sps, const char *extra);
+void vb_run_write_metrics(vb_run *r, double wall, double sps, const vb_metric *extra, int n_extra);
 void vb_run_progress(const vb_run *r, double wall, double sps, const char *extra);
 /* Start a new interval (clears update and task statistics). */
 void vb_run_next_interval(vb_run *r);

@@ -150,7 +150,7 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
             vb_acting_take_stats(&s.acting, &r->tstats);
             double sps = ((double)r->env_steps - last_steps) / (t - last_log);
             double wall = r->wall_offset + t - r->t0;
-            vb_run_write_metrics(r, wall, sps, "");
+            vb_run_write_metrics(r, wall, sps, NULL, 0);
             vb_run_progress(r, wall, sps, "");
             vb_run_next_interval(r);
             last_log = t;
