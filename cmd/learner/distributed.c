@@ -90,8 +90,6 @@ typedef struct dist {
     int64_t chunks, rejected, foreign, published;
     bool stopping, updating;
     int status;
-    double last_t;
-    int64_t last_steps;
     char tcp[3][ENDPOINT_LEN], ipc[3][ENDPOINT_LEN];
     bool ipc_bound[3];
 } dist;
@@ -199,6 +197,10 @@ static void send_credit(dist *d, const vb_peer *p) {
 }
 
 /* Pack the learner's parameters as the current weights and broadcast them. */
+static int publish(dist *d);
+static int publish_hook(void *ctx, char *err, size_t err_len) {
+    return publish(ctx) == 0 ? 0 : (snprintf(err, err_len, "out of memory packing the weights"), -1);
+}
 static int publish(dist *d) {
     const vb_run *r = &d->run;
     void *buf;
@@ -427,16 +429,23 @@ static void data_readable(vb_channel *ch, void *ctx) {
     if (!stop_if_done(d, false)) schedule(d);
 }
 
-static void checkpoint(dist *d, const char *when) {
-    char err[1024];
-    uint64_t next = d->next_stream;
-    vb_ckpt_section extra[] = {
-        {"actors.next_stream", &next, sizeof next},
-    };
-    if (vb_run_save(&d->run, NULL, 0, (int64_t)vb_learning_version(d->run.learning), extra, 1, err, sizeof err) != 0) {
-        vb_error("%s checkpoint failed: %s", when, err);
-        if (d->stopping) d->status = VB_EXIT_RUNTIME;
-    }
+static int dist_ckpt_state(void *ctx, uint64_t **pos, int64_t *k, int64_t *act_version, vb_ckpt_section *extra,
+                           int *n_extra, char *err, size_t err_len) {
+    dist *d = ctx;
+    *pos = NULL;
+    *k = 0;
+    extra[0] = (vb_ckpt_section){"actors.next_stream", &d->next_stream, sizeof d->next_stream};
+    *n_extra = 1;
+    return 0;
+}
+
+static int dist_restore(void *ctx, const vb_ckpt *ck, const void *pos, int64_t k, int64_t act_version, char *err,
+                        size_t err_len) {
+    dist *d = ctx;
+    uint64_t len;
+    const void *ns = vb_ckpt_get(ck, "actors.next_stream", &len);
+    if (ns && len == sizeof d->next_stream) memcpy(&d->next_stream, ns, sizeof d->next_stream);
+    return 0;
 }
 
 static void update_cb(uv_idle_t *h) {
@@ -447,19 +456,7 @@ static void update_cb(uv_idle_t *h) {
         if (!d->stopping) vb_channel_pause(&d->data, false);
         return;
     }
-    vb_update_stats st;
-    char err[1024];
-    if (vb_learning_update(r->learning, &st, err, sizeof err) != 0) {
-        vb_warn("%s", err);
-    } else {
-        vb_run_add_update(r, &st);
-        vb_run_maybe_eval(r);
-        uint64_t v = vb_learning_version(r->learning);
-        if (v % (uint64_t)d->cfg->learner.publish_every == 0 && publish(d) != 0)
-            vb_warn("out of memory publishing weights");
-        int64_t every = d->cfg->learner.checkpoint_every;
-        if (every > 0 && v % (uint64_t)every == 0) checkpoint(d, "periodic");
-    }
+    vb_run_update(r);
     if (!vb_learning_ready(r->learning)) {
         uv_idle_stop(h);
         vb_channel_pause(&d->data, false);
@@ -495,10 +492,6 @@ static void beat_cb(uv_timer_t *t) {
 }
 
 static void write_metrics(dist *d) {
-    vb_run *r = &d->run;
-    double t = now_s();
-    double sps = t > d->last_t ? (double)(r->env_steps - d->last_steps) / (t - d->last_t) : 0;
-    double wall = r->wall_offset + t - r->t0;
     char prog[64];
     const vb_metric extra[] = {
         {"chunks", "actors/chunks", (double)d->chunks, VB_METRIC_INT},
@@ -508,11 +501,7 @@ static void write_metrics(dist *d) {
         {"dropped_foreign", "actors/dropped_foreign", (double)d->foreign, VB_METRIC_INT},
     };
     snprintf(prog, sizeof prog, "  %lld actors", (long long)d->peers.n);
-    vb_run_write_metrics(r, wall, sps, extra, (int)(sizeof extra / sizeof extra[0]));
-    vb_run_progress(r, wall, sps, prog);
-    vb_run_next_interval(r);
-    d->last_t = t;
-    d->last_steps = r->env_steps;
+    vb_run_tick(&d->run, now_s(), extra, (int)(sizeof extra / sizeof extra[0]), prog);
 }
 
 static void metrics_cb(uv_timer_t *t) {
@@ -544,7 +533,11 @@ static void begin_stop(dist *d, const char *why, bool finished) {
     uv_timer_stop(&d->metrics_timer);
     vb_channel_pause(&d->data, true);
     write_metrics(d);
-    checkpoint(d, "final");
+    char err[1024];
+    if (vb_run_checkpoint(&d->run, err, sizeof err) != 0) {
+        vb_error("final checkpoint failed: %s", err);
+        d->status = VB_EXIT_RUNTIME;
+    }
     if (d->status == VB_EXIT_OK)
         vb_info("final checkpoint in %s (%lld env steps, %llu updates, %lld chunks)", d->run.ckdir,
                 (long long)d->run.env_steps, (unsigned long long)vb_learning_version(d->run.learning),
@@ -584,25 +577,6 @@ static void new_run_id(char *id, size_t len) {
     uint64_t x = 0;
     if (getrandom(&x, sizeof x, 0) != (ssize_t)sizeof x) x = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     snprintf(id, len, "%016llx", (unsigned long long)x);
-}
-
-static void warn_line(const char *msg) { vb_warn("%s", msg); }
-
-static int restore(dist *d, const char *from, char *err, size_t err_len) {
-    vb_ckpt ck;
-    char chosen[4400];
-    if (vb_ckpt_load_newest(from, &ck, chosen, sizeof chosen, warn_line, err, err_len) != 0) return -1;
-    const void *pos;
-    int64_t k, act_version;
-    int rc = vb_run_restore(&d->run, &ck, &pos, &k, &act_version, err, err_len);
-    uint64_t len;
-    const void *ns = vb_ckpt_get(&ck, "actors.next_stream", &len);
-    if (rc == 0 && ns && len == sizeof d->next_stream) memcpy(&d->next_stream, ns, sizeof d->next_stream);
-    vb_ckpt_free(&ck);
-    if (rc == 0)
-        vb_info("resumed from %s at %lld env steps, %llu updates", chosen, (long long)d->run.env_steps,
-                (unsigned long long)vb_learning_version(d->run.learning));
-    return rc;
 }
 
 /* tcp endpoints on learner.bind:port (+1, +2) and ipc endpoints in the run
@@ -696,9 +670,9 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     char err[1024];
     int status = VB_EXIT_RUNTIME;
     if (vb_run_open(&d->run, cfg, err, sizeof err) != 0) goto fail;
-    if (opts->resume) {
-        if (restore(d, opts->resume, err, sizeof err) != 0) goto fail;
-    }
+    d->run.mode = (vb_run_mode){.name = "distributed", .ctx = d, .publish = publish_hook,
+                                .ckpt_state = dist_ckpt_state, .restore = dist_restore};
+    if (opts->resume && vb_run_resume(&d->run, opts->resume, err, sizeof err) != 0) goto fail;
     /* a new id for every learner process, resumed or not: registrations
      * with an earlier learner are void, so no actor id can be mistaken for
      * one handed out before a restart */
@@ -727,8 +701,7 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     if (vb_local_actors_start(&d->locals, &d->loop, cfg->actors.local, d->ipc[0], cfg->actors.threads, level,
                               on_local_exit, d, err, sizeof err) != 0)
         goto fail;
-    d->run.t0 = d->last_t = now_s();
-    d->last_steps = d->run.env_steps;
+    vb_run_start_clock(&d->run);
     d->status = VB_EXIT_OK;
     stop_if_done(d, true);
     uv_run(&d->loop, UV_RUN_DEFAULT);

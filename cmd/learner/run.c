@@ -195,6 +195,69 @@ int vb_run_restore(vb_run *r, const vb_ckpt *ck, const void **pos, int64_t *k, i
     return 0;
 }
 
+/* ---- the shared protocol ---------------------------------------------------- */
+static void warn_line(const char *msg) { vb_warn("%s", msg); }
+
+int vb_run_resume(vb_run *r, const char *from, char *err, size_t err_len) {
+    vb_ckpt ck;
+    char chosen[4400];
+    if (vb_ckpt_load_newest(from, &ck, chosen, sizeof chosen, warn_line, err, err_len) != 0) return -1;
+    const void *pos;
+    int64_t k, act_version;
+    int rc = vb_run_restore(r, &ck, &pos, &k, &act_version, err, err_len);
+    if (rc == 0 && r->mode.restore) rc = r->mode.restore(r->mode.ctx, &ck, pos, k, act_version, err, err_len);
+    vb_ckpt_free(&ck);
+    if (rc == 0)
+        vb_info("resumed from %s at %lld env steps, %llu updates", chosen, (long long)r->env_steps,
+                (unsigned long long)vb_learning_version(r->learning));
+    return rc;
+}
+
+int vb_run_checkpoint(vb_run *r, char *err, size_t err_len) {
+    uint64_t *pos = NULL;
+    int64_t k = 0, act_version = (int64_t)vb_learning_version(r->learning);
+    vb_ckpt_section extra[4];
+    int n_extra = 0;
+    if (r->mode.ckpt_state &&
+        r->mode.ckpt_state(r->mode.ctx, &pos, &k, &act_version, extra, &n_extra, err, err_len) != 0)
+        return -1;
+    return vb_run_save(r, pos, k, act_version, extra, n_extra, err, err_len);
+}
+
+int vb_run_update(vb_run *r) {
+    vb_update_stats st;
+    char err[1024];
+    if (vb_learning_update(r->learning, &st, err, sizeof err) != 0) {
+        vb_warn("%s", err);
+        return -1;
+    }
+    vb_run_add_update(r, &st);
+    vb_run_maybe_eval(r);
+    const uint64_t v = vb_learning_version(r->learning);
+    if (v % (uint64_t)r->cfg->learner.publish_every == 0 && r->mode.publish &&
+        r->mode.publish(r->mode.ctx, err, sizeof err) != 0)
+        vb_warn("publishing weights: %s", err);
+    const int64_t every = r->cfg->learner.checkpoint_every;
+    if (every > 0 && v % (uint64_t)every == 0 && vb_run_checkpoint(r, err, sizeof err) != 0)
+        vb_error("periodic checkpoint failed: %s", err);
+    return 0;
+}
+
+void vb_run_start_clock(vb_run *r) {
+    r->t0 = r->tick_t = vb_run_now();
+    r->tick_steps = r->env_steps;
+}
+
+void vb_run_tick(vb_run *r, double t, const vb_metric *extra, int n_extra, const char *progress) {
+    double sps = t > r->tick_t ? (double)(r->env_steps - r->tick_steps) / (t - r->tick_t) : 0;
+    double wall = r->wall_offset + t - r->t0;
+    vb_run_write_metrics(r, wall, sps, extra, n_extra);
+    vb_run_progress(r, wall, sps, progress);
+    vb_run_next_interval(r);
+    r->tick_t = t;
+    r->tick_steps = r->env_steps;
+}
+
 /* ---- metrics -------------------------------------------------------------- */
 void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
     vb_update_stats *a = &r->acc;

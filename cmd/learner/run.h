@@ -1,8 +1,12 @@
-/* run — what every learner mode shares: the run folder (resolved config,
- * metrics.jsonl, checkpoints/), the env spec, model and learning state, the
- * learner's part of a checkpoint, the interval statistics and the progress
- * line. The serial loop (train.c) and the distributed loop (distributed.c)
- * add only their own state on top.
+/* run — the one run driver both learner modes share: the run folder
+ * (resolved config, metrics.jsonl, checkpoints/), the env spec, model and
+ * learning state, and the protocol written once: an update with its
+ * statistics, evaluation, publishing and periodic checkpoints
+ * (vb_run_update), checkpoints and resume (the learner's state plus the
+ * mode's, through vb_run_mode), the metrics tick (one table for JSONL and
+ * TensorBoard) and the progress line. The serial loop (train.c: acting in
+ * this process) and the distributed loop (distributed.c: chunks from actors
+ * over ZeroMQ) differ only in how experience arrives and weights leave.
  *
  * Checkpoint sections written here (checkpoint.h's format):
  *   config            the resolved config (YAML)
@@ -32,8 +36,36 @@
 enum { VB_RUN_C_ENV_STEPS, VB_RUN_C_UPDATES, VB_RUN_C_VERSION, VB_RUN_C_TASKS, VB_RUN_C_ACT_VERSION,
        VB_RUN_C_WALL_BITS, VB_RUN_C_COUNT };
 
+/* One value of a metrics line: its JSONL key, its TensorBoard tag (NULL:
+ * JSONL only) and how it prints. */
+enum { VB_METRIC_G6, VB_METRIC_INT, VB_METRIC_F3, VB_METRIC_F1 };
+typedef struct vb_metric {
+    const char *key, *tag;
+    double value;
+    int fmt;
+} vb_metric;
+
+/* What differs between the serial and the distributed learner: how new
+ * weights reach acting, and the acting side's part of a checkpoint. */
+typedef struct vb_run_mode {
+    const char *name;            /* "serial", "distributed" */
+    void *ctx;
+    /* Hand the learner's current weights to acting. 0, or -1 with err. */
+    int (*publish)(void *ctx, char *err, size_t err_len);
+    /* The acting side's part of a checkpoint: k slots' stream positions
+     * (*pos, 2k; NULL when k = 0), the acting parameters' version and up to
+     * 4 extra sections. 0, or -1 with err. */
+    int (*ckpt_state)(void *ctx, uint64_t **pos, int64_t *k, int64_t *act_version, vb_ckpt_section *extra,
+                      int *n_extra, char *err, size_t err_len);
+    /* Restore it from ck after the learner's state: pos (2k, unaligned) and
+     * act_version as saved. 0, or -1 with err. */
+    int (*restore)(void *ctx, const vb_ckpt *ck, const void *pos, int64_t k, int64_t act_version, char *err,
+                   size_t err_len);
+} vb_run_mode;
+
 typedef struct vb_run {
     const vb_config *cfg;
+    vb_run_mode mode;
     char dir[4096], ckdir[4200];
     FILE *metrics;
     vb_tboard tb;               /* log.tensorboard: event file of the metrics (f NULL when off) */
@@ -45,6 +77,8 @@ typedef struct vb_run {
     float *P0;                  /* initial parameters (model.layout.total) */
     int64_t env_steps, tasks_total;
     double wall_offset, t0;     /* wall seconds before this process; its start */
+    double tick_t;              /* monotonic time and env steps of the last metrics line */
+    int64_t tick_steps;
     /* the current metrics interval */
     vb_update_stats acc;
     int64_t acc_n, mae_n, rejected_chunks;
@@ -89,14 +123,26 @@ int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, 
 int vb_run_restore(vb_run *r, const vb_ckpt *ck, const void **pos, int64_t *k, int64_t *act_version, char *err,
                    size_t err_len);
 
-/* One value of a metrics line: its JSONL key, its TensorBoard tag (NULL:
- * JSONL only) and how it prints. */
-enum { VB_METRIC_G6, VB_METRIC_INT, VB_METRIC_F3, VB_METRIC_F1 };
-typedef struct vb_metric {
-    const char *key, *tag;
-    double value;
-    int fmt;
-} vb_metric;
+
+/* ---- the protocol both learner modes share -------------------------------- */
+/* Continue from the newest valid checkpoint reachable from `from` (the
+ * learner's state, then the mode's). 0, or -1 with err. */
+int vb_run_resume(vb_run *r, const char *from, char *err, size_t err_len);
+/* A checkpoint of the learner and the mode's acting state. 0, or -1 with err. */
+int vb_run_checkpoint(vb_run *r, char *err, size_t err_len);
+/* One learner update (call while vb_learning_ready): its statistics, an
+ * evaluation when eval.every_updates is due, publishing every
+ * learner.publish_every and a checkpoint every learner.checkpoint_every
+ * updates. A skipped update (non-finite loss) and failed publishing or
+ * checkpoints are logged, and the run goes on. 0, or -1 when the update was
+ * skipped. */
+int vb_run_update(vb_run *r);
+/* Start the clocks of this process (the wall time and the metrics interval). */
+void vb_run_start_clock(vb_run *r);
+/* The metrics tick at monotonic time t: the metrics line (the mode's values
+ * in extra), the progress line (progress: the mode's words, or ""), a new
+ * interval. */
+void vb_run_tick(vb_run *r, double t, const vb_metric *extra, int n_extra, const char *progress);
 
 /* Interval statistics: an update's stats, finished tasks, and the metrics
  * line with the mode's own values (extra, n_extra) at its end. One table

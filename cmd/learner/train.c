@@ -22,6 +22,7 @@ static void on_signal(int sig) { g_stop = sig; }
 typedef struct serial {
     vb_run run;
     vb_acting acting;
+    uint64_t *pos;          /* (2 env.batch) stream positions of a checkpoint */
 } serial;
 
 static void sink(const vb_chunk *c, void *ctx) {
@@ -33,25 +34,29 @@ static void sink(const vb_chunk *c, void *ctx) {
     }
 }
 
-static int save_checkpoint(serial *s, char *err, size_t err_len) {
-    const vb_acting *a = &s->acting;
-    uint64_t *pos = calloc((size_t)(2 * a->n), sizeof(uint64_t));
-    if (!pos) return snprintf(err, err_len, "out of memory writing a checkpoint"), -1;
-    vb_acting_stream_positions(a, pos);
-    vb_ckpt_section extra[] = {
-        {"acting.params", a->P, sizeof(float) * (size_t)s->run.model.layout.total},
-    };
-    int rc = vb_run_save(&s->run, pos, a->n, (int64_t)a->version, extra, 1, err, err_len);
-    free(pos);
-    return rc;
+/* ---- the serial mode: acting in this process -------------------------------- */
+static int serial_publish(void *ctx, char *err, size_t err_len) {
+    serial *s = ctx;
+    vb_acting_set_params(&s->acting, vb_learning_params(s->run.learning), vb_learning_version(s->run.learning));
+    return 0;
 }
 
-static void warn_line(const char *msg) { vb_warn("%s", msg); }
+static int serial_ckpt_state(void *ctx, uint64_t **pos, int64_t *k, int64_t *act_version, vb_ckpt_section *extra,
+                             int *n_extra, char *err, size_t err_len) {
+    serial *s = ctx;
+    const vb_acting *a = &s->acting;
+    vb_acting_stream_positions(a, s->pos);
+    *pos = s->pos;
+    *k = a->n;
+    *act_version = (int64_t)a->version;
+    extra[0] = (vb_ckpt_section){"acting.params", a->P, sizeof(float) * (size_t)s->run.model.layout.total};
+    *n_extra = 1;
+    return 0;
+}
 
-static int restore_checkpoint(serial *s, const vb_ckpt *ck, char *err, size_t err_len) {
-    const void *sp;
-    int64_t k, act_version;
-    if (vb_run_restore(&s->run, ck, &sp, &k, &act_version, err, err_len) != 0) return -1;
+static int serial_restore(void *ctx, const vb_ckpt *ck, const void *sp, int64_t k, int64_t act_version, char *err,
+                          size_t err_len) {
+    serial *s = ctx;
     const int64_t n = s->acting.n;
     uint64_t len;
     const void *ap = vb_ckpt_get(ck, "acting.params", &len);
@@ -63,18 +68,12 @@ static int restore_checkpoint(serial *s, const vb_ckpt *ck, char *err, size_t er
     if (len != sizeof(float) * (size_t)s->run.model.layout.total)
         return snprintf(err, err_len, "checkpoint acting parameters malformed"), -1;
     /* section payloads are not aligned: copy out */
-    uint64_t *pos = malloc(sizeof(uint64_t) * (size_t)(2 * n));
     float *apf = malloc((size_t)len);
-    if (!pos || !apf) {
-        free(pos);
-        free(apf);
-        return snprintf(err, err_len, "out of memory"), -1;
-    }
-    memcpy(pos, sp, sizeof(uint64_t) * (size_t)(2 * n));
+    if (!apf) return snprintf(err, err_len, "out of memory"), -1;
+    memcpy(s->pos, sp, sizeof(uint64_t) * (size_t)(2 * n));
     memcpy(apf, ap, (size_t)len);
-    vb_acting_restore_positions(&s->acting, pos);
+    vb_acting_restore_positions(&s->acting, s->pos);
     vb_acting_set_params(&s->acting, apf, (uint64_t)act_version);
-    free(pos);
     free(apf);
     s->acting.env_steps = s->run.env_steps;
     return 0;
@@ -83,20 +82,15 @@ static int restore_checkpoint(serial *s, const vb_ckpt *ck, char *err, size_t er
 static int setup(serial *s, const vb_config *cfg, const vb_train_opts *opts, char *err, size_t err_len) {
     vb_run *r = &s->run;
     if (vb_run_open(r, cfg, err, err_len) != 0) return -1;
+    r->mode = (vb_run_mode){.name = "serial", .ctx = s, .publish = serial_publish, .ckpt_state = serial_ckpt_state,
+                            .restore = serial_restore};
     if (vb_acting_create(&s->acting, r->be, &r->model, cfg, cfg->env.batch, (uint64_t)cfg->run.seed, 0, err,
                          err_len) != 0)
         return -1;
+    s->pos = calloc((size_t)(2 * s->acting.n), sizeof(uint64_t));
+    if (!s->pos) return snprintf(err, err_len, "out of memory"), -1;
     vb_acting_set_params(&s->acting, r->P0, 0);
-    if (opts->resume) {
-        vb_ckpt ck;
-        char chosen[4400];
-        if (vb_ckpt_load_newest(opts->resume, &ck, chosen, sizeof chosen, warn_line, err, err_len) != 0) return -1;
-        int rc = restore_checkpoint(s, &ck, err, err_len);
-        vb_ckpt_free(&ck);
-        if (rc != 0) return -1;
-        vb_info("resumed from %s at %lld env steps, %llu updates", chosen, (long long)r->env_steps,
-                (unsigned long long)vb_learning_version(r->learning));
-    }
+    if (opts->resume && vb_run_resume(r, opts->resume, err, err_len) != 0) return -1;
     return vb_run_start_files(r, opts->resume != NULL, err, err_len);
 }
 
@@ -117,13 +111,11 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
         goto out;
     }
     vb_run_announce(r, "serial");
-    r->t0 = vb_run_now();
-    double last_log = r->t0, last_steps = (double)r->env_steps;
-    const int64_t publish = cfg->learner.publish_every, ckpt_every = cfg->learner.checkpoint_every;
-    const char *done = NULL;
-    double t = r->t0;
+    vb_run_start_clock(r);
     const bool by_updates = cfg->log.every_updates > 0;
     uint64_t next_log = vb_learning_version(r->learning) + (uint64_t)cfg->log.every_updates;
+    const char *done = NULL;
+    double t = r->t0;
     while (!(done = vb_run_done(r, t)) && !g_stop) {
         if (vb_acting_step(&s.acting, sink, r, err, sizeof err) != 0) {
             vb_error("%s", err);
@@ -131,36 +123,19 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
             break;
         }
         r->env_steps += s.acting.n;
-        while (vb_learning_ready(r->learning) && !g_stop) {
-            vb_update_stats st;
-            if (vb_learning_update(r->learning, &st, err, sizeof err) != 0) {
-                vb_warn("%s", err);
-                break;
-            }
-            vb_run_add_update(r, &st);
-            vb_run_maybe_eval(r);
-            uint64_t v = vb_learning_version(r->learning);
-            if (v % (uint64_t)publish == 0) vb_acting_set_params(&s.acting, vb_learning_params(r->learning), v);
-            if (ckpt_every > 0 && v % (uint64_t)ckpt_every == 0 && save_checkpoint(&s, err, sizeof err) != 0)
-                vb_warn("checkpoint failed: %s", err);
+        while (vb_learning_ready(r->learning) && !g_stop && vb_run_update(r) == 0) {
         }
         t = vb_run_now();
-        if (by_updates ? vb_learning_version(r->learning) >= next_log : t - last_log >= cfg->log.interval_s) {
+        if (by_updates ? vb_learning_version(r->learning) >= next_log : t - r->tick_t >= cfg->log.interval_s) {
             while (by_updates && next_log <= vb_learning_version(r->learning)) next_log += (uint64_t)cfg->log.every_updates;
             vb_acting_take_stats(&s.acting, &r->tstats);
-            double sps = ((double)r->env_steps - last_steps) / (t - last_log);
-            double wall = r->wall_offset + t - r->t0;
-            vb_run_write_metrics(r, wall, sps, NULL, 0);
-            vb_run_progress(r, wall, sps, "");
-            vb_run_next_interval(r);
-            last_log = t;
-            last_steps = (double)r->env_steps;
+            vb_run_tick(r, t, NULL, 0, "");
         }
     }
     if (g_stop) vb_info("signal %d: stopping after a final checkpoint", (int)g_stop);
     else if (done) vb_info("reached %s: stopping after a final checkpoint", done);
     if (status == VB_EXIT_OK || g_stop) {
-        if (save_checkpoint(&s, err, sizeof err) != 0) {
+        if (vb_run_checkpoint(r, err, sizeof err) != 0) {
             vb_error("final checkpoint failed: %s", err);
             status = VB_EXIT_RUNTIME;
         } else {
@@ -170,6 +145,7 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
     }
 out:
     if (s.acting.env) vb_acting_destroy(&s.acting);
+    free(s.pos);
     vb_run_close(r);
     return status;
 }
