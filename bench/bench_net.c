@@ -17,6 +17,7 @@
 #include "common/agent/model.h"
 #include "common/net/channel.h"
 #include "common/net/messages.h"
+#include "common/params/params.h"
 
 enum { MAX_SUBS = 4, ENDPOINT = 64 };
 
@@ -246,7 +247,7 @@ int main(void) {
     vb_env_spec spec;
     vb_model m;
     vb_chunk_layout cl;
-    if (vb_env_spec_from_config(&cfg, &spec, err, sizeof err) != 0 || vb_model_build(&m, &cfg, &spec, err, sizeof err) != 0) {
+    if (vb_env_spec_from_config(&cfg, &spec, err, sizeof err) != 0 || vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err) != 0) {
         fprintf(stderr, "bench_net: %s\n", err);
         return 1;
     }

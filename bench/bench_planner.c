@@ -33,7 +33,7 @@ static int bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO
     if (extra && vb_config_set(&cfg, extra, err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), 1;
     vb_env_spec spec;
     vb_model m;
-    if (vb_env_spec_from_config(&cfg, &spec, err, sizeof err) != 0 || vb_model_build(&m, &cfg, &spec, err, sizeof err) != 0)
+    if (vb_env_spec_from_config(&cfg, &spec, err, sizeof err) != 0 || vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err) != 0)
         return fprintf(stderr, "%s\n", err), 1;
     float *P = calloc((size_t)m.layout.total, sizeof(float));
     vb_model_init(&m, P, 1);

@@ -38,6 +38,7 @@
 #include "../../common/net/messages.h"
 #include "../../common/net/peer_log.h"
 #include "../../kernels/backend.h"
+#include "../../common/params/params.h"
 
 enum { RETRY_MS = 250, WATCH_MS = 500, STEP_SLICE_US = 5000, ENDPOINT_LEN = 512 };
 
@@ -278,7 +279,7 @@ static int build(act *a, const Vb__Registered *g, char *err, size_t err_len) {
     vb_cli_config cc = {0};
     if (vb_cli_resolve_config_text(&cc, g->config_yaml, ylen, "the learner's config", &a->cfg, err, err_len) != 0 ||
         vb_env_spec_from_config(&a->cfg, &a->spec, err, err_len) != 0 ||
-        vb_model_build(&a->model, &a->cfg, &a->spec, err, err_len) != 0)
+        vb_model_build_from_config(&a->model, &a->cfg, &a->spec, err, err_len) != 0)
         return -1;
     vb_chunk_layout_init(&a->cl, &a->model, a->cfg.learner.window, a->cfg.run.algo == VB_ALGO_VARIBASED);
     if (check_specs(a, g, err, err_len) != 0) return -1;
@@ -294,7 +295,7 @@ static int build(act *a, const Vb__Registered *g, char *err, size_t err_len) {
     a->out_n = a->out_head = 0;
     if (!a->stage || !a->outbox) return snprintf(err, err_len, "out of memory"), -1;
     a->stream = g->stream_id;
-    if (vb_acting_create(&a->acting, be, &a->model, &a->cfg, n, (uint64_t)a->cfg.run.seed,
+    if (vb_acting_create_from_config(&a->acting, be, &a->model, &a->cfg, n, (uint64_t)a->cfg.run.seed,
                          VB_ACT_STREAM_BASE(a->stream), err, err_len) != 0)
         return -1;
     a->have_acting = true;

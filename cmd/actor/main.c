@@ -11,10 +11,12 @@
 #include "../../common/base/log.h"
 #include "../../common/base/version.h"
 #include "../../common/net/endpoint.h"
+#include "../../common/params/params.h"
 #include "../../kernels/backend.h"
 #include "../../kernels/blas_core.h"
 #include "act.h"
 #include "../../common/agent/evaluate.h"
+#include "../../common/params/params.h"
 #include "trained.h"
 
 static void usage(FILE *out) {
@@ -67,9 +69,12 @@ static void usage(FILE *out) {
 static int run_eval(const vb_config *cfg, const char *learner, const char *agent, const char *tasks,
                     const char *seed, const char *threads, const char *per_task, const vb_model *model,
                     const float *params) {
-    vb_eval_options opt = {.agent = model ? "checkpoint" : agent, .model = model, .params = params,
-                              .tasks = cfg->eval.tasks, .seed = (uint64_t)cfg->run.seed,
-                              .threads = vb_eval_default_threads(), .per_task_path = per_task};
+    vb_eval_options opt = vb_eval_options_from(cfg);
+    opt.agent = model ? "checkpoint" : agent;
+    opt.model = model;
+    opt.params = params;
+    opt.threads = vb_eval_default_threads();
+    opt.per_task_path = per_task;
     int64_t v;
     if (learner) {
         fprintf(stderr, "actor: --eval runs locally and takes no --learner\ntry 'actor --help'\n");
@@ -104,7 +109,7 @@ static int run_eval(const vb_config *cfg, const char *learner, const char *agent
         }
         opt.threads = v;
     }
-    return vb_eval_run(cfg, &opt, stdout, NULL);
+    return vb_eval_run(&opt, stdout, NULL);
 }
 
 int main(int argc, char **argv) {

@@ -7,6 +7,7 @@
 #include "../../common/agent/checkpoint.h"
 #include "../../common/base/log.h"
 #include "../../common/nn/arena.h"
+#include "../../common/params/params.h"
 
 static void warn_line(const char *msg) { vb_warn("%s", msg); }
 
@@ -35,7 +36,7 @@ int actor_load_trained(const char *path, const vb_cli_config *cc, vb_config *cfg
         if (vb_config_set(cfg, cc->sets[i], err, err_len) != 0) goto out;
     if (vb_config_validate(cfg, err, err_len) != 0) goto out;
     if (vb_env_spec_from_config(cfg, &spec, err, err_len) != 0) goto out;
-    if (vb_model_build(m, cfg, &spec, err, err_len) != 0) goto out;
+    if (vb_model_build_from_config(m, cfg, &spec, err, err_len) != 0) goto out;
     *P = malloc(sizeof(float) * (size_t)m->layout.total);
     if (!*P) {
         snprintf(err, err_len, "out of memory");

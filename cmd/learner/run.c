@@ -39,7 +39,7 @@ int vb_run_open(vb_run *r, const vb_config *cfg, char *err, size_t err_len) {
     snprintf(r->ckdir, sizeof r->ckdir, "%s/checkpoints", r->dir);
     if (vb_fs_mkdirs(r->dir, err, err_len) != 0) return -1;
     if (vb_env_spec_from_config(cfg, &r->spec, err, err_len) != 0) return -1;
-    if (vb_model_build(&r->model, cfg, &r->spec, err, err_len) != 0) return -1;
+    if (vb_model_build_from_config(&r->model, cfg, &r->spec, err, err_len) != 0) return -1;
     vb_chunk_layout_init(&r->cl, &r->model, cfg->learner.window, cfg->run.algo == VB_ALGO_VARIBASED);
     r->P0 = calloc((size_t)r->model.layout.total, sizeof(float));
     if (!r->P0) return snprintf(err, err_len, "out of memory"), -1;
@@ -449,19 +449,17 @@ void vb_run_maybe_eval(vb_run *r) {
     uint64_t v = vb_learning_version(r->learning);
     if (cfg->eval.every_updates <= 0 || v % (uint64_t)cfg->eval.every_updates != 0) return;
     char path[4400];
-    vb_eval_options opt = {.agent = "checkpoint",
-                           .model = &r->model,
-                           .params = vb_learning_params(r->learning),
-                           .tasks = cfg->eval.tasks,
-                           .seed = (uint64_t)cfg->run.seed,
-                           .threads = cfg->learner.threads > 0 ? cfg->learner.threads : vb_eval_default_threads(),
-                           .validation = true};
     const bool policy = cfg->eval.during_training == VB_EVAL_POLICY;
-    vb_config ecfg = *cfg;
-    ecfg.eval.planning = cfg->eval.during_training;
+    vb_eval_options opt = vb_eval_options_from(cfg);
+    opt.agent = "checkpoint";
+    opt.model = &r->model;
+    opt.params = vb_learning_params(r->learning);
+    opt.threads = cfg->learner.threads > 0 ? cfg->learner.threads : vb_eval_default_threads();
+    opt.validation = true;
+    opt.plan = !policy;
     double t0 = vb_run_now();
     vb_eval_result res;
-    int rc = vb_eval_run(&ecfg, &opt, NULL, &res);
+    int rc = vb_eval_run(&opt, NULL, &res);
     if (rc != 0) {
         vb_warn("evaluation at update %llu failed (status %d)", (unsigned long long)v, rc);
         return;

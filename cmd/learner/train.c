@@ -15,6 +15,7 @@
 #include "../../common/base/log.h"
 #include "distributed.h"
 #include "run.h"
+#include "../../common/params/params.h"
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { g_stop = sig; }
@@ -84,7 +85,7 @@ static int setup(serial *s, const vb_config *cfg, const vb_train_opts *opts, cha
     if (vb_run_open(r, cfg, err, err_len) != 0) return -1;
     r->mode = (vb_run_mode){.name = "serial", .ctx = s, .publish = serial_publish, .ckpt_state = serial_ckpt_state,
                             .restore = serial_restore};
-    if (vb_acting_create(&s->acting, r->be, &r->model, cfg, cfg->env.batch, (uint64_t)cfg->run.seed, 0, err,
+    if (vb_acting_create_from_config(&s->acting, r->be, &r->model, cfg, cfg->env.batch, (uint64_t)cfg->run.seed, 0, err,
                          err_len) != 0)
         return -1;
     s->pos = calloc((size_t)(2 * s->acting.n), sizeof(uint64_t));

@@ -6,7 +6,6 @@
 
 #include "../envs/agent.h"
 #include "../base/carve.h"
-#include "../params/params.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -33,15 +32,15 @@ static void carve(vb_acting *a, vb_carver *c) {
     a->ep_return = vb_carve(c, n * a->env->spec.episodes_per_task, sizeof(float));
 }
 
-int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, const vb_config *cfg, int64_t n,
+int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, const vb_acting_cfg *cfg, int64_t n,
                      uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
     memset(a, 0, sizeof *a);
     a->be = be;
     a->m = m;
-    a->algo = cfg->run.algo;
+    a->algo = cfg->algo;
     a->n = n;
-    vb_chunk_layout_init(&a->cl, m, cfg->learner.window, cfg->run.algo == VB_ALGO_VARIBASED);
-    if (vb_env_batch_create(&a->env, cfg, n, seed, stream_base, err, err_len) != 0) return -1;
+    vb_chunk_layout_init(&a->cl, m, cfg->window, cfg->algo == VB_ALGO_VARIBASED);
+    if (vb_env_batch_create(&a->env, &cfg->env, n, seed, stream_base, err, err_len) != 0) return -1;
     vb_carver c = {0};
     carve(a, &c);
     a->block = calloc(1, c.off);
@@ -53,9 +52,8 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
     c = (vb_carver){.base = a->block};
     carve(a, &c);
     if (a->algo == VB_ALGO_VARIBASED) {
-        vb_planner_cfg pc = vb_planner_cfg_from(cfg, true);
-        a->argmax = cfg->planner.act == VB_ACT_ARGMAX;
-        if (vb_planner_create(&a->planner, be, m, &a->env->spec, &pc, n, err, err_len) != 0) {
+        a->argmax = cfg->argmax;
+        if (vb_planner_create(&a->planner, be, m, &a->env->spec, &cfg->planner, n, err, err_len) != 0) {
             vb_acting_destroy(a);
             return -1;
         }

@@ -57,8 +57,17 @@ typedef struct vb_acting {
     void *block;             /* every buffer above but P's, envs' and the planner's */
 } vb_acting;
 
-/* n slots of cfg's env, streams from (seed, stream_base). 0, or -1 with err. */
-int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, const vb_config *cfg, int64_t n,
+/* What acting needs to know. */
+typedef struct vb_acting_cfg {
+    int algo;                    /* vb_algo */
+    int64_t window;              /* steps per chunk (learner.window) */
+    vb_env_params env;
+    vb_planner_cfg planner;      /* varibased: the planner while training (exploring) */
+    bool argmax;                 /* varibased: act on the argmax of q* (planner.act: argmax) */
+} vb_acting_cfg;
+
+/* n slots of c's env, streams from (seed, stream_base). 0, or -1 with err. */
+int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, const vb_acting_cfg *c, int64_t n,
                      uint64_t seed, uint64_t stream_base, char *err, size_t err_len);
 void vb_acting_destroy(vb_acting *a);
 /* Take a new parameter arena (copied) and its version. */

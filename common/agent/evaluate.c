@@ -1,7 +1,6 @@
 /* eval — see eval.h. */
 #include "evaluate.h"
 
-#include "../params/params.h"
 #include "policy_agent.h"
 
 #include <errno.h>
@@ -31,7 +30,6 @@
 #define EVAL_MAX_RESULT_BYTES ((double)(1u << 31))
 
 typedef struct eval_run {
-    const vb_config *cfg;
     const vb_eval_options *opt;
     vb_agent_solution *solution;  /* a reference agent's solved policy, shared by the workers */
     uint64_t env_streams, agent_streams; /* evaluation's or validation's */
@@ -86,12 +84,12 @@ static int make_agent(vb_agent **agent, const eval_run *run, const vb_env_batch 
     if (run->opt->model) {
         /* a belief-planning model plans at evaluation too, with the config's
          * budget, unless eval.planning asks for its policy alone */
-        vb_planner_cfg plan = vb_planner_cfg_from(run->cfg, false);
-        const bool plans = run->opt->model->d.algo == VB_ALGO_VARIBASED && run->cfg->eval.planning == VB_EVAL_PLANNER;
-        return vb_policy_agent_create(agent, run->opt->model, run->opt->params, run->cfg->eval.greedy,
-                                      plans ? &plan : NULL, env, run->opt->seed, run->agent_streams, err, len);
+        const vb_planner_cfg *plan = &run->opt->planner;
+        const bool plans = run->opt->model->d.algo == VB_ALGO_VARIBASED && run->opt->plan;
+        return vb_policy_agent_create(agent, run->opt->model, run->opt->params, run->opt->greedy,
+                                      plans ? plan : NULL, env, run->opt->seed, run->agent_streams, err, len);
     }
-    return vb_agent_create_solved(agent, run->opt->agent, run->solution, env, run->cfg, run->opt->seed,
+    return vb_agent_create_solved(agent, run->opt->agent, run->solution, env, run->opt->seed,
                                   run->agent_streams, err, len);
 }
 
@@ -133,7 +131,7 @@ static void *worker(void *arg) {
     double *ep_ret = malloc((size_t)(run->batch * run->episodes) * sizeof *ep_ret);
     if (!actions || !ep_ret) {
         fail(run, "worker", "out of memory");
-    } else if (vb_env_batch_create(&env, run->cfg, run->batch, run->opt->seed, run->env_streams, err, sizeof err) !=
+    } else if (vb_env_batch_create(&env, &run->opt->env, run->batch, run->opt->seed, run->env_streams, err, sizeof err) !=
                0) {
         fail(run, "creating environments", err);
     } else if (make_agent(&agent, run, env, err, sizeof err) != 0) {
@@ -161,7 +159,7 @@ static void *worker(void *arg) {
 
 /* Wait for the workers, logging progress every log.interval_s seconds. */
 static void wait_with_progress(eval_run *run, double t0) {
-    double interval = run->cfg->log.interval_s, next = t0 + interval;
+    double interval = run->opt->progress_s, next = t0 + interval;
     pthread_mutex_lock(&run->lock);
     while (run->workers_left > 0) {
         struct timespec until;
@@ -331,13 +329,13 @@ static int check_agent(eval_run *run) {
         return VB_EXIT_USAGE;
     }
     if (!run->opt->model) {
-        int rc = vb_agent_solve(&run->solution, run->opt->agent, &run->spec, run->cfg, err, sizeof err);
+        int rc = vb_agent_solve(&run->solution, run->opt->agent, &run->spec, err, sizeof err);
         if (rc == VB_AGENT_EUSAGE) return fprintf(stderr, "actor: --agent %s: %s\n", run->opt->agent, err), VB_EXIT_USAGE;
         if (rc != 0) return fprintf(stderr, "actor: --agent %s: %s\n", run->opt->agent, err), VB_EXIT_RUNTIME;
     }
     vb_env_batch *env = NULL;
     vb_agent *agent = NULL;
-    if (vb_env_batch_create(&env, run->cfg, run->batch, run->opt->seed, run->env_streams, err, sizeof err) != 0) {
+    if (vb_env_batch_create(&env, &run->opt->env, run->batch, run->opt->seed, run->env_streams, err, sizeof err) != 0) {
         fprintf(stderr, "actor: creating environments: %s\n", err);
         return VB_EXIT_RUNTIME;
     }
@@ -349,18 +347,17 @@ static int check_agent(eval_run *run) {
     return VB_EXIT_OK;
 }
 
-int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
+int vb_eval_run(const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
     eval_run run;
     memset(&run, 0, sizeof run);
-    run.cfg = cfg;
     run.opt = opt;
     run.env_streams = opt->validation ? VALIDATION_ENV_STREAMS : EVAL_ENV_STREAMS;
     run.agent_streams = opt->validation ? VALIDATION_AGENT_STREAMS : EVAL_AGENT_STREAMS;
     char err[512];
-    if (vb_env_spec_from_config(cfg, &run.spec, err, sizeof err) != 0)
+    if (vb_env_spec_from(&opt->env, &run.spec, err, sizeof err) != 0)
         return fprintf(stderr, "actor: %s\n", err), VB_EXIT_USAGE;
     int64_t threads = opt->threads;
-    run.batch = cfg->env.batch < opt->tasks ? cfg->env.batch : opt->tasks;
+    run.batch = opt->batch < opt->tasks ? opt->batch : opt->tasks;
     int64_t per_thread = (opt->tasks + threads - 1) / threads;
     if (run.batch > per_thread) run.batch = per_thread;
     run.chunks = (opt->tasks + run.batch - 1) / run.batch;
@@ -406,10 +403,10 @@ int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out, vb_
 
     char how[160] = "";
     if (opt->model && opt->model->d.algo == VB_ALGO_VARIBASED) {
-        if (cfg->eval.planning == VB_EVAL_POLICY) {
+        if (!opt->plan) {
             snprintf(how, sizeof how, " (the policy alone: eval.planning: policy)");
         } else {
-            vb_planner_cfg pc = vb_planner_cfg_from(cfg, false);
+            const vb_planner_cfg pc = opt->planner;
             snprintf(how, sizeof how, " (planning: K %lld, D %lld, K_nested %lld, eta %g, %s continuations%s)",
                      (long long)pc.K, (long long)pc.D, (long long)pc.KO, pc.eta,
                      pc.rollout == VB_ROLLOUT_ARGMAX ? "argmax" : "sampled",

@@ -31,7 +31,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../base/config.h"
+#include "../envs/env.h"
+#include "smc.h"
 
 struct vb_model;
 
@@ -44,6 +45,12 @@ typedef struct vb_eval_options {
     int64_t threads;   /* >= 1 */
     bool validation;   /* the validation tasks of evaluations during training, not the held-out ones */
     const char *per_task_path; /* also write each task's returns there (CSV), or NULL */
+    vb_env_params env;  /* the task family */
+    int64_t batch;     /* envs stepped together per worker (at most) */
+    bool greedy;       /* act on the argmax (the policy's, or the planner's) */
+    bool plan;         /* a planning model plans (eval.planning: planner), else acts on its policy alone */
+    vb_planner_cfg planner; /* its settings when it plans */
+    double progress_s; /* seconds between progress lines */
 } vb_eval_options;
 
 /* What an evaluation found (the JSON summary's fields). */
@@ -71,7 +78,7 @@ int vb_eval_result_write_json(const vb_eval_result *r, FILE *out);
  * status is 0. Returns an exit status: 0, 1 (runtime failure) or 2 (an agent
  * that does not exist or does not fit the env; the message lists the valid
  * ones). */
-int vb_eval_run(const vb_config *cfg, const vb_eval_options *opt, FILE *out, vb_eval_result *result);
+int vb_eval_run(const vb_eval_options *opt, FILE *out, vb_eval_result *result);
 /* Parse a whole decimal integer in [min, max]. 0, or -1. */
 int vb_eval_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);
 /* Worker threads when --threads is not given: one per online core. */

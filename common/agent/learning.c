@@ -133,7 +133,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
      * fixed regression targets, one pass */
     l->epochs = p->algo == VB_ALGO_VARIBASED ? 1 : p->ppo_epochs;
     vb_chunk_layout_init(&l->cl, m, l->L, p->algo == VB_ALGO_VARIBASED);
-    l->has_exact = m->d.has_decoder && vb_exact_belief_init(&l->exact, spec, p->prior_alpha, p->prior_beta);
+    l->has_exact = m->d.has_decoder && vb_exact_belief_init(&l->exact, spec, spec->prior_alpha, spec->prior_beta);
     vb_carver c = {0};
     carve(l, &c);
     l->block = calloc(1, c.off);

@@ -43,7 +43,6 @@ typedef struct vb_learning_cfg {
     vb_elbo_params elbo;         /* coef, kl_beta, samples, decode_task (bernoulli, hit_level from the model) */
     int64_t elbo_warmup;         /* updates of the ELBO alone before RL starts (belief agents) */
     bool refresh_carry;
-    double prior_alpha, prior_beta; /* bandit task prior, for the exact-belief metric */
     vb_optim_cfg optim;
     uint64_t seed;
 } vb_learning_cfg;

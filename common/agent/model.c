@@ -6,28 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, char *err, size_t err_len) {
+int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, char *err, size_t err_len) {
     memset(m, 0, sizeof *m);
     vb_model_dims *d = &m->d;
     d->obs = spec->obs_size;
     d->actions = spec->num_actions;
     d->in = d->obs + d->actions + 3;
     d->steps_per_task = spec->steps_per_task;
-    d->task_clock = cfg->model.task_clock;
-    d->embed = cfg->model.embed;
-    d->hidden = cfg->model.hidden;
-    d->latent = cfg->model.latent;
-    d->mlp_hidden = cfg->model.mlp_hidden;
-    d->s5_state = cfg->model.s5_state;
-    d->core = cfg->model.core;
-    d->algo = cfg->run.algo;
+    d->task_clock = c->task_clock;
+    d->embed = c->embed;
+    d->hidden = c->hidden;
+    d->latent = c->latent;
+    d->mlp_hidden = c->mlp_hidden;
+    d->s5_state = c->s5_state;
+    d->core = c->core;
+    d->algo = c->algo;
     d->carry = d->core == VB_CORE_GRU ? d->hidden : 2 * d->s5_state;
     d->belief_features = d->algo != VB_ALGO_RL2;
-    d->policy_hidden = d->belief_features && cfg->model.policy_hidden;
+    d->policy_hidden = d->belief_features && c->policy_hidden;
     d->has_decoder = d->algo != VB_ALGO_RL2;
-    d->policy_cells = d->belief_features && cfg->model.policy_cells;
+    d->policy_cells = d->belief_features && c->policy_cells;
     d->has_state_head = d->algo == VB_ALGO_VARIBASED &&
-                        (cfg->planner.dynamics == VB_DYN_LEARNED || !spec->task_independent_transitions);
+                        (c->dynamics == VB_DYN_LEARNED || !spec->task_independent_transitions);
     d->reward_cells = spec->reward_cells;
     d->reward_kind = spec->reward_kind;
     d->reward_levels[0] = spec->reward_levels[0];

@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "../../kernels/backend.h"
-#include "../base/config.h"
+#include "../base/kinds.h"
 #include "../envs/env.h"
 #include "../nn/arena.h"
 #include "../nn/gru.h"
@@ -70,8 +70,17 @@ typedef struct vb_model {
     vb_mlp value;
 } vb_model;
 
-/* Dimensions and layout from the config and the env's spec. 0, or -1 with err. */
-int vb_model_build(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, char *err, size_t err_len);
+/* The model section of a run config, and what of the run shapes the networks. */
+typedef struct vb_model_cfg {
+    int algo;                    /* vb_algo */
+    int core;                    /* vb_core_kind */
+    int64_t embed, hidden, latent, mlp_hidden, s5_state;
+    bool policy_hidden, policy_cells, task_clock;
+    int dynamics;                /* vb_dynamics of the planner: learned needs a next-state head */
+} vb_model_cfg;
+
+/* Dimensions and layout from c and the env's spec. 0, or -1 with err. */
+int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, char *err, size_t err_len);
 /* Host-side initialisation of a parameter buffer of m->layout.total floats. */
 int vb_model_init(const vb_model *m, float *P, uint64_t seed);
 

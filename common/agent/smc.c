@@ -8,7 +8,7 @@
 
 #include "../base/carve.h"
 
-#include "../base/config.h"
+#include "../base/kinds.h"
 
 struct vb_smc {
     vb_planner_cfg cfg;

@@ -16,26 +16,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kinds.h"
+
 enum { VB_CFG_STR = 128 };
 
-typedef enum vb_algo { VB_ALGO_VARIBASED = 0, VB_ALGO_RL2 = 1, VB_ALGO_VARIBAD = 2 } vb_algo;
-typedef enum vb_env_name { VB_ENV_GRIDWORLD = 0, VB_ENV_BANDIT = 1, VB_ENV_FUNCOPT = 2 } vb_env_name;
-typedef enum vb_core_kind { VB_CORE_GRU = 0, VB_CORE_S5 = 1 } vb_core_kind;
-typedef enum vb_dynamics { VB_DYN_LEARNED = 0, VB_DYN_ENV = 1 } vb_dynamics;
-typedef enum vb_plan_target { VB_TARGET_BACKUP = 0, VB_TARGET_WEIGHTS = 1 } vb_plan_target;
-typedef enum vb_backup_weights { VB_BACKUP_TWISTED = 0, VB_BACKUP_PRIOR = 1 } vb_backup_weights;
-typedef enum vb_root_actions { VB_ROOT_POLICY = 0, VB_ROOT_ALL = 1 } vb_root_actions;
-typedef enum vb_plan_act { VB_ACT_SAMPLE = 0, VB_ACT_ARGMAX = 1 } vb_plan_act;
-/* the actions imagined particles continue with: drawn from the policy prior, or its argmax */
-typedef enum vb_rollout { VB_ROLLOUT_SAMPLE = 0, VB_ROLLOUT_ARGMAX = 1 } vb_rollout;
-/* binary rewards in imagination: averaged over both outcomes, or one sampled */
-typedef enum vb_outcomes { VB_OUTCOMES_EXPECTED = 0, VB_OUTCOMES_SAMPLED = 1 } vb_outcomes;
-typedef enum vb_optim_kind { VB_OPT_ADAM = 0, VB_OPT_ADAMW = 1 } vb_optim_kind;
-/* how a planning agent acts when evaluated: planning, or on its policy alone */
-typedef enum vb_eval_agent { VB_EVAL_PLANNER = 0, VB_EVAL_POLICY = 1 } vb_eval_agent;
-typedef enum vb_lr_schedule { VB_LR_CONSTANT = 0, VB_LR_LINEAR = 1 } vb_lr_schedule;
-typedef enum vb_value_target { VB_VT_PLANNER = 0, VB_VT_LAMBDA = 1 } vb_value_target;
-typedef enum vb_elbo_decode { VB_DECODE_TRANSITIONS = 0, VB_DECODE_TASK = 1 } vb_elbo_decode;
 typedef enum vb_cfg_log_level { VB_CFG_LOG_DEBUG = 0, VB_CFG_LOG_INFO, VB_CFG_LOG_WARN, VB_CFG_LOG_ERROR } vb_cfg_log_level;
 
 typedef struct vb_config {

@@ -72,7 +72,7 @@ static const vb_agent_info *find_or_explain(const char *name, const vb_env_spec 
     return info;
 }
 
-int vb_agent_solve(vb_agent_solution **out, const char *name, const vb_env_spec *spec, const vb_config *cfg,
+int vb_agent_solve(vb_agent_solution **out, const char *name, const vb_env_spec *spec,
                    char *err, size_t err_len) {
     *out = NULL;
     const vb_agent_info *info = find_or_explain(name, spec, err, err_len);
@@ -81,7 +81,7 @@ int vb_agent_solve(vb_agent_solution **out, const char *name, const vb_env_spec 
     vb_agent_solution *s = calloc(1, sizeof *s);
     if (!s) return snprintf(err, err_len, "out of memory"), VB_AGENT_ERUNTIME;
     s->info = info;
-    int rc = info->solve(spec, cfg, &s->data, err, err_len);
+    int rc = info->solve(spec, &s->data, err, err_len);
     if (rc != 0) {
         free(s);
         return rc;
@@ -103,7 +103,7 @@ int vb_agent_solution_exact(const vb_agent_solution *s, double *task_return, dou
 }
 
 int vb_agent_create_solved(vb_agent **out, const char *name, const vb_agent_solution *solution,
-                           const vb_env_batch *env, const vb_config *cfg, uint64_t seed, uint64_t stream_base,
+                           const vb_env_batch *env, uint64_t seed, uint64_t stream_base,
                            char *err, size_t err_len) {
     *out = NULL;
     const vb_agent_info *info = find_or_explain(name, &env->spec, err, err_len);
@@ -121,7 +121,7 @@ int vb_agent_create_solved(vb_agent **out, const char *name, const vb_agent_solu
         return snprintf(err, err_len, "out of memory"), VB_AGENT_ERUNTIME;
     }
     vb_agent_set_streams(a, seed, stream_base);
-    int rc = info->create(a, env, cfg, err, err_len);
+    int rc = info->create(a, env, err, err_len);
     if (rc != 0) {
         vb_agent_destroy(a);
         return rc;
@@ -131,12 +131,12 @@ int vb_agent_create_solved(vb_agent **out, const char *name, const vb_agent_solu
     return 0;
 }
 
-int vb_agent_create(vb_agent **out, const char *name, const vb_env_batch *env, const vb_config *cfg,
+int vb_agent_create(vb_agent **out, const char *name, const vb_env_batch *env,
                     uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
     *out = NULL;
     vb_agent_solution *s = NULL;
-    int rc = vb_agent_solve(&s, name, &env->spec, cfg, err, err_len);
-    if (rc == 0) rc = vb_agent_create_solved(out, name, s, env, cfg, seed, stream_base, err, err_len);
+    int rc = vb_agent_solve(&s, name, &env->spec, err, err_len);
+    if (rc == 0) rc = vb_agent_create_solved(out, name, s, env, seed, stream_base, err, err_len);
     if (rc != 0) {
         vb_agent_solution_free(s);
         return rc;

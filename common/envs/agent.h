@@ -27,7 +27,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/config.h"
 #include "../base/rng.h"
 #include "env.h"
 
@@ -68,10 +67,10 @@ typedef struct vb_agent_info {
     int family;        /* vb_env_name, or -1 for every family */
     const char *summary;
     /* Set a->ops and a->impl for env's batch (a->n, a->rng and a->solution are set). */
-    int (*create)(vb_agent *a, const vb_env_batch *env, const vb_config *cfg, char *err, size_t err_len);
+    int (*create)(vb_agent *a, const vb_env_batch *env, char *err, size_t err_len);
     /* Optional: the policy computed before any task, shared by every instance.
      * 0, or VB_AGENT_EUSAGE / VB_AGENT_ERUNTIME with err. */
-    int (*solve)(const vb_env_spec *spec, const vb_config *cfg, void **solution, char *err, size_t err_len);
+    int (*solve)(const vb_env_spec *spec, void **solution, char *err, size_t err_len);
     void (*solution_free)(void *solution);
     /* Optional: the exact expected task return and per-episode returns (episodes of them). */
     void (*exact)(const void *solution, double *task_return, double *episode_return, int64_t episodes);
@@ -87,11 +86,11 @@ void vb_agent_names(int family, char *buf, size_t len);
 /* Create agent `name` for env's batch, streams (seed, stream_base + i), every
  * env at a task start (solving its policy first if it has one). 0, or
  * VB_AGENT_EUSAGE / VB_AGENT_ERUNTIME with err. */
-int vb_agent_create(vb_agent **out, const char *name, const vb_env_batch *env, const vb_config *cfg,
+int vb_agent_create(vb_agent **out, const char *name, const vb_env_batch *env,
                     uint64_t seed, uint64_t stream_base, char *err, size_t err_len);
 /* Solve agent `name`'s policy for the family of spec; *out is NULL for an
  * agent without one. 0, or VB_AGENT_EUSAGE / VB_AGENT_ERUNTIME with err. */
-int vb_agent_solve(vb_agent_solution **out, const char *name, const vb_env_spec *spec, const vb_config *cfg,
+int vb_agent_solve(vb_agent_solution **out, const char *name, const vb_env_spec *spec,
                    char *err, size_t err_len);
 void vb_agent_solution_free(vb_agent_solution *s);
 /* The solved agent's exact expected task return and per-episode returns
@@ -100,7 +99,7 @@ int vb_agent_solution_exact(const vb_agent_solution *s, double *task_return, dou
 /* vb_agent_create reading solution (from vb_agent_solve of the same name and
  * family; NULL for an agent without one). The solution must outlive the agent. */
 int vb_agent_create_solved(vb_agent **out, const char *name, const vb_agent_solution *solution,
-                           const vb_env_batch *env, const vb_config *cfg, uint64_t seed, uint64_t stream_base,
+                           const vb_env_batch *env, uint64_t seed, uint64_t stream_base,
                            char *err, size_t err_len);
 void vb_agent_destroy(vb_agent *a);
 /* Re-address every env's stream at position 0 of (seed, stream_base + i). */

@@ -6,17 +6,17 @@
 #include "agent.h"
 
 #define VB__AGENT_CREATE(fn) \
-    int fn(vb_agent *a, const vb_env_batch *env, const vb_config *cfg, char *err, size_t err_len)
+    int fn(vb_agent *a, const vb_env_batch *env, char *err, size_t err_len)
 
 VB__AGENT_CREATE(vb__agent_random_create);
 VB__AGENT_CREATE(vb__agent_grid_oracle_create);
 VB__AGENT_CREATE(vb__agent_grid_greedy_create);
 VB__AGENT_CREATE(vb__agent_grid_bayes_create);
-int vb__agent_grid_bayes_solve(const vb_env_spec *spec, const vb_config *cfg, void **solution, char *err,
+int vb__agent_grid_bayes_solve(const vb_env_spec *spec, void **solution, char *err,
                                size_t err_len);
 void vb__agent_grid_bayes_free(void *solution);
 void vb__agent_grid_bayes_exact(const void *solution, double *task_return, double *episode_return, int64_t episodes);
-int vb__agent_bandit_bayes_solve(const vb_env_spec *spec, const vb_config *cfg, void **solution, char *err,
+int vb__agent_bandit_bayes_solve(const vb_env_spec *spec, void **solution, char *err,
                                  size_t err_len);
 void vb__agent_bandit_bayes_free(void *solution);
 void vb__agent_bandit_bayes_exact(const void *solution, double *task_return, double *episode_return,

@@ -64,10 +64,10 @@ static void counts_observe(vb_agent *a, const vb_env_batch *env, const int32_t *
 
 /* --- bayes-optimal ------------------------------------------------------ */
 
-int vb__agent_bandit_bayes_solve(const vb_env_spec *spec, const vb_config *cfg, void **solution, char *err,
+int vb__agent_bandit_bayes_solve(const vb_env_spec *spec, void **solution, char *err,
                                  size_t err_len) {
     vb_bandit_dp *dp = NULL;
-    if (vb_bandit_dp_create(&dp, spec->num_actions, spec->steps_per_task, cfg->env.prior_alpha, cfg->env.prior_beta,
+    if (vb_bandit_dp_create(&dp, spec->num_actions, spec->steps_per_task, spec->prior_alpha, spec->prior_beta,
                             BAYES_MAX_STATES, err, err_len) != 0)
         return VB_AGENT_EUSAGE;
     *solution = dp;

@@ -152,7 +152,7 @@ VB__AGENT_CREATE(vb__agent_grid_greedy_create) {
 /* The solver's tables may take this much; 5x5 with four 15-step episodes needs about 0.7 GiB. */
 #define BAYES_MAX_TABLE_BYTES (8.0 * (1u << 30))
 
-int vb__agent_grid_bayes_solve(const vb_env_spec *spec, const vb_config *cfg, void **solution, char *err,
+int vb__agent_grid_bayes_solve(const vb_env_spec *spec, void **solution, char *err,
                                size_t err_len) {
     vb_gridworld_dp *dp = NULL;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -12,29 +12,31 @@ typedef struct bandit_state {
     double *p; /* (n, arms) */
 } bandit_state;
 
-static int bandit_spec(const vb_config *cfg, vb_env_spec *s, char *err, size_t err_len) {
+static int bandit_spec(const vb_env_params *p, vb_env_spec *s, char *err, size_t err_len) {
     s->name = "bandit";
     s->obs_size = 1;
     s->obs_layout = "a constant 0";
-    s->num_actions = cfg->env.arms;
+    s->num_actions = p->arms;
     s->reward_kind = VB_REWARD_BERNOULLI;
     s->reward_levels[0] = 0.0f;
     s->reward_levels[1] = 1.0f;
     s->episode_length = 1;
-    s->episodes_per_task = cfg->env.horizon;
+    s->episodes_per_task = p->horizon;
     s->task_independent_transitions = true;
-    s->reward_cells = cfg->env.arms;
+    s->reward_cells = p->arms;
     s->reward_cell_layout = "the arm pulled (hit: a reward of 1)";
+    s->prior_alpha = p->prior_alpha;
+    s->prior_beta = p->prior_beta;
     return 0;
 }
 
-static int bandit_create(vb_env_batch *b, const vb_config *cfg, char *err, size_t err_len) {
+static int bandit_create(vb_env_batch *b, const vb_env_params *p, char *err, size_t err_len) {
     bandit_state *st = calloc(1, sizeof *st);
     if (!st) return snprintf(err, err_len, "out of memory"), -1;
     b->state = st;
-    st->arms = cfg->env.arms;
-    st->alpha = cfg->env.prior_alpha;
-    st->beta = cfg->env.prior_beta;
+    st->arms = p->arms;
+    st->alpha = p->prior_alpha;
+    st->beta = p->prior_beta;
     st->p = calloc((size_t)(b->n * st->arms), sizeof *st->p);
     if (!st->p) return snprintf(err, err_len, "out of memory"), -1;
     return 0;

@@ -16,21 +16,21 @@ static const vb__env_family *family_of(int name) {
     }
 }
 
-int vb_env_spec_from_config(const vb_config *cfg, vb_env_spec *spec, char *err, size_t err_len) {
-    const vb__env_family *fam = family_of(cfg->env.name);
+int vb_env_spec_from(const vb_env_params *p, vb_env_spec *spec, char *err, size_t err_len) {
+    const vb__env_family *fam = family_of(p->family);
     if (!fam) {
-        snprintf(err, err_len, "env.name: unknown task family %d", cfg->env.name);
+        snprintf(err, err_len, "env.name: unknown task family %d", p->family);
         return -1;
     }
     memset(spec, 0, sizeof *spec);
-    spec->family = cfg->env.name;
-    spec->gamma = cfg->env.gamma;
-    if (fam->spec(cfg, spec, err, err_len) != 0) return -1;
+    spec->family = p->family;
+    spec->gamma = p->gamma;
+    if (fam->spec(p, spec, err, err_len) != 0) return -1;
     spec->steps_per_task = spec->episode_length * spec->episodes_per_task;
     return 0;
 }
 
-int vb_env_batch_create(vb_env_batch **out, const vb_config *cfg, int64_t n, uint64_t seed,
+int vb_env_batch_create(vb_env_batch **out, const vb_env_params *p, int64_t n, uint64_t seed,
                         uint64_t stream_base, char *err, size_t err_len) {
     *out = NULL;
     if (n < 1 || n > (int64_t)1 << 24) {
@@ -39,13 +39,13 @@ int vb_env_batch_create(vb_env_batch **out, const vb_config *cfg, int64_t n, uin
     }
     vb_env_batch *b = calloc(1, sizeof *b);
     if (!b) return snprintf(err, err_len, "out of memory"), -1;
-    if (vb_env_spec_from_config(cfg, &b->spec, err, err_len) != 0) {
+    if (vb_env_spec_from(p, &b->spec, err, err_len) != 0) {
         free(b);
         return -1;
     }
     size_t un = (size_t)n;
     b->n = n;
-    b->family = family_of(cfg->env.name);
+    b->family = family_of(p->family);
     b->obs = calloc(un * (size_t)b->spec.obs_size, sizeof *b->obs);
     b->reward = calloc(un, sizeof *b->reward);
     b->done = calloc(un, sizeof *b->done);
@@ -58,7 +58,7 @@ int vb_env_batch_create(vb_env_batch **out, const vb_config *cfg, int64_t n, uin
         vb_env_batch_destroy(b);
         return snprintf(err, err_len, "out of memory for %lld environments", (long long)n), -1;
     }
-    if (b->family->create(b, cfg, err, err_len) != 0) {
+    if (b->family->create(b, p, err, err_len) != 0) {
         vb_env_batch_destroy(b);
         return -1;
     }

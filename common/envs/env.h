@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/config.h"
+#include "../base/kinds.h"
 #include "../base/rng.h"
 
 typedef enum vb_reward_kind {
@@ -46,6 +46,17 @@ enum {
     VB_ENV_ENUMERIC = -4,  /* a task could not be drawn (non-positive Cholesky pivot) */
     VB_ENV_ENOEPISODE = -5, /* reset_episode during the task's last episode */
 };
+
+/* A task family and its parameters (the env section of a run config). */
+typedef struct vb_env_params {
+    int family;                  /* vb_env_name */
+    double gamma;
+    int64_t grid_size, episode_length, episodes_per_task;            /* gridworld */
+    int64_t arms, horizon;                                           /* bandit */
+    double prior_alpha, prior_beta;                                  /* bandit: Beta task prior */
+    int64_t points, queries;                                         /* funcopt */
+    double lengthscale_min, lengthscale_max, noise_std;              /* funcopt */
+} vb_env_params;
 
 typedef struct vb_env_spec {
     int family;                  /* vb_env_name */
@@ -68,6 +79,7 @@ typedef struct vb_env_spec {
     bool reports_regret;         /* the batch's regret buffer is meaningful */
     int64_t grid_size;           /* gridworld: side of the grid; else 0 */
     int64_t points;              /* funcopt: grid points N; else 0 */
+    double prior_alpha, prior_beta; /* bandit: the Beta prior every arm's p is drawn from; else 0 */
 } vb_env_spec;
 
 struct vb__env_family;
@@ -93,11 +105,11 @@ typedef struct vb_env_batch {
     void *state;
 } vb_env_batch;
 
-/* The spec of the family cfg->env.name with cfg's parameters. 0, or -1 with err. */
-int vb_env_spec_from_config(const vb_config *cfg, vb_env_spec *spec, char *err, size_t err_len);
-/* A batch of n envs of cfg's family, streams (seed, stream_base + i). Every env
+/* The spec of family p->family with p's parameters. 0, or -1 with err. */
+int vb_env_spec_from(const vb_env_params *p, vb_env_spec *spec, char *err, size_t err_len);
+/* A batch of n envs of p's family, streams (seed, stream_base + i). Every env
  * starts a fresh task. Returns 0, or -1 with err (out of memory, bad n). */
-int vb_env_batch_create(vb_env_batch **out, const vb_config *cfg, int64_t n, uint64_t seed,
+int vb_env_batch_create(vb_env_batch **out, const vb_env_params *p, int64_t n, uint64_t seed,
                         uint64_t stream_base, char *err, size_t err_len);
 void vb_env_batch_destroy(vb_env_batch *b);
 /* Re-address every env's stream (position 0 of seed, stream_base + i); tasks

@@ -8,10 +8,10 @@
 #include "env.h"
 
 typedef struct vb__env_family {
-    /* Fill the family's fields of spec from cfg (clock, sizes, reward). */
-    int (*spec)(const vb_config *cfg, vb_env_spec *spec, char *err, size_t err_len);
+    /* Fill the family's fields of spec from p (clock, sizes, reward). */
+    int (*spec)(const vb_env_params *p, vb_env_spec *spec, char *err, size_t err_len);
     /* Allocate the task state of b->n envs into b->state. 0, or -1 with err. */
-    int (*create)(vb_env_batch *b, const vb_config *cfg, char *err, size_t err_len);
+    int (*create)(vb_env_batch *b, const vb_env_params *p, char *err, size_t err_len);
     void (*destroy)(void *state);
     /* Draw env i's task from b->rng[i] and write its first observation. */
     int (*reset_task)(vb_env_batch *b, int64_t i);

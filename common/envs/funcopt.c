@@ -20,32 +20,32 @@ typedef struct funcopt_state {
     double *z;       /* (N) workspace: standard normals */
 } funcopt_state;
 
-static int funcopt_spec(const vb_config *cfg, vb_env_spec *s, char *err, size_t err_len) {
+static int funcopt_spec(const vb_env_params *p, vb_env_spec *s, char *err, size_t err_len) {
     s->name = "funcopt";
     s->obs_size = 2;
     s->obs_layout = "x of the last query in [0, 1], then 1 once a query was made (0, 0 before)";
-    s->num_actions = cfg->env.points;
+    s->num_actions = p->points;
     s->reward_kind = VB_REWARD_GAUSSIAN;
-    s->reward_noise_std = cfg->env.noise_std;
-    s->episode_length = cfg->env.queries;
+    s->reward_noise_std = p->noise_std;
+    s->episode_length = p->queries;
     s->episodes_per_task = 1;
     s->task_independent_transitions = true;
-    s->reward_cells = cfg->env.points;
+    s->reward_cells = p->points;
     s->reward_cell_layout = "the grid point queried (mean: f there)";
     s->reports_regret = true;
-    s->points = cfg->env.points;
+    s->points = p->points;
     return 0;
 }
 
-static int funcopt_create(vb_env_batch *b, const vb_config *cfg, char *err, size_t err_len) {
+static int funcopt_create(vb_env_batch *b, const vb_env_params *p, char *err, size_t err_len) {
     funcopt_state *st = calloc(1, sizeof *st);
     if (!st) return snprintf(err, err_len, "out of memory"), -1;
     b->state = st;
-    size_t N = (size_t)cfg->env.points, n = (size_t)b->n;
-    st->points = cfg->env.points;
-    st->ell_min = cfg->env.lengthscale_min;
-    st->ell_max = cfg->env.lengthscale_max;
-    st->noise_std = cfg->env.noise_std;
+    size_t N = (size_t)p->points, n = (size_t)b->n;
+    st->points = p->points;
+    st->ell_min = p->lengthscale_min;
+    st->ell_max = p->lengthscale_max;
+    st->noise_std = p->noise_std;
     st->x = malloc(N * sizeof *st->x);
     st->f = malloc(n * N * sizeof *st->f);
     st->ell = malloc(n * sizeof *st->ell);

@@ -27,7 +27,7 @@ void vb_gridworld_move(int64_t g, int32_t x, int32_t y, int32_t a, int32_t *nx, 
 
 int vb_gridworld_is_candidate(int32_t x, int32_t y) { return !(x < 2 && y < 2); }
 
-static int grid_spec(const vb_config *cfg, vb_env_spec *s, char *err, size_t err_len) {
+static int grid_spec(const vb_env_params *p, vb_env_spec *s, char *err, size_t err_len) {
     s->name = "gridworld";
     s->obs_size = 2;
     s->obs_layout = "x, y: the current cell, as floats in [0, grid_size - 1]";
@@ -35,10 +35,10 @@ static int grid_spec(const vb_config *cfg, vb_env_spec *s, char *err, size_t err
     s->reward_kind = VB_REWARD_BERNOULLI;
     s->reward_levels[0] = -0.1f;
     s->reward_levels[1] = 1.0f;
-    s->episode_length = cfg->env.episode_length;
-    s->episodes_per_task = cfg->env.episodes_per_task;
+    s->episode_length = p->episode_length;
+    s->episodes_per_task = p->episodes_per_task;
     s->task_independent_transitions = true;
-    s->grid_size = cfg->env.grid_size;
+    s->grid_size = p->grid_size;
     s->reward_cells = s->grid_size * s->grid_size;
     s->reward_cell_layout = "the cell after the move, y * grid_size + x (hit: it is the goal)";
     /* the goal is uniform over the candidate cells */
@@ -49,7 +49,7 @@ static int grid_spec(const vb_config *cfg, vb_env_spec *s, char *err, size_t err
     return 0;
 }
 
-static int grid_create(vb_env_batch *b, const vb_config *cfg, char *err, size_t err_len) {
+static int grid_create(vb_env_batch *b, const vb_env_params *p, char *err, size_t err_len) {
     grid_state *st = calloc(1, sizeof *st);
     if (!st) return snprintf(err, err_len, "out of memory"), -1;
     b->state = st;

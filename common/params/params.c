@@ -59,8 +59,6 @@ vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
                  .decode_task = cfg->learner.elbo_decode == VB_DECODE_TASK},
         .elbo_warmup = cfg->learner.elbo_warmup_updates,
         .refresh_carry = cfg->learner.refresh_carry,
-        .prior_alpha = cfg->env.prior_alpha,
-        .prior_beta = cfg->env.prior_beta,
         .optim = vb_optim_defaults(),
         .seed = (uint64_t)cfg->run.seed,
     };
@@ -76,4 +74,86 @@ vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
     if (algo != VB_ALGO_VARIBASED) oc->total_steps *= cfg->learner.ppo_epochs;
     oc->decay_start = (int64_t)(cfg->learner.lr_decay_start * (double)oc->total_steps);
     return p;
+}
+
+vb_env_params vb_env_params_from(const vb_config *cfg) {
+    return (vb_env_params){
+        .family = cfg->env.name,
+        .gamma = cfg->env.gamma,
+        .grid_size = cfg->env.grid_size,
+        .episode_length = cfg->env.episode_length,
+        .episodes_per_task = cfg->env.episodes_per_task,
+        .arms = cfg->env.arms,
+        .horizon = cfg->env.horizon,
+        .prior_alpha = cfg->env.prior_alpha,
+        .prior_beta = cfg->env.prior_beta,
+        .points = cfg->env.points,
+        .queries = cfg->env.queries,
+        .lengthscale_min = cfg->env.lengthscale_min,
+        .lengthscale_max = cfg->env.lengthscale_max,
+        .noise_std = cfg->env.noise_std,
+    };
+}
+
+vb_model_cfg vb_model_cfg_from(const vb_config *cfg) {
+    return (vb_model_cfg){
+        .algo = cfg->run.algo,
+        .core = cfg->model.core,
+        .embed = cfg->model.embed,
+        .hidden = cfg->model.hidden,
+        .latent = cfg->model.latent,
+        .mlp_hidden = cfg->model.mlp_hidden,
+        .s5_state = cfg->model.s5_state,
+        .policy_hidden = cfg->model.policy_hidden,
+        .policy_cells = cfg->model.policy_cells,
+        .task_clock = cfg->model.task_clock,
+        .dynamics = cfg->planner.dynamics,
+    };
+}
+
+vb_acting_cfg vb_acting_cfg_from(const vb_config *cfg) {
+    return (vb_acting_cfg){
+        .algo = cfg->run.algo,
+        .window = cfg->learner.window,
+        .env = vb_env_params_from(cfg),
+        .planner = vb_planner_cfg_from(cfg, true),
+        .argmax = cfg->planner.act == VB_ACT_ARGMAX,
+    };
+}
+
+vb_eval_options vb_eval_options_from(const vb_config *cfg) {
+    return (vb_eval_options){
+        .tasks = cfg->eval.tasks,
+        .seed = (uint64_t)cfg->run.seed,
+        .threads = 1,
+        .env = vb_env_params_from(cfg),
+        .batch = cfg->env.batch,
+        .greedy = cfg->eval.greedy,
+        .plan = cfg->eval.planning == VB_EVAL_PLANNER,
+        .planner = vb_planner_cfg_from(cfg, false),
+        .progress_s = cfg->log.interval_s,
+    };
+}
+
+int vb_env_spec_from_config(const vb_config *cfg, vb_env_spec *spec, char *err, size_t err_len) {
+    vb_env_params p = vb_env_params_from(cfg);
+    return vb_env_spec_from(&p, spec, err, err_len);
+}
+
+int vb_env_batch_from_config(vb_env_batch **out, const vb_config *cfg, int64_t n, uint64_t seed,
+                             uint64_t stream_base, char *err, size_t err_len) {
+    vb_env_params p = vb_env_params_from(cfg);
+    return vb_env_batch_create(out, &p, n, seed, stream_base, err, err_len);
+}
+
+int vb_model_build_from_config(vb_model *m, const vb_config *cfg, const vb_env_spec *spec, char *err,
+                               size_t err_len) {
+    vb_model_cfg c = vb_model_cfg_from(cfg);
+    return vb_model_build(m, &c, spec, err, err_len);
+}
+
+int vb_acting_create_from_config(vb_acting *a, const vb_backend *be, const vb_model *m, const vb_config *cfg,
+                                 int64_t n, uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
+    vb_acting_cfg c = vb_acting_cfg_from(cfg);
+    return vb_acting_create(a, be, m, &c, n, seed, stream_base, err, err_len);
 }

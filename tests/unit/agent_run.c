@@ -1,4 +1,5 @@
 #include "agent_run.h"
+#include "common/params/params.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -9,8 +10,8 @@ void vb_test_run_agent(const vb_config *cfg, const char *agent, int64_t tasks, u
     char err[512];
     vb_env_batch *env = NULL;
     vb_agent *a = NULL;
-    cr_assert_eq(vb_env_batch_create(&env, cfg, tasks, seed, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_agent_create(&a, agent, env, cfg, seed, UINT64_C(1) << 40, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_batch_from_config(&env, cfg, tasks, seed, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_agent_create(&a, agent, env, seed, UINT64_C(1) << 40, err, sizeof err), 0, "%s", err);
     if (peek) peek(env, ctx);
     int64_t E = env->spec.episodes_per_task;
     out->tasks = tasks;

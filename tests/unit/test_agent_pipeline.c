@@ -10,6 +10,7 @@
 #include "common/agent/chunk.h"
 #include "common/agent/replay.h"
 #include "support.h"
+#include "common/params/params.h"
 
 static vb_config cfg;
 static vb_env_spec spec;
@@ -22,7 +23,7 @@ static void smoke_model(void) {
                  "%s", err);
     cr_assert_eq(vb_config_set(&cfg, "run.algo=rl2", err, sizeof err), 0, "%s", err);
     cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_model_build(&model, &cfg, &spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&model, &cfg, &spec, err, sizeof err), 0, "%s", err);
 }
 
 Test(pipeline, chunk_layout_covers_every_field, .init = smoke_model) {
@@ -128,7 +129,7 @@ Test(pipeline, acting_chunks_chain_across_windows_and_tasks, .init = smoke_model
     float *P = calloc((size_t)model.layout.total, sizeof(float));
     cr_assert_eq(vb_model_init(&model, P, 3), 0);
     vb_acting a;
-    cr_assert_eq(vb_acting_create(&a, be, &model, &cfg, 2, 5, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_acting_create_from_config(&a, be, &model, &cfg, 2, 5, 0, err, sizeof err), 0, "%s", err);
     vb_acting_set_params(&a, P, 0);
     collected k = {.cl = a.cl, .cap = 8};
     k.data = calloc((size_t)(k.cap * a.cl.floats), sizeof(float));
@@ -183,12 +184,12 @@ Test(pipeline, acting_chunks_carry_the_task_labels, .init = smoke_model) {
     char err[512];
     cr_assert_eq(vb_config_set(&cfg, "run.algo=varibad", err, sizeof err), 0);
     cr_assert_eq(vb_config_set(&cfg, "learner.window=7", err, sizeof err), 0);
-    cr_assert_eq(vb_model_build(&model, &cfg, &spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&model, &cfg, &spec, err, sizeof err), 0, "%s", err);
     const vb_backend *be = vb_backend_cpu();
     float *P = calloc((size_t)model.layout.total, sizeof(float));
     cr_assert_eq(vb_model_init(&model, P, 3), 0);
     vb_acting a;
-    cr_assert_eq(vb_acting_create(&a, be, &model, &cfg, 4, 5, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_acting_create_from_config(&a, be, &model, &cfg, 4, 5, 0, err, sizeof err), 0, "%s", err);
     vb_acting_set_params(&a, P, 0);
     const vb_chunk_layout *cl = &a.cl;
     cr_assert_eq(cl->cells, spec.reward_cells);
@@ -240,11 +241,11 @@ static int64_t planned_actions_off_argmax(const char *mode) {
     cr_assert_eq(vb_config_set(&cfg, "learner.window=5", err, sizeof err), 0);
     snprintf(set, sizeof set, "planner.act=%s", mode);
     cr_assert_eq(vb_config_set(&cfg, set, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_model_build(&model, &cfg, &spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&model, &cfg, &spec, err, sizeof err), 0, "%s", err);
     float *P = calloc((size_t)model.layout.total, sizeof(float));
     cr_assert_eq(vb_model_init(&model, P, 3), 0);
     vb_acting a;
-    cr_assert_eq(vb_acting_create(&a, vb_backend_cpu(), &model, &cfg, 4, 5, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_acting_create_from_config(&a, vb_backend_cpu(), &model, &cfg, 4, 5, 0, err, sizeof err), 0, "%s", err);
     vb_acting_set_params(&a, P, 0);
     collected k = {.cl = a.cl, .cap = 32};
     k.data = calloc((size_t)(k.cap * a.cl.floats), sizeof(float));

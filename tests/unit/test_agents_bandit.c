@@ -6,6 +6,7 @@
 
 #include "agent_run.h"
 #include "common/envs/bandit_dp.h"
+#include "common/params/params.h"
 
 static char err[512];
 
@@ -84,8 +85,8 @@ Test(agents_bandit, bayes_optimal_stays_after_a_success_and_switches_after_a_fai
     vb_config cfg = bandit_cfg(2, 2);
     vb_env_batch *env = NULL;
     vb_agent *a = NULL;
-    cr_assert_eq(vb_env_batch_create(&env, &cfg, 64, 1, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_agent_create(&a, "bayes-optimal", env, &cfg, 1, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_batch_from_config(&env, &cfg, 64, 1, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_agent_create(&a, "bayes-optimal", env, 1, 0, err, sizeof err), 0, "%s", err);
     int32_t acts[64];
     vb_agent_act(a, env, acts);
     for (int i = 0; i < 64; i++) cr_assert_eq(acts[i], 0);
@@ -109,8 +110,8 @@ Test(agents_bandit, ucb1_tries_every_arm_once_in_order) {
     vb_config cfg = bandit_cfg(5, 10);
     vb_env_batch *env = NULL;
     vb_agent *a = NULL;
-    cr_assert_eq(vb_env_batch_create(&env, &cfg, 8, 2, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_agent_create(&a, "ucb1", env, &cfg, 2, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_batch_from_config(&env, &cfg, 8, 2, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_agent_create(&a, "ucb1", env, 2, 0, err, sizeof err), 0, "%s", err);
     int32_t acts[8];
     for (int t = 0; t < 10; t++) {
         vb_agent_act(a, env, acts);

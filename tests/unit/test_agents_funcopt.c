@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent_run.h"
+#include "common/params/params.h"
 #include "common/envs/funcopt.h"
 
 static vb_config funcopt_cfg(int64_t points, int64_t queries, double noise) {
@@ -93,7 +94,7 @@ Test(agents_funcopt, oversized_posteriors_are_refused) {
     cr_assert_eq(vb_env_spec_from_config(&cfg, &env.spec, err, sizeof err), 0, "%s", err);
     env.n = 20000;
     vb_agent *a = NULL;
-    cr_assert_eq(vb_agent_create(&a, "gp-ucb", &env, &cfg, 1, 0, err, sizeof err), VB_AGENT_EUSAGE);
+    cr_assert_eq(vb_agent_create(&a, "gp-ucb", &env, 1, 0, err, sizeof err), VB_AGENT_EUSAGE);
     cr_assert(strstr(err, "env.batch"), "%s", err);
     cr_assert_null(a);
 }

@@ -6,6 +6,7 @@
 
 #include "agent_run.h"
 #include "common/envs/gridworld.h"
+#include "common/params/params.h"
 
 typedef struct goals {
     int32_t x[512], y[512];
@@ -94,11 +95,11 @@ Test(agents_gridworld, agents_of_other_families_are_refused) {
     char err[512];
     vb_env_batch *env = NULL;
     vb_agent *a = NULL;
-    cr_assert_eq(vb_env_batch_create(&env, &cfg, 2, 1, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_agent_create(&a, "thompson", env, &cfg, 1, 0, err, sizeof err), VB_AGENT_EUSAGE);
+    cr_assert_eq(vb_env_batch_from_config(&env, &cfg, 2, 1, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_agent_create(&a, "thompson", env, 1, 0, err, sizeof err), VB_AGENT_EUSAGE);
     cr_assert_null(a);
     cr_assert(strstr(err, "random, oracle, greedy-search"), "%s", err);
-    cr_assert_eq(vb_agent_create(&a, "nope", env, &cfg, 1, 0, err, sizeof err), VB_AGENT_EUSAGE);
+    cr_assert_eq(vb_agent_create(&a, "nope", env, 1, 0, err, sizeof err), VB_AGENT_EUSAGE);
     cr_assert_not_null(vb_agent_find("oracle", VB_ENV_FUNCOPT));
     cr_assert_null(vb_agent_find("greedy-search", VB_ENV_BANDIT));
     vb_env_batch_destroy(env);

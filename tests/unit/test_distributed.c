@@ -18,6 +18,7 @@
 #include "common/net/messages.h"
 #include "support.h"
 #include "test_distributed_support.h"
+#include "common/params/params.h"
 
 /* ./learner on configs/smoke.yaml (rl2) in the test's folder, on ports
  * port..port+2 of 127.0.0.1, with fast heartbeats and metrics; extra --set
@@ -275,7 +276,7 @@ Test(distributed, bad_messages_on_every_port_are_counted_and_dropped, .init = vb
     vb_model m;
     vb_chunk_layout cl;
     cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build(&m, &cfg, &spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0);
     vb_chunk_layout_init(&cl, &m, cfg.learner.window, false);
     size_t chunk_max = vb_msg_chunk_max_size(&cl);
 
@@ -447,11 +448,11 @@ Test(distributed, a_repeated_register_keeps_assignment_and_credit, .init = vb_dt
     vb_env_spec spec;
     vb_model m;
     cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build(&m, &cfg, &spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0);
     float *P = calloc((size_t)m.layout.total, sizeof(float));
     cr_assert_eq(vb_model_init(&m, P, 5), 0);
     vb_acting a;
-    cr_assert_eq(vb_acting_create(&a, vb_backend_cpu(), &m, &cfg, cfg.env.batch, 1, 1000, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_acting_create_from_config(&a, vb_backend_cpu(), &m, &cfg, cfg.env.batch, 1, 1000, err, sizeof err), 0, "%s", err);
     vb_acting_set_params(&a, P, 0);
     vb_chunk_layout cl;
     vb_chunk_layout_init(&cl, &m, cfg.learner.window, false);

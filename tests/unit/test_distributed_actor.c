@@ -49,7 +49,7 @@ static void fake_start(fake *f) {
     cr_assert_eq(vb_config_set(&f->cfg, "run.algo=rl2", err, sizeof err), 0);
     cr_assert_eq(vb_config_set(&f->cfg, "actors.heartbeat_ms=100", err, sizeof err), 0);
     cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
     /* exactly as the serial learner (learning.c) lays out its chunks */
     vb_chunk_layout_init(&f->cl, &f->m, f->cfg.learner.window, f->cfg.run.algo == VB_ALGO_VARIBASED);
     f->P = calloc((size_t)f->m.layout.total, sizeof(float));

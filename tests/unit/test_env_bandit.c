@@ -6,6 +6,7 @@
 
 #include "common/envs/bandit.h"
 #include "common/envs/env.h"
+#include "common/params/params.h"
 
 static char err[512];
 
@@ -19,7 +20,7 @@ static vb_env_batch *make(int64_t n, int64_t arms, int64_t horizon, double alpha
     cfg.env.prior_alpha = alpha;
     cfg.env.prior_beta = beta;
     vb_env_batch *b = NULL;
-    cr_assert_eq(vb_env_batch_create(&b, &cfg, n, seed, base, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_batch_from_config(&b, &cfg, n, seed, base, err, sizeof err), 0, "%s", err);
     return b;
 }
 

@@ -7,6 +7,7 @@
 #include "common/envs/env.h"
 #include "common/envs/funcopt.h"
 #include "common/envs/gp.h"
+#include "common/params/params.h"
 
 static char err[512];
 
@@ -21,7 +22,7 @@ static vb_env_batch *make(int64_t n, int64_t points, int64_t queries, double lmi
     cfg.env.lengthscale_max = lmax;
     cfg.env.noise_std = noise;
     vb_env_batch *b = NULL;
-    cr_assert_eq(vb_env_batch_create(&b, &cfg, n, seed, base, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_batch_from_config(&b, &cfg, n, seed, base, err, sizeof err), 0, "%s", err);
     return b;
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/envs/env.h"
 #include "common/envs/gridworld.h"
+#include "common/params/params.h"
 
 static char err[512];
 
@@ -15,7 +16,7 @@ static vb_env_batch *make(int64_t n, uint64_t seed, uint64_t base) {
     vb_config_defaults(&cfg);
     cfg.env.name = VB_ENV_GRIDWORLD;
     vb_env_batch *b = NULL;
-    cr_assert_eq(vb_env_batch_create(&b, &cfg, n, seed, base, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_batch_from_config(&b, &cfg, n, seed, base, err, sizeof err), 0, "%s", err);
     return b;
 }
 

@@ -13,6 +13,7 @@
 #include "common/net/messages.h"
 #include "common/net/peer_log.h"
 #include "support.h"
+#include "common/params/params.h"
 
 typedef struct fixture {
     vb_config cfg;
@@ -30,7 +31,7 @@ static void fixture_init(fixture *f) {
     cr_assert_eq(vb_config_load_file(&f->cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
     cr_assert_eq(vb_config_set(&f->cfg, "run.algo=rl2", err, sizeof err), 0);
     cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
     vb_chunk_layout_init(&f->cl, &f->m, f->cfg.learner.window, false);
     f->data = calloc((size_t)f->cl.floats, sizeof(float));
     f->data[f->cl.reset] = 1.0f;

@@ -31,7 +31,7 @@ static void build(fixture *f, const char *env, const char *const *sets) {
         cr_assert_eq(vb_config_set(&f->cfg, base[i], err, sizeof err), 0, "%s", err);
     for (int i = 0; sets && sets[i]; i++) cr_assert_eq(vb_config_set(&f->cfg, sets[i], err, sizeof err), 0, "%s", err);
     cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_model_build(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
     f->P = calloc((size_t)f->m.layout.total, sizeof(float));
     cr_assert_eq(vb_model_init(&f->m, f->P, 9), 0);
     /* V == 0 */

@@ -59,13 +59,13 @@ static void fixed_setup(fixed *f, const char *const *base, const char *const *ex
     for (int i = 0; base[i]; i++) cr_assert_eq(vb_config_set(&f->cfg, base[i], err, sizeof err), 0, "%s", err);
     for (int i = 0; extra && extra[i]; i++) cr_assert_eq(vb_config_set(&f->cfg, extra[i], err, sizeof err), 0, "%s", err);
     cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
     f->P = calloc((size_t)f->m.layout.total, sizeof(float));
     cr_assert_eq(vb_model_init(&f->m, f->P, 1), 0);
     const vb_backend *be = vb_backend_cpu();
     vb_learning_cfg lp = vb_learning_cfg_from(&f->cfg);
     cr_assert_eq(vb_learning_create(&f->l, be, &f->m, &lp, &f->spec, f->P, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_acting_create(&f->a, be, &f->m, &f->cfg, 8, 1, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_acting_create_from_config(&f->a, be, &f->m, &f->cfg, 8, 1, 0, err, sizeof err), 0, "%s", err);
     vb_acting_set_params(&f->a, f->P, 0);
     if (steps <= 0) steps = (int)f->cfg.learner.window;
     for (int s = 0; s < steps; s++) cr_assert_eq(vb_acting_step(&f->a, sink_into, f->l, err, sizeof err), 0);
@@ -702,15 +702,18 @@ static void check_keep_best(const char *name, const char *algo, const char *gree
     vb_env_spec spec;
     vb_model m;
     cr_assert_eq(vb_env_spec_from_config(&c, &spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build(&m, &c, &spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&m, &c, &spec, err, sizeof err), 0, "%s", err);
     float *P = malloc(sizeof(float) * (size_t)m.layout.total);
     cr_assert_eq(vb_arena_from_blob(&m.layout, blob, (size_t)plen, P, "best", err, sizeof err), 0, "%s", err);
     c.eval.planning = c.eval.during_training;
     vb_log_set_level(VB_LOG_WARN);
-    vb_eval_options opt = {.agent = "checkpoint", .model = &m, .params = P, .tasks = c.eval.tasks,
-                           .seed = (uint64_t)c.run.seed, .threads = 1, .validation = true};
+    vb_eval_options opt = vb_eval_options_from(&c);
+    opt.agent = "checkpoint";
+    opt.model = &m;
+    opt.params = P;
+    opt.validation = true;
     vb_eval_result res;
-    cr_assert_eq(vb_eval_run(&c, &opt, NULL, &res), 0);
+    cr_assert_eq(vb_eval_run(&opt, NULL, &res), 0);
     cr_assert_eq(res.return_mean, rec, "re-evaluated %.17g, recorded %.17g", res.return_mean, rec);
     vb_eval_result_free(&res);
     free(P);
@@ -747,8 +750,12 @@ Test(train, validation_tasks_are_not_the_held_out_tasks) {
     for (int v = 0; v < 2; v++) {
         size_t len = 0;
         FILE *mem = open_memstream(&out[v], &len);
-        vb_eval_options opt = {.agent = "random", .tasks = 400, .seed = 1, .threads = 1, .validation = v};
-        cr_assert_eq(vb_eval_run(&c, &opt, mem, NULL), 0);
+        vb_eval_options opt = vb_eval_options_from(&c);
+        opt.agent = "random";
+        opt.tasks = 400;
+        opt.seed = 1;
+        opt.validation = v;
+        cr_assert_eq(vb_eval_run(&opt, mem, NULL), 0);
         fclose(mem);
     }
     const char *a = strstr(out[0], "\"return_mean\":"), *b = strstr(out[1], "\"return_mean\":");
