@@ -14,7 +14,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "common/agent/model.h"
+#include "common/model/model.h"
 #include "common/net/channel.h"
 #include "common/net/messages.h"
 #include "common/params/params.h"

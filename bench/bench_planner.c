@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "../kernels/blas_core.h"
-#include "common/agent/planner.h"
+#include "common/planner/planner.h"
 #include "common/params/params.h"
 
 static double now(void) {

@@ -1,6 +1,6 @@
 /* actor — the acting process: steps a batch of environments, tracks beliefs,
  * plans every action, and streams trajectory chunks to the learner; with
- * --eval, evaluates an agent locally (common/agent/evaluate.c). This file is the command line. */
+ * --eval, evaluates an agent locally (common/eval/evaluate.c). This file is the command line. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +14,8 @@
 #include "../../common/params/params.h"
 #include "../../kernels/backend.h"
 #include "../../kernels/blas_core.h"
-#include "act.h"
-#include "../../common/agent/evaluate.h"
+#include "remote.h"
+#include "../../common/eval/evaluate.h"
 #include "../../common/params/params.h"
 #include "trained.h"
 

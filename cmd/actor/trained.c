@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/agent/checkpoint.h"
+#include "../../common/base/checkpoint.h"
 #include "../../common/base/log.h"
 #include "../../common/nn/arena.h"
 #include "../../common/params/params.h"

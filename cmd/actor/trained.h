@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "../../common/agent/model.h"
+#include "../../common/model/model.h"
 #include "../../common/base/cli.h"
 
 /* Resolve the config (the checkpoint's, then --config, then each --set),

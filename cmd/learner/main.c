@@ -12,7 +12,7 @@
 #include "../../kernels/blas_core.h"
 #include "../../kernels/device.h"
 #include "train.h"
-#include "../../common/agent/checkpoint.h"
+#include "../../common/base/checkpoint.h"
 
 static void usage(FILE *out) {
     fputs("usage: learner [--config FILE] [--set SECTION.KEY=VALUE]... [options]\n"

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../common/agent/checkpoint.h"
-#include "../../common/agent/evaluate.h"
+#include "../../common/base/checkpoint.h"
+#include "../../common/eval/evaluate.h"
 #include "../../common/base/fs.h"
 #include "../../common/base/log.h"
 #include "../../common/params/params.h"

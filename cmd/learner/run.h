@@ -28,9 +28,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../../common/agent/acting.h"
-#include "../../common/agent/checkpoint.h"
-#include "../../common/agent/learning.h"
+#include "../../common/train/acting.h"
+#include "../../common/base/checkpoint.h"
+#include "../../common/train/learning.h"
 #include "../../common/base/config.h"
 
 enum { VB_RUN_C_ENV_STEPS, VB_RUN_C_UPDATES, VB_RUN_C_VERSION, VB_RUN_C_TASKS, VB_RUN_C_ACT_VERSION,

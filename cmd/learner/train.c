@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/agent/acting.h"
+#include "../../common/train/acting.h"
 #include "../../common/base/cli.h"
 #include "../../common/base/log.h"
 #include "distributed.h"

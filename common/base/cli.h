@@ -4,12 +4,7 @@
 #define VB_CLI_H
 
 #include "config.h"
-
-enum {
-    VB_EXIT_OK = 0,      /* success */
-    VB_EXIT_RUNTIME = 1, /* runtime failure */
-    VB_EXIT_USAGE = 2,   /* usage or configuration error */
-};
+#include "exit.h"
 
 enum { VB_CLI_MAX_SETS = 256 };
 

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../agent/acting.h"
-#include "../agent/chunk.h"
+#include "../train/acting.h"
+#include "../train/chunk.h"
 #include "../nn/arena.h"
 #include "proto/varibased.pb-c.h"
 

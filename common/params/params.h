@@ -6,11 +6,11 @@
 
 #include <stdbool.h>
 
-#include "../agent/acting.h"
-#include "../agent/evaluate.h"
-#include "../agent/learning.h"
-#include "../agent/model.h"
-#include "../agent/smc.h"
+#include "../train/acting.h"
+#include "../eval/evaluate.h"
+#include "../train/learning.h"
+#include "../model/model.h"
+#include "../planner/smc.h"
 #include "../base/config.h"
 #include "../envs/env.h"
 

@@ -6,7 +6,8 @@
 #include <stdint.h>
 
 #include "common/base/config.h"
-#include "common/envs/agent.h"
+#include "common/baselines/registry.h"
+#include "common/policy/agent.h"
 #include "common/envs/env.h"
 
 typedef struct vb_test_returns {

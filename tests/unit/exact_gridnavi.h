@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common/agent/smc.h"
+#include "common/planner/smc.h"
 
 enum { XG_ACTIONS = 5 };
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/agent/acting.h"
-#include "common/agent/chunk.h"
-#include "common/agent/replay.h"
+#include "common/train/acting.h"
+#include "common/train/chunk.h"
+#include "common/train/replay.h"
 #include "support.h"
 #include "common/params/params.h"
 

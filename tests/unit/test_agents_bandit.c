@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "agent_run.h"
-#include "common/envs/bandit_dp.h"
+#include "common/baselines/bandit_dp.h"
 #include "common/params/params.h"
 
 static char err[512];

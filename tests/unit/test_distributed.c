@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "common/agent/acting.h"
-#include "common/agent/checkpoint.h"
+#include "common/train/acting.h"
+#include "common/base/checkpoint.h"
 #include "common/net/messages.h"
 #include "support.h"
 #include "test_distributed_support.h"

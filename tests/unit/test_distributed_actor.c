@@ -11,7 +11,7 @@
 #include <zmq.h>
 
 #include "common/params/params.h"
-#include "common/agent/learning.h"
+#include "common/train/learning.h"
 #include "common/net/messages.h"
 #include "support.h"
 #include "test_distributed_support.h"

@@ -12,7 +12,7 @@
 
 #include "agent_run.h"
 #include "common/envs/gridworld.h"
-#include "common/envs/gridworld_dp.h"
+#include "common/baselines/gridworld_dp.h"
 
 static const float R_MISS = -0.1f, R_HIT = 1.0f;
 

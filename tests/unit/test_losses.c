@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/agent/elbo.h"
-#include "common/agent/planner_targets.h"
-#include "common/agent/ppo.h"
+#include "common/train/elbo.h"
+#include "common/train/planner_targets.h"
+#include "common/train/ppo.h"
 #include "common/nn/arena.h"
 #include "kernels/backend.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/agent/model.h"
+#include "common/model/model.h"
 #include "common/base/crc32c.h"
 #include "common/base/rng.h"
 #include "common/net/endpoint.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/agent/planner.h"
+#include "common/planner/planner.h"
 #include "common/params/params.h"
 #include "support.h"
 

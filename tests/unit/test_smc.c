@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/agent/smc.h"
+#include "common/planner/smc.h"
 #include "common/base/config.h"
 #include "exact_gridnavi.h"
 

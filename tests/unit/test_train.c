@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/agent/acting.h"
-#include "common/agent/checkpoint.h"
-#include "common/agent/evaluate.h"
-#include "common/agent/learning.h"
+#include "common/train/acting.h"
+#include "common/base/checkpoint.h"
+#include "common/eval/evaluate.h"
+#include "common/train/learning.h"
 #include "common/base/log.h"
 #include "common/base/tboard.h"
 #include "common/nn/arena.h"
