@@ -1,7 +1,10 @@
 /* The distributed learner end to end (loopback only): it trains with local
  * actors, restarts a killed actor with the current weights, resumes after a
  * kill -9 while remote actors reconnect by themselves, and drops bad input
- * on every port while it keeps training. */
+ * on every port while it keeps training. Every wait is for a state (a log
+ * line, a metric reaching a value, a process ending) with a generous limit
+ * (90-120 s where training has to progress), so a loaded machine makes them
+ * slower, not red. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -75,7 +78,7 @@ Test(distributed, learner_and_two_local_actors_train, .init = vb_dt_setup, .fini
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("t/metrics.jsonl", metrics, sizeof metrics);
     pid_t l = start_learner("t", vb_dt_free_ports(), (const char *[]){"actors.local=2", "run.total_env_steps=24000", NULL}, log);
-    int st = vb_dt_wait(l, 40);
+    int st = vb_dt_wait(l, 120);
     char *out = vb_dt_slurp(log);
     cr_assert_eq(st, 0, "learner exited %d:\n%s", st, out);
     cr_assert_eq(vb_dt_count(out, "joined: 'local-"), 2, "%s", out);
@@ -129,7 +132,7 @@ Test(distributed, a_killed_actor_is_restarted_with_current_weights, .init = vb_d
                             (const char *[]){"actors.local=2", "run.total_env_steps=1000000000", "learner.publish_every=5",
                                              NULL}, log);
     cr_assert(vb_dt_wait_for(log, "joined: 'local-", 2, 20));
-    cr_assert(vb_dt_wait_metric(metrics, "updates", 30, 20), "no training");
+    cr_assert(vb_dt_wait_metric(metrics, "updates", 30, 90), "no training");
     char *out = vb_dt_slurp(log);
     const char *at = strstr(out, "joined: 'local-0'");
     cr_assert_not_null(at);
@@ -150,7 +153,7 @@ Test(distributed, a_killed_actor_is_restarted_with_current_weights, .init = vb_d
     free(out);
     /* the learner trains on */
     double after = vb_dt_metric(metrics, "updates");
-    cr_assert(vb_dt_wait_metric(metrics, "updates", after + 30, 20), "training stopped after the kill");
+    cr_assert(vb_dt_wait_metric(metrics, "updates", after + 30, 90), "training stopped after the kill");
     cr_assert(vb_dt_alive(l));
     kill(l, SIGTERM);
     cr_assert_eq(vb_dt_wait(l, 15), 0);
@@ -169,7 +172,7 @@ Test(distributed, resume_after_kill_9_and_remote_actors_reconnect, .init = vb_dt
                                              "learner.checkpoint_every=20", NULL}, log);
     pid_t a[2] = {start_actor(port, "remote-0", alog[0]), start_actor(port, "remote-1", alog[1])};
     cr_assert(vb_dt_wait_for(log, "joined: 'remote-", 2, 20), "the remote actors did not join");
-    if (!vb_dt_wait_metric(metrics, "updates", 60, 30)) {
+    if (!vb_dt_wait_metric(metrics, "updates", 60, 90)) {
         char *t = vb_dt_slurp(log), *t0 = vb_dt_slurp(alog[0]), *t1 = vb_dt_slurp(alog[1]);
         cr_assert_fail("no training:\n%s\n%s\n%s", t, t0, t1);
     }
@@ -184,7 +187,7 @@ Test(distributed, resume_after_kill_9_and_remote_actors_reconnect, .init = vb_dt
     snprintf(total, sizeof total, "run.total_env_steps=%lld", (long long)c[0] + 100000);
     usleep(300 * 1000); /* the actors notice the silence */
     pid_t l2 = vb_dt_spawn("learner", (const char *[]){"--resume", resume, "--set", total, NULL}, log2);
-    int st = vb_dt_wait(l2, 40);
+    int st = vb_dt_wait(l2, 120);
     char *out = vb_dt_slurp(log2);
     cr_assert_eq(st, 0, "resumed learner exited %d:\n%s", st, out);
     char expect[128];
@@ -218,7 +221,7 @@ Test(distributed, a_silent_remote_actor_is_timed_out, .init = vb_dt_setup, .fini
     pid_t l = start_learner("s", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
     pid_t a[2] = {start_actor(port, "remote-0", alog[0]), start_actor(port, "remote-1", alog[1])};
     cr_assert(vb_dt_wait_for(log, "joined: 'remote-", 2, 20), "the remote actors did not join");
-    cr_assert(vb_dt_wait_metric(metrics, "updates", 20, 30), "no training");
+    cr_assert(vb_dt_wait_metric(metrics, "updates", 20, 90), "no training");
     cr_assert_eq(kill(a[0], SIGKILL), 0);
     cr_assert_eq(vb_dt_wait(a[0], 5), 128 + SIGKILL);
     /* actors.timeout_ms is 2000: gone from the table after about 2 s */
@@ -227,7 +230,7 @@ Test(distributed, a_silent_remote_actor_is_timed_out, .init = vb_dt_setup, .fini
     cr_assert(strstr(out, "left: silent for"), "%s", out);
     free(out);
     double after = vb_dt_metric(metrics, "updates");
-    cr_assert(vb_dt_wait_metric(metrics, "updates", after + 20, 20), "training stopped with one actor left");
+    cr_assert(vb_dt_wait_metric(metrics, "updates", after + 20, 90), "training stopped with one actor left");
     cr_assert_eq(vb_dt_metric(metrics, "actors"), 1);
     kill(l, SIGTERM);
     cr_assert_eq(vb_dt_wait(l, 15), 0);
@@ -344,7 +347,7 @@ Test(distributed, bad_messages_on_every_port_are_counted_and_dropped, .init = vb
     /* it still trains: a real actor joins and updates run */
     char alog[256];
     pid_t a = start_actor(port, "honest", vb_dt_path("actor.log", alog, sizeof alog));
-    cr_assert(vb_dt_wait_metric(metrics, "updates", 20, 20), "no training after the bad input");
+    cr_assert(vb_dt_wait_metric(metrics, "updates", 20, 90), "no training after the bad input");
     kill(l, SIGTERM);
     cr_assert_eq(vb_dt_wait(l, 15), 0);
     /* a learner that stops (not finishes) leaves remote actors waiting for it */

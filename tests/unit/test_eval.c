@@ -76,7 +76,12 @@ Test(eval, oracle_on_gridworld_prints_the_summary_as_the_last_line) {
     double mean = num(j, "return_mean");
     cr_assert_gt(num(j, "return_stderr"), 0);
     for (int e = 0; e < 4; e++) cr_assert_float_eq(ep[e], mean / 4, 1e-6); /* the oracle's episodes are equal */
-    cr_assert(mean > 40 && mean < 48, "%f", mean);
+    /* exact: the goal is uniform over the 21 candidates of the 5x5 grid, whose
+     * distances from (0, 0) sum to 100 - (0 + 1 + 1 + 2) = 96; an episode earns
+     * (16 - d) - 0.1 (d - 1) = 16.1 - 1.1 d, so 4 (16.1 - 1.1 * 96 / 21) = 44.2857 */
+    const double exact = 4 * (16.1 - 1.1 * 96.0 / 21.0);
+    cr_assert(fabs(mean - exact) < 4 * num(j, "return_stderr"), "%f against the exact %f (stderr %f)", mean, exact,
+              num(j, "return_stderr"));
     cr_assert_null(strstr(j, "simple_regret"));
     cr_assert(strstr(p.err, "eval:"), "no progress on stderr: %s", p.err);
     vb_test_proc_free(&p);
