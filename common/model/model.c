@@ -1,6 +1,8 @@
 /* model — see model.h. */
 #include "model.h"
 
+#include "../base/carve.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,39 +166,39 @@ static void planes_to_carry(const vb_backend *be, float *carry, const float *pla
     }
 }
 
-static float *alloc_f(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
+static void encoder_ws_carve(vb_encoder_ws *ws, vb_carver *c, const vb_model *m, int64_t T, int64_t N) {
+    const vb_model_dims *d = &m->d;
+    const int64_t TN = T * N, wide = d->embed > d->hidden ? d->embed : d->hidden, f = sizeof(float);
+    ws->e = vb_carve(c, TN * d->embed, f);
+    ws->e_pre = vb_carve(c, TN * d->embed, f);
+    ws->d_o = vb_carve(c, TN * d->hidden, f);
+    ws->d_e = vb_carve(c, TN * d->embed, f);
+    ws->d_tmp = vb_carve(c, TN * wide + 2 * N * d->s5_state, f);
+    if (d->core == VB_CORE_GRU) {
+        ws->core_cache = vb_carve(c, vb_gru_seq_cache_floats(&m->gru, T, N), f);
+        ws->scratch = vb_carve(c, vb_gru_seq_scratch_floats(&m->gru, T, N), f);
+    } else {
+        ws->u = vb_carve(c, TN * d->hidden, f);
+        ws->y = vb_carve(c, TN * d->hidden, f);
+        ws->core_cache = vb_carve(c, vb_s5_scan_cache_floats(&m->s5, T, N) + 2 * N * d->s5_state, f);
+        ws->scratch = vb_carve(c, vb_s5_scan_scratch_floats(&m->s5, T, N), f);
+    }
+}
 
 int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t N) {
     memset(ws, 0, sizeof *ws);
-    const vb_model_dims *d = &m->d;
     ws->T = T;
     ws->N = N;
-    int64_t TN = T * N, wide = d->embed > d->hidden ? d->embed : d->hidden;
-    ws->e = alloc_f(TN * d->embed);
-    ws->e_pre = alloc_f(TN * d->embed);
-    ws->d_o = alloc_f(TN * d->hidden);
-    ws->d_e = alloc_f(TN * d->embed);
-    ws->d_tmp = alloc_f(TN * wide + 2 * N * d->s5_state);
-    if (d->core == VB_CORE_GRU) {
-        ws->core_cache = alloc_f(vb_gru_seq_cache_floats(&m->gru, T, N));
-        ws->scratch = alloc_f(vb_gru_seq_scratch_floats(&m->gru, T, N));
-    } else {
-        ws->u = alloc_f(TN * d->hidden);
-        ws->y = alloc_f(TN * d->hidden);
-        ws->core_cache = alloc_f(vb_s5_scan_cache_floats(&m->s5, T, N) + 2 * N * d->s5_state);
-        ws->scratch = alloc_f(vb_s5_scan_scratch_floats(&m->s5, T, N));
-    }
-    if (!ws->e || !ws->e_pre || !ws->d_o || !ws->d_e || !ws->d_tmp || !ws->core_cache || !ws->scratch ||
-        (d->core == VB_CORE_S5 && (!ws->u || !ws->y))) {
-        vb_encoder_ws_free(ws);
-        return -1;
-    }
+    vb_carver c = {0};
+    encoder_ws_carve(ws, &c, m, T, N);
+    if (!(ws->block = calloc(1, c.off))) return -1;
+    c = (vb_carver){.base = ws->block};
+    encoder_ws_carve(ws, &c, m, T, N);
     return 0;
 }
 
 void vb_encoder_ws_free(vb_encoder_ws *ws) {
-    free(ws->e); free(ws->e_pre); free(ws->u); free(ws->y); free(ws->core_cache); free(ws->scratch);
-    free(ws->d_o); free(ws->d_e); free(ws->d_tmp);
+    free(ws->block);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -258,30 +260,35 @@ void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P
     vb_linear_backward(be, &m->embed, P, G, NULL, d_pre, x, TN);
 }
 
+static void step_ws_carve(vb_encoder_step_ws *ws, vb_carver *c, const vb_model *m, int64_t N) {
+    const vb_model_dims *d = &m->d;
+    const size_t f = sizeof(float);
+    ws->e = vb_carve(c, N * d->embed, f);
+    ws->u = vb_carve(c, N * d->hidden, f);
+    ws->y = vb_carve(c, N * d->hidden, f);
+    ws->h_new = vb_carve(c, N * d->carry, f);
+    if (d->core == VB_CORE_GRU) {
+        ws->cache = vb_carve(c, vb_gru_step_cache_floats(&m->gru, N), f);
+    } else {
+        ws->disc = vb_carve(c, vb_s5_disc_floats(&m->s5), f);
+        ws->cache = vb_carve(c, 2 * N * d->s5_state, f);
+        ws->scratch = vb_carve(c, vb_s5_step_scratch_floats(&m->s5, N), f);
+    }
+}
+
 int vb_encoder_step_ws_init(vb_encoder_step_ws *ws, const vb_model *m, int64_t N) {
     memset(ws, 0, sizeof *ws);
-    const vb_model_dims *d = &m->d;
     ws->N = N;
-    ws->e = alloc_f(N * d->embed);
-    ws->u = alloc_f(N * d->hidden);
-    ws->y = alloc_f(N * d->hidden);
-    ws->h_new = alloc_f(N * d->carry);
-    if (d->core == VB_CORE_GRU) {
-        ws->cache = alloc_f(vb_gru_step_cache_floats(&m->gru, N));
-    } else {
-        ws->disc = alloc_f(vb_s5_disc_floats(&m->s5));
-        ws->cache = alloc_f(2 * N * d->s5_state);
-        ws->scratch = alloc_f(vb_s5_step_scratch_floats(&m->s5, N));
-    }
-    if (!ws->e || !ws->u || !ws->y || !ws->h_new || !ws->cache || (d->core == VB_CORE_S5 && (!ws->disc || !ws->scratch))) {
-        vb_encoder_step_ws_free(ws);
-        return -1;
-    }
+    vb_carver c = {0};
+    step_ws_carve(ws, &c, m, N);
+    if (!(ws->block = calloc(1, c.off))) return -1;
+    c = (vb_carver){.base = ws->block};
+    step_ws_carve(ws, &c, m, N);
     return 0;
 }
 
 void vb_encoder_step_ws_free(vb_encoder_step_ws *ws) {
-    free(ws->disc); free(ws->e); free(ws->u); free(ws->y); free(ws->h_new); free(ws->cache); free(ws->scratch);
+    free(ws->block);
     memset(ws, 0, sizeof *ws);
 }
 

@@ -102,6 +102,7 @@ typedef struct vb_encoder_ws {
     float *d_o;          /* (T,N,hidden) */
     float *d_e;          /* (T,N,embed) */
     float *d_tmp;        /* (T,N,max(embed,hidden)) */
+    void *block;         /* every buffer above */
 } vb_encoder_ws;
 
 int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t N);
@@ -123,6 +124,7 @@ typedef struct vb_encoder_step_ws {
     int64_t N;
     float *disc;         /* s5 discretisation of the current parameters */
     float *e, *u, *y, *h_new, *cache, *scratch;
+    void *block;         /* every buffer above */
 } vb_encoder_step_ws;
 
 int vb_encoder_step_ws_init(vb_encoder_step_ws *ws, const vb_model *m, int64_t N);
