@@ -112,7 +112,16 @@ static int run_eval(const vb_config *cfg, const char *learner, const char *agent
     return vb_eval_run(&opt, stdout, NULL);
 }
 
-int main(int argc, char **argv) {
+/* What the command line asked for. */
+typedef struct actor_args {
+    vb_cli_config cc;
+    const char *learner, *log_level, *agent, *tasks, *seed, *threads, *checkpoint, *per_task, *name, *parent;
+    int print_config, eval;
+} actor_args;
+
+/* Parse argv into a. -1 to go on, else the exit status (--help, --version, a
+ * usage error). */
+static int parse_args(int argc, char **argv, actor_args *a) {
     static const struct option opts[] = {
         {"learner", required_argument, NULL, 'L'},
         {"eval", no_argument, NULL, 'e'},
@@ -132,37 +141,29 @@ int main(int argc, char **argv) {
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    vb_cli_config cc = {0};
-    const char *learner = NULL;
-    const char *log_level = NULL;
-    const char *agent = NULL, *tasks = NULL, *seed = NULL, *threads = NULL, *checkpoint = NULL, *per_task = NULL;
-    const char *name = NULL, *parent = NULL;
-    int print_config = 0, eval = 0;
-    vb_blas_core_select(argv);
-    vb_log_init("actor", VB_LOG_INFO);
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":L:ea:k:n:S:t:r:c:s:pl:hV", opts, NULL)) != -1) {
         switch (c) {
-        case 'L': learner = optarg; break;
-        case 'e': eval = 1; break;
-        case 'a': agent = optarg; break;
-        case 'k': checkpoint = optarg; break;
-        case 'n': tasks = optarg; break;
-        case 'S': seed = optarg; break;
-        case 't': threads = optarg; break;
-        case 'r': per_task = optarg; break;
-        case 'c': cc.config_path = optarg; break;
+        case 'L': a->learner = optarg; break;
+        case 'e': a->eval = 1; break;
+        case 'a': a->agent = optarg; break;
+        case 'k': a->checkpoint = optarg; break;
+        case 'n': a->tasks = optarg; break;
+        case 'S': a->seed = optarg; break;
+        case 't': a->threads = optarg; break;
+        case 'r': a->per_task = optarg; break;
+        case 'c': a->cc.config_path = optarg; break;
         case 's':
-            if (vb_cli_add_set(&cc, optarg) != 0) {
+            if (vb_cli_add_set(&a->cc, optarg) != 0) {
                 fprintf(stderr, "actor: too many --set options (at most %d)\n", VB_CLI_MAX_SETS);
                 return VB_EXIT_USAGE;
             }
             break;
-        case 'p': print_config = 1; break;
-        case 'l': log_level = optarg; break;
-        case 'N': name = optarg; break;
-        case 'P': parent = optarg; break;
+        case 'p': a->print_config = 1; break;
+        case 'l': a->log_level = optarg; break;
+        case 'N': a->name = optarg; break;
+        case 'P': a->parent = optarg; break;
         case 'h': usage(stdout); return VB_EXIT_OK;
         case 'V':
             printf("actor (varibased) %s (OpenBLAS %s kernels)\n", VB_VERSION, vb_blas_core_name());
@@ -179,74 +180,92 @@ int main(int argc, char **argv) {
         fprintf(stderr, "actor: unexpected argument '%s'\ntry 'actor --help'\n", argv[optind]);
         return VB_EXIT_USAGE;
     }
-    vb_config cfg;
-    char err[1024];
-    vb_model model;
-    float *params = NULL;
-    if (checkpoint && !eval) {
-        fprintf(stderr, "actor: --checkpoint goes with --eval\ntry 'actor --help'\n");
-        return VB_EXIT_USAGE;
-    }
-    if (checkpoint) {
-        int rc = actor_load_trained(checkpoint, &cc, &cfg, &model, &params, err, sizeof err);
-        if (rc != 0) {
-            fprintf(stderr, "actor: --checkpoint: %s\n", err);
-            return rc;
-        }
-    } else if (vb_cli_resolve_config(&cc, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "actor: configuration error: %s\n", err);
-        return VB_EXIT_USAGE;
-    }
-    vb_log_level level = (vb_log_level)cfg.log.level;
-    if (log_level && (vb_log_level_parse(log_level, &level) != 0 || level == VB_LOG_OFF)) {
-        fprintf(stderr, "actor: --log-level: expected debug, info, warn or error, got '%s'\n", log_level);
-        return VB_EXIT_USAGE;
-    }
-    vb_log_set_level(level);
-    if (print_config) return vb_config_write_yaml(&cfg, stdout) == 0 ? VB_EXIT_OK : VB_EXIT_RUNTIME;
-    if (eval && (name || parent)) {
-        fprintf(stderr, "actor: --name and --parent go with --learner\ntry 'actor --help'\n");
-        return VB_EXIT_USAGE;
-    }
-    if (eval) {
-        /* eval parallelises over tasks: one BLAS thread per worker */
-        if (params) vb_backend_cpu()->set_threads(1);
-        int rc = run_eval(&cfg, learner, agent, tasks, seed, threads, per_task, params ? &model : NULL, params);
-        free(params);
-        return rc;
-    }
-    if (agent || tasks || seed || per_task) {
+    return -1;
+}
+
+/* --learner: check its options, then hand over to remote.c. */
+static int run_remote(const actor_args *a) {
+    if (a->agent || a->tasks || a->seed || a->per_task) {
         fprintf(stderr, "actor: --agent, --tasks, --seed and --per-task go with --eval\ntry 'actor --help'\n");
         return VB_EXIT_USAGE;
     }
-    if (!learner) {
+    if (!a->learner) {
         fprintf(stderr, "actor: --learner ENDPOINT is required\ntry 'actor --help'\n");
         return VB_EXIT_USAGE;
     }
     char why[256];
-    if (vb_endpoint_check(learner, why, sizeof why) != 0) {
-        fprintf(stderr, "actor: --learner '%s': %s\n", learner, why);
+    if (vb_endpoint_check(a->learner, why, sizeof why) != 0) {
+        fprintf(stderr, "actor: --learner '%s': %s\n", a->learner, why);
         return VB_EXIT_USAGE;
     }
-    if (cc.config_path || cc.nsets) {
+    if (a->cc.config_path || a->cc.nsets) {
         fprintf(stderr, "actor: with --learner the run's config comes from the learner; drop --config and --set\n");
         return VB_EXIT_USAGE;
     }
-    vb_act_options ao = {.learner = learner, .name = name, .log_level_set = log_level != NULL};
+    vb_act_options ao = {.learner = a->learner, .name = a->name, .log_level_set = a->log_level != NULL};
     int64_t v;
-    if (threads) {
-        if (vb_eval_parse_int(threads, 1, 1024, &v) != 0) {
-            fprintf(stderr, "actor: --threads: expected an integer in [1, 1024], got '%s'\n", threads);
+    if (a->threads) {
+        if (vb_eval_parse_int(a->threads, 1, 1024, &v) != 0) {
+            fprintf(stderr, "actor: --threads: expected an integer in [1, 1024], got '%s'\n", a->threads);
             return VB_EXIT_USAGE;
         }
         ao.threads = v;
     }
-    if (parent) {
-        if (vb_eval_parse_int(parent, 1, INT32_MAX, &v) != 0) {
-            fprintf(stderr, "actor: --parent: expected a process id, got '%s'\n", parent);
+    if (a->parent) {
+        if (vb_eval_parse_int(a->parent, 1, INT32_MAX, &v) != 0) {
+            fprintf(stderr, "actor: --parent: expected a process id, got '%s'\n", a->parent);
             return VB_EXIT_USAGE;
         }
         ao.parent = (long)v;
     }
     return vb_act_run(&ao);
+}
+
+int main(int argc, char **argv) {
+    actor_args a;
+    memset(&a, 0, sizeof a);
+    vb_blas_core_select(argv);
+    vb_log_init("actor", VB_LOG_INFO);
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    vb_config cfg;
+    char err[1024];
+    vb_model model;
+    float *params = NULL;
+    if (a.checkpoint && !a.eval) {
+        fprintf(stderr, "actor: --checkpoint goes with --eval\ntry 'actor --help'\n");
+        return VB_EXIT_USAGE;
+    }
+    if (a.checkpoint) {
+        rc = actor_load_trained(a.checkpoint, &a.cc, &cfg, &model, &params, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "actor: --checkpoint: %s\n", err);
+            return rc;
+        }
+    } else if (vb_cli_resolve_config(&a.cc, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "actor: configuration error: %s\n", err);
+        return VB_EXIT_USAGE;
+    }
+    vb_log_level level = (vb_log_level)cfg.log.level;
+    if (a.log_level && (vb_log_level_parse(a.log_level, &level) != 0 || level == VB_LOG_OFF)) {
+        fprintf(stderr, "actor: --log-level: expected debug, info, warn or error, got '%s'\n", a.log_level);
+        free(params);
+        return VB_EXIT_USAGE;
+    }
+    vb_log_set_level(level);
+    if (a.print_config) {
+        free(params);
+        return vb_config_write_yaml(&cfg, stdout) == 0 ? VB_EXIT_OK : VB_EXIT_RUNTIME;
+    }
+    if (a.eval && (a.name || a.parent)) {
+        fprintf(stderr, "actor: --name and --parent go with --learner\ntry 'actor --help'\n");
+        free(params);
+        return VB_EXIT_USAGE;
+    }
+    if (!a.eval) return run_remote(&a);
+    /* eval parallelises over tasks: one BLAS thread per worker */
+    if (params) vb_backend_cpu()->set_threads(1);
+    rc = run_eval(&cfg, a.learner, a.agent, a.tasks, a.seed, a.threads, a.per_task, params ? &model : NULL, params);
+    free(params);
+    return rc;
 }

@@ -348,35 +348,62 @@ static int check_agent(eval_run *run) {
     return VB_EXIT_OK;
 }
 
-int vb_eval_run(const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
-    eval_run run;
-    memset(&run, 0, sizeof run);
-    run.opt = opt;
-    run.env_streams = opt->validation ? VALIDATION_ENV_STREAMS : EVAL_ENV_STREAMS;
-    run.agent_streams = opt->validation ? VALIDATION_AGENT_STREAMS : EVAL_AGENT_STREAMS;
+/* The run's spec, batch, chunks and thread count (*threads), and the checks
+ * made before any work: the results' size, the agent, the --per-task file.
+ * An exit status. */
+static int plan_run(eval_run *run, int64_t *threads_out) {
+    const vb_eval_options *opt = run->opt;
     char err[512];
-    if (vb_env_spec_from(&opt->env, &run.spec, err, sizeof err) != 0)
+    if (vb_env_spec_from(&opt->env, &run->spec, err, sizeof err) != 0)
         return fprintf(stderr, "actor: %s\n", err), VB_EXIT_USAGE;
     int64_t threads = opt->threads;
-    run.batch = opt->batch < opt->tasks ? opt->batch : opt->tasks;
+    run->batch = opt->batch < opt->tasks ? opt->batch : opt->tasks;
     int64_t per_thread = (opt->tasks + threads - 1) / threads;
-    if (run.batch > per_thread) run.batch = per_thread;
-    run.chunks = (opt->tasks + run.batch - 1) / run.batch;
-    if (threads > run.chunks) threads = run.chunks;
-    run.episodes = run.spec.episodes_per_task;
-    double per_task = (double)run.episodes + (run.spec.reports_regret ? (double)run.spec.steps_per_task : 0.0);
+    if (run->batch > per_thread) run->batch = per_thread;
+    run->chunks = (opt->tasks + run->batch - 1) / run->batch;
+    if (threads > run->chunks) threads = run->chunks;
+    run->episodes = run->spec.episodes_per_task;
+    double per_task = (double)run->episodes + (run->spec.reports_regret ? (double)run->spec.steps_per_task : 0.0);
     double bytes = (double)opt->tasks * per_task * sizeof(double);
     if (bytes > EVAL_MAX_RESULT_BYTES) {
         fprintf(stderr, "actor: --tasks %lld: the per-task results would need %.1f GiB (at most 2); run fewer tasks\n",
                 (long long)opt->tasks, bytes / (1u << 30));
         return VB_EXIT_USAGE;
     }
-    int rc = check_agent(&run);
+    int rc = check_agent(run);
     if (rc == VB_EXIT_OK && opt->per_task_path) { /* a file that cannot be written is refused before the work */
         FILE *f = fopen(opt->per_task_path, "w");
         if (!f) fprintf(stderr, "actor: --per-task %s: %s\n", opt->per_task_path, strerror(errno));
         rc = f && fclose(f) == 0 ? VB_EXIT_OK : VB_EXIT_USAGE;
     }
+    *threads_out = threads;
+    return rc;
+}
+
+/* How a trained model acts, for the log line ("" for other agents). */
+static void describe_agent(const vb_eval_options *opt, char *how, size_t len) {
+    how[0] = '\0';
+    if (opt->model && opt->model->d.algo == VB_ALGO_VARIBASED) {
+        if (!opt->plan) {
+            snprintf(how, len, " (the policy alone: eval.planning: policy)");
+        } else {
+            const vb_planner_cfg pc = opt->planner;
+            snprintf(how, len, " (planning: K %lld, D %lld, K_nested %lld, eta %g, %s continuations%s)",
+                     (long long)pc.K, (long long)pc.D, (long long)pc.KO, pc.eta,
+                     pc.rollout == VB_ROLLOUT_ARGMAX ? "argmax" : "sampled",
+                     pc.greedy_margin > 0 ? ", a greedy margin" : "");
+        }
+    }
+}
+
+int vb_eval_run(const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
+    eval_run run;
+    memset(&run, 0, sizeof run);
+    run.opt = opt;
+    run.env_streams = opt->validation ? VALIDATION_ENV_STREAMS : EVAL_ENV_STREAMS;
+    run.agent_streams = opt->validation ? VALIDATION_AGENT_STREAMS : EVAL_AGENT_STREAMS;
+    int64_t threads;
+    int rc = plan_run(&run, &threads);
     if (rc != VB_EXIT_OK) {
         vb_agent_solution_free(run.solution);
         return rc;
@@ -402,18 +429,8 @@ int vb_eval_run(const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&run.lock, NULL);
 
-    char how[160] = "";
-    if (opt->model && opt->model->d.algo == VB_ALGO_VARIBASED) {
-        if (!opt->plan) {
-            snprintf(how, sizeof how, " (the policy alone: eval.planning: policy)");
-        } else {
-            const vb_planner_cfg pc = opt->planner;
-            snprintf(how, sizeof how, " (planning: K %lld, D %lld, K_nested %lld, eta %g, %s continuations%s)",
-                     (long long)pc.K, (long long)pc.D, (long long)pc.KO, pc.eta,
-                     pc.rollout == VB_ROLLOUT_ARGMAX ? "argmax" : "sampled",
-                     pc.greedy_margin > 0 ? ", a greedy margin" : "");
-        }
-    }
+    char how[160];
+    describe_agent(opt, how, sizeof how);
     vb_info("eval: agent %s%s on %s, %lld %s tasks, seed %llu, %lld threads, %lld envs per batch", opt->agent, how,
             run.spec.name, (long long)opt->tasks, opt->validation ? "validation" : "held-out",
             (unsigned long long)opt->seed, (long long)threads, (long long)run.batch);
