@@ -41,6 +41,36 @@ static void usage(FILE *out) {
           out);
 }
 
+/* The run's config: from --config and --set, or with --resume from the
+ * checkpoint's config and --set. An exit status. */
+static int resolve_config(const vb_cli_config *cc, const char *resume, vb_config *cfg) {
+    char err[1024];
+    if (resume && cc->config_path) {
+        fprintf(stderr, "learner: --resume takes the run's config from its checkpoint; drop --config "
+                        "(--set still applies)\n");
+        return VB_EXIT_USAGE;
+    }
+    if (!resume) {
+        if (vb_cli_resolve_config(cc, cfg, err, sizeof err) == 0) return VB_EXIT_OK;
+        fprintf(stderr, "learner: configuration error: %s\n", err);
+        return VB_EXIT_USAGE;
+    }
+    vb_ckpt ck;
+    char chosen[4400];
+    if (vb_ckpt_load_newest(resume, &ck, chosen, sizeof chosen, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "learner: --resume: %s\n", err);
+        return VB_EXIT_RUNTIME;
+    }
+    uint64_t ylen;
+    const char *yaml = vb_ckpt_get(&ck, "config", &ylen);
+    int rc = yaml ? vb_cli_resolve_config_text(cc, yaml, (size_t)ylen, chosen, cfg, err, sizeof err) : -1;
+    if (!yaml) snprintf(err, sizeof err, "%s: checkpoint holds no config", chosen);
+    vb_ckpt_free(&ck);
+    if (rc == 0) return VB_EXIT_OK;
+    fprintf(stderr, "learner: configuration error: %s\n", err);
+    return VB_EXIT_USAGE;
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -92,32 +122,8 @@ int main(int argc, char **argv) {
         return VB_EXIT_USAGE;
     }
     vb_config cfg;
-    char err[1024];
-    if (topts.resume && cc.config_path) {
-        fprintf(stderr, "learner: --resume takes the run's config from its checkpoint; drop --config "
-                        "(--set still applies)\n");
-        return VB_EXIT_USAGE;
-    }
-    if (topts.resume) {
-        vb_ckpt ck;
-        char chosen[4400];
-        if (vb_ckpt_load_newest(topts.resume, &ck, chosen, sizeof chosen, NULL, err, sizeof err) != 0) {
-            fprintf(stderr, "learner: --resume: %s\n", err);
-            return VB_EXIT_RUNTIME;
-        }
-        uint64_t ylen;
-        const char *yaml = vb_ckpt_get(&ck, "config", &ylen);
-        int rc = yaml ? vb_cli_resolve_config_text(&cc, yaml, (size_t)ylen, chosen, &cfg, err, sizeof err) : -1;
-        if (!yaml) snprintf(err, sizeof err, "%s: checkpoint holds no config", chosen);
-        vb_ckpt_free(&ck);
-        if (rc != 0) {
-            fprintf(stderr, "learner: configuration error: %s\n", err);
-            return VB_EXIT_USAGE;
-        }
-    } else if (vb_cli_resolve_config(&cc, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "learner: configuration error: %s\n", err);
-        return VB_EXIT_USAGE;
-    }
+    int rc = resolve_config(&cc, topts.resume, &cfg);
+    if (rc != VB_EXIT_OK) return rc;
     vb_log_level level = (vb_log_level)cfg.log.level;
     if (log_level && (vb_log_level_parse(log_level, &level) != 0 || level == VB_LOG_OFF)) {
         fprintf(stderr, "learner: --log-level: expected debug, info, warn or error, got '%s'\n",
