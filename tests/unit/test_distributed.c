@@ -3,7 +3,7 @@
  * kill -9 while remote actors reconnect by themselves, and drops bad input
  * on every port while it keeps training. Every wait is for a state (a log
  * line, a metric reaching a value, a process ending) with a generous limit
- * (90-120 s where training has to progress), so a loaded machine makes them
+ * (60 s for a log line, 90-120 s where training has to progress), so a loaded machine makes them
  * slower, not red. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -131,7 +131,7 @@ Test(distributed, a_killed_actor_is_restarted_with_current_weights, .init = vb_d
     pid_t l = start_learner("k", vb_dt_free_ports(),
                             (const char *[]){"actors.local=2", "run.total_env_steps=1000000000", "learner.publish_every=5",
                                              NULL}, log);
-    cr_assert(vb_dt_wait_for(log, "joined: 'local-", 2, 20));
+    cr_assert(vb_dt_wait_for(log, "joined: 'local-", 2, 60));
     cr_assert(vb_dt_wait_metric(metrics, "updates", 30, 90), "no training");
     char *out = vb_dt_slurp(log);
     const char *at = strstr(out, "joined: 'local-0'");
@@ -142,9 +142,9 @@ Test(distributed, a_killed_actor_is_restarted_with_current_weights, .init = vb_d
     cr_assert_eq(kill(victim, SIGKILL), 0);
     char expect[128];
     snprintf(expect, sizeof expect, "local actor 0 (pid %d) killed by signal 9; restarting", (int)victim);
-    cr_assert(vb_dt_wait_for(log, expect, 1, 10), "the supervisor did not notice");
-    cr_assert(vb_dt_wait_for(log, "joined: 'local-0'", 2, 10), "no restarted actor joined");
-    cr_assert(vb_dt_wait_for(log, "acting with weights version", 3, 10));
+    cr_assert(vb_dt_wait_for(log, expect, 1, 60), "the supervisor did not notice");
+    cr_assert(vb_dt_wait_for(log, "joined: 'local-0'", 2, 60), "no restarted actor joined");
+    cr_assert(vb_dt_wait_for(log, "acting with weights version", 3, 60));
     out = vb_dt_slurp(log);
     long long v = number_after(out, "acting with weights version ", 2);
     cr_assert_geq((double)v, updates_at_kill - 5, "the restarted actor got weights %lld, the learner was at %g", v,
@@ -171,7 +171,7 @@ Test(distributed, resume_after_kill_9_and_remote_actors_reconnect, .init = vb_dt
                             (const char *[]){"actors.local=0", "run.total_env_steps=1000000000",
                                              "learner.checkpoint_every=20", NULL}, log);
     pid_t a[2] = {start_actor(port, "remote-0", alog[0]), start_actor(port, "remote-1", alog[1])};
-    cr_assert(vb_dt_wait_for(log, "joined: 'remote-", 2, 20), "the remote actors did not join");
+    cr_assert(vb_dt_wait_for(log, "joined: 'remote-", 2, 60), "the remote actors did not join");
     if (!vb_dt_wait_metric(metrics, "updates", 60, 90)) {
         char *t = vb_dt_slurp(log), *t0 = vb_dt_slurp(alog[0]), *t1 = vb_dt_slurp(alog[1]);
         cr_assert_fail("no training:\n%s\n%s\n%s", t, t0, t1);
@@ -220,12 +220,12 @@ Test(distributed, a_silent_remote_actor_is_timed_out, .init = vb_dt_setup, .fini
     int port = vb_dt_free_ports();
     pid_t l = start_learner("s", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
     pid_t a[2] = {start_actor(port, "remote-0", alog[0]), start_actor(port, "remote-1", alog[1])};
-    cr_assert(vb_dt_wait_for(log, "joined: 'remote-", 2, 20), "the remote actors did not join");
+    cr_assert(vb_dt_wait_for(log, "joined: 'remote-", 2, 60), "the remote actors did not join");
     cr_assert(vb_dt_wait_metric(metrics, "updates", 20, 90), "no training");
     cr_assert_eq(kill(a[0], SIGKILL), 0);
     cr_assert_eq(vb_dt_wait(a[0], 5), 128 + SIGKILL);
     /* actors.timeout_ms is 2000: gone from the table after about 2 s */
-    cr_assert(vb_dt_wait_for(log, "('remote-0' on ", 1, 10), "no leave logged");
+    cr_assert(vb_dt_wait_for(log, "('remote-0' on ", 1, 60), "no leave logged");
     char *out = vb_dt_slurp(log);
     cr_assert(strstr(out, "left: silent for"), "%s", out);
     free(out);
@@ -269,7 +269,7 @@ Test(distributed, bad_messages_on_every_port_are_counted_and_dropped, .init = vb
     vb_dt_path("b/metrics.jsonl", metrics, sizeof metrics);
     int port = vb_dt_free_ports();
     pid_t l = start_learner("b", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
-    cr_assert(vb_dt_wait_for(log, "local actors on", 1, 10), "the learner did not start");
+    cr_assert(vb_dt_wait_for(log, "local actors on", 1, 60), "the learner did not start");
     /* the learner's chunk layout, to size messages around its limits */
     vb_config cfg;
     vb_config_defaults(&cfg);
@@ -351,7 +351,7 @@ Test(distributed, bad_messages_on_every_port_are_counted_and_dropped, .init = vb
     kill(l, SIGTERM);
     cr_assert_eq(vb_dt_wait(l, 15), 0);
     /* a learner that stops (not finishes) leaves remote actors waiting for it */
-    cr_assert(vb_dt_wait_for(alog, "the learner is stopping; registering again", 1, 5));
+    cr_assert(vb_dt_wait_for(alog, "the learner is stopping; registering again", 1, 60));
     kill(a, SIGTERM);
     cr_assert_eq(vb_dt_wait(a, 10), 0);
     cr_assert_eq(vb_dt_metric(metrics, "rejected_messages"), expected);
@@ -433,7 +433,7 @@ Test(distributed, a_repeated_register_keeps_assignment_and_credit, .init = vb_dt
     vb_dt_path("learner.log", log, sizeof log);
     int port = vb_dt_free_ports();
     start_learner("g", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
-    cr_assert(vb_dt_wait_for(log, "local actors on", 1, 10), "the learner did not start");
+    cr_assert(vb_dt_wait_for(log, "local actors on", 1, 60), "the learner did not start");
     void *z = zmq_ctx_new();
     void *ctl = connect_to(z, ZMQ_DEALER, port), *push = connect_to(z, ZMQ_PUSH, port + 1);
     int t = 10000;
