@@ -17,7 +17,7 @@
 #include "remote.h"
 #include "../../common/eval/evaluate.h"
 #include "../../common/params/params.h"
-#include "trained.h"
+#include "load.h"
 
 static void usage(FILE *out) {
     fputs("usage: actor --learner ENDPOINT [options]\n"

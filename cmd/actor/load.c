@@ -1,4 +1,5 @@
-#include "trained.h"
+/* load — see load.h. */
+#include "load.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-/* trained — load a trained agent from a checkpoint for --eval --checkpoint. */
-#ifndef VB_ACTOR_TRAINED_H
-#define VB_ACTOR_TRAINED_H
+/* load — a trained agent from a checkpoint for --eval --checkpoint. */
+#ifndef VB_ACTOR_LOAD_H
+#define VB_ACTOR_LOAD_H
 
 #include <stddef.h>
 
