@@ -669,7 +669,9 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     vb_peer_log_init(&d->badlog, 60.0);
     char err[1024];
     int status = VB_EXIT_RUNTIME;
-    if (vb_run_open(&d->run, cfg, err, sizeof err) != 0) goto fail;
+    int orc = vb_run_open(&d->run, cfg, opts->resume != NULL, err, sizeof err);
+    if (orc == -2) status = VB_EXIT_USAGE;
+    if (orc != 0) goto fail;
     d->run.mode = (vb_run_mode){.name = "distributed", .ctx = d, .publish = publish_hook,
                                 .ckpt_state = dist_ckpt_state, .restore = dist_restore};
     if (opts->resume && vb_run_resume(&d->run, opts->resume, err, sizeof err) != 0) goto fail;
@@ -677,7 +679,6 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
      * with an earlier learner are void, so no actor id can be mistaken for
      * one handed out before a restart */
     new_run_id(d->run_id, sizeof d->run_id);
-    if (vb_run_start_files(&d->run, opts->resume != NULL, err, sizeof err) != 0) goto fail;
     size_t ylen;
     d->config_yaml = vb_config_to_yaml(cfg, &ylen);
     d->chunk_max = vb_msg_chunk_max_size(&d->run.cl);
@@ -694,6 +695,8 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     d->loop_open = true;
     init_handles(d);
     if (setup_net(d, err, sizeof err) != 0) goto fail;
+    /* the run's files only once the ports are bound: a failed start changes nothing */
+    if (vb_run_start_files(&d->run, opts->resume != NULL, err, sizeof err) != 0) goto fail;
     vb_run_announce(&d->run, "distributed");
     vb_info("run %s: control %s, data %s, weights %s; local actors on %s", d->run_id, d->tcp[0], d->tcp[1], d->tcp[2],
             d->ipc[0]);

@@ -2,6 +2,8 @@
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
@@ -30,14 +32,50 @@ const char *vb_run_done(const vb_run *r, double t) {
     return NULL;
 }
 
-int vb_run_open(vb_run *r, const vb_config *cfg, char *err, size_t err_len) {
+/* Whether the folder holds a run's files. */
+static bool holds_run(const char *dir) {
+    static const char *const names[] = {"config.yaml", "metrics.jsonl", "evals.jsonl", "checkpoints"};
+    char path[4400];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (access(path, F_OK) == 0) return true;
+    }
+    return false;
+}
+
+/* The run folder, created if new, locked for this process (flock on the
+ * folder itself, so nothing is added to it; released when the process
+ * ends), and refused when it holds a run and this is not a resume. 0, -1
+ * with err, or -2 with err (refused: a usage error). */
+static int claim_folder(vb_run *r, bool resume, char *err, size_t err_len) {
+    r->lock_fd = -1;
+    r->created_dir = access(r->dir, F_OK) != 0;
+    if (vb_fs_mkdirs(r->dir, err, err_len) != 0) return -1;
+    r->lock_fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r->lock_fd < 0) return snprintf(err, err_len, "%s: %s", r->dir, strerror(errno)), -1;
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return snprintf(err, err_len,
+                        "run folder %s is in use by another learner; wait for it to end, or start this run under "
+                        "another name (--set run.name=NEW)",
+                        r->dir), -2;
+    if (!resume && holds_run(r->dir))
+        return snprintf(err, err_len,
+                        "run folder %s already holds a run; nothing was changed. Continue it with --resume %s, or "
+                        "start a fresh run under another name (--set run.name=NEW)",
+                        r->dir, r->dir), -2;
+    return 0;
+}
+
+int vb_run_open(vb_run *r, const vb_config *cfg, bool resume, char *err, size_t err_len) {
     memset(r, 0, sizeof *r);
+    r->lock_fd = -1;
     r->cfg = cfg;
     r->be = vb_backend_cpu();
     r->be->set_threads((int)cfg->learner.threads);
     snprintf(r->dir, sizeof r->dir, "%s/%s", cfg->run.root, cfg->run.name);
     snprintf(r->ckdir, sizeof r->ckdir, "%s/checkpoints", r->dir);
-    if (vb_fs_mkdirs(r->dir, err, err_len) != 0) return -1;
+    int rc = claim_folder(r, resume, err, err_len);
+    if (rc != 0) return rc;
     if (vb_env_spec_from_config(cfg, &r->spec, err, err_len) != 0) return -1;
     if (vb_model_build_from_config(&r->model, cfg, &r->spec, err, err_len) != 0) return -1;
     vb_chunk_layout_init(&r->cl, &r->model, cfg->learner.window, cfg->run.algo == VB_ALGO_VARIBASED);
@@ -58,14 +96,19 @@ int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len) {
     free(yaml);
     if (rc != 0) return -1;
     snprintf(path, sizeof path, "%s/metrics.jsonl", r->dir);
-    r->metrics = fopen(path, resume ? "a" : "w");
+    r->metrics = fopen(path, "a");
     if (!r->metrics) return snprintf(err, err_len, "%s: %s", path, strerror(errno)), -1;
+    r->started = true;
     if (r->cfg->log.tensorboard && vb_tboard_open(&r->tb, r->dir, err, err_len) != 0) return -1;
     return 0;
 }
 
 void vb_run_close(vb_run *r) {
     if (r->metrics) fclose(r->metrics);
+    /* a start that failed before writing anything leaves no new folder behind */
+    if (r->created_dir && !r->started && r->dir[0]) rmdir(r->dir);
+    if (r->lock_fd >= 0) close(r->lock_fd);
+    r->lock_fd = -1;
     vb_tboard_close(&r->tb);
     vb_learning_destroy(r->learning);
     free(r->P0);

@@ -86,6 +86,8 @@ typedef struct vb_run {
     /* eval.keep_best: the validation return of checkpoints/best.vbc */
     double best_return;
     bool best_known;
+    int lock_fd;                /* the run folder, flock'ed; -1 when not held */
+    bool created_dir, started;  /* the folder is this process's; files were written */
 } vb_run;
 
 /* eval.every_updates: at a multiple of it, evaluate the current weights on
@@ -104,9 +106,15 @@ double vb_run_now(void);
  * resumed from). */
 const char *vb_run_done(const vb_run *r, double t);
 /* The run folder, env spec, model, initial parameters (run.seed) and the
- * learning state; BLAS threads from learner.threads. 0, or -1 with err. */
-int vb_run_open(vb_run *r, const vb_config *cfg, char *err, size_t err_len);
-/* Write config.yaml and open metrics.jsonl (appended to when resuming). */
+ * learning state; BLAS threads from learner.threads. The folder is locked
+ * for this process, and one that already holds a run (config.yaml,
+ * metrics.jsonl, evals.jsonl or checkpoints/) is refused unless resume:
+ * starting never destroys a run. 0, -1 with err, or -2 with err when the
+ * folder is refused (in use, or a run and no resume). */
+int vb_run_open(vb_run *r, const vb_config *cfg, bool resume, char *err, size_t err_len);
+/* Write config.yaml and open metrics.jsonl (appended to). Call once every
+ * check that can fail has passed, so a failed start leaves the folder as it
+ * was. */
 int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len);
 void vb_run_close(vb_run *r);
 /* Log what the run is. */

@@ -82,7 +82,8 @@ static int serial_restore(void *ctx, const vb_ckpt *ck, const void *sp, int64_t 
 
 static int setup(serial *s, const vb_config *cfg, const vb_train_opts *opts, char *err, size_t err_len) {
     vb_run *r = &s->run;
-    if (vb_run_open(r, cfg, err, err_len) != 0) return -1;
+    int rc = vb_run_open(r, cfg, opts->resume != NULL, err, err_len);
+    if (rc != 0) return rc;
     r->mode = (vb_run_mode){.name = "serial", .ctx = s, .publish = serial_publish, .ckpt_state = serial_ckpt_state,
                             .restore = serial_restore};
     if (vb_acting_create_from_config(&s->acting, r->be, &r->model, cfg, cfg->env.batch, (uint64_t)cfg->run.seed, 0, err,
@@ -106,9 +107,10 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int status = VB_EXIT_OK;
-    if (setup(&s, cfg, opts, err, sizeof err) != 0) {
+    int rc = setup(&s, cfg, opts, err, sizeof err);
+    if (rc != 0) {
         vb_error("%s", err);
-        status = VB_EXIT_RUNTIME;
+        status = rc == -2 ? VB_EXIT_USAGE : VB_EXIT_RUNTIME;
         goto out;
     }
     vb_run_announce(r, "serial");

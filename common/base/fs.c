@@ -40,7 +40,9 @@ int vb_fs_write_atomic(const char *path, const void *data, size_t len, char *err
         snprintf(err, err_len, "%s: cannot create temporary file: %s", path, strerror(errno));
         goto out;
     }
-    if (write_full(fd, data, len) != 0 || fsync(fd) != 0) {
+    /* mkstemp makes 0600; run files are for whoever reads the run (a host
+     * user reading a container's run folder included), like fopen's 0644 */
+    if (fchmod(fd, 0644) != 0 || write_full(fd, data, len) != 0 || fsync(fd) != 0) {
         snprintf(err, err_len, "%s: write failed: %s", path, strerror(errno));
         close(fd);
         unlink(tmp);
