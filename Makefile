@@ -84,9 +84,19 @@ $(LIB): $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c | $(PROTO_GEN)
+$(BUILD)/%.o: %.c | $(PROTO_GEN) $(GEN)/build_info.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The git commit the binaries are built from ("" outside a git tree; "-dirty"
+# with uncommitted changes), for the run folder's provenance. Rewritten only
+# when it changes, so a commit recompiles only the file that includes it.
+$(GEN)/build_info.h: FORCE
+	@mkdir -p $(@D)
+	@c=$$(git rev-parse --short=12 HEAD 2>/dev/null || true); \
+	 if [ -n "$$c" ] && ! git diff --quiet HEAD -- 2>/dev/null; then c="$$c-dirty"; fi; \
+	 printf '#define VB_GIT_COMMIT "%s"\n' "$$c" > $@.tmp; \
+	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 # The CPU backend's loops are the hot path of acting and planning: let the
 # compiler vectorise them (release builds only; sanitizer builds keep -O1).

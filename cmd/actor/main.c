@@ -1,6 +1,7 @@
 /* actor — the acting process: steps a batch of environments, tracks beliefs,
  * plans every action, and streams trajectory chunks to the learner; with
  * --eval, evaluates an agent locally (common/eval/evaluate.c). This file is the command line. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ static void usage(FILE *out) {
           "  -s, --set K=V           override one key (repeatable; after --config, in order)\n"
           "  -p, --print-config      print the resolved configuration as YAML and exit\n"
           "  -l, --log-level LEVEL   debug, info, warn or error (overrides log.level)\n"
+          "      --log-file FILE     also append the log lines to FILE\n"
           "  -h, --help              show this help and exit\n"
           "  -V, --version           show the version and exit\n"
           "\n"
@@ -116,6 +118,7 @@ static int run_eval(const vb_config *cfg, const char *learner, const char *agent
 typedef struct actor_args {
     vb_cli_config cc;
     const char *learner, *log_level, *agent, *tasks, *seed, *threads, *checkpoint, *per_task, *name, *parent;
+    const char *log_file;
     int print_config, eval;
 } actor_args;
 
@@ -137,13 +140,14 @@ static int parse_args(int argc, char **argv, actor_args *a) {
         {"log-level", required_argument, NULL, 'l'},
         {"name", required_argument, NULL, 'N'},
         {"parent", required_argument, NULL, 'P'},
+        {"log-file", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":L:ea:k:n:S:t:r:c:s:pl:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":L:ea:k:n:S:t:r:c:s:pl:F:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'L': a->learner = optarg; break;
         case 'e': a->eval = 1; break;
@@ -164,6 +168,7 @@ static int parse_args(int argc, char **argv, actor_args *a) {
         case 'l': a->log_level = optarg; break;
         case 'N': a->name = optarg; break;
         case 'P': a->parent = optarg; break;
+        case 'F': a->log_file = optarg; break;
         case 'h': usage(stdout); return VB_EXIT_OK;
         case 'V':
             printf("actor (varibased) %s (OpenBLAS %s kernels)\n", VB_VERSION, vb_blas_core_name());
@@ -228,6 +233,10 @@ int main(int argc, char **argv) {
     vb_log_init("actor", VB_LOG_INFO);
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    if (a.log_file && vb_log_set_file(a.log_file) != 0) {
+        fprintf(stderr, "actor: --log-file %s: %s\n", a.log_file, strerror(errno));
+        return VB_EXIT_USAGE;
+    }
     vb_config cfg;
     char err[1024];
     vb_model model;

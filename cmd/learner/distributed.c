@@ -672,6 +672,8 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     int orc = vb_run_open(&d->run, cfg, opts->resume != NULL, err, sizeof err);
     if (orc == -2) status = VB_EXIT_USAGE;
     if (orc != 0) goto fail;
+    d->run.argc = opts->argc;
+    d->run.argv = opts->argv;
     d->run.mode = (vb_run_mode){.name = "distributed", .ctx = d, .publish = publish_hook,
                                 .ckpt_state = dist_ckpt_state, .restore = dist_restore};
     if (opts->resume && vb_run_resume(&d->run, opts->resume, err, sizeof err) != 0) goto fail;
@@ -701,7 +703,9 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     vb_info("run %s: control %s, data %s, weights %s; local actors on %s", d->run_id, d->tcp[0], d->tcp[1], d->tcp[2],
             d->ipc[0]);
     const char *level = vb_log_level_name(vb_log_get_level());
-    if (vb_local_actors_start(&d->locals, &d->loop, cfg->actors.local, d->ipc[0], cfg->actors.threads, level,
+    char log_dir[4200];
+    snprintf(log_dir, sizeof log_dir, "%s/logs", d->run.dir);
+    if (vb_local_actors_start(&d->locals, &d->loop, cfg->actors.local, d->ipc[0], cfg->actors.threads, level, log_dir,
                               on_local_exit, d, err, sizeof err) != 0)
         goto fail;
     vb_run_start_clock(&d->run);

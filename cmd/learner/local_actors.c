@@ -83,8 +83,11 @@ static void spawn(vb_local_actor *a) {
     if (la->stopping) return;
     char name[32];
     snprintf(name, sizeof name, "local-%d", a->index);
+    char log_file[4300];
+    snprintf(log_file, sizeof log_file, "%s/%s.log", la->log_dir, name);
     char *args[] = {la->exe, "--learner", la->endpoint, "--name", name, "--threads", la->threads,
-                    "--parent", la->parent, "--log-level", la->level, NULL};
+                    "--parent", la->parent, "--log-level", la->level, la->log_dir[0] ? "--log-file" : NULL, log_file,
+                    NULL};
     uv_stdio_container_t stdio[3] = {
         {.flags = UV_IGNORE},
         {.flags = UV_INHERIT_FD, .data.fd = 1},
@@ -119,7 +122,8 @@ static void spawn(vb_local_actor *a) {
 }
 
 int vb_local_actors_start(vb_local_actors *la, uv_loop_t *loop, int64_t n, const char *endpoint, int64_t threads,
-                          const char *log_level, vb_local_exit_fn on_exit, void *ctx, char *err, size_t err_len) {
+                          const char *log_level, const char *log_dir, vb_local_exit_fn on_exit, void *ctx, char *err,
+                          size_t err_len) {
     memset(la, 0, sizeof *la);
     la->loop = loop;
     la->on_exit = on_exit;
@@ -130,6 +134,7 @@ int vb_local_actors_start(vb_local_actors *la, uv_loop_t *loop, int64_t n, const
     snprintf(la->threads, sizeof la->threads, "%lld", (long long)threads);
     snprintf(la->level, sizeof la->level, "%s", log_level);
     snprintf(la->parent, sizeof la->parent, "%ld", (long)getpid());
+    snprintf(la->log_dir, sizeof la->log_dir, "%s", log_dir ? log_dir : "");
     la->a = calloc((size_t)n, sizeof *la->a);
     if (!la->a) return snprintf(err, err_len, "out of memory"), -1;
     la->n = n;

@@ -33,6 +33,7 @@ struct vb_local_actors {
     int64_t n;
     vb_local_actor *a;
     char exe[4096], endpoint[512], threads[24], level[16], parent[24];
+    char log_dir[4200];         /* actor i logs to <log_dir>/local-<i>.log too ("" = stderr only) */
     bool stopping, stop_timer_open, termed;
     int64_t grace_ms;
     int live;                 /* processes running or being closed */
@@ -46,10 +47,12 @@ struct vb_local_actors {
 /* Path of the actor program next to this executable, into exe. 0, or -1. */
 int vb_local_actor_program(char *exe, size_t len, char *err, size_t err_len);
 /* Start n actors on endpoint with `threads` compute threads each and the
- * given log level. on_exit (may be NULL) hears of every exit. 0, or -1 with
- * err (no actor program, out of memory). */
+ * given log level; with log_dir (may be NULL), actor i also logs to
+ * <log_dir>/local-<i>.log. on_exit (may be NULL) hears of every exit. 0, or
+ * -1 with err (no actor program, out of memory). */
 int vb_local_actors_start(vb_local_actors *la, uv_loop_t *loop, int64_t n, const char *endpoint, int64_t threads,
-                          const char *log_level, vb_local_exit_fn on_exit, void *ctx, char *err, size_t err_len);
+                          const char *log_level, const char *log_dir, vb_local_exit_fn on_exit, void *ctx, char *err,
+                          size_t err_len);
 /* Stop them all: no restarts from now on; SIGTERM after term_ms (time to
  * exit by themselves, e.g. after the learner told them the run is over),
  * SIGKILL grace_ms later; on_done once every process has exited and every

@@ -137,5 +137,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "learner: learner.device: %s\n", why);
         return VB_EXIT_USAGE;
     }
+    topts.argc = argc;
+    topts.argv = argv;
     return vb_train_run(&cfg, &topts);
 }

@@ -14,6 +14,8 @@
 #include "../../common/eval/evaluate.h"
 #include "../../common/base/fs.h"
 #include "../../common/base/log.h"
+#include "../../common/base/version.h"
+#include "build_info.h"
 #include "../../common/params/params.h"
 #include "../../common/nn/arena.h"
 #include "../../kernels/backend.h"
@@ -87,6 +89,47 @@ int vb_run_open(vb_run *r, const vb_config *cfg, bool resume, char *err, size_t 
     return vb_learning_create(&r->learning, r->be, &r->model, &lp, &r->spec, r->P0, err, err_len);
 }
 
+/* A JSON string (quotes and escapes) of text. */
+static void put_json_string(FILE *f, const char *text) {
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
+        else if (*c < 0x20) fprintf(f, "\\u%04x", *c);
+        else fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+/* provenance.jsonl: one line per learner start (appended): when, where, what
+ * binary and command line, and how it started. */
+static int write_provenance(const vb_run *r, bool resume, char *err, size_t err_len) {
+    char path[4400], host[256] = "", when[32];
+    snprintf(path, sizeof path, "%s/provenance.jsonl", r->dir);
+    FILE *f = fopen(path, "a");
+    if (!f) return snprintf(err, err_len, "%s: %s", path, strerror(errno)), -1;
+    gethostname(host, sizeof host - 1);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(f, "{\"started\":\"%s\",\"host\":", when);
+    put_json_string(f, host);
+    fprintf(f, ",\"pid\":%ld,\"version\":\"%s\",\"commit\":", (long)getpid(), VB_VERSION);
+    if (VB_GIT_COMMIT[0]) put_json_string(f, VB_GIT_COMMIT);
+    else fputs("null", f);
+    fprintf(f, ",\"mode\":\"%s\",\"resumed\":%s,\"env_steps\":%lld,\"updates\":%llu,\"argv\":[",
+            r->mode.name ? r->mode.name : "?", resume ? "true" : "false", (long long)r->env_steps,
+            (unsigned long long)vb_learning_version(r->learning));
+    for (int i = 0; i < r->argc; i++) {
+        if (i) fputc(',', f);
+        put_json_string(f, r->argv[i]);
+    }
+    fputs("],\"config\":\"config.yaml\"}\n", f);
+    int bad = ferror(f) != 0;
+    bad |= fclose(f) != 0;
+    return bad ? (snprintf(err, err_len, "%s: write failed", path), -1) : 0;
+}
+
 int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len) {
     size_t ylen;
     char *yaml = vb_config_to_yaml(r->cfg, &ylen);
@@ -99,12 +142,19 @@ int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len) {
     r->metrics = fopen(path, "a");
     if (!r->metrics) return snprintf(err, err_len, "%s: %s", path, strerror(errno)), -1;
     r->started = true;
+    if (write_provenance(r, resume, err, err_len) != 0) return -1;
+    /* this process's log lines from here on, in the run folder too */
+    snprintf(path, sizeof path, "%s/logs", r->dir);
+    if (vb_fs_mkdirs(path, err, err_len) != 0) return -1;
+    snprintf(path, sizeof path, "%s/logs/learner.log", r->dir);
+    if (vb_log_set_file(path) != 0) return snprintf(err, err_len, "%s: %s", path, strerror(errno)), -1;
     if (r->cfg->log.tensorboard && vb_tboard_open(&r->tb, r->dir, err, err_len) != 0) return -1;
     return 0;
 }
 
 void vb_run_close(vb_run *r) {
     if (r->metrics) fclose(r->metrics);
+    if (r->started) vb_log_close_file();
     /* a start that failed before writing anything leaves no new folder behind */
     if (r->created_dir && !r->started && r->dir[0]) rmdir(r->dir);
     if (r->lock_fd >= 0) close(r->lock_fd);

@@ -87,6 +87,8 @@ typedef struct vb_run {
     double best_return;
     bool best_known;
     int lock_fd;                /* the run folder, flock'ed; -1 when not held */
+    int argc;                   /* the command line, for provenance.jsonl */
+    char *const *argv;
     bool created_dir, started;  /* the folder is this process's; files were written */
 } vb_run;
 
@@ -112,9 +114,10 @@ const char *vb_run_done(const vb_run *r, double t);
  * starting never destroys a run. 0, -1 with err, or -2 with err when the
  * folder is refused (in use, or a run and no resume). */
 int vb_run_open(vb_run *r, const vb_config *cfg, bool resume, char *err, size_t err_len);
-/* Write config.yaml and open metrics.jsonl (appended to). Call once every
- * check that can fail has passed, so a failed start leaves the folder as it
- * was. */
+/* Write config.yaml, open metrics.jsonl (appended to), append this start to
+ * provenance.jsonl (time, host, pid, version, git commit, mode, the command
+ * line) and log to logs/learner.log too. Call once every check that can fail
+ * has passed, so a failed start leaves the folder as it was. */
 int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len);
 void vb_run_close(vb_run *r);
 /* Log what the run is. */

@@ -84,6 +84,8 @@ static int setup(serial *s, const vb_config *cfg, const vb_train_opts *opts, cha
     vb_run *r = &s->run;
     int rc = vb_run_open(r, cfg, opts->resume != NULL, err, err_len);
     if (rc != 0) return rc;
+    r->argc = opts->argc;
+    r->argv = opts->argv;
     r->mode = (vb_run_mode){.name = "serial", .ctx = s, .publish = serial_publish, .ckpt_state = serial_ckpt_state,
                             .restore = serial_restore};
     if (vb_acting_create_from_config(&s->acting, r->be, &r->model, cfg, cfg->env.batch, (uint64_t)cfg->run.seed, 0, err,

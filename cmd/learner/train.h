@@ -7,6 +7,8 @@
 typedef struct vb_train_opts {
     int serial;              /* acting in process, deterministic */
     const char *resume;      /* run folder, checkpoints folder or file; NULL for a fresh run */
+    int argc;                /* the command line (provenance) */
+    char *const *argv;
 } vb_train_opts;
 
 /* Train to run.total_env_steps or until SIGINT/SIGTERM; a final checkpoint is

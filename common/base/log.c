@@ -12,6 +12,22 @@ static atomic_int g_level = VB_LOG_INFO;
 static struct timespec g_t0;
 static int g_t0_set;
 
+static FILE *g_file; /* lines are appended here too, when set */
+
+int vb_log_set_file(const char *path) {
+    FILE *f = fopen(path, "a");
+    if (!f) return -1;
+    setvbuf(f, NULL, _IOLBF, 0);
+    vb_log_close_file();
+    g_file = f;
+    return 0;
+}
+
+void vb_log_close_file(void) {
+    if (g_file) fclose(g_file);
+    g_file = NULL;
+}
+
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 static const char *const level_tags[] = {"DEBUG", "INFO ", "WARN ", "ERROR", "OFF  "};
 
@@ -50,9 +66,14 @@ void vb_logv(vb_log_level level, const char *fmt, va_list ap) {
         g_t0_set = 1;
     }
     double t = (double)(now.tv_sec - g_t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - g_t0.tv_nsec);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    struct tm tm;
+    gmtime_r(&wall.tv_sec, &tm);
     char line[2048];
-    int n = snprintf(line, sizeof line, "[%12.6f %s %ld %s] ", t, g_role, (long)getpid(),
-                     level_tags[level]);
+    int n = snprintf(line, sizeof line, "[%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %12.6f %s %ld %s] ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, wall.tv_nsec / 1000000L, t, g_role,
+                     (long)getpid(), level_tags[level]);
     if (n < 0) return;
     if ((size_t)n < sizeof line) {
         int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
@@ -62,6 +83,7 @@ void vb_logv(vb_log_level level, const char *fmt, va_list ap) {
     line[n] = '\n';
     line[n + 1] = '\0';
     fputs(line, stderr);
+    if (g_file) fputs(line, g_file);
 }
 
 void vb_log(vb_log_level level, const char *fmt, ...) {

@@ -1,9 +1,11 @@
-/* log — leveled, timestamped log lines on stderr.
+/* log — leveled, timestamped log lines on stderr, and in a file when one is
+ * set.
  *
- * Every line carries a monotonic timestamp (seconds since the process set its
- * role), the role ("learner", "actor", ...), the pid and the level:
+ * Every line carries the wall-clock time (UTC, milliseconds), a monotonic
+ * timestamp (seconds since the process set its role), the role ("learner",
+ * "actor", ...), the pid and the level:
  *
- *   [   12.345678 learner 4242 INFO ] message
+ *   [2026-12-04T17:40:01.123Z    12.345678 learner 4242 INFO ] message
  *
  * One line is written with one fputs of a preformatted buffer, so lines from
  * several threads never interleave mid-line. */
@@ -28,6 +30,11 @@ vb_log_level vb_log_get_level(void);
 /* Parse "debug|info|warn|error|off"; returns 0 or -1 on an unknown name. */
 int vb_log_level_parse(const char *name, vb_log_level *out);
 const char *vb_log_level_name(vb_log_level level);
+
+/* Also append every line to the file at path (created 0644 if new), until
+ * the process ends or vb_log_close_file. 0, or -1 (errno set). */
+int vb_log_set_file(const char *path);
+void vb_log_close_file(void);
 
 void vb_log(vb_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -155,3 +155,53 @@ Test(run_folder, run_files_are_readable_by_others, .init = vb_dt_setup, .fini = 
         cr_assert(st.st_mode & S_IROTH, "%s is %o", path, st.st_mode & 0777);
     }
 }
+
+/* provenance.jsonl gets one line per learner start, never rewritten: when,
+ * host, pid, version, commit, mode, whether it resumed, the command line. */
+Test(run_folder, provenance_and_log_files, .init = vb_dt_setup, .fini = vb_dt_teardown) {
+    char dir[256], path[512];
+    finished_run(dir, sizeof dir);
+    vb_test_proc p;
+    vb_test_run(&p, "learner",
+                (const char *[]){"--resume", dir, "--serial", "--set", "run.total_env_steps=2400", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    vb_test_proc_free(&p);
+    snprintf(path, sizeof path, "%s/provenance.jsonl", dir);
+    char *prov = vb_dt_slurp(path);
+    cr_assert_eq(vb_dt_count(prov, "\n"), 2, "%s", prov);
+    const char *keys[] = {"\"started\":\"20", "\"host\":\"", "\"pid\":", "\"version\":\"", "\"commit\":",
+                          "\"mode\":\"serial\"", "\"argv\":[", "\"--serial\""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_assert_eq(vb_dt_count(prov, keys[i]), 2, "%s twice in:\n%s", keys[i], prov);
+    cr_assert_eq(vb_dt_count(prov, "\"resumed\":false"), 1, "%s", prov);
+    cr_assert_eq(vb_dt_count(prov, "\"resumed\":true"), 1, "%s", prov);
+    free(prov);
+    snprintf(path, sizeof path, "%s/logs/learner.log", dir);
+    char *log = vb_dt_slurp(path);
+    cr_assert(strstr(log, "Z ") && strstr(log, " learner ") && strstr(log, "final checkpoint in"), "%s", log);
+    free(log);
+}
+
+/* The distributed learner's local actors log into the run folder too. */
+Test(run_folder, local_actors_log_into_the_run_folder, .init = vb_dt_setup, .fini = vb_dt_teardown) {
+    char log[256], path[256], port[64], cfg[1024], rootset[256];
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(rootset, sizeof rootset, "run.root=%s", vb_dt_root());
+    snprintf(port, sizeof port, "learner.port=%d", vb_dt_free_ports());
+    vb_dt_path("learner.out", log, sizeof log);
+    pid_t l = vb_dt_spawn("learner",
+                          (const char *[]){"--config", cfg, "--set", rootset, "--set", "run.name=d", "--set", port,
+                                           "--set", "learner.bind=127.0.0.1", "--set", "actors.local=1", "--set",
+                                           "run.algo=rl2", "--set", "run.total_env_steps=8000", NULL},
+                          log);
+    int st = vb_dt_wait(l, 120);
+    char *out = vb_dt_slurp(log);
+    cr_assert_eq(st, 0, "%s", out);
+    free(out);
+    char *a = vb_dt_slurp(vb_dt_path("d/logs/local-0.log", path, sizeof path));
+    cr_assert(strstr(a, " actor ") && strstr(a, "registered with run"), "%s", a);
+    free(a);
+    char *prov = vb_dt_slurp(vb_dt_path("d/provenance.jsonl", path, sizeof path));
+    cr_assert(strstr(prov, "\"mode\":\"distributed\""), "%s", prov);
+    free(prov);
+}
