@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages varibased builds and tests with. Idempotent: when
 # every package is present it only runs dpkg -s and returns.
+#   scripts/install-deps.sh               to build and test (make deps)
+#   scripts/install-deps.sh --build-only  to build ./learner and ./actor only (images)
 set -euo pipefail
 pkgs=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-      libuv1-dev libopenblas-dev libcyaml-dev libcriterion-dev)
+      libuv1-dev libopenblas-dev libcyaml-dev)
+# the tests: Criterion, iproute2 (the network-namespace test), docker-compose
+# (validating deploy/docker-compose.yml; containers are not started)
+[ "${1:-}" = "--build-only" ] || pkgs+=(libcriterion-dev iproute2 docker-compose)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
