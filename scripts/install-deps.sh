@@ -7,8 +7,9 @@ set -euo pipefail
 pkgs=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
       libuv1-dev libopenblas-dev libcyaml-dev)
 # the tests: Criterion, iproute2 (the network-namespace test), docker-compose
-# (validating deploy/docker-compose.yml; containers are not started)
-[ "${1:-}" = "--build-only" ] || pkgs+=(libcriterion-dev iproute2 docker-compose)
+# (validating deploy/docker-compose.yml; containers are not started) and
+# matplotlib (scripts/plot_runs.py and the other plotting scripts)
+[ "${1:-}" = "--build-only" ] || pkgs+=(libcriterion-dev iproute2 docker-compose python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -148,7 +148,20 @@ int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len) {
     if (vb_fs_mkdirs(path, err, err_len) != 0) return -1;
     snprintf(path, sizeof path, "%s/logs/learner.log", r->dir);
     if (vb_log_set_file(path) != 0) return snprintf(err, err_len, "%s: %s", path, strerror(errno)), -1;
-    if (r->cfg->log.tensorboard && vb_tboard_open(&r->tb, r->dir, err, err_len) != 0) return -1;
+    if (r->cfg->log.tensorboard) {
+        if (vb_tboard_open(&r->tb, r->dir, err, err_len) != 0) return -1;
+        /* the hyperparameters: the resolved config, in the Text tab */
+        size_t ylen2;
+        char *y = vb_config_to_yaml(r->cfg, &ylen2);
+        size_t tlen = ylen2 + 64;
+        char *text = y ? malloc(tlen) : NULL;
+        if (text) {
+            snprintf(text, tlen, "```\n%s```\n", y);
+            vb_tboard_text(&r->tb, r->env_steps, "config", text);
+        }
+        free(text);
+        free(y);
+    }
     return 0;
 }
 

@@ -208,7 +208,7 @@ static const vb_cfg_key schema[] = {
     KINT(log, every_updates, "0", 0, I53,
          "--serial: a metrics line every N updates instead of every interval_s seconds (0 = by seconds); "
          "the lines then depend on the seed alone"),
-    KBOOL(log, tensorboard, "false", "also write TensorBoard event files"),
+    KBOOL(log, tensorboard, "true", "also write a TensorBoard event file (the metrics as scalars, the resolved config as text)"),
 
     KINT(eval, tasks, "1000", 1, 1e9, "held-out tasks per evaluation"),
     KBOOL(eval, greedy, "true", "act greedily (argmax) when evaluating"),

@@ -152,6 +152,29 @@ void vb_tboard_scalar(vb_tboard *tb, int64_t step, const char *tag, double value
     else tb->len = s.len;
 }
 
+void vb_tboard_text(vb_tboard *tb, int64_t step, const char *tag, const char *text) {
+    if (!tb->f || tb->failed) return;
+    vb_tboard_flush(tb); /* a text event of its own */
+    /* Value { tag = 1; metadata = 9 { plugin_data = 1 { plugin_name = 1 } };
+     *         tensor = 8 { dtype = 1 (DT_STRING 7); tensor_shape = 2 {}; string_val = 8 } } */
+    pbuf plugin = {0}, meta = {0}, tensor = {0}, v = {0}, s = {0};
+    field_bytes(&plugin, 1, "text", 4);
+    field_bytes(&meta, 1, plugin.p, plugin.len);
+    varint(&tensor, 1 << 3 | 0);
+    varint(&tensor, 7);
+    field_bytes(&tensor, 2, "", 0);
+    field_bytes(&tensor, 8, text, strlen(text));
+    field_bytes(&v, 1, tag, strlen(tag));
+    field_bytes(&v, 9, meta.p, meta.len);
+    field_bytes(&v, 8, tensor.p, tensor.len);
+    field_bytes(&s, 1, v.p, v.len);
+    tb->step = step;
+    if (plugin.oom || meta.oom || tensor.oom || v.oom || s.oom) tb->failed = 1;
+    else write_event(tb, NULL, s.p, s.len);
+    free(plugin.p), free(meta.p), free(tensor.p), free(v.p), free(s.p);
+    tb->step = -1;
+}
+
 void vb_tboard_close(vb_tboard *tb) {
     if (tb->f) {
         vb_tboard_flush(tb);
