@@ -2,7 +2,7 @@
 """plot_runs — learning curves of run folders as a PNG.
 
   scripts/plot_runs.py LABEL=RUN[,RUN...] [LABEL=RUN...] --png FILE
-                       [--source train|eval] [--ref NAME=VALUE ...] [--title TEXT]
+                       [--source train|eval] [--ref NAME=VALUE ...] [--episodes 1,5,10] [--title TEXT]
 
 Each LABEL is one agent; its RUN folders are seeds of it, drawn as their mean
 with a band of +- one standard error across seeds (a single run is drawn
@@ -18,7 +18,8 @@ the value per episode, and their sum is used for the task return).
 actors finished in each interval (the behaviour policy, exploration
 included). --source eval reads evals.jsonl: the validation evaluations of
 eval.every_updates (the greedy policy or the planner on held-out validation
-tasks). Needs matplotlib (Debian: python3-matplotlib, installed by make deps;
+tasks). --episodes picks the episode panels (default: every episode index;
+the bandit's ten one-pull episodes want a few). Needs matplotlib (Debian: python3-matplotlib, installed by make deps;
 or pip install matplotlib).
 """
 import argparse
@@ -109,6 +110,7 @@ def main():
     ap.add_argument("--source", choices=["train", "eval"], default="train")
     ap.add_argument("--ref", action="append", default=[], help="NAME=VALUE or NAME=V1/V2/.../VE")
     ap.add_argument("--title", default="")
+    ap.add_argument("--episodes", default="", help="episode indices to draw, e.g. 1,5,10 (default: all)")
     a = ap.parse_args()
     try:
         import matplotlib
@@ -124,7 +126,15 @@ def main():
         groups.append((label, [load_run(r, a.source) for r in runs.split(",")]))
     E = max(len(p[3]) for _, runs in groups for run in runs for p in run)
     refs = parse_refs(a.ref)
-    ncol = 2 + (E if E > 1 else 0)
+    try:
+        shown = [int(e) - 1 for e in a.episodes.split(",")] if a.episodes else list(range(E))
+    except ValueError:
+        sys.exit(f"plot_runs: --episodes {a.episodes}: expected indices like 1,5,10")
+    if any(e < 0 or e >= E for e in shown):
+        sys.exit(f"plot_runs: --episodes {a.episodes}: the runs have episodes 1..{E}")
+    if E <= 1:
+        shown = []
+    ncol = 2 + len(shown)
     fig, axes = plt.subplots(1, ncol, figsize=(4.2 * ncol, 3.6), squeeze=False)
     axes = axes[0]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -133,8 +143,8 @@ def main():
         n = len(runs)
         tag = f"{label} ({n} seed{'s' if n > 1 else ''})"
         panels = [(0, 0, lambda p: p[2]), (1, 1, lambda p: p[2])]
-        panels += [(2 + e, 0, (lambda e: lambda p: p[3][e] if e < len(p[3]) else float("nan"))(e)) for e in range(E)
-                   if E > 1]
+        panels += [(2 + i, 0, (lambda e: lambda p: p[3][e] if e < len(p[3]) else float("nan"))(e))
+                   for i, e in enumerate(shown)]
         for col, xkey, yfun in panels:
             curves = [([p[xkey] for p in run], [yfun(p) for p in run]) for run in runs]
             if n == 1:
@@ -151,13 +161,13 @@ def main():
         for col in (0, 1):
             axes[col].axhline(total, color="k", ls=ls, lw=0.9, label=name)
         if len(vals) == E and E > 1:
-            for e in range(E):
-                axes[2 + e].axhline(vals[e], color="k", ls=ls, lw=0.9, label=name)
+            for i, e in enumerate(shown):
+                axes[2 + i].axhline(vals[e], color="k", ls=ls, lw=0.9, label=name)
     what = "training return" if a.source == "train" else "validation return"
     axes[0].set(xlabel="environment steps", ylabel=f"{what} per task", title="against steps")
     axes[1].set(xlabel="wall-clock seconds", title="against wall-clock")
-    for e in range(E if E > 1 else 0):
-        axes[2 + e].set(xlabel="environment steps", title=f"episode {e + 1}")
+    for i, e in enumerate(shown):
+        axes[2 + i].set(xlabel="environment steps", title=f"episode {e + 1}")
     for ax in axes:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
