@@ -29,6 +29,22 @@ static void expect_grad(double analytic, double numeric, const char *what, int64
               analytic, numeric);
 }
 
+/* Every element of x (n) against the analytic gradient grad: central
+ * differences of step 1e-3 of the loss that loss(ctx) recomputes. */
+typedef double (*loss_fn)(void *ctx);
+static void fd_check(float *x, const float *grad, int64_t n, loss_fn loss, void *ctx, const char *what) {
+    const float h = 1e-3f;
+    for (int64_t i = 0; i < n; i++) {
+        float x0 = x[i];
+        x[i] = x0 + h;
+        double up = loss(ctx);
+        x[i] = x0 - h;
+        double dn = loss(ctx);
+        x[i] = x0;
+        expect_grad(grad[i], (up - dn) / (2 * h), what, i);
+    }
+}
+
 /* One window of three steps, the task ending at the last:
  *   delta_2 = 2 - 0.1 = 1.9 (terminal),          A_2 = 1.9
  *   delta_1 = 0 + 0.9 * 0.1 - 0.2 = -0.11,       A_1 = -0.11 + 0.45 * 1.9 = 0.745
@@ -85,6 +101,17 @@ static double ppo_total(const vb_ppo_params *p, vb_ppo_batch *b, const vb_ppo_ws
     return p->policy_coef * st.loss_policy - p->ent_coef * st.entropy + p->value_coef * st.loss_value;
 }
 
+typedef struct ppo_ctx {
+    const vb_ppo_params *p;
+    vb_ppo_batch *b;
+    const vb_ppo_ws *ws;
+    float *dl, *dv;
+} ppo_ctx;
+static double ppo_loss_of(void *ctx) {
+    ppo_ctx *c = ctx;
+    return ppo_total(c->p, c->b, c->ws, c->dl, c->dv);
+}
+
 Test(losses, ppo_gradient_matches_finite_differences, .init = setup) {
     vb_rng r;
     vb_rng_init(&r, 11, 0);
@@ -108,25 +135,9 @@ Test(losses, ppo_gradient_matches_finite_differences, .init = setup) {
     vb_ppo_batch b = {.L = L, .N = N, .A = A, .logits = logits, .values = values, .act = act, .blogp = blogp,
                       .adv = adv, .ret = ret};
     ppo_total(&p, &b, &ws, dl, dv);
-    const float h = 1e-3f;
-    for (int64_t i = 0; i < LN * A; i++) {
-        float x = logits[i];
-        logits[i] = x + h;
-        double up = ppo_total(&p, &b, &ws, dl2, dv2);
-        logits[i] = x - h;
-        double dn = ppo_total(&p, &b, &ws, dl2, dv2);
-        logits[i] = x;
-        expect_grad(dl[i], (up - dn) / (2 * h), "d_logits", i);
-    }
-    for (int64_t i = 0; i < TN; i++) {
-        float x = values[i];
-        values[i] = x + h;
-        double up = ppo_total(&p, &b, &ws, dl2, dv2);
-        values[i] = x - h;
-        double dn = ppo_total(&p, &b, &ws, dl2, dv2);
-        values[i] = x;
-        expect_grad(dv[i], (up - dn) / (2 * h), "d_values", i);
-    }
+    ppo_ctx c = {&p, &b, &ws, dl2, dv2};
+    fd_check(logits, dl, LN * A, ppo_loss_of, &c, "d_logits");
+    fd_check(values, dv, TN, ppo_loss_of, &c, "d_values");
     free(logits);
     free(values);
     free(adv);
@@ -139,6 +150,16 @@ static double targets_total(const vb_planner_targets_params *p, const vb_planner
     vb_update_stats st = {0};
     vb_planner_targets_loss(be, p, b, dl, dv, &st);
     return p->value_coef * st.loss_value + p->policy_coef * st.loss_policy;
+}
+
+typedef struct targets_ctx {
+    const vb_planner_targets_params *p;
+    const vb_planner_targets_batch *b;
+    float *dl, *dv;
+} targets_ctx;
+static double targets_loss_of(void *ctx) {
+    targets_ctx *c = ctx;
+    return targets_total(c->p, c->b, c->dl, c->dv);
 }
 
 Test(losses, planner_target_gradient_matches_finite_differences, .init = setup) {
@@ -156,25 +177,9 @@ Test(losses, planner_target_gradient_matches_finite_differences, .init = setup) 
                                   .v_planner = vt, .q_target = q};
     float dl[LN * A], dv[TN], dl2[LN * A], dv2[TN];
     targets_total(&p, &b, dl, dv);
-    const float h = 1e-3f;
-    for (int64_t i = 0; i < LN * A; i++) {
-        float x = logits[i];
-        logits[i] = x + h;
-        double up = targets_total(&p, &b, dl2, dv2);
-        logits[i] = x - h;
-        double dn = targets_total(&p, &b, dl2, dv2);
-        logits[i] = x;
-        expect_grad(dl[i], (up - dn) / (2 * h), "d_logits", i);
-    }
-    for (int64_t i = 0; i < TN; i++) {
-        float x = values[i];
-        values[i] = x + h;
-        double up = targets_total(&p, &b, dl2, dv2);
-        values[i] = x - h;
-        double dn = targets_total(&p, &b, dl2, dv2);
-        values[i] = x;
-        expect_grad(dv[i], (up - dn) / (2 * h), "d_values", i);
-    }
+    targets_ctx c = {&p, &b, dl2, dv2};
+    fd_check(logits, dl, LN * A, targets_loss_of, &c, "d_logits");
+    fd_check(values, dv, TN, targets_loss_of, &c, "d_values");
     free(logits);
     free(values);
     free(vt);
@@ -206,6 +211,17 @@ static double elbo_total(elbo_case *e, const vb_elbo_params *p, float *d_phi, co
     memset(d_phi, 0, sizeof(float) * LN * 2 * D);
     vb_elbo_loss(be, &e->dec, e->P, e->G, p, &b, &e->ws, &rng, d_phi, &st);
     return -p->coef * st.elbo;
+}
+
+typedef struct elbo_ctx {
+    elbo_case *e;
+    const vb_elbo_params *p;
+    float *d_phi;
+    const vb_rng *rng0;
+} elbo_ctx;
+static double elbo_loss_of(void *ctx) {
+    elbo_ctx *c = ctx;
+    return elbo_total(c->e, c->p, c->d_phi, c->rng0);
 }
 
 static void elbo_check(bool decode_task, bool bernoulli) {
@@ -248,25 +264,9 @@ static void elbo_check(bool decode_task, bool bernoulli) {
     elbo_total(&e, &p, dphi, &rng0);
     float *G0 = calloc((size_t)e.lay.total, sizeof(float));
     memcpy(G0, e.G, sizeof(float) * (size_t)e.lay.total);
-    const float h = 1e-3f;
-    for (int64_t i = 0; i < LN * 2 * D; i++) {
-        float x = e.phi[i];
-        e.phi[i] = x + h;
-        double up = elbo_total(&e, &p, scratch, &rng0);
-        e.phi[i] = x - h;
-        double dn = elbo_total(&e, &p, scratch, &rng0);
-        e.phi[i] = x;
-        expect_grad(dphi[i], (up - dn) / (2 * h), "d_phi", i);
-    }
-    for (int64_t i = 0; i < e.lay.total; i++) {
-        float x = e.P[i];
-        e.P[i] = x + h;
-        double up = elbo_total(&e, &p, scratch, &rng0);
-        e.P[i] = x - h;
-        double dn = elbo_total(&e, &p, scratch, &rng0);
-        e.P[i] = x;
-        expect_grad(G0[i], (up - dn) / (2 * h), "G (decoder)", i);
-    }
+    elbo_ctx ec = {&e, &p, scratch, &rng0};
+    fd_check(e.phi, dphi, LN * 2 * D, elbo_loss_of, &ec, "d_phi");
+    fd_check(e.P, G0, e.lay.total, elbo_loss_of, &ec, "G (decoder)");
     free(G0);
     free(e.P);
     free(e.G);

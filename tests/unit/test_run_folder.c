@@ -31,6 +31,18 @@ static char *fingerprint(const char *dir) {
     return buf;
 }
 
+/* A free port bound and listened on by this process (the learner cannot
+ * take it): the socket, and the port in *port. */
+static int take_port(int *port) {
+    *port = vb_dt_free_ports();
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(s, 1), 0);
+    return s;
+}
+
 static void learner(vb_test_proc *p, const char *const *extra) {
     char cfg[1024], rootset[256];
     vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
@@ -77,12 +89,7 @@ Test(run_folder, a_failed_resume_changes_nothing, .init = vb_dt_setup, .fini = v
     char dir[256];
     finished_run(dir, sizeof dir);
     char *before = fingerprint(dir);
-    int port = vb_dt_free_ports();
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(s, 1), 0);
+    int port, s = take_port(&port);
     char portset[64];
     snprintf(portset, sizeof portset, "learner.port=%d", port);
     vb_test_proc p;
@@ -101,12 +108,7 @@ Test(run_folder, a_failed_resume_changes_nothing, .init = vb_dt_setup, .fini = v
 
 /* A fresh start that fails leaves no folder behind. */
 Test(run_folder, a_failed_fresh_start_leaves_no_folder, .init = vb_dt_setup, .fini = vb_dt_teardown) {
-    int port = vb_dt_free_ports();
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(s, 1), 0);
+    int port, s = take_port(&port);
     char portset[64], dir[256];
     snprintf(portset, sizeof portset, "learner.port=%d", port);
     vb_test_proc p;
