@@ -456,7 +456,12 @@ static void update_cb(uv_idle_t *h) {
         if (!d->stopping) vb_channel_pause(&d->data, false);
         return;
     }
-    vb_run_update(r);
+    if (vb_run_update(r) == -2) {
+        vb_error("%s", r->fatal);
+        d->status = VB_EXIT_RUNTIME;
+        begin_stop(d, "training diverged", false);
+        return;
+    }
     if (!vb_learning_ready(r->learning)) {
         uv_idle_stop(h);
         vb_channel_pause(&d->data, false);
@@ -534,7 +539,9 @@ static void begin_stop(dist *d, const char *why, bool finished) {
     vb_channel_pause(&d->data, true);
     write_metrics(d);
     char err[1024];
-    if (vb_run_checkpoint(&d->run, err, sizeof err) != 0) {
+    if (d->run.fatal[0]) {
+        /* the last periodic checkpoint holds the weights before the divergence */
+    } else if (vb_run_checkpoint(&d->run, err, sizeof err) != 0) {
         vb_error("final checkpoint failed: %s", err);
         d->status = VB_EXIT_RUNTIME;
     }

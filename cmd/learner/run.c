@@ -218,6 +218,12 @@ int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, 
         snprintf(err, err_len, "out of memory writing a checkpoint");
         goto out;
     }
+    const char *bad = vb_arena_first_nonfinite(&m->layout, vb_learning_params(l));
+    if (!bad) bad = vb_arena_first_nonfinite(&o->layout, o->state);
+    if (bad) {
+        snprintf(err, err_len, "not writing a checkpoint: tensor '%s' of the learner's state is non-finite", bad);
+        goto out;
+    }
     vb_arena_to_blob(&m->layout, vb_learning_params(l), pblob);
     vb_arena_to_blob(&o->layout, o->state, oblob);
     if (k > 0) memcpy(streams, pos, sizeof(uint64_t) * (size_t)(2 * k));
@@ -263,6 +269,17 @@ int vb_run_restore(vb_run *r, const vb_ckpt *ck, const void **pos, int64_t *k, i
     const void *cp = vb_ckpt_get(ck, "counters", &len);
     if (!cp || len != sizeof counters) return snprintf(err, err_len, "checkpoint counters malformed"), -1;
     memcpy(counters, cp, sizeof counters);
+    double wall;
+    memcpy(&wall, &counters[VB_RUN_C_WALL_BITS], sizeof wall);
+    static const char *const cname[] = {"env steps", "updates", "policy version", "tasks", "acting version"};
+    for (int i = 0; i < VB_RUN_C_WALL_BITS; i++)
+        if (counters[i] < 0)
+            return snprintf(err, err_len, "checkpoint counters out of range: %s = %lld", cname[i],
+                            (long long)counters[i]), -1;
+    if (counters[VB_RUN_C_ACT_VERSION] > counters[VB_RUN_C_VERSION] || !isfinite(wall) || wall < 0 || wall > 1e10)
+        return snprintf(err, err_len, "checkpoint counters out of range: acting version %lld (policy version %lld), "
+                        "wall seconds %g", (long long)counters[VB_RUN_C_ACT_VERSION],
+                        (long long)counters[VB_RUN_C_VERSION], wall), -1;
     const unsigned char *sp = vb_ckpt_get(ck, "streams", &len);
     if (!sp || len < sizeof(uint64_t) || len % (2 * sizeof(uint64_t)) != sizeof(uint64_t))
         return snprintf(err, err_len, "checkpoint streams malformed"), -1;
@@ -276,7 +293,7 @@ int vb_run_restore(vb_run *r, const vb_ckpt *ck, const void **pos, int64_t *k, i
     const void *rver = vb_ckpt_get(ck, "replay.version", &vlen);
     const void *rdata = vb_ckpt_get(ck, "replay.data", &dlen);
     if (!mp || len != sizeof rmeta || !rver || !rdata || rmeta[1] < 0 || rmeta[1] > rmeta[0] || rmeta[2] < 0 ||
-        rmeta[2] >= rmeta[0] || rmeta[0] <= 0)
+        rmeta[2] >= rmeta[0] || rmeta[0] <= 0 || rmeta[3] < rmeta[1] || rmeta[4] < 0)
         return snprintf(err, err_len, "checkpoint replay section malformed"), -1;
     if (rmeta[0] != rp->capacity || vlen != sizeof(uint64_t) * (size_t)rp->capacity ||
         dlen != sizeof(float) * (size_t)(rp->capacity * rp->cl.floats))
@@ -333,9 +350,31 @@ int vb_run_checkpoint(vb_run *r, char *err, size_t err_len) {
 int vb_run_update(vb_run *r) {
     vb_update_stats st;
     char err[1024];
+    if (r->fatal[0]) return -2;
     if (vb_learning_update(r->learning, &st, err, sizeof err) != 0) {
-        vb_warn("%s", err);
+        r->nonfinite_updates++;
+        r->skipped_in_row++;
+        if (r->skipped_in_row == 1 || r->skipped_in_row % 10 == 0) vb_warn("%s", err);
+        if (r->skipped_in_row >= r->cfg->learner.max_skipped_updates) {
+            snprintf(r->fatal, sizeof r->fatal,
+                     "training diverged: %lld consecutive updates had a non-finite loss or gradient "
+                     "(learner.max_skipped_updates = %lld); lower learner.lr or keep learner.grad_clip on, then "
+                     "resume from the last checkpoint (no checkpoint is written now)",
+                     (long long)r->skipped_in_row, (long long)r->cfg->learner.max_skipped_updates);
+            return -2;
+        }
         return -1;
+    }
+    r->skipped_in_row = 0;
+    const vb_optim *o = vb_learning_optim(r->learning);
+    const char *bad = vb_arena_first_nonfinite(&r->model.layout, vb_learning_params(r->learning));
+    if (!bad) bad = vb_arena_first_nonfinite(&o->layout, o->state);
+    if (bad) {
+        snprintf(r->fatal, sizeof r->fatal,
+                 "training diverged: tensor '%s' of the learner's state is non-finite after update %llu; lower learner.lr or keep "
+                 "learner.grad_clip on, then resume from the last checkpoint (no checkpoint is written now)",
+                 bad, (unsigned long long)vb_learning_version(r->learning));
+        return -2;
     }
     vb_run_add_update(r, &st);
     vb_run_maybe_eval(r);
@@ -449,6 +488,7 @@ static void build_table(const vb_run *r, double wall, double sps, const vb_metri
     }
     put(t, "dropped_stale", "train/dropped_stale", (double)vb_learning_dropped(r->learning), VB_METRIC_INT);
     put(t, "rejected_chunks", "train/rejected_chunks", (double)r->rejected_chunks, VB_METRIC_INT);
+    put(t, "nonfinite_updates", "train/nonfinite_updates", (double)r->nonfinite_updates, VB_METRIC_INT);
     for (int i = 0; i < n_extra; i++) put(t, extra[i].key, extra[i].tag, extra[i].value, extra[i].fmt);
 }
 

@@ -82,6 +82,9 @@ typedef struct vb_run {
     /* the current metrics interval */
     vb_update_stats acc;
     int64_t acc_n, mae_n, rejected_chunks;
+    /* non-finite updates: all of the run's, and the current streak */
+    int64_t nonfinite_updates, skipped_in_row;
+    char fatal[512];            /* why training cannot go on ("" while it can) */
     vb_task_stats tstats;
     /* eval.keep_best: the validation return of checkpoints/best.vbc */
     double best_return;

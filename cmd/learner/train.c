@@ -128,7 +128,15 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
             break;
         }
         r->env_steps += s.acting.n;
-        while (vb_learning_ready(r->learning) && !g_stop && vb_run_update(r) == 0) {
+        int urc = 0;
+        while (vb_learning_ready(r->learning) && !g_stop && (urc = vb_run_update(r)) == 0) {
+        }
+        if (urc == -2) {
+            vb_acting_take_stats(&s.acting, &r->tstats);
+            vb_run_tick(r, vb_run_now(), NULL, 0, "");
+            vb_error("%s", r->fatal);
+            status = VB_EXIT_RUNTIME;
+            break;
         }
         t = vb_run_now();
         if (by_updates ? vb_learning_version(r->learning) >= next_log : t - r->tick_t >= cfg->log.interval_s) {
@@ -139,7 +147,7 @@ static int train_serial(const vb_config *cfg, const vb_train_opts *opts) {
     }
     if (g_stop) vb_info("signal %d: stopping after a final checkpoint", (int)g_stop);
     else if (done) vb_info("reached %s: stopping after a final checkpoint", done);
-    if (status == VB_EXIT_OK || g_stop) {
+    if (!r->fatal[0] && (status == VB_EXIT_OK || g_stop)) {
         if (vb_run_checkpoint(r, err, sizeof err) != 0) {
             vb_error("final checkpoint failed: %s", err);
             status = VB_EXIT_RUNTIME;

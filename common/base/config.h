@@ -109,6 +109,7 @@ typedef struct vb_config {
         int64_t ppo_epochs;
         double entropy_coef;
         int64_t checkpoint_every;
+        int64_t max_skipped_updates;
         char bind[VB_CFG_STR];
     } learner;
     struct {

@@ -194,6 +194,8 @@ static const vb_cfg_key schema[] = {
     KINT(learner, ppo_epochs, "1", 1, 1000, "rl2, varibad: PPO passes over each sampled batch (replay reuse is learner.samples_per_insert)"),
     KFLT(learner, entropy_coef, "0.01", 0, 1e6, "rl2: entropy bonus weight"),
     KINT(learner, checkpoint_every, "1000", 0, I53, "checkpoint every N updates (0 = only at the end)"),
+    KINT(learner, max_skipped_updates, "50", 1, I53,
+         "stop the run (exit 1) after this many consecutive updates skipped for a non-finite loss or gradient"),
     KSTR(learner, bind, "*", check_bind_host, "interface the TCP endpoints bind: '*' (all), a host name or an IPv4 address"),
 
     KINT(actors, local, "2", 0, 1024, "actor processes the learner spawns on this machine"),

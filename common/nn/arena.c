@@ -1,5 +1,6 @@
 #include "arena.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,8 +113,28 @@ int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *
                         len, (unsigned long long)n, (long long)l->total), -1;
     if (get_u32(h + 12) != vb_crc32c(0, h + HEADER, len - HEADER))
         return snprintf(err, err_len, "%s: arena payload is corrupted (CRC mismatch)", origin), -1;
+    /* a valid CRC over NaN is still NaN: non-finite values are never loaded */
+    for (int i = 0; i < l->n; i++) {
+        const vb_tensor_info *t = &l->t[i];
+        for (int64_t j = 0; j < t->count; j++) {
+            float v;
+            memcpy(&v, h + HEADER + (size_t)(t->offset + j) * sizeof(float), sizeof v);
+            if (!isfinite(v))
+                return snprintf(err, err_len, "%s: tensor '%s' holds a non-finite value (%g at element %lld); "
+                                "refusing weights that diverged", origin, t->name, (double)v, (long long)j), -1;
+        }
+    }
     memcpy(data, h + HEADER, len - HEADER);
     return 0;
+}
+
+const char *vb_arena_first_nonfinite(const vb_layout *l, const float *data) {
+    for (int i = 0; i < l->n; i++) {
+        const vb_tensor_info *t = &l->t[i];
+        for (int64_t j = 0; j < t->count; j++)
+            if (!isfinite(data[t->offset + j])) return t->name;
+    }
+    return NULL;
 }
 
 int vb_arena_save(const char *path, const vb_layout *l, const float *data, char *err, size_t err_len) {

@@ -17,7 +17,8 @@
  *  36  u32 reserved (0)
  *  40  payload: n float32
  * A file whose magic, version, layout hash, size or either CRC does not match
- * is refused with a message saying which. */
+ * is refused with a message saying which, and so is a payload holding a NaN
+ * or an infinity. */
 #ifndef VB_ARENA_H
 #define VB_ARENA_H
 
@@ -60,5 +61,9 @@ int64_t vb_arena_blob_size(const vb_layout *l);
 void vb_arena_to_blob(const vb_layout *l, const float *data, void *blob);
 int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
                        char *err, size_t err_len);
+/* The name of the first tensor holding a NaN or infinity, or NULL when all
+ * of data is finite. Loads refuse non-finite values (vb_arena_from_blob), and
+ * the learner never publishes or checkpoints them. */
+const char *vb_arena_first_nonfinite(const vb_layout *l, const float *data);
 
 #endif

@@ -1,0 +1,196 @@
+/* Non-finite numbers stop a run instead of being warned about: a diverging
+ * learner (lr 10, no gradient clip) ends with exit 1 and a message, serially
+ * and distributed, and so do consecutive updates skipped for a non-finite loss, without writing a checkpoint of the diverged state; a
+ * checkpoint whose parameters are NaN (with valid CRCs) is refused by
+ * `actor --eval` and by `learner --resume`; a checkpoint with valid CRCs and
+ * out-of-range counters (negative steps, NaN wall time) is refused too. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../common/base/checkpoint.h"
+#include "../../common/base/crc32c.h"
+#include "support.h"
+#include "test_distributed_support.h"
+
+TestSuite(nonfinite, .init = vb_dt_setup, .fini = vb_dt_teardown, .timeout = 240);
+
+static void learner(vb_test_proc *p, const char *name, const char *const *extra) {
+    char cfg[1024], rootset[256], nameset[64];
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(rootset, sizeof rootset, "run.root=%s", vb_dt_root());
+    snprintf(nameset, sizeof nameset, "run.name=%s", name);
+    const char *args[40] = {"--config", cfg, "--set", rootset, "--set", nameset, "--set", "run.algo=varibad"};
+    int n = 8;
+    for (int i = 0; extra[i]; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    vb_test_run(p, "learner", args);
+}
+
+static void resume(vb_test_proc *p, const char *dir, const char *const *extra) {
+    const char *args[16] = {"--serial", "--resume", dir};
+    int n = 3;
+    for (int i = 0; extra[i]; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    vb_test_run(p, "learner", args);
+}
+
+static const char *const diverge[] = {"--set", "learner.lr=10", "--set", "learner.grad_clip=0", "--set",
+                                      "learner.max_skipped_updates=5", "--set", "run.total_env_steps=2000000",
+                                      "--set", "run.max_wall_s=60", "--set", "learner.checkpoint_every=0"};
+
+static void check_diverged(const vb_test_proc *p, const char *name) {
+    cr_assert_eq(p->status, 1, "a diverging run exits 1, got %d\n%s", p->status, p->err);
+    cr_assert(strstr(p->err, "training diverged"), "%s", p->err);
+    char path[1024], sub[128];
+    snprintf(sub, sizeof sub, "%s/checkpoints", name);
+    vb_dt_path(sub, path, sizeof path);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls '%s'/*.vbc >/dev/null 2>&1", path);
+    cr_assert_neq(system(cmd), 0, "no checkpoint of a diverged state is written");
+}
+
+Test(nonfinite, serial_divergence_stops_the_run) {
+    vb_test_proc p;
+    const char *args[32] = {"--serial"};
+    int n = 1;
+    for (size_t i = 0; i < sizeof diverge / sizeof *diverge; i++) args[n++] = diverge[i];
+    args[n] = NULL;
+    learner(&p, "div_serial", args);
+    check_diverged(&p, "div_serial");
+    vb_test_proc_free(&p);
+}
+
+Test(nonfinite, distributed_divergence_stops_the_run) {
+    vb_test_proc p;
+    const char *args[32] = {"--set", "actors.local=1"};
+    int n = 2;
+    for (size_t i = 0; i < sizeof diverge / sizeof *diverge; i++) args[n++] = diverge[i];
+    args[n] = NULL;
+    learner(&p, "div_dist", args);
+    check_diverged(&p, "div_dist");
+    vb_test_proc_free(&p);
+}
+
+/* A finished short run's checkpoint: its path in out. */
+static void short_run(const char *name, char *out, size_t len) {
+    vb_test_proc p;
+    learner(&p, name, (const char *[]){"--serial", "--set", "run.total_env_steps=3000", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    vb_test_proc_free(&p);
+    char sub[128], latest[1024];
+    snprintf(sub, sizeof sub, "%s/checkpoints/latest", name);
+    char *file = vb_dt_slurp(vb_dt_path(sub, latest, sizeof latest));
+    cr_assert_not_null(file, "%s", latest);
+    file[strcspn(file, "\n")] = '\0';
+    snprintf(sub, sizeof sub, "%s/checkpoints/%s", name, file);
+    free(file);
+    vb_dt_path(sub, out, len);
+    struct stat st;
+    cr_assert_eq(stat(out, &st), 0, "%s", out);
+}
+
+/* Rewrite path with its sections, after edit(sections) changed some. */
+typedef void (*edit_fn)(vb_ckpt_section *s, int n, void **owned);
+static void rewrite(const char *path, edit_fn edit) {
+    vb_ckpt ck;
+    char err[512];
+    cr_assert_eq(vb_ckpt_read(path, &ck, err, sizeof err), 0, "%s", err);
+    vb_ckpt_section s[VB_CKPT_MAX_SECTIONS];
+    memcpy(s, ck.s, sizeof(vb_ckpt_section) * (size_t)ck.n);
+    void *owned = NULL;
+    edit(s, ck.n, &owned);
+    /* the file is replaced, not written in place, so ck's buffer stays valid */
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    cr_assert_eq(vb_ckpt_write(tmp, s, ck.n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rename(tmp, path), 0);
+    free(owned);
+    vb_ckpt_free(&ck);
+}
+
+static vb_ckpt_section *find(vb_ckpt_section *s, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(s[i].name, name) == 0) return &s[i];
+    cr_assert_fail("no section %s", name);
+    return NULL;
+}
+
+/* Every float of the params arena v, both CRCs recomputed (arena header:
+ * crc of the payload at 12, crc of bytes 0..31 at 32, payload at 40). */
+static void fill_params(vb_ckpt_section *s, int n, void **owned, float v) {
+    vb_ckpt_section *p = find(s, n, "params");
+    unsigned char *b = malloc(p->len);
+    cr_assert_not_null(b);
+    memcpy(b, p->data, p->len);
+    for (size_t off = 40; off + 4 <= p->len; off += 4) memcpy(b + off, &v, 4);
+    uint32_t c = vb_crc32c(0, b + 40, p->len - 40);
+    memcpy(b + 12, &c, 4);
+    c = vb_crc32c(0, b, 32);
+    memcpy(b + 32, &c, 4);
+    p->data = b;
+    *owned = b;
+}
+static void nan_params(vb_ckpt_section *s, int n, void **owned) { fill_params(s, n, owned, NAN); }
+/* finite, but every loss overflows: each update is skipped */
+static void huge_params(vb_ckpt_section *s, int n, void **owned) { fill_params(s, n, owned, 1e30f); }
+
+static void bad_counters(vb_ckpt_section *s, int n, void **owned) {
+    vb_ckpt_section *p = find(s, n, "counters");
+    int64_t *c = malloc(p->len);
+    cr_assert_not_null(c);
+    memcpy(c, p->data, p->len);
+    c[0] = -4;     /* env steps */
+    double nan = NAN;
+    memcpy(&c[5], &nan, sizeof nan); /* wall seconds */
+    p->data = c;
+    *owned = c;
+}
+
+Test(nonfinite, nan_checkpoint_is_refused_by_eval_and_resume) {
+    char path[1024], dir[1024];
+    short_run("nanck", path, sizeof path);
+    rewrite(path, nan_params);
+    vb_test_proc p;
+    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", path, "--tasks", "4", NULL});
+    cr_assert_neq(p.status, 0, "evaluating NaN weights must fail\n%s", p.err);
+    cr_assert(strstr(p.err, "non-finite"), "%s", p.err);
+    vb_test_proc_free(&p);
+    vb_dt_path("nanck", dir, sizeof dir);
+    resume(&p, dir, (const char *[]){NULL});
+    cr_assert_neq(p.status, 0, "resuming NaN weights must fail\n%s", p.err);
+    cr_assert(strstr(p.err, "non-finite"), "%s", p.err);
+    vb_test_proc_free(&p);
+}
+
+Test(nonfinite, consecutive_skipped_updates_stop_the_run) {
+    char path[1024], dir[1024];
+    short_run("huge", path, sizeof path);
+    rewrite(path, huge_params);
+    vb_dt_path("huge", dir, sizeof dir);
+    vb_test_proc p;
+    resume(&p, dir, (const char *[]){"--set", "learner.max_skipped_updates=5", "--set", "run.total_env_steps=2000000",
+                                     "--set", "run.max_wall_s=60", NULL});
+    cr_assert_eq(p.status, 1, "%s", p.err);
+    cr_assert(strstr(p.err, "5 consecutive updates had a non-finite loss or gradient"), "%s", p.err);
+    vb_test_proc_free(&p);
+    char sub[128];
+    snprintf(sub, sizeof sub, "huge/metrics.jsonl");
+    vb_dt_path(sub, path, sizeof path);
+    cr_assert_geq(vb_dt_metric(path, "nonfinite_updates"), 5, "the skipped updates are counted in metrics.jsonl");
+}
+
+Test(nonfinite, out_of_range_counters_are_refused) {
+    char path[1024], dir[1024];
+    short_run("badctr", path, sizeof path);
+    rewrite(path, bad_counters);
+    vb_dt_path("badctr", dir, sizeof dir);
+    vb_test_proc p;
+    resume(&p, dir, (const char *[]){NULL});
+    cr_assert_neq(p.status, 0, "resuming negative counters must fail\n%s", p.err);
+    cr_assert(strstr(p.err, "counters out of range"), "%s", p.err);
+    vb_test_proc_free(&p);
+}
