@@ -19,6 +19,7 @@
 #include "../../common/eval/evaluate.h"
 #include "../../common/params/params.h"
 #include "load.h"
+#include "../../common/net/keys.h"
 
 static void usage(FILE *out) {
     fputs("usage: actor --learner ENDPOINT [options]\n"
@@ -60,6 +61,9 @@ static void usage(FILE *out) {
           "  -p, --print-config      print the resolved configuration as YAML and exit\n"
           "  -l, --log-level LEVEL   debug, info, warn or error (overrides log.level)\n"
           "      --log-file FILE     also append the log lines to FILE\n"
+          "      --keys DIR          CURVE for a tcp:// learner that uses learner.keys:\n"
+          "                          this actor's DIR/actor.key, the learner's DIR/learner.pub\n"
+          "      --keygen DIR        write a new DIR/actor.key and actor.pub, then exit\n"
           "  -h, --help              show this help and exit\n"
           "  -V, --version           show the version and exit\n"
           "\n"
@@ -118,7 +122,7 @@ static int run_eval(const vb_config *cfg, const char *learner, const char *agent
 typedef struct actor_args {
     vb_cli_config cc;
     const char *learner, *log_level, *agent, *tasks, *seed, *threads, *checkpoint, *per_task, *name, *parent;
-    const char *log_file;
+    const char *log_file, *keys, *keygen;
     int print_config, eval;
 } actor_args;
 
@@ -141,6 +145,8 @@ static int parse_args(int argc, char **argv, actor_args *a) {
         {"name", required_argument, NULL, 'N'},
         {"parent", required_argument, NULL, 'P'},
         {"log-file", required_argument, NULL, 'F'},
+        {"keys", required_argument, NULL, 'K'},
+        {"keygen", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -169,6 +175,8 @@ static int parse_args(int argc, char **argv, actor_args *a) {
         case 'N': a->name = optarg; break;
         case 'P': a->parent = optarg; break;
         case 'F': a->log_file = optarg; break;
+        case 'K': a->keys = optarg; break;
+        case 'G': a->keygen = optarg; break;
         case 'h': usage(stdout); return VB_EXIT_OK;
         case 'V':
             printf("actor (varibased) %s (OpenBLAS %s kernels)\n", VB_VERSION, vb_blas_core_name());
@@ -207,7 +215,12 @@ static int run_remote(const actor_args *a) {
         fprintf(stderr, "actor: with --learner the run's config comes from the learner; drop --config and --set\n");
         return VB_EXIT_USAGE;
     }
-    vb_act_options ao = {.learner = a->learner, .name = a->name, .log_level_set = a->log_level != NULL};
+    if (a->keys && strncmp(a->learner, "tcp://", 6) != 0) {
+        fprintf(stderr, "actor: --keys secures tcp:// endpoints; %s is local\n", a->learner);
+        return VB_EXIT_USAGE;
+    }
+    vb_act_options ao = {.learner = a->learner, .name = a->name, .keys = a->keys,
+                         .log_level_set = a->log_level != NULL};
     int64_t v;
     if (a->threads) {
         if (vb_eval_parse_int(a->threads, 1, 1024, &v) != 0) {
@@ -233,6 +246,20 @@ int main(int argc, char **argv) {
     vb_log_init("actor", VB_LOG_INFO);
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    if (a.keygen) {
+        char kerr[1024];
+        if (vb_keys_generate(a.keygen, "actor", kerr, sizeof kerr) != 0) {
+            fprintf(stderr, "actor: --keygen: %s\n", kerr);
+            return VB_EXIT_RUNTIME;
+        }
+        printf("wrote %s/actor.key and actor.pub: append actor.pub to the learner's allowed_actors, copy its "
+               "learner.pub here, then ./actor --learner tcp://HOST:PORT --keys %s\n", a.keygen, a.keygen);
+        return VB_EXIT_OK;
+    }
+    if (a.keys && a.eval) {
+        fprintf(stderr, "actor: --keys goes with --learner\ntry 'actor --help'\n");
+        return VB_EXIT_USAGE;
+    }
     if (a.log_file && vb_log_set_file(a.log_file) != 0) {
         fprintf(stderr, "actor: --log-file %s: %s\n", a.log_file, strerror(errno));
         return VB_EXIT_USAGE;

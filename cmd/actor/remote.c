@@ -34,6 +34,7 @@
 #include "../../common/base/cli.h"
 #include "../../common/base/log.h"
 #include "../../common/net/channel.h"
+#include "../../common/net/keys.h"
 #include "../../common/net/endpoint.h"
 #include "../../common/net/messages.h"
 #include "../../common/net/peer_log.h"
@@ -72,6 +73,8 @@ typedef struct act {
     uint64_t sent, credit_consumed, credit_window; /* flow control (Credit) */
     double blocked_since;       /* waiting for credit since; 0: not waiting */
     double last_heard;
+    double register_since;     /* when the current registration attempt began (0: registered) */
+    bool hinted;               /* the "no answer" hint was logged */
     vb_peer_log badlog;
     int64_t chunks_sent, rejected;
     int status;
@@ -243,6 +246,7 @@ static void step_cb(uv_idle_t *h) {
 /* ---- registration ------------------------------------------------------------- */
 static void go_register(act *a, const char *why) {
     if (a->state != S_REGISTERING) vb_info("%s; registering again", why);
+    if (a->state != S_REGISTERING) a->register_since = now_s();
     a->state = S_REGISTERING;
     uv_idle_stop(&a->step_idle);
     uv_timer_stop(&a->beat_timer);
@@ -322,8 +326,8 @@ static int on_registered(act *a, const vb_msg *e, char *err, size_t err_len) {
     a->state = S_WAITING;
     uint64_t beat = (uint64_t)a->cfg.actors.heartbeat_ms;
     uv_timer_start(&a->beat_timer, beat_cb, beat, beat);
-    vb_info("registered with run %s as actor %s (stream %llu): %s, %lld envs, %lld parameters%s", a->run_id,
-            a->actor_id, (unsigned long long)a->stream, a->spec.name, (long long)a->cfg.env.batch,
+    vb_info("registered with run %s as actor %.*s (stream %llu): %s, %lld envs, %lld parameters%s", a->run_id,
+            (int)strcspn(a->actor_id, "-"), a->actor_id, (unsigned long long)a->stream, a->spec.name, (long long)a->cfg.env.batch,
             (long long)a->model.layout.total, same ? " (registration kept)" : "");
     send_get_weights(a);
     return 0;
@@ -454,6 +458,13 @@ static void sub_readable(vb_channel *ch, void *ctx) {
 static void retry_cb(uv_timer_t *t) {
     act *a = t->data;
     if (a->state == S_REGISTERING) {
+        if (!a->hinted && a->register_since > 0 && now_s() - a->register_since > 10.0) {
+            a->hinted = true;
+            vb_warn("no answer from the learner at %s after %.0f s: is it running with learner.bind set to an address "
+                    "this host reaches%s? (still trying)", a->ep[0], now_s() - a->register_since,
+                    a->o->keys ? ", does its allowed_actors hold this actor's key (refused connections are in its log)"
+                               : ", does it use learner.keys (then pass --keys DIR)");
+        }
         send_register(a);
         return;
     }
@@ -549,6 +560,18 @@ static int open_channels(act *a, char *err, size_t err_len) {
         vb_channel_open(&a->data, "data", &a->loop, a->zctx, ZMQ_PUSH, &dop, err, err_len) != 0 ||
         vb_channel_open(&a->sub, "weights", &a->loop, a->zctx, ZMQ_SUB, &so, err, err_len) != 0)
         return -1;
+    if (a->o->keys && strncmp(a->ep[0], "tcp://", 6) == 0) {
+        /* CURVE: this actor's key pair, and the learner's public key pinned */
+        vb_keypair kp;
+        char server[VB_KEY_Z85 + 1], path[4200];
+        snprintf(path, sizeof path, "%s/actor.key", a->o->keys);
+        if (vb_keypair_load(path, &kp, err, err_len) != 0) return -1;
+        snprintf(path, sizeof path, "%s/learner.pub", a->o->keys);
+        if (vb_pubkey_load(path, server, err, err_len) != 0) return -1;
+        vb_channel *chs[3] = {&a->ctl, &a->data, &a->sub};
+        for (int i = 0; i < 3; i++)
+            if (vb_channel_curve_client(chs[i], server, kp.pub, kp.sec, err, err_len) != 0) return -1;
+    }
     /* subscribe before registering, so that no broadcast after the fetched
      * weights is missed */
     if (vb_channel_connect(&a->sub, a->ep[2], err, err_len) != 0 ||
@@ -607,6 +630,7 @@ int vb_act_run(const vb_act_options *o) {
         return VB_EXIT_USAGE;
     }
     identify(a);
+    a->register_since = now_s();
     char err[1024];
     a->zctx = zmq_ctx_new();
     if (!a->zctx || uv_loop_init(&a->loop) != 0) {
@@ -621,7 +645,8 @@ int vb_act_run(const vb_act_options *o) {
         a->status = strstr(err, "--learner") ? VB_EXIT_USAGE : VB_EXIT_RUNTIME;
         close_handles(a);
     } else {
-        vb_info("actor '%s' joining the learner at %s", a->name, a->ep[0]);
+        vb_info("actor '%s' joining the learner at %s%s", a->name, a->ep[0],
+            a->o->keys && strncmp(a->ep[0], "tcp://", 6) == 0 ? " (CURVE)" : "");
         uv_timer_start(&a->retry_timer, retry_cb, RETRY_MS, RETRY_MS);
         uv_timer_start(&a->watch_timer, watch_cb, WATCH_MS, WATCH_MS);
         uv_signal_start(&a->sig_int, signal_cb, SIGINT);

@@ -23,6 +23,7 @@
 typedef struct vb_act_options {
     const char *learner;   /* control endpoint */
     const char *name;      /* NULL: <host>-<pid> */
+    const char *keys;      /* CURVE: DIR/actor.key and DIR/learner.pub (tcp:// only); NULL: none */
     int64_t threads;       /* BLAS threads; 0: the run's actors.threads */
     long parent;           /* exit when this process is no longer the parent; 0: never */
     bool log_level_set;    /* --log-level given: keep it over the run's log.level */

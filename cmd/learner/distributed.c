@@ -37,12 +37,14 @@
 #include "distributed.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -53,13 +55,15 @@
 #include "../../common/net/channel.h"
 #include "../../common/net/endpoint.h"
 #include "../../common/net/messages.h"
+#include "../../common/net/keys.h"
 #include "../../common/net/peer_log.h"
+#include "../../common/net/zap.h"
 #include "local_actors.h"
 #include "peers.h"
 #include "run.h"
 
 enum {
-    CTL_MAX_MSG = 1 << 20,      /* ZMQ_MAXMSGSIZE of the control socket */
+    CTL_MAX_MSG = VB_MSG_MAX_CONTROL, /* ZMQ_MAXMSGSIZE of the control socket: the largest legal message */
     PUB_MAX_MSG = 1 << 16,      /* of the weights socket (subscriptions only) */
     ENDPOINT_LEN = 512,
     LOCAL_EXIT_MS = 2000,       /* a finished run's local actors exit by themselves */
@@ -88,6 +92,14 @@ typedef struct dist {
     size_t chunk_max;
     vb_peer_log badlog;
     int64_t chunks, rejected, foreign, published;
+    int64_t chunk_faults[VB_CHUNK_FAULTS];   /* chunks refused by their bounds, per reason */
+    int64_t impostors, refused_registrations, bad_versions, bad_stats;
+    vb_chunk_bounds bounds;
+    double return_abs_max;                   /* |return| of one task */
+    bool tcp_on, curve;
+    vb_keypair keys;
+    vb_allowlist allowed;
+    vb_zap zap;
     bool stopping, updating;
     int status;
     char tcp[3][ENDPOINT_LEN], ipc[3][ENDPOINT_LEN];
@@ -111,6 +123,13 @@ static void reject(dist *d, const char *channel, const char *addr, const char *f
     va_end(ap);
     vb_warn("rejected a message on the %s channel from %s: %s (%lld held back since the last line; at most one line "
             "per peer and channel per minute)", channel, addr[0] ? addr : "a local peer", why, (long long)held);
+}
+
+/* A message that names a registered actor from a connection that is not
+ * the actor's (another key or address): never the actor's, and counted. */
+static void impostor(dist *d, const char *channel, const char *addr, const vb_peer *p) {
+    d->impostors++;
+    reject(d, channel, addr, "speaks for actor %s, which registered on another connection", p->label);
 }
 
 static void foreign(dist *d, const char *channel, const char *addr, const char *what) {
@@ -221,7 +240,7 @@ static int publish(dist *d) {
 }
 
 /* ---- control channel -------------------------------------------------------- */
-static void on_register(dist *d, const void *rid, size_t rlen, const char *addr, const vb_msg *e) {
+static void on_register(dist *d, const void *rid, size_t rlen, const char *addr, const char *key, const vb_msg *e) {
     const Vb__Register *rg = e->register_;
     char why[256];
     if (vb_msg_check_register(rg, why, sizeof why) != 0) {
@@ -230,21 +249,45 @@ static void on_register(dist *d, const void *rid, size_t rlen, const char *addr,
     }
     if (d->stopping) return;
     vb_peer *p = vb_peers_find_instance(&d->peers, rg->instance);
+    if (p && !vb_peer_identity_matches(p, key, addr)) {
+        impostor(d, "control", addr, p);
+        return;
+    }
     if (!p) {
+        /* remote registrations are bounded per identity and leave room for
+         * every local actor, so a flood cannot lock the local ones out */
+        const bool remote = !vb_peer_addr_is_local(addr);
+        const int64_t room = VB_PEERS_MAX - d->cfg->actors.local;
+        if (remote && vb_peers_count_identity(&d->peers, key, addr) >= d->cfg->actors.max_per_host) {
+            d->refused_registrations++;
+            reject(d, "control", addr, "register from '%s' refused: %lld actors registered from this %s already "
+                   "(actors.max_per_host)", rg->name, (long long)d->cfg->actors.max_per_host, key[0] ? "key and address" : "address");
+            return;
+        }
+        if (remote && vb_peers_count_remote(&d->peers) >= room) {
+            d->refused_registrations++;
+            reject(d, "control", addr, "register from '%s' refused: %lld remote actors are registered already", rg->name,
+                   (long long)room);
+            return;
+        }
         p = vb_peers_add(&d->peers, d->next_stream);
         if (!p) {
+            d->refused_registrations++;
             reject(d, "control", addr, "register from '%s' refused: %d actors are registered already", rg->name,
                    VB_PEERS_MAX);
             return;
         }
         d->next_stream++;
+        snprintf(p->key, sizeof p->key, "%s", key);
+        snprintf(p->addr, sizeof p->addr, "%s", addr);
         snprintf(p->name, sizeof p->name, "%s", rg->name);
         snprintf(p->host, sizeof p->host, "%s", rg->host);
         p->pid = rg->pid;
         p->instance = rg->instance;
         p->joined = now_s();
-        vb_info("actor %s joined: '%s' on %s (pid %u) from %s; %lld actors", p->id, p->name,
-                p->host[0] ? p->host : "?", p->pid, addr[0] ? addr : "a local socket", (long long)d->peers.n);
+        vb_info("actor %s joined: '%s' on %s (pid %u) from %s%s%.8s; %lld actors", p->label, p->name,
+                p->host[0] ? p->host : "?", p->pid, addr[0] ? addr : "a local socket", key[0] ? ", key " : "", key,
+                (long long)d->peers.n);
     }
     /* a repeated Register keeps the assignment and the flow-control count */
     vb_peers_set_rid(p, rid, rlen);
@@ -255,8 +298,13 @@ static void on_register(dist *d, const void *rid, size_t rlen, const char *addr,
 
 /* The registered actor a message claims to come from, or NULL after telling
  * the sender to register again. */
-static vb_peer *known_actor(dist *d, const void *rid, size_t rlen, const char *addr, const vb_msg *e) {
+static vb_peer *known_actor(dist *d, const void *rid, size_t rlen, const char *addr, const char *key,
+                            const vb_msg *e) {
     vb_peer *p = strcmp(e->run_id, d->run_id) == 0 ? vb_peers_find(&d->peers, e->actor_id) : NULL;
+    if (p && !vb_peer_identity_matches(p, key, addr)) {
+        impostor(d, "control", addr, p);
+        return NULL;
+    }
     if (!p) {
         foreign(d, "control", addr, "actor not registered with this learner");
         if (!d->stopping) send_reset(d, rid, rlen, "not registered with this learner");
@@ -267,17 +315,36 @@ static vb_peer *known_actor(dist *d, const void *rid, size_t rlen, const char *a
     return p;
 }
 
-static void on_heartbeat(dist *d, const void *rid, size_t rlen, const char *addr, const vb_msg *e) {
+/* Whether the tasks a heartbeat reports fit the steps the actor's accepted
+ * chunks hold (plus what is still in flight): a peer cannot outvote the
+ * others in the training return by claiming tasks it never ran. */
+static bool plausible_tasks(dist *d, vb_peer *p, const Vb__Heartbeat *h) {
+    if (!h->tasks) return true;
+    const vb_run *r = &d->run;
+    const int64_t window = d->cfg->actors.inflight_rounds * d->cfg->env.batch;
+    const int64_t steps = (p->chunks + 2 * window + d->cfg->env.batch) * r->cl.L;
+    const int64_t most = steps / r->spec.steps_per_task + d->cfg->env.batch;
+    return p->tasks_claimed + (int64_t)h->tasks->tasks <= most;
+}
+
+static void on_heartbeat(dist *d, const void *rid, size_t rlen, const char *addr, const char *key, const vb_msg *e) {
     char why[256];
-    if (vb_msg_check_heartbeat(e->heartbeat, why, sizeof why) != 0) {
+    if (vb_msg_check_heartbeat(e->heartbeat, d->return_abs_max, why, sizeof why) != 0) {
         reject(d, "control", addr, "%s", why);
         return;
     }
-    vb_peer *p = known_actor(d, rid, rlen, addr, e);
+    vb_peer *p = known_actor(d, rid, rlen, addr, key, e);
     if (!p) return;
     p->env_steps = e->heartbeat->env_steps;
     p->version = e->heartbeat->policy_version;
-    vb_msg_add_task_stats(&d->run.tstats, e->heartbeat);
+    if (plausible_tasks(d, p, e->heartbeat)) {
+        if (e->heartbeat->tasks) p->tasks_claimed += (int64_t)e->heartbeat->tasks->tasks;
+        vb_msg_add_task_stats(&d->run.tstats, e->heartbeat);
+    } else {
+        d->bad_stats++;
+        reject(d, "control", addr, "heartbeat of actor %s reports more finished tasks than its chunks hold; its "
+               "statistics are ignored", p->label);
+    }
     vb_msg r = VB__ENVELOPE__INIT;
     Vb__Heartbeat h = VB__HEARTBEAT__INIT;
     vb_msg_header(&r, d->run_id, p->id, ++d->seq);
@@ -289,18 +356,22 @@ static void on_heartbeat(dist *d, const void *rid, size_t rlen, const char *addr
     send_credit(d, p);
 }
 
-static void on_get_weights(dist *d, const void *rid, size_t rlen, const char *addr, const vb_msg *e) {
-    vb_peer *p = known_actor(d, rid, rlen, addr, e);
+static void on_get_weights(dist *d, const void *rid, size_t rlen, const char *addr, const char *key, const vb_msg *e) {
+    vb_peer *p = known_actor(d, rid, rlen, addr, key, e);
     if (!p || !d->have_weights) return;
     int rc = vb_channel_send_copy(&d->ctl, p->rid, p->rid_len, &d->weights);
-    if (rc != 0) vb_debug("weights to %s not sent: %s", p->id, zmq_strerror(-rc));
+    if (rc != 0) vb_debug("weights to %s not sent: %s", p->label, zmq_strerror(-rc));
 }
 
-static void on_actor_shutdown(dist *d, const vb_msg *e) {
+static void on_actor_shutdown(dist *d, const char *addr, const char *key, const vb_msg *e) {
     vb_peer *p = strcmp(e->run_id, d->run_id) == 0 ? vb_peers_find(&d->peers, e->actor_id) : NULL;
     if (!p) return;
+    if (!vb_peer_identity_matches(p, key, addr)) {
+        impostor(d, "control", addr, p);
+        return;
+    }
     const char *reason = e->shutdown->reason;
-    vb_info("actor %s ('%s') left: %s; %lld actors", p->id, p->name,
+    vb_info("actor %s ('%s') left: %s; %lld actors", p->label, p->name,
             vb_msg_printable(reason, 128) && reason[0] ? reason : "shutdown", (long long)d->peers.n - 1);
     vb_peers_remove(&d->peers, p);
 }
@@ -311,6 +382,7 @@ static void ctl_readable(vb_channel *ch, void *ctx) {
     int n = vb_channel_recv(ch, parts, 3);
     if (n <= 0) return;
     const char *addr = vb_channel_peer_address(&parts[n > 3 ? 2 : n - 1]);
+    const char *key = vb_zap_user_id(&parts[n > 3 ? 2 : n - 1]);
     if (n != 2) {
         reject(d, "control", addr, "a message of %s frames (expected one after the routing id)", n > 3 ? "4 or more" : n == 3 ? "3" : "1");
     } else {
@@ -322,10 +394,10 @@ static void ctl_readable(vb_channel *ch, void *ctx) {
             reject(d, "control", addr, "%s", why);
         } else {
             switch (e->body_case) {
-            case VB__ENVELOPE__BODY_REGISTER: on_register(d, rid, rlen, addr, e); break;
-            case VB__ENVELOPE__BODY_HEARTBEAT: on_heartbeat(d, rid, rlen, addr, e); break;
-            case VB__ENVELOPE__BODY_GET_WEIGHTS: on_get_weights(d, rid, rlen, addr, e); break;
-            case VB__ENVELOPE__BODY_SHUTDOWN: on_actor_shutdown(d, e); break;
+            case VB__ENVELOPE__BODY_REGISTER: on_register(d, rid, rlen, addr, key, e); break;
+            case VB__ENVELOPE__BODY_HEARTBEAT: on_heartbeat(d, rid, rlen, addr, key, e); break;
+            case VB__ENVELOPE__BODY_GET_WEIGHTS: on_get_weights(d, rid, rlen, addr, key, e); break;
+            case VB__ENVELOPE__BODY_SHUTDOWN: on_actor_shutdown(d, addr, key, e); break;
             default: reject(d, "control", addr, "a %s message, which actors do not send", vb_msg_body_name(e->body_case));
             }
             vb_msg_free(e);
@@ -359,7 +431,7 @@ static void schedule(dist *d) {
     vb_channel_pause(&d->data, ready && d->cfg->learner.samples_per_insert > 0);
 }
 
-static void on_chunk(dist *d, const char *addr, const vb_msg *e) {
+static void on_chunk(dist *d, const char *addr, const char *key, const vb_msg *e) {
     vb_run *r = &d->run;
     char why[256];
     if (e->body_case != VB__ENVELOPE__BODY_CHUNK) {
@@ -368,13 +440,17 @@ static void on_chunk(dist *d, const char *addr, const vb_msg *e) {
     }
     const Vb__Chunk *m = e->chunk;
     vb_peer *p = strcmp(e->run_id, d->run_id) == 0 ? vb_peers_find(&d->peers, e->actor_id) : NULL;
+    if (p && !vb_peer_identity_matches(p, key, addr)) {
+        impostor(d, "data", addr, p);
+        return;
+    }
     if (p) { /* whatever becomes of it, the chunk is taken in: the actor may send another */
         p->consumed++;
         p->last_seen = now_s();
         send_credit(d, p);
     }
     if (vb_msg_read_chunk(m, &r->cl, d->cfg->env.batch, d->chunk, why, sizeof why) != 0) {
-        reject(d, "data", addr, "chunk%s%s: %s", p ? " from actor " : "", p ? p->id : "", why);
+        reject(d, "data", addr, "chunk%s%s: %s", p ? " from actor " : "", p ? p->label : "", why);
         return;
     }
     if (!p) {
@@ -386,12 +462,31 @@ static void on_chunk(dist *d, const char *addr, const vb_msg *e) {
         foreign(d, "data", addr, "acted with a policy version newer than the learner's (from before a restart)");
         return;
     }
+    if (m->policy_version < p->last_version) {
+        d->bad_versions++;
+        reject(d, "data", addr, "chunk from actor %s acted with policy version %llu after one with %llu", p->label,
+               (unsigned long long)m->policy_version, (unsigned long long)p->last_version);
+        return;
+    }
+    if (vb_chunk_validate(&r->cl, d->chunk, why, sizeof why) != 0) {
+        r->rejected_chunks++;
+        reject(d, "data", addr, "chunk from actor %s: %s", p->label, why);
+        return;
+    }
+    vb_chunk_fault fault = vb_chunk_check_bounds(&r->cl, &d->bounds, d->chunk, why, sizeof why);
+    if (fault != VB_CHUNK_OK) {
+        r->rejected_chunks++;
+        d->chunk_faults[fault]++;
+        reject(d, "data", addr, "chunk from actor %s: %s", p->label, why);
+        return;
+    }
+    p->last_version = m->policy_version;
     vb_chunk c = {.version = m->policy_version, .slot = (int32_t)m->env_slot, .actor = (int32_t)(p->stream & 0x7fffffff),
                   .data = d->chunk};
     int rc = vb_learning_insert(r->learning, &c, why, sizeof why);
     if (rc < 0) {
         r->rejected_chunks++;
-        reject(d, "data", addr, "chunk from actor %s: %s", p->id, why);
+        reject(d, "data", addr, "chunk from actor %s: %s", p->label, why);
         return;
     }
     if (rc == 1 && d->have_weights && p->pushed < d->weights_version) {
@@ -399,7 +494,7 @@ static void on_chunk(dist *d, const char *addr, const vb_msg *e) {
          * while they were under way, or fell behind the high-water mark) */
         p->pushed = d->weights_version;
         int sent = vb_channel_send_copy(&d->ctl, p->rid, p->rid_len, &d->weights);
-        vb_debug("actor %s acts with stale weights (version %llu): sent version %llu%s", p->id,
+        vb_debug("actor %s acts with stale weights (version %llu): sent version %llu%s", p->label,
                  (unsigned long long)m->policy_version, (unsigned long long)d->weights_version, sent ? " failed" : "");
     }
     r->env_steps += r->cl.L;
@@ -421,7 +516,7 @@ static void data_readable(vb_channel *ch, void *ctx) {
         if (vb_msg_unpack(zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), d->chunk_max, &e, why, sizeof why) != 0) {
             reject(d, "data", addr, "%s", why);
         } else {
-            on_chunk(d, addr, e);
+            on_chunk(d, addr, vb_zap_user_id(&parts[0]), e);
             vb_msg_free(e);
         }
     }
@@ -489,7 +584,7 @@ static void beat_cb(uv_timer_t *t) {
     for (int64_t i = d->peers.n - 1; i >= 0; i--) {
         vb_peer *p = &d->peers.p[i];
         if (now - p->last_seen > timeout) {
-            vb_warn("actor %s ('%s' on %s, pid %u) left: silent for %.1f s; %lld actors", p->id, p->name, p->host,
+            vb_warn("actor %s ('%s' on %s, pid %u) left: silent for %.1f s; %lld actors", p->label, p->name, p->host,
                     p->pid, now - p->last_seen, (long long)d->peers.n - 1);
             vb_peers_remove(&d->peers, p);
         }
@@ -504,6 +599,17 @@ static void write_metrics(dist *d) {
         {"weights_published", "actors/weights_published", (double)d->published, VB_METRIC_INT},
         {"rejected_messages", "actors/rejected_messages", (double)d->rejected, VB_METRIC_INT},
         {"dropped_foreign", "actors/dropped_foreign", (double)d->foreign, VB_METRIC_INT},
+        {"rejected_chunk_reward", "actors/rejected_chunk_reward", (double)d->chunk_faults[VB_CHUNK_REWARD], VB_METRIC_INT},
+        {"rejected_chunk_value", "actors/rejected_chunk_value", (double)d->chunk_faults[VB_CHUNK_VALUE], VB_METRIC_INT},
+        {"rejected_chunk_log_prob", "actors/rejected_chunk_log_prob", (double)d->chunk_faults[VB_CHUNK_LOG_PROB],
+         VB_METRIC_INT},
+        {"rejected_chunk_q_target", "actors/rejected_chunk_q_target", (double)d->chunk_faults[VB_CHUNK_Q_TARGET],
+         VB_METRIC_INT},
+        {"rejected_chunk_version", "actors/rejected_chunk_version", (double)d->bad_versions, VB_METRIC_INT},
+        {"rejected_impostor", "actors/rejected_impostor", (double)d->impostors, VB_METRIC_INT},
+        {"rejected_stats", "actors/rejected_stats", (double)d->bad_stats, VB_METRIC_INT},
+        {"refused_registrations", "actors/refused_registrations", (double)d->refused_registrations, VB_METRIC_INT},
+        {"refused_connections", "actors/refused_connections", (double)d->zap.refused, VB_METRIC_INT},
     };
     snprintf(prog, sizeof prog, "  %lld actors", (long long)d->peers.n);
     vb_run_tick(&d->run, now_s(), extra, (int)(sizeof extra / sizeof extra[0]), prog);
@@ -520,6 +626,7 @@ static void close_handles(dist *d) {
     vb_channel_close(&d->ctl);
     vb_channel_close(&d->data);
     vb_channel_close(&d->pub);
+    if (d->curve) vb_zap_close(&d->zap);
     uv_close((uv_handle_t *)&d->update_idle, NULL);
     uv_close((uv_handle_t *)&d->beat_timer, NULL);
     uv_close((uv_handle_t *)&d->metrics_timer, NULL);
@@ -573,7 +680,7 @@ static void on_local_exit(void *ctx, int index, int pid, int64_t status, int sig
     for (int64_t i = d->peers.n - 1; i >= 0; i--) {
         vb_peer *p = &d->peers.p[i];
         if (p->pid == (uint32_t)pid && strcmp(p->name, name) == 0) {
-            vb_info("actor %s ('%s') left: its process ended; %lld actors", p->id, p->name, (long long)d->peers.n - 1);
+            vb_info("actor %s ('%s') left: its process ended; %lld actors", p->label, p->name, (long long)d->peers.n - 1);
             vb_peers_remove(&d->peers, p);
         }
     }
@@ -590,8 +697,9 @@ static void new_run_id(char *id, size_t len) {
  * folder (or /tmp when its path is too long for a socket name). */
 static int make_endpoints(dist *d, char *err, size_t err_len) {
     char why[256];
+    d->tcp_on = strcmp(d->cfg->learner.bind, "none") != 0;
     snprintf(d->tcp[0], ENDPOINT_LEN, "tcp://%s:%lld", d->cfg->learner.bind, (long long)d->cfg->learner.port);
-    if (vb_endpoint_derive(d->tcp[0], d->tcp[1], d->tcp[2], ENDPOINT_LEN, why, sizeof why) != 0)
+    if (d->tcp_on && vb_endpoint_derive(d->tcp[0], d->tcp[1], d->tcp[2], ENDPOINT_LEN, why, sizeof why) != 0)
         return snprintf(err, err_len, "learner.bind / learner.port: %s: %s", d->tcp[0], why), -1;
     char path[ENDPOINT_LEN];
     snprintf(path, sizeof path, "ipc://%s/learner.sock", d->run.dir);
@@ -603,19 +711,43 @@ static int make_endpoints(dist *d, char *err, size_t err_len) {
     return 0;
 }
 
+/* The ipc:// endpoint first, plain (its socket file, 0600, admits this
+ * user's processes only); then, with learner.bind, the TCP one, under CURVE
+ * when learner.keys is set (ZeroMQ takes a socket's security options into
+ * each endpoint as it is bound). */
 static int open_channel(dist *d, vb_channel *ch, const char *name, int type, const vb_channel_opts *o, int i,
                         char *err, size_t err_len) {
     if (vb_channel_open(ch, name, &d->loop, d->zctx, type, o, err, err_len) != 0) return -1;
-    if (vb_channel_bind(ch, d->tcp[i], err, err_len) != 0) return -1;
     if (vb_channel_bind(ch, d->ipc[i], err, err_len) != 0) return -1;
     d->ipc_bound[i] = true;
+    if (chmod(d->ipc[i] + strlen("ipc://"), 0600) != 0)
+        return snprintf(err, err_len, "%s: chmod: %s", d->ipc[i], strerror(errno)), -1;
+    if (!d->tcp_on) return 0;
+    if (d->curve && vb_channel_curve_server(ch, d->keys.sec, "varibased", err, err_len) != 0) return -1;
+    return vb_channel_bind(ch, d->tcp[i], err, err_len);
+}
+
+/* learner.keys: the learner's key pair, the allow-list and the ZAP handler
+ * (bound before any CURVE endpoint; without a handler CURVE admits anyone). */
+static int setup_keys(dist *d, char *err, size_t err_len) {
+    const char *dir = d->cfg->learner.keys;
+    if (!d->tcp_on || !dir[0]) return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/learner.key", dir);
+    if (vb_keypair_load(path, &d->keys, err, err_len) != 0) return -1;
+    snprintf(path, sizeof path, "%s/allowed_actors", dir);
+    if (vb_allowlist_load(path, &d->allowed, err, err_len) != 0) return -1;
+    if (vb_zap_open(&d->zap, &d->loop, d->zctx, &d->allowed, err, err_len) != 0) return -1;
+    d->curve = true;
     return 0;
 }
 
 static int setup_net(dist *d, char *err, size_t err_len) {
     const vb_config *cfg = d->cfg;
     if (make_endpoints(d, err, err_len) != 0) return -1;
-    vb_channel_opts co = {.sndhwm = 64, .rcvhwm = 1000, .maxmsgsize = CTL_MAX_MSG, .linger_ms = 1000,
+    if (setup_keys(d, err, err_len) != 0) return -1;
+    /* inbound bounds per connection: the largest legal message, a few queued */
+    vb_channel_opts co = {.sndhwm = 64, .rcvhwm = 16, .maxmsgsize = CTL_MAX_MSG, .linger_ms = 1000,
                           .router_mandatory = true};
     vb_channel_opts dop = {.sndhwm = 4, .rcvhwm = 4, .maxmsgsize = (int64_t)d->chunk_max + (1 << 20), .linger_ms = 0};
     vb_channel_opts po = {.sndhwm = 2, .rcvhwm = 16, .maxmsgsize = PUB_MAX_MSG, .linger_ms = 0};
@@ -660,6 +792,7 @@ static void teardown(dist *d) {
     }
     vb_local_actors_free(&d->locals);
     vb_peers_free(&d->peers);
+    vb_allowlist_free(&d->allowed);
     free(d->chunk);
     free(d->config_yaml);
     vb_run_close(&d->run);
@@ -691,6 +824,9 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     size_t ylen;
     d->config_yaml = vb_config_to_yaml(cfg, &ylen);
     d->chunk_max = vb_msg_chunk_max_size(&d->run.cl);
+    vb_chunk_bounds_from_spec(&d->bounds, &d->run.spec);
+    d->return_abs_max = (double)fmaxf(fabsf(d->bounds.reward_min), fabsf(d->bounds.reward_max)) *
+                        (double)d->run.spec.steps_per_task;
     d->chunk = malloc(sizeof(float) * (size_t)d->run.cl.floats);
     if (!d->config_yaml || !d->chunk) {
         snprintf(err, sizeof err, "out of memory");
@@ -707,8 +843,14 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     /* the run's files only once the ports are bound: a failed start changes nothing */
     if (vb_run_start_files(&d->run, opts->resume != NULL, err, sizeof err) != 0) goto fail;
     vb_run_announce(&d->run, "distributed");
-    vb_info("run %s: control %s, data %s, weights %s; local actors on %s", d->run_id, d->tcp[0], d->tcp[1], d->tcp[2],
-            d->ipc[0]);
+    if (d->tcp_on)
+        vb_info("run %s: remote actors on control %s, data %s, weights %s (%s); local actors on %s", d->run_id,
+                d->tcp[0], d->tcp[1], d->tcp[2],
+                d->curve ? "CURVE, actor keys from learner.keys/allowed_actors" : "no keys: unauthenticated",
+                d->ipc[0]);
+    else
+        vb_info("run %s: local actors on %s; no TCP endpoint (set learner.bind for remote actors)", d->run_id,
+                d->ipc[0]);
     const char *level = vb_log_level_name(vb_log_get_level());
     char log_dir[4200];
     snprintf(log_dir, sizeof log_dir, "%s/logs", d->run.dir);

@@ -1,6 +1,7 @@
 /* learner — the training process: intake of trajectory chunks, replay, the
  * M-step and weight broadcast. This file is the command line. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,17 @@
 #include "../../kernels/device.h"
 #include "train.h"
 #include "../../common/base/checkpoint.h"
+#include "../../common/net/keys.h"
 
 static void usage(FILE *out) {
     fputs("usage: learner [--config FILE] [--set SECTION.KEY=VALUE]... [options]\n"
           "\n"
           "Trains a VariBASeD (or RL^2, VariBAD) agent from the chunks its actors send.\n"
-          "By default it binds tcp://learner.bind:learner.port (+1 data, +2 weights), starts\n"
-          "actors.local actor processes next to it and takes remote ones that join with\n"
-          "./actor --learner tcp://HOST:PORT. SIGINT/SIGTERM stop it after a checkpoint.\n"
+          "It starts actors.local actor processes next to it (over ipc:// in the run folder)\n"
+          "and, with learner.bind set, takes remote ones on tcp://learner.bind:learner.port\n"
+          "(+1 data, +2 weights) that join with ./actor --learner tcp://HOST:PORT. A bind\n"
+          "beyond this machine needs learner.keys (CURVE encryption, an allow-list of actor\n"
+          "keys) or --insecure. SIGINT/SIGTERM stop it after a checkpoint.\n"
           "\n"
           "options:\n"
           "  -c, --config FILE       YAML run configuration (default: built-in defaults)\n"
@@ -33,12 +37,66 @@ static void usage(FILE *out) {
           "                          its checkpoints/ folder or a checkpoint file; the\n"
           "                          checkpoint's config is used, --set still applies\n"
           "  -l, --log-level LEVEL   debug, info, warn or error (overrides log.level)\n"
+          "      --keygen DIR        write CURVE keys into DIR (learner.key/.pub, actor.key/.pub,\n"
+          "                          allowed_actors) for --set learner.keys=DIR and\n"
+          "                          ./actor --keys DIR, then exit\n"
+          "      --insecure          allow learner.bind beyond loopback without learner.keys:\n"
+          "                          anyone who reaches the ports can join, read the weights\n"
+          "                          and send data\n"
           "  -h, --help              show this help and exit\n"
           "  -V, --version           show the version and exit\n"
           "\n"
           "exit status: 0 success, 1 runtime failure, 2 usage or configuration error\n"
           "configuration keys: docs/configuration.md\n",
           out);
+}
+
+/* Whether a bind host is this machine only. */
+static bool loopback(const char *host) {
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0;
+}
+
+/* TCP beyond this machine only with keys or --insecure; keys that load. */
+static int check_network(const vb_config *cfg, bool insecure) {
+    const char *bind = cfg->learner.bind;
+    if (strcmp(bind, "none") == 0) {
+        if (cfg->learner.keys[0])
+            fprintf(stderr, "learner: note: learner.keys is set but learner.bind is 'none': no TCP endpoint to secure\n");
+        return VB_EXIT_OK;
+    }
+    char err[1024];
+    if (cfg->learner.keys[0]) {
+        char path[4200];
+        vb_keypair kp;
+        vb_allowlist al;
+        if (!vb_keys_supported()) {
+            fprintf(stderr, "learner: learner.keys: this libzmq was built without CURVE\n");
+            return VB_EXIT_USAGE;
+        }
+        snprintf(path, sizeof path, "%s/learner.key", cfg->learner.keys);
+        if (vb_keypair_load(path, &kp, err, sizeof err) != 0) {
+            fprintf(stderr, "learner: learner.keys: %s (make keys with learner --keygen DIR)\n", err);
+            return VB_EXIT_USAGE;
+        }
+        snprintf(path, sizeof path, "%s/allowed_actors", cfg->learner.keys);
+        if (vb_allowlist_load(path, &al, err, sizeof err) != 0) {
+            fprintf(stderr, "learner: learner.keys: %s\n", err);
+            return VB_EXIT_USAGE;
+        }
+        vb_allowlist_free(&al);
+        return VB_EXIT_OK;
+    }
+    if (!loopback(bind) && !insecure) {
+        fprintf(stderr,
+                "learner: learner.bind=%s would let anyone who reaches port %lld join the run, read its config and "
+                "weights and send it data: make keys (learner --keygen DIR; --set learner.keys=DIR; actors "
+                "--keys DIR), bind 127.0.0.1, or pass --insecure on a network you trust\n",
+                bind, (long long)cfg->learner.port);
+        return VB_EXIT_USAGE;
+    }
+    if (!loopback(bind)) vb_warn("--insecure: tcp://%s:%lld takes unauthenticated, unencrypted peers", bind,
+                                 (long long)cfg->learner.port);
+    return VB_EXIT_OK;
 }
 
 /* The run's config: from --config and --set, or with --resume from the
@@ -81,12 +139,15 @@ int main(int argc, char **argv) {
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"keygen", required_argument, NULL, 'K'},
+        {"insecure", no_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
     vb_cli_config cc = {0};
     int print_config = 0;
     vb_train_opts topts = {0};
-    const char *log_level = NULL;
+    const char *log_level = NULL, *keygen = NULL;
+    bool insecure = false;
     vb_blas_core_select(argv);
     vb_log_init("learner", VB_LOG_INFO);
     opterr = 0;
@@ -104,6 +165,8 @@ int main(int argc, char **argv) {
         case 'S': topts.serial = 1; break;
         case 'r': topts.resume = optarg; break;
         case 'l': log_level = optarg; break;
+        case 'K': keygen = optarg; break;
+        case 'I': insecure = true; break;
         case 'h': usage(stdout); return VB_EXIT_OK;
         case 'V':
             printf("learner (varibased) %s (OpenBLAS %s kernels)\n", VB_VERSION, vb_blas_core_name());
@@ -121,6 +184,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "learner: unexpected argument '%s'\ntry 'learner --help'\n", argv[optind]);
         return VB_EXIT_USAGE;
     }
+    if (keygen) {
+        char err[1024];
+        if (vb_keys_generate(keygen, "learner", err, sizeof err) != 0) {
+            fprintf(stderr, "learner: --keygen: %s\n", err);
+            return VB_EXIT_RUNTIME;
+        }
+        printf("wrote %s/learner.key, learner.pub, actor.key, actor.pub and allowed_actors\n"
+               "learner: --set learner.keys=%s --set learner.bind=ADDRESS\n"
+               "actors:  ./actor --learner tcp://ADDRESS:PORT --keys DIR (a copy of %s without learner.key)\n",
+               keygen, keygen, keygen);
+        return VB_EXIT_OK;
+    }
     vb_config cfg;
     int rc = resolve_config(&cc, topts.resume, &cfg);
     if (rc != VB_EXIT_OK) return rc;
@@ -137,6 +212,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "learner: learner.device: %s\n", why);
         return VB_EXIT_USAGE;
     }
+    if (!topts.serial && (rc = check_network(&cfg, insecure)) != VB_EXIT_OK) return rc;
     topts.argc = argc;
     topts.argv = argv;
     return vb_train_run(&cfg, &topts);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 void vb_peers_free(vb_peers *ps) {
     free(ps->p);
@@ -36,8 +37,39 @@ vb_peer *vb_peers_add(vb_peers *ps, uint64_t stream) {
     vb_peer *p = &ps->p[ps->n++];
     memset(p, 0, sizeof *p);
     p->stream = stream;
-    snprintf(p->id, sizeof p->id, "a%llu", (unsigned long long)stream);
+    uint64_t r[2] = {0, 0};
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        ps->n--;
+        return NULL;
+    }
+    snprintf(p->id, sizeof p->id, "a%llu-%016llx%016llx", (unsigned long long)stream, (unsigned long long)r[0],
+             (unsigned long long)r[1]);
+    snprintf(p->label, sizeof p->label, "a%llu", (unsigned long long)stream);
     return p;
+}
+
+bool vb_peer_identity_matches(const vb_peer *p, const char *key, const char *addr) {
+    return strcmp(p->key, key) == 0 && strcmp(p->addr, addr) == 0;
+}
+
+int64_t vb_peers_count_identity(const vb_peers *ps, const char *key, const char *addr) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < ps->n; i++) {
+        const vb_peer *p = &ps->p[i];
+        if (strcmp(p->key, key) == 0 && strcmp(p->addr, addr) == 0) n++;
+    }
+    return n;
+}
+
+bool vb_peer_addr_is_local(const char *addr) {
+    /* ipc:// peers: "" or "localhost:UID:GID:PID" (SO_PEERCRED); TCP peers: an IP address */
+    return addr[0] == '\0' || strncmp(addr, "localhost:", 10) == 0;
+}
+
+int64_t vb_peers_count_remote(const vb_peers *ps) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < ps->n; i++) n += !vb_peer_addr_is_local(ps->p[i].addr);
+    return n;
 }
 
 void vb_peers_remove(vb_peers *ps, vb_peer *p) {

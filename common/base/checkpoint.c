@@ -13,7 +13,9 @@
 #include "fs.h"
 
 static const char MAGIC[8] = {'V', 'B', 'C', 'K', 'P', 'T', '0', '1'};
-enum { SECTION_HEADER = VB_CKPT_NAME + 12, MAX_FILE = 1 << 30, MAX_KEEP_LIST = 4096 };
+/* the largest checkpoint written or read (64 GiB) */
+static const uint64_t MAX_FILE = (uint64_t)1 << 36;
+enum { SECTION_HEADER = VB_CKPT_NAME + 12,  MAX_KEEP_LIST = 4096 };
 
 static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 static void put64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
@@ -31,6 +33,9 @@ static uint64_t get64(const unsigned char *p) {
 int vb_ckpt_write(const char *path, const vb_ckpt_section *s, int n, char *err, size_t err_len) {
     size_t total = 16 + 4;
     for (int i = 0; i < n; i++) total += SECTION_HEADER + s[i].len;
+    if (total > MAX_FILE)
+        return snprintf(err, err_len, "%s: %zu bytes is more than the %llu a checkpoint may hold (reduce "
+                        "learner.replay_capacity)", path, total, (unsigned long long)MAX_FILE), -1;
     unsigned char *buf = malloc(total);
     if (!buf) return snprintf(err, err_len, "%s: out of memory for %zu bytes", path, total), -1;
     memcpy(buf, MAGIC, 8);
@@ -55,7 +60,12 @@ int vb_ckpt_read(const char *path, vb_ckpt *out, char *err, size_t err_len) {
     memset(out, 0, sizeof *out);
     void *data;
     size_t len;
-    if (vb_fs_read_all(path, MAX_FILE, &data, &len, err, err_len) != 0) return -1;
+    if (vb_fs_read_all(path, (size_t)MAX_FILE, &data, &len, err, err_len) != 0) return -1;
+    return vb_ckpt_parse(data, len, path, out, err, err_len);
+}
+
+int vb_ckpt_parse(void *data, size_t len, const char *path, vb_ckpt *out, char *err, size_t err_len) {
+    memset(out, 0, sizeof *out);
     const unsigned char *b = data;
     const char *why = NULL;
     if (len < 20 || memcmp(b, MAGIC, 8) != 0) why = "not a varibased checkpoint (bad magic or too short)";

@@ -34,6 +34,9 @@ typedef struct vb_ckpt {
 int vb_ckpt_write(const char *path, const vb_ckpt_section *s, int n, char *err, size_t err_len);
 /* Read and verify a checkpoint file. 0, or -1 with err naming what is wrong. */
 int vb_ckpt_read(const char *path, vb_ckpt *out, char *err, size_t err_len);
+/* The same checks on a file's bytes (malloc'd data, owned by out on success
+ * and freed on failure); path names it in messages. */
+int vb_ckpt_parse(void *data, size_t len, const char *path, vb_ckpt *out, char *err, size_t err_len);
 void vb_ckpt_free(vb_ckpt *c);
 /* A section's payload, or NULL. */
 const void *vb_ckpt_get(const vb_ckpt *c, const char *name, uint64_t *len);

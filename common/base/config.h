@@ -111,6 +111,7 @@ typedef struct vb_config {
         int64_t checkpoint_every;
         int64_t max_skipped_updates;
         char bind[VB_CFG_STR];
+        char keys[VB_CFG_STR];
     } learner;
     struct {
         int64_t local;
@@ -119,6 +120,7 @@ typedef struct vb_config {
         int64_t heartbeat_ms;
         int64_t timeout_ms;
         int64_t inflight_rounds;
+        int64_t max_per_host;
     } actors;
     struct {
         int level;              /* vb_cfg_log_level */

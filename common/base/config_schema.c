@@ -53,12 +53,15 @@ static int check_path(const char *v, char *why, size_t len) {
     return 0;
 }
 
+/* A path, or empty for none. */
+static int check_optional_path(const char *v, char *why, size_t len) { return v[0] ? check_path(v, why, len) : 0; }
+
 /* The host part of tcp://HOST:PORT for a bind: '*', a name or an address. */
 static int check_bind_host(const char *v, char *why, size_t len) {
-    if (!v[0]) return snprintf(why, len, "'*', a host name or an IPv4 address"), -1;
+    if (!v[0]) return snprintf(why, len, "'none', '127.0.0.1', '*', a host name or an IPv4 address"), -1;
     for (const char *p = v; *p; p++) {
         if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_' && *p != '*')
-            return snprintf(why, len, "'*', a host name or an IPv4 address"), -1;
+            return snprintf(why, len, "'none', '127.0.0.1', '*', a host name or an IPv4 address"), -1;
     }
     return 0;
 }
@@ -196,12 +199,20 @@ static const vb_cfg_key schema[] = {
     KINT(learner, checkpoint_every, "1000", 0, I53, "checkpoint every N updates (0 = only at the end)"),
     KINT(learner, max_skipped_updates, "50", 1, I53,
          "stop the run (exit 1) after this many consecutive updates skipped for a non-finite loss or gradient"),
-    KSTR(learner, bind, "*", check_bind_host, "interface the TCP endpoints bind: '*' (all), a host name or an IPv4 address"),
+    KSTR(learner, bind, "none", check_bind_host,
+         "interface the TCP endpoints for remote actors bind: 'none' (no TCP; local actors use ipc:// in the run "
+         "folder), 127.0.0.1 (this machine), or an address, host name or '*' (needs learner.keys, or --insecure)"),
+    KSTR(learner, keys, "", check_optional_path,
+         "folder of CURVE keys (learner --keygen DIR): TCP endpoints are encrypted and admit only the actor keys in "
+         "DIR/allowed_actors (empty = no keys)"),
 
     KINT(actors, local, "2", 0, 1024, "actor processes the learner spawns on this machine"),
     KINT(actors, threads, "1", 1, 1024, "compute threads per actor"),
     KINT(actors, heartbeat_ms, "1000", 10, 600000, "actor heartbeat interval"),
     KINT(actors, timeout_ms, "10000", 100, 86400000, "an actor silent this long is dead"),
+    KINT(actors, max_per_host, "64", 1, 4096,
+         "registered remote actors per address and CURVE key; the actor table always keeps room for the "
+         "local actors"),
     KINT(actors, inflight_rounds, "1", 1, 64,
          "back-pressure: rounds of env.batch chunks an actor may send ahead of the learner's intake"),
 

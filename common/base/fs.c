@@ -68,12 +68,19 @@ out:
 int vb_fs_read_all(const char *path, size_t max_len, void **data, size_t *len, char *err, size_t err_len) {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno)), -1;
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno)), -1;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return snprintf(err, err_len, "%s: not a regular file", path), -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno)), -1;
     }
     if ((uint64_t)st.st_size > max_len) {
         fclose(f);

@@ -193,6 +193,22 @@ int vb_channel_msg_own(zmq_msg_t *m, void *buf, size_t len) {
     return 0;
 }
 
+int vb_channel_curve_server(vb_channel *ch, const char *secret, const char *domain, char *err, size_t err_len) {
+    if (set_int(ch->sock, ZMQ_CURVE_SERVER, 1) != 0 || zmq_setsockopt(ch->sock, ZMQ_CURVE_SECRETKEY, secret, 40) != 0 ||
+        zmq_setsockopt(ch->sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0)
+        return snprintf(err, err_len, "%s: CURVE server options: %s", ch->name, zmq_strerror(errno)), -1;
+    return 0;
+}
+
+int vb_channel_curve_client(vb_channel *ch, const char *server_public, const char *pub, const char *sec, char *err,
+                            size_t err_len) {
+    if (zmq_setsockopt(ch->sock, ZMQ_CURVE_SERVERKEY, server_public, 40) != 0 ||
+        zmq_setsockopt(ch->sock, ZMQ_CURVE_PUBLICKEY, pub, 40) != 0 ||
+        zmq_setsockopt(ch->sock, ZMQ_CURVE_SECRETKEY, sec, 40) != 0)
+        return snprintf(err, err_len, "%s: CURVE client options: %s", ch->name, zmq_strerror(errno)), -1;
+    return 0;
+}
+
 const char *vb_channel_peer_address(zmq_msg_t *m) {
     const char *a = zmq_msg_gets(m, "Peer-Address");
     return a ? a : "";

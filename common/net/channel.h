@@ -80,6 +80,15 @@ int vb_channel_send_copy(vb_channel *ch, const void *id, size_t id_len, zmq_msg_
 /* A message owning malloc'd buf (freed by ZeroMQ when done). 0, or -1. */
 int vb_channel_msg_own(zmq_msg_t *m, void *buf, size_t len);
 
+/* CURVE for the endpoints bound or connected from now on (ZeroMQ copies a
+ * socket's security options into each endpoint when it is bound or
+ * connected). A server: its secret key and the ZAP domain its handshakes are
+ * authenticated in. A client: the server's public key (pinned) and its own
+ * pair. Keys are Z85. 0, or -1 with err. */
+int vb_channel_curve_server(vb_channel *ch, const char *secret, const char *domain, char *err, size_t err_len);
+int vb_channel_curve_client(vb_channel *ch, const char *server_public, const char *pub, const char *sec, char *err,
+                            size_t err_len);
+
 /* The sending peer's address of a received frame ("" when unknown). */
 const char *vb_channel_peer_address(zmq_msg_t *m);
 

@@ -2,6 +2,7 @@
 #include "messages.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ int vb_msg_check_register(const Vb__Register *r, char *why, size_t why_len) {
     return 0;
 }
 
-int vb_msg_check_heartbeat(const Vb__Heartbeat *h, char *why, size_t why_len) {
+int vb_msg_check_heartbeat(const Vb__Heartbeat *h, double return_abs_max, char *why, size_t why_len) {
     const Vb__TaskStats *t = h->tasks;
     if (!t) return 0;
     if (t->tasks > ((uint64_t)1 << 40)) return snprintf(why, why_len, "heartbeat: %llu tasks", (unsigned long long)t->tasks), -1;
@@ -107,6 +108,16 @@ int vb_msg_check_heartbeat(const Vb__Heartbeat *h, char *why, size_t why_len) {
     }
     if (t->tasks == 0 && (t->return_sum != 0 || t->n_episode_sum != 0))
         return snprintf(why, why_len, "heartbeat: returns without tasks"), -1;
+    if (return_abs_max > 0) {
+        /* each task's return (and each episode's share of it) lies in
+         * [-max, max]: the sums are bounded by tasks x max, the squares by
+         * tasks x max^2 (with rounding room) */
+        const double n = (double)t->tasks, m = return_abs_max * (1 + 1e-6) + 1e-6;
+        bool bad = fabs(t->return_sum) > n * m || t->return_sq > n * m * m;
+        for (size_t i = 0; i < t->n_episode_sum; i++) bad = bad || fabs(t->episode_sum[i]) > n * m;
+        if (bad) return snprintf(why, why_len, "heartbeat: returns beyond what %llu tasks can earn (|return| <= %g)",
+                                 (unsigned long long)t->tasks, return_abs_max), -1;
+    }
     return 0;
 }
 

@@ -58,10 +58,12 @@ int vb_msg_printable(const char *s, size_t max);
 
 /* Register: 0 when its strings are short and printable, else -1 with why. */
 int vb_msg_check_register(const Vb__Register *r, char *why, size_t why_len);
-/* Heartbeat task statistics: 0 when counts and sums are finite and bounded,
- * episode_sum has at most VB_MSG_MAX_EPISODES entries; else -1 with why. A
- * missing TaskStats is valid (nothing finished). */
-int vb_msg_check_heartbeat(const Vb__Heartbeat *h, char *why, size_t why_len);
+/* Heartbeat task statistics: 0 when counts and sums are finite and bounded
+ * (with return_abs_max > 0: sums within what that many tasks of returns in
+ * [-return_abs_max, return_abs_max] can add up to), episode_sum has at most
+ * VB_MSG_MAX_EPISODES entries; else -1 with why. A missing TaskStats is
+ * valid (nothing finished). */
+int vb_msg_check_heartbeat(const Vb__Heartbeat *h, double return_abs_max, char *why, size_t why_len);
 /* Add a heartbeat's task statistics (checked) into t. */
 void vb_msg_add_task_stats(vb_task_stats *t, const Vb__Heartbeat *h);
 

@@ -65,3 +65,50 @@ int vb_chunk_validate(const vb_chunk_layout *cl, const float *d, char *why, size
     }
     return 0;
 }
+
+const char *const vb_chunk_fault_name[VB_CHUNK_FAULTS] = {"ok", "reward", "value", "log_prob", "q_target"};
+
+void vb_chunk_bounds_from_spec(vb_chunk_bounds *b, const vb_env_spec *spec) {
+    float lo, hi;
+    if (spec->reward_kind == VB_REWARD_BERNOULLI) {
+        lo = fminf(spec->reward_levels[0], spec->reward_levels[1]);
+        hi = fmaxf(spec->reward_levels[0], spec->reward_levels[1]);
+    } else {
+        /* Gaussian rewards: a unit-variance mean plus noise; 20 standard
+         * deviations of each is never reached by an honest env */
+        hi = (float)(20.0 + 20.0 * spec->reward_noise_std);
+        lo = -hi;
+    }
+    b->reward_min = lo;
+    b->reward_max = hi;
+    b->value_abs_max = fmaxf(fabsf(lo), fabsf(hi)) * (float)spec->steps_per_task * 1.01f + 1.0f;
+    b->log_prob_min = -50.0f;
+}
+
+vb_chunk_fault vb_chunk_check_bounds(const vb_chunk_layout *cl, const vb_chunk_bounds *b, const float *d,
+                                     char *why, size_t len) {
+    for (int64_t t = 0; t < cl->L; t++) {
+        float r = d[cl->reward + t];
+        if (r < b->reward_min || r > b->reward_max)
+            return snprintf(why, len, "reward %g at step %lld outside [%g, %g]", r, (long long)t, b->reward_min,
+                            b->reward_max), VB_CHUNK_REWARD;
+        if (d[cl->logp + t] < b->log_prob_min)
+            return snprintf(why, len, "behaviour log-probability %g at step %lld below %g", d[cl->logp + t],
+                            (long long)t, b->log_prob_min), VB_CHUNK_LOG_PROB;
+        if (!cl->targets) continue;
+        if (fabsf(d[cl->v_target + t]) > b->value_abs_max)
+            return snprintf(why, len, "value target %g at step %lld beyond %g", d[cl->v_target + t], (long long)t,
+                            b->value_abs_max), VB_CHUNK_VALUE;
+        const float *q = d + cl->q_target + t * cl->actions;
+        double sum = 0;
+        for (int64_t a = 0; a < cl->actions; a++) {
+            if (q[a] < 0.0f || q[a] > 1.0f)
+                return snprintf(why, len, "q-target %g at step %lld is not a probability", q[a], (long long)t),
+                       VB_CHUNK_Q_TARGET;
+            sum += q[a];
+        }
+        if (fabs(sum - 1.0) > 1e-3)
+            return snprintf(why, len, "q-targets at step %lld sum to %g, not 1", (long long)t, sum), VB_CHUNK_Q_TARGET;
+    }
+    return VB_CHUNK_OK;
+}

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../envs/env.h"
 #include "../model/model.h"
 
 typedef struct vb_chunk_layout {
@@ -49,5 +50,35 @@ uint64_t vb_chunk_layout_hash(const vb_chunk_layout *cl);
 /* Check a received chunk's contents (finite floats, actions in range, flags
  * 0/1). 0, or -1 with a reason. */
 int vb_chunk_validate(const vb_chunk_layout *cl, const float *data, char *why, size_t why_len);
+
+/* What a peer's chunk may hold beyond being well-formed, from the env's
+ * spec: rewards within the family's range, value targets within what
+ * steps_per_task such rewards can add up to, behaviour log-probabilities no
+ * lower than log_prob_min (an action that unlikely is never sampled; a huge
+ * negative one would make every importance ratio overflow), q-targets that
+ * are distributions. */
+typedef struct vb_chunk_bounds {
+    float reward_min, reward_max;
+    float value_abs_max;
+    float log_prob_min;
+} vb_chunk_bounds;
+
+/* Why a chunk fails its bounds: counted per reason in the metrics. */
+typedef enum vb_chunk_fault {
+    VB_CHUNK_OK = 0,
+    VB_CHUNK_REWARD,     /* a reward outside [reward_min, reward_max] */
+    VB_CHUNK_VALUE,      /* a value target beyond value_abs_max */
+    VB_CHUNK_LOG_PROB,   /* a behaviour log-probability below log_prob_min */
+    VB_CHUNK_Q_TARGET,   /* a q-target row that is not a distribution */
+    VB_CHUNK_FAULTS
+} vb_chunk_fault;
+
+extern const char *const vb_chunk_fault_name[VB_CHUNK_FAULTS];
+
+void vb_chunk_bounds_from_spec(vb_chunk_bounds *b, const vb_env_spec *spec);
+/* Check a validated chunk against b: VB_CHUNK_OK, or the first fault with
+ * a reason in why. */
+vb_chunk_fault vb_chunk_check_bounds(const vb_chunk_layout *cl, const vb_chunk_bounds *b, const float *data,
+                                     char *why, size_t why_len);
 
 #endif

@@ -83,20 +83,24 @@ wait_progress() {
     done
 }
 
+# CURVE across hosts: the learner admits the actor key in allowed_actors
+"$ROOT/learner" --keygen "$WORK/keys" >/dev/null || fail "learner --keygen"
+
 ip netns exec "$NS_L" "$ROOT/learner" --config "$ROOT/configs/smoke.yaml" --set run.root="$WORK" \
     --set run.name=mh --set run.algo=rl2 --set run.total_env_steps=1000000000 --set actors.local=0 \
-    --set learner.bind=10.77.0.1 --set learner.port=5555 --set actors.heartbeat_ms=200 \
+    --set learner.bind=10.77.0.1 --set learner.keys="$WORK/keys" --set learner.port=5555 --set actors.heartbeat_ms=200 \
     --set actors.timeout_ms=1500 --set log.interval_s=0.2 >"$LOG" 2>&1 &
 PIDS+=($!)
 LPID=$!
 for n in 1 2; do
     ns=$NS_A1; [ $n = 2 ] && ns=$NS_A2
-    ip netns exec "$ns" "$ROOT/actor" --learner tcp://10.77.0.1:5555 --name remote-$n >"$WORK/actor-$n.out" 2>&1 &
+    ip netns exec "$ns" "$ROOT/actor" --learner tcp://10.77.0.1:5555 --keys "$WORK/keys" --name remote-$n >"$WORK/actor-$n.out" 2>&1 &
     PIDS+=($!)
 done
 
 echo "multihost: learner on 10.77.0.1, actors on 10.77.0.2 and 10.77.0.3" >&2
 wait_log "joined: 'remote-" 2 30
+[ "$(grep "joined: 'remote-" "$LOG" | grep -c ', key ')" -ge 2 ] || fail "actors joined without their CURVE key"
 wait_progress 0 20 60
 echo "multihost: both actors joined; training" >&2
 

@@ -282,7 +282,7 @@ Test(net_messages, register_and_heartbeat_checks) {
     Vb__Heartbeat h = VB__HEARTBEAT__INIT;
     Vb__TaskStats t = VB__TASK_STATS__INIT;
     double ep[65] = {0};
-    cr_assert_eq(vb_msg_check_heartbeat(&h, why, sizeof why), 0);
+    cr_assert_eq(vb_msg_check_heartbeat(&h, 0, why, sizeof why), 0);
     h.tasks = &t;
     t.tasks = 2;
     t.return_sum = 3;
@@ -291,7 +291,7 @@ Test(net_messages, register_and_heartbeat_checks) {
     t.episode_sum = ep;
     ep[0] = 1;
     ep[1] = 2;
-    cr_assert_eq(vb_msg_check_heartbeat(&h, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(vb_msg_check_heartbeat(&h, 0, why, sizeof why), 0, "%s", why);
     vb_task_stats s = {0};
     vb_msg_add_task_stats(&s, &h);
     vb_msg_add_task_stats(&s, &h);
@@ -300,10 +300,10 @@ Test(net_messages, register_and_heartbeat_checks) {
     cr_assert_eq(s.episodes, 2);
     cr_assert_float_eq(s.episode_sum[1], 4.0, 1e-12);
     t.return_sum = NAN;
-    cr_assert_neq(vb_msg_check_heartbeat(&h, why, sizeof why), 0);
+    cr_assert_neq(vb_msg_check_heartbeat(&h, 0, why, sizeof why), 0);
     t.return_sum = 3;
     t.n_episode_sum = 65;
-    cr_assert_neq(vb_msg_check_heartbeat(&h, why, sizeof why), 0);
+    cr_assert_neq(vb_msg_check_heartbeat(&h, 0, why, sizeof why), 0);
 }
 
 Test(net_endpoint, data_and_weights_endpoints_follow_the_control_one) {

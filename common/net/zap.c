@@ -1,0 +1,97 @@
+/* zap — see zap.h. */
+#include "zap.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../base/log.h"
+
+enum { ZAP_FRAMES = 8 };
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int send_frame(vb_zap *z, const char *s, size_t n, int more) {
+    return zmq_send(z->ch.sock, s, n, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+static void reply(vb_zap *z, zmq_msg_t *req_id, const char *code, const char *text, const char *user) {
+    send_frame(z, "1.0", 3, 1);
+    send_frame(z, zmq_msg_data(req_id), zmq_msg_size(req_id), 1);
+    send_frame(z, code, strlen(code), 1);
+    send_frame(z, text, strlen(text), 1);
+    send_frame(z, user, strlen(user), 1);
+    send_frame(z, "", 0, 0);
+    vb_channel_kick(&z->ch);
+}
+
+static int frame_is(zmq_msg_t *m, const char *s) {
+    return zmq_msg_size(m) == strlen(s) && memcmp(zmq_msg_data(m), s, strlen(s)) == 0;
+}
+
+/* Frames: version, request id, domain, address, routing id, mechanism,
+ * credentials... */
+static void zap_readable(vb_channel *ch, void *ctx) {
+    vb_zap *z = ctx;
+    zmq_msg_t f[ZAP_FRAMES];
+    int n = vb_channel_recv(ch, f, ZAP_FRAMES);
+    if (n <= 0) return;
+    int kept = n > ZAP_FRAMES ? ZAP_FRAMES : n;
+    if (n < 6 || n > ZAP_FRAMES || !frame_is(&f[0], "1.0")) {
+        /* libzmq only sends well-formed requests; answer something so the REP socket moves on */
+        zmq_msg_t empty;
+        zmq_msg_init(&empty);
+        reply(z, n >= 2 ? &f[1] : &empty, "500", "malformed ZAP request", "");
+        zmq_msg_close(&empty);
+    } else {
+        char addr[64] = "", key[VB_KEY_Z85 + 1] = "";
+        snprintf(addr, sizeof addr, "%.*s", (int)zmq_msg_size(&f[3]), (const char *)zmq_msg_data(&f[3]));
+        const char *why = NULL;
+        if (frame_is(&f[5], "CURVE")) {
+            if (n != 7 || zmq_msg_size(&f[6]) != 32) why = "malformed CURVE credentials";
+            else if (!zmq_z85_encode(key, zmq_msg_data(&f[6]), 32)) why = "malformed CURVE credentials";
+            else if (!vb_allowlist_has(z->allowed, key)) why = "public key not in the allow-list";
+        } else {
+            why = "an unauthenticated (non-CURVE) connection to an endpoint that requires CURVE";
+        }
+        if (why) {
+            z->refused++;
+            char pk[VB_PEER_LOG_KEY];
+            snprintf(pk, sizeof pk, "%s %s", addr, key);
+            int64_t held;
+            if (vb_peer_log_allow(&z->log, pk, mono_s(), &held))
+                vb_warn("refused a connection from %s%s%s: %s (logged once per address and key)", addr[0] ? addr : "?",
+                        key[0] ? " with key " : "", key, why);
+            reply(z, &f[1], "400", why, "");
+        } else {
+            z->admitted++;
+            reply(z, &f[1], "200", "OK", key);
+        }
+    }
+    for (int i = 0; i < kept; i++) zmq_msg_close(&f[i]);
+}
+
+int vb_zap_open(vb_zap *z, uv_loop_t *loop, void *zctx, const vb_allowlist *allowed, char *err, size_t err_len) {
+    memset(z, 0, sizeof *z);
+    z->allowed = allowed;
+    vb_peer_log_init(&z->log, 1e12);
+    vb_channel_opts o = {.sndhwm = 64, .rcvhwm = 64, .maxmsgsize = 4096, .linger_ms = 0};
+    if (vb_channel_open(&z->ch, "zap", loop, zctx, ZMQ_REP, &o, err, err_len) != 0) return -1;
+    if (vb_channel_bind(&z->ch, "inproc://zeromq.zap.01", err, err_len) != 0) {
+        vb_channel_close(&z->ch);
+        return -1;
+    }
+    vb_channel_set_callbacks(&z->ch, zap_readable, NULL, z);
+    return 0;
+}
+
+void vb_zap_close(vb_zap *z) { vb_channel_close(&z->ch); }
+
+const char *vb_zap_user_id(zmq_msg_t *m) {
+    const char *u = zmq_msg_gets(m, "User-Id");
+    return u ? u : "";
+}
