@@ -749,7 +749,7 @@ static int setup_net(dist *d, char *err, size_t err_len) {
     /* inbound bounds per connection: the largest legal message, a few queued */
     vb_channel_opts co = {.sndhwm = 64, .rcvhwm = 16, .maxmsgsize = CTL_MAX_MSG, .linger_ms = 1000,
                           .router_mandatory = true};
-    vb_channel_opts dop = {.sndhwm = 4, .rcvhwm = 4, .maxmsgsize = (int64_t)d->chunk_max + (1 << 20), .linger_ms = 0};
+    vb_channel_opts dop = {.sndhwm = 4, .rcvhwm = 4, .maxmsgsize = (int64_t)d->chunk_max, .linger_ms = 0};
     vb_channel_opts po = {.sndhwm = 2, .rcvhwm = 16, .maxmsgsize = PUB_MAX_MSG, .linger_ms = 0};
     if (open_channel(d, &d->ctl, "control", ZMQ_ROUTER, &co, 0, err, err_len) != 0 ||
         open_channel(d, &d->data, "data", ZMQ_PULL, &dop, 1, err, err_len) != 0 ||
