@@ -5,6 +5,7 @@
 #   make SAN=1 ...  the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make CUDA=0     never compile CUDA sources, even when nvcc is present
 #   make deps       install the Debian packages the project needs (idempotent)
+#   make fuzz       libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 60)
 
 CC      ?= cc
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -64,7 +65,7 @@ TOOL_BIN   := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all test unit gradcheck bench deps train clean help config-table FORCE
+.PHONY: all test unit gradcheck bench deps train clean help config-table fuzz fuzz-build fuzz-seeds FORCE
 .DEFAULT_GOAL := all
 
 all: learner actor
@@ -140,6 +141,7 @@ gradcheck: $(BUILD)/tools/gradcheck
 
 test: all $(TEST_BIN) $(GRADCHECK_BIN)
 	$(if $(GRADCHECK_BIN),$(GRADCHECK_BIN))
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	VB_ROOT=$(CURDIR) $(TEST_BIN) --jobs 2
 
 bench: $(BENCH_BIN)
@@ -157,6 +159,56 @@ clean:
 
 help:
 	@sed -n '1,8p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- fuzzing ---------------------------------------------------------------
+# libFuzzer harnesses (clang, ASan + UBSan) for the message decoders, checkpoint
+# read + restore, and config load + --set; seeds in tests/fuzz/corpus/<name>,
+# what a run finds in build/fuzz/corpus/<name>. `make test` runs each for
+# TEST_FUZZ_SECONDS; `make fuzz FUZZ_SECONDS=N` for longer.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+TEST_FUZZ_SECONDS ?= 10
+FUZZ_BUILD   := build/fuzz
+FUZZ_NAMES   := messages checkpoint config
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+                -MMD -MP -I. -I$(GEN) $(PKG_CFLAGS)
+FUZZ_LIBSRC  := $(shell find common kernels/cpu -name '*.c' 2>/dev/null | sort) cmd/learner/run.c
+FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_LIBSRC)) $(FUZZ_BUILD)/gen/proto/varibased.pb-c.o
+FUZZ_BIN     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+
+$(FUZZ_BUILD)/%.o: %.c | $(PROTO_GEN) $(GEN)/build_info.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/gen/proto/%.pb-c.o: $(GEN)/proto/%.pb-c.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Every harness for FUZZ_SECONDS on its seeds and what earlier runs found; a
+# crash stops make with the reproducer's path.
+fuzz: $(FUZZ_BIN)
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+	    > $(FUZZ_BUILD)/$$n.log 2>&1 || { tail -n 40 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_BUILD)/$$n.log | tr '\n' ' '; echo; \
+	done
+
+# Rewrite the seed corpus from the harnesses themselves (after a format change).
+fuzz-seeds: $(FUZZ_BIN)
+	@for n in $(FUZZ_NAMES); do \
+	  rm -rf tests/fuzz/corpus/$$n; mkdir -p tests/fuzz/corpus/$$n; \
+	  VB_FUZZ_SEEDS=tests/fuzz/corpus/$$n $(FUZZ_BUILD)/fuzz_$$n || exit 1; \
+	done
+	@cp configs/*.yaml tests/fuzz/corpus/config/
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

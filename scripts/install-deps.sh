@@ -8,8 +8,9 @@ pkgs=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compil
       libuv1-dev libopenblas-dev libcyaml-dev)
 # the tests: Criterion, iproute2 (the network-namespace test), docker-compose
 # (validating deploy/docker-compose.yml; containers are not started) and
-# matplotlib (scripts/plot_runs.py and the other plotting scripts)
-[ "${1:-}" = "--build-only" ] || pkgs+=(libcriterion-dev iproute2 docker-compose python3-matplotlib)
+# matplotlib (scripts/plot_runs.py and the other plotting scripts), clang with
+# libFuzzer (the fuzz harnesses of tests/fuzz)
+[ "${1:-}" = "--build-only" ] || pkgs+=(libcriterion-dev iproute2 docker-compose python3-matplotlib clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -20,6 +20,59 @@ static vb_chunk_layout g_cl;
 static vb_chunk_bounds g_bounds;
 static float *g_chunk, *g_params;
 
+static void seed_envelope(const char *name, vb_msg *e) {
+    void *buf;
+    size_t len;
+    if (vb_msg_pack(e, &buf, &len) != 0) exit(1);
+    vb_fuzz_write_seed(name, 0, buf, len);
+    free(buf);
+}
+
+/* One valid message of every body an actor or a learner sends. */
+static void write_seeds(void) {
+    vb_msg e = VB__ENVELOPE__INIT;
+    Vb__Register r = VB__REGISTER__INIT;
+    vb_msg_header(&e, NULL, NULL, 1);
+    r.name = "seed";
+    r.host = "host";
+    r.pid = 42;
+    r.instance = 7;
+    e.body_case = VB__ENVELOPE__BODY_REGISTER;
+    e.register_ = &r;
+    seed_envelope("register", &e);
+    Vb__Heartbeat h = VB__HEARTBEAT__INIT;
+    Vb__TaskStats ts = VB__TASK_STATS__INIT;
+    double ep[2] = {1.5, 2.5};
+    ts.tasks = 2;
+    ts.return_sum = 4.0;
+    ts.return_sq = 8.5;
+    ts.n_episode_sum = 2;
+    ts.episode_sum = ep;
+    h.env_steps = 100;
+    h.policy_version = 3;
+    h.tasks = &ts;
+    vb_msg_header(&e, "0123456789abcdef", "a1-00000000000000000000000000000000", 2);
+    e.body_case = VB__ENVELOPE__BODY_HEARTBEAT;
+    e.heartbeat = &h;
+    seed_envelope("heartbeat", &e);
+    void *buf;
+    size_t len;
+    for (int64_t t = 0; t < g_cl.L; t++) {
+        g_chunk[g_cl.q_target + t * g_cl.actions] = 1.0f;
+        g_chunk[g_cl.reward + t] = g_bounds.reward_min;
+    }
+    g_chunk[g_cl.reset] = 1.0f;
+    vb_chunk c = {.version = 1, .slot = 0, .data = g_chunk};
+    if (vb_msg_pack_chunk("0123456789abcdef", "a1-00000000000000000000000000000000", 3, &c, &g_cl, &buf, &len) != 0)
+        exit(1);
+    vb_fuzz_write_seed("chunk", 1, buf, len);
+    free(buf);
+    if (vb_msg_pack_weights("0123456789abcdef", 4, &g_model.layout, g_params, 5, &buf, &len) != 0) exit(1);
+    vb_fuzz_write_seed("weights", 1, buf, len);
+    free(buf);
+    exit(0);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
@@ -32,9 +85,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     }
     vb_chunk_layout_init(&g_cl, &g_model, g_cfg.learner.window, true);
     vb_chunk_bounds_from_spec(&g_bounds, &g_spec);
-    g_chunk = malloc(sizeof(float) * (size_t)g_cl.floats);
-    g_params = malloc(sizeof(float) * (size_t)g_model.layout.total);
-    return g_chunk && g_params ? 0 : 1;
+    g_chunk = calloc((size_t)g_cl.floats, sizeof(float));
+    g_params = calloc((size_t)g_model.layout.total, sizeof(float));
+    if (!g_chunk || !g_params) return 1;
+    if (vb_fuzz_seed_dir()) write_seeds();
+    return 0;
 }
 
 static void read_chunk(Vb__Chunk *c, int repair) {
