@@ -58,6 +58,7 @@
 #include "../../common/net/keys.h"
 #include "../../common/net/peer_log.h"
 #include "../../common/net/zap.h"
+#include "background.h"
 #include "local_actors.h"
 #include "peers.h"
 #include "run.h"
@@ -100,6 +101,7 @@ typedef struct dist {
     vb_keypair keys;
     vb_allowlist allowed;
     vb_zap zap;
+    vb_bg *bg;                               /* evaluations and periodic checkpoints, off the loop */
     bool stopping, updating;
     int status;
     char tcp[3][ENDPOINT_LEN], ipc[3][ENDPOINT_LEN];
@@ -524,6 +526,13 @@ static void data_readable(vb_channel *ch, void *ctx) {
     if (!stop_if_done(d, false)) schedule(d);
 }
 
+static bool bg_eval_hook(void *ctx, const float *params, const vb_run_snapshot *at) {
+    return vb_bg_eval(((dist *)ctx)->bg, params, at);
+}
+static void bg_save_hook(void *ctx, void *buf, size_t len, int64_t updates) {
+    vb_bg_checkpoint(((dist *)ctx)->bg, buf, len, updates);
+}
+
 static int dist_ckpt_state(void *ctx, uint64_t **pos, int64_t *k, int64_t *act_version, vb_ckpt_section *extra,
                            int *n_extra, char *err, size_t err_len) {
     dist *d = ctx;
@@ -627,6 +636,8 @@ static void close_handles(dist *d) {
     vb_channel_close(&d->data);
     vb_channel_close(&d->pub);
     if (d->curve) vb_zap_close(&d->zap);
+    vb_bg_stop(d->bg); /* its handle too: the loop ends once every handle is closed */
+    d->bg = NULL;
     uv_close((uv_handle_t *)&d->update_idle, NULL);
     uv_close((uv_handle_t *)&d->beat_timer, NULL);
     uv_close((uv_handle_t *)&d->metrics_timer, NULL);
@@ -646,6 +657,10 @@ static void begin_stop(dist *d, const char *why, bool finished) {
     vb_channel_pause(&d->data, true);
     write_metrics(d);
     char err[1024];
+    /* the final checkpoint is written here, after what the worker has */
+    if (d->bg) vb_bg_drain(d->bg);
+    d->run.mode.save_async = NULL;
+    d->run.mode.eval_async = NULL;
     if (d->run.fatal[0]) {
         /* the last periodic checkpoint holds the weights before the divergence */
     } else if (vb_run_checkpoint(&d->run, err, sizeof err) != 0) {
@@ -857,6 +872,9 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     if (vb_local_actors_start(&d->locals, &d->loop, cfg->actors.local, d->ipc[0], cfg->actors.threads, level, log_dir,
                               on_local_exit, d, err, sizeof err) != 0)
         goto fail;
+    if (vb_bg_start(&d->bg, &d->loop, &d->run, err, sizeof err) != 0) goto fail;
+    d->run.mode.eval_async = bg_eval_hook;
+    d->run.mode.save_async = bg_save_hook;
     vb_run_start_clock(&d->run);
     d->status = VB_EXIT_OK;
     stop_if_done(d, true);

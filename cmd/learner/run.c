@@ -131,6 +131,9 @@ static int write_provenance(const vb_run *r, bool resume, char *err, size_t err_
 }
 
 int vb_run_start_files(vb_run *r, bool resume, char *err, size_t err_len) {
+    /* the folder is this process's: what a killed writer left half-written goes */
+    int stale = vb_ckpt_remove_stale_tmp(r->dir) + vb_ckpt_remove_stale_tmp(r->ckdir);
+    if (stale) vb_info("removed %d temporary file%s a killed learner left in %s", stale, stale == 1 ? "" : "s", r->dir);
     size_t ylen;
     char *yaml = vb_config_to_yaml(r->cfg, &ylen);
     char path[4400];
@@ -241,7 +244,14 @@ int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, 
     };
     int n = 8;
     for (int i = 0; i < n_extra && n < VB_CKPT_MAX_SECTIONS; i++) s[n++] = extra[i];
-    rc = vb_ckpt_save_in(r->ckdir, counters[VB_RUN_C_UPDATES], s, n, 3, err, err_len);
+    if (r->mode.save_async) {
+        void *buf;
+        size_t len;
+        rc = vb_ckpt_encode(s, n, &buf, &len, err, err_len);
+        if (rc == 0) r->mode.save_async(r->mode.ctx, buf, len, counters[VB_RUN_C_UPDATES]);
+    } else {
+        rc = vb_ckpt_save_in(r->ckdir, counters[VB_RUN_C_UPDATES], s, n, 3, err, err_len);
+    }
 out:
     free(yaml);
     free(pblob);
@@ -559,7 +569,8 @@ static double best_so_far(vb_run *r) {
 
 /* checkpoints/best.vbc: the config, the current weights and counters, and
  * "validation" = {return (f64), updates (i64), env_steps (i64)}. */
-static int save_best(vb_run *r, double ret, char *err, size_t err_len) {
+static int save_best(vb_run *r, const float *params, const vb_run_snapshot *at, double ret, char *err,
+                     size_t err_len) {
     size_t ylen, plen = (size_t)vb_arena_blob_size(&r->model.layout);
     char *yaml = vb_config_to_yaml(r->cfg, &ylen);
     void *pblob = malloc(plen);
@@ -567,11 +578,11 @@ static int save_best(vb_run *r, double ret, char *err, size_t err_len) {
     if (!yaml || !pblob) {
         snprintf(err, err_len, "out of memory writing %s", VB_CKPT_BEST);
     } else {
-        vb_arena_to_blob(&r->model.layout, vb_learning_params(r->learning), pblob);
+        vb_arena_to_blob(&r->model.layout, params, pblob);
         int64_t counters[VB_RUN_C_COUNT];
-        fill_counters(r, (int64_t)vb_learning_version(r->learning), counters);
+        memcpy(counters, at->counters, sizeof counters);
         unsigned char val[24];
-        int64_t u = counters[VB_RUN_C_UPDATES], s = r->env_steps;
+        int64_t u = counters[VB_RUN_C_UPDATES], s = at->env_steps;
         memcpy(val, &ret, 8);
         memcpy(val + 8, &u, 8);
         memcpy(val + 16, &s, 8);
@@ -590,16 +601,15 @@ static int save_best(vb_run *r, double ret, char *err, size_t err_len) {
     return rc;
 }
 
-void vb_run_maybe_eval(vb_run *r) {
+int vb_run_eval_snapshot(vb_run *r, const float *params, const vb_run_snapshot *at, double *ret_out) {
     const vb_config *cfg = r->cfg;
-    uint64_t v = vb_learning_version(r->learning);
-    if (cfg->eval.every_updates <= 0 || v % (uint64_t)cfg->eval.every_updates != 0) return;
+    const uint64_t v = at->updates;
     char path[4400];
     const bool policy = cfg->eval.during_training == VB_EVAL_POLICY;
     vb_eval_options opt = vb_eval_options_from(cfg);
     opt.agent = "checkpoint";
     opt.model = &r->model;
-    opt.params = vb_learning_params(r->learning);
+    opt.params = params;
     opt.threads = cfg->learner.threads > 0 ? cfg->learner.threads : vb_eval_default_threads();
     opt.validation = true;
     opt.plan = !policy;
@@ -608,13 +618,13 @@ void vb_run_maybe_eval(vb_run *r) {
     int rc = vb_eval_run(&opt, NULL, &res);
     if (rc != 0) {
         vb_warn("evaluation at update %llu failed (status %d)", (unsigned long long)v, rc);
-        return;
+        return -1;
     }
     const double ret = res.return_mean;
     bool best = false;
     if (cfg->eval.keep_best && isfinite(ret) && ret > best_so_far(r)) {
         char err[512];
-        if (save_best(r, ret, err, sizeof err) == 0) {
+        if (save_best(r, params, at, ret, err, sizeof err) == 0) {
             r->best_return = ret;
             best = true;
         } else {
@@ -625,7 +635,7 @@ void vb_run_maybe_eval(vb_run *r) {
     FILE *f = fopen(path, "a");
     if (f) {
         fprintf(f, "{\"updates\":%llu,\"env_steps\":%lld,\"eval_s\":%.3f,\"agent\":\"%s\"", (unsigned long long)v,
-                (long long)r->env_steps, vb_run_now() - t0, policy ? "policy" : "planner");
+                (long long)at->env_steps, vb_run_now() - t0, policy ? "policy" : "planner");
         if (cfg->eval.keep_best) fprintf(f, ",\"best\":%s", best ? "true" : "false");
         fprintf(f, ",\"result\":");
         vb_eval_result_write_json(&res, f);
@@ -635,10 +645,27 @@ void vb_run_maybe_eval(vb_run *r) {
         vb_warn("%s: %s", path, strerror(errno));
     }
     vb_info("eval at update %llu (%lld env steps, %lld validation tasks, %s): return %.10g%s", (unsigned long long)v,
-            (long long)r->env_steps, (long long)cfg->eval.tasks, policy ? "the policy alone" : "planning", ret,
+            (long long)at->env_steps, (long long)cfg->eval.tasks, policy ? "the policy alone" : "planning", ret,
             best ? ", the best so far: checkpoints/" VB_CKPT_BEST : "");
-    if (r->tb.f) vb_tboard_scalar(&r->tb, r->env_steps, "eval/return_mean", ret);
     vb_eval_result_free(&res);
+    *ret_out = ret;
+    return 0;
+}
+
+void vb_run_maybe_eval(vb_run *r) {
+    const vb_config *cfg = r->cfg;
+    uint64_t v = vb_learning_version(r->learning);
+    if (cfg->eval.every_updates <= 0 || v % (uint64_t)cfg->eval.every_updates != 0) return;
+    vb_run_snapshot at = {.updates = v, .env_steps = r->env_steps};
+    fill_counters(r, (int64_t)v, at.counters);
+    if (r->mode.eval_async) {
+        if (!r->mode.eval_async(r->mode.ctx, vb_learning_params(r->learning), &at))
+            vb_info("eval at update %llu skipped: the previous one is still running", (unsigned long long)v);
+        return;
+    }
+    double ret;
+    if (vb_run_eval_snapshot(r, vb_learning_params(r->learning), &at, &ret) == 0 && r->tb.f)
+        vb_tboard_scalar(&r->tb, r->env_steps, "eval/return_mean", ret);
 }
 
 void vb_run_progress(const vb_run *r, double wall, double sps, const char *extra) {

@@ -45,8 +45,16 @@ typedef struct vb_metric {
     int fmt;
 } vb_metric;
 
+/* The learner's position when its weights were copied for an evaluation. */
+typedef struct vb_run_snapshot {
+    uint64_t updates;
+    int64_t env_steps;
+    int64_t counters[VB_RUN_C_COUNT];
+} vb_run_snapshot;
+
 /* What differs between the serial and the distributed learner: how new
- * weights reach acting, and the acting side's part of a checkpoint. */
+ * weights reach acting, the acting side's part of a checkpoint, and where
+ * slow work runs. */
 typedef struct vb_run_mode {
     const char *name;            /* "serial", "distributed" */
     void *ctx;
@@ -61,6 +69,11 @@ typedef struct vb_run_mode {
      * act_version as saved. 0, or -1 with err. */
     int (*restore)(void *ctx, const vb_ckpt *ck, const void *pos, int64_t k, int64_t act_version, char *err,
                    size_t err_len);
+    /* Off the caller's thread, when set: evaluate a copy of params (false:
+     * skipped, one is running), and write an encoded checkpoint (buf is
+     * handed over). NULL: done in place. */
+    bool (*eval_async)(void *ctx, const float *params, const vb_run_snapshot *at);
+    void (*save_async)(void *ctx, void *buf, size_t len, int64_t updates);
 } vb_run_mode;
 
 typedef struct vb_run {
@@ -103,6 +116,11 @@ typedef struct vb_run {
  * <run>/evals.jsonl. With eval.keep_best, a return above every earlier one of
  * the run (resumes included) writes checkpoints/best.vbc. */
 void vb_run_maybe_eval(vb_run *r);
+/* One such evaluation of params at `at`, with its evals.jsonl line, best.vbc
+ * and log line (not the TensorBoard scalar): callable from a worker thread
+ * while the loop goes on, being the only code that touches the run's best
+ * return. *ret receives the validation return. 0, or -1. */
+int vb_run_eval_snapshot(vb_run *r, const float *params, const vb_run_snapshot *at, double *ret);
 
 /* Monotonic seconds. */
 double vb_run_now(void);

@@ -30,14 +30,14 @@ static uint64_t get64(const unsigned char *p) {
     return v;
 }
 
-int vb_ckpt_write(const char *path, const vb_ckpt_section *s, int n, char *err, size_t err_len) {
+int vb_ckpt_encode(const vb_ckpt_section *s, int n, void **out, size_t *out_len, char *err, size_t err_len) {
     size_t total = 16 + 4;
     for (int i = 0; i < n; i++) total += SECTION_HEADER + s[i].len;
     if (total > MAX_FILE)
-        return snprintf(err, err_len, "%s: %zu bytes is more than the %llu a checkpoint may hold (reduce "
-                        "learner.replay_capacity)", path, total, (unsigned long long)MAX_FILE), -1;
+        return snprintf(err, err_len, "%zu bytes is more than the %llu a checkpoint may hold (reduce "
+                        "learner.replay_capacity)", total, (unsigned long long)MAX_FILE), -1;
     unsigned char *buf = malloc(total);
-    if (!buf) return snprintf(err, err_len, "%s: out of memory for %zu bytes", path, total), -1;
+    if (!buf) return snprintf(err, err_len, "out of memory for a %zu-byte checkpoint", total), -1;
     memcpy(buf, MAGIC, 8);
     put32(buf + 8, VB_CKPT_FORMAT);
     put32(buf + 12, (uint32_t)n);
@@ -51,6 +51,16 @@ int vb_ckpt_write(const char *path, const vb_ckpt_section *s, int n, char *err, 
         off += SECTION_HEADER + s[i].len;
     }
     put32(buf + off, vb_crc32c(0, buf, off));
+    *out = buf;
+    *out_len = total;
+    return 0;
+}
+
+int vb_ckpt_write(const char *path, const vb_ckpt_section *s, int n, char *err, size_t err_len) {
+    void *buf;
+    size_t total;
+    char why[512];
+    if (vb_ckpt_encode(s, n, &buf, &total, why, sizeof why) != 0) return snprintf(err, err_len, "%s: %s", path, why), -1;
     int rc = vb_fs_write_atomic(path, buf, total, err, err_len);
     free(buf);
     return rc;
@@ -143,11 +153,21 @@ static int list_ckpts(const char *dir, char **names, int max) {
 
 int vb_ckpt_save_in(const char *dir, int64_t updates, const vb_ckpt_section *s, int n, int keep, char *err,
                     size_t err_len) {
+    void *buf;
+    size_t len;
+    if (vb_ckpt_encode(s, n, &buf, &len, err, err_len) != 0) return -1;
+    int rc = vb_ckpt_save_encoded_in(dir, updates, buf, len, keep, err, err_len);
+    free(buf);
+    return rc;
+}
+
+int vb_ckpt_save_encoded_in(const char *dir, int64_t updates, const void *buf, size_t len, int keep, char *err,
+                            size_t err_len) {
     if (vb_fs_mkdirs(dir, err, err_len) != 0) return -1;
     char name[64], path[4096];
     snprintf(name, sizeof name, "ckpt-%012lld.vbc", (long long)updates);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (vb_ckpt_write(path, s, n, err, err_len) != 0) return -1;
+    if (vb_fs_write_atomic(path, buf, len, err, err_len) != 0) return -1;
     char latest[4096], line[80];
     snprintf(latest, sizeof latest, "%s/latest", dir);
     int ll = snprintf(line, sizeof line, "%s\n", name);
@@ -162,6 +182,21 @@ int vb_ckpt_save_in(const char *dir, int64_t updates, const vb_ckpt_section *s, 
         free(names[i]);
     }
     return 0;
+}
+
+int vb_ckpt_remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    char path[4400];
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || strlen(t) != strlen(".tmp.XXXXXX")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        n += unlink(path) == 0;
+    }
+    closedir(d);
+    return n;
 }
 
 static int is_dir(const char *p) {

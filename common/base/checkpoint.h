@@ -30,6 +30,8 @@ typedef struct vb_ckpt {
     vb_ckpt_section s[VB_CKPT_MAX_SECTIONS];
 } vb_ckpt;
 
+/* The file's bytes for sections (malloc'd into *out). 0, or -1 with err. */
+int vb_ckpt_encode(const vb_ckpt_section *s, int n, void **out, size_t *out_len, char *err, size_t err_len);
 /* Write sections to path atomically. 0, or -1 with err. */
 int vb_ckpt_write(const char *path, const vb_ckpt_section *s, int n, char *err, size_t err_len);
 /* Read and verify a checkpoint file. 0, or -1 with err naming what is wrong. */
@@ -45,6 +47,12 @@ const void *vb_ckpt_get(const vb_ckpt *c, const char *name, uint64_t *len);
  * newest `keep` files. 0, or -1 with err. */
 int vb_ckpt_save_in(const char *dir, int64_t updates, const vb_ckpt_section *s, int n, int keep, char *err,
                     size_t err_len);
+/* The same with the file's bytes from vb_ckpt_encode (for a writer thread). */
+int vb_ckpt_save_encoded_in(const char *dir, int64_t updates, const void *buf, size_t len, int keep, char *err,
+                            size_t err_len);
+/* Remove the temporary files (NAME.tmp.XXXXXX) an atomic write leaves when
+ * its process is killed, in dir; returns how many. */
+int vb_ckpt_remove_stale_tmp(const char *dir);
 /* The weights an evaluation of a run should use: where path is a run folder
  * or its checkpoints folder and that folder holds best.vbc (eval.keep_best),
  * its path goes to out and 1 is returned; otherwise 0. */

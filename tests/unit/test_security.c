@@ -351,3 +351,35 @@ Test(security, a_flood_leaves_memory_flat_and_training_going) {
     kill(l, SIGTERM);
     cr_assert_eq(vb_dt_wait(l, 20), 0);
 }
+
+/* An evaluation runs beside the loop: when its result is logged, training
+ * went on while it ran (a loop that evaluates in place updates nothing
+ * meanwhile), and the periodic checkpoints were written too. */
+Test(security, evaluation_and_checkpoints_do_not_stall_the_loop) {
+    char log[256], metrics[256], evals[256];
+    vb_dt_path("learner.log", log, sizeof log);
+    vb_dt_path("e/metrics.jsonl", metrics, sizeof metrics);
+    vb_dt_path("e/evals.jsonl", evals, sizeof evals);
+    int port = vb_dt_free_ports();
+    pid_t l = start_learner("e", port,
+                            (const char *[]){"actors.local=1", "eval.every_updates=3000", "eval.tasks=300000",
+                                             "learner.checkpoint_every=500", "eval.keep_best=true", NULL},
+                            log);
+    cr_assert(vb_dt_wait_for(log, "eval at update 3000 ", 1, 120), "no evaluation");
+    double during = vb_dt_metric(metrics, "updates");
+    char *e = vb_dt_slurp(evals);
+    const char *p = strstr(e, "\"eval_s\":");
+    cr_assert_not_null(p, "%s", e);
+    double eval_s = atof(p + 9);
+    free(e);
+    cr_log_info("an evaluation of %.2f s ran from update 3000; %g updates when it ended", eval_s, during);
+    cr_assert_gt(eval_s, 0.5, "the evaluation is too short to show anything");
+    cr_assert_gt(during, 3000 + 500, "the loop stood still during the evaluation: %g updates", during);
+    kill(l, SIGTERM);
+    cr_assert_eq(vb_dt_wait(l, 60), 0);
+    char path[512];
+    vb_dt_path("e/checkpoints/best.vbc", path, sizeof path);
+    cr_assert_eq(access(path, F_OK), 0, "the evaluation kept its weights as best.vbc");
+    vb_dt_path("e/checkpoints/latest", path, sizeof path);
+    cr_assert_eq(access(path, F_OK), 0);
+}
