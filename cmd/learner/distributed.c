@@ -241,6 +241,12 @@ static int publish(dist *d) {
     return 0;
 }
 
+/* An actor left: out of the table, and its refresh_carry streams dropped. */
+static void forget_peer(dist *d, vb_peer *p) {
+    vb_learning_forget_actor(d->run.learning, (int32_t)(p->stream & 0x7fffffff));
+    vb_peers_remove(&d->peers, p);
+}
+
 /* ---- control channel -------------------------------------------------------- */
 static void on_register(dist *d, const void *rid, size_t rlen, const char *addr, const char *key, const vb_msg *e) {
     const Vb__Register *rg = e->register_;
@@ -375,7 +381,7 @@ static void on_actor_shutdown(dist *d, const char *addr, const char *key, const 
     const char *reason = e->shutdown->reason;
     vb_info("actor %s ('%s') left: %s; %lld actors", p->label, p->name,
             vb_msg_printable(reason, 128) && reason[0] ? reason : "shutdown", (long long)d->peers.n - 1);
-    vb_peers_remove(&d->peers, p);
+    forget_peer(d, p);
 }
 
 static void ctl_readable(vb_channel *ch, void *ctx) {
@@ -595,7 +601,7 @@ static void beat_cb(uv_timer_t *t) {
         if (now - p->last_seen > timeout) {
             vb_warn("actor %s ('%s' on %s, pid %u) left: silent for %.1f s; %lld actors", p->label, p->name, p->host,
                     p->pid, now - p->last_seen, (long long)d->peers.n - 1);
-            vb_peers_remove(&d->peers, p);
+            forget_peer(d, p);
         }
     }
 }
@@ -690,13 +696,20 @@ static void on_local_exit(void *ctx, int index, int pid, int64_t status, int sig
     dist *d = ctx;
     (void)status;
     (void)sig;
+    if (d->locals.given_up == d->locals.n && d->locals.n > 0 && !d->stopping &&
+        vb_peers_count_remote(&d->peers) == 0) {
+        /* every local actor crash-loops: a run that waits for them waits forever */
+        vb_error("every local actor keeps failing at its start; stopping (see logs/local-N.log)");
+        d->status = VB_EXIT_RUNTIME;
+        begin_stop(d, "the local actors keep failing", false);
+    }
     char name[32];
     snprintf(name, sizeof name, "local-%d", index);
     for (int64_t i = d->peers.n - 1; i >= 0; i--) {
         vb_peer *p = &d->peers.p[i];
         if (p->pid == (uint32_t)pid && strcmp(p->name, name) == 0) {
             vb_info("actor %s ('%s') left: its process ended; %lld actors", p->label, p->name, (long long)d->peers.n - 1);
-            vb_peers_remove(&d->peers, p);
+            forget_peer(d, p);
         }
     }
 }

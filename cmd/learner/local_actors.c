@@ -11,7 +11,7 @@
 
 #include "../../common/base/log.h"
 
-enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000, YOUNG_S = 10 };
+enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000, YOUNG_S = 10, MAX_QUICK_DEATHS = 5 };
 
 static double now_s(uv_loop_t *loop) { return (double)uv_now(loop) / 1000.0; }
 
@@ -53,7 +53,7 @@ static void proc_closed(uv_handle_t *h) {
     vb_local_actors *la = a->owner;
     a->proc_open = false;
     la->live--;
-    if (la->stopping) {
+    if (la->stopping || a->given_up) {
         maybe_done(la);
         return;
     }
@@ -68,6 +68,15 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
     if (!la->stopping) {
         a->backoff_ms = lived >= YOUNG_S ? BACKOFF_MIN_MS : a->backoff_ms * 2;
         if (a->backoff_ms > BACKOFF_MAX_MS) a->backoff_ms = BACKOFF_MAX_MS;
+        a->quick_deaths = lived >= YOUNG_S ? 0 : a->quick_deaths + 1;
+    }
+    if (!la->stopping && a->quick_deaths >= MAX_QUICK_DEATHS) {
+        a->given_up = true;
+        la->given_up++;
+        vb_error("local actor %d (pid %d) ended %s %d times in a row within %d s of its start; not restarting it "
+                 "(its log: %s/local-%d.log)", a->index, a->pid, sig ? "by a signal" : "with an error", a->quick_deaths,
+                 YOUNG_S, la->log_dir[0] ? la->log_dir : "stderr", a->index);
+    } else if (!la->stopping) {
         if (sig) vb_warn("local actor %d (pid %d) killed by signal %d; restarting in %.1f s", a->index, a->pid, sig,
                          (double)a->backoff_ms / 1000.0);
         else vb_warn("local actor %d (pid %d) exited with status %lld; restarting in %.1f s", a->index, a->pid,

@@ -2,7 +2,8 @@
  * (actors.local): ./actor from the learner executable's folder, connected
  * over an ipc:// endpoint, started through libuv, restarted when one dies
  * (after a back-off that doubles, up to 5 s, while they keep dying within
- * 10 s of their start), and stopped with SIGTERM (SIGKILL after a grace
+ * 10 s of their start; after 5 such deaths in a row it is given up: a crash
+ * loop is reported, not retried forever), and stopped with SIGTERM (SIGKILL after a grace
  * period) at the end of the run. Each actor is told the learner's pid
  * (--parent) so that it exits if the learner dies without stopping it. */
 #ifndef VB_LOCAL_ACTORS_H
@@ -26,6 +27,8 @@ typedef struct vb_local_actor {
     bool running, proc_open;
     double started;
     int64_t backoff_ms;
+    int quick_deaths;         /* consecutive exits within YOUNG_S of a start */
+    bool given_up;
 } vb_local_actor;
 
 struct vb_local_actors {
@@ -38,6 +41,7 @@ struct vb_local_actors {
     int64_t grace_ms;
     int live;                 /* processes running or being closed */
     int64_t restarts;
+    int64_t given_up;         /* actors no longer restarted */
     uv_timer_t kill_timer;
     vb_local_exit_fn on_exit;
     vb_local_done_fn on_done;

@@ -326,6 +326,10 @@ vb_optim *vb_learning_optim(vb_learning *l) { return &l->opt; }
 vb_replay *vb_learning_replay(vb_learning *l) { return &l->replay; }
 vb_rng *vb_learning_rng(vb_learning *l) { return &l->rng; }
 uint64_t vb_learning_version(const vb_learning *l) { return l->version; }
+void vb_learning_forget_actor(vb_learning *l, int32_t actor) {
+    if (l->p.refresh_carry) vb_refresh_forget_actor(&l->rf, actor);
+}
+int64_t vb_learning_refresh_streams(const vb_learning *l) { return l->p.refresh_carry ? vb_refresh_streams(&l->rf) : 0; }
 void vb_learning_set_version(vb_learning *l, uint64_t v) {
     l->version = v;
     l->updates = (int64_t)v;

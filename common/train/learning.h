@@ -67,6 +67,10 @@ float *vb_learning_params_mut(vb_learning *l);
 vb_optim *vb_learning_optim(vb_learning *l);
 vb_replay *vb_learning_replay(vb_learning *l);
 vb_rng *vb_learning_rng(vb_learning *l);
+/* An actor left: forget what refresh_carry keeps per stream of it. */
+void vb_learning_forget_actor(vb_learning *l, int32_t actor);
+/* Per-stream histories refresh_carry holds (0 when off). */
+int64_t vb_learning_refresh_streams(const vb_learning *l);
 uint64_t vb_learning_version(const vb_learning *l);
 void vb_learning_set_version(vb_learning *l, uint64_t v);
 int64_t vb_learning_dropped(const vb_learning *l);

@@ -139,3 +139,13 @@ int64_t vb_refresh_batch(vb_refresh *r, const vb_backend *be, const float *P, co
     *drift = n ? sum / (double)n : 0;
     return n;
 }
+
+void vb_refresh_forget_actor(vb_refresh *r, int32_t actor) {
+    for (int64_t i = r->n_streams - 1; i >= 0; i--) {
+        if (r->streams[i].actor != actor) continue;
+        free(r->streams[i].x);
+        r->streams[i] = r->streams[--r->n_streams];
+    }
+}
+
+int64_t vb_refresh_streams(const vb_refresh *r) { return r->n_streams; }

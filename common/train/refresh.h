@@ -48,6 +48,11 @@ typedef struct vb_refresh {
 int vb_refresh_init(vb_refresh *r, const vb_model *m, const vb_chunk_layout *cl, int64_t capacity, int64_t N,
                     char *err, size_t err_len);
 void vb_refresh_free(vb_refresh *r);
+/* Drop the stream histories of an actor that left (its replayed chunks keep
+ * their prefixes): the table holds the live actors' streams only. */
+void vb_refresh_forget_actor(vb_refresh *r, int32_t actor);
+/* Streams held now. */
+int64_t vb_refresh_streams(const vb_refresh *r);
 /* A chunk of stream (actor, slot) arrives and goes to replay slot `slot_index`
  * (or nowhere: slot_index < 0, e.g. dropped as stale): record its prefix and
  * extend the stream's history with its steps. 0, or -1 out of memory. */

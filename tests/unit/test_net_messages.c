@@ -304,6 +304,60 @@ Test(net_messages, register_and_heartbeat_checks) {
     t.return_sum = 3;
     t.n_episode_sum = 65;
     cr_assert_neq(vb_msg_check_heartbeat(&h, 0, why, sizeof why), 0);
+    /* with a bound on one task's |return|: 2 tasks of at most 2 each */
+    t.n_episode_sum = 2;
+    cr_assert_eq(vb_msg_check_heartbeat(&h, 2.0, why, sizeof why), 0, "%s", why);
+    t.return_sum = 4.5; /* more than 2 tasks can earn */
+    cr_assert_neq(vb_msg_check_heartbeat(&h, 2.0, why, sizeof why), 0);
+    t.return_sum = 3;
+    t.return_sq = 9; /* > 2 x 2^2 */
+    cr_assert_neq(vb_msg_check_heartbeat(&h, 2.0, why, sizeof why), 0);
+    t.return_sq = 5;
+    ep[1] = -4.5;
+    cr_assert_neq(vb_msg_check_heartbeat(&h, 2.0, why, sizeof why), 0);
+}
+
+/* A chunk's contents against the bounds its env spec allows. */
+Test(net_messages, chunk_bounds_come_from_the_env_spec) {
+    char path[1024], err[512], why[256];
+    vb_config cfg;
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
+    vb_env_spec spec;
+    vb_model m;
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0);
+    vb_chunk_layout cl;
+    vb_chunk_layout_init(&cl, &m, cfg.learner.window, true);
+    vb_chunk_bounds b;
+    vb_chunk_bounds_from_spec(&b, &spec);
+    cr_assert_float_eq(b.reward_min, -0.1f, 1e-7); /* gridworld: a miss costs 0.1, the goal pays 1 */
+    cr_assert_float_eq(b.reward_max, 1.0f, 1e-7);
+    float *c = calloc((size_t)cl.floats, sizeof(float));
+    for (int64_t t = 0; t < cl.L; t++) {
+        c[cl.reward + t] = -0.1f;
+        c[cl.q_target + t * cl.actions + 1] = 1.0f;
+        c[cl.v_target + t] = 3.0f;
+        c[cl.logp + t] = -1.0f;
+    }
+    cr_assert_eq(vb_chunk_check_bounds(&cl, &b, c, why, sizeof why), VB_CHUNK_OK, "%s", why);
+    c[cl.reward + 2] = 1.5f;
+    cr_assert_eq(vb_chunk_check_bounds(&cl, &b, c, why, sizeof why), VB_CHUNK_REWARD);
+    c[cl.reward + 2] = 1.0f;
+    c[cl.logp + 3] = -1e30f;
+    cr_assert_eq(vb_chunk_check_bounds(&cl, &b, c, why, sizeof why), VB_CHUNK_LOG_PROB);
+    c[cl.logp + 3] = -1.0f;
+    c[cl.v_target + 1] = 1e6f;
+    cr_assert_eq(vb_chunk_check_bounds(&cl, &b, c, why, sizeof why), VB_CHUNK_VALUE);
+    c[cl.v_target + 1] = 3.0f;
+    c[cl.q_target + 4 * cl.actions] = 0.5f; /* a row summing to 1.5 */
+    cr_assert_eq(vb_chunk_check_bounds(&cl, &b, c, why, sizeof why), VB_CHUNK_Q_TARGET);
+    c[cl.q_target + 4 * cl.actions + 1] = 0.5f;
+    cr_assert_eq(vb_chunk_check_bounds(&cl, &b, c, why, sizeof why), VB_CHUNK_OK, "%s", why);
+    c[cl.q_target + 4 * cl.actions + 1] = -0.5f;
+    c[cl.q_target + 4 * cl.actions] = 1.5f;
+    cr_assert_eq(vb_chunk_check_bounds(&cl, &b, c, why, sizeof why), VB_CHUNK_Q_TARGET);
+    free(c);
 }
 
 Test(net_endpoint, data_and_weights_endpoints_follow_the_control_one) {

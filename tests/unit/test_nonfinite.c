@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../common/base/checkpoint.h"
 #include "../../common/base/crc32c.h"
@@ -193,4 +195,68 @@ Test(nonfinite, out_of_range_counters_are_refused) {
     cr_assert_neq(p.status, 0, "resuming negative counters must fail\n%s", p.err);
     cr_assert(strstr(p.err, "counters out of range"), "%s", p.err);
     vb_test_proc_free(&p);
+}
+
+/* A local actor that fails at every start is given up after 5 tries, and a
+ * run whose local actors all crash-loop ends with exit 1 instead of
+ * restarting them forever. The learner is copied next to an "actor" that
+ * exits at once. */
+Test(nonfinite, crash_looping_local_actors_end_the_run) {
+    char dir[1024], cmd[4096], cfg[1024], learner_bin[1024], log[1200];
+    vb_dt_path("bin", dir, sizeof dir);
+    vb_test_path("learner", learner_bin, sizeof learner_bin);
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(log, sizeof log, "%s/out.log", dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && cp '%s' '%s/learner' && printf '#!/bin/sh\\nexit 3\\n' > '%s/actor' && chmod +x '%s/actor' && "
+             "timeout 60 '%s/learner' --config '%s' --set run.root='%s' --set run.name=loop --set actors.local=1 "
+             "--set run.total_env_steps=100000000 > '%s' 2>&1",
+             dir, learner_bin, dir, dir, dir, dir, cfg, dir, log);
+    int rc = system(cmd);
+    char *text = vb_dt_slurp(log);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "exit status %d\n%s", WEXITSTATUS(rc), text);
+    cr_assert(strstr(text, "5 times in a row"), "%s", text);
+    cr_assert(strstr(text, "every local actor keeps failing"), "%s", text);
+    free(text);
+}
+
+/* Checkpoint files that are not what they seem: a FIFO named as one is
+ * refused at once (not waited on), a file over 1 GiB is read (and judged by
+ * its CRC, not refused for its size), and the temporary files a killed
+ * writer left are removed when a learner takes the folder. */
+Test(nonfinite, odd_checkpoint_files) {
+    char fifo[1024], big[1024], path[1024], dir[1024];
+    vb_dt_path("fifo.vbc", fifo, sizeof fifo);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    vb_test_proc p;
+    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", fifo, "--tasks", "4", NULL});
+    cr_assert_neq(p.status, 0);
+    cr_assert(strstr(p.err, "not a regular file"), "%s", p.err);
+    vb_test_proc_free(&p);
+    /* a sparse 1.1 GiB file that starts like a checkpoint */
+    vb_dt_path("big.vbc", big, sizeof big);
+    FILE *f = fopen(big, "wb");
+    cr_assert_not_null(f);
+    fwrite("VBCKPT01", 1, 8, f);
+    cr_assert_eq(fseeko(f, (off_t)1100 << 20, SEEK_SET), 0);
+    fputc(0, f);
+    fclose(f);
+    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", big, "--tasks", "4", NULL});
+    cr_assert_neq(p.status, 0);
+    cr_assert(strstr(p.err, "file CRC mismatch"), "read whole, refused for its CRC: %s", p.err);
+    vb_test_proc_free(&p);
+    unlink(big);
+    /* leftovers of a killed writer */
+    short_run("tmp", path, sizeof path);
+    vb_dt_path("tmp/checkpoints/latest.tmp.Ab12Cd", path, sizeof path);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("half", f);
+    fclose(f);
+    vb_dt_path("tmp", dir, sizeof dir);
+    resume(&p, dir, (const char *[]){"--set", "run.total_env_steps=4000", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert(strstr(p.err, "removed 1 temporary file"), "%s", p.err);
+    vb_test_proc_free(&p);
+    cr_assert_neq(access(path, F_OK), 0, "%s is still there", path);
 }

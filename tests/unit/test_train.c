@@ -411,6 +411,23 @@ Test(train, refreshed_carries_match_the_actor_and_then_drift) {
     cr_assert_gt(drift, 1e-3, "moved weights: the cached carries are stale (drift %g)", drift);
 }
 
+/* The refresh_carry stream table holds the live actors' streams: an actor
+ * that leaves takes its histories with it. */
+Test(train, refresh_streams_of_a_departed_actor_are_dropped) {
+    const char *base[] = {"run.algo=varibad", "learner.samples_per_insert=0", "learner.batch_windows=16",
+                          "learner.window=3", "learner.replay_capacity=128", "learner.refresh_carry=true",
+                          "learner.max_policy_lag=100000", NULL};
+    fixed f;
+    fixed_setup(&f, base, NULL, 30);
+    const int64_t streams = vb_learning_refresh_streams(f.l);
+    cr_assert_eq(streams, f.a.n, "one history per env slot of the acting actor (0): %lld of %lld", (long long)streams, (long long)f.a.n);
+    vb_learning_forget_actor(f.l, 7);
+    cr_assert_eq(vb_learning_refresh_streams(f.l), streams, "another actor's leaving drops nothing");
+    vb_learning_forget_actor(f.l, 0);
+    cr_assert_eq(vb_learning_refresh_streams(f.l), 0);
+    fixed_free(&f);
+}
+
 static void run_learner(const char *const *args, int expect) {
     vb_test_proc p;
     vb_test_run(&p, "learner", args);
