@@ -49,7 +49,13 @@ typedef struct act {
     const vb_act_options *o;
     uv_loop_t loop;
     void *zctx;
-    vb_channel ctl, data, sub;
+    vb_channel data;
+    vb_channel *ctl, *sub;     /* replaced once the model is known (their message limits) */
+    int64_t ctl_limit, sub_limit;
+    bool curve;
+    vb_keypair kp;
+    char server_key[VB_KEY_Z85 + 1];
+    uv_timer_t reopen_timer;
     uv_idle_t step_idle;
     uv_timer_t retry_timer, beat_timer, watch_timer;
     uv_signal_t sig_int, sig_term;
@@ -87,6 +93,8 @@ static double now_s(void) {
 }
 
 static void stop(act *a, int status, const char *why);
+static void message_limits(const act *a, int64_t *ctl, int64_t *sub);
+static void reopen_cb(uv_timer_t *t);
 static void beat_cb(uv_timer_t *t);
 
 static void bad_input(act *a, const char *channel, const char *fmt, const char *why) {
@@ -102,7 +110,7 @@ static void send_ctl(act *a, vb_msg *e) {
     size_t len;
     zmq_msg_t m;
     if (vb_msg_pack(e, &buf, &len) != 0 || vb_channel_msg_own(&m, buf, len) != 0) return;
-    int rc = vb_channel_send(&a->ctl, NULL, 0, &m);
+    int rc = vb_channel_send(a->ctl, NULL, 0, &m);
     if (rc != 0) vb_debug("%s not sent: %s", vb_msg_body_name(e->body_case), zmq_strerror(-rc));
     zmq_msg_close(&m);
 }
@@ -329,7 +337,10 @@ static int on_registered(act *a, const vb_msg *e, char *err, size_t err_len) {
     vb_info("registered with run %s as actor %.*s (stream %llu): %s, %lld envs, %lld parameters%s", a->run_id,
             (int)strcspn(a->actor_id, "-"), a->actor_id, (unsigned long long)a->stream, a->spec.name, (long long)a->cfg.env.batch,
             (long long)a->model.layout.total, same ? " (registration kept)" : "");
-    send_get_weights(a);
+    int64_t ctl, sub;
+    message_limits(a, &ctl, &sub);
+    if (ctl != a->ctl_limit || sub != a->sub_limit) uv_timer_start(&a->reopen_timer, reopen_cb, 0, 0);
+    else send_get_weights(a);
     return 0;
 }
 
@@ -510,9 +521,11 @@ static void signal_cb(uv_signal_t *s, int sig) {
 static void close_handles(act *a) {
     if (!a->handles_open) return;
     a->handles_open = false;
-    vb_channel_close(&a->ctl);
+    vb_channel_close_free(a->ctl);
+    vb_channel_close_free(a->sub);
+    a->ctl = a->sub = NULL;
     vb_channel_close(&a->data);
-    vb_channel_close(&a->sub);
+    uv_close((uv_handle_t *)&a->reopen_timer, NULL);
     uv_close((uv_handle_t *)&a->step_idle, NULL);
     uv_close((uv_handle_t *)&a->retry_timer, NULL);
     uv_close((uv_handle_t *)&a->beat_timer, NULL);
@@ -541,6 +554,67 @@ static void stop(act *a, int status, const char *why) {
 }
 
 /* ---- setup -------------------------------------------------------------------- */
+/* The largest legal message from the learner on each channel: before the
+ * model is known, Registered (its config and specs) on control; once it is,
+ * the weights (on either channel) or Registered, whichever is bigger. A
+ * bigger message drops its connection inside ZeroMQ. */
+static void message_limits(const act *a, int64_t *ctl, int64_t *sub) {
+    const int64_t registered = VB_MSG_MAX_CONFIG + (1 << 16);
+    if (!a->have_acting) {
+        *ctl = registered;
+        *sub = 1 << 16; /* no weights are read before registration */
+        return;
+    }
+    const int64_t weights = (int64_t)vb_msg_weights_max_size(&a->model.layout) + (1 << 10);
+    *ctl = weights > registered ? weights : registered;
+    *sub = weights;
+}
+
+/* (Re)open the control and weights sockets with the limits for what is known
+ * now; old ones are closed (their memory freed once libuv is done with it). */
+static int open_from_learner(act *a, char *err, size_t err_len) {
+    message_limits(a, &a->ctl_limit, &a->sub_limit);
+    /* no ZMQ_IMMEDIATE on control: with it, ZeroMQ discards unread input
+     * when the connection drops, and a learner's last words (Shutdown) are
+     * sent just before it closes. Requests queued while no learner is
+     * there are harmless: Register is idempotent, the rest get a Reset. */
+    vb_channel_opts co = {.sndhwm = 16, .rcvhwm = 4, .maxmsgsize = a->ctl_limit, .linger_ms = 200,
+                          .reconnect_ms = 100, .reconnect_max_ms = 500};
+    vb_channel_opts so = {.rcvhwm = 2, .maxmsgsize = a->sub_limit, .linger_ms = 0, .reconnect_ms = 100,
+                          .reconnect_max_ms = 500, .subscribe = ""};
+    vb_channel_close_free(a->ctl);
+    vb_channel_close_free(a->sub);
+    a->ctl = calloc(1, sizeof *a->ctl);
+    a->sub = calloc(1, sizeof *a->sub);
+    if (!a->ctl || !a->sub) return snprintf(err, err_len, "out of memory"), -1;
+    if (vb_channel_open(a->ctl, "control", &a->loop, a->zctx, ZMQ_DEALER, &co, err, err_len) != 0 ||
+        vb_channel_open(a->sub, "weights", &a->loop, a->zctx, ZMQ_SUB, &so, err, err_len) != 0)
+        return -1;
+    if (a->curve && (vb_channel_curve_client(a->ctl, a->server_key, a->kp.pub, a->kp.sec, err, err_len) != 0 ||
+                     vb_channel_curve_client(a->sub, a->server_key, a->kp.pub, a->kp.sec, err, err_len) != 0))
+        return -1;
+    if (vb_channel_connect(a->sub, a->ep[2], err, err_len) != 0 || vb_channel_connect(a->ctl, a->ep[0], err, err_len) != 0)
+        return -1;
+    vb_channel_set_callbacks(a->ctl, ctl_readable, NULL, a);
+    vb_channel_set_callbacks(a->sub, sub_readable, NULL, a);
+    return 0;
+}
+
+/* After a registration that built a model: sockets sized to its weights
+ * (outside the control socket's own callback), then the weights fetched. */
+static void reopen_cb(uv_timer_t *t) {
+    act *a = t->data;
+    char err[1024];
+    if (!a->handles_open) return;
+    if (open_from_learner(a, err, sizeof err) != 0) {
+        vb_error("%s", err);
+        stop(a, VB_EXIT_RUNTIME, "cannot reopen the sockets");
+        return;
+    }
+    send_get_weights(a);
+    send_heartbeat(a); /* answered with a Credit, in case the one after Registered went with the old socket */
+}
+
 static int open_channels(act *a, char *err, size_t err_len) {
     char why[256];
     if (vb_endpoint_derive(a->o->learner, a->ep[1], a->ep[2], ENDPOINT_LEN, why, sizeof why) != 0)
@@ -550,37 +624,24 @@ static int open_channels(act *a, char *err, size_t err_len) {
      * when the connection drops, and a learner's last words (Shutdown) are
      * sent just before it closes. Requests queued while no learner is
      * there are harmless: Register is idempotent, the rest get a Reset. */
-    vb_channel_opts co = {.sndhwm = 16, .rcvhwm = 16, .maxmsgsize = VB_MSG_MAX_FROM_LEARNER, .linger_ms = 200,
-                          .reconnect_ms = 100, .reconnect_max_ms = 500};
     vb_channel_opts dop = {.sndhwm = 4, .maxmsgsize = 1 << 16, .linger_ms = 500, .immediate = true,
                            .reconnect_ms = 100, .reconnect_max_ms = 500};
-    vb_channel_opts so = {.rcvhwm = 2, .maxmsgsize = VB_MSG_MAX_FROM_LEARNER, .linger_ms = 0, .reconnect_ms = 100,
-                          .reconnect_max_ms = 500, .subscribe = ""};
-    if (vb_channel_open(&a->ctl, "control", &a->loop, a->zctx, ZMQ_DEALER, &co, err, err_len) != 0 ||
-        vb_channel_open(&a->data, "data", &a->loop, a->zctx, ZMQ_PUSH, &dop, err, err_len) != 0 ||
-        vb_channel_open(&a->sub, "weights", &a->loop, a->zctx, ZMQ_SUB, &so, err, err_len) != 0)
-        return -1;
+    if (vb_channel_open(&a->data, "data", &a->loop, a->zctx, ZMQ_PUSH, &dop, err, err_len) != 0) return -1;
     if (a->o->keys && strncmp(a->ep[0], "tcp://", 6) == 0) {
         /* CURVE: this actor's key pair, and the learner's public key pinned */
-        vb_keypair kp;
-        char server[VB_KEY_Z85 + 1], path[4200];
+        char path[4200];
         snprintf(path, sizeof path, "%s/actor.key", a->o->keys);
-        if (vb_keypair_load(path, &kp, err, err_len) != 0) return -1;
+        if (vb_keypair_load(path, &a->kp, err, err_len) != 0) return -1;
         snprintf(path, sizeof path, "%s/learner.pub", a->o->keys);
-        if (vb_pubkey_load(path, server, err, err_len) != 0) return -1;
-        vb_channel *chs[3] = {&a->ctl, &a->data, &a->sub};
-        for (int i = 0; i < 3; i++)
-            if (vb_channel_curve_client(chs[i], server, kp.pub, kp.sec, err, err_len) != 0) return -1;
+        if (vb_pubkey_load(path, a->server_key, err, err_len) != 0) return -1;
+        a->curve = true;
+        if (vb_channel_curve_client(&a->data, a->server_key, a->kp.pub, a->kp.sec, err, err_len) != 0) return -1;
     }
     /* subscribe before registering, so that no broadcast after the fetched
      * weights is missed */
-    if (vb_channel_connect(&a->sub, a->ep[2], err, err_len) != 0 ||
-        vb_channel_connect(&a->data, a->ep[1], err, err_len) != 0 ||
-        vb_channel_connect(&a->ctl, a->ep[0], err, err_len) != 0)
+    if (open_from_learner(a, err, err_len) != 0 || vb_channel_connect(&a->data, a->ep[1], err, err_len) != 0)
         return -1;
-    vb_channel_set_callbacks(&a->ctl, ctl_readable, NULL, a);
     vb_channel_set_callbacks(&a->data, NULL, data_writable, a);
-    vb_channel_set_callbacks(&a->sub, sub_readable, NULL, a);
     return 0;
 }
 
@@ -589,6 +650,8 @@ static void init_handles(act *a) {
     uv_timer_init(&a->loop, &a->retry_timer);
     uv_timer_init(&a->loop, &a->beat_timer);
     uv_timer_init(&a->loop, &a->watch_timer);
+    uv_timer_init(&a->loop, &a->reopen_timer);
+    a->reopen_timer.data = a;
     uv_signal_init(&a->loop, &a->sig_int);
     uv_signal_init(&a->loop, &a->sig_term);
     a->step_idle.data = a->retry_timer.data = a->beat_timer.data = a->watch_timer.data = a;

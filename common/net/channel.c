@@ -70,15 +70,32 @@ int vb_channel_connect(vb_channel *ch, const char *endpoint, char *err, size_t e
     return 0;
 }
 
+static void handle_closed(uv_handle_t *h) {
+    vb_channel *ch = h->data;
+    if (++ch->handles_closed == 2 && ch->free_on_close) free(ch);
+}
+
 void vb_channel_close(vb_channel *ch) {
     if (!ch->open) return;
     ch->open = false;
     /* uv_close takes the descriptor out of the loop at once; only then may
      * ZeroMQ close it (and the number be reused). */
-    uv_close((uv_handle_t *)&ch->poll, NULL);
-    uv_close((uv_handle_t *)&ch->idle, NULL);
+    uv_close((uv_handle_t *)&ch->poll, handle_closed);
+    uv_close((uv_handle_t *)&ch->idle, handle_closed);
     zmq_close(ch->sock);
     ch->sock = NULL;
+}
+
+void vb_channel_close_free(vb_channel *ch) {
+    if (!ch) return;
+    if (!ch->open) {
+        /* never opened, or closed already: free now or when its handles are */
+        if (ch->handles_closed == 2 || !ch->poll.loop) free(ch);
+        else ch->free_on_close = true;
+        return;
+    }
+    ch->free_on_close = true;
+    vb_channel_close(ch);
 }
 
 void vb_channel_set_callbacks(vb_channel *ch, vb_channel_fn on_readable, vb_channel_fn on_writable, void *ctx) {

@@ -45,6 +45,8 @@ struct vb_channel {
     const char *name;        /* for messages */
     int budget;              /* events per dispatch */
     bool paused, want_write, open, in_dispatch;
+    bool free_on_close;      /* vb_channel_close_free: free(ch) once both handles closed */
+    int handles_closed;
 };
 
 /* A socket of `type` (ZMQ_ROUTER, ...) with options o, watched by loop. name
@@ -55,6 +57,9 @@ int vb_channel_bind(vb_channel *ch, const char *endpoint, char *err, size_t err_
 int vb_channel_connect(vb_channel *ch, const char *endpoint, char *err, size_t err_len);
 /* Close the handles and the socket (ZMQ_LINGER applies). Idempotent. */
 void vb_channel_close(vb_channel *ch);
+/* The same for a malloc'd channel, freed once libuv has closed its handles
+ * (a channel's memory may not be reused before): for replacing a socket. */
+void vb_channel_close_free(vb_channel *ch);
 
 /* The callbacks: on_readable reads (at least) one message with
  * vb_channel_recv; on_writable is called while want_write is set and the

@@ -383,3 +383,44 @@ Test(security, evaluation_and_checkpoints_do_not_stall_the_loop) {
     vb_dt_path("e/checkpoints/latest", path, sizeof path);
     cr_assert_eq(access(path, F_OK), 0);
 }
+
+/* The actor's sockets take no message larger than the largest legal one:
+ * before registration that is Registered (the config), so a fake learner
+ * that answers a Register with 4 MiB loses its connection. */
+Test(security, an_actor_refuses_oversized_messages) {
+    int port = vb_dt_free_ports();
+    void *z = zmq_ctx_new();
+    void *router = zmq_socket(z, ZMQ_ROUTER);
+    int linger = 0, t = 5000;
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(router, ZMQ_RCVTIMEO, &t, sizeof t);
+    char ep[64], log[256];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    cr_assert_eq(zmq_bind(router, ep), 0);
+    cr_assert_eq(zmq_socket_monitor(router, "inproc://mon", ZMQ_EVENT_DISCONNECTED), 0);
+    void *mon = zmq_socket(z, ZMQ_PAIR);
+    zmq_setsockopt(mon, ZMQ_RCVTIMEO, &t, sizeof t);
+    cr_assert_eq(zmq_connect(mon, "inproc://mon"), 0);
+    pid_t a = vb_dt_spawn("actor", (const char *[]){"--learner", ep, NULL}, vb_dt_path("actor.log", log, sizeof log));
+    char rid[256], frame[4096];
+    int n = zmq_recv(router, rid, sizeof rid, 0);
+    cr_assert_gt(n, 0, "no Register from the actor");
+    cr_assert_geq(zmq_recv(router, frame, sizeof frame, 0), 0);
+    const size_t big = 4 << 20;
+    char *junk = calloc(1, big);
+    cr_assert_eq(zmq_send(router, rid, (size_t)n, ZMQ_SNDMORE), n);
+    cr_assert_eq(zmq_send(router, junk, big, 0), (int)big);
+    free(junk);
+    uint8_t ev[6];
+    cr_assert_geq(zmq_recv(mon, ev, sizeof ev, 0), 6, "the actor kept a connection that sent it 4 MiB");
+    uint16_t event;
+    memcpy(&event, ev, 2);
+    cr_assert_eq(event, ZMQ_EVENT_DISCONNECTED);
+    char tail[256];
+    zmq_recv(mon, tail, sizeof tail, 0);
+    kill(a, SIGTERM);
+    cr_assert_eq(vb_dt_wait(a, 10), 0);
+    zmq_close(mon);
+    zmq_close(router);
+    zmq_ctx_term(z);
+}
