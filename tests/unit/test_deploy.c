@@ -30,6 +30,12 @@ Test(deploy, compose_file_validates_for_both_profiles) {
                  file, profiles[i], file, profiles[i]);
         cr_assert_eq(run(cmd), 0, "%s", cmd);
     }
+    /* CURVE on the compose network: the learner binds with keys, actors pin its key */
+    snprintf(cmd, sizeof cmd,
+             "docker-compose -f '%s' --profile cpu config | grep -q 'learner.keys=keys' && "
+             "docker-compose -f '%s' --profile cpu config | grep -q -- '--keys'",
+             file, file);
+    cr_assert_eq(run(cmd), 0, "the compose services do not use CURVE keys");
     snprintf(cmd, sizeof cmd, "docker-compose -f '%s' --profile gpu config | grep -q 'driver: nvidia'", file);
     cr_assert_eq(run(cmd), 0, "the gpu profile reserves no GPU");
 }
