@@ -625,6 +625,7 @@ static void write_metrics(dist *d) {
         {"rejected_stats", "actors/rejected_stats", (double)d->bad_stats, VB_METRIC_INT},
         {"refused_registrations", "actors/refused_registrations", (double)d->refused_registrations, VB_METRIC_INT},
         {"refused_connections", "actors/refused_connections", (double)d->zap.refused, VB_METRIC_INT},
+        {"failed_handshakes", "actors/failed_handshakes", (double)d->zap.failed_handshakes, VB_METRIC_INT},
     };
     snprintf(prog, sizeof prog, "  %lld actors", (long long)d->peers.n);
     vb_run_tick(&d->run, now_s(), extra, (int)(sizeof extra / sizeof extra[0]), prog);
@@ -752,6 +753,7 @@ static int open_channel(dist *d, vb_channel *ch, const char *name, int type, con
         return snprintf(err, err_len, "%s: chmod: %s", d->ipc[i], strerror(errno)), -1;
     if (!d->tcp_on) return 0;
     if (d->curve && vb_channel_curve_server(ch, d->keys.sec, "varibased", err, err_len) != 0) return -1;
+    if (d->curve && vb_zap_watch(&d->zap, ch->sock, name, err, err_len) != 0) return -1;
     return vb_channel_bind(ch, d->tcp[i], err, err_len);
 }
 

@@ -1,6 +1,7 @@
 /* zap — see zap.h. */
 #include "zap.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -78,7 +79,10 @@ static void zap_readable(vb_channel *ch, void *ctx) {
 int vb_zap_open(vb_zap *z, uv_loop_t *loop, void *zctx, const vb_allowlist *allowed, char *err, size_t err_len) {
     memset(z, 0, sizeof *z);
     z->allowed = allowed;
+    z->zctx = zctx;
+    z->loop = loop;
     vb_peer_log_init(&z->log, 1e12);
+    vb_peer_log_init(&z->hlog, 60.0);
     vb_channel_opts o = {.sndhwm = 64, .rcvhwm = 64, .maxmsgsize = 4096, .linger_ms = 0};
     if (vb_channel_open(&z->ch, "zap", loop, zctx, ZMQ_REP, &o, err, err_len) != 0) return -1;
     if (vb_channel_bind(&z->ch, "inproc://zeromq.zap.01", err, err_len) != 0) {
@@ -89,7 +93,52 @@ int vb_zap_open(vb_zap *z, uv_loop_t *loop, void *zctx, const vb_allowlist *allo
     return 0;
 }
 
-void vb_zap_close(vb_zap *z) { vb_channel_close(&z->ch); }
+void vb_zap_close(vb_zap *z) {
+    vb_channel_close(&z->ch);
+    for (int i = 0; i < z->n_mon; i++) vb_channel_close(&z->mon[i]);
+}
+
+/* A monitor event: frame 1 is u16 event + u32 value, frame 2 the endpoint. */
+static void mon_readable(vb_channel *ch, void *ctx) {
+    vb_zap *z = ctx;
+    zmq_msg_t f[2];
+    int n = vb_channel_recv(ch, f, 2);
+    if (n <= 0) return;
+    uint16_t event = 0;
+    if (zmq_msg_size(&f[0]) >= 2) memcpy(&event, zmq_msg_data(&f[0]), 2);
+    if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
+        z->failed_handshakes++;
+        const char *name = "?";
+        for (int i = 0; i < z->n_mon; i++)
+            if (ch == &z->mon[i]) name = z->mon_name[i];
+        int64_t held;
+        char key[VB_PEER_LOG_KEY];
+        snprintf(key, sizeof key, "handshake %s", name);
+        if (vb_peer_log_allow(&z->hlog, key, mono_s(), &held))
+            vb_warn("refused a connection on the %s port: its CURVE handshake failed (a peer without keys, or one "
+                    "that pins another learner key; ./actor needs --keys DIR with this learner's learner.pub); "
+                    "%lld more since the last line, at most one a minute", name, (long long)held);
+    }
+    for (int i = 0; i < n && i < 2; i++) zmq_msg_close(&f[i]);
+}
+
+int vb_zap_watch(vb_zap *z, void *sock, const char *name, char *err, size_t err_len) {
+    if (z->n_mon == VB_ZAP_MONITORS) return snprintf(err, err_len, "too many monitored sockets"), -1;
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://vb-monitor-%d", z->n_mon);
+    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+        return snprintf(err, err_len, "%s: socket monitor: %s", name, zmq_strerror(errno)), -1;
+    vb_channel *ch = &z->mon[z->n_mon];
+    vb_channel_opts o = {.rcvhwm = 64, .maxmsgsize = 4096, .linger_ms = 0};
+    if (vb_channel_open(ch, "monitor", z->loop, z->zctx, ZMQ_PAIR, &o, err, err_len) != 0) return -1;
+    if (vb_channel_connect(ch, ep, err, err_len) != 0) {
+        vb_channel_close(ch);
+        return -1;
+    }
+    z->mon_name[z->n_mon++] = name;
+    vb_channel_set_callbacks(ch, mon_readable, NULL, z);
+    return 0;
+}
 
 const char *vb_zap_user_id(zmq_msg_t *m) {
     const char *u = zmq_msg_gets(m, "User-Id");

@@ -17,16 +17,31 @@
 #include "keys.h"
 #include "peer_log.h"
 
+enum { VB_ZAP_MONITORS = 3 };
+
 typedef struct vb_zap {
     vb_channel ch;
     const vb_allowlist *allowed;   /* borrowed */
-    vb_peer_log log;
+    vb_peer_log log, hlog;        /* refusals: once per address and key; failed handshakes: once a minute */
     int64_t admitted, refused;
+    /* handshakes that failed before ZAP was asked (a peer without CURVE, or
+     * with another learner key), seen through socket monitors */
+    vb_channel mon[VB_ZAP_MONITORS];
+    const char *mon_name[VB_ZAP_MONITORS];
+    int n_mon;
+    void *zctx;
+    uv_loop_t *loop;
+    int64_t failed_handshakes;
 } vb_zap;
 
 /* Open and bind the handler in zctx. 0, or -1 with err. */
 int vb_zap_open(vb_zap *z, uv_loop_t *loop, void *zctx, const vb_allowlist *allowed, char *err, size_t err_len);
 void vb_zap_close(vb_zap *z);
+/* Watch sock (a CURVE server socket named name) for handshakes that fail
+ * before authentication: counted in failed_handshakes and logged at most
+ * once a minute per socket (ZeroMQ's monitor does not name the peer). 0, or
+ * -1 with err. */
+int vb_zap_watch(vb_zap *z, void *sock, const char *name, char *err, size_t err_len);
 
 /* The User-Id ZAP gave the connection a frame came on ("" when none: a
  * local ipc:// or unauthenticated connection). */

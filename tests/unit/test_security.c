@@ -162,9 +162,11 @@ Test(security, curve_admits_only_allowed_keys) {
     cr_assert(vb_dt_wait_metric(metrics, "refused_connections", 3, 10), "refused handshakes are counted");
     cr_assert_eq(vb_dt_metric(metrics, "rejected_messages"), 0, "nothing from a refused peer reached the learner");
     cr_assert_eq(vb_dt_metric(metrics, "dropped_foreign"), 0);
+    cr_assert(vb_dt_wait_metric(metrics, "failed_handshakes", 1, 10), "a peer without CURVE fails its handshake");
     char *text = vb_dt_slurp(log);
     cr_assert_eq(vb_dt_count(text, "refused a connection from 127.0.0.1 with key"), 1,
                  "a refused key is logged once per address and key\n%s", text);
+    cr_assert_geq(vb_dt_count(text, "its CURVE handshake failed"), 1, "%s", text);
     free(text);
     void *socks[] = {ok, oksub, bad, badsub, badpush, plain, plainsub};
     for (size_t i = 0; i < sizeof socks / sizeof *socks; i++) zmq_close(socks[i]);
