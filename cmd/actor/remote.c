@@ -56,6 +56,7 @@ typedef struct act {
     vb_keypair kp;
     char server_key[VB_KEY_Z85 + 1];
     uv_timer_t reopen_timer;
+    bool resized;              /* the sockets were just resized: the next Registered is the same one */
     uv_idle_t step_idle;
     uv_timer_t retry_timer, beat_timer, watch_timer;
     uv_signal_t sig_int, sig_term;
@@ -334,7 +335,10 @@ static int on_registered(act *a, const vb_msg *e, char *err, size_t err_len) {
     a->state = S_WAITING;
     uint64_t beat = (uint64_t)a->cfg.actors.heartbeat_ms;
     uv_timer_start(&a->beat_timer, beat_cb, beat, beat);
-    vb_info("registered with run %s as actor %.*s (stream %llu): %s, %lld envs, %lld parameters%s", a->run_id,
+    const bool quiet = same && a->resized; /* the answer to the Register after the sockets were resized */
+    a->resized = false;
+    vb_log(quiet ? VB_LOG_DEBUG : VB_LOG_INFO,
+           "registered with run %s as actor %.*s (stream %llu): %s, %lld envs, %lld parameters%s", a->run_id,
             (int)strcspn(a->actor_id, "-"), a->actor_id, (unsigned long long)a->stream, a->spec.name, (long long)a->cfg.env.batch,
             (long long)a->model.layout.total, same ? " (registration kept)" : "");
     int64_t ctl, sub;
@@ -601,7 +605,7 @@ static int open_from_learner(act *a, char *err, size_t err_len) {
 }
 
 /* After a registration that built a model: sockets sized to its weights
- * (outside the control socket's own callback), then the weights fetched. */
+ * (outside the control socket's own callback), then registered again. */
 static void reopen_cb(uv_timer_t *t) {
     act *a = t->data;
     char err[1024];
@@ -611,8 +615,12 @@ static void reopen_cb(uv_timer_t *t) {
         stop(a, VB_EXIT_RUNTIME, "cannot reopen the sockets");
         return;
     }
-    send_get_weights(a);
-    send_heartbeat(a); /* answered with a Credit, in case the one after Registered went with the old socket */
+    /* Register again on the new socket (idempotent: the same assignment):
+     * what the learner sent after Registered (its Credit) may have gone with
+     * the old one; the answer brings it again, then the weights are fetched */
+    a->state = S_REGISTERING;
+    a->resized = true;
+    send_register(a);
 }
 
 static int open_channels(act *a, char *err, size_t err_len) {

@@ -152,10 +152,11 @@ static void handshake(fake *f) {
     vb_msg_free(e);
     send_registered(f, 0);
     send_raw(f, "\xff\xfe garbage", 10);
-    for (;;) { /* repeated Registers may precede the GetWeights */
+    for (;;) { /* repeated Registers (each answered, as the learner does) may precede the GetWeights */
         e = recv_ctl(f);
         if (e->body_case != VB__ENVELOPE__BODY_REGISTER) break;
         vb_msg_free(e);
+        send_registered(f, 0);
     }
     cr_assert_eq(e->body_case, VB__ENVELOPE__BODY_GET_WEIGHTS, "%s", vb_msg_body_name(e->body_case));
     cr_assert_str_eq(e->run_id, "fakerun");
