@@ -88,6 +88,7 @@ typedef struct dist {
     uint64_t next_stream, seq;
     zmq_msg_t weights;          /* the latest published weights message */
     uint64_t weights_version;
+    uint64_t first_version;     /* published at the start; later ones are multiples of learner.publish_every */
     bool have_weights;
     float *chunk;               /* one received chunk, aligned */
     size_t chunk_max;
@@ -470,6 +471,13 @@ static void on_chunk(dist *d, const char *addr, const char *key, const vb_msg *e
         foreign(d, "data", addr, "acted with a policy version newer than the learner's (from before a restart)");
         return;
     }
+    const uint64_t every = (uint64_t)d->cfg->learner.publish_every;
+    if (m->policy_version != d->first_version && (m->policy_version < d->first_version || m->policy_version % every)) {
+        d->bad_versions++;
+        reject(d, "data", addr, "chunk from actor %s claims policy version %llu, which this learner never sent",
+               p->label, (unsigned long long)m->policy_version);
+        return;
+    }
     if (m->policy_version < p->last_version) {
         d->bad_versions++;
         reject(d, "data", addr, "chunk from actor %s acted with policy version %llu after one with %llu", p->label,
@@ -789,6 +797,7 @@ static int setup_net(dist *d, char *err, size_t err_len) {
     vb_channel_set_callbacks(&d->data, data_readable, NULL, d);
     vb_channel_set_callbacks(&d->pub, pub_readable, NULL, d);
     if (publish(d) != 0) return snprintf(err, err_len, "out of memory packing the weights"), -1;
+    d->first_version = d->weights_version;
     uv_timer_start(&d->beat_timer, beat_cb, (uint64_t)cfg->actors.heartbeat_ms, (uint64_t)cfg->actors.heartbeat_ms);
     uint64_t ms = (uint64_t)(cfg->log.interval_s * 1000.0);
     uv_timer_start(&d->metrics_timer, metrics_cb, ms ? ms : 1, ms ? ms : 1);

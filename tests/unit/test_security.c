@@ -15,6 +15,7 @@
 
 #include "../../common/net/keys.h"
 #include "../../common/net/messages.h"
+#include "../../common/params/params.h"
 #include "support.h"
 #include "test_distributed_support.h"
 
@@ -432,4 +433,57 @@ Test(security, an_actor_refuses_oversized_messages) {
     zmq_close(mon);
     zmq_close(router);
     zmq_ctx_term(z);
+}
+
+static bool send_zero_chunk(void *push, const char *run_id, const char *actor_id, uint64_t version,
+                            const vb_chunk_layout *cl) {
+    float *zero = calloc((size_t)cl->floats, sizeof(float));
+    vb_chunk c = {.version = version, .slot = 0, .data = zero};
+    void *buf;
+    size_t len;
+    cr_assert_eq(vb_msg_pack_chunk(run_id, actor_id, 1, &c, cl, &buf, &len), 0);
+    bool sent = zmq_send(push, buf, len, 0) == (int)len;
+    free(buf);
+    free(zero);
+    return sent;
+}
+
+/* The policy version a chunk claims must be one the learner sent (the first
+ * it published, or a multiple of learner.publish_every since) and must not go
+ * back: a peer cannot pass old data off as fresh. */
+Test(security, chunks_claim_only_versions_the_learner_sent) {
+    char log[256], metrics[256], path[1024], err[512];
+    vb_dt_path("learner.log", log, sizeof log);
+    vb_dt_path("v/metrics.jsonl", metrics, sizeof metrics);
+    int port = vb_dt_free_ports();
+    pid_t l = start_learner("v", port, (const char *[]){"actors.local=1", "learner.publish_every=10", NULL}, log);
+    cr_assert(vb_dt_wait_metric(metrics, "updates", 100, 60));
+    vb_config cfg;
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
+    cr_assert_eq(vb_config_set(&cfg, "run.algo=rl2", err, sizeof err), 0);
+    vb_env_spec spec;
+    vb_model m;
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0);
+    vb_chunk_layout cl;
+    vb_chunk_layout_init(&cl, &m, cfg.learner.window, false);
+    void *z = zmq_ctx_new();
+    void *ctl = peer(z, ZMQ_DEALER, port, NULL), *push = peer(z, ZMQ_PUSH, port + 1, NULL);
+    char run_id[VB_MSG_MAX_ID + 1], id[VB_MSG_MAX_ID + 1];
+    cr_assert(register_as(ctl, 99, run_id, id));
+    double before = vb_dt_metric(metrics, "rejected_chunk_version");
+    cr_assert(send_zero_chunk(push, run_id, id, 17, &cl)); /* never published */
+    cr_assert(vb_dt_wait_metric(metrics, "rejected_chunk_version", before + 1, 10));
+    cr_assert(send_zero_chunk(push, run_id, id, 50, &cl)); /* published: taken in */
+    cr_assert(send_zero_chunk(push, run_id, id, 40, &cl)); /* older than the last: refused */
+    cr_assert(vb_dt_wait_metric(metrics, "rejected_chunk_version", before + 2, 10));
+    zmq_close(ctl);
+    zmq_close(push);
+    zmq_ctx_term(z);
+    kill(l, SIGTERM);
+    cr_assert_eq(vb_dt_wait(l, 20), 0);
+    char *text = vb_dt_slurp(log);
+    cr_assert(strstr(text, "claims policy version 17, which this learner never sent"), "%s", text);
+    free(text);
 }
