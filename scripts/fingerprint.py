@@ -11,7 +11,12 @@ SHA-256 of
   ckpt      every section of every checkpoint kept, the wall-clock counter zeroed
 so two builds agree on a config exactly when its lines are equal.
 
-  python3 scripts/fingerprint.py [--out FILE] [--keep DIR] [config ...]
+  python3 scripts/fingerprint.py [--out FILE] [--keep DIR] [--ignore-metric KEY]... [--skip-section NAME]...
+                                 [config ...]
+
+--ignore-metric and --skip-section compare builds across a change that adds a
+metric or a config key on purpose (the config section holds the resolved
+config, so a new key changes it).
 """
 import argparse, hashlib, json, os, shutil, struct, subprocess, sys, tempfile
 
@@ -40,9 +45,13 @@ def sections(path):
     return out
 
 
+IGNORED = set(TIMING)
+SKIPPED = set()
+
+
 def strip(line):
     d = json.loads(line)
-    for k in TIMING:
+    for k in IGNORED:
         d.pop(k, None)
     return json.dumps(d, sort_keys=True)
 
@@ -71,6 +80,8 @@ def run(learner, cfg, root):
     for f in files:
         g.update(f.encode())
         for name, payload in sections(os.path.join(ck, f)):
+            if name in SKIPPED:
+                continue
             g.update(name.encode())
             g.update(payload)
     h["ckpt"] = g.hexdigest()[:16]
@@ -84,7 +95,11 @@ def main():
     ap.add_argument("--learner", default="./learner")
     ap.add_argument("--out", help="also write the lines to FILE")
     ap.add_argument("--keep", help="keep the run folders under DIR")
+    ap.add_argument("--ignore-metric", action="append", default=[], help="leave this metrics/evals key out")
+    ap.add_argument("--skip-section", action="append", default=[], help="leave this checkpoint section out")
     a = ap.parse_args()
+    IGNORED.update(a.ignore_metric)
+    SKIPPED.update(a.skip_section)
     # a fixed folder: its path is part of the config each checkpoint holds
     root = a.keep or os.path.join(tempfile.gettempdir(), "vb-fingerprint")
     shutil.rmtree(root, ignore_errors=True)
