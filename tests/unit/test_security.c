@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -496,4 +497,55 @@ Test(security, chunks_claim_only_versions_the_learner_sent) {
     char *text = vb_dt_slurp(log);
     cr_assert(strstr(text, "claims policy version 17, which this learner never sent"), "%s", text);
     free(text);
+}
+
+/* learner --keygen writes the pairs (secret files 0600) and never overwrites
+ * them; a bind beyond loopback without keys is refused unless --insecure;
+ * keys that do not load are a configuration error naming the file. */
+Test(security, keygen_and_the_bind_policy) {
+    char dir[512], cfg[1024], rootset[256], portset[64], keyset[600], path[1024];
+    vb_dt_path("k", dir, sizeof dir);
+    vb_test_proc p;
+    vb_test_run(&p, "learner", (const char *[]){"--keygen", dir, NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    vb_test_proc_free(&p);
+    const char *files[] = {"learner.key", "learner.pub", "actor.key", "actor.pub", "allowed_actors"};
+    for (int i = 0; i < 5; i++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        cr_assert_eq(stat(path, &st), 0, "%s", path);
+        if (strstr(files[i], ".key")) cr_assert_eq(st.st_mode & 0777, 0600, "%s is %o", path, st.st_mode & 0777);
+    }
+    vb_test_run(&p, "learner", (const char *[]){"--keygen", dir, NULL});
+    cr_assert_neq(p.status, 0);
+    cr_assert(strstr(p.err, "never overwritten"), "%s", p.err);
+    vb_test_proc_free(&p);
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(rootset, sizeof rootset, "run.root=%s", vb_dt_root());
+    snprintf(portset, sizeof portset, "learner.port=%d", vb_dt_free_ports());
+    vb_test_run(&p, "learner", (const char *[]){"--config", cfg, "--set", rootset, "--set", portset, "--set",
+                                                "learner.bind=0.0.0.0", NULL});
+    cr_assert_eq(p.status, 2, "%s", p.err);
+    cr_assert(strstr(p.err, "--insecure"), "%s", p.err);
+    vb_test_proc_free(&p);
+    vb_test_run(&p, "learner", (const char *[]){"--config", cfg, "--set", rootset, "--set", portset, "--set",
+                                                "learner.bind=0.0.0.0", "--set", "learner.keys=/nonexistent", NULL});
+    cr_assert_eq(p.status, 2, "%s", p.err);
+    cr_assert(strstr(p.err, "/nonexistent/learner.key"), "%s", p.err);
+    vb_test_proc_free(&p);
+    snprintf(keyset, sizeof keyset, "learner.keys=%s", dir);
+    snprintf(path, sizeof path, "%s/learner.key", dir);
+    cr_assert_eq(chmod(path, 0644), 0);
+    vb_test_run(&p, "learner", (const char *[]){"--config", cfg, "--set", rootset, "--set", portset, "--set",
+                                                "learner.bind=0.0.0.0", "--set", keyset, NULL});
+    cr_assert_eq(p.status, 2, "%s", p.err);
+    cr_assert(strstr(p.err, "readable by others"), "%s", p.err);
+    vb_test_proc_free(&p);
+    /* --insecure: it runs (and says so) */
+    vb_test_run(&p, "learner", (const char *[]){"--config", cfg, "--set", rootset, "--set", portset, "--set",
+                                                "learner.bind=0.0.0.0", "--set", "run.total_env_steps=200", "--set",
+                                                "actors.local=1", "--insecure", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert(strstr(p.err, "unauthenticated"), "%s", p.err);
+    vb_test_proc_free(&p);
 }
