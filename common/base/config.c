@@ -52,6 +52,38 @@ static void describe_expected(const vb_cfg_key *k, char *buf, size_t len) {
 
 /* Parse text into the key's typed field. On failure sets err to
  * "<origin>: <section>.<key>: expected ..., got '<text>'". */
+/* Why text cannot be a string value, or NULL: every string is written back
+ * as a double-quoted YAML scalar (config.yaml, checkpoints, the Registered
+ * message), so it must read back as itself: valid UTF-8 without control
+ * characters (C0, DEL, C1 — NEL among them — and the line and paragraph
+ * separators YAML folds), quotes or backslashes. */
+static const char *yaml_safe(const char *text) {
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        unsigned c = *p, n;
+        if (c < 0x20 || c == 0x7f) return "control characters are not allowed";
+        if (c == '"' || c == '\\') return "quotes and backslashes are not allowed";
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) n = 1, c &= 0x1f;
+        else if (c >= 0xe0 && c <= 0xef) n = 2, c &= 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4) n = 3, c &= 0x07;
+        else return "not valid UTF-8";
+        for (unsigned i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80) return "not valid UTF-8";
+            c = (c << 6) | (p[i] & 0x3f);
+        }
+        if ((n == 2 && c < 0x800) || (n == 3 && (c < 0x10000 || c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff))
+            return "not valid UTF-8";
+        if ((c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0xfeff)
+            return "control characters are not allowed";
+        p += n + 1;
+    }
+    return NULL;
+}
+
 static int parse_value(vb_config *cfg, const vb_cfg_key *k, const char *text, const char *origin,
                        char *err, size_t err_len) {
     char expected[256];
@@ -109,6 +141,11 @@ static int parse_value(vb_config *cfg, const vb_cfg_key *k, const char *text, co
     case VB_CT_STRING: {
         size_t n = strlen(text);
         if (n >= k->size) break;
+        const char *bad = yaml_safe(text);
+        if (bad) {
+            snprintf(err, err_len, "%s: %s.%s: %s", origin, k->section, k->key, bad);
+            return -1;
+        }
         if (k->check) {
             char why[160];
             if (k->check(text, why, sizeof why) != 0) {

@@ -289,3 +289,26 @@ Test(config, every_key_is_documented_with_its_default) {
                   k[i].key, def);
     }
 }
+
+/* Every string a config accepts is written back as YAML that reads as
+ * itself (found by fuzz_config: invalid UTF-8 in run.root was accepted, and
+ * the run's config.yaml and checkpoints could not be read back). */
+Test(config, strings_that_cannot_round_trip_are_refused) {
+    char why[512];
+    vb_config cfg;
+    const char *bad[] = {"run.root=rl2v.\xff\xff#", "run.root=a\xc2\x85" "b", "run.root=x\xe2\x80\xa8y",
+                         "run.root=\xed\xa0\x80", "run.root=\xc0\xaf", "learner.keys=tab\there"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        vb_config_defaults(&cfg);
+        cr_assert_neq(vb_config_set(&cfg, bad[i], why, sizeof why), 0, "accepted %s", bad[i]);
+    }
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_set(&cfg, "run.root=/tmp/gr\xc3\xbc\xc3\x9f" "e #1", why, sizeof why), 0, "%s", why);
+    size_t n;
+    char *yaml = vb_config_to_yaml(&cfg, &n);
+    vb_config back;
+    vb_config_defaults(&back);
+    cr_assert_eq(vb_config_load_string(&back, yaml, n, "round trip", why, sizeof why), 0, "%s", why);
+    cr_assert_str_eq(back.run.root, cfg.run.root);
+    free(yaml);
+}
