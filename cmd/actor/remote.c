@@ -110,6 +110,7 @@ static void send_ctl(act *a, vb_msg *e) {
     void *buf;
     size_t len;
     zmq_msg_t m;
+    if (!a->ctl || !a->ctl->open) return; /* between two sockets */
     if (vb_msg_pack(e, &buf, &len) != 0 || vb_channel_msg_own(&m, buf, len) != 0) return;
     int rc = vb_channel_send(a->ctl, NULL, 0, &m);
     if (rc != 0) vb_debug("%s not sent: %s", vb_msg_body_name(e->body_case), zmq_strerror(-rc));
@@ -566,7 +567,7 @@ static void message_limits(const act *a, int64_t *ctl, int64_t *sub) {
     const int64_t registered = VB_MSG_MAX_CONFIG + (1 << 16);
     if (!a->have_acting) {
         *ctl = registered;
-        *sub = 1 << 16; /* no weights are read before registration */
+        *sub = 0; /* no weights socket before the model is known */
         return;
     }
     const int64_t weights = (int64_t)vb_msg_weights_max_size(&a->model.layout) + (1 << 10);
@@ -588,19 +589,25 @@ static int open_from_learner(act *a, char *err, size_t err_len) {
                           .reconnect_max_ms = 500, .subscribe = ""};
     vb_channel_close_free(a->ctl);
     vb_channel_close_free(a->sub);
+    a->sub = NULL;
     a->ctl = calloc(1, sizeof *a->ctl);
-    a->sub = calloc(1, sizeof *a->sub);
-    if (!a->ctl || !a->sub) return snprintf(err, err_len, "out of memory"), -1;
+    if (!a->ctl) return snprintf(err, err_len, "out of memory"), -1;
+    if (a->sub_limit > 0) {
+        /* the weights socket once the model is known: connected before the
+         * weights are fetched, so no broadcast after them is missed */
+        a->sub = calloc(1, sizeof *a->sub);
+        if (!a->sub) return snprintf(err, err_len, "out of memory"), -1;
+        if (vb_channel_open(a->sub, "weights", &a->loop, a->zctx, ZMQ_SUB, &so, err, err_len) != 0 ||
+            (a->curve && vb_channel_curve_client(a->sub, a->server_key, a->kp.pub, a->kp.sec, err, err_len) != 0) ||
+            vb_channel_connect(a->sub, a->ep[2], err, err_len) != 0)
+            return -1;
+        vb_channel_set_callbacks(a->sub, sub_readable, NULL, a);
+    }
     if (vb_channel_open(a->ctl, "control", &a->loop, a->zctx, ZMQ_DEALER, &co, err, err_len) != 0 ||
-        vb_channel_open(a->sub, "weights", &a->loop, a->zctx, ZMQ_SUB, &so, err, err_len) != 0)
-        return -1;
-    if (a->curve && (vb_channel_curve_client(a->ctl, a->server_key, a->kp.pub, a->kp.sec, err, err_len) != 0 ||
-                     vb_channel_curve_client(a->sub, a->server_key, a->kp.pub, a->kp.sec, err, err_len) != 0))
-        return -1;
-    if (vb_channel_connect(a->sub, a->ep[2], err, err_len) != 0 || vb_channel_connect(a->ctl, a->ep[0], err, err_len) != 0)
+        (a->curve && vb_channel_curve_client(a->ctl, a->server_key, a->kp.pub, a->kp.sec, err, err_len) != 0) ||
+        vb_channel_connect(a->ctl, a->ep[0], err, err_len) != 0)
         return -1;
     vb_channel_set_callbacks(a->ctl, ctl_readable, NULL, a);
-    vb_channel_set_callbacks(a->sub, sub_readable, NULL, a);
     return 0;
 }
 
@@ -610,6 +617,7 @@ static void reopen_cb(uv_timer_t *t) {
     act *a = t->data;
     char err[1024];
     if (!a->handles_open) return;
+    a->state = S_REGISTERING; /* nothing is sent until the new socket is there */
     if (open_from_learner(a, err, sizeof err) != 0) {
         vb_error("%s", err);
         stop(a, VB_EXIT_RUNTIME, "cannot reopen the sockets");
@@ -645,8 +653,6 @@ static int open_channels(act *a, char *err, size_t err_len) {
         a->curve = true;
         if (vb_channel_curve_client(&a->data, a->server_key, a->kp.pub, a->kp.sec, err, err_len) != 0) return -1;
     }
-    /* subscribe before registering, so that no broadcast after the fetched
-     * weights is missed */
     if (open_from_learner(a, err, err_len) != 0 || vb_channel_connect(&a->data, a->ep[1], err, err_len) != 0)
         return -1;
     vb_channel_set_callbacks(&a->data, NULL, data_writable, a);

@@ -13,7 +13,7 @@ struct vb_bg {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t wake, idle;
-    bool stop, busy;
+    bool stop, busy, writing;
     /* the next evaluation: a copy of the weights and where they were taken */
     float *params;
     vb_run_snapshot at;
@@ -39,14 +39,14 @@ static void *worker(void *arg) {
             size_t len = b->ckpt_len;
             int64_t updates = b->ckpt_updates;
             b->ckpt = NULL;
-            b->busy = true;
+            b->busy = b->writing = true;
             pthread_mutex_unlock(&b->mu);
             char err[1024];
             if (vb_ckpt_save_encoded_in(b->run->ckdir, updates, buf, len, 3, err, sizeof err) != 0)
                 vb_error("periodic checkpoint failed: %s", err);
             free(buf);
             pthread_mutex_lock(&b->mu);
-            b->busy = false;
+            b->busy = b->writing = false;
         } else if (b->eval_pending) {
             b->eval_pending = false;
             b->eval_running = b->busy = true;
@@ -65,7 +65,7 @@ static void *worker(void *arg) {
         } else if (b->stop) {
             break;
         }
-        if (!b->eval_pending && !b->ckpt) pthread_cond_broadcast(&b->idle);
+        pthread_cond_broadcast(&b->idle); /* drains wait for their own condition */
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
@@ -126,6 +126,20 @@ void vb_bg_checkpoint(vb_bg *b, void *buf, size_t len, int64_t updates) {
     b->ckpt_len = len;
     b->ckpt_updates = updates;
     pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->mu);
+}
+
+bool vb_bg_writing(vb_bg *b) {
+    pthread_mutex_lock(&b->mu);
+    bool w = b->ckpt || b->writing;
+    pthread_mutex_unlock(&b->mu);
+    return w;
+}
+
+void vb_bg_drain_checkpoints(vb_bg *b) {
+    pthread_mutex_lock(&b->mu);
+    b->eval_pending = false;
+    while (b->ckpt || b->writing) pthread_cond_wait(&b->idle, &b->mu);
     pthread_mutex_unlock(&b->mu);
 }
 

@@ -5,9 +5,11 @@
  * chunks, answering heartbeats and the ZAP handler, and updating: intake
  * never stalls behind a file write or a thousand validation tasks. The loop
  * hands over copies (the weights, the encoded checkpoint) and never waits,
- * except in vb_bg_drain before the final checkpoint. An evaluation asked for
- * while one runs is skipped (logged); a checkpoint handed over while another
- * waits to be written replaces it. Results reach the loop through a uv_async
+ * except for checkpoint writes before the final checkpoint and for a running
+ * evaluation when the run ends. An evaluation asked for while one runs is
+ * skipped (logged); a periodic checkpoint due while one is being written is
+ * skipped (vb_bg_writing), and one handed over while another waits replaces
+ * it. Results reach the loop through a uv_async
  * handle (the TensorBoard scalar of each evaluation). */
 #ifndef VB_BACKGROUND_H
 #define VB_BACKGROUND_H
@@ -30,6 +32,12 @@ bool vb_bg_eval(vb_bg *b, const float *params, const vb_run_snapshot *at);
 /* Write an encoded checkpoint (buf from vb_ckpt_encode, owned from now on)
  * as ckpt-<updates>.vbc. */
 void vb_bg_checkpoint(vb_bg *b, void *buf, size_t len, int64_t updates);
+/* Whether a checkpoint waits to be written or is being written. */
+bool vb_bg_writing(vb_bg *b);
+/* Drop an evaluation not yet started and wait for the checkpoints (before
+ * the final one: the newest file is then the final one); an evaluation that
+ * runs goes on. */
+void vb_bg_drain_checkpoints(vb_bg *b);
 /* Wait until nothing is pending or running. */
 void vb_bg_drain(vb_bg *b);
 /* Drain, stop the thread and free b; its uv handle is closed on the loop. */

@@ -282,8 +282,11 @@ static void on_register(dist *d, const void *rid, size_t rlen, const char *addr,
         p = vb_peers_add(&d->peers, d->next_stream);
         if (!p) {
             d->refused_registrations++;
-            reject(d, "control", addr, "register from '%s' refused: %d actors are registered already", rg->name,
-                   VB_PEERS_MAX);
+            if (d->peers.n >= VB_PEERS_MAX)
+                reject(d, "control", addr, "register from '%s' refused: %d actors are registered already", rg->name,
+                       VB_PEERS_MAX);
+            else
+                vb_warn("register from '%s' refused: out of memory or no randomness for an actor id", rg->name);
             return;
         }
         d->next_stream++;
@@ -546,6 +549,7 @@ static bool bg_eval_hook(void *ctx, const float *params, const vb_run_snapshot *
 static void bg_save_hook(void *ctx, void *buf, size_t len, int64_t updates) {
     vb_bg_checkpoint(((dist *)ctx)->bg, buf, len, updates);
 }
+static bool bg_busy_hook(void *ctx) { return vb_bg_writing(((dist *)ctx)->bg); }
 
 static int dist_ckpt_state(void *ctx, uint64_t **pos, int64_t *k, int64_t *act_version, vb_ckpt_section *extra,
                            int *n_extra, char *err, size_t err_len) {
@@ -672,8 +676,9 @@ static void begin_stop(dist *d, const char *why, bool finished) {
     vb_channel_pause(&d->data, true);
     write_metrics(d);
     char err[1024];
-    /* the final checkpoint is written here, after what the worker has */
-    if (d->bg) vb_bg_drain(d->bg);
+    /* the final checkpoint is written here, after the worker's (an evaluation
+     * not yet started is dropped; one running finishes beside) */
+    if (d->bg) vb_bg_drain_checkpoints(d->bg);
     d->run.mode.save_async = NULL;
     d->run.mode.eval_async = NULL;
     if (d->run.fatal[0]) {
@@ -755,7 +760,10 @@ static int make_endpoints(dist *d, char *err, size_t err_len) {
 static int open_channel(dist *d, vb_channel *ch, const char *name, int type, const vb_channel_opts *o, int i,
                         char *err, size_t err_len) {
     if (vb_channel_open(ch, name, &d->loop, d->zctx, type, o, err, err_len) != 0) return -1;
-    if (vb_channel_bind(ch, d->ipc[i], err, err_len) != 0) return -1;
+    mode_t old = umask(077); /* the socket file is private from its creation */
+    int brc = vb_channel_bind(ch, d->ipc[i], err, err_len);
+    umask(old);
+    if (brc != 0) return -1;
     d->ipc_bound[i] = true;
     if (chmod(d->ipc[i] + strlen("ipc://"), 0600) != 0)
         return snprintf(err, err_len, "%s: chmod: %s", d->ipc[i], strerror(errno)), -1;
@@ -890,15 +898,16 @@ int vb_distributed_run(const vb_config *cfg, const vb_train_opts *opts) {
     else
         vb_info("run %s: local actors on %s; no TCP endpoint (set learner.bind for remote actors)", d->run_id,
                 d->ipc[0]);
+    if (vb_bg_start(&d->bg, &d->loop, &d->run, err, sizeof err) != 0) goto fail;
+    d->run.mode.eval_async = bg_eval_hook;
+    d->run.mode.save_async = bg_save_hook;
+    d->run.mode.save_busy = bg_busy_hook;
     const char *level = vb_log_level_name(vb_log_get_level());
     char log_dir[4200];
     snprintf(log_dir, sizeof log_dir, "%s/logs", d->run.dir);
     if (vb_local_actors_start(&d->locals, &d->loop, cfg->actors.local, d->ipc[0], cfg->actors.threads, level, log_dir,
                               on_local_exit, d, err, sizeof err) != 0)
         goto fail;
-    if (vb_bg_start(&d->bg, &d->loop, &d->run, err, sizeof err) != 0) goto fail;
-    d->run.mode.eval_async = bg_eval_hook;
-    d->run.mode.save_async = bg_save_hook;
     vb_run_start_clock(&d->run);
     d->status = VB_EXIT_OK;
     stop_if_done(d, true);

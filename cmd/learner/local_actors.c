@@ -117,11 +117,20 @@ static void spawn(vb_local_actor *a) {
     la->live++;
     a->proc_open = true;
     if (rc != 0) {
-        /* the handle still has to be closed; proc_closed schedules the retry */
+        /* the handle still has to be closed; proc_closed schedules the retry
+         * (a failed start counts as a quick death) */
         a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : a->backoff_ms * 2;
-        vb_warn("cannot start local actor %d: %s; retrying in %.1f s", a->index, uv_strerror(rc),
-                (double)a->backoff_ms / 1000.0);
+        if (++a->quick_deaths >= MAX_QUICK_DEATHS) {
+            a->given_up = true;
+            la->given_up++;
+            vb_error("cannot start local actor %d (%s): %s, %d times in a row; not trying again", a->index, la->exe,
+                     uv_strerror(rc), a->quick_deaths);
+        } else {
+            vb_warn("cannot start local actor %d: %s; retrying in %.1f s", a->index, uv_strerror(rc),
+                    (double)a->backoff_ms / 1000.0);
+        }
         uv_close((uv_handle_t *)&a->proc, proc_closed);
+        if (a->given_up && la->on_exit) la->on_exit(la->ctx, a->index, -1, -1, 0);
         return;
     }
     a->pid = a->proc.pid;

@@ -1,5 +1,6 @@
 /* learner — the training process: intake of trajectory chunks, replay, the
  * M-step and weight broadcast. This file is the command line. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,7 +54,9 @@ static void usage(FILE *out) {
 
 /* Whether a bind host is this machine only. */
 static bool loopback(const char *host) {
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0;
+    struct in_addr a;
+    return strcmp(host, "localhost") == 0 || strcmp(host, "lo") == 0 ||
+           (inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127);
 }
 
 /* TCP beyond this machine only with keys or --insecure; keys that load. */

@@ -347,6 +347,11 @@ int vb_run_resume(vb_run *r, const char *from, char *err, size_t err_len) {
 }
 
 int vb_run_checkpoint(vb_run *r, char *err, size_t err_len) {
+    if (r->mode.save_async && r->mode.save_busy && r->mode.save_busy(r->mode.ctx)) {
+        vb_info("periodic checkpoint at update %llu skipped: the previous one is still being written",
+                (unsigned long long)vb_learning_version(r->learning));
+        return 0;
+    }
     uint64_t *pos = NULL;
     int64_t k = 0, act_version = (int64_t)vb_learning_version(r->learning);
     vb_ckpt_section extra[4];

@@ -74,6 +74,9 @@ typedef struct vb_run_mode {
      * handed over). NULL: done in place. */
     bool (*eval_async)(void *ctx, const float *params, const vb_run_snapshot *at);
     void (*save_async)(void *ctx, void *buf, size_t len, int64_t updates);
+    /* Whether a checkpoint handed over is still being written: a periodic
+     * one is then skipped, not encoded (memory, time on the caller's thread). */
+    bool (*save_busy)(void *ctx);
 } vb_run_mode;
 
 typedef struct vb_run {

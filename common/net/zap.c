@@ -34,6 +34,23 @@ static int frame_is(zmq_msg_t *m, const char *s) {
     return zmq_msg_size(m) == strlen(s) && memcmp(zmq_msg_data(m), s, strlen(s)) == 0;
 }
 
+/* Lines about refusals, whatever the peers: a peer that cycles through
+ * keys or addresses is a new peer each time. */
+enum { GLOBAL_LINES = 20 };
+static bool global_allow(vb_zap *z) {
+    double now = mono_s();
+    if (now - z->win_start >= 60.0) {
+        z->win_start = now;
+        z->win_lines = 0;
+    }
+    return z->win_lines++ < GLOBAL_LINES;
+}
+static int64_t take_suppressed(vb_zap *z) {
+    int64_t n = z->suppressed;
+    z->suppressed = 0;
+    return n;
+}
+
 /* Frames: version, request id, domain, address, routing id, mechanism,
  * credentials... */
 static void zap_readable(vb_channel *ch, void *ctx) {
@@ -64,9 +81,12 @@ static void zap_readable(vb_channel *ch, void *ctx) {
             char pk[VB_PEER_LOG_KEY];
             snprintf(pk, sizeof pk, "%s %s", addr, key);
             int64_t held;
-            if (vb_peer_log_allow(&z->log, pk, mono_s(), &held))
-                vb_warn("refused a connection from %s%s%s: %s (logged once per address and key)", addr[0] ? addr : "?",
-                        key[0] ? " with key " : "", key, why);
+            if (vb_peer_log_allow(&z->log, pk, mono_s(), &held) && global_allow(z))
+                vb_warn("refused a connection from %s%s%s: %s (logged once per address and key, at most %d lines a "
+                        "minute; %lld refusals not logged before this one)", addr[0] ? addr : "?",
+                        key[0] ? " with key " : "", key, why, GLOBAL_LINES, (long long)take_suppressed(z));
+            else
+                z->suppressed++;
             reply(z, &f[1], "400", why, "");
         } else {
             z->admitted++;

@@ -24,6 +24,9 @@ typedef struct vb_zap {
     const vb_allowlist *allowed;   /* borrowed */
     vb_peer_log log, hlog;        /* refusals: once per address and key; failed handshakes: once a minute */
     int64_t admitted, refused;
+    double win_start;             /* refusal lines of all peers: at most 20 a minute */
+    int win_lines;
+    int64_t suppressed;
     /* handshakes that failed before ZAP was asked (a peer without CURVE, or
      * with another learner key), seen through socket monitors */
     vb_channel mon[VB_ZAP_MONITORS];

@@ -218,6 +218,18 @@ Test(nonfinite, crash_looping_local_actors_end_the_run) {
     cr_assert(strstr(text, "5 times in a row"), "%s", text);
     cr_assert(strstr(text, "every local actor keeps failing"), "%s", text);
     free(text);
+    /* an actor program that cannot even be started (its interpreter is gone) */
+    snprintf(cmd, sizeof cmd,
+             "printf '#!/nonexistent/sh\\nexit 3\\n' > '%s/actor' && "
+             "timeout 60 '%s/learner' --config '%s' --set run.root='%s' --set run.name=spawn --set actors.local=1 "
+             "--set run.total_env_steps=100000000 > '%s' 2>&1",
+             dir, dir, cfg, dir, log);
+    rc = system(cmd);
+    text = vb_dt_slurp(log);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "exit status %d\n%s", WEXITSTATUS(rc), text);
+    cr_assert(strstr(text, "5 times in a row; not trying again"), "%s", text);
+    cr_assert(strstr(text, "every local actor keeps failing"), "%s", text);
+    free(text);
 }
 
 /* Checkpoint files that are not what they seem: a FIFO named as one is
