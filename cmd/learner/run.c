@@ -441,6 +441,7 @@ void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
     a->planner_value_mean += s->planner_value_mean;
     a->carry_refreshed += s->carry_refreshed;
     a->carry_drift += s->carry_drift;
+    a->masked_frac += s->masked_frac;
     r->acc_n++;
 }
 
@@ -482,6 +483,8 @@ static void build_table(const vb_run *r, double wall, double sps, const vb_metri
         put(t, "entropy", "loss/entropy", a->entropy / k, VB_METRIC_G6);
         put(t, "approx_kl", "loss/approx_kl", a->approx_kl / k, VB_METRIC_G6);
         put(t, "clip_frac", "loss/clip_frac", a->clip_frac / k, VB_METRIC_G6);
+        if (r->cfg->run.algo != VB_ALGO_VARIBASED)
+            put(t, "ppo_masked", "loss/ppo_masked", a->masked_frac / k, VB_METRIC_G6);
         put(t, "grad_norm", "train/grad_norm", a->grad_norm / k, VB_METRIC_G6);
         put(t, "lr", "train/lr", a->lr, VB_METRIC_G6);
         put(t, "value_mean", "train/value_mean", a->value_mean / k, VB_METRIC_G6);

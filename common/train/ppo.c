@@ -33,8 +33,24 @@ void vb_ppo_loss(const vb_backend *be, const vb_ppo_params *p, const vb_ppo_batc
     be->cat_entropy_forward(ws->ent, b->logits, LN, A);
     double pl = 0, ent = 0, vl = 0, akl = 0, clipped = 0, vm = 0;
     const double M = (double)LN;
+    int64_t masked = 0;
     for (int64_t r = 0; r < LN; r++) {
-        double ratio = exp((double)ws->logp[r] - b->blogp[r]), a = b->adv[r];
+        const double log_ratio = (double)ws->logp[r] - b->blogp[r];
+        if (fabs(log_ratio) > VB_PPO_MAX_LOG_RATIO) {
+            /* no policy this lag apart from the current one gave the
+             * behaviour log-probability: a sample from elsewhere, which
+             * would otherwise dominate the gradient by a factor e^|log ratio| */
+            masked++;
+            ws->d_logp[r] = 0.0f;
+            ws->d_ent[r] = (float)(-p->ent_coef / M);
+            ent += ws->ent[r];
+            double e = (double)b->values[r] - b->ret[r];
+            vl += e * e;
+            vm += b->values[r];
+            d_values[r] = (float)(2.0 * p->value_coef * e / M);
+            continue;
+        }
+        double ratio = exp(log_ratio), a = b->adv[r];
         double cr = fmin(fmax(ratio, 1.0 - p->clip), 1.0 + p->clip);
         double s1 = ratio * a, s2 = cr * a;
         pl -= fmin(s1, s2);
@@ -60,4 +76,5 @@ void vb_ppo_loss(const vb_backend *be, const vb_ppo_params *p, const vb_ppo_batc
     st->approx_kl = akl / M;
     st->clip_frac = clipped / M;
     st->value_mean = vm / M;
+    st->masked_frac = (double)masked / M;
 }

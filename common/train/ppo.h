@@ -18,6 +18,13 @@
 #include "../../kernels/backend.h"
 #include "update_stats.h"
 
+/* A row whose behaviour log-probability is more than this many nats from
+ * the current policy's leaves the policy term out (its value and entropy
+ * terms stay; counted in masked_frac): honest data lags a few updates and is
+ * nowhere near, a forged log-probability would scale its gradient by
+ * e^|log ratio|. */
+#define VB_PPO_MAX_LOG_RATIO 20.0
+
 typedef struct vb_ppo_params {
     double gamma, lambda;        /* GAE */
     double clip;                 /* ratio clip */

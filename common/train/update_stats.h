@@ -13,6 +13,7 @@ typedef struct vb_update_stats {
     double planner_value_mean;     /* mean planner V-hat of the batch (varibased) */
     double carry_refreshed;        /* learner.refresh_carry: fraction of windows re-encoded (-1 if off) */
     double carry_drift;            /* their mean |fresh - cached| / |cached| start carry */
+    double masked_frac;            /* PPO rows left out of the policy term (|log ratio| > VB_PPO_MAX_LOG_RATIO) */
 } vb_update_stats;
 
 #endif

@@ -92,6 +92,29 @@ Test(losses, ppo_surrogate_by_hand, .init = setup) {
     cr_assert_float_eq(d_logits[3], 0.25, 1e-6);
 }
 
+/* A row whose behaviour log-probability is far from the current policy
+ * (forged, or from a policy long gone) leaves the policy term out: no
+ * gradient through its log-probability, counted; its entropy and value terms
+ * stay. */
+Test(losses, ppo_leaves_out_rows_from_no_recent_policy, .init = setup) {
+    vb_ppo_params p = {.clip = 0.2, .policy_coef = 1.0, .value_coef = 0.5};
+    const float logits[4] = {0, 0, 0, 0}, values[3] = {1, 0, 0}, adv[2] = {-1, -1}, ret[2] = {0, 0};
+    const float blogp[2] = {-30.0f, logf(0.5f)}; /* row 0: e^29 below pi(a) = 1/2 */
+    const int32_t act[2] = {0, 1};
+    float logp[2], ent[2], dlp[2], dent[2], d_logits[4], d_values[3];
+    vb_ppo_ws ws = {logp, ent, dlp, dent};
+    vb_ppo_batch b = {.L = 2, .N = 1, .A = 2, .logits = logits, .values = values, .act = act, .blogp = blogp,
+                      .adv = adv, .ret = ret};
+    vb_update_stats st = {0};
+    vb_ppo_loss(be, &p, &b, &ws, d_logits, d_values, &st);
+    cr_assert_float_eq(st.masked_frac, 0.5, 1e-12);
+    cr_assert_float_eq(d_logits[0], 0.0, 1e-7, "no policy gradient from the forged row");
+    cr_assert_float_eq(d_logits[1], 0.0, 1e-7);
+    cr_assert_float_eq(st.loss_policy, 1.0 / 2, 1e-6, "only row 1's surrogate (+1) counts");
+    cr_assert_float_eq(d_values[0], 2.0 * 0.5 * 1.0 / 2, 1e-6, "the forged row's value term stays");
+    cr_assert_float_eq(st.entropy, log(2.0), 1e-6);
+}
+
 /* ---- finite differences of whole losses ---------------------------------- */
 enum { L = 4, N = 3, A = 5, LN = L * N, TN = (L + 1) * N };
 
