@@ -14,6 +14,7 @@
 #include "common/base/rng.h"
 #include "common/nn/gru.h"
 #include "common/nn/s5.h"
+#include "common/nn/s5_assoc.h"
 #include "kernels/backend.h"
 
 static double now(void) {
@@ -147,6 +148,40 @@ static double bench_s5(const vb_backend *be, int64_t H, int64_t B, int64_t T) {
     return (double)T * reps / dt;
 }
 
+/* The S5 recurrence alone (forward + backward) over a window: the backend's
+ * sequential fold against the associative scan the learner unrolls with
+ * (what a device runs in parallel; on the CPU it does O(T log T) work).
+ * Steps per second. */
+static double bench_s5_recurrence(const vb_backend *be, int assoc, int64_t T, int64_t B, int64_t P) {
+    const size_t n = (size_t)T * (size_t)B * (size_t)P, bp = (size_t)B * (size_t)P;
+    vb_rng r;
+    vb_rng_init(&r, 2, 0);
+    float lam[2 * 256];
+    for (int64_t p = 0; p < P; p++) lam[p] = 0.9f, lam[P + p] = 0.1f;
+    float *v = calloc(2 * n, sizeof(float)), *xs = calloc(2 * n, sizeof(float));
+    float *gx = calloc(2 * n, sizeof(float)), *gv = calloc(2 * n, sizeof(float));
+    float *x0 = calloc(2 * bp, sizeof(float)), *g0 = calloc(2 * bp, sizeof(float));
+    float *scratch = calloc((size_t)vb_s5_assoc_scratch_floats(T, B, P), sizeof(float)), glam[2 * 256] = {0};
+    uint8_t *reset = calloc((size_t)(T * B), 1);
+    for (size_t i = 0; i < 2 * n; i++) v[i] = vb_rng_normal(&r), gx[i] = vb_rng_normal(&r);
+    for (int64_t i = 0; i < T * B; i++) reset[i] = i % 15 == 0;
+    int reps = 0;
+    double t0 = now(), dt;
+    do {
+        if (assoc) {
+            vb_s5_assoc_forward(xs, v, lam, x0, reset, scratch, T, B, P);
+            vb_s5_assoc_backward(gv, glam, g0, gx, xs, lam, x0, reset, scratch, T, B, P);
+        } else {
+            be->s5_scan_forward(xs, v, lam, x0, reset, T, B, P);
+            be->s5_scan_backward(gv, glam, g0, gx, xs, lam, x0, reset, T, B, P);
+        }
+        reps++;
+        dt = now() - t0;
+    } while (dt < 0.5);
+    free(v); free(xs); free(gx); free(gv); free(x0); free(g0); free(scratch); free(reset);
+    return (double)T * reps / dt;
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     vb_blas_core_select(argv);
@@ -173,6 +208,12 @@ int main(int argc, char **argv) {
         printf("gru_h%lld_b%lld_fwd_bwd %.0f steps/s\n", (long long)H, (long long)B, bench_gru(be, H, B, T));
         printf("s5_h%lld_p%lld_b%lld_fwd_bwd %.0f steps/s\n", (long long)H, (long long)H, (long long)B,
                bench_s5(be, H, B, T));
+    }
+    for (int64_t P = 64; P <= 256; P *= 4) {
+        double fold = bench_s5_recurrence(be, 0, T, B, P), assoc = bench_s5_recurrence(be, 1, T, B, P);
+        printf("s5_recurrence_fold_t%lld_b%lld_p%lld %.0f steps/s\n", (long long)T, (long long)B, (long long)P, fold);
+        printf("s5_recurrence_assoc_t%lld_b%lld_p%lld %.0f steps/s\n", (long long)T, (long long)B, (long long)P, assoc);
+        printf("s5_recurrence_assoc_over_fold_t%lld_p%lld %.3f ratio\n", (long long)T, (long long)P, assoc / fold);
     }
     return 0;
 }

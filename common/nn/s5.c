@@ -1,11 +1,15 @@
 /* s5 — see s5.h. Layouts: complex arrays are two planes (re, im); the scan
- * cache is [disc (2P + 2PH) | v (2,T,B,P) | xs (2,T,B,P)]. */
+ * cache is [disc (2P + 2PH) | v (2,T,B,P) | xs (2,T,B,P) | scan scratch
+ * (2,T,B,P)]. A window's recurrence is the associative scan of s5_assoc.c
+ * (what a device runs); a single step is the backend's fold. */
 #include "s5.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "s5_assoc.h"
 
 enum { HIPPO_BLOCK = 64 }; /* complex modes per HiPPO block */
 
@@ -152,16 +156,16 @@ void vb_s5_step(const vb_backend *be, const vb_s5 *s, const float *P, const floa
 }
 
 int64_t vb_s5_scan_cache_floats(const vb_s5 *s, int64_t T, int64_t B) {
-    return vb_s5_disc_floats(s) + 4 * T * B * s->P;
+    return vb_s5_disc_floats(s) + 4 * T * B * s->P + vb_s5_assoc_scratch_floats(T, B, s->P);
 }
 
 void vb_s5_scan_forward(const vb_backend *be, const vb_s5 *s, const float *P, float *y, const float *u,
                         const float *x0, const uint8_t *reset, float *cache, int64_t T, int64_t B) {
     const int64_t N = T * B;
-    float *disc = cache, *v = cache + vb_s5_disc_floats(s), *xs = v + 2 * N * s->P;
+    float *disc = cache, *v = cache + vb_s5_disc_floats(s), *xs = v + 2 * N * s->P, *scan = xs + 2 * N * s->P;
     vb_s5_discretize(be, s, P, disc);
     input_projection(be, s, disc + 2 * s->P, v, u, N);
-    be->s5_scan_forward(xs, v, disc, x0, reset, T, B, s->P);
+    vb_s5_assoc_forward(xs, v, disc, x0, reset, scan, T, B, s->P);
     output_projection(be, s, P, y, xs, u, N);
 }
 
@@ -173,7 +177,7 @@ void vb_s5_scan_final(const vb_backend *be, const vb_s5 *s, const float *cache, 
 }
 
 int64_t vb_s5_scan_scratch_floats(const vb_s5 *s, int64_t T, int64_t B) {
-    return 4 * T * B * s->P + 2 * s->P + 2 * s->P * s->H + 2 * B * s->P;
+    return 4 * T * B * s->P + 2 * s->P + 2 * s->P * s->H + 2 * B * s->P + vb_s5_assoc_scratch_floats(T, B, s->P);
 }
 
 void vb_s5_scan_backward(const vb_backend *be, const vb_s5 *s, const float *P, float *G, float *du, float *gx0,
@@ -183,6 +187,7 @@ void vb_s5_scan_backward(const vb_backend *be, const vb_s5 *s, const float *P, f
     const float *disc = cache, *xs = cache + vb_s5_disc_floats(s) + 2 * n;
     const float *bbar = disc + 2 * Pm;
     float *gx = scratch, *gv = gx + 2 * n, *glam = gv + 2 * n, *gbbar = glam + 2 * Pm, *gx0_tmp = gbbar + 2 * PH;
+    float *scan = gx0_tmp + 2 * B * Pm;
     /* y = 2 Re(c x) + d u */
     be->col_dot_acc(G + s->d, dy, u, N, H);
     if (du) be->col_scale_acc(du, dy, P + s->d, N, H);
@@ -194,7 +199,7 @@ void vb_s5_scan_backward(const vb_backend *be, const vb_s5 *s, const float *P, f
     be->fill(glam, 0.0f, 2 * Pm);
     float *g0 = gx0 ? gx0 : gx0_tmp;
     if (!gx0) be->fill(gx0_tmp, 0.0f, 2 * B * Pm);
-    be->s5_scan_backward(gv, glam, g0, gx, xs, disc, x0, reset, T, B, Pm);
+    vb_s5_assoc_backward(gv, glam, g0, gx, xs, disc, x0, reset, scan, T, B, Pm);
     /* v = u b_bar^T */
     be->fill(gbbar, 0.0f, 2 * PH);
     be->gemm(true, false, Pm, H, N, 1.0f, gv, Pm, u, H, 1.0f, gbbar, H);

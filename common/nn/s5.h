@@ -8,8 +8,9 @@
  * A reset at step t zeroes the state before step t.
  *
  * The carry of a row is its complex state: 2P floats (re plane, im plane),
- * stored for B rows as (2, B, P). Two forms: vb_s5_step (one step, acting)
- * and vb_s5_scan (a window, learning), which agree to float rounding. */
+ * stored for B rows as (2, B, P). Two forms: vb_s5_step (one step, acting;
+ * the backend's sequential fold) and vb_s5_scan (a window, learning; the
+ * associative scan of s5_assoc.h), which agree to float rounding. */
 #ifndef VB_S5_H
 #define VB_S5_H
 

@@ -9,6 +9,8 @@
 #include "common/nn/gru.h"
 #include "common/nn/linear.h"
 #include "common/nn/s5.h"
+#include "common/nn/s5_assoc.h"
+#include "common/base/rng.h"
 #include "kernels/backend.h"
 
 static const vb_backend *be;
@@ -198,4 +200,64 @@ Test(layers, s5_hippo_init_and_stable_discretisation, .init = setup) {
     }
     free(P);
     free(disc);
+}
+
+static double max_rel_diff(const float *a, const float *ref, int64_t n) {
+    double scale = 1e-30, worst = 0;
+    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
+    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - ref[i]) / scale);
+    return worst;
+}
+
+/* The associative scan a window is unrolled with equals the sequential fold
+ * (the backend's s5 ops) to fp32 rounding, forward and backward, with resets
+ * (at the first step too), a nonzero start state and a T that is not a power
+ * of two; and without resets. */
+Test(layers, s5_associative_scan_equals_the_fold, .init = setup) {
+    enum { T = 37, B = 3, P = 5 };
+    enum { M = B * P, n = T * B * P };
+    vb_rng r;
+    vb_rng_init(&r, 17, 0);
+    float lam[2 * P], x0[2 * M], *v = malloc(sizeof(float) * 2 * n), *gx = malloc(sizeof(float) * 2 * n);
+    for (int p = 0; p < P; p++) { /* stable modes |lam| < 1, as the discretisation gives */
+        float mag = 0.5f + 0.49f * vb_rng_uniform(&r), ang = 6.28f * vb_rng_uniform(&r);
+        lam[p] = mag * cosf(ang);
+        lam[P + p] = mag * sinf(ang);
+    }
+    for (int64_t i = 0; i < 2 * M; i++) x0[i] = vb_rng_normal(&r);
+    for (int64_t i = 0; i < 2 * n; i++) v[i] = vb_rng_normal(&r), gx[i] = vb_rng_normal(&r);
+    uint8_t reset[T * B];
+    for (int i = 0; i < T * B; i++) reset[i] = vb_rng_uniform(&r) < 0.15f;
+    reset[0] = 1; /* row 0 resets at the first step: x0 gets no gradient there */
+    reset[1] = 0;
+    float *xs_f = malloc(sizeof(float) * 2 * n), *xs_a = malloc(sizeof(float) * 2 * n);
+    float *gv_f = malloc(sizeof(float) * 2 * n), *gv_a = malloc(sizeof(float) * 2 * n);
+    float *scratch = malloc(sizeof(float) * (size_t)vb_s5_assoc_scratch_floats(T, B, P));
+    for (int with_resets = 1; with_resets >= 0; with_resets--) {
+        const uint8_t *rs = with_resets ? reset : NULL;
+        be->s5_scan_forward(xs_f, v, lam, x0, rs, T, B, P);
+        vb_s5_assoc_forward(xs_a, v, lam, x0, rs, scratch, T, B, P);
+        double ef = max_rel_diff(xs_a, xs_f, 2 * n);
+        float glam_f[2 * P] = {0}, glam_a[2 * P] = {0}, g0_f[2 * M] = {0}, g0_a[2 * M] = {0};
+        be->s5_scan_backward(gv_f, glam_f, g0_f, gx, xs_f, lam, x0, rs, T, B, P);
+        vb_s5_assoc_backward(gv_a, glam_a, g0_a, gx, xs_f, lam, x0, rs, scratch, T, B, P);
+        double eg = max_rel_diff(gv_a, gv_f, 2 * n), el = max_rel_diff(glam_a, glam_f, 2 * P),
+               e0 = max_rel_diff(g0_a, g0_f, 2 * M);
+        cr_log_info("resets %d: xs %.2e, gv %.2e, glam %.2e, gx0 %.2e (relative to the largest)", with_resets, ef,
+                    eg, el, e0);
+        cr_assert_lt(ef, 1e-5, "forward differs by %g", ef);
+        cr_assert_lt(eg, 1e-5, "gv differs by %g", eg);
+        cr_assert_lt(el, 1e-5, "glam differs by %g", el);
+        cr_assert_lt(e0, 1e-5, "gx0 differs by %g", e0);
+        if (with_resets) {
+            for (int p = 0; p < P; p++) cr_assert_eq(g0_a[p], 0.0f, "a reset at step 0 cuts x0's gradient");
+        }
+    }
+    free(v);
+    free(gx);
+    free(xs_f);
+    free(xs_a);
+    free(gv_f);
+    free(gv_a);
+    free(scratch);
 }
