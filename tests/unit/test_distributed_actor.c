@@ -142,7 +142,8 @@ static void send_registered(fake *f, uint64_t chunk_hash_xor) {
     send_ctl(f, &c_env);
 }
 
-/* Register -> Registered; garbage on both learner sockets; GetWeights -> Weights. */
+/* Register -> Registered (each Register); GetWeights -> garbage on both
+ * learner sockets, then Weights. */
 static void handshake(fake *f) {
     vb_msg *e = recv_ctl(f);
     cr_assert_eq(e->body_case, VB__ENVELOPE__BODY_REGISTER, "%s", vb_msg_body_name(e->body_case));
@@ -151,7 +152,6 @@ static void handshake(fake *f) {
     cr_assert_eq(e->register_->pid, (uint32_t)f->actor);
     vb_msg_free(e);
     send_registered(f, 0);
-    send_raw(f, "\xff\xfe garbage", 10);
     for (;;) { /* repeated Registers (each answered, as the learner does) may precede the GetWeights */
         e = recv_ctl(f);
         if (e->body_case != VB__ENVELOPE__BODY_REGISTER) break;
@@ -162,6 +162,9 @@ static void handshake(fake *f) {
     cr_assert_str_eq(e->run_id, "fakerun");
     cr_assert_str_eq(e->actor_id, "a5");
     vb_msg_free(e);
+    /* garbage on the control socket the actor fetches its weights on (the one
+     * it registered on first is replaced once the model is known) */
+    send_raw(f, "\xff\xfe garbage", 10);
     cr_assert_eq(zmq_send(f->pub, "not a weights message", 21, 0), 21);
     void *buf;
     size_t len;
