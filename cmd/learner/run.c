@@ -348,8 +348,11 @@ int vb_run_resume(vb_run *r, const char *from, char *err, size_t err_len) {
 
 int vb_run_checkpoint(vb_run *r, char *err, size_t err_len) {
     if (r->mode.save_async && r->mode.save_busy && r->mode.save_busy(r->mode.ctx)) {
-        vb_info("periodic checkpoint at update %llu skipped: the previous one is still being written",
-                (unsigned long long)vb_learning_version(r->learning));
+        const int64_t k = ++r->ckpt_skipped;
+        if ((k & (k - 1)) == 0) /* the 1st, 2nd, 4th, 8th, ... */
+            vb_info("periodic checkpoint at update %llu skipped: the previous one is still being written (%lld "
+                    "skipped so far; learner.checkpoint_every is shorter than a write)",
+                    (unsigned long long)vb_learning_version(r->learning), (long long)k);
         return 0;
     }
     uint64_t *pos = NULL;

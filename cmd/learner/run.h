@@ -101,6 +101,7 @@ typedef struct vb_run {
     /* non-finite updates: all of the run's, and the current streak */
     int64_t nonfinite_updates, skipped_in_row;
     char fatal[512];            /* why training cannot go on ("" while it can) */
+    int64_t ckpt_skipped;       /* periodic checkpoints skipped while one was being written */
     vb_task_stats tstats;
     /* eval.keep_best: the validation return of checkpoints/best.vbc */
     double best_return;

@@ -176,6 +176,11 @@ Test(distributed, resume_after_kill_9_and_remote_actors_reconnect, .init = vb_dt
         char *t = vb_dt_slurp(log), *t0 = vb_dt_slurp(alog[0]), *t1 = vb_dt_slurp(alog[1]);
         cr_assert_fail("no training:\n%s\n%s\n%s", t, t0, t1);
     }
+    /* periodic checkpoints are written by the learner's worker thread: wait
+     * for one to be on disk */
+    char latest[256];
+    vb_dt_path("r/checkpoints/latest", latest, sizeof latest);
+    cr_assert(vb_dt_wait_for(latest, ".vbc", 1, 60), "no periodic checkpoint was written");
     cr_assert_eq(kill(l, SIGKILL), 0);
     cr_assert_eq(vb_dt_wait(l, 5), 128 + SIGKILL);
     int64_t c[6];
