@@ -583,7 +583,7 @@ static int open_from_learner(act *a, char *err, size_t err_len) {
      * when the connection drops, and a learner's last words (Shutdown) are
      * sent just before it closes. Requests queued while no learner is
      * there are harmless: Register is idempotent, the rest get a Reset. */
-    vb_channel_opts co = {.sndhwm = 16, .rcvhwm = 4, .maxmsgsize = a->ctl_limit, .linger_ms = 200,
+    vb_channel_opts co = {.sndhwm = 16, .rcvhwm = 16, .maxmsgsize = a->ctl_limit, .linger_ms = 200,
                           .reconnect_ms = 100, .reconnect_max_ms = 500};
     vb_channel_opts so = {.rcvhwm = 2, .maxmsgsize = a->sub_limit, .linger_ms = 0, .reconnect_ms = 100,
                           .reconnect_max_ms = 500, .subscribe = ""};
