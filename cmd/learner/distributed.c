@@ -487,11 +487,8 @@ static void on_chunk(dist *d, const char *addr, const char *key, const vb_msg *e
                (unsigned long long)m->policy_version, (unsigned long long)p->last_version);
         return;
     }
-    if (vb_chunk_validate(&r->cl, d->chunk, why, sizeof why) != 0) {
-        r->rejected_chunks++;
-        reject(d, "data", addr, "chunk from actor %s: %s", p->label, why);
-        return;
-    }
+    /* the bounds first; non-finite values pass them and are refused by the
+     * insert's vb_chunk_validate, which checks every chunk once */
     vb_chunk_fault fault = vb_chunk_check_bounds(&r->cl, &d->bounds, d->chunk, why, sizeof why);
     if (fault != VB_CHUNK_OK) {
         r->rejected_chunks++;
@@ -499,7 +496,6 @@ static void on_chunk(dist *d, const char *addr, const char *key, const vb_msg *e
         reject(d, "data", addr, "chunk from actor %s: %s", p->label, why);
         return;
     }
-    p->last_version = m->policy_version;
     vb_chunk c = {.version = m->policy_version, .slot = (int32_t)m->env_slot, .actor = (int32_t)(p->stream & 0x7fffffff),
                   .data = d->chunk};
     int rc = vb_learning_insert(r->learning, &c, why, sizeof why);
@@ -508,6 +504,7 @@ static void on_chunk(dist *d, const char *addr, const char *key, const vb_msg *e
         reject(d, "data", addr, "chunk from actor %s: %s", p->label, why);
         return;
     }
+    p->last_version = m->policy_version;
     if (rc == 1 && d->have_weights && p->pushed < d->weights_version) {
         /* too stale to learn from: this actor missed broadcasts (it joined
          * while they were under way, or fell behind the high-water mark) */

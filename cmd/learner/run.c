@@ -224,7 +224,7 @@ int vb_run_save(vb_run *r, const uint64_t *pos, int64_t k, int64_t act_version, 
     const char *bad = vb_arena_first_nonfinite(&m->layout, vb_learning_params(l));
     if (!bad) bad = vb_arena_first_nonfinite(&o->layout, o->state);
     if (bad) {
-        snprintf(err, err_len, "not writing a checkpoint: tensor '%s' of the learner's state is non-finite", bad);
+        snprintf(err, err_len, "not writing a checkpoint: %s of the learner's state is non-finite", bad);
         goto out;
     }
     vb_arena_to_blob(&m->layout, vb_learning_params(l), pblob);
@@ -384,12 +384,15 @@ int vb_run_update(vb_run *r) {
         return -1;
     }
     r->skipped_in_row = 0;
+    /* one vectorised pass over the state (a sum of squares in double is
+     * finite exactly when every float is); the tensor is looked up only then */
     const vb_optim *o = vb_learning_optim(r->learning);
-    const char *bad = vb_arena_first_nonfinite(&r->model.layout, vb_learning_params(r->learning));
-    if (!bad) bad = vb_arena_first_nonfinite(&o->layout, o->state);
-    if (bad) {
+    const float *P = vb_learning_params(r->learning);
+    if (!isfinite(r->be->sumsq(P, r->model.layout.total)) || !isfinite(r->be->sumsq(o->state, o->layout.total))) {
+        const char *bad = vb_arena_first_nonfinite(&r->model.layout, P);
+        if (!bad) bad = vb_arena_first_nonfinite(&o->layout, o->state);
         snprintf(r->fatal, sizeof r->fatal,
-                 "training diverged: tensor '%s' of the learner's state is non-finite after update %llu; lower learner.lr or keep "
+                 "training diverged: %s of the learner's state is non-finite after update %llu; lower learner.lr or keep "
                  "learner.grad_clip on, then resume from the last checkpoint (no checkpoint is written now)",
                  bad, (unsigned long long)vb_learning_version(r->learning));
         return -2;

@@ -92,6 +92,17 @@ void vb_arena_to_blob(const vb_layout *l, const float *data, void *blob) {
     put_u32(h + 36, 0);
 }
 
+/* "tensor 'NAME'" holding float j of the arena, or the alignment padding. */
+static const char *tensor_at(const vb_layout *l, int64_t j) {
+    static _Thread_local char buf[VB_ARENA_NAME + 16];
+    for (int i = 0; i < l->n; i++)
+        if (j >= l->t[i].offset && j < l->t[i].offset + l->t[i].count) {
+            snprintf(buf, sizeof buf, "tensor '%s'", l->t[i].name);
+            return buf;
+        }
+    return "the alignment padding";
+}
+
 int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
                        char *err, size_t err_len) {
     const unsigned char *h = blob;
@@ -114,26 +125,20 @@ int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *
     if (get_u32(h + 12) != vb_crc32c(0, h + HEADER, len - HEADER))
         return snprintf(err, err_len, "%s: arena payload is corrupted (CRC mismatch)", origin), -1;
     /* a valid CRC over NaN is still NaN: non-finite values are never loaded */
-    for (int i = 0; i < l->n; i++) {
-        const vb_tensor_info *t = &l->t[i];
-        for (int64_t j = 0; j < t->count; j++) {
-            float v;
-            memcpy(&v, h + HEADER + (size_t)(t->offset + j) * sizeof(float), sizeof v);
-            if (!isfinite(v))
-                return snprintf(err, err_len, "%s: tensor '%s' holds a non-finite value (%g at element %lld); "
-                                "refusing weights that diverged", origin, t->name, (double)v, (long long)j), -1;
-        }
+    for (uint64_t j = 0; j < n; j++) {
+        float v;
+        memcpy(&v, h + HEADER + j * sizeof(float), sizeof v);
+        if (!isfinite(v))
+            return snprintf(err, err_len, "%s: %s holds a non-finite value (%g at float %llu); refusing weights "
+                            "that diverged", origin, tensor_at(l, (int64_t)j), (double)v, (unsigned long long)j), -1;
     }
     memcpy(data, h + HEADER, len - HEADER);
     return 0;
 }
 
 const char *vb_arena_first_nonfinite(const vb_layout *l, const float *data) {
-    for (int i = 0; i < l->n; i++) {
-        const vb_tensor_info *t = &l->t[i];
-        for (int64_t j = 0; j < t->count; j++)
-            if (!isfinite(data[t->offset + j])) return t->name;
-    }
+    for (int64_t j = 0; j < l->total; j++)
+        if (!isfinite(data[j])) return tensor_at(l, j);
     return NULL;
 }
 

@@ -61,8 +61,8 @@ int64_t vb_arena_blob_size(const vb_layout *l);
 void vb_arena_to_blob(const vb_layout *l, const float *data, void *blob);
 int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
                        char *err, size_t err_len);
-/* The name of the first tensor holding a NaN or infinity, or NULL when all
- * of data is finite. Loads refuse non-finite values (vb_arena_from_blob), and
+/* Where the first NaN or infinity of data (l->total floats) is ("tensor
+ * 'NAME'", or the alignment padding), or NULL when all of it is finite. Loads refuse non-finite values (vb_arena_from_blob), and
  * the learner never publishes or checkpoints them. */
 const char *vb_arena_first_nonfinite(const vb_layout *l, const float *data);
 

@@ -76,8 +76,9 @@ typedef enum vb_chunk_fault {
 extern const char *const vb_chunk_fault_name[VB_CHUNK_FAULTS];
 
 void vb_chunk_bounds_from_spec(vb_chunk_bounds *b, const vb_env_spec *spec);
-/* Check a validated chunk against b: VB_CHUNK_OK, or the first fault with
- * a reason in why. */
+/* Check a chunk against b: VB_CHUNK_OK, or the first fault with a reason in
+ * why. Non-finite values fail no comparison here; vb_chunk_validate refuses
+ * them. */
 vb_chunk_fault vb_chunk_check_bounds(const vb_chunk_layout *cl, const vb_chunk_bounds *b, const float *data,
                                      char *why, size_t why_len);
 
