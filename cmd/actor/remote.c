@@ -40,6 +40,7 @@
 #include "../../common/net/peer_log.h"
 #include "../../kernels/backend.h"
 #include "../../common/params/params.h"
+#include "../../common/base/clock.h"
 
 enum { RETRY_MS = 250, WATCH_MS = 500, STEP_SLICE_US = 5000, ENDPOINT_LEN = 512 };
 
@@ -87,11 +88,6 @@ typedef struct act {
     int status;
 } act;
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void stop(act *a, int status, const char *why);
 static void message_limits(const act *a, int64_t *ctl, int64_t *sub);
@@ -101,7 +97,7 @@ static void beat_cb(uv_timer_t *t);
 static void bad_input(act *a, const char *channel, const char *fmt, const char *why) {
     a->rejected++;
     int64_t held;
-    if (vb_peer_log_allow(&a->badlog, channel, now_s(), &held))
+    if (vb_peer_log_allow(&a->badlog, channel, vb_mono_s(), &held))
         vb_warn(fmt, why, (long long)held);
 }
 
@@ -236,27 +232,27 @@ static void step_cb(uv_idle_t *h) {
         return;
     }
     if (a->out_cap > 0 && a->cl.L > 0 && a->acting.fill == 0 && !have_credit(a)) {
-        if (a->blocked_since == 0) a->blocked_since = now_s();
+        if (a->blocked_since == 0) a->blocked_since = vb_mono_s();
         uv_idle_stop(h);
         return;
     }
     a->blocked_since = 0;
     char err[512];
-    double t0 = now_s();
+    double t0 = vb_mono_s();
     do {
         if (vb_acting_step(&a->acting, sink, a, err, sizeof err) != 0) {
             vb_error("acting: %s", err);
             stop(a, VB_EXIT_RUNTIME, "acting failed");
             return;
         }
-    } while (a->out_n == 0 && now_s() - t0 < STEP_SLICE_US * 1e-6);
+    } while (a->out_n == 0 && vb_mono_s() - t0 < STEP_SLICE_US * 1e-6);
     if (a->out_n > 0) flush(a);
 }
 
 /* ---- registration ------------------------------------------------------------- */
 static void go_register(act *a, const char *why) {
     if (a->state != S_REGISTERING) vb_info("%s; registering again", why);
-    if (a->state != S_REGISTERING) a->register_since = now_s();
+    if (a->state != S_REGISTERING) a->register_since = vb_mono_s();
     a->state = S_REGISTERING;
     uv_idle_stop(&a->step_idle);
     uv_timer_stop(&a->beat_timer);
@@ -376,7 +372,7 @@ static void on_control(act *a, const vb_msg *e) {
     if (body != VB__ENVELOPE__BODY_CREDIT) vb_debug("learner: %s", vb_msg_body_name(body));
     if (body == VB__ENVELOPE__BODY_REGISTERED) {
         if (a->state != S_REGISTERING) return; /* an answer to a repeated Register */
-        a->last_heard = now_s();
+        a->last_heard = vb_mono_s();
         if (on_registered(a, e, err, sizeof err) != 0) {
             vb_error("cannot act for this learner: %s", err);
             stop(a, VB_EXIT_RUNTIME, "cannot act for this learner");
@@ -388,7 +384,7 @@ static void on_control(act *a, const vb_msg *e) {
         return;
     }
     if (!from_our_run(a, e)) return; /* e.g. a learner answering an earlier registration */
-    a->last_heard = now_s();
+    a->last_heard = vb_mono_s();
     switch (body) {
     case VB__ENVELOPE__BODY_WEIGHTS: on_weights(a, e->weights, "control"); break;
     case VB__ENVELOPE__BODY_HEARTBEAT: {
@@ -462,7 +458,7 @@ static void sub_readable(vb_channel *ch, void *ctx) {
         if (e->body_case != VB__ENVELOPE__BODY_WEIGHTS)
             bad_input(a, "weights", "rejected a broadcast: a %s message (%lld more held back)", vb_msg_body_name(e->body_case));
         else if (from_our_run(a, e)) {
-            a->last_heard = now_s();
+            a->last_heard = vb_mono_s();
             on_weights(a, e->weights, "weights");
         }
         vb_msg_free(e);
@@ -474,27 +470,27 @@ static void sub_readable(vb_channel *ch, void *ctx) {
 static void retry_cb(uv_timer_t *t) {
     act *a = t->data;
     if (a->state == S_REGISTERING) {
-        if (!a->hinted && a->register_since > 0 && now_s() - a->register_since > 10.0) {
+        if (!a->hinted && a->register_since > 0 && vb_mono_s() - a->register_since > 10.0) {
             a->hinted = true;
             vb_warn("no answer from the learner at %s after %.0f s: is it running with learner.bind set to an address "
-                    "this host reaches%s? (still trying)", a->ep[0], now_s() - a->register_since,
+                    "this host reaches%s? (still trying)", a->ep[0], vb_mono_s() - a->register_since,
                     a->o->keys ? ", does its allowed_actors hold this actor's key (refused connections are in its log)"
                                : ", does it use learner.keys (then pass --keys DIR)");
         }
         send_register(a);
         return;
     }
-    double silent = now_s() - a->last_heard;
+    double silent = vb_mono_s() - a->last_heard;
     if (silent * 1000.0 > (double)a->cfg.actors.timeout_ms) {
         char why[96];
         snprintf(why, sizeof why, "the learner has been silent for %.1f s", silent);
         go_register(a, why);
     } else if (a->state == S_WAITING) {
         send_get_weights(a);
-    } else if (a->blocked_since > 0 && (now_s() - a->blocked_since) * 2000.0 > (double)a->cfg.actors.timeout_ms) {
+    } else if (a->blocked_since > 0 && (vb_mono_s() - a->blocked_since) * 2000.0 > (double)a->cfg.actors.timeout_ms) {
         /* the learner answers but takes in nothing more: chunks were lost
          * on the way (a reconnection); count what it has as all we sent */
-        vb_debug("no credit for %.1f s: resynchronising (%llu sent, %llu taken in)", now_s() - a->blocked_since,
+        vb_debug("no credit for %.1f s: resynchronising (%llu sent, %llu taken in)", vb_mono_s() - a->blocked_since,
                  (unsigned long long)a->sent, (unsigned long long)a->credit_consumed);
         a->sent = a->credit_consumed;
         a->blocked_since = 0;
@@ -707,7 +703,7 @@ int vb_act_run(const vb_act_options *o) {
         return VB_EXIT_USAGE;
     }
     identify(a);
-    a->register_since = now_s();
+    a->register_since = vb_mono_s();
     char err[1024];
     a->zctx = zmq_ctx_new();
     if (!a->zctx || uv_loop_init(&a->loop) != 0) {

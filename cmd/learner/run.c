@@ -20,12 +20,9 @@
 #include "../../common/nn/arena.h"
 #include "../../kernels/backend.h"
 #include "../../kernels/blas_core.h"
+#include "../../common/base/clock.h"
 
-double vb_run_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+double vb_run_now(void) { return vb_mono_s(); }
 
 const char *vb_run_done(const vb_run *r, double t) {
     if (r->env_steps >= r->cfg->run.total_env_steps) return "run.total_env_steps";

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../envs/gridworld.h"
+#include "../base/clock.h"
 
 enum { POS_BITS = 5, MAX_THREADS = 64 };
 
@@ -27,11 +27,6 @@ typedef struct solver {
     double *v_now, *v_next;     /* values of two adjacent levels */
 } solver;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int64_t manhattan(const solver *s, int32_t a, int32_t b) {
     return llabs((long long)(a % s->g - b % s->g)) + llabs((long long)(a / s->g - b / s->g));
@@ -243,7 +238,7 @@ int vb_gridworld_dp_solve(vb_gridworld_dp **out, int64_t grid, int64_t episode_l
                         (long long)grid, (long long)grid), -1;
     if (episode_length < 1 || episodes < 1 || episode_length * episodes > 4096)
         return snprintf(err, err_len, "the exact Bayes-optimal gridworld solver handles tasks of 1 to 4096 steps"), -1;
-    double t0 = now_s();
+    double t0 = vb_mono_s();
     solver s = {.g = grid, .EL = episode_length, .EP = episodes, .H = episode_length * episodes,
                 .r_miss = r_miss, .r_hit = r_hit};
     for (int32_t c = 0; c < grid * grid; c++) {
@@ -292,7 +287,7 @@ int vb_gridworld_dp_solve(vb_gridworld_dp **out, int64_t grid, int64_t episode_l
             dp->value = s.v_next[0]; /* the last level solved, swapped into v_next */
             dp->states = states;
             dp->table_bytes = bytes + 2.0 * (double)widest * sizeof(double);
-            dp->seconds = now_s() - t0;
+            dp->seconds = vb_mono_s() - t0;
             rc = 0;
         }
     }

@@ -17,6 +17,7 @@
 #include "../baselines/registry.h"
 #include "../policy/agent.h"
 #include "../envs/env.h"
+#include "../base/clock.h"
 
 /* The stream ids of evaluation, and of the validation tasks that evaluations
  * during training use; the top byte keeps them apart from each other and from
@@ -67,11 +68,6 @@ int64_t vb_eval_default_threads(void) {
     return n < 1 ? 1 : n > 1024 ? 1024 : (int64_t)n;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void fail(eval_run *run, const char *what, const char *why) {
     pthread_mutex_lock(&run->lock);
@@ -168,7 +164,7 @@ static void wait_with_progress(eval_run *run, double t0) {
         until.tv_sec = (time_t)wake;
         until.tv_nsec = (long)((wake - (double)until.tv_sec) * 1e9);
         pthread_cond_timedwait(&run->finished, &run->lock, &until);
-        double now = now_s();
+        double now = vb_mono_s();
         if (now >= next && run->workers_left > 0) {
             int64_t done = atomic_load(&run->tasks_done);
             vb_info("eval: %lld/%lld tasks (%.0f%%), %.1f tasks/s", (long long)done, (long long)run->opt->tasks,
@@ -434,7 +430,7 @@ int vb_eval_run(const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
     vb_info("eval: agent %s%s on %s, %lld %s tasks, seed %llu, %lld threads, %lld envs per batch", opt->agent, how,
             run.spec.name, (long long)opt->tasks, opt->validation ? "validation" : "held-out",
             (unsigned long long)opt->seed, (long long)threads, (long long)run.batch);
-    double t0 = now_s();
+    double t0 = vb_mono_s();
     int64_t started = 0;
     for (; started < threads; started++) {
         pthread_mutex_lock(&run.lock);
@@ -450,7 +446,7 @@ int vb_eval_run(const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
     }
     wait_with_progress(&run, t0);
     for (int64_t i = 0; i < started; i++) pthread_join(tids[i], NULL);
-    double elapsed = now_s() - t0;
+    double elapsed = vb_mono_s() - t0;
 
     rc = VB_EXIT_RUNTIME;
     if (atomic_load(&run.failed)) {

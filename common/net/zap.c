@@ -4,17 +4,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "../base/log.h"
+#include "../base/clock.h"
 
 enum { ZAP_FRAMES = 8 };
 
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int send_frame(vb_zap *z, const char *s, size_t n, int more) {
     return zmq_send(z->ch.sock, s, n, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0 ? -1 : 0;
@@ -38,7 +33,7 @@ static int frame_is(zmq_msg_t *m, const char *s) {
  * keys or addresses is a new peer each time. */
 enum { GLOBAL_LINES = 20 };
 static bool global_allow(vb_zap *z) {
-    double now = mono_s();
+    double now = vb_mono_s();
     if (now - z->win_start >= 60.0) {
         z->win_start = now;
         z->win_lines = 0;
@@ -81,7 +76,7 @@ static void zap_readable(vb_channel *ch, void *ctx) {
             char pk[VB_PEER_LOG_KEY];
             snprintf(pk, sizeof pk, "%s %s", addr, key);
             int64_t held;
-            if (vb_peer_log_allow(&z->log, pk, mono_s(), &held) && global_allow(z))
+            if (vb_peer_log_allow(&z->log, pk, vb_mono_s(), &held) && global_allow(z))
                 vb_warn("refused a connection from %s%s%s: %s (logged once per address and key, at most %d lines a "
                         "minute; %lld refusals not logged before this one)", addr[0] ? addr : "?",
                         key[0] ? " with key " : "", key, why, GLOBAL_LINES, (long long)take_suppressed(z));
@@ -134,7 +129,7 @@ static void mon_readable(vb_channel *ch, void *ctx) {
         int64_t held;
         char key[VB_PEER_LOG_KEY];
         snprintf(key, sizeof key, "handshake %s", name);
-        if (vb_peer_log_allow(&z->hlog, key, mono_s(), &held))
+        if (vb_peer_log_allow(&z->hlog, key, vb_mono_s(), &held))
             vb_warn("refused a connection on the %s port: its CURVE handshake failed (a peer without keys, or one "
                     "that pins another learner key; ./actor needs --keys DIR with this learner's learner.pub); "
                     "%lld more since the last line, at most one a minute", name, (long long)held);
