@@ -9,6 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/params/params.h"
+#include "common/train/chunk.h"
+
 const char *vb_test_path(const char *rel, char *buf, size_t len) {
     const char *root = getenv("VB_ROOT");
     snprintf(buf, len, "%s/%s", root && *root ? root : ".", rel);
@@ -80,4 +83,19 @@ const char *vb_test_write_tmp(const char *text, char *path, size_t len) {
     cr_assert(write(fd, text, n) == (ssize_t)n);
     close(fd);
     return path;
+}
+
+void vb_test_smoke_layout(const char *algo, int targets, vb_config *cfg, vb_env_spec *spec, vb_model *m,
+                          vb_chunk_layout *cl) {
+    char path[1024], err[512], set[64];
+    vb_config_defaults(cfg);
+    cr_assert_eq(vb_config_load_file(cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0,
+                 "%s", err);
+    if (algo) {
+        snprintf(set, sizeof set, "run.algo=%s", algo);
+        cr_assert_eq(vb_config_set(cfg, set, err, sizeof err), 0, "%s", err);
+    }
+    cr_assert_eq(vb_env_spec_from_config(cfg, spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(m, cfg, spec, err, sizeof err), 0, "%s", err);
+    vb_chunk_layout_init(cl, m, cfg->learner.window, targets != 0);
 }

@@ -22,4 +22,14 @@ void vb_test_proc_free(vb_test_proc *p);
 /* Write text to a fresh temporary file; returns its path (static buffer per call slot). */
 const char *vb_test_write_tmp(const char *text, char *path, size_t len);
 
+/* configs/smoke.yaml with run.algo=algo (NULL: as in the file), its env spec,
+ * model and chunk layout (planner targets or not): what a learner of that
+ * run builds, for tests that speak its protocol. */
+struct vb_config;
+struct vb_env_spec;
+struct vb_model;
+struct vb_chunk_layout;
+void vb_test_smoke_layout(const char *algo, int targets, struct vb_config *cfg, struct vb_env_spec *spec,
+                          struct vb_model *m, struct vb_chunk_layout *cl);
+
 #endif

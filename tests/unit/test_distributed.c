@@ -23,26 +23,6 @@
 #include "test_distributed_support.h"
 #include "common/params/params.h"
 
-/* ./learner on configs/smoke.yaml (rl2) in the test's folder, on ports
- * port..port+2 of 127.0.0.1, with fast heartbeats and metrics; extra --set
- * assignments (NULL-terminated) after the defaults. */
-static pid_t start_learner(const char *name, int port, const char *const *sets, const char *log) {
-    static char cfg[1024], root[128], nm[64], pt[64];
-    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
-    snprintf(root, sizeof root, "run.root=%s", vb_dt_root());
-    snprintf(nm, sizeof nm, "run.name=%s", name);
-    snprintf(pt, sizeof pt, "learner.port=%d", port);
-    const char *args[64] = {"--config", cfg, "--set", root, "--set", nm, "--set", pt, "--set", "learner.bind=127.0.0.1",
-                            "--set", "run.algo=rl2", "--set", "log.interval_s=0.1", "--set", "actors.heartbeat_ms=100",
-                            "--set", "actors.timeout_ms=2000"};
-    int n = 18;
-    for (int i = 0; sets && sets[i]; i++) {
-        args[n++] = "--set";
-        args[n++] = sets[i];
-    }
-    args[n] = NULL;
-    return vb_dt_spawn("learner", args, log);
-}
 
 static pid_t start_actor(int port, const char *name, const char *log) {
     char ep[64];
@@ -77,7 +57,7 @@ Test(distributed, learner_and_two_local_actors_train, .init = vb_dt_setup, .fini
     char log[256], metrics[256];
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("t/metrics.jsonl", metrics, sizeof metrics);
-    pid_t l = start_learner("t", vb_dt_free_ports(), (const char *[]){"actors.local=2", "run.total_env_steps=24000", NULL}, log);
+    pid_t l = vb_dt_start_learner("t", vb_dt_free_ports(), (const char *[]){"actors.local=2", "run.total_env_steps=24000", NULL}, log);
     int st = vb_dt_wait(l, 120);
     char *out = vb_dt_slurp(log);
     cr_assert_eq(st, 0, "learner exited %d:\n%s", st, out);
@@ -110,7 +90,7 @@ Test(distributed, learner_and_two_local_actors_train, .init = vb_dt_setup, .fini
 Test(distributed, max_wall_s_ends_the_run_with_its_actors, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char log[256];
     vb_dt_path("learner.log", log, sizeof log);
-    pid_t l = start_learner("w", vb_dt_free_ports(),
+    pid_t l = vb_dt_start_learner("w", vb_dt_free_ports(),
                             (const char *[]){"actors.local=1", "run.total_env_steps=1000000000", "run.max_wall_s=3", NULL},
                             log);
     int st = vb_dt_wait(l, 60);
@@ -128,7 +108,7 @@ Test(distributed, a_killed_actor_is_restarted_with_current_weights, .init = vb_d
     char log[256], metrics[256];
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("k/metrics.jsonl", metrics, sizeof metrics);
-    pid_t l = start_learner("k", vb_dt_free_ports(),
+    pid_t l = vb_dt_start_learner("k", vb_dt_free_ports(),
                             (const char *[]){"actors.local=2", "run.total_env_steps=1000000000", "learner.publish_every=5",
                                              NULL}, log);
     cr_assert(vb_dt_wait_for(log, "joined: 'local-", 2, 60));
@@ -167,7 +147,7 @@ Test(distributed, resume_after_kill_9_and_remote_actors_reconnect, .init = vb_dt
     vb_dt_path("actor1.log", alog[1], sizeof alog[1]);
     vb_dt_path("r/metrics.jsonl", metrics, sizeof metrics);
     int port = vb_dt_free_ports();
-    pid_t l = start_learner("r", port,
+    pid_t l = vb_dt_start_learner("r", port,
                             (const char *[]){"actors.local=0", "run.total_env_steps=1000000000",
                                              "learner.checkpoint_every=20", NULL}, log);
     pid_t a[2] = {start_actor(port, "remote-0", alog[0]), start_actor(port, "remote-1", alog[1])};
@@ -225,7 +205,7 @@ Test(distributed, a_silent_remote_actor_is_timed_out, .init = vb_dt_setup, .fini
     vb_dt_path("actor1.log", alog[1], sizeof alog[1]);
     vb_dt_path("s/metrics.jsonl", metrics, sizeof metrics);
     int port = vb_dt_free_ports();
-    pid_t l = start_learner("s", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
+    pid_t l = vb_dt_start_learner("s", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
     pid_t a[2] = {start_actor(port, "remote-0", alog[0]), start_actor(port, "remote-1", alog[1])};
     cr_assert(vb_dt_wait_for(log, "joined: 'remote-", 2, 60), "the remote actors did not join");
     cr_assert(vb_dt_wait_metric(metrics, "updates", 20, 90), "no training");
@@ -271,23 +251,18 @@ static void send_raw_tcp(int port, const char *junk, size_t n) {
 static void pack(vb_msg *e, void **buf, size_t *len) { cr_assert_eq(vb_msg_pack(e, buf, len), 0); }
 
 Test(distributed, bad_messages_on_every_port_are_counted_and_dropped, .init = vb_dt_setup, .fini = vb_dt_teardown) {
-    char log[256], metrics[256], path[1024], err[512];
+    char log[256], metrics[256];
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("b/metrics.jsonl", metrics, sizeof metrics);
     int port = vb_dt_free_ports();
-    pid_t l = start_learner("b", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
+    pid_t l = vb_dt_start_learner("b", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
     cr_assert(vb_dt_wait_for(log, "local actors on", 1, 60), "the learner did not start");
     /* the learner's chunk layout, to size messages around its limits */
     vb_config cfg;
-    vb_config_defaults(&cfg);
-    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
-    cr_assert_eq(vb_config_set(&cfg, "run.algo=rl2", err, sizeof err), 0);
     vb_env_spec spec;
     vb_model m;
     vb_chunk_layout cl;
-    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0);
-    vb_chunk_layout_init(&cl, &m, cfg.learner.window, false);
+    vb_test_smoke_layout("rl2", 0, &cfg, &spec, &m, &cl);
     size_t chunk_max = vb_msg_chunk_max_size(&cl);
 
     void *z = zmq_ctx_new();
@@ -390,20 +365,6 @@ static vb_msg *recv_envelope(void *s) {
     return e;
 }
 
-static void send_register(void *ctl, uint64_t instance) {
-    vb_msg e = VB__ENVELOPE__INIT;
-    Vb__Register r = VB__REGISTER__INIT;
-    void *buf;
-    size_t len;
-    vb_msg_header(&e, NULL, NULL, 1);
-    r.name = "scripted";
-    r.instance = instance;
-    e.body_case = VB__ENVELOPE__BODY_REGISTER;
-    e.register_ = &r;
-    cr_assert_eq(vb_msg_pack(&e, &buf, &len), 0);
-    cr_assert_eq(zmq_send(ctl, buf, len, 0), (int)len);
-    free(buf);
-}
 
 /* Registered, then the learner's Credit for this actor. */
 static void expect_registration(void *ctl, char *run_id, char *actor_id, uint64_t *consumed) {
@@ -438,10 +399,10 @@ static void send_chunk(const vb_chunk *c, void *ctx) {
 /* A Register repeated after chunks were taken in (a retry that was queued
  * while the connection was down) keeps the assignment and the credit count. */
 Test(distributed, a_repeated_register_keeps_assignment_and_credit, .init = vb_dt_setup, .fini = vb_dt_teardown) {
-    char log[256], path[1024], err[512];
+    char log[256], err[512];
     vb_dt_path("learner.log", log, sizeof log);
     int port = vb_dt_free_ports();
-    start_learner("g", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
+    vb_dt_start_learner("g", port, (const char *[]){"actors.local=0", "run.total_env_steps=1000000000", NULL}, log);
     cr_assert(vb_dt_wait_for(log, "local actors on", 1, 60), "the learner did not start");
     void *z = zmq_ctx_new();
     void *ctl = connect_to(z, ZMQ_DEALER, port), *push = connect_to(z, ZMQ_PUSH, port + 1);
@@ -449,25 +410,20 @@ Test(distributed, a_repeated_register_keeps_assignment_and_credit, .init = vb_dt
     zmq_setsockopt(ctl, ZMQ_RCVTIMEO, &t, sizeof t);
     char run_id[VB_MSG_MAX_ID + 1], actor_id[VB_MSG_MAX_ID + 1], run2[VB_MSG_MAX_ID + 1], actor2[VB_MSG_MAX_ID + 1];
     uint64_t consumed;
-    send_register(ctl, 77);
+    cr_assert(vb_dt_send_register(ctl, 77));
     expect_registration(ctl, run_id, actor_id, &consumed);
     cr_assert_eq(consumed, 0);
     /* one round of real chunks, acted here with the run's model */
     vb_config cfg;
-    vb_config_defaults(&cfg);
-    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
-    cr_assert_eq(vb_config_set(&cfg, "run.algo=rl2", err, sizeof err), 0);
     vb_env_spec spec;
     vb_model m;
-    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0);
+    vb_chunk_layout cl;
+    vb_test_smoke_layout("rl2", 0, &cfg, &spec, &m, &cl);
     float *P = calloc((size_t)m.layout.total, sizeof(float));
     cr_assert_eq(vb_model_init(&m, P, 5), 0);
     vb_acting a;
     cr_assert_eq(vb_acting_create_from_config(&a, vb_backend_cpu(), &m, &cfg, cfg.env.batch, 1, 1000, err, sizeof err), 0, "%s", err);
     vb_acting_set_params(&a, P, 0);
-    vb_chunk_layout cl;
-    vb_chunk_layout_init(&cl, &m, cfg.learner.window, false);
     chunk_out o = {.push = push, .run_id = run_id, .actor_id = actor_id, .cl = &cl};
     for (int64_t i = 0; i < cfg.learner.window; i++) cr_assert_eq(vb_acting_step(&a, send_chunk, &o, err, sizeof err), 0);
     cr_assert_eq(o.sent, cfg.env.batch);
@@ -478,7 +434,7 @@ Test(distributed, a_repeated_register_keeps_assignment_and_credit, .init = vb_dt
         vb_msg_free(e);
         if (consumed == (uint64_t)o.sent) break;
     }
-    send_register(ctl, 77);
+    cr_assert(vb_dt_send_register(ctl, 77));
     expect_registration(ctl, run2, actor2, &consumed);
     cr_assert_str_eq(run2, run_id);
     cr_assert_str_eq(actor2, actor_id);

@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
+#include "common/net/messages.h"
 #include "support.h"
 
 enum { MAX_PROCS = 32 };
@@ -187,4 +190,38 @@ int vb_dt_free_ports(void) {
     }
     cr_assert_fail("no three consecutive free ports");
     return -1;
+}
+
+pid_t vb_dt_start_learner(const char *name, int port, const char *const *sets, const char *log) {
+    char cfg[1024], root[128], nm[64], pt[64];
+    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
+    snprintf(root, sizeof root, "run.root=%s", vb_dt_root());
+    snprintf(nm, sizeof nm, "run.name=%s", name);
+    snprintf(pt, sizeof pt, "learner.port=%d", port);
+    const char *args[64] = {"--config", cfg, "--set", root, "--set", nm, "--set", pt, "--set", "learner.bind=127.0.0.1",
+                            "--set", "run.algo=rl2", "--set", "log.interval_s=0.1", "--set", "actors.heartbeat_ms=100",
+                            "--set", "actors.timeout_ms=2000"};
+    int n = 18;
+    for (int i = 0; sets && sets[i] && n < 62; i++) {
+        args[n++] = "--set";
+        args[n++] = sets[i];
+    }
+    args[n] = NULL;
+    return vb_dt_spawn("learner", args, log);
+}
+
+bool vb_dt_send_register(void *ctl, uint64_t instance) {
+    vb_msg e = VB__ENVELOPE__INIT;
+    Vb__Register r = VB__REGISTER__INIT;
+    void *buf;
+    size_t len;
+    vb_msg_header(&e, NULL, NULL, 1);
+    r.name = "scripted";
+    r.instance = instance;
+    e.body_case = VB__ENVELOPE__BODY_REGISTER;
+    e.register_ = &r;
+    cr_assert_eq(vb_msg_pack(&e, &buf, &len), 0);
+    bool sent = zmq_send(ctl, buf, len, 0) == (int)len;
+    free(buf);
+    return sent;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* .init / .fini of a test: a fresh temporary folder; then every spawned
@@ -39,6 +40,15 @@ bool vb_dt_wait_for(const char *path, const char *needle, int count, double time
 double vb_dt_metric(const char *metrics_path, const char *key);
 /* Wait until that value reaches at least v; false on timeout. */
 bool vb_dt_wait_metric(const char *metrics_path, const char *key, double v, double timeout_s);
+
+/* ./learner on configs/smoke.yaml (rl2) in the test's folder as run `name`,
+ * on ports port..port+2 of 127.0.0.1, with fast heartbeats (100 ms),
+ * actors.timeout_ms 2000 and metrics every 0.1 s; then the NULL-terminated
+ * assignments in sets (later ones win). */
+pid_t vb_dt_start_learner(const char *name, int port, const char *const *sets, const char *log);
+/* Send a Register{name "scripted", instance} on a DEALER: whether the socket
+ * took it (one with nowhere to send, e.g. refused by CURVE, may not). */
+bool vb_dt_send_register(void *ctl, uint64_t instance);
 
 /* A port P such that P, P+1 and P+2 are free on 127.0.0.1 now. */
 int vb_dt_free_ports(void);

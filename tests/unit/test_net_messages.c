@@ -319,16 +319,12 @@ Test(net_messages, register_and_heartbeat_checks) {
 
 /* A chunk's contents against the bounds its env spec allows. */
 Test(net_messages, chunk_bounds_come_from_the_env_spec) {
-    char path[1024], err[512], why[256];
+    char why[256];
     vb_config cfg;
-    vb_config_defaults(&cfg);
-    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
     vb_env_spec spec;
     vb_model m;
-    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0);
     vb_chunk_layout cl;
-    vb_chunk_layout_init(&cl, &m, cfg.learner.window, true);
+    vb_test_smoke_layout(NULL, 1, &cfg, &spec, &m, &cl);
     vb_chunk_bounds b;
     vb_chunk_bounds_from_spec(&b, &spec);
     cr_assert_float_eq(b.reward_min, -0.1f, 1e-7); /* gridworld: a miss costs 0.1, the goal pays 1 */

@@ -55,26 +55,23 @@ static void check_diverged(const vb_test_proc *p, const char *name) {
     cr_assert_neq(system(cmd), 0, "no checkpoint of a diverged state is written");
 }
 
-Test(nonfinite, serial_divergence_stops_the_run) {
+/* The diverging run `name` with the mode's arguments first (NULL-terminated). */
+static void diverging_run(const char *name, const char *const *mode) {
     vb_test_proc p;
-    const char *args[32] = {"--serial"};
-    int n = 1;
+    const char *args[32];
+    int n = 0;
+    for (int i = 0; mode[i]; i++) args[n++] = mode[i];
     for (size_t i = 0; i < sizeof diverge / sizeof *diverge; i++) args[n++] = diverge[i];
     args[n] = NULL;
-    learner(&p, "div_serial", args);
-    check_diverged(&p, "div_serial");
+    learner(&p, name, args);
+    check_diverged(&p, name);
     vb_test_proc_free(&p);
 }
 
+Test(nonfinite, serial_divergence_stops_the_run) { diverging_run("div_serial", (const char *[]){"--serial", NULL}); }
+
 Test(nonfinite, distributed_divergence_stops_the_run) {
-    vb_test_proc p;
-    const char *args[32] = {"--set", "actors.local=1"};
-    int n = 2;
-    for (size_t i = 0; i < sizeof diverge / sizeof *diverge; i++) args[n++] = diverge[i];
-    args[n] = NULL;
-    learner(&p, "div_dist", args);
-    check_diverged(&p, "div_dist");
-    vb_test_proc_free(&p);
+    diverging_run("div_dist", (const char *[]){"--set", "actors.local=1", NULL});
 }
 
 /* A finished short run's checkpoint: its path in out. */

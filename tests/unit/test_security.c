@@ -22,22 +22,13 @@
 
 TestSuite(security, .init = vb_dt_setup, .fini = vb_dt_teardown, .timeout = 240);
 
+/* The shared test learner, with a longer actor timeout and no step limit. */
 static pid_t start_learner(const char *name, int port, const char *const *sets, const char *log) {
-    static char cfg[1024], root[128], nm[64], pt[64];
-    vb_test_path("configs/smoke.yaml", cfg, sizeof cfg);
-    snprintf(root, sizeof root, "run.root=%s", vb_dt_root());
-    snprintf(nm, sizeof nm, "run.name=%s", name);
-    snprintf(pt, sizeof pt, "learner.port=%d", port);
-    const char *args[64] = {"--config", cfg, "--set", root, "--set", nm, "--set", pt, "--set", "learner.bind=127.0.0.1",
-                            "--set", "run.algo=rl2", "--set", "log.interval_s=0.1", "--set", "actors.heartbeat_ms=100",
-                            "--set", "actors.timeout_ms=5000", "--set", "run.total_env_steps=1000000000"};
-    int n = 20;
-    for (int i = 0; sets && sets[i]; i++) {
-        args[n++] = "--set";
-        args[n++] = sets[i];
-    }
-    args[n] = NULL;
-    return vb_dt_spawn("learner", args, log);
+    const char *all[32] = {"actors.timeout_ms=5000", "run.total_env_steps=1000000000"};
+    int n = 2;
+    for (int i = 0; sets && sets[i] && n < 31; i++) all[n++] = sets[i];
+    all[n] = NULL;
+    return vb_dt_start_learner(name, port, all, log);
 }
 
 /* A socket to port on 127.0.0.1; with CURVE when dir is given (its actor
@@ -92,21 +83,11 @@ static vb_msg *recv_env(void *s) {
     return e;
 }
 
-static bool send_register(void *ctl, uint64_t instance) {
-    vb_msg e = VB__ENVELOPE__INIT;
-    Vb__Register r = VB__REGISTER__INIT;
-    vb_msg_header(&e, NULL, NULL, 1);
-    r.name = "scripted";
-    r.instance = instance;
-    e.body_case = VB__ENVELOPE__BODY_REGISTER;
-    e.register_ = &r;
-    return send_env(ctl, &e);
-}
 
 /* Register and read Registered (+ Credit): the run and actor ids. false when
  * no answer came. */
 static bool register_as(void *ctl, uint64_t instance, char *run_id, char *actor_id) {
-    if (!send_register(ctl, instance)) return false;
+    if (!vb_dt_send_register(ctl, instance)) return false;
     vb_msg *e = recv_env(ctl);
     if (!e) return false;
     cr_assert_eq(e->body_case, VB__ENVELOPE__BODY_REGISTERED, "%s", vb_msg_body_name(e->body_case));
@@ -214,7 +195,7 @@ Test(security, a_registered_peer_cannot_speak_for_another) {
     /* b, registered with its own key, names a in every way it can */
     cr_assert(send_named(b, run_id, ida, VB__ENVELOPE__BODY_SHUTDOWN));
     cr_assert(send_named(b, run_id, ida, VB__ENVELOPE__BODY_HEARTBEAT));
-    cr_assert(send_register(b, 11)); /* a's instance: a takeover of a's registration */
+    cr_assert(vb_dt_send_register(b, 11)); /* a's instance: a takeover of a's registration */
     cr_assert_null(recv_env(b), "the learner answered a peer that claimed another's instance");
     vb_msg e = VB__ENVELOPE__INIT;
     Vb__Chunk ch = VB__CHUNK__INIT;
@@ -269,12 +250,12 @@ Test(security, a_registration_flood_leaves_room_for_local_actors) {
     cr_assert(vb_dt_wait_for(log, "joined: 'local-0'", 1, 60));
     void *z = zmq_ctx_new();
     void *ctl = peer(z, ZMQ_DEALER, port, NULL);
-    for (uint64_t i = 0; i < 300; i++) cr_assert(send_register(ctl, 1000 + i));
+    for (uint64_t i = 0; i < 300; i++) cr_assert(vb_dt_send_register(ctl, 1000 + i));
     cr_assert(vb_dt_wait_metric(metrics, "refused_registrations", 296, 20), "refused: %g",
               vb_dt_metric(metrics, "refused_registrations"));
     /* the local actor, killed and restarted during the flood, gets back in */
     kill(local_pid(log, 0), SIGKILL);
-    for (uint64_t i = 0; i < 300; i++) cr_assert(send_register(ctl, 5000 + i));
+    for (uint64_t i = 0; i < 300; i++) cr_assert(vb_dt_send_register(ctl, 5000 + i));
     cr_assert(vb_dt_wait_for(log, "joined: 'local-0'", 2, 60), "the restarted local actor was locked out");
     cr_assert_leq(vb_dt_metric(metrics, "actors"), 5);
     zmq_close(ctl);
@@ -463,22 +444,17 @@ static bool send_zero_chunk(void *push, const char *run_id, const char *actor_id
  * it published, or a multiple of learner.publish_every since) and must not go
  * back: a peer cannot pass old data off as fresh. */
 Test(security, chunks_claim_only_versions_the_learner_sent) {
-    char log[256], metrics[256], path[1024], err[512];
+    char log[256], metrics[256];
     vb_dt_path("learner.log", log, sizeof log);
     vb_dt_path("v/metrics.jsonl", metrics, sizeof metrics);
     int port = vb_dt_free_ports();
     pid_t l = start_learner("v", port, (const char *[]){"actors.local=1", "learner.publish_every=10", NULL}, log);
     cr_assert(vb_dt_wait_metric(metrics, "updates", 100, 60));
     vb_config cfg;
-    vb_config_defaults(&cfg);
-    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
-    cr_assert_eq(vb_config_set(&cfg, "run.algo=rl2", err, sizeof err), 0);
     vb_env_spec spec;
     vb_model m;
-    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0);
     vb_chunk_layout cl;
-    vb_chunk_layout_init(&cl, &m, cfg.learner.window, false);
+    vb_test_smoke_layout("rl2", 0, &cfg, &spec, &m, &cl);
     void *z = zmq_ctx_new();
     void *ctl = peer(z, ZMQ_DEALER, port, NULL), *push = peer(z, ZMQ_PUSH, port + 1, NULL);
     char run_id[VB_MSG_MAX_ID + 1], id[VB_MSG_MAX_ID + 1];
