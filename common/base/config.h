@@ -38,6 +38,7 @@ typedef struct vb_config {
         int64_t grid_size;
         int64_t episode_length;
         int64_t episodes_per_task;
+        bool permute_moves;
         int64_t arms;
         int64_t horizon;
         double prior_alpha;
@@ -101,6 +102,7 @@ typedef struct vb_config {
         double kl_beta;
         int64_t elbo_samples;
         int64_t elbo_warmup_updates;
+        int64_t state_pairs;    /* learned dynamics: transitions decoded per row */
         int elbo_decode;        /* vb_elbo_decode */
         int value_target;       /* vb_value_target */
         double lambda;

@@ -13,7 +13,7 @@ static const char *const sections[] = {"run", "env", "model", "planner", "learne
 static const char *const algo_choices[] = {"varibased", "rl2", "varibad", NULL};
 static const char *const env_choices[] = {"gridworld", "bandit", "funcopt", NULL};
 static const char *const core_choices[] = {"gru", "s5", NULL};
-static const char *const dynamics_choices[] = {"learned", "env", NULL};
+static const char *const dynamics_choices[] = {"learned", "env", "auto", NULL};
 static const char *const target_choices[] = {"backup", "weights", NULL};
 static const char *const backup_weight_choices[] = {"twisted", "prior", NULL};
 static const char *const root_action_choices[] = {"policy", "all", NULL};
@@ -110,6 +110,9 @@ static const vb_cfg_key schema[] = {
     KINT(env, grid_size, "5", 3, 64, "gridworld: side of the square grid"),
     KINT(env, episode_length, "15", 1, 100000, "gridworld: steps per episode"),
     KINT(env, episodes_per_task, "4", 1, 10000, "gridworld: episodes per task (goal kept)"),
+    KBOOL(env, permute_moves, "false",
+          "gridworld: each task also draws which move each of the four move actions makes (24 permutations, kept "
+          "for the task): the transitions depend on the task"),
     KINT(env, arms, "5", 2, 256, "bandit: number of arms K"),
     KINT(env, horizon, "10", 1, 100000, "bandit: pulls per task H"),
     KFLT(env, prior_alpha, "1", 1e-3, 1e3, "bandit: Beta prior alpha of each arm"),
@@ -143,7 +146,8 @@ static const vb_cfg_key schema[] = {
          "resample after every P-th step of the D (with sampled continuations); P >= D: only when the ESS falls"),
     KFLT(planner, ess_threshold, "0.5", 0, 1, "resample when ESS < threshold * K"),
     KFLT(planner, temperature, "1", 1e-6, 1e6, "twist temperature eta"),
-    KENUM(planner, dynamics, "learned", dynamics_choices, "state transitions from the decoder or the env"),
+    KENUM(planner, dynamics, "auto", dynamics_choices,
+          "imagined state transitions: learned (the next-state decoder the ELBO trains), env (the exact transition; task-independent families only) or auto (env where the family's transitions are task-independent, else learned)"),
     KENUM(planner, target, "backup", target_choices, "policy/value readout of the planner"),
     KENUM(planner, backup_weights, "prior", backup_weight_choices,
           "backup readout: weight each return by its particle's weight relative to the policy prior (prior: Q-hat "
@@ -190,6 +194,9 @@ static const vb_cfg_key schema[] = {
     KINT(learner, elbo_warmup_updates, "500", 0, I53, "updates that train the ELBO alone"),
     KENUM(learner, elbo_decode, "transitions", decode_choices,
           "what the ELBO reconstructs: the window's transitions, or the task's label of every reward cell"),
+    KINT(learner, state_pairs, "4", 1, 4096,
+         "learned dynamics: same-task transitions the state head decodes per row and latent sample (drawn "
+         "uniformly; an unbiased estimate of decoding them all)"),
     KENUM(learner, value_target, "planner", value_target_choices, "value target: planner V-hat or lambda-return"),
     KFLT(learner, lambda, "0.95", 0, 1, "lambda of lambda-returns and GAE"),
     KBOOL(learner, refresh_carry, "false", "re-encode windows from the task start"),

@@ -7,7 +7,9 @@
 typedef enum vb_algo { VB_ALGO_VARIBASED = 0, VB_ALGO_RL2 = 1, VB_ALGO_VARIBAD = 2 } vb_algo;
 typedef enum vb_env_name { VB_ENV_GRIDWORLD = 0, VB_ENV_BANDIT = 1, VB_ENV_FUNCOPT = 2 } vb_env_name;
 typedef enum vb_core_kind { VB_CORE_GRU = 0, VB_CORE_S5 = 1 } vb_core_kind;
-typedef enum vb_dynamics { VB_DYN_LEARNED = 0, VB_DYN_ENV = 1 } vb_dynamics;
+/* where imagined state transitions come from: the trained next-state decoder, the env's exact
+ * transition, or auto: env where the family declares task-independent transitions, else learned */
+typedef enum vb_dynamics { VB_DYN_LEARNED = 0, VB_DYN_ENV = 1, VB_DYN_AUTO = 2 } vb_dynamics;
 typedef enum vb_plan_target { VB_TARGET_BACKUP = 0, VB_TARGET_WEIGHTS = 1 } vb_plan_target;
 typedef enum vb_backup_weights { VB_BACKUP_TWISTED = 0, VB_BACKUP_PRIOR = 1 } vb_backup_weights;
 typedef enum vb_root_actions { VB_ROOT_POLICY = 0, VB_ROOT_ALL = 1 } vb_root_actions;

@@ -155,8 +155,25 @@ void vb_env_episode_start_obs(const vb_env_spec *spec, float *obs) { family_of(s
 
 int vb_env_transition(const vb_env_spec *spec, const float *obs, int32_t action, float *next_obs) {
     if (action < 0 || action >= spec->num_actions) return VB_ENV_EACTION;
+    if (!spec->task_independent_transitions) return VB_ENV_ETASKDEP;
     family_of(spec->family)->transition(spec, obs, action, next_obs);
     return VB_ENV_OK;
+}
+
+int vb_env_resolve_dynamics(const vb_env_spec *spec, int dynamics) {
+    if (dynamics != VB_DYN_AUTO) return dynamics;
+    return spec->task_independent_transitions ? VB_DYN_ENV : VB_DYN_LEARNED;
+}
+
+int64_t vb_env_state_cell(const vb_env_spec *spec, const float *obs) {
+    const vb__env_family *f = family_of(spec->family);
+    return spec->state_cells > 0 && f->state_cell ? f->state_cell(spec, obs) : 0;
+}
+
+void vb_env_cell_obs(const vb_env_spec *spec, int64_t cell, float *obs) {
+    const vb__env_family *f = family_of(spec->family);
+    if (spec->state_cells > 0 && f->cell_obs) f->cell_obs(spec, cell, obs);
+    else for (int64_t j = 0; j < spec->obs_size; j++) obs[j] = 0.0f;
 }
 
 int64_t vb_env_reward_cell(const vb_env_spec *spec, const float *obs, int32_t action, const float *next_obs) {
@@ -177,6 +194,7 @@ const char *vb_env_strerror(int code) {
     case VB_ENV_EINDEX: return "environment index out of range";
     case VB_ENV_ENUMERIC: return "non-positive pivot while factoring the task's covariance";
     case VB_ENV_ENOEPISODE: return "the task has no further episode";
+    case VB_ENV_ETASKDEP: return "the family's transitions depend on the task: there is no exact transition";
     default: return "unknown error";
     }
 }

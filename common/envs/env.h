@@ -45,6 +45,7 @@ enum {
     VB_ENV_EINDEX = -3,    /* an env index outside [0, n) */
     VB_ENV_ENUMERIC = -4,  /* a task could not be drawn (non-positive Cholesky pivot) */
     VB_ENV_ENOEPISODE = -5, /* reset_episode during the task's last episode */
+    VB_ENV_ETASKDEP = -6,  /* vb_env_transition of a family whose transitions depend on the task */
 };
 
 /* A task family and its parameters (the env section of a run config). */
@@ -52,6 +53,7 @@ typedef struct vb_env_params {
     int family;                  /* vb_env_name */
     double gamma;
     int64_t grid_size, episode_length, episodes_per_task;            /* gridworld */
+    bool permute_moves;                                              /* gridworld */
     int64_t arms, horizon;                                           /* bandit */
     double prior_alpha, prior_beta;                                  /* bandit: Beta task prior */
     int64_t points, queries;                                         /* funcopt */
@@ -72,12 +74,16 @@ typedef struct vb_env_spec {
     int64_t steps_per_task;      /* H+ = episode_length * episodes_per_task */
     double gamma;                /* discount factor (env.gamma) */
     bool task_independent_transitions; /* vb_env_transition is exact for every task */
+    int64_t state_cells;         /* > 0: the states are these many discrete cells (vb_env_state_cell,
+                                    vb_env_cell_obs), decoded as a categorical; 0: continuous
+                                    observations, decoded as unit-variance Gaussians */
     int64_t reward_cells;        /* structured reward head: one output per cell */
     const char *reward_cell_layout; /* what a cell is */
     double cell_hit_prior;       /* BERNOULLI: a cell's probability of a hit under the task prior
                                     (the reward head's initial output); 0: not given */
     bool reports_regret;         /* the batch's regret buffer is meaningful */
     int64_t grid_size;           /* gridworld: side of the grid; else 0 */
+    bool permuted_moves;         /* gridworld: each task permutes the four moves */
     int64_t points;              /* funcopt: grid points N; else 0 */
     double prior_alpha, prior_beta; /* bandit: the Beta prior every arm's p is drawn from; else 0 */
 } vb_env_spec;
@@ -132,8 +138,16 @@ int vb_env_reset_finished(vb_env_batch *b);
 int vb_env_step(vb_env_batch *b, const int32_t *actions);
 
 /* task-independent transitions only: the exact successor of obs under action,
- * written to next_obs (obs_size floats). VB_ENV_OK, or VB_ENV_EACTION. */
+ * written to next_obs (obs_size floats). VB_ENV_OK, VB_ENV_EACTION, or
+ * VB_ENV_ETASKDEP where the spec's transitions depend on the task. */
 int vb_env_transition(const vb_env_spec *spec, const float *obs, int32_t action, float *next_obs);
+/* planner.dynamics as it applies to spec: VB_DYN_AUTO becomes VB_DYN_ENV where
+ * the transitions are task-independent, else VB_DYN_LEARNED; others unchanged. */
+int vb_env_resolve_dynamics(const vb_env_spec *spec, int dynamics);
+/* state_cells > 0: the cell of an observation, in [0, state_cells), and the
+ * observation of a cell (obs_size floats). */
+int64_t vb_env_state_cell(const vb_env_spec *spec, const float *obs);
+void vb_env_cell_obs(const vb_env_spec *spec, int64_t cell, float *obs);
 /* The observation every later episode of a task starts from (task-independent
  * for every family), written to obs (obs_size floats). */
 void vb_env_episode_start_obs(const vb_env_spec *spec, float *obs);

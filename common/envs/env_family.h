@@ -19,10 +19,14 @@ typedef struct vb__env_family {
     void (*reset_episode)(vb_env_batch *b, int64_t i);
     /* Apply action a (already checked) to env i: obs, reward and regret. */
     void (*step)(vb_env_batch *b, int64_t i, int32_t a);
-    /* The exact successor for task-independent transitions (action checked). */
+    /* The exact successor for task-independent transitions (action checked;
+     * called only when the spec says they are). */
     void (*transition)(const vb_env_spec *spec, const float *obs, int32_t a, float *next_obs);
     /* The observation at the start of a later episode (task-independent). */
     void (*start_obs)(const vb_env_spec *spec, float *obs);
+    /* state_cells > 0: the cell of an observation, and back. */
+    int64_t (*state_cell)(const vb_env_spec *spec, const float *obs);
+    void (*cell_obs)(const vb_env_spec *spec, int64_t cell, float *obs);
     /* The reward cell of a transition. */
     int64_t (*reward_cell)(const vb_env_spec *spec, const float *obs, int32_t a, const float *next_obs);
     /* Env i's task as decoder labels, one per reward cell (see env.h). */

@@ -10,6 +10,7 @@
 typedef struct grid_state {
     int32_t *pos;  /* (n, 2) x, y */
     int32_t *goal; /* (n, 2) x, y */
+    int8_t *moves; /* (n, 5) the move each action makes (identity unless permute_moves) */
 } grid_state;
 
 void vb_gridworld_move(int64_t g, int32_t x, int32_t y, int32_t a, int32_t *nx, int32_t *ny) {
@@ -37,8 +38,10 @@ static int grid_spec(const vb_env_params *p, vb_env_spec *s, char *err, size_t e
     s->reward_levels[1] = 1.0f;
     s->episode_length = p->episode_length;
     s->episodes_per_task = p->episodes_per_task;
-    s->task_independent_transitions = true;
+    s->permuted_moves = p->permute_moves;
+    s->task_independent_transitions = !p->permute_moves;
     s->grid_size = p->grid_size;
+    s->state_cells = s->grid_size * s->grid_size;
     s->reward_cells = s->grid_size * s->grid_size;
     s->reward_cell_layout = "the cell after the move, y * grid_size + x (hit: it is the goal)";
     /* the goal is uniform over the candidate cells */
@@ -55,7 +58,8 @@ static int grid_create(vb_env_batch *b, const vb_env_params *p, char *err, size_
     b->state = st;
     st->pos = calloc((size_t)b->n * 2, sizeof *st->pos);
     st->goal = calloc((size_t)b->n * 2, sizeof *st->goal);
-    if (!st->pos || !st->goal) return snprintf(err, err_len, "out of memory"), -1;
+    st->moves = calloc((size_t)b->n * 5, sizeof *st->moves);
+    if (!st->pos || !st->goal || !st->moves) return snprintf(err, err_len, "out of memory"), -1;
     return 0;
 }
 
@@ -63,6 +67,7 @@ static void grid_destroy(void *state) {
     grid_state *st = state;
     free(st->pos);
     free(st->goal);
+    free(st->moves);
     free(st);
 }
 
@@ -79,7 +84,9 @@ static void grid_reset_episode(vb_env_batch *b, int64_t i) {
     write_obs(b, i);
 }
 
-/* The goal is the k-th candidate in row-major order (y, then x), k uniform. */
+/* The goal is the k-th candidate in row-major order (y, then x), k uniform;
+ * with permute_moves the four moves are then shuffled (Fisher-Yates, from the
+ * same stream, so a seed's goals are those of the unpermuted family). */
 static int grid_reset_task(vb_env_batch *b, int64_t i) {
     grid_state *st = b->state;
     int32_t g = (int32_t)b->spec.grid_size;
@@ -93,6 +100,15 @@ static int grid_reset_task(vb_env_batch *b, int64_t i) {
             }
         }
     }
+    int8_t *mv = &st->moves[i * 5];
+    for (int8_t a = 0; a < 5; a++) mv[a] = a;
+    if (b->spec.permuted_moves)
+        for (uint32_t j = 4; j > 1; j--) {
+            uint32_t r = vb_rng_below(&b->rng[i], j);
+            int8_t t = mv[j];
+            mv[j] = mv[1 + r];
+            mv[1 + r] = t;
+        }
     grid_reset_episode(b, i);
     return VB_ENV_OK;
 }
@@ -100,7 +116,7 @@ static int grid_reset_task(vb_env_batch *b, int64_t i) {
 static void grid_step(vb_env_batch *b, int64_t i, int32_t a) {
     grid_state *st = b->state;
     int32_t *p = &st->pos[i * 2];
-    vb_gridworld_move(b->spec.grid_size, p[0], p[1], a, &p[0], &p[1]);
+    vb_gridworld_move(b->spec.grid_size, p[0], p[1], st->moves[i * 5 + a], &p[0], &p[1]);
     int hit = p[0] == st->goal[i * 2] && p[1] == st->goal[i * 2 + 1];
     b->reward[i] = b->spec.reward_levels[hit];
     write_obs(b, i);
@@ -123,6 +139,22 @@ static void grid_transition(const vb_env_spec *s, const float *obs, int32_t a, f
 
 static int64_t grid_reward_cell(const vb_env_spec *s, const float *obs, int32_t a, const float *next) {
     return (int64_t)coord(s->grid_size, next[1]) * s->grid_size + coord(s->grid_size, next[0]);
+}
+
+static int64_t grid_state_cell(const vb_env_spec *s, const float *obs) {
+    return (int64_t)coord(s->grid_size, obs[1]) * s->grid_size + coord(s->grid_size, obs[0]);
+}
+
+static void grid_cell_obs(const vb_env_spec *s, int64_t cell, float *obs) {
+    obs[0] = (float)(cell % s->grid_size);
+    obs[1] = (float)(cell / s->grid_size);
+}
+
+int vb_gridworld_moves(const vb_env_batch *b, int64_t i, int8_t moves[5]) {
+    if (b->spec.family != VB_ENV_GRIDWORLD || i < 0 || i >= b->n) return -1;
+    const grid_state *st = b->state;
+    for (int a = 0; a < 5; a++) moves[a] = st->moves[i * 5 + a];
+    return 0;
 }
 
 int vb_gridworld_goal(const vb_env_batch *b, int64_t i, int32_t *x, int32_t *y) {
@@ -162,6 +194,8 @@ const vb__env_family vb__gridworld_family = {
     .step = grid_step,
     .transition = grid_transition,
     .reward_cell = grid_reward_cell,
+    .state_cell = grid_state_cell,
+    .cell_obs = grid_cell_obs,
     .start_obs = grid_start_obs,
     .task_cells = grid_task_cells,
 };

@@ -8,7 +8,14 @@
  * of them (4) per task; the position returns to the start between episodes,
  * the goal is kept. Observation: (x, y) of the current cell as floats. The
  * transition does not depend on the goal; reward cell = the cell after the
- * move, y * grid_size + x. */
+ * move, y * grid_size + x.
+ *
+ * env.permute_moves: each task also draws a permutation of the four moves
+ * (uniform over 24, kept for the task's episodes): action a in 1..4 makes move
+ * moves[a]. The transitions then depend on the task: an agent must find out
+ * what its actions do while it searches for the goal, and a planner must
+ * learn the dynamics (there is no exact transition). Cells are the states:
+ * state cell = y * grid_size + x. */
 #ifndef VB_GRIDWORLD_H
 #define VB_GRIDWORLD_H
 
@@ -30,6 +37,8 @@ void vb_gridworld_move(int64_t g, int32_t x, int32_t y, int32_t a, int32_t *nx, 
 int vb_gridworld_is_candidate(int32_t x, int32_t y);
 /* Env i's goal cell (a peek for oracles and tests). 0, or -1 if b is not a gridworld or i is out of range. */
 int vb_gridworld_goal(const vb_env_batch *b, int64_t i, int32_t *x, int32_t *y);
+/* The move (a vb_grid_action) each action makes in env i's task; moves[0] is STAY. 0, or -1 as above. */
+int vb_gridworld_moves(const vb_env_batch *b, int64_t i, int8_t moves[5]);
 /* Env i's current cell. 0, or -1 as above. */
 int vb_gridworld_position(const vb_env_batch *b, int64_t i, int32_t *x, int32_t *y);
 

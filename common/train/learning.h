@@ -42,6 +42,7 @@ typedef struct vb_learning_cfg {
     bool rl_to_encoder;          /* varibad: the RL gradient reaches the encoder */
     vb_elbo_params elbo;         /* coef, kl_beta, samples, decode_task (bernoulli, hit_level from the model) */
     int64_t elbo_warmup;         /* updates of the ELBO alone before RL starts (belief agents) */
+    int64_t state_pairs;         /* learned dynamics: transitions the state head decodes per row */
     bool refresh_carry;
     vb_optim_cfg optim;
     uint64_t seed;

@@ -272,3 +272,88 @@ Test(env_gridworld, task_cells_are_one_at_the_goal_only) {
     cr_assert_eq(vb_env_task_cells(b, 16, cells), VB_ENV_EINDEX);
     vb_env_batch_destroy(b);
 }
+
+/* ---- env.permute_moves: the transitions depend on the task ------------------ */
+
+static vb_env_batch *make_permuted(int64_t n, uint64_t seed, uint64_t base, bool permute) {
+    vb_config cfg;
+    vb_config_defaults(&cfg);
+    cfg.env.name = VB_ENV_GRIDWORLD;
+    cfg.env.permute_moves = permute;
+    vb_env_batch *b = NULL;
+    cr_assert_eq(vb_env_batch_from_config(&b, &cfg, n, seed, base, err, sizeof err), 0, "%s", err);
+    return b;
+}
+
+Test(env_gridworld, permuted_moves_make_the_transitions_task_dependent) {
+    vb_env_batch *b = make_permuted(1, 1, 0, true);
+    const vb_env_spec *s = &b->spec;
+    cr_assert(s->permuted_moves);
+    cr_assert_not(s->task_independent_transitions);
+    cr_assert_eq(s->state_cells, 25);
+    float obs[2] = {1, 1}, next[2];
+    cr_assert_eq(vb_env_transition(s, obs, VB_GRID_UP, next), VB_ENV_ETASKDEP);
+    cr_assert_eq(vb_env_resolve_dynamics(s, VB_DYN_AUTO), VB_DYN_LEARNED);
+    cr_assert_eq(vb_env_resolve_dynamics(s, VB_DYN_ENV), VB_DYN_ENV);
+    vb_env_batch *k = make(1, 1, 0);
+    cr_assert_eq(vb_env_resolve_dynamics(&k->spec, VB_DYN_AUTO), VB_DYN_ENV);
+    cr_assert_eq(vb_env_resolve_dynamics(&k->spec, VB_DYN_LEARNED), VB_DYN_LEARNED);
+    /* state cells and their observations, both ways */
+    for (int64_t c = 0; c < 25; c++) {
+        vb_env_cell_obs(s, c, obs);
+        cr_assert(obs[0] == (float)(c % 5) && obs[1] == (float)(c / 5));
+        cr_assert_eq(vb_env_state_cell(s, obs), c);
+    }
+    vb_env_batch_destroy(k);
+    vb_env_batch_destroy(b);
+}
+
+/* Every task's moves are a permutation of the four moves (STAY kept), all 24
+ * appear about equally often, each step makes the task's move, and the goals
+ * of a seed are those of the unpermuted family. */
+Test(env_gridworld, permuted_moves_are_uniform_permutations_that_step_obeys) {
+    enum { TASKS = 4800 };
+    vb_env_batch *b = make_permuted(TASKS, 7, 0, true), *plain = make_permuted(TASKS, 7, 0, false);
+    int count[5 * 5 * 5 * 5] = {0}, distinct = 0;
+    for (int64_t i = 0; i < TASKS; i++) {
+        int8_t mv[5];
+        cr_assert_eq(vb_gridworld_moves(b, i, mv), 0);
+        cr_assert_eq(mv[0], VB_GRID_STAY);
+        int seen = 0;
+        for (int a = 1; a <= 4; a++) {
+            cr_assert(mv[a] >= 1 && mv[a] <= 4);
+            seen |= 1 << mv[a];
+        }
+        cr_assert_eq(seen, 0x1e, "task %lld's moves are not a permutation", (long long)i);
+        int key = ((mv[1] * 5 + mv[2]) * 5 + mv[3]) * 5 + mv[4];
+        distinct += count[key]++ == 0;
+        int32_t gx, gy, px, py;
+        vb_gridworld_goal(b, i, &gx, &gy);
+        vb_gridworld_goal(plain, i, &px, &py);
+        cr_assert(gx == px && gy == py, "task %lld: the permutation changed the goal draw", (long long)i);
+        int8_t id[5];
+        vb_gridworld_moves(plain, i, id);
+        for (int a = 0; a < 5; a++) cr_assert_eq(id[a], a);
+    }
+    cr_assert_eq(distinct, 24);
+    for (int k = 0; k < 5 * 5 * 5 * 5; k++)
+        if (count[k]) cr_assert(fabs(count[k] - TASKS / 24.0) < 5 * sqrt(TASKS / 24.0), "%d tasks", count[k]);
+    /* after a first step, every action makes its task's move */
+    vb_env_batch *one = make_permuted(1, 3, 5, true);
+    int8_t mv[5];
+    vb_gridworld_moves(one, 0, mv);
+    for (int32_t a = 0; a < 5; a++) {
+        vb_env_reset_task(one, 0);
+        vb_gridworld_moves(one, 0, mv);
+        step1(one, VB_GRID_UP); /* (0, 1): the task's move of UP, from the start */
+        int32_t x0, y0, x1, y1, ex, ey;
+        vb_gridworld_position(one, 0, &x0, &y0);
+        step1(one, a);
+        vb_gridworld_position(one, 0, &x1, &y1);
+        vb_gridworld_move(5, x0, y0, mv[a], &ex, &ey);
+        cr_assert(x1 == ex && y1 == ey, "action %d", a);
+    }
+    vb_env_batch_destroy(one);
+    vb_env_batch_destroy(b);
+    vb_env_batch_destroy(plain);
+}
