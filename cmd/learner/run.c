@@ -433,6 +433,7 @@ void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
     a->kl += s->kl;
     a->elbo += s->elbo;
     a->belief_future_loglik += s->belief_future_loglik;
+    a->state_loglik += s->state_loglik;
     if (s->belief_mae >= 0) { /* measured on some updates only */
         a->belief_mae += s->belief_mae;
         r->mae_n++;
@@ -497,6 +498,8 @@ static void build_table(const vb_run *r, double wall, double sps, const vb_metri
             put(t, "kl", "belief/kl", a->kl / k, VB_METRIC_G6);
             put(t, "elbo", "belief/elbo", a->elbo / k, VB_METRIC_G6);
             put(t, "belief_future_loglik", "belief/future_loglik", a->belief_future_loglik / k, VB_METRIC_G6);
+            if (r->model.d.has_state_head)
+                put(t, "state_loglik", "belief/state_loglik", a->state_loglik / k, VB_METRIC_G6);
             if ((r->spec.family == VB_ENV_BANDIT || r->spec.family == VB_ENV_GRIDWORLD) && r->mae_n)
                 put(t, "belief_mae", "belief/mae", a->belief_mae / kmae, VB_METRIC_G6);
             if (r->cfg->run.algo == VB_ALGO_VARIBASED)

@@ -28,8 +28,10 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
     d->policy_hidden = d->belief_features && c->policy_hidden;
     d->has_decoder = d->algo != VB_ALGO_RL2;
     d->policy_cells = d->belief_features && c->policy_cells;
-    d->has_state_head = d->algo == VB_ALGO_VARIBASED &&
-                        (c->dynamics == VB_DYN_LEARNED || !spec->task_independent_transitions);
+    /* the state head exists exactly when the planner reads it, and the ELBO then trains it */
+    d->has_state_head = d->algo == VB_ALGO_VARIBASED && vb_env_resolve_dynamics(spec, c->dynamics) == VB_DYN_LEARNED;
+    d->state_cells = spec->state_cells;
+    d->state_out = d->state_cells > 0 ? d->state_cells : d->obs;
     d->reward_cells = spec->reward_cells;
     d->reward_kind = spec->reward_kind;
     d->reward_levels[0] = spec->reward_levels[0];
@@ -54,7 +56,7 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
         rc |= vb_mlp_layout(&m->reward_dec, l, "dec.reward", d->latent, hid, 2, d->reward_cells, VB_ACT_RELU,
                             VB_ACT_NONE);
     if (d->has_state_head)
-        rc |= vb_mlp_layout(&m->state_dec, l, "dec.state", d->obs + d->actions + d->latent, hid, 2, d->obs,
+        rc |= vb_mlp_layout(&m->state_dec, l, "dec.state", d->obs + d->actions + d->latent, hid, 2, d->state_out,
                             VB_ACT_RELU, VB_ACT_NONE);
     rc |= vb_mlp_layout(&m->policy, l, "policy", d->feat, hid, 2, d->actions, VB_ACT_TANH, VB_ACT_NONE);
     rc |= vb_mlp_layout(&m->value, l, "value", d->feat, hid, 2, 1, VB_ACT_TANH, VB_ACT_NONE);

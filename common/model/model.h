@@ -8,8 +8,11 @@
  *              -> phi = (mu, logvar) = W_q o + b_q             (belief head)
  *   decoder  reward: m -> one value per reward cell (logit, or mean for
  *            Gaussian rewards); the transition reads its cell
- *            state:  (s, onehot a, m) -> next s (Gaussian mean), only when
- *            the planner needs learned dynamics
+ *            state:  (s, onehot a, m) -> the successor: logits over the
+ *            env's state cells (spec.state_cells > 0), else the mean of a
+ *            unit-variance Gaussian per observation feature; present exactly
+ *            when the planner uses learned dynamics, and then trained by the
+ *            ELBO (train/elbo_state.h)
  *   policy   features -> logits (A);  value  features -> V
  *            features = (s, tau, mu, logvar) for belief agents, (s, tau, o) for
  *            rl2: the remaining horizon matters to a Bayes-optimal policy;
@@ -51,6 +54,8 @@ typedef struct vb_model_dims {
     bool task_clock;     /* tau is the task clock; false: tau reads 0 (model.task_clock) */
     bool has_decoder;
     bool has_state_head;
+    int64_t state_cells; /* the env's discrete states (0: continuous observations) */
+    int64_t state_out;   /* state head outputs: state_cells, or obs */
     int reward_kind;     /* vb_reward_kind */
     float reward_levels[2];
     float cell_hit_prior; /* the env's prior hit probability of a cell, 0 if not given */
@@ -76,7 +81,8 @@ typedef struct vb_model_cfg {
     int core;                    /* vb_core_kind */
     int64_t embed, hidden, latent, mlp_hidden, s5_state;
     bool policy_hidden, policy_cells, task_clock;
-    int dynamics;                /* vb_dynamics of the planner: learned needs a next-state head */
+    int dynamics;                /* vb_dynamics of the planner (auto resolved by the env's spec):
+                                    learned needs a next-state head */
 } vb_model_cfg;
 
 /* Dimensions and layout from c and the env's spec. 0, or -1 with err. */

@@ -85,7 +85,7 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     s->root_w = vb_carve(c, N, f);
     if (d->has_state_head) {
         s->state_in = vb_carve(c, N * (O + d->actions + D), f);
-        s->state_out = vb_carve(c, N * O, f);
+        s->state_out = vb_carve(c, N * d->state_out, f);
         s->cache_state = vb_carve(c, vb_mlp_cache_floats(&m->state_dec, N), f);
     }
     int64_t widest = O > d->carry ? O : d->carry;
@@ -98,11 +98,13 @@ int vb_belief_sim_create(vb_belief_sim **out, const vb_backend *be, const vb_mod
     *out = NULL;
     const vb_model_dims *d = &m->d;
     if (!d->has_decoder) return snprintf(err, err_len, "the planner needs a model with a decoder"), -1;
+    dynamics = vb_env_resolve_dynamics(spec, dynamics);
     if (dynamics == VB_DYN_ENV && !spec->task_independent_transitions)
         return snprintf(err, err_len, "planner.dynamics: env needs task-independent transitions, which %s lacks",
                         spec->name), -1;
     if (dynamics == VB_DYN_LEARNED && !d->has_state_head)
-        return snprintf(err, err_len, "planner.dynamics: learned needs the model's state head"), -1;
+        return snprintf(err, err_len, "planner.dynamics: learned needs a model built for it (a varibased model "
+                        "with the trained state head)"), -1;
     vb_belief_sim *s = calloc(1, sizeof *s);
     if (!s) return snprintf(err, err_len, "out of memory"), -1;
     s->be = be;
@@ -200,6 +202,49 @@ static double reward_loglik(const vb_belief_sim *s, const float *cells_row, int6
     return -0.5 * (e * e + LOG_2PI);
 }
 
+/* log p(next | m) under one nested row's state head outputs: the categorical
+ * over the env's state cells, or unit-variance Gaussians per feature. */
+static double state_loglik(const vb_belief_sim *s, const float *out, const float *next) {
+    const vb_model_dims *d = &s->m->d;
+    if (d->state_cells > 0) {
+        const int64_t S = d->state_cells, c = vb_env_state_cell(&s->spec, next);
+        double mx = -INFINITY, sum = 0;
+        for (int64_t i = 0; i < S; i++) mx = fmax(mx, out[i]);
+        for (int64_t i = 0; i < S; i++) sum += exp((double)out[i] - mx);
+        return (double)out[c] - mx - log(sum);
+    }
+    double l = 0;
+    for (int64_t i = 0; i < d->obs; i++) {
+        double e = (double)next[i] - out[i];
+        l += -0.5 * (e * e + LOG_2PI);
+    }
+    return l;
+}
+
+/* The successor under one nested row's state head outputs: a cell drawn from
+ * the categorical, or the Gaussian means. */
+static void state_successor(const vb_belief_sim *s, const float *out, vb_rng *rng, float *next) {
+    const vb_model_dims *d = &s->m->d;
+    if (d->state_cells <= 0) {
+        memcpy(next, out, sizeof(float) * (size_t)d->obs);
+        return;
+    }
+    const int64_t S = d->state_cells;
+    int64_t pick = S - 1;
+    double mx = -INFINITY, sum = 0, acc = 0;
+    for (int64_t i = 0; i < S; i++) mx = fmax(mx, out[i]);
+    for (int64_t i = 0; i < S; i++) sum += exp((double)out[i] - mx);
+    const double u = vb_rng_uniform_double(rng) * sum;
+    for (int64_t i = 0; i < S; i++) {
+        acc += exp((double)out[i] - mx);
+        if (u < acc) {
+            pick = i;
+            break;
+        }
+    }
+    vb_env_cell_obs(&s->spec, pick, next);
+}
+
 /* The state head's input rows (s, onehot a, m) of every nested sample of row k. */
 static void state_rows(vb_belief_sim *s, int64_t R, const float *obs, const int32_t *a, const uint8_t *has) {
     const vb_model_dims *d = &s->m->d;
@@ -250,11 +295,7 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
             double l = 0;
             if (s->has_last[k]) {
                 l = reward_loglik(s, s->cells + n * C, cell, s->last_r[k]);
-                if (learned)
-                    for (int64_t i = 0; i < O; i++) {
-                        double e = (double)s->last_next[k * O + i] - s->state_out[n * O + i];
-                        l += -0.5 * (e * e + LOG_2PI);
-                    }
+                if (learned) l += state_loglik(s, s->state_out + n * d->state_out, s->last_next + k * O);
                 l += (double)s->logq_prev[n] - s->logq_cur[n];
             }
             lw[j] = isfinite(l) ? (float)l : -INFINITY;
@@ -284,10 +325,12 @@ static void outcomes(vb_belief_sim *s, const int32_t *a, int64_t R, int64_t K, v
         }
         vb_mlp_forward(s->be, &m->state_dec, s->P, s->state_out, s->state_in, s->cache_state, R * KO);
     }
+    const int64_t SO = d->state_out;
     const float lo = d->reward_levels[0], hi = d->reward_levels[1];
     for (int64_t k = 0; k < R; k++) {
         const float *lw = s->logw_n + k * KO;
-        if (learned) memcpy(s->s_next + k * O, s->state_out + (k * KO + s->jstar[k]) * O, sizeof(float) * (size_t)O);
+        if (learned)
+            state_successor(s, s->state_out + (k * KO + s->jstar[k]) * SO, &rng[k / K], s->s_next + k * O);
         else vb_env_transition(&s->spec, s->s + k * O, a[k], s->s_next + k * O);
         int64_t cell = vb_env_reward_cell(&s->spec, s->s + k * O, a[k], s->s_next + k * O);
         double mean = 0;

@@ -8,7 +8,9 @@
  *   2. weighted by the one-step correction
  *        log w_j = log p(x_last | m_j) + log q(m_j | phi_prev) - log q(m_j | phi);
  *   3. the successor from the env's exact transition (planner.dynamics: env)
- *      or the state head's mean under a sample drawn by w (learned); the
+ *      or the state head under a sample drawn by w (learned): a cell drawn
+ *      from its categorical, or the
+ *      Gaussian means for continuous states; the
  *      reward's predictive distribution mixes the decoder's over the samples
  *      by w: for Bernoulli rewards p = sum_j w_j sigmoid(cell_j), for
  *      Gaussian ones the mean sum_j w_j cell_j and a draw (the mean of a

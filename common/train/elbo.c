@@ -3,7 +3,8 @@
 
 #include <math.h>
 
-void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, int64_t LN) {
+void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, const vb_mlp *state_dec,
+                   const vb_elbo_params *p, int64_t LN) {
     const int64_t D = dec->in, C = dec->out;
     float **rows_d[] = {&ws->mu, &ws->lv, &ws->pmu, &ws->plv, &ws->eps, &ws->z, &ws->d_z,
                         &ws->d_mu, &ws->d_lv, &ws->d_pmu, &ws->d_plv};
@@ -14,6 +15,7 @@ void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, int64_t LN) 
     ws->wkl = vb_carve(c, LN, sizeof(float));
     ws->cache = vb_carve(c, vb_mlp_cache_floats(dec, LN), sizeof(float));
     ws->scratch = vb_carve(c, vb_mlp_scratch_floats(dec, LN), sizeof(float));
+    if (state_dec) vb_elbo_state_carve(&ws->state, c, state_dec, &p->state, LN);
 }
 
 /* log p(y | decoder output v) of one cell and its derivative in v: Bernoulli
@@ -51,12 +53,17 @@ static void split_posteriors(const vb_backend *be, const vb_elbo_batch *b, const
 
 enum { TASK_METRIC_STRIDE = 8 };
 
-void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const float *P, float *G, const vb_elbo_params *p,
-                  const vb_elbo_batch *b, const vb_elbo_ws *ws, vb_rng *rng, float *d_phi, vb_update_stats *st) {
+void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_dec, const float *P, float *G,
+                  const vb_elbo_params *p, const vb_elbo_batch *b, const vb_elbo_ws *ws, vb_rng *rng, float *d_phi,
+                  vb_update_stats *st) {
     const int64_t N = b->N, L = b->L, LN = L * N, D = dec->in, C = dec->out;
     split_posteriors(be, b, ws, D);
     int64_t pairs = 0, future = 0;
-    double ll = 0, fll = 0, task_ll = 0;
+    double ll = 0, fll = 0, task_ll = 0, state_ll = 0;
+    vb_elbo_state_batch sb = b->state;
+    sb.L = L;
+    sb.N = N;
+    sb.seg = b->seg;
     const bool bern = p->bernoulli;
     for (int64_t w = 0; w < N; w++)
         for (int64_t t = 0; t < L; t++)
@@ -109,14 +116,18 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const float *P, float
                     }
                 }
         }
-        /* backward: cells -> z -> (mu, logvar) */
+        /* backward: cells (and successors) -> z -> (mu, logvar) */
         be->fill(ws->d_z, 0.0f, LN * D);
+        if (state_dec)
+            state_ll += vb_elbo_state_term(be, state_dec, P, G, &p->state, &sb, &ws->state, ws->z, ws->d_z,
+                                           1.0 / (double)S, rng);
         vb_mlp_backward(be, dec, P, G, ws->d_z, ws->d_cells, ws->z, ws->cells, ws->cache, ws->scratch, LN);
         be->gauss_sample_backward(ws->d_mu, ws->d_lv, ws->d_z, ws->lv, ws->eps, LN * D);
     }
     ll /= (double)S;
     if (!p->decode_task) fll /= (double)S;
     task_ll /= (double)S;
+    st->state_loglik = state_dec ? state_ll / (double)S : 0;
     /* KL(q_r || q_{r-1}), forward and backward */
     be->gauss_kl_forward(ws->kl, ws->mu, ws->lv, ws->pmu, ws->plv, LN, D);
     double kl = be->sum(ws->kl, LN);

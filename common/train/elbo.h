@@ -10,6 +10,9 @@
  *   transitions: every same-task transition of the window (VariBAD): the
  *                reward of transition i read from decoder cell cell_i
  *   task:        the task's label of every reward cell (task_cells)
+ * and, with a state head (planner.dynamics: learned), the next-state term of
+ * elbo_state.h on the same latent samples, whatever elbo_decode says (the
+ * dynamics have no label to decode).
  * Decoding transitions weights each cell by how often the acting policy
  * visits it, which correlates with its reward (agents linger at goals and
  * good arms), so the decoded posterior predictive is biased upward; decoding
@@ -30,6 +33,7 @@
 #include "../base/carve.h"
 #include "../base/rng.h"
 #include "../nn/mlp.h"
+#include "elbo_state.h"
 #include "update_stats.h"
 
 typedef struct vb_elbo_params {
@@ -38,6 +42,7 @@ typedef struct vb_elbo_params {
     bool decode_task;
     bool bernoulli;              /* cells are Bernoulli logits (else Gaussian means) */
     float hit_level;             /* Bernoulli: the reward of a hit */
+    vb_elbo_state_params state;  /* the next-state term (used with a state head) */
 } vb_elbo_params;
 
 typedef struct vb_elbo_batch {
@@ -49,6 +54,7 @@ typedef struct vb_elbo_batch {
     const int32_t *cell;         /* (L N) reward cell of the row's transition */
     const float *rew;            /* (L N) its reward */
     const float *task_cells;     /* (L N, C) the task's labels (decode_task), else NULL */
+    vb_elbo_state_batch state;   /* the transitions the state head decodes (seg, L, N filled in by the loss) */
 } vb_elbo_batch;
 
 /* Buffers for L N rows; carved by vb_elbo_carve. */
@@ -58,17 +64,22 @@ typedef struct vb_elbo_ws {
     float *cells, *d_cells;      /* (L N, C) */
     float *kl, *wkl;             /* (L N) */
     float *cache, *scratch;      /* decoder */
+    vb_elbo_state_ws state;      /* the state head's, when there is one */
 } vb_elbo_ws;
 
-/* Point ws into c's block for LN rows of a decoder dec (latent D in, C cells out). */
-void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, int64_t LN);
+/* Point ws into c's block for LN rows of a reward decoder dec (latent D in, C
+ * cells out) and the state head state_dec (NULL: none). */
+void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, const vb_mlp *state_dec,
+                   const vb_elbo_params *p, int64_t LN);
 
-/* Forward and backward: G += the decoder's gradient, d_phi (L N, 2 D) +=
+/* Forward and backward: G += the decoders' gradient, d_phi (L N, 2 D) +=
  * the posteriors' gradient; noise from rng. st receives loss_recon, kl (per
  * row), elbo and belief_future_loglik (mean log p of not-yet-seen same-task
  * transitions: in task mode measured on every 8th window of the first
- * sample, which the windows' independent draws keep unbiased). */
-void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const float *P, float *G, const vb_elbo_params *p,
-                  const vb_elbo_batch *b, const vb_elbo_ws *ws, vb_rng *rng, float *d_phi, vb_update_stats *st);
+ * sample, which the windows' independent draws keep unbiased), and with a
+ * state head state_loglik (mean log p per decoded transition). */
+void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_dec, const float *P, float *G,
+                  const vb_elbo_params *p, const vb_elbo_batch *b, const vb_elbo_ws *ws, vb_rng *rng, float *d_phi,
+                  vb_update_stats *st);
 
 #endif

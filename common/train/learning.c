@@ -28,6 +28,8 @@ typedef struct batch_ws {
     float *rew, *tdone, *blogp;  /* (L N) */
     float *v_target, *q_target;  /* varibased: (L N), (L N, A) */
     float *task_cells;           /* elbo_decode: task: (L N, C) */
+    float *s_obs, *s_next;       /* state head: (L N, obs) each transition's state and successor */
+    int32_t *s_next_cell;        /* state head: (L N) the successor's state cell */
     float *start_obs;            /* (obs) */
     /* forward */
     float *o, *phi, *feat, *feat_ws, *logits, *values, *cache_pol, *cache_val, *scratch;
@@ -87,6 +89,11 @@ static void carve(vb_learning *l, vb_carver *c) {
     b->v_target = targets ? vb_carve(c, LN, sizeof(float)) : NULL;
     b->q_target = targets ? vb_carve(c, LN * A, sizeof(float)) : NULL;
     b->task_cells = d->has_decoder && l->p.elbo.decode_task ? vb_carve(c, LN * d->reward_cells, sizeof(float)) : NULL;
+    if (d->has_state_head) {
+        b->s_obs = vb_carve(c, LN * d->obs, sizeof(float));
+        b->s_next = vb_carve(c, LN * d->obs, sizeof(float));
+        b->s_next_cell = vb_carve(c, LN, sizeof(int32_t));
+    }
     b->start_obs = vb_carve(c, d->obs, sizeof(float));
     b->o = vb_carve(c, TN * d->hidden, sizeof(float));
     b->phi = vb_carve(c, TN * 2 * D, sizeof(float));
@@ -107,7 +114,7 @@ static void carve(vb_learning *l, vb_carver *c) {
     float **ppo[] = {&l->ppo.logp, &l->ppo.ent, &l->ppo.d_logp, &l->ppo.d_ent};
     for (int i = 0; i < 4; i++) *ppo[i] = vb_carve(c, LN, sizeof(float));
     if (d->has_decoder) {
-        vb_elbo_carve(&l->elbo, c, &m->reward_dec, LN);
+        vb_elbo_carve(&l->elbo, c, &m->reward_dec, d->has_state_head ? &m->state_dec : NULL, &l->p.elbo, LN);
         vb_belief_metrics_carve(&l->bm, c, &m->reward_dec, LN);
     }
 }
@@ -118,6 +125,9 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     if (p->replay_capacity < p->batch_windows)
         return snprintf(err, err_len, "learner.replay_capacity (%lld) must be at least learner.batch_windows (%lld)",
                         (long long)p->replay_capacity, (long long)p->batch_windows), -1;
+    if (m->d.has_state_head && !(p->elbo.coef > 0))
+        return snprintf(err, err_len, "planner.dynamics: learned needs learner.elbo_coef > 0: the ELBO is what "
+                        "trains the state head the planner simulates with"), -1;
     vb_learning *l = calloc(1, sizeof *l);
     if (!l) return snprintf(err, err_len, "out of memory"), -1;
     l->be = be;
@@ -126,6 +136,8 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->p = *p;
     l->p.elbo.bernoulli = m->d.reward_kind == VB_REWARD_BERNOULLI;
     l->p.elbo.hit_level = m->d.reward_levels[1];
+    l->p.elbo.state = (vb_elbo_state_params){.coef = p->elbo.coef, .pairs = p->state_pairs, .obs = m->d.obs,
+                                             .actions = m->d.actions, .state_cells = m->d.state_cells};
     l->N = p->batch_windows;
     l->L = p->window;
     l->T = l->L + 1;
@@ -218,6 +230,12 @@ static void assemble(vb_learning *l) {
                 memcpy(b->q_target + r * A, c + cl->q_target + t * A, sizeof(float) * (size_t)A);
             }
             if (b->task_cells) memcpy(b->task_cells + r * C, c + cl->task_cells + t * C, sizeof(float) * (size_t)C);
+            if (b->s_obs) {
+                const float *next = c + cl->next_obs + t * d->obs;
+                memcpy(b->s_obs + r * d->obs, c + cl->x + t * d->in, sizeof(float) * (size_t)d->obs);
+                memcpy(b->s_next + r * d->obs, next, sizeof(float) * (size_t)d->obs);
+                b->s_next_cell[r] = (int32_t)vb_env_state_cell(&l->spec, next);
+            }
         }
         /* bootstrap step: the successor of the window's last step */
         int64_t last = (L - 1) * N + w, r = L * N + w;
@@ -299,8 +317,11 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
         }
         if (d->has_decoder) {
             vb_elbo_batch eb = {.L = L, .N = N, .phi = b->phi, .phi_prev0 = b->phi_prev0, .prev_kind = b->prev_kind,
-                                .seg = b->seg, .cell = b->cell, .rew = b->rew, .task_cells = b->task_cells};
-            vb_elbo_loss(be, &m->reward_dec, l->P, l->G, &l->p.elbo, &eb, &l->elbo, &l->rng, b->d_phi, st);
+                                .seg = b->seg, .cell = b->cell, .rew = b->rew, .task_cells = b->task_cells,
+                                .state = {.obs = b->s_obs, .act = b->act, .next = b->s_next,
+                                          .next_cell = b->s_next_cell}};
+            vb_elbo_loss(be, &m->reward_dec, d->has_state_head ? &m->state_dec : NULL, l->P, l->G, &l->p.elbo, &eb,
+                         &l->elbo, &l->rng, b->d_phi, st);
             if (l->has_exact && epoch == l->epochs - 1 && l->updates % BELIEF_EVERY == 0)
                 st->belief_mae = vb_belief_mae(be, &m->reward_dec, l->P, l->elbo.mu, l->elbo.lv, b->reset, b->cell,
                                                b->rew, d->reward_levels[1], L, N, &l->exact, &l->bm, &l->rng);

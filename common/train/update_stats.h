@@ -7,6 +7,7 @@ typedef struct vb_update_stats {
     double loss_policy, loss_value, entropy, approx_kl, clip_frac;
     double loss_recon, kl, elbo;
     double belief_future_loglik;   /* mean log p of not-yet-seen transitions under q(m | phi_t) */
+    double state_loglik;           /* the state head: mean log p(s' | s, a, m) per decoded transition (learned dynamics) */
     double belief_mae;             /* |decoded - exact posterior| per reward cell: bandit, gridworld; every 4th update (-1 if n/a or not measured) */
     double grad_norm, value_mean, return_mean;
     double lr;                     /* the learning rate this update stepped with */

@@ -215,25 +215,27 @@ Test(losses, planner_target_gradient_matches_finite_differences, .init = setup) 
  * decoder's parameters. */
 typedef struct elbo_case {
     vb_layout lay;
-    vb_mlp dec;
-    float *P, *G, *phi, *phi0, *rew, *task;
+    vb_mlp dec, sdec;
+    bool state;                  /* with a state head */
+    float *P, *G, *phi, *phi0, *rew, *task, *obs, *next;
     uint8_t kind[LN];
-    int32_t seg[LN], cell[LN];
+    int32_t seg[LN], cell[LN], act[LN], next_cell[LN];
     vb_elbo_ws ws;
     void *block;
 } elbo_case;
 
-enum { D = 2, C = 6 };
+enum { D = 2, C = 6, SO = 2, SA = 3, SC = 5 };
 
 static double elbo_total(elbo_case *e, const vb_elbo_params *p, float *d_phi, const vb_rng *rng0) {
     vb_rng rng = *rng0;
     vb_update_stats st = {0};
     vb_elbo_batch b = {.L = L, .N = N, .phi = e->phi, .phi_prev0 = e->phi0, .prev_kind = e->kind, .seg = e->seg,
-                       .cell = e->cell, .rew = e->rew, .task_cells = p->decode_task ? e->task : NULL};
+                       .cell = e->cell, .rew = e->rew, .task_cells = p->decode_task ? e->task : NULL,
+                       .state = {.obs = e->obs, .act = e->act, .next = e->next, .next_cell = e->next_cell}};
     memset(e->G, 0, sizeof(float) * (size_t)e->lay.total);
     memset(d_phi, 0, sizeof(float) * LN * 2 * D);
-    vb_elbo_loss(be, &e->dec, e->P, e->G, p, &b, &e->ws, &rng, d_phi, &st);
-    return -p->coef * st.elbo;
+    vb_elbo_loss(be, &e->dec, e->state ? &e->sdec : NULL, e->P, e->G, p, &b, &e->ws, &rng, d_phi, &st);
+    return -p->coef * (st.elbo + st.state_loglik);
 }
 
 typedef struct elbo_ctx {
@@ -247,7 +249,8 @@ static double elbo_loss_of(void *ctx) {
     return elbo_total(c->e, c->p, c->d_phi, c->rng0);
 }
 
-static void elbo_check(bool decode_task, bool bernoulli) {
+/* state_cells < 0: no state head; 0: Gaussian successors; > 0: categorical over cells */
+static void elbo_check(bool decode_task, bool bernoulli, int state_cells) {
     vb_rng r;
     vb_rng_init(&r, 13, 0);
     elbo_case e;
@@ -255,9 +258,20 @@ static void elbo_check(bool decode_task, bool bernoulli) {
     vb_layout_init(&e.lay);
     const int64_t hid[1] = {8};
     cr_assert_eq(vb_mlp_layout(&e.dec, &e.lay, "dec", D, hid, 1, C, VB_ACT_TANH, VB_ACT_NONE), 0);
+    e.state = state_cells >= 0;
+    if (e.state)
+        cr_assert_eq(vb_mlp_layout(&e.sdec, &e.lay, "sdec", SO + SA + D, hid, 1, state_cells > 0 ? state_cells : SO,
+                                   VB_ACT_TANH, VB_ACT_NONE), 0);
     e.P = calloc((size_t)e.lay.total, sizeof(float));
     e.G = calloc((size_t)e.lay.total, sizeof(float));
     vb_mlp_init(&e.dec, e.P, &r);
+    if (e.state) vb_mlp_init(&e.sdec, e.P, &r);
+    e.obs = randn(&r, LN * SO, 1.0);
+    e.next = randn(&r, LN * SO, 1.0);
+    for (int64_t i = 0; i < LN; i++) {
+        e.act[i] = (int32_t)(vb_rng_u32(&r) % SA);
+        e.next_cell[i] = (int32_t)(vb_rng_u32(&r) % SC);
+    }
     e.phi = randn(&r, LN * 2 * D, 0.5);
     e.phi0 = randn(&r, N * 2 * D, 0.5);
     e.rew = calloc(LN, sizeof(float));
@@ -274,13 +288,15 @@ static void elbo_check(bool decode_task, bool bernoulli) {
             for (int64_t k = 0; k < C; k++)
                 e.task[row * C + k] = bernoulli ? (float)vb_rng_uniform(&r) : (float)vb_rng_normal(&r);
         }
+    vb_elbo_params p = {.coef = 1.5, .kl_beta = 0.7, .samples = 2, .decode_task = decode_task,
+                        .bernoulli = bernoulli, .hit_level = 1.0f,
+                        .state = {.coef = 1.5, .pairs = 3, .obs = SO, .actions = SA,
+                                  .state_cells = state_cells > 0 ? state_cells : 0}};
     vb_carver c = {0};
-    vb_elbo_carve(&e.ws, &c, &e.dec, LN);
+    vb_elbo_carve(&e.ws, &c, &e.dec, e.state ? &e.sdec : NULL, &p, LN);
     e.block = calloc(1, c.off);
     c = (vb_carver){.base = e.block};
-    vb_elbo_carve(&e.ws, &c, &e.dec, LN);
-    vb_elbo_params p = {.coef = 1.5, .kl_beta = 0.7, .samples = 2, .decode_task = decode_task,
-                        .bernoulli = bernoulli, .hit_level = 1.0f};
+    vb_elbo_carve(&e.ws, &c, &e.dec, e.state ? &e.sdec : NULL, &p, LN);
     vb_rng rng0;
     vb_rng_init(&rng0, 14, 0);
     float dphi[LN * 2 * D], scratch[LN * 2 * D];
@@ -289,8 +305,10 @@ static void elbo_check(bool decode_task, bool bernoulli) {
     memcpy(G0, e.G, sizeof(float) * (size_t)e.lay.total);
     elbo_ctx ec = {&e, &p, scratch, &rng0};
     fd_check(e.phi, dphi, LN * 2 * D, elbo_loss_of, &ec, "d_phi");
-    fd_check(e.P, G0, e.lay.total, elbo_loss_of, &ec, "G (decoder)");
+    fd_check(e.P, G0, e.lay.total, elbo_loss_of, &ec, "G (decoders)");
     free(G0);
+    free(e.obs);
+    free(e.next);
     free(e.P);
     free(e.G);
     free(e.phi);
@@ -300,9 +318,12 @@ static void elbo_check(bool decode_task, bool bernoulli) {
     free(e.block);
 }
 
-Test(losses, elbo_gradient_decoding_transitions_bernoulli, .init = setup) { elbo_check(false, true); }
-Test(losses, elbo_gradient_decoding_transitions_gaussian, .init = setup) { elbo_check(false, false); }
-Test(losses, elbo_gradient_decoding_the_task, .init = setup) { elbo_check(true, true); }
+Test(losses, elbo_gradient_decoding_transitions_bernoulli, .init = setup) { elbo_check(false, true, -1); }
+Test(losses, elbo_gradient_decoding_transitions_gaussian, .init = setup) { elbo_check(false, false, -1); }
+Test(losses, elbo_gradient_decoding_the_task, .init = setup) { elbo_check(true, true, -1); }
+/* the next-state term on the same latent samples: categorical over cells, and Gaussian */
+Test(losses, elbo_gradient_with_a_categorical_state_head, .init = setup) { elbo_check(true, true, SC); }
+Test(losses, elbo_gradient_with_a_gaussian_state_head, .init = setup) { elbo_check(false, true, 0); }
 
 /* KL(N(mu, s^2) || N(0, 1)) per row by hand: a task-start row with mu = (1, 0),
  * logvar = (0, log 4) has KL = 0.5 (1 + 1 - 1 - 0) + 0.5 (4 + 0 - 1 - log 4)
@@ -316,21 +337,21 @@ Test(losses, kl_to_the_prior_by_hand, .init = setup) {
     float *P = calloc((size_t)lay.total, sizeof(float)), *G = calloc((size_t)lay.total, sizeof(float));
     vb_carver c = {0};
     vb_elbo_ws ws;
-    vb_elbo_carve(&ws, &c, &dec, 1);
+    vb_elbo_params p = {.coef = 1, .kl_beta = 1, .samples = 1, .bernoulli = true, .hit_level = 1};
+    vb_elbo_carve(&ws, &c, &dec, NULL, &p, 1);
     void *block = calloc(1, c.off);
     c = (vb_carver){.base = block};
-    vb_elbo_carve(&ws, &c, &dec, 1);
+    vb_elbo_carve(&ws, &c, &dec, NULL, &p, 1);
     const float phi[4] = {1, 0, 0, logf(4)}, phi0[4] = {0}, rew[1] = {0};
     const uint8_t kind[1] = {0};
     const int32_t seg[1] = {0}, cell[1] = {0};
     vb_elbo_batch b = {.L = 1, .N = 1, .phi = phi, .phi_prev0 = phi0, .prev_kind = kind, .seg = seg, .cell = cell,
                        .rew = rew};
-    vb_elbo_params p = {.coef = 1, .kl_beta = 1, .samples = 1, .bernoulli = true, .hit_level = 1};
     vb_rng rng;
     vb_rng_init(&rng, 1, 0);
     float dphi[4] = {0};
     vb_update_stats st = {0};
-    vb_elbo_loss(be, &dec, P, G, &p, &b, &ws, &rng, dphi, &st);
+    vb_elbo_loss(be, &dec, NULL, P, G, &p, &b, &ws, &rng, dphi, &st);
     cr_assert_float_eq(st.kl, 1.3068528, 1e-5);
     /* the decoder is all zeros: every cell is logit 0, log p = -log 2 */
     cr_assert_float_eq(st.loss_recon, log(2.0), 1e-6);

@@ -490,3 +490,71 @@ Test(planner, greedy_margin_keeps_the_prior_mode_unless_q_hat_clearly_beats_it) 
         destroy(&f);
     }
 }
+
+/* planner.dynamics: learned on the permuted-moves gridworld. The state head
+ * gives the last step's successor cell X the logit 30 m0 (through the same
+ * ReLU pair as the decoder) and every other cell 0; rewards say nothing
+ * (every cell a certain miss) and the belief did not move (phi = phi_prev),
+ * so the nested weights are the head's likelihood of X alone: the samples
+ * with m0 > 0.5 explain the step, those with m0 < -0.5 do not. The env's
+ * exact transition, which this family lacks, is refused by name. */
+Test(planner, learned_dynamics_weigh_nested_particles_by_the_state_head) {
+    fixture f;
+    build(&f, "gridworld", (const char *[]){"env.permute_moves=true", "planner.dynamics=auto", "planner.depth=1",
+                                            "planner.particles=2", "planner.nested=64", NULL});
+    cr_assert(f.m.d.has_state_head);
+    const vb_env_spec *s = &f.spec;
+    for (int64_t c = 0; c < s->reward_cells; c++) set_cell(&f, c, 0.0f, -30.0f);
+    const vb_mlp *h = &f.m.state_dec;
+    for (int i = 0; i < h->n; i++) {
+        memset(f.P + h->layer[i].w, 0, sizeof(float) * (size_t)(h->layer[i].in * h->layer[i].out));
+        memset(f.P + h->layer[i].b, 0, sizeof(float) * (size_t)h->layer[i].out);
+    }
+    const int64_t in0 = h->layer[0].in, m0 = f.m.d.obs + f.m.d.actions, h1 = h->layer[1].in, h2 = h->layer[2].in;
+    f.P[h->layer[0].w + 0 * in0 + m0] = 1.0f;
+    f.P[h->layer[0].w + 1 * in0 + m0] = -1.0f;
+    f.P[h->layer[1].w + 0 * h1 + 0] = 1.0f;
+    f.P[h->layer[1].w + 1 * h1 + 1] = 1.0f;
+    const float from[2] = {0, 0}, to[2] = {0, 1};
+    const int64_t X = vb_env_state_cell(s, to);
+    f.P[h->layer[2].w + X * h2 + 0] = 30.0f;
+    f.P[h->layer[2].w + X * h2 + 1] = -30.0f;
+    make_planner(&f, 1);
+    root_buf rb;
+    task_start_root(&rb);
+    memcpy(rb.obs, to, sizeof to);
+    memcpy(rb.last_obs, from, sizeof from);
+    memcpy(rb.last_next, to, sizeof to);
+    rb.last_a[0] = 3; /* whatever the action, the head decides */
+    rb.last_r[0] = s->reward_levels[0];
+    rb.t[0] = 1;
+    vb_rng rng;
+    vb_rng_init(&rng, 5, 0);
+    float q[8], v;
+    vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+    const float *w = vb_planner_last_root_weights(f.pl), *m = vb_planner_last_latents(f.pl);
+    int explained = 0, unexplained = 0;
+    for (int k = 0; k < 2; k++) {
+        double on = 0;
+        for (int j = 0; j < 64; j++) {
+            float z = m[(k * 64 + j) * 2];
+            if (z < -0.5f) {
+                unexplained++;
+                cr_assert_lt(w[k * 64 + j], 1e-6, "m0 = %g kept weight %g", z, w[k * 64 + j]);
+            }
+            if (z > 0.0f) on += w[k * 64 + j];
+            explained += z > 0.5f;
+        }
+        cr_assert_gt(on, 0.99, "particle %d: %g of the weight on samples that explain the step", k, on);
+    }
+    cr_assert_gt(explained, 5);
+    cr_assert_gt(unexplained, 5);
+    destroy(&f);
+    /* the env's transition does not exist for this family */
+    build(&f, "gridworld", (const char *[]){"env.permute_moves=true", "planner.dynamics=env", NULL});
+    char err[512];
+    vb_planner_cfg pc = vb_planner_cfg_from(&f.cfg, false);
+    cr_assert_neq(vb_planner_create(&f.pl, vb_backend_cpu(), &f.m, &f.spec, &pc, 1, err, sizeof err), 0);
+    cr_assert(strstr(err, "task-independent"), "%s", err);
+    free(f.P);
+}

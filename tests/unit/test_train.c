@@ -174,7 +174,7 @@ Test(train, varibased_fits_task_labels_and_lambda_returns) {
     double ret = 0;
     train_fixed_returns((const char *[]){"run.algo=varibased", "learner.elbo_decode=task",
                                          "learner.value_target=lambda", "learner.lambda=1", NULL},
-                        300, &first, &st, &ret);
+                        1500, &first, &st, &ret);
     /* the reward head starts at the prior (0.377 nats per cell on the 3x3 grid) */
     cr_assert_lt(st.loss_recon, 0.65 * first.loss_recon, "reconstruction %g -> %g", first.loss_recon, st.loss_recon);
     cr_assert_lt(st.loss_value, 0.5 * first.loss_value, "value loss %g -> %g", first.loss_value, st.loss_value);
@@ -374,6 +374,75 @@ Test(train, task_clock_off_leaves_the_tau_weights_untrained) {
     cr_log_info("tau weights moved by %g with the task clock, %g without", with, without);
     cr_assert_eq(without, 0.0, "tau weights moved without the task clock (%g)", without);
     cr_assert_gt(with, 1e-5, "tau weights did not train with the task clock (%g)", with);
+}
+
+/* planner.dynamics: the state head exists exactly when the planner reads it
+ * (varibased with learned dynamics; auto picks them where the transitions
+ * depend on the task), it decodes the env's state cells, and the ELBO trains
+ * it: on a fixed replay of the permuted-moves gridworld its log-likelihood
+ * per transition climbs from about log(1/9) (3x3 cells) and every tensor of
+ * it moves. Without the ELBO (elbo_coef 0) such a model is refused. */
+Test(train, learned_dynamics_train_the_state_head_the_planner_reads) {
+    const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
+                          "learner.replay_capacity=8", "learner.elbo_warmup_updates=0", "learner.lr=0.003",
+                          "learner.max_policy_lag=100000", NULL};
+    struct {
+        const char *set[3];
+        bool head;
+    } cases[] = {
+        {{"env.permute_moves=false", "planner.dynamics=auto", NULL}, false},
+        {{"env.permute_moves=false", "planner.dynamics=learned", NULL}, true},
+        {{"env.permute_moves=true", "planner.dynamics=auto", NULL}, true},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        fixed f;
+        fixed_setup(&f, base, cases[c].set, 0);
+        cr_assert_eq(f.m.d.has_state_head, cases[c].head, "case %zu", c);
+        if (!cases[c].head) {
+            cr_assert_null(vb_layout_find(&f.m.layout, "dec.state.0.w"));
+            fixed_free(&f);
+            continue;
+        }
+        cr_assert_eq(f.m.d.state_out, 9);
+        float *P0 = malloc(sizeof(float) * (size_t)f.m.layout.total);
+        memcpy(P0, vb_learning_params(f.l), sizeof(float) * (size_t)f.m.layout.total);
+        char err[512];
+        vb_update_stats first, st;
+        cr_assert_eq(vb_learning_update(f.l, &first, err, sizeof err), 0, "%s", err);
+        for (int u = 0; u < 300; u++) cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
+        cr_log_info("state head, case %zu: log-likelihood %.3f -> %.3f", c, first.state_loglik, st.state_loglik);
+        cr_assert(fabs(first.state_loglik - log(1.0 / 9)) < 0.5, "%f", first.state_loglik);
+        cr_assert_gt(st.state_loglik, first.state_loglik + 1.0, "%f -> %f", first.state_loglik, st.state_loglik);
+        const float *P = vb_learning_params(f.l);
+        for (int k = 0; k < 3; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "dec.state.%d.w", k);
+            const vb_tensor_info *t = vb_layout_find(&f.m.layout, name);
+            cr_assert_not_null(t, "%s", name);
+            double moved = 0;
+            for (int64_t i = 0; i < t->count; i++) moved += fabs(P[t->offset + i] - P0[t->offset + i]);
+            cr_assert_gt(moved, 1e-3, "%s did not train", name);
+        }
+        free(P0);
+        fixed_free(&f);
+    }
+    /* no ELBO, no trained head: refused */
+    vb_config cfg;
+    char path[1024], err[512];
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
+    const char *set[] = {"run.algo=varibased", "env.permute_moves=true", "learner.elbo_coef=0"};
+    for (int i = 0; i < 3; i++) cr_assert_eq(vb_config_set(&cfg, set[i], err, sizeof err), 0, "%s", err);
+    vb_env_spec spec;
+    vb_model m;
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0, "%s", err);
+    float *P = calloc((size_t)m.layout.total, sizeof(float));
+    vb_learning *l = NULL;
+    vb_learning_cfg lp = vb_learning_cfg_from(&cfg);
+    cr_assert_neq(vb_learning_create(&l, vb_backend_cpu(), &m, &lp, &spec, P, err, sizeof err), 0);
+    cr_assert(strstr(err, "elbo_coef"), "%s", err);
+    free(P);
 }
 
 /* learner.refresh_carry: windows of 3 steps over tasks of 10. With the
