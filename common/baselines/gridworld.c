@@ -12,7 +12,14 @@
  *   over 4 episodes on 5x5 (exact, by enumerating the 21 goals).
  * bayes-optimal: the exact Bayes-optimal policy (gridworld_dp.h): until a
  *   step pays the hit reward it follows the solved search path, then walks to
- *   the goal and stays. Its solution knows its exact expected returns. */
+ *   the goal and stays. Its solution knows its exact expected returns.
+ *
+ * With env.permute_moves the oracle also peeks at the task's moves, and
+ * greedy-search keeps the exact posterior over the 24 move permutations (the
+ * ones consistent with every step it has seen, all equally likely): it takes
+ * the action most likely to make the move it wants (ties to the lowest
+ * action), so it tries actions it does not know while heading where it
+ * would go anyway. bayes-optimal is refused there: its DP knows the moves. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,16 +32,41 @@
 #include "../envs/gridworld.h"
 #include "gridworld_dp.h"
 
+enum { PERMS = 24 };
+
 typedef struct grid_agent {
     int64_t g;
     int32_t *goal;     /* (n, 2); -1 while unknown */
     uint8_t *visited;  /* (n, g*g): greedy-search only */
+    int8_t *moves;     /* (n, 5): oracle, the task's moves */
+    uint32_t *alive;   /* (n): greedy-search, the move permutations still consistent (bit p: perms[p]) */
+    int32_t *last;     /* (n, 3): greedy-search, the cell and action of the last step */
+    int8_t perms[PERMS][5]; /* every permutation of the four moves (lexicographic); [0] is STAY */
 } grid_agent;
+
+static void list_perms(grid_agent *s) {
+    int n = 0;
+    for (int8_t a = 1; a <= 4; a++)
+        for (int8_t b = 1; b <= 4; b++)
+            for (int8_t c = 1; c <= 4; c++) {
+                int8_t d = (int8_t)(10 - a - b - c);
+                if (a == b || a == c || b == c || d < 1 || d > 4 || d == a || d == b || d == c) continue;
+                int8_t *p = s->perms[n++];
+                p[0] = VB_GRID_STAY;
+                p[1] = a;
+                p[2] = b;
+                p[3] = c;
+                p[4] = d;
+            }
+}
 
 static void grid_agent_destroy(void *impl) {
     grid_agent *s = impl;
     free(s->goal);
     free(s->visited);
+    free(s->moves);
+    free(s->alive);
+    free(s->last);
     free(s);
 }
 
@@ -44,8 +76,14 @@ static int grid_agent_alloc(vb_agent *a, const vb_env_batch *env, int with_memor
     a->impl = s;
     s->g = env->spec.grid_size;
     s->goal = calloc((size_t)env->n * 2, sizeof *s->goal);
-    if (with_memory) s->visited = calloc((size_t)(env->n * s->g * s->g), 1);
-    if (!s->goal || (with_memory && !s->visited)) return VB_AGENT_ERUNTIME;
+    s->moves = calloc((size_t)env->n * 5, sizeof *s->moves);
+    if (with_memory) {
+        s->visited = calloc((size_t)(env->n * s->g * s->g), 1);
+        s->alive = calloc((size_t)env->n, sizeof *s->alive);
+        s->last = calloc((size_t)env->n * 3, sizeof *s->last);
+    }
+    if (!s->goal || !s->moves || (with_memory && (!s->visited || !s->alive || !s->last))) return VB_AGENT_ERUNTIME;
+    list_perms(s);
     return 0;
 }
 
@@ -68,6 +106,14 @@ static void read_pos(const vb_env_batch *env, int64_t i, int32_t *x, int32_t *y)
 static void oracle_reset(vb_agent *a, const vb_env_batch *env, int64_t i) {
     grid_agent *s = a->impl;
     vb_gridworld_goal(env, i, &s->goal[i * 2], &s->goal[i * 2 + 1]);
+    vb_gridworld_moves(env, i, &s->moves[i * 5]);
+}
+
+/* The action that makes move `dir` under moves (identity: dir itself). */
+static int32_t action_for(const int8_t *moves, int32_t dir) {
+    for (int32_t a = 0; a < 5; a++)
+        if (moves[a] == dir) return a;
+    return VB_GRID_STAY;
 }
 
 static void oracle_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
@@ -75,7 +121,7 @@ static void oracle_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     for (int64_t i = 0; i < env->n; i++) {
         int32_t x, y;
         read_pos(env, i, &x, &y);
-        actions[i] = step_towards(x, y, s->goal[i * 2], s->goal[i * 2 + 1]);
+        actions[i] = action_for(&s->moves[i * 5], step_towards(x, y, s->goal[i * 2], s->goal[i * 2 + 1]));
     }
 }
 
@@ -95,10 +141,28 @@ static void greedy_reset(vb_agent *a, const vb_env_batch *env, int64_t i) {
     grid_agent *s = a->impl;
     s->goal[i * 2] = s->goal[i * 2 + 1] = -1;
     memset(&s->visited[i * s->g * s->g], 0, (size_t)(s->g * s->g));
+    /* known moves: the identity alone (perms[0]) */
+    s->alive[i] = env->spec.permuted_moves ? (1u << PERMS) - 1 : 1u;
+}
+
+/* The action most likely to make move dir under the consistent permutations
+ * (ties to the lowest action). */
+static int32_t likely_action(const grid_agent *s, uint32_t alive, int32_t dir) {
+    if (dir == VB_GRID_STAY) return VB_GRID_STAY;
+    int32_t best = 1, best_n = -1;
+    for (int32_t a = 1; a <= 4; a++) {
+        int32_t n = 0;
+        for (int p = 0; p < PERMS; p++) n += (alive >> p & 1u) && s->perms[p][a] == dir;
+        if (n > best_n) {
+            best_n = n;
+            best = a;
+        }
+    }
+    return best;
 }
 
 static void greedy_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
-    const grid_agent *s = a->impl;
+    grid_agent *s = a->impl;
     int32_t g = (int32_t)s->g;
     for (int64_t i = 0; i < env->n; i++) {
         int32_t x, y, tx = -1, ty = -1;
@@ -121,7 +185,10 @@ static void greedy_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
                 }
             }
         }
-        actions[i] = tx < 0 ? VB_GRID_STAY : step_towards(x, y, tx, ty);
+        actions[i] = tx < 0 ? VB_GRID_STAY : likely_action(s, s->alive[i], step_towards(x, y, tx, ty));
+        s->last[i * 3] = x;
+        s->last[i * 3 + 1] = y;
+        s->last[i * 3 + 2] = actions[i];
     }
 }
 
@@ -131,6 +198,12 @@ static void greedy_observe(vb_agent *a, const vb_env_batch *env, const int32_t *
     for (int64_t i = 0; i < env->n; i++) {
         int32_t x, y;
         read_pos(env, i, &x, &y);
+        /* the permutations that would have made this step */
+        for (int p = 0; p < PERMS; p++) {
+            int32_t px, py;
+            vb_gridworld_move(s->g, s->last[i * 3], s->last[i * 3 + 1], s->perms[p][s->last[i * 3 + 2]], &px, &py);
+            if (px != x || py != y) s->alive[i] &= ~(1u << p);
+        }
         s->visited[i * s->g * s->g + y * s->g + x] = 1;
         if (env->reward[i] == hit_level) {
             s->goal[i * 2] = x;
@@ -155,6 +228,9 @@ VB__AGENT_CREATE(vb__agent_grid_greedy_create) {
 int vb__agent_grid_bayes_solve(const vb_env_spec *spec, void **solution, char *err,
                                size_t err_len) {
     vb_gridworld_dp *dp = NULL;
+    if (spec->permuted_moves)
+        return snprintf(err, err_len, "bayes-optimal solves GridNavi with known moves; with env.permute_moves the "
+                        "moves are part of the task (greedy-search keeps their posterior)"), VB_AGENT_EUSAGE;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (vb_gridworld_dp_solve(&dp, spec->grid_size, spec->episode_length, spec->episodes_per_task,
                               spec->reward_levels[0], spec->reward_levels[1], cores < 1 ? 1 : cores,
