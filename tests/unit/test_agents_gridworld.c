@@ -101,13 +101,18 @@ Test(agents_gridworld, greedy_search_matches_the_rule_written_out) {
 
 /* ---- env.permute_moves ---------------------------------------------------- */
 
-/* The oracle peeks at the moves too: the known-goal optimum of every goal. */
-Test(agents_gridworld, oracle_with_permuted_moves_still_earns_the_optimum) {
+/* `agent` on `tasks` tasks of the permuted-moves gridworld, recording goals and moves. */
+static void run_permuted(const char *agent, int64_t tasks, uint64_t seed, goals *g, vb_test_returns *r) {
     vb_config cfg = grid_cfg();
     cfg.env.permute_moves = true;
+    vb_test_run_agent(&cfg, agent, tasks, seed, r, record_goals, g);
+}
+
+/* The oracle peeks at the moves too: the known-goal optimum of every goal. */
+Test(agents_gridworld, oracle_with_permuted_moves_still_earns_the_optimum) {
     goals g;
     vb_test_returns r;
-    vb_test_run_agent(&cfg, "oracle", 300, 4, &r, record_goals, &g);
+    run_permuted("oracle", 300, 4, &g, &r);
     int identity = 0;
     for (int i = 0; i < 300; i++) {
         int d = g.x[i] + g.y[i];
@@ -189,11 +194,9 @@ static double greedy_permuted_by_hand(int gx, int gy, const int8_t *moves, int k
  * found the goal and the moves the way there needs); and not knowing the
  * moves costs it against greedy search on the same goals. */
 Test(agents_gridworld, greedy_search_with_permuted_moves_matches_the_rule_written_out) {
-    vb_config cfg = grid_cfg();
-    cfg.env.permute_moves = true;
     goals g;
     vb_test_returns r;
-    vb_test_run_agent(&cfg, "greedy-search", 500, 5, &r, record_goals, &g);
+    run_permuted("greedy-search", 500, 5, &g, &r);
     double known = 0;
     for (int i = 0; i < 500; i++) {
         double ret = 0;

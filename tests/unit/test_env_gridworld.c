@@ -11,14 +11,18 @@
 
 static char err[512];
 
-static vb_env_batch *make(int64_t n, uint64_t seed, uint64_t base) {
+/* n gridworld envs, streams (seed, base + i); permute: env.permute_moves */
+static vb_env_batch *make_permuted(int64_t n, uint64_t seed, uint64_t base, bool permute) {
     vb_config cfg;
     vb_config_defaults(&cfg);
     cfg.env.name = VB_ENV_GRIDWORLD;
+    cfg.env.permute_moves = permute;
     vb_env_batch *b = NULL;
     cr_assert_eq(vb_env_batch_from_config(&b, &cfg, n, seed, base, err, sizeof err), 0, "%s", err);
     return b;
 }
+
+static vb_env_batch *make(int64_t n, uint64_t seed, uint64_t base) { return make_permuted(n, seed, base, false); }
 
 static void step1(vb_env_batch *b, int32_t a) { cr_assert_eq(vb_env_step(b, &a), VB_ENV_OK); }
 
@@ -274,16 +278,6 @@ Test(env_gridworld, task_cells_are_one_at_the_goal_only) {
 }
 
 /* ---- env.permute_moves: the transitions depend on the task ------------------ */
-
-static vb_env_batch *make_permuted(int64_t n, uint64_t seed, uint64_t base, bool permute) {
-    vb_config cfg;
-    vb_config_defaults(&cfg);
-    cfg.env.name = VB_ENV_GRIDWORLD;
-    cfg.env.permute_moves = permute;
-    vb_env_batch *b = NULL;
-    cr_assert_eq(vb_env_batch_from_config(&b, &cfg, n, seed, base, err, sizeof err), 0, "%s", err);
-    return b;
-}
 
 Test(env_gridworld, permuted_moves_make_the_transitions_task_dependent) {
     vb_env_batch *b = make_permuted(1, 1, 0, true);

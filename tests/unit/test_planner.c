@@ -89,6 +89,18 @@ static void task_start_root(root_buf *rb) {
                               rb->last_next, rb->t, rb->ep, NULL};
 }
 
+/* One step into a task: the last step went from `from` to `to` with action a
+ * and reward r, and the env is at `to`. */
+static void after_one_step_root(root_buf *rb, const float *from, const float *to, int32_t a, float r) {
+    task_start_root(rb);
+    rb->obs[0] = to[0], rb->obs[1] = to[1];
+    rb->last_obs[0] = from[0], rb->last_obs[1] = from[1];
+    rb->last_next[0] = to[0], rb->last_next[1] = to[1];
+    rb->last_a[0] = a;
+    rb->last_r[0] = r;
+    rb->t[0] = 1;
+}
+
 static void root_prior(const fixture *f, const root_buf *rb, double *pi) {
     float feat[16], logits[8], probs[8], cache[256], x[32];
     vb_model_input(&f->m, x, rb->obs, -1, 0.0f, 0.0f, rb->ep[0] * f->spec.episode_length + rb->t[0]);
@@ -262,13 +274,7 @@ Test(planner, nested_particles_contradicting_the_last_observation_get_zero_weigh
     set_cell(&f, cell, 30.0f, 0.0f);
     make_planner(&f, 1);
     root_buf rb;
-    task_start_root(&rb);
-    rb.obs[0] = next[0], rb.obs[1] = next[1];
-    rb.last_obs[0] = 0, rb.last_obs[1] = 0;
-    rb.last_next[0] = next[0], rb.last_next[1] = next[1];
-    rb.last_a[0] = 2;
-    rb.last_r[0] = s->reward_levels[0];
-    rb.t[0] = 1;
+    after_one_step_root(&rb, start, next, 2, s->reward_levels[0]);
     vb_rng rng;
     vb_rng_init(&rng, 4, 0);
     float q[8], v;
@@ -521,13 +527,7 @@ Test(planner, learned_dynamics_weigh_nested_particles_by_the_state_head) {
     f.P[h->layer[2].w + X * h2 + 1] = -30.0f;
     make_planner(&f, 1);
     root_buf rb;
-    task_start_root(&rb);
-    memcpy(rb.obs, to, sizeof to);
-    memcpy(rb.last_obs, from, sizeof from);
-    memcpy(rb.last_next, to, sizeof to);
-    rb.last_a[0] = 3; /* whatever the action, the head decides */
-    rb.last_r[0] = s->reward_levels[0];
-    rb.t[0] = 1;
+    after_one_step_root(&rb, from, to, 3, s->reward_levels[0]); /* whatever the action, the head decides */
     vb_rng rng;
     vb_rng_init(&rng, 5, 0);
     float q[8], v;

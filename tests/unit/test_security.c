@@ -23,12 +23,17 @@
 TestSuite(security, .init = vb_dt_setup, .fini = vb_dt_teardown, .timeout = 240);
 
 /* The shared test learner, with a longer actor timeout and no step limit. */
-static pid_t start_learner(const char *name, int port, const char *const *sets, const char *log) {
+static pid_t start_learner(const char *name, const char *const *sets, char log[256], char metrics[256], int *port) {
     const char *all[32] = {"actors.timeout_ms=5000", "run.total_env_steps=1000000000"};
     int n = 2;
     for (int i = 0; sets && sets[i] && n < 31; i++) all[n++] = sets[i];
     all[n] = NULL;
-    return vb_dt_start_learner(name, port, all, log);
+    char m[64];
+    snprintf(m, sizeof m, "%s/metrics.jsonl", name);
+    vb_dt_path("learner.log", log, 256);
+    vb_dt_path(m, metrics, 256);
+    *port = vb_dt_free_ports();
+    return vb_dt_start_learner(name, *port, all, log);
 }
 
 /* A socket to port on 127.0.0.1; with CURVE when dir is given (its actor
@@ -114,11 +119,9 @@ static void keys_for_two(char *dir, char *other, size_t len) {
 Test(security, curve_admits_only_allowed_keys) {
     char dir[512], other[512], log[256], metrics[256], keyset[600];
     keys_for_two(dir, other, sizeof dir);
-    vb_dt_path("learner.log", log, sizeof log);
-    vb_dt_path("c/metrics.jsonl", metrics, sizeof metrics);
     snprintf(keyset, sizeof keyset, "learner.keys=%s", dir);
-    int port = vb_dt_free_ports();
-    pid_t l = start_learner("c", port, (const char *[]){keyset, "actors.local=1", NULL}, log);
+    int port;
+    pid_t l = start_learner("c", (const char *[]){keyset, "actors.local=1", NULL}, log, metrics, &port);
     cr_assert(vb_dt_wait_for(log, "joined: 'local-0'", 1, 60), "the local actor did not join");
     void *z = zmq_ctx_new();
     char run_id[VB_MSG_MAX_ID + 1], actor_id[VB_MSG_MAX_ID + 1];
@@ -178,11 +181,9 @@ Test(security, a_registered_peer_cannot_speak_for_another) {
     keys_for_two(dir, other, sizeof dir);
     snprintf(cmd, sizeof cmd, "cat '%s/actor.pub' >> '%s/allowed_actors'", other, dir);
     cr_assert_eq(system(cmd), 0);
-    vb_dt_path("learner.log", log, sizeof log);
-    vb_dt_path("i/metrics.jsonl", metrics, sizeof metrics);
     snprintf(keyset, sizeof keyset, "learner.keys=%s", dir);
-    int port = vb_dt_free_ports();
-    pid_t l = start_learner("i", port, (const char *[]){keyset, "actors.local=0", NULL}, log);
+    int port;
+    pid_t l = start_learner("i", (const char *[]){keyset, "actors.local=0", NULL}, log, metrics, &port);
     cr_assert(vb_dt_wait_for(log, "local actors on", 1, 60), "the learner did not start");
     void *z = zmq_ctx_new();
     void *a = peer(z, ZMQ_DEALER, port, dir), *b = peer(z, ZMQ_DEALER, port, other),
@@ -243,10 +244,8 @@ static pid_t local_pid(const char *log, int n) {
 
 Test(security, a_registration_flood_leaves_room_for_local_actors) {
     char log[256], metrics[256];
-    vb_dt_path("learner.log", log, sizeof log);
-    vb_dt_path("f/metrics.jsonl", metrics, sizeof metrics);
-    int port = vb_dt_free_ports();
-    pid_t l = start_learner("f", port, (const char *[]){"actors.local=1", "actors.max_per_host=4", NULL}, log);
+    int port;
+    pid_t l = start_learner("f", (const char *[]){"actors.local=1", "actors.max_per_host=4", NULL}, log, metrics, &port);
     cr_assert(vb_dt_wait_for(log, "joined: 'local-0'", 1, 60));
     void *z = zmq_ctx_new();
     void *ctl = peer(z, ZMQ_DEALER, port, NULL);
@@ -289,9 +288,7 @@ static double mono(void) {
  * the learner's loop now and then. */
 Test(security, a_flood_leaves_memory_flat_and_training_going) {
     char log[256], metrics[256];
-    vb_dt_path("learner.log", log, sizeof log);
-    vb_dt_path("m/metrics.jsonl", metrics, sizeof metrics);
-    int port = vb_dt_free_ports();
+    int port;
     /* under AddressSanitizer freed memory waits in a quarantine: keep none,
      * so that RSS shows what the learner holds */
     char asan[512];
@@ -299,8 +296,8 @@ Test(security, a_flood_leaves_memory_flat_and_training_going) {
     snprintf(asan, sizeof asan, "%s%squarantine_size_mb=0:thread_local_quarantine_size_kb=0", old ? old : "",
              old && *old ? ":" : "");
     setenv("ASAN_OPTIONS", asan, 1);
-    pid_t l = start_learner("m", port,
-                            (const char *[]){"actors.local=1", "eval.every_updates=2000", "eval.tasks=400", NULL}, log);
+    pid_t l = start_learner("m",
+                            (const char *[]){"actors.local=1", "eval.every_updates=2000", "eval.tasks=400", NULL}, log, metrics, &port);
     cr_assert(vb_dt_wait_metric(metrics, "updates", 200, 60), "no training before the flood");
     void *z = zmq_ctx_new();
     enum { CTL = 20, DATA = 8 };
@@ -359,14 +356,12 @@ Test(security, a_flood_leaves_memory_flat_and_training_going) {
  * meanwhile), and the periodic checkpoints were written too. */
 Test(security, evaluation_and_checkpoints_do_not_stall_the_loop) {
     char log[256], metrics[256], evals[256];
-    vb_dt_path("learner.log", log, sizeof log);
-    vb_dt_path("e/metrics.jsonl", metrics, sizeof metrics);
     vb_dt_path("e/evals.jsonl", evals, sizeof evals);
-    int port = vb_dt_free_ports();
-    pid_t l = start_learner("e", port,
+    int port;
+    pid_t l = start_learner("e",
                             (const char *[]){"actors.local=1", "eval.every_updates=3000", "eval.tasks=300000",
                                              "learner.checkpoint_every=500", "eval.keep_best=true", NULL},
-                            log);
+                            log, metrics, &port);
     cr_assert(vb_dt_wait_for(log, "eval at update 3000 ", 1, 120), "no evaluation");
     double during = vb_dt_metric(metrics, "updates");
     char *e = vb_dt_slurp(evals);
@@ -445,10 +440,8 @@ static bool send_zero_chunk(void *push, const char *run_id, const char *actor_id
  * back: a peer cannot pass old data off as fresh. */
 Test(security, chunks_claim_only_versions_the_learner_sent) {
     char log[256], metrics[256];
-    vb_dt_path("learner.log", log, sizeof log);
-    vb_dt_path("v/metrics.jsonl", metrics, sizeof metrics);
-    int port = vb_dt_free_ports();
-    pid_t l = start_learner("v", port, (const char *[]){"actors.local=1", "learner.publish_every=10", NULL}, log);
+    int port;
+    pid_t l = start_learner("v", (const char *[]){"actors.local=1", "learner.publish_every=10", NULL}, log, metrics, &port);
     cr_assert(vb_dt_wait_metric(metrics, "updates", 100, 60));
     vb_config cfg;
     vb_env_spec spec;
