@@ -1,6 +1,7 @@
 # varibased — the one build entry. `make help` lists the targets.
 #
-#   make            ./learner and ./actor (CPU backend; CUDA too when nvcc is found)
+#   make            ./learner and ./actor (CPU backend; CUDA too when nvcc is found), and the example
+#                   task-family plugin build/examples/libgridnavi.so (`make examples` alone)
 #   make test       build everything, run the unit tests (Criterion) and gradient checks
 #   make SAN=1 ...  the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make CUDA=0     never compile CUDA sources, even when nvcc is present
@@ -31,8 +32,8 @@ GEN     := $(BUILD)/gen
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -Wvla \
-           $(OPTFLAGS) -MMD -MP -I. -I$(GEN) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  := $(PKG_LIBS) -lm -lpthread
+           $(OPTFLAGS) -MMD -MP -I. -Iinclude -I$(GEN) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lm -lpthread -ldl
 LDFLAGS := $(LDSAN)
 
 # --- sources -------------------------------------------------------------
@@ -65,10 +66,10 @@ TOOL_BIN   := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all test unit gradcheck bench deps train clean help config-table fuzz fuzz-build fuzz-seeds FORCE
+.PHONY: all examples test unit gradcheck bench deps train clean help config-table fuzz fuzz-build fuzz-seeds FORCE
 .DEFAULT_GOAL := all
 
-all: learner actor
+all: learner actor examples
 
 # The root binaries are shared by all build modes: relink when the mode changes.
 .build-mode: FORCE
@@ -117,7 +118,22 @@ $(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto
 $(GEN)/proto/%.pb-c.o: $(GEN)/proto/%.pb-c.c
 	$(CC) $(filter-out -Wextra -Wshadow,$(CFLAGS)) -c -o $@ $<
 
-$(TEST_BIN): $(TEST_OBJ) $(LIB)
+# --- task-family plugins: the example, and the tests' faulty ones --------
+# Mode-independent paths: a plugin needs nothing but include/varibased.
+PLUGIN_CFLAGS := -std=c11 -O2 -g -fPIC -shared -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude
+TEST_PLUGINS  := $(patsubst tests/plugins/%.c,build/test-plugins/lib%.so,$(wildcard tests/plugins/*.c))
+
+examples: build/examples/libgridnavi.so
+
+build/examples/libgridnavi.so: examples/gridnavi_plugin/gridnavi.c include/varibased/task_family.h
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $<
+
+build/test-plugins/lib%.so: tests/plugins/%.c include/varibased/task_family.h
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $<
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB) $(TEST_PLUGINS) build/examples/libgridnavi.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS) $(shell pkg-config --libs criterion)
 
@@ -158,7 +174,7 @@ clean:
 	rm -rf build learner actor .build-mode
 
 help:
-	@sed -n '1,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- fuzzing ---------------------------------------------------------------
 # libFuzzer harnesses (clang, ASan + UBSan) for the message decoders, checkpoint
@@ -172,7 +188,7 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_NAMES   := messages checkpoint config
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
-                -MMD -MP -I. -I$(GEN) $(PKG_CFLAGS)
+                -MMD -MP -I. -Iinclude -I$(GEN) $(PKG_CFLAGS)
 FUZZ_LIBSRC  := $(shell find common kernels/cpu -name '*.c' 2>/dev/null | sort) cmd/learner/run.c
 FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_LIBSRC)) $(FUZZ_BUILD)/gen/proto/varibased.pb-c.o
 FUZZ_BIN     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))

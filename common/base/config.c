@@ -390,6 +390,17 @@ int vb_config_set(vb_config *cfg, const char *assignment, char *err, size_t err_
 }
 
 int vb_config_validate(const vb_config *cfg, char *err, size_t err_len) {
+    bool plugin = cfg->env.name == VB_ENV_PLUGIN;
+    if (plugin && (!cfg->env.plugin[0] || !cfg->env.family[0])) {
+        snprintf(err, err_len, "env.name: plugin needs env.plugin (the shared library) and env.family (the family's "
+                 "name in it); docs/envs.md");
+        return -1;
+    }
+    if (!plugin && (cfg->env.plugin[0] || cfg->env.family[0] || cfg->env.args[0])) {
+        snprintf(err, err_len, "env.plugin, env.family and env.args are read only with env.name: plugin (env.name is "
+                 "a built-in family, whose parameters are its own env keys)");
+        return -1;
+    }
     if (cfg->env.lengthscale_min > cfg->env.lengthscale_max) {
         snprintf(err, err_len, "env.lengthscale_min (%g) must not exceed env.lengthscale_max (%g)",
                  cfg->env.lengthscale_min, cfg->env.lengthscale_max);

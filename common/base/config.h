@@ -48,6 +48,9 @@ typedef struct vb_config {
         double lengthscale_min;
         double lengthscale_max;
         double noise_std;
+        char plugin[256];       /* name plugin: the shared library */
+        char family[64];        /* name plugin: the family in it */
+        char args[512];         /* name plugin: its parameters, "key=value ..." */
     } env;
     struct {
         int core;               /* vb_core_kind */

@@ -11,7 +11,7 @@
 static const char *const sections[] = {"run", "env", "model", "planner", "learner", "actors", "log", "eval"};
 
 static const char *const algo_choices[] = {"varibased", "rl2", "varibad", NULL};
-static const char *const env_choices[] = {"gridworld", "bandit", "funcopt", NULL};
+static const char *const env_choices[] = {"gridworld", "bandit", "funcopt", "plugin", NULL};
 static const char *const core_choices[] = {"gru", "s5", NULL};
 static const char *const dynamics_choices[] = {"learned", "env", "auto", NULL};
 static const char *const target_choices[] = {"backup", "weights", NULL};
@@ -55,6 +55,22 @@ static int check_path(const char *v, char *why, size_t len) {
 
 /* A path, or empty for none. */
 static int check_optional_path(const char *v, char *why, size_t len) { return v[0] ? check_path(v, why, len) : 0; }
+
+/* A task family's name: empty (built-in families) or [a-z0-9_-]. */
+static int check_family_name(const char *v, char *why, size_t len) {
+    for (const char *p = v; *p; p++)
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_' && *p != '-')
+            return snprintf(why, len, "a name of letters a-z, digits, '_' and '-'"), -1;
+    return 0;
+}
+
+/* key=value pairs: printable, without quotes or backslashes (parsed by the family's host). */
+static int check_family_args(const char *v, char *why, size_t len) {
+    for (const char *p = v; *p; p++)
+        if (!isprint((unsigned char)*p) || *p == '"' || *p == '\\')
+            return snprintf(why, len, "printable key=value pairs without quotes or backslashes"), -1;
+    return 0;
+}
 
 /* The host part of tcp://HOST:PORT for a bind: '*', a name or an address. */
 static int check_bind_host(const char *v, char *why, size_t len) {
@@ -122,6 +138,11 @@ static const vb_cfg_key schema[] = {
     KFLT(env, lengthscale_min, "0.05", 1e-4, 100, "funcopt: RBF lengthscale drawn from U[min, max]"),
     KFLT(env, lengthscale_max, "0.3", 1e-4, 100, "funcopt: upper end of the lengthscale range"),
     KFLT(env, noise_std, "0.01", 0, 100, "funcopt: observation noise standard deviation"),
+    KSTR(env, plugin, "", check_optional_path,
+         "plugin: the shared library that holds the task family (docs/envs.md); it must exist on every actor's "
+         "machine"),
+    KSTR(env, family, "", check_family_name, "plugin: the task family's name in env.plugin"),
+    KSTR(env, args, "", check_family_args, "plugin: the family's parameters, \"key=value key2=value2\""),
 
     KENUM(model, core, "gru", core_choices, "recurrent core of the encoder"),
     KINT(model, hidden, "128", 1, 8192, "recurrent core width"),

@@ -3,8 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "env_family.h"
+#include "builtin_families.h"
 
 typedef struct bandit_state {
     int64_t arms;
@@ -12,32 +13,48 @@ typedef struct bandit_state {
     double *p; /* (n, arms) */
 } bandit_state;
 
-static int bandit_spec(const vb_env_params *p, vb_env_spec *s, char *err, size_t err_len) {
-    s->name = "bandit";
+/* What create reads from the spec. */
+typedef struct bandit_consts {
+    double alpha, beta;
+} bandit_consts;
+
+static int bandit_spec(const vb_task_host *h, const vb_task_args *args, vb_task_spec *s, char *err,
+                       size_t err_len) {
+    int64_t arms = 5, horizon = 10;
+    bandit_consts c = {1.0, 1.0};
+    if (h->arg_int(args, "arms", &arms, err, err_len) < 0 || h->arg_int(args, "horizon", &horizon, err, err_len) < 0 ||
+        h->arg_double(args, "prior_alpha", &c.alpha, err, err_len) < 0 ||
+        h->arg_double(args, "prior_beta", &c.beta, err, err_len) < 0)
+        return -1;
+    if (arms < 2) return snprintf(err, err_len, "arms %lld: expected >= 2", (long long)arms), -1;
+    if (!(c.alpha > 0) || !(c.beta > 0))
+        return snprintf(err, err_len, "prior_alpha %g, prior_beta %g: expected > 0", c.alpha, c.beta), -1;
     s->obs_size = 1;
     s->obs_layout = "a constant 0";
-    s->num_actions = p->arms;
-    s->reward_kind = VB_REWARD_BERNOULLI;
+    s->num_actions = arms;
+    s->reward_kind = VB_TASK_REWARD_BERNOULLI;
     s->reward_levels[0] = 0.0f;
     s->reward_levels[1] = 1.0f;
     s->episode_length = 1;
-    s->episodes_per_task = p->horizon;
-    s->task_independent_transitions = true;
-    s->reward_cells = p->arms;
+    s->episodes_per_task = horizon;
+    s->task_independent_transitions = 1;
+    s->reward_cells = arms;
     s->reward_cell_layout = "the arm pulled (hit: a reward of 1)";
-    s->prior_alpha = p->prior_alpha;
-    s->prior_beta = p->prior_beta;
+    memcpy(s->data.bytes, &c, sizeof c);
     return 0;
 }
 
-static int bandit_create(vb_env_batch *b, const vb_env_params *p, char *err, size_t err_len) {
+static int bandit_create(const vb_task_host *h, const vb_task_spec *spec, int64_t n, void **state, char *err,
+                         size_t err_len) {
     bandit_state *st = calloc(1, sizeof *st);
     if (!st) return snprintf(err, err_len, "out of memory"), -1;
-    b->state = st;
-    st->arms = p->arms;
-    st->alpha = p->prior_alpha;
-    st->beta = p->prior_beta;
-    st->p = calloc((size_t)(b->n * st->arms), sizeof *st->p);
+    *state = st;
+    bandit_consts c;
+    memcpy(&c, spec->data.bytes, sizeof c);
+    st->arms = spec->num_actions;
+    st->alpha = c.alpha;
+    st->beta = c.beta;
+    st->p = calloc((size_t)(n * st->arms), sizeof *st->p);
     if (!st->p) return snprintf(err, err_len, "out of memory"), -1;
     return 0;
 }
@@ -48,25 +65,31 @@ static void bandit_destroy(void *state) {
     free(st);
 }
 
-static void bandit_reset_episode(vb_env_batch *b, int64_t i) { b->obs[i] = 0.0f; }
-
-static int bandit_reset_task(vb_env_batch *b, int64_t i) {
-    bandit_state *st = b->state;
-    for (int64_t a = 0; a < st->arms; a++) st->p[i * st->arms + a] = vb_rng_beta(&b->rng[i], st->alpha, st->beta);
-    bandit_reset_episode(b, i);
-    return VB_ENV_OK;
+static int bandit_reset_episode(void *state, const vb_task_io *io, int64_t i) {
+    io->obs[i] = 0.0f;
+    return 0;
 }
 
-static void bandit_step(vb_env_batch *b, int64_t i, int32_t a) {
-    const bandit_state *st = b->state;
-    int hit = vb_rng_uniform_double(&b->rng[i]) < st->p[i * st->arms + a];
-    b->reward[i] = b->spec.reward_levels[hit];
-    b->obs[i] = 0.0f;
+static int bandit_reset_task(void *state, const vb_task_io *io, int64_t i) {
+    bandit_state *st = state;
+    vb_rng *rng = vb__env_rng(io, i);
+    for (int64_t a = 0; a < st->arms; a++) st->p[i * st->arms + a] = vb_rng_beta(rng, st->alpha, st->beta);
+    return bandit_reset_episode(st, io, i);
 }
 
-static void bandit_transition(const vb_env_spec *s, const float *obs, int32_t a, float *next) { next[0] = 0.0f; }
+static int bandit_step(void *state, const vb_task_io *io, const int32_t *actions) {
+    const bandit_state *st = state;
+    for (int64_t i = 0; i < io->n; i++) {
+        int hit = vb_rng_uniform_double(vb__env_rng(io, i)) < st->p[i * st->arms + actions[i]];
+        io->reward[i] = io->spec->reward_levels[hit];
+        io->obs[i] = 0.0f;
+    }
+    return 0;
+}
 
-static int64_t bandit_reward_cell(const vb_env_spec *s, const float *obs, int32_t a, const float *next) {
+static void bandit_transition(const vb_task_spec *s, const float *obs, int32_t a, float *next) { next[0] = 0.0f; }
+
+static int64_t bandit_reward_cell(const vb_task_spec *s, const float *obs, int32_t a, const float *next) {
     return a;
 }
 
@@ -84,17 +107,17 @@ int vb_bandit_prior(const vb_env_batch *b, double *alpha, double *beta) {
     return 0;
 }
 
-/* every episode starts from the same observation: all zeros */
-static void bandit_start_obs(const vb_env_spec *s, float *obs) {
-    for (int64_t j = 0; j < s->obs_size; j++) obs[j] = 0.0f;
-}
+/* every episode starts from the same observation, 0: start_obs NULL */
 
-static void bandit_task_cells(const vb_env_batch *b, int64_t i, float *out) {
-    const bandit_state *st = b->state;
+static void bandit_task_cells(void *state, int64_t i, float *out) {
+    const bandit_state *st = state;
     for (int64_t k = 0; k < st->arms; k++) out[k] = (float)st->p[i * st->arms + k];
 }
 
-const vb__env_family vb__bandit_family = {
+const vb_task_family vb__bandit_family = {
+    VB_TASK_FAMILY_INIT,
+    .name = "bandit",
+    .description = "Bernoulli bandit: arm probabilities drawn from a Beta prior, one pull per episode",
     .spec = bandit_spec,
     .create = bandit_create,
     .destroy = bandit_destroy,
@@ -103,6 +126,5 @@ const vb__env_family vb__bandit_family = {
     .step = bandit_step,
     .transition = bandit_transition,
     .reward_cell = bandit_reward_cell,
-    .start_obs = bandit_start_obs,
     .task_cells = bandit_task_cells,
 };

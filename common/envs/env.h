@@ -22,13 +22,18 @@
  * holds the successor state of the final step (what a model decodes); the
  * caller starts the next episode with vb_env_reset_episode or the next task
  * with vb_env_reset_task (vb_env_reset_finished does whichever is due).
- * Stepping an env whose episode has ended is an error. */
+ * Stepping an env whose episode has ended is an error.
+ *
+ * The families implement include/varibased/task_family.h, the public
+ * interface a plugin implements too (env.name: plugin). */
 #ifndef VB_ENV_H
 #define VB_ENV_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <varibased/task_family.h>
 
 #include "../base/kinds.h"
 #include "../base/rng.h"
@@ -43,9 +48,10 @@ enum {
     VB_ENV_EACTION = -1,   /* an action outside [0, num_actions) */
     VB_ENV_EFINISHED = -2, /* stepped an env whose episode has ended */
     VB_ENV_EINDEX = -3,    /* an env index outside [0, n) */
-    VB_ENV_ENUMERIC = -4,  /* a task could not be drawn (non-positive Cholesky pivot) */
     VB_ENV_ENOEPISODE = -5, /* reset_episode during the task's last episode */
     VB_ENV_ETASKDEP = -6,  /* vb_env_transition of a family whose transitions depend on the task */
+    VB_ENV_EFAMILY = -7,   /* the family's callback failed: vb_env_last_error says why */
+    VB_ENV_ENOLABELS = -8, /* vb_env_task_cells of a family that declares no task labels */
 };
 
 /* A task family and its parameters (the env section of a run config). */
@@ -58,11 +64,14 @@ typedef struct vb_env_params {
     double prior_alpha, prior_beta;                                  /* bandit: Beta task prior */
     int64_t points, queries;                                         /* funcopt */
     double lengthscale_min, lengthscale_max, noise_std;              /* funcopt */
+    char plugin[256];            /* VB_ENV_PLUGIN: the shared library */
+    char family_name[64];        /* VB_ENV_PLUGIN: the family's name in it */
+    char args[512];              /* VB_ENV_PLUGIN: its parameters, "key=value ..." */
 } vb_env_params;
 
 typedef struct vb_env_spec {
     int family;                  /* vb_env_name */
-    const char *name;            /* "gridworld", "bandit", "funcopt" */
+    const char *name;            /* the family's name: "gridworld", "bandit", "funcopt", a plugin's */
     int64_t obs_size;            /* floats per observation */
     const char *obs_layout;      /* what each observation feature is */
     int64_t num_actions;
@@ -86,9 +95,10 @@ typedef struct vb_env_spec {
     bool permuted_moves;         /* gridworld: each task permutes the four moves */
     int64_t points;              /* funcopt: grid points N; else 0 */
     double prior_alpha, prior_beta; /* bandit: the Beta prior every arm's p is drawn from; else 0 */
+    bool has_task_cells;         /* the family gives task labels (vb_env_task_cells) */
+    const vb_task_family *impl;  /* the family's table (built-in or a loaded plugin's) */
+    vb_task_spec task;           /* the spec as the family wrote it: what its callbacks read */
 } vb_env_spec;
-
-struct vb__env_family;
 
 typedef struct vb_env_batch {
     vb_env_spec spec;
@@ -107,11 +117,14 @@ typedef struct vb_env_batch {
     uint64_t stream_base;
     vb_rng *rng;           /* (n) env i: stream stream_base + i */
     /* family state */
-    const struct vb__env_family *family;
+    const vb_task_family *family;
     void *state;
+    vb_task_io io;         /* the buffers above as the family sees them */
+    char err[256];         /* why the family's last callback failed */
 } vb_env_batch;
 
-/* The spec of family p->family with p's parameters. 0, or -1 with err. */
+/* The spec of family p->family with p's parameters (a plugin is loaded on
+ * first use), checked field by field. 0, or -1 with err. */
 int vb_env_spec_from(const vb_env_params *p, vb_env_spec *spec, char *err, size_t err_len);
 /* A batch of n envs of p's family, streams (seed, stream_base + i). Every env
  * starts a fresh task. Returns 0, or -1 with err (out of memory, bad n). */
@@ -163,5 +176,8 @@ int vb_env_task_cells(const vb_env_batch *b, int64_t i, float *out);
 
 /* Text of a VB_ENV_* code. */
 const char *vb_env_strerror(int code);
+/* Why the batch's last failing call failed: the family's own message after
+ * VB_ENV_EFAMILY, else vb_env_strerror(code). */
+const char *vb_env_error(const vb_env_batch *b, int code);
 
 #endif

@@ -98,20 +98,20 @@ static int run_chunk(eval_run *run, vb_env_batch *env, vb_agent *agent, int32_t 
     int64_t n = env->n, E = run->episodes, H = s->steps_per_task, tasks = run->opt->tasks;
     vb_env_set_streams(env, run->opt->seed, run->env_streams + (uint64_t)first);
     int rc = vb_env_reset_all(env);
-    if (rc != VB_ENV_OK) return fail(run, "drawing tasks", vb_env_strerror(rc)), -1;
+    if (rc != VB_ENV_OK) return fail(run, "drawing tasks", vb_env_error(env, rc)), -1;
     vb_agent_set_streams(agent, run->opt->seed, run->agent_streams + (uint64_t)first);
     vb_agent_reset_all(agent, env);
     memset(ep_ret, 0, (size_t)(n * E) * sizeof *ep_ret);
     for (int64_t t = 0; t < H; t++) {
         vb_agent_act(agent, env, actions);
         rc = vb_env_step(env, actions);
-        if (rc != VB_ENV_OK) return fail(run, "stepping", vb_env_strerror(rc)), -1;
+        if (rc != VB_ENV_OK) return fail(run, "stepping", vb_env_error(env, rc)), -1;
         vb_agent_observe(agent, env, actions);
         for (int64_t i = 0; i < n; i++) {
             ep_ret[i * E + env->episode[i]] += env->reward[i];
             if (s->reports_regret && first + i < tasks) run->step_regret[(first + i) * H + t] = env->regret[i];
             if (env->done[i] && !env->task_done[i] && (rc = vb_env_reset_episode(env, i)) != VB_ENV_OK)
-                return fail(run, "starting an episode", vb_env_strerror(rc)), -1;
+                return fail(run, "starting an episode", vb_env_error(env, rc)), -1;
         }
     }
     for (int64_t i = 0; i < n && first + i < tasks; i++)

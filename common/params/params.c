@@ -1,6 +1,10 @@
 /* params — see params.h. */
 #include "params.h"
 
+#include <stdio.h>
+
+#include "../envs/env_check.h"
+
 vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
     vb_planner_cfg c = {
         .K = cfg->planner.particles,
@@ -78,7 +82,7 @@ vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
 }
 
 vb_env_params vb_env_params_from(const vb_config *cfg) {
-    return (vb_env_params){
+    vb_env_params p = {
         .family = cfg->env.name,
         .gamma = cfg->env.gamma,
         .grid_size = cfg->env.grid_size,
@@ -95,6 +99,10 @@ vb_env_params vb_env_params_from(const vb_config *cfg) {
         .lengthscale_max = cfg->env.lengthscale_max,
         .noise_std = cfg->env.noise_std,
     };
+    snprintf(p.plugin, sizeof p.plugin, "%s", cfg->env.plugin);
+    snprintf(p.family_name, sizeof p.family_name, "%s", cfg->env.family);
+    snprintf(p.args, sizeof p.args, "%s", cfg->env.args);
+    return p;
 }
 
 vb_model_cfg vb_model_cfg_from(const vb_config *cfg) {
@@ -139,7 +147,9 @@ vb_eval_options vb_eval_options_from(const vb_config *cfg) {
 
 int vb_env_spec_from_config(const vb_config *cfg, vb_env_spec *spec, char *err, size_t err_len) {
     vb_env_params p = vb_env_params_from(cfg);
-    return vb_env_spec_from(&p, spec, err, err_len);
+    if (vb_env_spec_from(&p, spec, err, err_len) != 0) return -1;
+    /* a plugin's callbacks are checked by playing two tasks before a run trusts them */
+    return cfg->env.name == VB_ENV_PLUGIN ? vb_env_check(&p, 2, err, err_len) : 0;
 }
 
 int vb_env_batch_from_config(vb_env_batch **out, const vb_config *cfg, int64_t n, uint64_t seed,

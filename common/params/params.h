@@ -38,6 +38,7 @@ vb_acting_cfg vb_acting_cfg_from(const vb_config *cfg);
 vb_eval_options vb_eval_options_from(const vb_config *cfg);
 
 /* For callers that hold a config: the spec, a batch and a model from it. */
+/* (a plugin family is also checked by vb_env_check) */
 int vb_env_spec_from_config(const vb_config *cfg, vb_env_spec *spec, char *err, size_t err_len);
 int vb_env_batch_from_config(vb_env_batch **out, const vb_config *cfg, int64_t n, uint64_t seed,
                              uint64_t stream_base, char *err, size_t err_len);

@@ -159,7 +159,7 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
     vb_env_batch *env = a->env;
     const int64_t n = a->n, t = a->fill, E = env->spec.episodes_per_task;
     int rc = start_pending(a);
-    if (rc != VB_ENV_OK) return snprintf(err, err_len, "env reset: %s", vb_env_strerror(rc)), -1;
+    if (rc != VB_ENV_OK) return snprintf(err, err_len, "env reset: %s", vb_env_error(env, rc)), -1;
     vb_belief_tracker *bt = &a->belief;
     for (int64_t i = 0; i < n; i++) {
         float *c = a->chunks + i * cl->floats;
@@ -188,7 +188,7 @@ int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_
         if (cl->cells) vb_env_task_cells(env, i, c + cl->task_cells + t * cl->cells);
     }
     rc = vb_env_step(env, a->actions);
-    if (rc != VB_ENV_OK) return snprintf(err, err_len, "env step: %s", vb_env_strerror(rc)), -1;
+    if (rc != VB_ENV_OK) return snprintf(err, err_len, "env step: %s", vb_env_error(env, rc)), -1;
     for (int64_t i = 0; i < n; i++) {
         float *c = a->chunks + i * cl->floats;
         c[cl->reward + t] = env->reward[i];

@@ -128,6 +128,9 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     if (m->d.has_state_head && !(p->elbo.coef > 0))
         return snprintf(err, err_len, "planner.dynamics: learned needs learner.elbo_coef > 0: the ELBO is what "
                         "trains the state head the planner simulates with"), -1;
+    if (m->d.has_decoder && p->elbo.decode_task && !spec->has_task_cells)
+        return snprintf(err, err_len, "learner.elbo_decode: task decodes the task's labels, and task family '%s' "
+                        "gives none (its table has no task_cells): use elbo_decode: transitions", spec->name), -1;
     vb_learning *l = calloc(1, sizeof *l);
     if (!l) return snprintf(err, err_len, "out of memory"), -1;
     l->be = be;
