@@ -120,10 +120,22 @@ $(GEN)/proto/%.pb-c.o: $(GEN)/proto/%.pb-c.c
 
 # --- task-family plugins: the example, and the tests' faulty ones --------
 # Mode-independent paths: a plugin needs nothing but include/varibased.
-PLUGIN_CFLAGS := -std=c11 -O2 -g -fPIC -shared -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude
+PLUGIN_CFLAGS := -std=c11 -O2 -g -fPIC -shared -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Iinclude
 TEST_PLUGINS  := $(patsubst tests/plugins/%.c,build/test-plugins/lib%.so,$(wildcard tests/plugins/*.c))
 
-examples: build/examples/libgridnavi.so
+# The Python bridge (plugins/python) where CPython's embedding library is installed (make deps).
+PYTHON_EMBED := $(shell pkg-config --cflags --libs python3-embed 2>/dev/null)
+PY_BRIDGE    := $(if $(PYTHON_EMBED),build/plugins/libvb_python.so build/plugins/vb_python.py)
+
+examples: build/examples/libgridnavi.so $(PY_BRIDGE)
+
+build/plugins/libvb_python.so: plugins/python/vb_python.c include/varibased/task_family.h
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -D_GNU_SOURCE -o $@ $< $(PYTHON_EMBED)
+
+build/plugins/vb_python.py: plugins/python/vb_python.py
+	@mkdir -p $(@D)
+	cp $< $@
 
 build/examples/libgridnavi.so: examples/gridnavi_plugin/gridnavi.c include/varibased/task_family.h
 	@mkdir -p $(@D)
@@ -133,7 +145,7 @@ build/test-plugins/lib%.so: tests/plugins/%.c include/varibased/task_family.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $<
 
-$(TEST_BIN): $(TEST_OBJ) $(LIB) $(TEST_PLUGINS) build/examples/libgridnavi.so
+$(TEST_BIN): $(TEST_OBJ) $(LIB) $(TEST_PLUGINS) build/examples/libgridnavi.so $(PY_BRIDGE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS) $(shell pkg-config --libs criterion)
 

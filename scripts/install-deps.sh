@@ -3,9 +3,10 @@
 # every package is present it only runs dpkg -s and returns.
 #   scripts/install-deps.sh               to build and test (make deps)
 #   scripts/install-deps.sh --build-only  to build ./learner and ./actor only (images)
+# python3-dev: CPython's embedding library, for the Python task-family bridge (plugins/python)
 set -euo pipefail
 pkgs=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-      libuv1-dev libopenblas-dev libcyaml-dev)
+      libuv1-dev libopenblas-dev libcyaml-dev python3-dev)
 # the tests: Criterion, iproute2 (the network-namespace test), docker-compose
 # (validating deploy/docker-compose.yml; containers are not started) and
 # matplotlib (scripts/plot_runs.py and the other plotting scripts), clang with

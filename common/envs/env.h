@@ -120,7 +120,7 @@ typedef struct vb_env_batch {
     const vb_task_family *family;
     void *state;
     vb_task_io io;         /* the buffers above as the family sees them */
-    char err[256];         /* why the family's last callback failed */
+    char err[4096];        /* why the family's last callback failed (a Python traceback fits) */
 } vb_env_batch;
 
 /* The spec of family p->family with p's parameters (a plugin is loaded on

@@ -49,6 +49,14 @@ static int host_arg_double(const vb_task_args *a, const char *key, double *value
     return 0;
 }
 
+static int host_arg_at(const vb_task_args *a, int k, const char **key, const char **value) {
+    if (k < 0 || k >= a->n) return 1;
+    ((vb_task_args *)a)->read[k] = true;
+    *key = a->key[k];
+    *value = a->val[k];
+    return 0;
+}
+
 const vb_task_host vb__task_host = {
     .abi_version = VB_TASK_ABI_VERSION,
     .below = host_below,
@@ -57,6 +65,7 @@ const vb_task_host vb__task_host = {
     .beta = host_beta,
     .arg_int = host_arg_int,
     .arg_double = host_arg_double,
+    .arg_at = host_arg_at,
 };
 
 static int add(vb_task_args *a, const char *key, size_t key_len, const char *val, size_t val_len, char *err,

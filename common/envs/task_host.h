@@ -11,7 +11,7 @@
 
 #include <varibased/task_family.h>
 
-enum { VB_TASK_ARGS_MAX = 32, VB_TASK_KEY_MAX = 48, VB_TASK_VAL_MAX = 96 };
+enum { VB_TASK_ARGS_MAX = 32, VB_TASK_KEY_MAX = 48, VB_TASK_VAL_MAX = 256 };
 
 struct vb_task_args {
     int n;

@@ -100,6 +100,10 @@ typedef struct vb_task_host {
      * untouched: keep your default), -1 present but malformed (err written). */
     int (*arg_int)(const vb_task_args *args, const char *key, int64_t *value, char *err, size_t err_len);
     int (*arg_double)(const vb_task_args *args, const char *key, double *value, char *err, size_t err_len);
+    /* The k-th pair as text, for families whose keys are not known in
+     * advance (the Python bridge passes them on): 0 (*key, *value set; the
+     * pair counts as read), or 1 when k is past the last pair. */
+    int (*arg_at)(const vb_task_args *args, int k, const char **key, const char **value);
 } vb_task_host;
 
 /* The program's buffers for n environments, passed to every batched call. */
