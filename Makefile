@@ -162,7 +162,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 GRADCHECK_BIN := $(if $(wildcard tools/gradcheck.c),$(BUILD)/tools/gradcheck)
 
 unit: all $(TEST_BIN)
-	VB_ROOT=$(CURDIR) $(TEST_BIN) --jobs 2
+	VB_ROOT=$(CURDIR) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 $(TEST_BIN) --jobs 2
 
 gradcheck: $(BUILD)/tools/gradcheck
 	$(BUILD)/tools/gradcheck
@@ -170,7 +170,7 @@ gradcheck: $(BUILD)/tools/gradcheck
 test: all $(TEST_BIN) $(GRADCHECK_BIN)
 	$(if $(GRADCHECK_BIN),$(GRADCHECK_BIN))
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
-	VB_ROOT=$(CURDIR) $(TEST_BIN) --jobs 2
+	VB_ROOT=$(CURDIR) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 $(TEST_BIN) --jobs 2
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
