@@ -3,6 +3,7 @@
 
   scripts/plot_runs.py LABEL=RUN[,RUN...] [LABEL=RUN...] --png FILE
                        [--source train|eval] [--ref NAME=VALUE ...] [--episodes 1,5,10] [--title TEXT]
+                       [--metric KEY ...]
 
 Each LABEL is one agent; its RUN folders are seeds of it, drawn as their mean
 with a band of +- one standard error across seeds (a single run is drawn
@@ -19,7 +20,9 @@ actors finished in each interval (the behaviour policy, exploration
 included). --source eval reads evals.jsonl: the validation evaluations of
 eval.every_updates (the greedy policy or the planner on held-out validation
 tasks). --episodes picks the episode panels (default: every episode index;
-the bandit's ten one-pull episodes want a few). Needs matplotlib (Debian: python3-matplotlib, installed by make deps;
+the bandit's ten one-pull episodes want a few). --metric KEY adds a panel of
+that metrics.jsonl key against environment steps (e.g. carry_drift, belief_mae,
+state_loglik), drawn where a run logs it. Needs matplotlib (Debian: python3-matplotlib, installed by make deps;
 or pip install matplotlib).
 """
 import argparse
@@ -32,6 +35,12 @@ import sys
 def read_jsonl(path):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def load_metric(run, key):
+    """(env_steps, values) of one metrics.jsonl key of a run folder."""
+    rows = [r for r in read_jsonl(os.path.join(run, "metrics.jsonl")) if r.get(key) is not None]
+    return [r["env_steps"] for r in rows], [r[key] for r in rows]
 
 
 def load_run(run, source):
@@ -111,6 +120,7 @@ def main():
     ap.add_argument("--ref", action="append", default=[], help="NAME=VALUE or NAME=V1/V2/.../VE")
     ap.add_argument("--title", default="")
     ap.add_argument("--episodes", default="", help="episode indices to draw, e.g. 1,5,10 (default: all)")
+    ap.add_argument("--metric", action="append", default=[], help="a metrics.jsonl key to draw against steps")
     a = ap.parse_args()
     try:
         import matplotlib
@@ -123,8 +133,8 @@ def main():
         label, _, runs = spec.partition("=")
         if not runs:
             sys.exit(f"plot_runs: {spec}: expected LABEL=RUN[,RUN...]")
-        groups.append((label, [load_run(r, a.source) for r in runs.split(",")]))
-    E = max(len(p[3]) for _, runs in groups for run in runs for p in run)
+        groups.append((label, [load_run(r, a.source) for r in runs.split(",")], runs.split(",")))
+    E = max(len(p[3]) for _, runs, _ in groups for run in runs for p in run)
     refs = parse_refs(a.ref)
     try:
         shown = [int(e) - 1 for e in a.episodes.split(",")] if a.episodes else list(range(E))
@@ -134,11 +144,11 @@ def main():
         sys.exit(f"plot_runs: --episodes {a.episodes}: the runs have episodes 1..{E}")
     if E <= 1:
         shown = []
-    ncol = 2 + len(shown)
+    ncol = 2 + len(shown) + len(a.metric)
     fig, axes = plt.subplots(1, ncol, figsize=(4.2 * ncol, 3.6), squeeze=False)
     axes = axes[0]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for gi, (label, runs) in enumerate(groups):
+    for gi, (label, runs, dirs) in enumerate(groups):
         c = colours[gi % len(colours)]
         n = len(runs)
         tag = f"{label} ({n} seed{'s' if n > 1 else ''})"
@@ -154,6 +164,11 @@ def main():
                 axes[col].plot(g, m, color=c, lw=1.5, label=tag)
                 axes[col].fill_between(g, [u - v for u, v in zip(m, s)], [u + v for u, v in zip(m, s)], color=c,
                                        alpha=0.25, lw=0)
+        for mi, key in enumerate(a.metric):
+            for di, d in enumerate(dirs):
+                xs, ys = load_metric(d, key)
+                if xs:
+                    axes[2 + len(shown) + mi].plot(xs, ys, color=c, lw=1.0, label=tag if di == 0 else None)
     styles = ["--", ":", "-."]
     for ri, (name, vals) in enumerate(refs):
         ls = styles[ri % len(styles)]
@@ -168,6 +183,8 @@ def main():
     axes[1].set(xlabel="wall-clock seconds", title="against wall-clock")
     for i, e in enumerate(shown):
         axes[2 + i].set(xlabel="environment steps", title=f"episode {e + 1}")
+    for mi, key in enumerate(a.metric):
+        axes[2 + len(shown) + mi].set(xlabel="environment steps", title=key)
     for ax in axes:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
