@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../kernels/blas_core.h"
+#include "common/base/crc32c.h"
 #include "common/base/rng.h"
 #include "common/nn/gru.h"
 #include "common/nn/s5.h"
@@ -75,6 +76,24 @@ static double fma_peak(int nthreads) {
     for (int i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
     double dt = now() - t0;
     return (double)nthreads * iters * 12 * lanes() * 2 / dt / 1e9;
+}
+
+/* CRC-32C throughput in GB/s over a 10 MB buffer (a weight broadcast's size). */
+static double bench_crc(uint32_t (*crc)(uint32_t, const void *, size_t)) {
+    size_t n = 10u << 20;
+    unsigned char *buf = malloc(n);
+    for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)(i * 131u);
+    volatile uint32_t sink = 0;
+    double best = 1e30;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now();
+        sink ^= crc(0, buf, n);
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+    }
+    free(buf);
+    (void)sink;
+    return (double)n / best / 1e9;
 }
 
 static double bench_gemm(const vb_backend *be, int64_t M, int64_t N, int64_t K) {
@@ -193,6 +212,10 @@ int main(int argc, char **argv) {
     printf("cpu_cores %d count\n", cores);
     printf("fma_peak_1core %.1f GFLOP/s\n", peak1);
     printf("fma_peak_all_cores %.1f GFLOP/s\n", peakn);
+    double crc_fast = bench_crc(vb_crc32c), crc_table = bench_crc(vb_crc32c_table);
+    printf("crc32c_%s %.2f GB/s\n", vb_crc32c_hw() ? "sse42" : "tables", crc_fast);
+    printf("crc32c_tables %.2f GB/s\n", crc_table);
+    printf("crc32c_over_tables %.2f ratio\n", crc_fast / crc_table);
     const int64_t batches[] = {256, 1024, 4096, 16384}, hiddens[] = {64, 128, 256, 512};
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {

@@ -2,10 +2,16 @@
 #ifndef VB_CRC32C_H
 #define VB_CRC32C_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Extend crc (0 to start) over len bytes; crc32c("123456789") = 0xE3069283. */
 uint32_t vb_crc32c(uint32_t crc, const void *data, size_t len);
+/* The same with the slicing-by-8 tables whatever the CPU (what vb_crc32c
+ * falls back to without SSE4.2). */
+uint32_t vb_crc32c_table(uint32_t crc, const void *data, size_t len);
+/* vb_crc32c uses the SSE4.2 crc32 instruction on this CPU. */
+bool vb_crc32c_hw(void);
 
 #endif
