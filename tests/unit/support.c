@@ -85,6 +85,38 @@ const char *vb_test_write_tmp(const char *text, char *path, size_t len) {
     return path;
 }
 
+void vb_test_make_root(char *root, size_t len) {
+    snprintf(root, len, "/tmp/vb_test_runXXXXXX");
+    cr_assert_not_null(mkdtemp(root));
+}
+
+void vb_test_remove_root(const char *root) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    cr_assert_eq(system(cmd), 0);
+}
+
+void vb_test_train_briefly(const char *config, const char *run, const char *family) {
+    char root[64], cfgpath[1024], set_root[128], ckpt[256], named[96];
+    vb_test_make_root(root, sizeof root);
+    snprintf(set_root, sizeof set_root, "run.root=%s", root);
+    vb_test_proc p;
+    vb_test_run(&p, "learner",
+                (const char *[]){"--config", vb_test_path(config, cfgpath, sizeof cfgpath), "--set", set_root, "--set",
+                                 "run.total_env_steps=6000", "--set", "eval.every_updates=0", "--set",
+                                 "eval.keep_best=false", NULL});
+    cr_assert_eq(p.status, 0, "learner: %d\n%s", p.status, p.err);
+    snprintf(named, sizeof named, "on %s", family);
+    cr_assert(strstr(p.err, named), "the run names the family %s:\n%s", family, p.err);
+    vb_test_proc_free(&p);
+    snprintf(ckpt, sizeof ckpt, "%s/%s", root, run);
+    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", ckpt, "--tasks", "64", "--set",
+                                              "eval.planning=policy", NULL});
+    cr_assert_eq(p.status, 0, "actor --eval: %d\n%s", p.status, p.err);
+    vb_test_proc_free(&p);
+    vb_test_remove_root(root);
+}
+
 void vb_test_smoke_layout(const char *algo, int targets, vb_config *cfg, vb_env_spec *spec, vb_model *m,
                           vb_chunk_layout *cl) {
     char path[1024], err[512], set[64];

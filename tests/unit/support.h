@@ -22,6 +22,13 @@ void vb_test_proc_free(vb_test_proc *p);
 /* Write text to a fresh temporary file; returns its path (static buffer per call slot). */
 const char *vb_test_write_tmp(const char *text, char *path, size_t len);
 
+/* A fresh run root under /tmp, and its removal. */
+void vb_test_make_root(char *root, size_t len);
+void vb_test_remove_root(const char *root);
+/* ./learner on config (a repository path) for 6000 steps in a fresh root,
+ * whose log names the task family; then ./actor --eval of run's checkpoint. */
+void vb_test_train_briefly(const char *config, const char *run, const char *family);
+
 /* configs/smoke.yaml with run.algo=algo (NULL: as in the file), its env spec,
  * model and chunk layout (planner targets or not): what a learner of that
  * run builds, for tests that speak its protocol. */

@@ -168,39 +168,10 @@ Test(env_plugin, plugin_keys_are_checked_against_env_name) {
     cr_assert(strstr(err, "read only with env.name: plugin"), "%s", err);
 }
 
-static void make_root(char *root, size_t len) {
-    snprintf(root, len, "/tmp/vb_plugin_XXXXXX");
-    cr_assert_not_null(mkdtemp(root));
-}
-
-static void remove_root(const char *root) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    cr_assert_eq(system(cmd), 0);
-}
-
 /* The shipped example end to end: ./learner with its local actors trains on
  * the plugin, and ./actor --eval reloads it from the checkpoint's config. */
 Test(env_plugin, learner_and_actors_train_on_the_example_plugin, .timeout = 120) {
-    char root[64], cfgpath[1024], set_root[128], ckpt[256];
-    make_root(root, sizeof root);
-    snprintf(set_root, sizeof set_root, "run.root=%s", root);
-    vb_test_proc p;
-    vb_test_run(&p, "learner",
-                (const char *[]){"--config", vb_test_path("examples/gridnavi_plugin/gridnavi.yaml", cfgpath,
-                                                          sizeof cfgpath),
-                                 "--set", set_root, "--set", "run.total_env_steps=6000", "--set",
-                                 "eval.every_updates=0", "--set", "eval.keep_best=false", NULL});
-    cr_assert_eq(p.status, 0, "learner: %d\n%s", p.status, p.err);
-    cr_assert(strstr(p.err, "on gridnavi"), "the run names the plugin family:\n%s", p.err);
-    vb_test_proc_free(&p);
-    snprintf(ckpt, sizeof ckpt, "%s/gridnavi_plugin", root);
-    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", ckpt, "--tasks", "64", "--set",
-                                              "eval.planning=policy", NULL});
-    cr_assert_eq(p.status, 0, "actor --eval: %d\n%s", p.status, p.err);
-    cr_assert(strstr(p.out, "\"env\":\"gridnavi\""), "%s", p.out);
-    vb_test_proc_free(&p);
-    remove_root(root);
+    vb_test_train_briefly("examples/gridnavi_plugin/gridnavi.yaml", "gridnavi_plugin", "gridnavi");
 }
 
 /* A family whose step fails mid-run ends its actor with the family's message
@@ -208,7 +179,7 @@ Test(env_plugin, learner_and_actors_train_on_the_example_plugin, .timeout = 120)
  * local actor keeps failing it stops with a final checkpoint and says why. */
 Test(env_plugin, a_failing_family_ends_its_actor_not_the_learner, .timeout = 120) {
     char root[64], cfgpath[1024], set_root[128], set_lib[1200], lib[1024];
-    make_root(root, sizeof root);
+    vb_test_make_root(root, sizeof root);
     snprintf(set_root, sizeof set_root, "run.root=%s", root);
     snprintf(set_lib, sizeof set_lib, "env.plugin=%s", vb_test_path(FAULTY, lib, sizeof lib));
     vb_test_proc p;
@@ -228,5 +199,5 @@ Test(env_plugin, a_failing_family_ends_its_actor_not_the_learner, .timeout = 120
     snprintf(ckpt, sizeof ckpt, "%s/smoke/checkpoints", root);
     cr_assert_eq(access(ckpt, F_OK), 0, "the final checkpoint is written");
     vb_test_proc_free(&p);
-    remove_root(root);
+    vb_test_remove_root(root);
 }

@@ -146,40 +146,12 @@ Test(env_python, a_failing_step_reports_the_exception_and_keeps_the_clock) {
     vb_env_batch_destroy(b);
 }
 
-static void make_root(char *root, size_t len) {
-    snprintf(root, len, "/tmp/vb_python_XXXXXX");
-    cr_assert_not_null(mkdtemp(root));
-}
-
-static void remove_root(const char *root) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    cr_assert_eq(system(cmd), 0);
-}
-
 /* The shipped Python example end to end: the learner and its local actors
  * (each embedding Python) train on it with the learned next-state decoder,
  * and ./actor --eval reloads it from the checkpoint. */
 Test(env_python, learner_and_actors_train_on_the_python_example, .timeout = 120) {
     if (!bridge_built()) return;
-    char root[64], cfgpath[1024], set_root[128], ckpt[256];
-    make_root(root, sizeof root);
-    snprintf(set_root, sizeof set_root, "run.root=%s", root);
-    vb_test_proc p;
-    vb_test_run(&p, "learner",
-                (const char *[]){"--config", vb_test_path("examples/gridnavi_python/gridnavi.yaml", cfgpath,
-                                                          sizeof cfgpath),
-                                 "--set", set_root, "--set", "run.total_env_steps=6000", "--set",
-                                 "eval.every_updates=0", "--set", "eval.keep_best=false", NULL});
-    cr_assert_eq(p.status, 0, "learner: %d\n%s", p.status, p.err);
-    cr_assert(strstr(p.err, "on python"), "the run names the family:\n%s", p.err);
-    vb_test_proc_free(&p);
-    snprintf(ckpt, sizeof ckpt, "%s/gridnavi_python", root);
-    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", ckpt, "--tasks", "64", "--set",
-                                              "eval.planning=policy", NULL});
-    cr_assert_eq(p.status, 0, "actor --eval: %d\n%s", p.status, p.err);
-    vb_test_proc_free(&p);
-    remove_root(root);
+    vb_test_train_briefly("examples/gridnavi_python/gridnavi.yaml", "gridnavi_python", "python");
 }
 
 /* An exception inside a running actor's step ends that actor with the
@@ -187,7 +159,7 @@ Test(env_python, learner_and_actors_train_on_the_python_example, .timeout = 120)
 Test(env_python, an_exception_in_a_running_actor_ends_it_with_the_traceback, .timeout = 120) {
     if (!bridge_built()) return;
     char root[64], cfgpath[1024], set_root[128], set_lib[1200], set_args[1400], lib[1024], file[1024];
-    make_root(root, sizeof root);
+    vb_test_make_root(root, sizeof root);
     snprintf(set_root, sizeof set_root, "run.root=%s", root);
     snprintf(set_lib, sizeof set_lib, "env.plugin=%s", vb_test_path(BRIDGE, lib, sizeof lib));
     snprintf(set_args, sizeof set_args, "env.args=class=%s:Coin fail_at=30",
@@ -203,5 +175,5 @@ Test(env_python, an_exception_in_a_running_actor_ends_it_with_the_traceback, .ti
     cr_assert(strstr(p.err, "Traceback (most recent call last)"), "the traceback is in the log:\n%s", p.err);
     cr_assert(strstr(p.err, "restarting in"), "the learner stayed up and restarted the actor:\n%s", p.err);
     vb_test_proc_free(&p);
-    remove_root(root);
+    vb_test_remove_root(root);
 }
