@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/envs/env.h"
 #include "common/params/params.h"
 #include "common/train/chunk.h"
 
@@ -115,6 +116,50 @@ void vb_test_train_briefly(const char *config, const char *run, const char *fami
     cr_assert_eq(p.status, 0, "actor --eval: %d\n%s", p.status, p.err);
     vb_test_proc_free(&p);
     vb_test_remove_root(root);
+}
+
+void vb_test_same_play(vb_env_batch *ref, vb_env_batch *other, int tasks, uint64_t seed) {
+    const vb_env_spec *a = &ref->spec, *b = &other->spec;
+    cr_assert(a->obs_size == b->obs_size && a->num_actions == b->num_actions &&
+              a->steps_per_task == b->steps_per_task && a->state_cells == b->state_cells &&
+              a->reward_cells == b->reward_cells && a->reward_levels[0] == b->reward_levels[0] &&
+              a->task_independent_transitions == b->task_independent_transitions);
+    cr_assert_eq(ref->n, other->n);
+    const int64_t n = ref->n, O = a->obs_size, C = a->reward_cells;
+    vb_rng rng;
+    vb_rng_init(&rng, seed, 0);
+    int32_t *acts = malloc(sizeof(int32_t) * (size_t)n);
+    float *ca = malloc(sizeof(float) * (size_t)C), *cb = malloc(sizeof(float) * (size_t)C);
+    int64_t hits = 0;
+    for (int task = 0; task < tasks; task++) {
+        if (task > 0) {
+            cr_assert_eq(vb_env_reset_all(ref), VB_ENV_OK);
+            cr_assert_eq(vb_env_reset_all(other), VB_ENV_OK, "%s", vb_env_error(other, VB_ENV_EFAMILY));
+        }
+        for (int64_t t = 0; t < a->steps_per_task; t++) {
+            for (int64_t i = 0; i < n; i++) acts[i] = (int32_t)vb_rng_below(&rng, (uint32_t)a->num_actions);
+            cr_assert_eq(vb_env_step(ref, acts), VB_ENV_OK);
+            cr_assert_eq(vb_env_step(other, acts), VB_ENV_OK, "%s", vb_env_error(other, VB_ENV_EFAMILY));
+            cr_assert_arr_eq(ref->obs, other->obs, sizeof(float) * (size_t)(n * O), "obs at task %d step %lld", task,
+                             (long long)t);
+            cr_assert_arr_eq(ref->reward, other->reward, sizeof(float) * (size_t)n);
+            cr_assert_arr_eq(ref->done, other->done, (size_t)n);
+            for (int64_t i = 0; i < n; i++) {
+                hits += ref->reward[i] > 0;
+                cr_assert_eq(vb_env_task_cells(ref, i, ca), VB_ENV_OK);
+                cr_assert_eq(vb_env_task_cells(other, i, cb), VB_ENV_OK);
+                cr_assert_arr_eq(ca, cb, sizeof(float) * (size_t)C);
+                if (ref->done[i] && !ref->task_done[i]) {
+                    cr_assert_eq(vb_env_reset_episode(ref, i), VB_ENV_OK);
+                    cr_assert_eq(vb_env_reset_episode(other, i), VB_ENV_OK);
+                }
+            }
+        }
+    }
+    cr_assert_gt(hits, 0, "random play never reached a goal: the comparison saw no hit");
+    free(acts);
+    free(ca);
+    free(cb);
 }
 
 void vb_test_smoke_layout(const char *algo, int targets, vb_config *cfg, vb_env_spec *spec, vb_model *m,

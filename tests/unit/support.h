@@ -3,6 +3,7 @@
 #define VB_TEST_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Path of a file in the repository (VB_ROOT, or the working directory). */
 const char *vb_test_path(const char *rel, char *buf, size_t len);
@@ -28,6 +29,13 @@ void vb_test_remove_root(const char *root);
 /* ./learner on config (a repository path) for 6000 steps in a fresh root,
  * whose log names the task family; then ./actor --eval of run's checkpoint. */
 void vb_test_train_briefly(const char *config, const char *run, const char *family);
+
+/* ref and other (two batches of the same n on the same streams) agree on
+ * the spec's shared fields, then play `tasks` tasks of random actions from
+ * stream `seed` identically: observations, rewards, clocks and task labels;
+ * at least one goal is hit. */
+struct vb_env_batch;
+void vb_test_same_play(struct vb_env_batch *ref, struct vb_env_batch *other, int tasks, uint64_t seed);
 
 /* configs/smoke.yaml with run.algo=algo (NULL: as in the file), its env spec,
  * model and chunk layout (planner targets or not): what a learner of that

@@ -66,39 +66,7 @@ Test(env_python, python_gridnavi_plays_the_builtin_gridworld_step_for_step) {
         cr_assert_eq(vb_env_batch_from_config(&py, &cp, 8, 5, 40, err, sizeof err), 0, "%s", err);
         const vb_env_spec *a = &ref->spec, *b = &py->spec;
         cr_assert_str_eq(b->name, "python");
-        cr_assert(a->obs_size == b->obs_size && a->num_actions == b->num_actions &&
-                  a->steps_per_task == b->steps_per_task && a->state_cells == b->state_cells &&
-                  a->reward_cells == b->reward_cells && a->reward_levels[0] == b->reward_levels[0] &&
-                  a->task_independent_transitions == b->task_independent_transitions);
-        vb_rng rng;
-        vb_rng_init(&rng, 11, 0);
-        int32_t acts[8];
-        float ca[25], cp2[25];
-        int64_t hits = 0;
-        for (int task = 0; task < 4; task++) {
-            if (task > 0) {
-                cr_assert_eq(vb_env_reset_all(ref), VB_ENV_OK);
-                cr_assert_eq(vb_env_reset_all(py), VB_ENV_OK, "%s", vb_env_error(py, VB_ENV_EFAMILY));
-            }
-            for (int64_t t = 0; t < a->steps_per_task; t++) {
-                for (int i = 0; i < 8; i++) acts[i] = (int32_t)vb_rng_below(&rng, 5);
-                cr_assert_eq(vb_env_step(ref, acts), VB_ENV_OK);
-                cr_assert_eq(vb_env_step(py, acts), VB_ENV_OK, "%s", vb_env_error(py, VB_ENV_EFAMILY));
-                cr_assert_arr_eq(ref->obs, py->obs, sizeof(float) * 16, "obs at task %d step %lld", task, (long long)t);
-                cr_assert_arr_eq(ref->reward, py->reward, sizeof(float) * 8);
-                for (int i = 0; i < 8; i++) {
-                    hits += ref->reward[i] > 0;
-                    cr_assert_eq(vb_env_task_cells(ref, i, ca), VB_ENV_OK);
-                    cr_assert_eq(vb_env_task_cells(py, i, cp2), VB_ENV_OK);
-                    cr_assert_arr_eq(ca, cp2, sizeof ca);
-                    if (ref->done[i] && !ref->task_done[i]) {
-                        cr_assert_eq(vb_env_reset_episode(ref, i), VB_ENV_OK);
-                        cr_assert_eq(vb_env_reset_episode(py, i), VB_ENV_OK);
-                    }
-                }
-            }
-        }
-        cr_assert_gt(hits, 0, "random play never reached a goal: the comparison saw no hit");
+        vb_test_same_play(ref, py, 4, 11);
         /* the tabulated stateless callbacks agree with the built-in ones on every cell and action */
         for (int64_t c = 0; c < 25; c++) {
             float oa[2], ob[2], na[2], nb[2];
