@@ -3,34 +3,11 @@
 
 #include <math.h>
 
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
-static inline void philox_round(uint32_t c[4], const uint32_t k[2]) {
-    uint64_t p0 = (uint64_t)PHILOX_M0 * c[0];
-    uint64_t p1 = (uint64_t)PHILOX_M1 * c[2];
-    uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
-    uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
-    uint32_t n0 = hi1 ^ c[1] ^ k[0];
-    uint32_t n2 = hi0 ^ c[3] ^ k[1];
-    c[0] = n0;
-    c[1] = lo1;
-    c[2] = n2;
-    c[3] = lo0;
-}
+#include "kernels/math/philox.h"
 
 void vb_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
     uint32_t c[4] = {ctr[0], ctr[1], ctr[2], ctr[3]};
-    uint32_t k[2] = {key[0], key[1]};
-    for (int i = 0; i < 10; i++) {
-        if (i) {
-            k[0] += PHILOX_W0;
-            k[1] += PHILOX_W1;
-        }
-        philox_round(c, k);
-    }
+    vb_philox_block(c, key[0], key[1]);
     for (int i = 0; i < 4; i++) out[i] = c[i];
 }
 
@@ -85,11 +62,8 @@ double vb_rng_uniform_double(vb_rng *r) {
     return ((double)(hi * 67108864u + lo) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-/* Box-Muller's cosine branch from two words */
-static inline float normal_from_words(uint32_t w1, uint32_t w2) {
-    float u1 = vb_rng_word_to_uniform(w1), u2 = vb_rng_word_to_uniform(w2);
-    return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
-}
+/* Box-Muller's cosine branch from two words (kernels/math/philox.h) */
+static inline float normal_from_words(uint32_t w1, uint32_t w2) { return vb_philox_normal(w1, w2); }
 
 float vb_rng_normal(vb_rng *r) {
     uint32_t w1 = vb_rng_u32(r);
@@ -112,11 +86,11 @@ static void philox_blocks(const vb_rng *r, uint64_t b0, uint32_t *words) {
     uint32_t k0 = r->key[0], k1 = r->key[1];
     for (int round = 0; round < 10; round++) {
         if (round) {
-            k0 += PHILOX_W0;
-            k1 += PHILOX_W1;
+            k0 += VB_PHILOX_W0;
+            k1 += VB_PHILOX_W1;
         }
         for (int i = 0; i < FILL_BLOCKS; i++) {
-            uint64_t p0 = (uint64_t)PHILOX_M0 * c0[i], p1 = (uint64_t)PHILOX_M1 * c2[i];
+            uint64_t p0 = (uint64_t)VB_PHILOX_M0 * c0[i], p1 = (uint64_t)VB_PHILOX_M1 * c2[i];
             uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[i] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3[i] ^ k1;
             c0[i] = n0;
             c1[i] = (uint32_t)p1;

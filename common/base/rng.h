@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/math/philox.h"
+
 typedef struct vb_rng {
     uint32_t key[2];
     uint64_t stream;
@@ -57,9 +59,6 @@ double vb_rng_gamma(vb_rng *r, double shape);
 double vb_rng_beta(vb_rng *r, double a, double b);
 
 /* uniform from one word, shared with device code: (0, 1) */
-static inline float vb_rng_word_to_uniform(uint32_t u) {
-    /* 23 bits so that the largest value, 1 - 2^-24, is exact in float */
-    return ((float)(u >> 9) + 0.5f) * (1.0f / 8388608.0f);
-}
+static inline float vb_rng_word_to_uniform(uint32_t u) { return vb_philox_uniform(u); }
 
 #endif

@@ -1,17 +1,9 @@
 /* s5_assoc — see s5_assoc.h. */
 #include "s5_assoc.h"
 
-int64_t vb_s5_assoc_scratch_floats(int64_t T, int64_t B, int64_t P) { return 2 * T * B * P; }
+#include "kernels/math/s5.h"
 
-/* The per-element body (the part a device kernel shares): combine the
- * earlier prefix (ar, ai, vr, vi) into the later element (a2, v2) in place. */
-static inline void combine(float ar, float ai, float vr, float vi, float *a2r, float *a2i, float *v2r, float *v2i) {
-    const float br = *a2r, bi = *a2i;
-    *v2r = br * vr - bi * vi + *v2r;
-    *v2i = br * vi + bi * vr + *v2i;
-    *a2r = br * ar - bi * ai;
-    *a2i = br * ai + bi * ar;
-}
+int64_t vb_s5_assoc_scratch_floats(int64_t T, int64_t B, int64_t P) { return 2 * T * B * P; }
 
 /* Inclusive scan over t of the elements (a, v) held in planes a (2,T,M) and
  * v (2,T,M), M = B P independent lanes; `rev` scans from T-1 down to 0. In
@@ -25,7 +17,7 @@ static void scan(float *a, float *v, int64_t T, int64_t M, int rev) {
             float *at = a + t * M, *vt = v + t * M;
             const float *as = a + s * M, *vs = v + s * M;
             for (int64_t m = 0; m < M; m++)
-                combine(as[m], as[n + m], vs[m], vs[n + m], &at[m], &at[n + m], &vt[m], &vt[n + m]);
+                vb_s5_combine(as[m], as[n + m], vs[m], vs[n + m], &at[m], &at[n + m], &vt[m], &vt[n + m]);
         }
     }
 }

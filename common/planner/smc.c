@@ -9,6 +9,7 @@
 #include "../base/carve.h"
 
 #include "../base/kinds.h"
+#include "kernels/math/resample.h"
 
 struct vb_smc {
     vb_planner_cfg cfg;
@@ -104,13 +105,7 @@ void vb_smc_destroy(vb_smc *s) {
 }
 
 void vb_resample_systematic(const double *w, int64_t n, double u, int32_t *idx) {
-    double c = w[0];
-    int64_t j = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double target = ((double)i + u) / (double)n;
-        while (target > c && j < n - 1) c += w[++j];
-        idx[i] = (int32_t)j;
-    }
+    vb_resample_systematic_row(w, n, u, idx);
 }
 
 /* Gamma(alpha) draws normalised: a Dirichlet sample into out (A). */
@@ -261,11 +256,7 @@ static void gather_i(vb_smc *s, int32_t *v, int64_t R) {
  * ancestry's twist moves into cum, and the weights restart at 0. */
 static void resample_env(vb_smc *s, int64_t b, vb_rng *r) {
     const int64_t K = s->cfg.K;
-    double mx = -INFINITY, sum = 0;
-    for (int64_t k = 0; k < K; k++) mx = fmax(mx, s->logw[b * K + k]);
-    for (int64_t k = 0; k < K; k++) sum += s->wbuf[k] = exp(s->logw[b * K + k] - mx);
-    for (int64_t k = 0; k < K; k++) s->wbuf[k] /= sum;
-    vb_resample_systematic(s->wbuf, K, vb_rng_uniform_double(r), s->ix);
+    double mx = vb_resample_systematic_logw(s->logw + b * K, K, vb_rng_uniform_double(r), s->wbuf, s->ix);
     for (int64_t k = 0; k < K; k++) {
         s->idx[b * K + k] = (int32_t)(b * K + s->ix[k]);
         s->cum[b * K + k] += s->logw[b * K + k] - mx;

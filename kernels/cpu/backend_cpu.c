@@ -1,12 +1,20 @@
 /* backend_cpu — the reference implementation of kernels/backend.h.
- * GEMM goes to OpenBLAS (CBLAS); everything else is plain loops written to be
- * read and checked. */
+ * GEMM goes to OpenBLAS (CBLAS); everything else is plain loops around the
+ * per-element and per-row bodies of kernels/math/, which the CUDA backend's
+ * kernels share. */
+#ifndef VB_NO_CBLAS
 #include <cblas.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../backend.h"
+#include "../math/act.h"
+#include "../math/adam.h"
+#include "../math/dists.h"
+#include "../math/gru.h"
+#include "../math/s5.h"
 #include "cpu_ops.h"
 
 /* The elementwise loops that dominate acting are compiled for AVX-512, AVX2
@@ -24,6 +32,7 @@ static void cpu_copy(float *dst, const float *src, int64_t n) {
     if (n > 0 && dst != src) memmove(dst, src, (size_t)n * sizeof(float));
 }
 
+#ifndef VB_NO_CBLAS
 static void cpu_set_threads(int n) {
     if (n <= 0) n = openblas_get_num_procs();
     openblas_set_num_threads(n);
@@ -35,6 +44,23 @@ static void cpu_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M,
                 (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
+#else
+/* Without a BLAS (the GPU parity program on a machine with only the CUDA
+ * toolkit): the definition, summed in double. */
+static void cpu_set_threads(int n) { (void)n; }
+
+static void cpu_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                     int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++)
+                s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+            float *c = &C[i * ldc + j];
+            *c = (float)(alpha * s) + (beta == 0.0f ? 0.0f : beta * *c);
+        }
+}
+#endif
 
 /* The first row is the bias; every later copy doubles the filled rows, so a
  * fill of many short rows is a few long copies rather than one call a row. */
@@ -55,107 +81,39 @@ static void cpu_bias_grad(float *db, const float *dout, int64_t rows, int64_t co
     }
 }
 
-#define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
-#define GELU_C 0.044715f
-
-/* exp for the activation loops: Cody-Waite range reduction and a degree-6
- * polynomial (Cephes' expf), written without branches so that the loops
- * vectorise; within 1 ulp of expf on [-87, 88], saturating to 2^-126 / 2^127
- * outside (which tanh and sigmoid below turn into exact -1/+1 and 0/1). */
-static inline float vexpf(float x) {
-    float t = x * 1.44269504088896341f;
-    t = t < -1.0e6f ? -1.0e6f : t;
-    t = t > 1.0e6f ? 1.0e6f : t;
-    float kf = (t + 12582912.0f) - 12582912.0f; /* round to nearest, |t| < 2^22 */
-    float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float e = p * r * r + r + 1.0f;
-    int32_t k = (int32_t)kf;
-    k = k < -126 ? -126 : k;
-    k = k > 127 ? 127 : k;
-    int32_t bits = (k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return e * scale;
-}
-
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + vexpf(-x)); }
-
-/* tanh from one exp: 1 - 2 / (e^{2x} + 1) */
-static inline float fast_tanhf(float x) { return 1.0f - 2.0f / (vexpf(2.0f * x) + 1.0f); }
+/* One loop per activation, so that the switch is outside the loop. */
+#define ACT_CASES(LOOP)                                                                                      \
+    case VB_ACT_RELU: LOOP(VB_ACT_RELU); break;                                                              \
+    case VB_ACT_TANH: LOOP(VB_ACT_TANH); break;                                                              \
+    case VB_ACT_GELU: LOOP(VB_ACT_GELU); break;                                                              \
+    case VB_ACT_ELU: LOOP(VB_ACT_ELU); break;                                                                \
+    case VB_ACT_SIGMOID: LOOP(VB_ACT_SIGMOID); break;
 
 VB_SIMD_CLONES static void cpu_act_forward(vb_act act, float *out, const float *in, int64_t n) {
+#define FWD(A) for (int64_t i = 0; i < n; i++) out[i] = vb_act_fwd(A, in[i])
     switch (act) {
     case VB_ACT_NONE: cpu_copy(out, in, n); break;
-    case VB_ACT_RELU:
-        for (int64_t i = 0; i < n; i++) {
-            float v = in[i];
-            out[i] = v > 0.0f ? v : 0.0f;
-        }
-        break;
-    case VB_ACT_TANH: for (int64_t i = 0; i < n; i++) out[i] = fast_tanhf(in[i]); break;
-    case VB_ACT_GELU:
-        for (int64_t i = 0; i < n; i++) {
-            float x = in[i];
-            out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + GELU_C * x * x * x)));
-        }
-        break;
-    case VB_ACT_ELU: for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : expm1f(in[i]); break;
-    case VB_ACT_SIGMOID: for (int64_t i = 0; i < n; i++) out[i] = sigmoidf(in[i]); break;
+    ACT_CASES(FWD)
     }
+#undef FWD
 }
 
 static void cpu_act_backward(vb_act act, float *din, const float *dout, const float *in,
                              const float *out, int64_t n) {
+#define BWD(A) for (int64_t i = 0; i < n; i++) din[i] += vb_act_grad(A, in[i], out[i]) * dout[i]
     switch (act) {
     case VB_ACT_NONE: for (int64_t i = 0; i < n; i++) din[i] += dout[i]; break;
-    case VB_ACT_RELU: for (int64_t i = 0; i < n; i++) din[i] += in[i] > 0 ? dout[i] : 0; break;
-    case VB_ACT_TANH: for (int64_t i = 0; i < n; i++) din[i] += (1.0f - out[i] * out[i]) * dout[i]; break;
-    case VB_ACT_GELU:
-        for (int64_t i = 0; i < n; i++) {
-            float x = in[i];
-            float t = tanhf(GELU_K * (x + GELU_C * x * x * x));
-            float g = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * x * x);
-            din[i] += g * dout[i];
-        }
-        break;
-    case VB_ACT_ELU: for (int64_t i = 0; i < n; i++) din[i] += (in[i] > 0 ? 1.0f : out[i] + 1.0f) * dout[i]; break;
-    case VB_ACT_SIGMOID: for (int64_t i = 0; i < n; i++) din[i] += out[i] * (1.0f - out[i]) * dout[i]; break;
+    ACT_CASES(BWD)
     }
+#undef BWD
 }
 
 static void cpu_softmax(float *out, const float *in, int64_t rows, int64_t cols) {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *x = in + r * cols;
-        float *y = out + r * cols;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < cols; j++) mx = x[j] > mx ? x[j] : mx;
-        double s = 0;
-        for (int64_t j = 0; j < cols; j++) {
-            y[j] = expf(x[j] - mx);
-            s += y[j];
-        }
-        float inv = (float)(1.0 / s);
-        for (int64_t j = 0; j < cols; j++) y[j] *= inv;
-    }
+    for (int64_t r = 0; r < rows; r++) vb_row_softmax(out + r * cols, in + r * cols, cols);
 }
 
 static void cpu_log_softmax(float *out, const float *in, int64_t rows, int64_t cols) {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *x = in + r * cols;
-        float *y = out + r * cols;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < cols; j++) mx = x[j] > mx ? x[j] : mx;
-        double s = 0;
-        for (int64_t j = 0; j < cols; j++) s += exp((double)(x[j] - mx));
-        float lse = mx + (float)log(s);
-        for (int64_t j = 0; j < cols; j++) y[j] = x[j] - lse;
-    }
+    for (int64_t r = 0; r < rows; r++) vb_row_log_softmax(out + r * cols, in + r * cols, cols);
 }
 
 static void cpu_axpy(float *y, float a, const float *x, int64_t n) {
@@ -194,13 +152,11 @@ static double cpu_sumsq(const float *x, int64_t n) {
 VB_SIMD_CLONES static void gru_gates_row(float *restrict ho, float *restrict ga, const float *restrict x,
                                          const float *restrict g, const float *restrict hp, int64_t H) {
     for (int64_t j = 0; j < H; j++) {
-        float r = sigmoidf(x[j] + g[j]);
-        float z = sigmoidf(x[H + j] + g[H + j]);
-        float nn = fast_tanhf(x[2 * H + j] + r * g[2 * H + j]);
+        float r, z, nn;
+        ho[j] = vb_gru_unit_fwd(x[j], x[H + j], x[2 * H + j], g[j], g[H + j], g[2 * H + j], hp[j], &r, &z, &nn);
         ga[j] = r;
         ga[H + j] = z;
         ga[2 * H + j] = nn;
-        ho[j] = (1.0f - z) * nn + z * hp[j];
     }
 }
 
@@ -210,29 +166,28 @@ static void cpu_gru_gates_forward(float *h_out, float *gates, const float *xg, c
         gru_gates_row(h_out + b * H, gates + b * 3 * H, xg + b * 3 * H, hg + b * 3 * H, h + b * H, H);
 }
 
+/* one row of the gates' backward, vectorised like the forward */
+VB_SIMD_CLONES static void gru_gates_backward_row(float *restrict dx, float *restrict dg, float *restrict dhp,
+                                                  const float *restrict d, const float *restrict ga,
+                                                  const float *restrict g, const float *restrict hp, int64_t H) {
+    for (int64_t j = 0; j < H; j++) {
+        float dr, dz, dn;
+        dhp[j] += vb_gru_unit_bwd(ga[j], ga[H + j], ga[2 * H + j], g[2 * H + j], hp[j], d[j], &dr, &dz, &dn);
+        dx[j] = dr;
+        dx[H + j] = dz;
+        dx[2 * H + j] = dn;
+        dg[j] = dr;
+        dg[H + j] = dz;
+        dg[2 * H + j] = dn * ga[j];
+    }
+}
+
 static void cpu_gru_gates_backward(float *dxg, float *dhg, float *dh, const float *dh_out,
                                    const float *gates, const float *hg, const float *h, int64_t B,
                                    int64_t H) {
-    for (int64_t b = 0; b < B; b++) {
-        const float *ga = gates + b * 3 * H, *g = hg + b * 3 * H, *hp = h + b * H, *d = dh_out + b * H;
-        float *dx = dxg + b * 3 * H, *dg = dhg + b * 3 * H, *dhp = dh + b * H;
-        for (int64_t j = 0; j < H; j++) {
-            float r = ga[j], z = ga[H + j], nn = ga[2 * H + j];
-            float dz = d[j] * (hp[j] - nn);
-            float dn = d[j] * (1.0f - z);
-            float dpre_n = dn * (1.0f - nn * nn);
-            float dr = dpre_n * g[2 * H + j];
-            float dpre_r = dr * r * (1.0f - r);
-            float dpre_z = dz * z * (1.0f - z);
-            dx[j] = dpre_r;
-            dx[H + j] = dpre_z;
-            dx[2 * H + j] = dpre_n;
-            dg[j] = dpre_r;
-            dg[H + j] = dpre_z;
-            dg[2 * H + j] = dpre_n * r;
-            dhp[j] += d[j] * z;
-        }
-    }
+    for (int64_t b = 0; b < B; b++)
+        gru_gates_backward_row(dxg + b * 3 * H, dhg + b * 3 * H, dh + b * H, dh_out + b * H, gates + b * 3 * H,
+                               hg + b * 3 * H, h + b * H, H);
 }
 
 /* The recurrence as a fold of the associative operator
@@ -241,60 +196,19 @@ static void cpu_gru_gates_backward(float *dxg, float *dhg, float *dh, const floa
  * A device implementation may evaluate the same operator as a parallel scan. */
 static void cpu_s5_scan_forward(float *xs, const float *v, const float *lam, const float *x0,
                                 const uint8_t *reset, int64_t T, int64_t B, int64_t P) {
-    const int64_t n0 = B * P, n = T * B * P;
-    for (int64_t b = 0; b < B; b++) {
-        for (int64_t p = 0; p < P; p++) {
-            float cr = x0[b * P + p], ci = x0[n0 + b * P + p];
-            const float lr = lam[p], li = lam[P + p];
-            for (int64_t t = 0; t < T; t++) {
-                int64_t i = (t * B + b) * P + p;
-                float ar = lr, ai = li;
-                if (reset && reset[t * B + b]) ar = ai = 0.0f;
-                float nr = ar * cr - ai * ci + v[i];
-                float ni = ar * ci + ai * cr + v[n + i];
-                cr = nr;
-                ci = ni;
-                xs[i] = cr;
-                xs[n + i] = ci;
-            }
-        }
-    }
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t p = 0; p < P; p++) vb_s5_fold_lane(xs, v, lam, x0, reset, T, B, P, b, p);
 }
 
 static void cpu_s5_scan_backward(float *gv, float *glam, float *gx0, const float *gx, const float *xs,
                                  const float *lam, const float *x0, const uint8_t *reset, int64_t T,
                                  int64_t B, int64_t P) {
-    const int64_t n0 = B * P, n = T * B * P;
+    const int64_t n0 = B * P;
     for (int64_t b = 0; b < B; b++) {
         for (int64_t p = 0; p < P; p++) {
-            const float lr = lam[p], li = lam[P + p];
-            float cr = 0.0f, ci = 0.0f; /* cogradient flowing back into x_t from x_{t+1} */
-            double glr = 0, gli = 0;
-            for (int64_t t = T - 1; t >= 0; t--) {
-                int64_t i = (t * B + b) * P + p;
-                float gr = gx[i] + cr, gi = gx[n + i] + ci;
-                gv[i] = gr;
-                gv[n + i] = gi;
-                int rs = reset && reset[t * B + b];
-                float pr, pi; /* x_{t-1} */
-                if (t > 0) {
-                    int64_t j = ((t - 1) * B + b) * P + p;
-                    pr = xs[j];
-                    pi = xs[n + j];
-                } else {
-                    pr = x0[b * P + p];
-                    pi = x0[n0 + b * P + p];
-                }
-                if (rs) {
-                    cr = ci = 0.0f;
-                } else {
-                    /* d/dlam: conj(x_{t-1}) * g;  d/dx_{t-1}: conj(lam) * g */
-                    glr += (double)pr * gr + (double)pi * gi;
-                    gli += (double)pr * gi - (double)pi * gr;
-                    cr = lr * gr + li * gi;
-                    ci = lr * gi - li * gr;
-                }
-            }
+            double glr, gli;
+            float cr, ci;
+            vb_s5_fold_lane_adjoint(gv, &glr, &gli, &cr, &ci, gx, xs, lam, x0, reset, T, B, P, b, p);
             glam[p] += (float)glr;
             glam[P + p] += (float)gli;
             gx0[b * P + p] += cr;
@@ -307,13 +221,8 @@ static void cpu_adam_update(float *param, const float *grad, float *m, float *v,
                             float beta1, float beta2, float eps, float wd, int64_t t) {
     const double bc1 = 1.0 - pow(beta1, (double)t), bc2 = 1.0 - pow(beta2, (double)t);
     const float step = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    for (int64_t i = 0; i < n; i++) {
-        float g = grad[i];
-        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
-        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
-        float denom = sqrtf(v[i]) * inv_sqrt_bc2 + eps;
-        param[i] -= step * m[i] / denom + lr * wd * param[i];
-    }
+    for (int64_t i = 0; i < n; i++)
+        vb_adam_elem(&param[i], grad[i], &m[i], &v[i], step, inv_sqrt_bc2, lr, beta1, beta2, eps, wd);
 }
 
 static void cpu_upload(float *dst, const float *src, int64_t n) { cpu_copy(dst, src, n); }

@@ -1,20 +1,18 @@
-/* dists_cpu — Gaussian, categorical and Bernoulli math of the CPU backend.
- * Per-row sums are accumulated in double. */
-#include <math.h>
-
+/* dists_cpu — Gaussian, categorical and Bernoulli ops of the CPU backend:
+ * loops around the bodies of kernels/math/dists.h. A NULL gradient pointer
+ * skips that input. */
+#include "../math/dists.h"
 #include "cpu_ops.h"
 
-#define LOG_2PI 1.8378770664093453
-
 void vb__cpu_gauss_sample_forward(float *z, const float *mu, const float *lv, const float *eps, int64_t n) {
-    for (int64_t i = 0; i < n; i++) z[i] = mu[i] + expf(0.5f * lv[i]) * eps[i];
+    for (int64_t i = 0; i < n; i++) z[i] = vb_gauss_sample(mu[i], lv[i], eps[i]);
 }
 
 void vb__cpu_gauss_sample_backward(float *dmu, float *dlv, const float *dz, const float *lv, const float *eps,
                                    int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         if (dmu) dmu[i] += dz[i];
-        if (dlv) dlv[i] += dz[i] * eps[i] * 0.5f * expf(0.5f * lv[i]);
+        if (dlv) dlv[i] += vb_gauss_sample_dlv(dz[i], lv[i], eps[i]);
     }
 }
 
@@ -22,11 +20,7 @@ void vb__cpu_gauss_logprob_forward(float *out, const float *z, const float *mu, 
                                    int64_t D) {
     for (int64_t b = 0; b < B; b++) {
         double s = 0;
-        for (int64_t d = 0; d < D; d++) {
-            int64_t i = b * D + d;
-            double e = (double)z[i] - mu[i];
-            s += -0.5 * (LOG_2PI + lv[i] + e * e * exp(-(double)lv[i]));
-        }
+        for (int64_t i = b * D; i < (b + 1) * D; i++) s += vb_gauss_logprob_term(z[i], mu[i], lv[i]);
         out[b] = (float)s;
     }
 }
@@ -34,12 +28,12 @@ void vb__cpu_gauss_logprob_forward(float *out, const float *z, const float *mu, 
 void vb__cpu_gauss_logprob_backward(float *dz, float *dmu, float *dlv, const float *dout, const float *z,
                                     const float *mu, const float *lv, int64_t B, int64_t D) {
     for (int64_t b = 0; b < B; b++) {
-        for (int64_t d = 0; d < D; d++) {
-            int64_t i = b * D + d;
-            float iv = expf(-lv[i]), e = z[i] - mu[i];
-            if (dz) dz[i] += -e * iv * dout[b];
-            if (dmu) dmu[i] += e * iv * dout[b];
-            if (dlv) dlv[i] += 0.5f * (e * e * iv - 1.0f) * dout[b];
+        for (int64_t i = b * D; i < (b + 1) * D; i++) {
+            float gz, gmu, glv;
+            vb_gauss_logprob_grad(z[i], mu[i], lv[i], dout[b], &gz, &gmu, &glv);
+            if (dz) dz[i] += gz;
+            if (dmu) dmu[i] += gmu;
+            if (dlv) dlv[i] += glv;
         }
     }
 }
@@ -48,12 +42,8 @@ void vb__cpu_gauss_kl_forward(float *out, const float *mu1, const float *lv1, co
                               const float *lv2, int64_t B, int64_t D) {
     for (int64_t b = 0; b < B; b++) {
         double s = 0;
-        for (int64_t d = 0; d < D; d++) {
-            int64_t i = b * D + d;
-            double m2 = mu2 ? mu2[i] : 0.0, l2 = lv2 ? lv2[i] : 0.0;
-            double e = (double)mu1[i] - m2;
-            s += 0.5 * (l2 - lv1[i] + (exp((double)lv1[i]) + e * e) * exp(-l2) - 1.0);
-        }
+        for (int64_t i = b * D; i < (b + 1) * D; i++)
+            s += vb_gauss_kl_term(mu1[i], lv1[i], mu2 ? mu2[i] : 0.0, lv2 ? lv2[i] : 0.0);
         out[b] = (float)s;
     }
 }
@@ -62,127 +52,54 @@ void vb__cpu_gauss_kl_backward(float *dmu1, float *dlv1, float *dmu2, float *dlv
                                const float *mu1, const float *lv1, const float *mu2, const float *lv2,
                                int64_t B, int64_t D) {
     for (int64_t b = 0; b < B; b++) {
-        for (int64_t d = 0; d < D; d++) {
-            int64_t i = b * D + d;
-            float m2 = mu2 ? mu2[i] : 0.0f, l2 = lv2 ? lv2[i] : 0.0f;
-            float iv2 = expf(-l2), v1 = expf(lv1[i]), e = mu1[i] - m2, g = dout[b];
-            if (dmu1) dmu1[i] += e * iv2 * g;
-            if (dlv1) dlv1[i] += 0.5f * (v1 * iv2 - 1.0f) * g;
-            if (dmu2 && mu2) dmu2[i] -= e * iv2 * g;
-            if (dlv2 && lv2) dlv2[i] += 0.5f * (1.0f - (v1 + e * e) * iv2) * g;
+        for (int64_t i = b * D; i < (b + 1) * D; i++) {
+            float gmu1, glv1, glv2;
+            vb_gauss_kl_grad(mu1[i], lv1[i], mu2 ? mu2[i] : 0.0f, lv2 ? lv2[i] : 0.0f, dout[b], &gmu1, &glv1,
+                             &glv2);
+            if (dmu1) dmu1[i] += gmu1;
+            if (dlv1) dlv1[i] += glv1;
+            if (dmu2 && mu2) dmu2[i] -= gmu1;
+            if (dlv2 && lv2) dlv2[i] += glv2;
         }
     }
-}
-
-/* log-sum-exp of one row, in double */
-static double row_lse(const float *x, int64_t A) {
-    float mx = -INFINITY;
-    for (int64_t a = 0; a < A; a++) mx = x[a] > mx ? x[a] : mx;
-    double s = 0;
-    for (int64_t a = 0; a < A; a++) s += exp((double)x[a] - mx);
-    return mx + log(s);
 }
 
 void vb__cpu_cat_xent_forward(float *out, const float *logits, const float *q, int64_t B, int64_t A) {
-    for (int64_t b = 0; b < B; b++) {
-        const float *l = logits + b * A, *t = q + b * A;
-        double lse = row_lse(l, A), s = 0;
-        for (int64_t a = 0; a < A; a++) {
-            if (t[a] != 0.0f) s -= t[a] * ((double)l[a] - lse);
-        }
-        out[b] = (float)s;
-    }
+    for (int64_t b = 0; b < B; b++) out[b] = vb_cat_xent_row(logits + b * A, q + b * A, A);
 }
 
 void vb__cpu_cat_xent_backward(float *dlogits, const float *dout, const float *logits, const float *q,
                                int64_t B, int64_t A) {
-    for (int64_t b = 0; b < B; b++) {
-        const float *l = logits + b * A, *t = q + b * A;
-        double lse = row_lse(l, A), qs = 0;
-        for (int64_t a = 0; a < A; a++) qs += t[a];
-        for (int64_t a = 0; a < A; a++) {
-            double p = exp((double)l[a] - lse);
-            dlogits[b * A + a] += (float)(dout[b] * (p * qs - t[a]));
-        }
-    }
+    for (int64_t b = 0; b < B; b++) vb_cat_xent_row_grad(dlogits + b * A, dout[b], logits + b * A, q + b * A, A);
 }
 
 void vb__cpu_cat_logprob_forward(float *out, const float *logits, const int32_t *action, int64_t B, int64_t A) {
-    for (int64_t b = 0; b < B; b++) {
-        const float *l = logits + b * A;
-        out[b] = (float)((double)l[action[b]] - row_lse(l, A));
-    }
+    for (int64_t b = 0; b < B; b++) out[b] = vb_cat_logprob_row(logits + b * A, action[b], A);
 }
 
 void vb__cpu_cat_logprob_backward(float *dlogits, const float *dout, const float *logits,
                                   const int32_t *action, int64_t B, int64_t A) {
-    for (int64_t b = 0; b < B; b++) {
-        const float *l = logits + b * A;
-        double lse = row_lse(l, A);
-        for (int64_t a = 0; a < A; a++) {
-            double p = exp((double)l[a] - lse);
-            dlogits[b * A + a] += (float)(dout[b] * ((a == action[b] ? 1.0 : 0.0) - p));
-        }
-    }
+    for (int64_t b = 0; b < B; b++) vb_cat_logprob_row_grad(dlogits + b * A, dout[b], logits + b * A, action[b], A);
 }
 
 void vb__cpu_cat_entropy_forward(float *out, const float *logits, int64_t B, int64_t A) {
-    for (int64_t b = 0; b < B; b++) {
-        const float *l = logits + b * A;
-        double lse = row_lse(l, A), h = 0;
-        for (int64_t a = 0; a < A; a++) {
-            double lp = (double)l[a] - lse;
-            h -= exp(lp) * lp;
-        }
-        out[b] = (float)h;
-    }
+    for (int64_t b = 0; b < B; b++) out[b] = vb_cat_entropy_row(logits + b * A, A);
 }
 
 void vb__cpu_cat_entropy_backward(float *dlogits, const float *dout, const float *logits, int64_t B,
                                   int64_t A) {
-    for (int64_t b = 0; b < B; b++) {
-        const float *l = logits + b * A;
-        double lse = row_lse(l, A), h = 0;
-        for (int64_t a = 0; a < A; a++) {
-            double lp = (double)l[a] - lse;
-            h -= exp(lp) * lp;
-        }
-        /* dH/dl_a = -p_a (log p_a + H) */
-        for (int64_t a = 0; a < A; a++) {
-            double lp = (double)l[a] - lse;
-            dlogits[b * A + a] += (float)(dout[b] * (-exp(lp) * (lp + h)));
-        }
-    }
+    for (int64_t b = 0; b < B; b++) vb_cat_entropy_row_grad(dlogits + b * A, dout[b], logits + b * A, A);
 }
 
 void vb__cpu_cat_sample(int32_t *action, const float *logits, const float *u, int64_t B, int64_t A) {
-    for (int64_t b = 0; b < B; b++) {
-        const float *l = logits + b * A;
-        double lse = row_lse(l, A), target = u[b], acc = 0;
-        int32_t pick = (int32_t)(A - 1);
-        for (int64_t a = 0; a < A; a++) {
-            acc += exp((double)l[a] - lse);
-            if (target < acc) {
-                pick = (int32_t)a;
-                break;
-            }
-        }
-        action[b] = pick;
-    }
+    for (int64_t b = 0; b < B; b++) action[b] = vb_cat_sample_row(logits + b * A, u[b], A);
 }
 
 void vb__cpu_bernoulli_loglik_forward(float *out, const float *logit, const float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        double l = logit[i];
-        double softplus = l > 0 ? l + log1p(exp(-l)) : log1p(exp(l));
-        out[i] = (float)(y[i] * l - softplus);
-    }
+    for (int64_t i = 0; i < n; i++) out[i] = vb_bernoulli_loglik(logit[i], y[i]);
 }
 
 void vb__cpu_bernoulli_loglik_backward(float *dlogit, const float *dout, const float *logit, const float *y,
                                        int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float s = 1.0f / (1.0f + expf(-logit[i]));
-        dlogit[i] += dout[i] * (y[i] - s);
-    }
+    for (int64_t i = 0; i < n; i++) dlogit[i] += dout[i] * vb_bernoulli_loglik_dl(logit[i], y[i]);
 }

@@ -1,0 +1,52 @@
+/* philox — Philox-4x32-10 (Salmon et al., 2011) and the conversions of its
+ * words to uniforms and normals, shared by common/base/rng.c and device code
+ * so that a GPU thread draws exactly the words the CPU draws (see
+ * common/base/rng.h for the stream layout and each draw's word count). */
+#ifndef VB_MATH_PHILOX_H
+#define VB_MATH_PHILOX_H
+
+#include "hd.h"
+
+#define VB_PHILOX_M0 0xD2511F53u
+#define VB_PHILOX_M1 0xCD9E8D57u
+#define VB_PHILOX_W0 0x9E3779B9u
+#define VB_PHILOX_W1 0xBB67AE85u
+
+/* c = Philox4x32-10(c, key) in place */
+VB_HD void vb_philox_block(uint32_t c[4], uint32_t k0, uint32_t k1) {
+    for (int i = 0; i < 10; i++) {
+        if (i) {
+            k0 += VB_PHILOX_W0;
+            k1 += VB_PHILOX_W1;
+        }
+        uint64_t p0 = (uint64_t)VB_PHILOX_M0 * c[0];
+        uint64_t p1 = (uint64_t)VB_PHILOX_M1 * c[2];
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c[1] ^ k0;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c[3] ^ k1;
+        c[0] = n0;
+        c[1] = (uint32_t)p1;
+        c[2] = n2;
+        c[3] = (uint32_t)p0;
+    }
+}
+
+/* Word `pos` of stream `stream` under `seed`: lane pos % 4 of the block at
+ * counter (lo32(pos/4), hi32(pos/4), lo32(stream), hi32(stream)). */
+VB_HD uint32_t vb_philox_word(uint64_t seed, uint64_t stream, uint64_t pos) {
+    uint64_t b = pos >> 2;
+    uint32_t c[4] = {(uint32_t)b, (uint32_t)(b >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+    vb_philox_block(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+    return c[pos & 3];
+}
+
+/* uniform in (0, 1) from one word: 23 bits, so that the largest value,
+ * 1 - 2^-24, is exact in float */
+VB_HD float vb_philox_uniform(uint32_t u) { return ((float)(u >> 9) + 0.5f) * (1.0f / 8388608.0f); }
+
+/* Box-Muller's cosine branch from two words */
+VB_HD float vb_philox_normal(uint32_t w1, uint32_t w2) {
+    float u1 = vb_philox_uniform(w1), u2 = vb_philox_uniform(w2);
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
+}
+
+#endif
