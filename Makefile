@@ -7,6 +7,7 @@
 #   make CUDA=0     never compile CUDA sources, even when nvcc is present
 #   make deps       install the Debian packages the project needs (idempotent)
 #   make fuzz       libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 60)
+#   make gpu-parity the CUDA backend against the CPU reference (skipped without a device)
 
 CC      ?= cc
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -49,8 +50,9 @@ ifeq ($(CUDA),1)
   CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
   CFLAGS    += -DVB_HAVE_CUDA=1 -I$(CUDA_HOME)/include
   LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
-  NVFLAGS   := -O2 -std=c++17 -I. -Xcompiler -Wall,-Werror --expt-relaxed-constexpr \
-               -Wno-deprecated-gpu-targets -DVB_HAVE_CUDA=1
+  NVARCH    ?=
+  NVFLAGS   := -O2 -std=c++17 -I. -Xcompiler -Wall,-Werror -Werror all-warnings --expt-relaxed-constexpr \
+               -Wno-deprecated-gpu-targets -DVB_HAVE_CUDA=1 $(NVARCH)
   CUDA_OBJ  := $(patsubst %.cu,$(BUILD)/%.cu.o,$(CUDA_SRC))
 else
   CUDA_OBJ  :=
@@ -66,7 +68,7 @@ TOOL_BIN   := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all examples test unit gradcheck bench deps train clean help config-table fuzz fuzz-build fuzz-seeds FORCE
+.PHONY: all examples test unit gradcheck bench deps train clean help config-table fuzz fuzz-build fuzz-seeds gpu-parity FORCE
 .DEFAULT_GOAL := all
 
 all: learner actor examples
@@ -170,7 +172,35 @@ gradcheck: $(BUILD)/tools/gradcheck
 test: all $(TEST_BIN) $(GRADCHECK_BIN)
 	$(if $(GRADCHECK_BIN),$(GRADCHECK_BIN))
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+	$(MAKE) --no-print-directory gpu-parity
 	VB_ROOT=$(CURDIR) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 $(TEST_BIN) --jobs 2
+
+# --- GPU parity (tests/gpu/parity.c) ---------------------------------------
+# The CUDA backend against the CPU reference, op by op and layer by layer.
+# Built from kernels/ and common/nn (with rng, crc32c and fs) by cc and nvcc
+# alone, the CPU GEMM without BLAS: it builds where only the CUDA toolkit is
+# installed. Without a CUDA device it reports itself skipped.
+PARITY_DIR    := build/gpu-parity
+PARITY_CSRC   := tests/gpu/parity.c kernels/cpu/backend_cpu.c kernels/cpu/dists_cpu.c \
+                 kernels/cpu/s5_discretize_cpu.c $(wildcard common/nn/*.c) common/base/rng.c \
+                 common/base/crc32c.c common/base/fs.c
+PARITY_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -I. \
+                 -DVB_NO_CBLAS -DVB_HAVE_CUDA=1 -I$(CUDA_HOME)/include
+
+ifeq ($(CUDA),1)
+$(PARITY_DIR)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(PARITY_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(PARITY_DIR)/parity: $(patsubst %.c,$(PARITY_DIR)/%.o,$(PARITY_CSRC)) $(CUDA_OBJ)
+	$(CC) -o $@ $^ -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++ -lm -lpthread
+
+gpu-parity: $(PARITY_DIR)/parity
+	$(PARITY_DIR)/parity
+else
+gpu-parity:
+	@echo "gpu-parity: skipped: this build has no CUDA (nvcc not found; CUDA=0)"
+endif
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
@@ -186,7 +216,7 @@ clean:
 	rm -rf build learner actor .build-mode
 
 help:
-	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- fuzzing ---------------------------------------------------------------
 # libFuzzer harnesses (clang, ASan + UBSan) for the message decoders, checkpoint

@@ -1,9 +1,10 @@
 /* backend — the compute interface every layer calls.
  *
  * One table of operations on float32 buffers that live on the backend's
- * device. The CPU table (kernels/cpu/) is the reference and the only one
- * built today; a device table (kernels/cuda/, empty so far) would implement
- * the same contract on device memory and be tested against the CPU one.
+ * device. The CPU table (kernels/cpu/) is the reference; the CUDA table
+ * (kernels/cuda/, built when nvcc is found) implements the same contract on
+ * device memory and is tested against it by tests/gpu/parity. Both run the
+ * same per-element and per-row bodies (kernels/math/).
  *
  * Conventions: matrices are row-major; "+=" in a comment means the op
  * accumulates into its output (gradients always accumulate, so zeroing the
@@ -19,6 +20,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum vb_act {
     VB_ACT_NONE = 0,
@@ -78,7 +83,7 @@ typedef struct vb_backend {
     void (*gru_gates_forward)(float *h_out, float *gates, const float *xg, const float *hg,
                               const float *h, int64_t B, int64_t H);
     /* From dh_out(B,H): dxg(B,3H) = dL/dxg, dhg(B,3H) = dL/dhg (both overwritten),
-     * dh(B,H) += the direct path z * dh_out. */
+     * dh(B,H) += the direct path z * dh_out. All buffers distinct. */
     void (*gru_gates_backward)(float *dxg, float *dhg, float *dh, const float *dh_out,
                                const float *gates, const float *hg, const float *h, int64_t B,
                                int64_t H);
@@ -159,5 +164,15 @@ typedef struct vb_backend {
 
 /* The CPU reference backend. */
 const vb_backend *vb_backend_cpu(void);
+
+/* The CUDA backend on device `device` (cuda:N): NULL with the reason in why
+ * when this build has no CUDA, the device is absent, or its set-up fails.
+ * One device per process. A CUDA call that fails inside an op prints the
+ * call, where and why, and exits the process. */
+const vb_backend *vb_backend_cuda(int device, char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -215,6 +215,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "learner: learner.device: %s\n", why);
         return VB_EXIT_USAGE;
     }
+    if (strcmp(cfg.learner.device, "cpu") != 0) {
+        fprintf(stderr,
+                "learner: learner.device: '%s': the M-step runs on the CPU backend only in this version (the CUDA "
+                "backend's ops are built and checked against the CPU by `make gpu-parity`, but the learner's "
+                "parameters are not device-resident yet); use cpu\n",
+                cfg.learner.device);
+        return VB_EXIT_USAGE;
+    }
     if (!topts.serial && (rc = check_network(&cfg, insecure)) != VB_EXIT_OK) return rc;
     topts.argc = argc;
     topts.argv = argv;

@@ -1,11 +1,18 @@
 /* device_check — validation of a configured device against this machine. */
 #include "../device.h"
 
+#include "../backend.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #ifndef VB_HAVE_CUDA
+const vb_backend *vb_backend_cuda(int device, char *why, size_t why_len) {
+    snprintf(why, why_len, "cuda:%d: this build has no CUDA backend (built without nvcc)", device);
+    return NULL;
+}
+
 int vb_cuda_built(void) { return 0; }
 int vb_cuda_device_count(char *why, size_t why_len) {
     (void)why;

@@ -1,0 +1,171 @@
+// backend_cuda — kernels/backend.h on one CUDA device: memory, cuBLAS GEMMs
+// and the table of ops (elementwise.cu, dists.cu, recurrent.cu). Buffers are
+// device memory; every op is queued on one stream, and the host waits only
+// where an op returns a value or copies to the host.
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../cuda_device.h"
+#include "cuda_ops.h"
+
+vb__cuda_ctx vb__cuda = {-1, NULL, NULL, NULL, NULL};
+static void *scratch;
+static size_t scratch_bytes;
+
+void vb__cuda_fail(const char *call, const char *file, int line, const char *why) {
+    fprintf(stderr, "cuda backend: %s failed (%s:%d): %s\n", call, file, line, why);
+    fflush(stderr);
+    exit(EXIT_FAILURE);
+}
+
+const char *vb__cublas_status(cublasStatus_t s) {
+    switch (s) {
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "cuBLAS not initialised";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "cuBLAS could not allocate";
+    case CUBLAS_STATUS_INVALID_VALUE: return "invalid value";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "not supported by this device";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "memory mapping error";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "the kernel failed to run";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "internal error";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "not supported";
+    default: return "unknown cuBLAS status";
+    }
+}
+
+void *vb__cuda_scratch(size_t bytes) {
+    if (bytes <= scratch_bytes) return scratch;
+    if (scratch) VB_CUDA_CHECK(cudaFree(scratch));
+    scratch = NULL;
+    scratch_bytes = 0;
+    VB_CUDA_CHECK(cudaMalloc(&scratch, bytes));
+    scratch_bytes = bytes;
+    return scratch;
+}
+
+extern "C" void vb_cuda_sync(void) { VB_CUDA_CHECK(cudaStreamSynchronize(vb__cuda.stream)); }
+
+// --- memory -------------------------------------------------------------------------
+
+static float *cuda_alloc(int64_t n) {
+    if (n <= 0) return NULL;
+    float *p = NULL;
+    if (cudaMalloc((void **)&p, (size_t)n * sizeof(float)) != cudaSuccess) {
+        (void)cudaGetLastError(); // out of memory is the caller's to report
+        return NULL;
+    }
+    VB_CUDA_CHECK(cudaMemsetAsync(p, 0, (size_t)n * sizeof(float), vb__cuda.stream));
+    return p;
+}
+static void cuda_release(float *p) {
+    if (p) VB_CUDA_CHECK(cudaFree(p));
+}
+static void cuda_upload(float *dst, const float *src, int64_t n) {
+    if (n <= 0) return;
+    VB_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * sizeof(float), cudaMemcpyHostToDevice, vb__cuda.stream));
+    VB_CUDA_CHECK(cudaStreamSynchronize(vb__cuda.stream));
+}
+static void cuda_download(float *dst, const float *src, int64_t n) {
+    if (n <= 0) return;
+    VB_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, vb__cuda.stream));
+    VB_CUDA_CHECK(cudaStreamSynchronize(vb__cuda.stream));
+}
+static void cuda_copy(float *dst, const float *src, int64_t n) {
+    if (n <= 0 || dst == src) return;
+    VB_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * sizeof(float), cudaMemcpyDeviceToDevice, vb__cuda.stream));
+}
+static void cuda_set_threads(int n) { (void)n; }
+
+// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS
+// gets the operands swapped, with the same leading dimensions. FP32 math
+// (no TF32: CUBLAS_DEFAULT_MATH), so results match the CPU to rounding.
+static void cuda_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    VB_CUBLAS_CHECK(cublasSgemm(vb__cuda.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N,
+                                (int)M, (int)K, &alpha, B, (int)ldb, A, (int)lda, &beta, C, (int)ldc));
+}
+
+static const vb_backend cuda_backend = {
+    .name = "cuda",
+    .alloc = cuda_alloc,
+    .release = cuda_release,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .set_threads = cuda_set_threads,
+    .gemm = cuda_gemm,
+    .bias_fill = vb__cuda_bias_fill,
+    .bias_grad = vb__cuda_bias_grad,
+    .act_forward = vb__cuda_act_forward,
+    .act_backward = vb__cuda_act_backward,
+    .softmax = vb__cuda_softmax,
+    .log_softmax = vb__cuda_log_softmax,
+    .axpy = vb__cuda_axpy,
+    .scale = vb__cuda_scale,
+    .fill = vb__cuda_fill,
+    .copy = cuda_copy,
+    .mul = vb__cuda_mul,
+    .col_scale_acc = vb__cuda_col_scale_acc,
+    .col_dot_acc = vb__cuda_col_dot_acc,
+    .sum = vb__cuda_sum,
+    .sumsq = vb__cuda_sumsq,
+    .gru_gates_forward = vb__cuda_gru_gates_forward,
+    .gru_gates_backward = vb__cuda_gru_gates_backward,
+    .s5_scan_forward = vb__cuda_s5_scan_forward,
+    .s5_scan_backward = vb__cuda_s5_scan_backward,
+    .s5_discretize_forward = vb__cuda_s5_discretize_forward,
+    .s5_discretize_backward = vb__cuda_s5_discretize_backward,
+    .gauss_sample_forward = vb__cuda_gauss_sample_forward,
+    .gauss_sample_backward = vb__cuda_gauss_sample_backward,
+    .gauss_logprob_forward = vb__cuda_gauss_logprob_forward,
+    .gauss_logprob_backward = vb__cuda_gauss_logprob_backward,
+    .gauss_kl_forward = vb__cuda_gauss_kl_forward,
+    .gauss_kl_backward = vb__cuda_gauss_kl_backward,
+    .cat_xent_forward = vb__cuda_cat_xent_forward,
+    .cat_xent_backward = vb__cuda_cat_xent_backward,
+    .cat_logprob_forward = vb__cuda_cat_logprob_forward,
+    .cat_logprob_backward = vb__cuda_cat_logprob_backward,
+    .cat_entropy_forward = vb__cuda_cat_entropy_forward,
+    .cat_entropy_backward = vb__cuda_cat_entropy_backward,
+    .cat_sample = vb__cuda_cat_sample,
+    .bernoulli_loglik_forward = vb__cuda_bernoulli_loglik_forward,
+    .bernoulli_loglik_backward = vb__cuda_bernoulli_loglik_backward,
+    .adam_update = vb__cuda_adam_update,
+};
+
+// Each step of the set-up, with the failing call named in why.
+#define INIT_STEP(call, what)                                                                         \
+    do {                                                                                              \
+        cudaError_t e_ = (call);                                                                      \
+        if (e_ != cudaSuccess)                                                                        \
+            return snprintf(why, why_len, "cuda:%d: %s: %s", device, what, cudaGetErrorString(e_)), \
+                   (const vb_backend *)NULL;                                                          \
+    } while (0)
+
+extern "C" const vb_backend *vb_backend_cuda(int device, char *why, size_t why_len) {
+    if (vb__cuda.device == device) return &cuda_backend;
+    if (vb__cuda.device >= 0)
+        return snprintf(why, why_len, "cuda:%d: this process already uses cuda:%d (one device per process)", device,
+                        vb__cuda.device),
+               (const vb_backend *)NULL;
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver)
+        return snprintf(why, why_len, "cuda:%d: no usable CUDA device here (%s)", device, cudaGetErrorString(e)),
+               (const vb_backend *)NULL;
+    INIT_STEP(e, "cudaGetDeviceCount");
+    if (device < 0 || device >= n)
+        return snprintf(why, why_len, "cuda:%d: this machine has %d CUDA device%s", device, n, n == 1 ? "" : "s"),
+               (const vb_backend *)NULL;
+    INIT_STEP(cudaSetDevice(device), "cudaSetDevice");
+    INIT_STEP(cudaStreamCreateWithFlags(&vb__cuda.stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    INIT_STEP(cudaMalloc((void **)&vb__cuda.partials, (VB_REDUCE_BLOCKS + 1) * sizeof(double)), "cudaMalloc");
+    INIT_STEP(cudaMallocHost((void **)&vb__cuda.host_sum, sizeof(double)), "cudaMallocHost");
+    cublasStatus_t s = cublasCreate(&vb__cuda.blas);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetStream(vb__cuda.blas, vb__cuda.stream);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetMathMode(vb__cuda.blas, CUBLAS_DEFAULT_MATH);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return snprintf(why, why_len, "cuda:%d: cuBLAS set-up: %s", device, vb__cublas_status(s)),
+               (const vb_backend *)NULL;
+    vb__cuda.device = device;
+    return &cuda_backend;
+}
