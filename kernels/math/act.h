@@ -11,7 +11,8 @@
 /* exp for the activation loops: Cody-Waite range reduction and a degree-6
  * polynomial (Cephes' expf), written without branches so that CPU loops
  * vectorise; within 1 ulp of expf on [-87, 88], saturating to 2^-126 / 2^127
- * outside (which tanh and sigmoid below turn into exact -1/+1 and 0/1). */
+ * outside (which tanh below turns into exact -1/+1, and the sigmoid into 1
+ * and a denormal near 0). */
 VB_HD float vb_vexpf(float x) {
     float t = x * 1.44269504088896341f;
     t = t < -1.0e6f ? -1.0e6f : t;

@@ -1,0 +1,121 @@
+/* kernels/math: the bodies both backends share, against independent
+ * references on the CPU (the CUDA kernels call the same functions). */
+#include <complex.h>
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "common/base/rng.h"
+#include "kernels/math/act.h"
+#include "kernels/math/gru.h"
+#include "kernels/math/philox.h"
+#include "kernels/math/resample.h"
+#include "kernels/math/s5.h"
+
+/* The written-out complex arithmetic of the S5 discretisation gives C's
+ * double complex results bit for bit on normal-range values (Smith's
+ * division is what libgcc's __divdc3 does there). */
+Test(kernel_math, complex_arithmetic_matches_c_complex) {
+    vb_rng r;
+    vb_rng_init(&r, 7, 0);
+    for (int i = 0; i < 10000; i++) {
+        double v[4];
+        for (int k = 0; k < 4; k++) v[k] = ldexp(2.0 * vb_rng_uniform_double(&r) - 1.0, (int)vb_rng_below(&r, 21) - 10);
+        vb_cplx a = vb_cplx_make(v[0], v[1]), b = vb_cplx_make(v[2], v[3]);
+        double complex ca = v[0] + I * v[1], cb = v[2] + I * v[3];
+        double complex q = ca / cb, p = ca * cb, e = cexp(ca);
+        vb_cplx mq = vb_cplx_div(a, b), mp = vb_cplx_mul(a, b), me = vb_cplx_exp(a);
+        cr_assert(mq.re == creal(q) && mq.im == cimag(q), "division %d: (%a, %a) against (%a, %a)", i, mq.re, mq.im,
+                  creal(q), cimag(q));
+        cr_assert(mp.re == creal(p) && mp.im == cimag(p), "product %d", i);
+        if (fabs(v[0]) > 700) continue; /* exp overflows */
+        cr_assert(fabs(me.re - creal(e)) <= 1e-15 * cabs(e) && fabs(me.im - cimag(e)) <= 1e-15 * cabs(e),
+                  "exp %d: (%g, %g) against (%g, %g)", i, me.re, me.im, creal(e), cimag(e));
+    }
+}
+
+/* vb_vexpf is within 2 ulp of expf where it does not saturate, and tanh and
+ * the sigmoid built on it within 1e-6 of libm's, saturating to +-1 and 1
+ * (below -88 the sigmoid is a denormal, not 0). */
+Test(kernel_math, fast_exp_tanh_sigmoid_against_libm) {
+    for (float x = -80.0f; x <= 80.0f; x += 0.0137f) {
+        float e = vb_vexpf(x), ref = expf(x);
+        cr_assert_leq(fabsf(e - ref), 2.0f * (nextafterf(ref, INFINITY) - ref), "exp(%g) = %a, libm %a", x, e, ref);
+        cr_assert_leq(fabsf(vb_tanhf(x) - tanhf(x)), 1e-6f, "tanh(%g)", x);
+        cr_assert_leq(fabsf(vb_sigmoidf(x) - 1.0f / (1.0f + expf(-x))), 1e-6f, "sigmoid(%g)", x);
+    }
+    cr_assert_eq(vb_tanhf(100.0f), 1.0f);
+    cr_assert_eq(vb_tanhf(-100.0f), -1.0f);
+    cr_assert_eq(vb_sigmoidf(200.0f), 1.0f);
+    cr_assert_lt(vb_sigmoidf(-200.0f), 1e-37f);
+}
+
+/* Each activation's derivative against a central difference. */
+Test(kernel_math, activation_derivatives) {
+    for (int a = VB_ACT_NONE; a <= VB_ACT_SIGMOID; a++) {
+        for (double x = -3.1; x <= 3.1; x += 0.37) {
+            const double h = 1e-3;
+            double num = ((double)vb_act_fwd((vb_act)a, (float)(x + h)) - vb_act_fwd((vb_act)a, (float)(x - h))) / (2 * h);
+            double ana = vb_act_grad((vb_act)a, (float)x, vb_act_fwd((vb_act)a, (float)x));
+            cr_assert_float_eq(ana, num, 2e-3 + 2e-3 * fabs(num), "act %d at %g: %g against %g", a, x, ana, num);
+        }
+    }
+}
+
+/* The GRU unit's backward against central differences of its forward. */
+Test(kernel_math, gru_unit_backward) {
+    vb_rng r;
+    vb_rng_init(&r, 11, 0);
+    for (int trial = 0; trial < 200; trial++) {
+        float in[7]; /* xr, xz, xn, hr, hz, hn, hp */
+        for (int k = 0; k < 7; k++) in[k] = 4.0f * vb_rng_uniform(&r) - 2.0f;
+        float rr, z, n, dr, dz, dn;
+        vb_gru_unit_fwd(in[0], in[1], in[2], in[3], in[4], in[5], in[6], &rr, &z, &n);
+        float direct = vb_gru_unit_bwd(rr, z, n, in[5], in[6], 1.0f, &dr, &dz, &dn);
+        /* d h' / d xr, xz, xn, hp (the direct path) */
+        const float ana[4] = {dr, dz, dn, direct};
+        const int which[4] = {0, 1, 2, 6};
+        for (int k = 0; k < 4; k++) {
+            float p[7], m[7], t0, t1, t2;
+            for (int j = 0; j < 7; j++) p[j] = m[j] = in[j];
+            const float h = 1e-2f;
+            p[which[k]] += h;
+            m[which[k]] -= h;
+            double fp = vb_gru_unit_fwd(p[0], p[1], p[2], p[3], p[4], p[5], p[6], &t0, &t1, &t2);
+            double fm = vb_gru_unit_fwd(m[0], m[1], m[2], m[3], m[4], m[5], m[6], &t0, &t1, &t2);
+            double num = (fp - fm) / (2.0 * h);
+            cr_assert_float_eq(ana[k], num, 2e-3, "trial %d input %d: %g against %g", trial, which[k], ana[k], num);
+        }
+    }
+}
+
+/* The shared Philox body addresses words as common/base/rng.h documents. */
+Test(kernel_math, philox_word_is_the_rng_stream) {
+    vb_rng r;
+    vb_rng_init(&r, 0x1234567890abcdefull, 99);
+    vb_rng_seek(&r, 3);
+    for (uint64_t p = 3; p < 200; p++) cr_assert_eq(vb_philox_word(0x1234567890abcdefull, 99, p), vb_rng_u32(&r));
+}
+
+/* Systematic resampling keeps each particle floor or ceil of n w times. */
+Test(kernel_math, systematic_resampling_counts) {
+    enum { N = 64 };
+    vb_rng r;
+    vb_rng_init(&r, 5, 0);
+    double logw[N], w[N];
+    int32_t idx[N];
+    for (int trial = 0; trial < 100; trial++) {
+        for (int k = 0; k < N; k++) logw[k] = 8.0 * vb_rng_uniform_double(&r) - 4.0;
+        vb_resample_systematic_logw(logw, N, vb_rng_uniform_double(&r), w, idx);
+        int count[N] = {0};
+        for (int i = 0; i < N; i++) {
+            cr_assert(idx[i] >= 0 && idx[i] < N);
+            if (i) cr_assert_geq(idx[i], idx[i - 1], "indices are sorted");
+            count[idx[i]]++;
+        }
+        for (int k = 0; k < N; k++) {
+            double want = N * w[k];
+            cr_assert(count[k] >= floor(want - 1e-9) && count[k] <= ceil(want + 1e-9),
+                      "particle %d kept %d times for n w = %g", k, count[k], want);
+        }
+    }
+}
