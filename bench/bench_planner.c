@@ -2,7 +2,9 @@
  * configs/gridworld.yaml: planner calls for a batch of 64 environments at
  * K = 16, D = 4, K_Omega = 4 (and the configured sizes), one BLAS thread;
  * the training planner, and at K 16 also with sampled outcomes (one encoder
- * step per particle-step instead of two).
+ * step per particle-step instead of two); at K 16 and K 64 also with
+ * planner.threads 2 (the environments in two blocks on two threads), and the
+ * ratio of the two-thread throughput to the one-thread one measured here.
  * Output: one "name value unit" per line. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,28 +21,30 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO, const char *extra) {
+/* particle-steps/s of the configuration, or a negative value on error */
+static double bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO, const char *extra,
+                    const char *suffix) {
     char err[512], set[64];
     vb_config cfg;
     vb_config_defaults(&cfg);
-    if (vb_config_load_file(&cfg, config, err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), 1;
+    if (vb_config_load_file(&cfg, config, err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), -1;
     snprintf(set, sizeof set, "planner.particles=%lld", (long long)K);
     vb_config_set(&cfg, set, err, sizeof err);
     snprintf(set, sizeof set, "planner.depth=%lld", (long long)D);
     vb_config_set(&cfg, set, err, sizeof err);
     snprintf(set, sizeof set, "planner.nested=%lld", (long long)KO);
     vb_config_set(&cfg, set, err, sizeof err);
-    if (extra && vb_config_set(&cfg, extra, err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), 1;
+    if (extra && vb_config_set(&cfg, extra, err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), -1;
     vb_env_spec spec;
     vb_model m;
     if (vb_env_spec_from_config(&cfg, &spec, err, sizeof err) != 0 || vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err) != 0)
-        return fprintf(stderr, "%s\n", err), 1;
+        return fprintf(stderr, "%s\n", err), -1;
     float *P = calloc((size_t)m.layout.total, sizeof(float));
     vb_model_init(&m, P, 1);
     vb_planner_cfg pc = vb_planner_cfg_from(&cfg, true);
     vb_planner *pl;
     const vb_backend *be = vb_backend_cpu();
-    if (vb_planner_create(&pl, be, &m, &spec, &pc, B, err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), 1;
+    if (vb_planner_create(&pl, be, &m, &spec, &pc, B, err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), -1;
     vb_planner_prepare(pl, P);
     const vb_model_dims *d = &m.d;
     float *obs = calloc((size_t)(B * d->obs), sizeof(float)), *carry = calloc((size_t)(B * d->carry), sizeof(float));
@@ -62,12 +66,14 @@ static int bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO
     } while (dt < 2.0);
     char tag[96];
     snprintf(tag, sizeof tag, "planner_%s_b%lld_k%lld_d%lld_ko%lld%s", spec.name, (long long)B, (long long)K, (long long)D,
-             (long long)KO, extra ? "_sampled_outcomes" : "");
-    printf("%s_particle_steps %.0f steps/s\n", tag, (double)calls * (double)(B * K * D) / dt);
+             (long long)KO, suffix);
+    const double rate = (double)calls * (double)(B * K * D) / dt;
+    printf("%s_particle_steps %.0f steps/s\n", tag, rate);
     printf("%s_env_steps %.0f steps/s\n", tag, (double)calls * (double)B / dt);
     vb_planner_destroy(pl);
     free(P); free(obs); free(carry); free(phi); free(q); free(v); free(last_r); free(last_a); free(t); free(ep); free(rng);
-    return 0;
+    vb_backend_cpu()->set_threads(1);
+    return rate;
 }
 
 int main(int argc, char **argv) {
@@ -75,8 +81,11 @@ int main(int argc, char **argv) {
     vb_blas_core_select(argv);
     printf("openblas_core %s\n", vb_blas_core_name());
     vb_backend_cpu()->set_threads(1);
-    int rc = bench("configs/gridworld.yaml", 64, 16, 4, 4, NULL);
-    rc |= bench("configs/gridworld.yaml", 64, 16, 4, 4, "planner.outcomes=sampled");
-    rc |= bench("configs/gridworld.yaml", 64, 64, 4, 16, NULL);
-    return rc;
+    const char *g = "configs/gridworld.yaml";
+    double k16 = bench(g, 64, 16, 4, 4, NULL, ""), k16s = bench(g, 64, 16, 4, 4, "planner.outcomes=sampled", "_sampled_outcomes");
+    double k16t = bench(g, 64, 16, 4, 4, "planner.threads=2", "_threads2");
+    double k64 = bench(g, 64, 64, 4, 16, NULL, ""), k64t = bench(g, 64, 64, 4, 16, "planner.threads=2", "_threads2");
+    if (k16 > 0 && k16t > 0) printf("planner_k16_threads2_over_threads1 %.2f x\n", k16t / k16);
+    if (k64 > 0 && k64t > 0) printf("planner_k64_threads2_over_threads1 %.2f x\n", k64t / k64);
+    return k16 > 0 && k16s > 0 && k16t > 0 && k64 > 0 && k64t > 0 ? 0 : 1;
 }

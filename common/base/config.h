@@ -81,6 +81,7 @@ typedef struct vb_config {
         int rollout;            /* vb_rollout */
         int outcomes;           /* vb_outcomes */
         double backup_lambda;
+        int64_t threads;
     } planner;
     struct {
         char device[VB_CFG_STR];

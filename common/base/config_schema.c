@@ -187,6 +187,10 @@ static const vb_cfg_key schema[] = {
     KENUM(planner, outcomes, "expected", outcome_choices,
           "binary rewards in imagination: a particle continues with the more likely outcome and the other is "
           "closed with its successor's value (expected), or one outcome is sampled"),
+    KINT(planner, threads, "1", 1, 64,
+         "threads of each planner (its environments split into that many blocks, planned in parallel; BLAS then "
+         "runs one thread per call): 1 where actor processes already fill the cores (local training), the cores "
+         "for one process (./actor --eval)"),
     KFLT(planner, backup_lambda, "1", 0, 1,
          "backup readout: weight of a depth's return estimates relative to the next deeper depth's (1: every depth "
          "alike, 0: the deepest only)"),

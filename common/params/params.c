@@ -24,6 +24,7 @@ vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
         .dir_alpha = cfg->planner.dirichlet_alpha,
         .dir_weight = explore ? cfg->planner.dirichlet_weight : 0.0,
         .explore = explore,
+        .threads = cfg->planner.threads,
     };
     if (!explore) {
         if (cfg->eval.particles > 0) c.K = cfg->eval.particles;

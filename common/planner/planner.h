@@ -16,7 +16,12 @@
 
 typedef struct vb_planner vb_planner;
 
-/* A planner for up to max_B environments. 0, or -1 with err. */
+/* Most threads a planner runs (cfg->threads is capped to this and to max_B). */
+#define VB_PLANNER_MAX_THREADS 64
+
+/* A planner for up to max_B environments, on cfg->threads threads (the
+ * environments split into that many blocks; with more than one, BLAS is set
+ * to one thread per call, since the blocks take the cores). 0, or -1 with err. */
 int vb_planner_create(vb_planner **out, const vb_backend *be, const vb_model *m, const vb_env_spec *spec,
                       const vb_planner_cfg *cfg, int64_t max_B, char *err, size_t err_len);
 void vb_planner_destroy(vb_planner *p);
@@ -27,11 +32,16 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
                     float *v);
 /* The greedy action of env b after the last run (vb_smc_greedy). */
 int32_t vb_planner_greedy(const vb_planner *p, int64_t b);
-/* The search, for its Q-hat and statistics. */
+/* Threads (blocks of environments) this planner runs. */
+int64_t vb_planner_threads(const vb_planner *p);
+/* The search, for its Q-hat and statistics (of the first block's environments
+ * when the planner runs more than one thread; all of them with one). */
 const vb_smc *vb_planner_search(const vb_planner *p);
-/* The nested-particle weights of the first step of the last run, (B, K, KO). */
+/* The nested-particle weights of the first step of the last run, (B, K, KO)
+ * (B: the first block's environments with more than one thread). */
 const float *vb_planner_last_root_weights(const vb_planner *p);
-/* The nested latent samples of the last depth simulated, (B, K, KO, latent). */
+/* The nested latent samples of the last depth simulated, (B, K, KO, latent)
+ * (as above). */
 const float *vb_planner_last_latents(const vb_planner *p);
 
 #endif

@@ -57,6 +57,7 @@ typedef struct vb_planner_cfg {
     double dir_alpha, dir_weight; /* root Dirichlet noise; weight 0 = off */
     double greedy_margin;  /* vb_smc_greedy's margin; 0 = off */
     bool explore;          /* training: noised root, sampled K < A allocation */
+    int64_t threads;       /* vb_planner: blocks of environments planned in parallel (<= 1: one) */
 } vb_planner_cfg;
 
 /* One imagined step of R rows, filled by the simulator. */

@@ -558,3 +558,77 @@ Test(planner, learned_dynamics_weigh_nested_particles_by_the_state_head) {
     cr_assert(strstr(err, "task-independent"), "%s", err);
     free(f.P);
 }
+
+/* planner.threads: the environments split into blocks planned on threads
+ * give, env for env, exactly what a one-thread planner gives on each block's
+ * environments alone (no shared writes between blocks; env b draws from
+ * rng[b] only). Five envs on two threads: blocks of 2 and 3. */
+Test(planner, threads_plan_each_block_as_one_thread_would) {
+    enum { B = 5, OBS = 64, CARRY = 256, LAT = 16 };
+    char err[512];
+    vb_config cfg;
+    vb_config_defaults(&cfg);
+    const char *sets[] = {"env.name=gridworld", "run.algo=varibased", "model.latent=3", "model.hidden=16",
+                          "model.embed=8", "model.mlp_hidden=16", "planner.particles=8", "planner.depth=3",
+                          "planner.nested=2", "planner.dynamics=learned", "planner.outcomes=sampled"};
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+        cr_assert_eq(vb_config_set(&cfg, sets[i], err, sizeof err), 0, "%s", err);
+    vb_env_spec spec;
+    vb_model m;
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), 0, "%s", err);
+    const vb_model_dims *d = &m.d;
+    cr_assert(d->obs <= OBS / B && d->carry <= CARRY / B && 2 * d->latent <= LAT / B * 2);
+    float *P = calloc((size_t)m.layout.total, sizeof(float));
+    cr_assert_eq(vb_model_init(&m, P, 3), 0);
+    /* roots: random observations, carries and beliefs, a step into the task */
+    static float obs[OBS], carry[CARRY], phi[2 * LAT], last_r[B];
+    static int32_t last_a[B];
+    static int64_t t[B], ep[B];
+    vb_rng r;
+    vb_rng_init(&r, 1, 0);
+    for (int i = 0; i < OBS; i++) obs[i] = vb_rng_uniform(&r);
+    for (int i = 0; i < CARRY; i++) carry[i] = vb_rng_normal(&r);
+    for (int i = 0; i < 2 * LAT; i++) phi[i] = 0.5f * vb_rng_normal(&r);
+    for (int b = 0; b < B; b++) last_a[b] = (int32_t)vb_rng_below(&r, (uint32_t)d->actions), t[b] = 1 + b;
+    vb_planner_root root = {obs, carry, phi, phi, obs, last_a, last_r, obs, t, ep, NULL};
+
+    vb_planner_cfg pc = vb_planner_cfg_from(&cfg, true);
+    vb_planner *one, *two;
+    cr_assert_eq(vb_planner_create(&one, vb_backend_cpu(), &m, &spec, &pc, B, err, sizeof err), 0, "%s", err);
+    pc.threads = 2;
+    cr_assert_eq(vb_planner_create(&two, vb_backend_cpu(), &m, &spec, &pc, B, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_planner_threads(one), 1);
+    cr_assert_eq(vb_planner_threads(two), 2);
+    vb_planner_prepare(one, P);
+    vb_planner_prepare(two, P);
+    vb_rng rng1[B], rng2[B];
+    for (int b = 0; b < B; b++) vb_rng_init(&rng1[b], 5, (uint64_t)b), rng2[b] = rng1[b];
+    float q1[B * 8], v1[B], q2[B * 8], v2[B];
+    int32_t g1[B];
+    cr_assert_leq(d->actions, 8);
+    /* the one-thread planner on each block alone: envs [0, 2) and [2, 5) */
+    const int64_t A = d->actions, L2 = 2 * d->latent, cuts[3] = {0, 2, B};
+    for (int k = 0; k < 2; k++) {
+        const int64_t b0 = cuts[k], n = cuts[k + 1] - cuts[k];
+        vb_planner_root rb = {obs + b0 * d->obs, carry + b0 * d->carry, phi + b0 * L2, phi + b0 * L2,
+                              obs + b0 * d->obs, last_a + b0, last_r + b0, obs + b0 * d->obs, t + b0, ep + b0, NULL};
+        vb_planner_run(one, P, &rb, n, rng1 + b0, q1 + b0 * A, v1 + b0);
+        for (int64_t b = 0; b < n; b++) g1[b0 + b] = vb_planner_greedy(one, b);
+    }
+    vb_planner_run(two, P, &root, B, rng2, q2, v2);
+    cr_assert_eq(memcmp(q1, q2, sizeof(float) * (size_t)(B * A)), 0, "q-hat* differs");
+    cr_assert_eq(memcmp(v1, v2, sizeof v1), 0, "V-hat differs");
+    for (int b = 0; b < B; b++) {
+        cr_assert_eq(vb_planner_greedy(two, b), g1[b], "env %d", b);
+        cr_assert_eq(rng1[b].pos, rng2[b].pos, "env %d drew %llu words, alone %llu", b,
+                     (unsigned long long)rng2[b].pos, (unsigned long long)rng1[b].pos);
+    }
+    /* the envs do differ, so the comparison above is not between constants */
+    int differ = 0;
+    for (int b = 1; b < B; b++) differ |= v2[b] != v2[0];
+    cr_assert(differ, "every env got the same V-hat");
+    vb_planner_destroy(one);
+    vb_planner_destroy(two);
+    free(P);
+}
