@@ -84,3 +84,36 @@ uint32_t vb_crc32c_table(uint32_t crc, const void *data, size_t len) {
     while (len--) crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
     return ~crc;
 }
+
+/* zlib's crc32_combine for the Castagnoli polynomial: appending len2 zero
+ * bytes to crc1 is a linear map over GF(2), applied by squaring the one-zero-
+ * bit operator log2(len2) times; then crc2 is xored in. */
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec) {
+    uint32_t sum = 0;
+    for (; vec; vec >>= 1, mat++)
+        if (vec & 1) sum ^= *mat;
+    return sum;
+}
+
+static void gf2_square(uint32_t *sq, const uint32_t *mat) {
+    for (int n = 0; n < 32; n++) sq[n] = gf2_times(mat, mat[n]);
+}
+
+uint32_t vb_crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2) {
+    if (len2 == 0) return crc1;
+    uint32_t even[32], odd[32];
+    odd[0] = 0x82F63B78u; /* one zero bit */
+    for (int n = 1; n < 32; n++) odd[n] = 1u << (n - 1);
+    gf2_square(even, odd); /* two */
+    gf2_square(odd, even); /* four */
+    do {
+        gf2_square(even, odd); /* one zero byte, then 4, 16, ... */
+        if (len2 & 1) crc1 = gf2_times(even, crc1);
+        len2 >>= 1;
+        if (!len2) break;
+        gf2_square(odd, even);
+        if (len2 & 1) crc1 = gf2_times(odd, crc1);
+        len2 >>= 1;
+    } while (len2);
+    return crc1 ^ crc2;
+}

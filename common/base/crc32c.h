@@ -11,6 +11,9 @@ uint32_t vb_crc32c(uint32_t crc, const void *data, size_t len);
 /* The same with the slicing-by-8 tables whatever the CPU (what vb_crc32c
  * falls back to without SSE4.2). */
 uint32_t vb_crc32c_table(uint32_t crc, const void *data, size_t len);
+/* The CRC of A followed by B from crc1 = crc(A), crc2 = crc(B) and B's
+ * length, in O(log len2) without reading either. */
+uint32_t vb_crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2);
 /* vb_crc32c uses the SSE4.2 crc32 instruction on this CPU. */
 bool vb_crc32c_hw(void);
 

@@ -185,7 +185,8 @@ int vb_msg_pack_weights(const char *run_id, uint64_t seq, const vb_layout *l, co
     w.version = version;
     w.arena.data = blob;
     w.arena.len = blen;
-    w.crc32c = vb_crc32c(0, blob, blen);
+    /* the whole blob's CRC from the payload CRC to_blob stored: one pass over the weights */
+    w.crc32c = vb_arena_blob_crc(blob, blen, vb_arena_blob_stored_crc(blob));
     w.layout_hash = vb_layout_hash(l);
     e.body_case = VB__ENVELOPE__BODY_WEIGHTS;
     e.weights = &w;
@@ -202,10 +203,12 @@ int vb_msg_read_weights(const Vb__Weights *m, const vb_layout *l, float *P, char
     size_t blen = (size_t)vb_arena_blob_size(l);
     if (m->arena.len != blen)
         return snprintf(why, why_len, "weights of %zu bytes (the arena needs %zu)", m->arena.len, blen), -1;
-    uint32_t crc = vb_crc32c(0, m->arena.data, m->arena.len);
+    /* one pass over the weights checks both the message's CRC and the arena's */
+    uint32_t payload = vb_arena_blob_payload_crc(m->arena.data, m->arena.len);
+    uint32_t crc = vb_arena_blob_crc(m->arena.data, m->arena.len, payload);
     if (crc != m->crc32c) return snprintf(why, why_len, "weights CRC-32C %08x does not match (%08x)", m->crc32c, crc), -1;
     char err[256];
-    if (vb_arena_from_blob(l, m->arena.data, m->arena.len, P, "weights", err, sizeof err) != 0)
+    if (vb_arena_from_blob_crc(l, m->arena.data, m->arena.len, payload, P, "weights", err, sizeof err) != 0)
         return snprintf(why, why_len, "%s", err), -1;
     return 0;
 }

@@ -103,8 +103,25 @@ static const char *tensor_at(const vb_layout *l, int64_t j) {
     return "the alignment padding";
 }
 
+uint32_t vb_arena_blob_crc(const void *blob, size_t len, uint32_t payload_crc) {
+    if (len < HEADER) return vb_crc32c(0, blob, len);
+    return vb_crc32c_combine(vb_crc32c(0, blob, HEADER), payload_crc, len - HEADER);
+}
+
+uint32_t vb_arena_blob_payload_crc(const void *blob, size_t len) {
+    const unsigned char *h = blob;
+    return len < HEADER ? 0 : vb_crc32c(0, h + HEADER, len - HEADER);
+}
+
+uint32_t vb_arena_blob_stored_crc(const void *blob) { return get_u32((const unsigned char *)blob + 12); }
+
 int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
                        char *err, size_t err_len) {
+    return vb_arena_from_blob_crc(l, blob, len, vb_arena_blob_payload_crc(blob, len), data, origin, err, err_len);
+}
+
+int vb_arena_from_blob_crc(const vb_layout *l, const void *blob, size_t len, uint32_t payload_crc, float *data,
+                           const char *origin, char *err, size_t err_len) {
     const unsigned char *h = blob;
     if (len < HEADER) return snprintf(err, err_len, "%s: %zu bytes is too short for an arena header", origin, len), -1;
     if (memcmp(h, MAGIC, 8) != 0) return snprintf(err, err_len, "%s: not a varibased arena (bad magic)", origin), -1;
@@ -122,7 +139,7 @@ int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *
     if (n != (uint64_t)l->total || len != HEADER + (size_t)n * sizeof(float))
         return snprintf(err, err_len, "%s: size mismatch (%zu bytes for %llu floats, expected %lld floats)", origin,
                         len, (unsigned long long)n, (long long)l->total), -1;
-    if (get_u32(h + 12) != vb_crc32c(0, h + HEADER, len - HEADER))
+    if (get_u32(h + 12) != payload_crc)
         return snprintf(err, err_len, "%s: arena payload is corrupted (CRC mismatch)", origin), -1;
     /* a valid CRC over NaN is still NaN: non-finite values are never loaded */
     for (uint64_t j = 0; j < n; j++) {

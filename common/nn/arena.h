@@ -61,6 +61,19 @@ int64_t vb_arena_blob_size(const vb_layout *l);
 void vb_arena_to_blob(const vb_layout *l, const float *data, void *blob);
 int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
                        char *err, size_t err_len);
+/* vb_arena_from_blob with the payload's CRC-32C already computed by the
+ * caller (vb_arena_blob_payload_crc), so that a receiver reads the payload
+ * once for both its message's checksum and the arena's. */
+int vb_arena_from_blob_crc(const vb_layout *l, const void *blob, size_t len, uint32_t payload_crc, float *data,
+                           const char *origin, char *err, size_t err_len);
+/* CRC-32C of the payload after a blob's header (0 for a blob shorter than a header). */
+uint32_t vb_arena_blob_payload_crc(const void *blob, size_t len);
+/* The payload CRC a blob's header stores (vb_arena_to_blob computed it). */
+uint32_t vb_arena_blob_stored_crc(const void *blob);
+/* CRC-32C of the whole blob (header + payload) from the payload's CRC,
+ * reading only the header: vb_crc32c(0, blob, len) without a pass over the
+ * payload. */
+uint32_t vb_arena_blob_crc(const void *blob, size_t len, uint32_t payload_crc);
 /* Where the first NaN or infinity of data (l->total floats) is ("tensor
  * 'NAME'", or the alignment padding), or NULL when all of it is finite. Loads refuse non-finite values (vb_arena_from_blob), and
  * the learner never publishes or checkpoints them. */

@@ -29,6 +29,18 @@ Test(crc32c, incremental_equals_whole_and_any_alignment) {
     cr_assert_neq(vb_crc32c(0, buf + 3, 990), whole);
 }
 
+/* combine(crc(A), crc(B), |B|) = crc(A B) for every split, empty parts included */
+Test(crc32c, combine_equals_the_crc_of_the_concatenation) {
+    unsigned char buf[3000];
+    for (int i = 0; i < 3000; i++) buf[i] = (unsigned char)(i * 2654435761u >> 13);
+    const uint32_t whole = vb_crc32c(0, buf, sizeof buf);
+    for (size_t cut = 0; cut <= sizeof buf; cut += (cut < 70 ? 1 : 97)) {
+        uint32_t a = vb_crc32c(0, buf, cut), b = vb_crc32c(0, buf + cut, sizeof buf - cut);
+        cr_assert_eq(vb_crc32c_combine(a, b, sizeof buf - cut), whole, "cut at %zu", cut);
+    }
+    cr_assert_eq(vb_crc32c_combine(0xdeadbeefu, 0, 0), 0xdeadbeefu);
+}
+
 Test(fs, atomic_write_replaces_and_leaves_no_temporaries) {
     char dir[] = "/tmp/vb_fs_XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
