@@ -167,7 +167,10 @@ const vb_backend *vb_backend_cpu(void);
 
 /* The CUDA backend on device `device` (cuda:N): NULL with the reason in why
  * when this build has no CUDA, the device is absent, or its set-up fails.
- * One device per process. A CUDA call that fails inside an op prints the
+ * One device per process, used from the host thread that made this call
+ * (its stream and scratch are not locked). Pointers, the S5 ops' reset
+ * included, are device memory; the GRU layer (common/nn/gru.c) reads its
+ * reset mask on the host. A CUDA call that fails inside an op prints the
  * call, where and why, and exits the process. */
 const vb_backend *vb_backend_cuda(int device, char *why, size_t why_len);
 

@@ -165,7 +165,10 @@ void vb_s5_scan_forward(const vb_backend *be, const vb_s5 *s, const float *P, fl
     float *disc = cache, *v = cache + vb_s5_disc_floats(s), *xs = v + 2 * N * s->P, *scan = xs + 2 * N * s->P;
     vb_s5_discretize(be, s, P, disc);
     input_projection(be, s, disc + 2 * s->P, v, u, N);
-    vb_s5_assoc_forward(xs, v, disc, x0, reset, scan, T, B, s->P);
+    if (be == vb_backend_cpu())
+        vb_s5_assoc_forward(xs, v, disc, x0, reset, scan, T, B, s->P);
+    else /* a device backend's s5_scan is its own associative scan (reset in device memory) */
+        be->s5_scan_forward(xs, v, disc, x0, reset, T, B, s->P);
     output_projection(be, s, P, y, xs, u, N);
 }
 
@@ -199,7 +202,10 @@ void vb_s5_scan_backward(const vb_backend *be, const vb_s5 *s, const float *P, f
     be->fill(glam, 0.0f, 2 * Pm);
     float *g0 = gx0 ? gx0 : gx0_tmp;
     if (!gx0) be->fill(gx0_tmp, 0.0f, 2 * B * Pm);
-    vb_s5_assoc_backward(gv, glam, g0, gx, xs, disc, x0, reset, scan, T, B, Pm);
+    if (be == vb_backend_cpu())
+        vb_s5_assoc_backward(gv, glam, g0, gx, xs, disc, x0, reset, scan, T, B, Pm);
+    else
+        be->s5_scan_backward(gv, glam, g0, gx, xs, disc, x0, reset, T, B, Pm);
     /* v = u b_bar^T */
     be->fill(gbbar, 0.0f, 2 * PH);
     be->gemm(true, false, Pm, H, N, 1.0f, gv, Pm, u, H, 1.0f, gbbar, H);

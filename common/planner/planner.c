@@ -104,9 +104,10 @@ static void *run_block_thread(void *arg) {
 void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, int64_t B, vb_rng *rng, float *q,
                     float *v) {
     const int64_t T = p->nblocks;
+    const int64_t per = (B + T - 1) / T; /* blocks of ceil(B / T): any empty ones last */
     for (int64_t j = 0; j < T; j++) {
         block *b = &p->blk[j];
-        const int64_t b0 = B * j / T, b1 = B * (j + 1) / T;
+        const int64_t b0 = j * per < B ? j * per : B, b1 = (j + 1) * per < B ? (j + 1) * per : B;
         b->P = P;
         b->b0 = b0;
         b->n = b1 - b0;

@@ -100,7 +100,7 @@ VB_SIMD_CLONES static void cpu_act_forward(vb_act act, float *out, const float *
 
 static void cpu_act_backward(vb_act act, float *din, const float *dout, const float *in,
                              const float *out, int64_t n) {
-#define BWD(A) for (int64_t i = 0; i < n; i++) din[i] += vb_act_grad(A, in[i], out[i]) * dout[i]
+#define BWD(A) for (int64_t i = 0; i < n; i++) din[i] += vb_act_backward_elem(A, in[i], out[i], dout[i])
     switch (act) {
     case VB_ACT_NONE: for (int64_t i = 0; i < n; i++) din[i] += dout[i]; break;
     ACT_CASES(BWD)

@@ -1,7 +1,8 @@
 // backend_cuda — kernels/backend.h on one CUDA device: memory, cuBLAS GEMMs
 // and the table of ops (elementwise.cu, dists.cu, recurrent.cu). Buffers are
 // device memory; every op is queued on one stream, and the host waits only
-// where an op returns a value or copies to the host.
+// where an op returns a value or copies to the host. One host thread uses
+// it (the stream, scratch and reduction buffers are shared, unlocked).
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -34,7 +35,10 @@ const char *vb__cublas_status(cublasStatus_t s) {
 
 void *vb__cuda_scratch(size_t bytes) {
     if (bytes <= scratch_bytes) return scratch;
-    if (scratch) VB_CUDA_CHECK(cudaFree(scratch));
+    if (scratch) {
+        VB_CUDA_CHECK(cudaStreamSynchronize(vb__cuda.stream)); /* no queued op still reads it */
+        VB_CUDA_CHECK(cudaFree(scratch));
+    }
     scratch = NULL;
     scratch_bytes = 0;
     VB_CUDA_CHECK(cudaMalloc(&scratch, bytes));
@@ -69,9 +73,16 @@ static void cuda_download(float *dst, const float *src, int64_t n) {
     VB_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, vb__cuda.stream));
     VB_CUDA_CHECK(cudaStreamSynchronize(vb__cuda.stream));
 }
+// Overlapping ranges are allowed (as memmove on the CPU): they go through the scratch.
 static void cuda_copy(float *dst, const float *src, int64_t n) {
     if (n <= 0 || dst == src) return;
-    VB_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * sizeof(float), cudaMemcpyDeviceToDevice, vb__cuda.stream));
+    const size_t bytes = (size_t)n * sizeof(float);
+    if (dst < src + n && src < dst + n) {
+        float *tmp = (float *)vb__cuda_scratch(bytes);
+        VB_CUDA_CHECK(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDeviceToDevice, vb__cuda.stream));
+        src = tmp;
+    }
+    VB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, vb__cuda.stream));
 }
 static void cuda_set_threads(int n) { (void)n; }
 
@@ -132,13 +143,24 @@ static const vb_backend cuda_backend = {
     .adam_update = vb__cuda_adam_update,
 };
 
+// What a failed set-up made so far.
+static void teardown(void) {
+    if (vb__cuda.blas) cublasDestroy(vb__cuda.blas);
+    if (vb__cuda.host_sum) cudaFreeHost(vb__cuda.host_sum);
+    if (vb__cuda.partials) cudaFree(vb__cuda.partials);
+    if (vb__cuda.stream) cudaStreamDestroy(vb__cuda.stream);
+    vb__cuda = vb__cuda_ctx{-1, NULL, NULL, NULL, NULL};
+}
+
 // Each step of the set-up, with the failing call named in why.
 #define INIT_STEP(call, what)                                                                         \
     do {                                                                                              \
         cudaError_t e_ = (call);                                                                      \
-        if (e_ != cudaSuccess)                                                                        \
+        if (e_ != cudaSuccess) {                                                                      \
+            teardown();                                                                               \
             return snprintf(why, why_len, "cuda:%d: %s: %s", device, what, cudaGetErrorString(e_)), \
                    (const vb_backend *)NULL;                                                          \
+        }                                                                                             \
     } while (0)
 
 extern "C" const vb_backend *vb_backend_cuda(int device, char *why, size_t why_len) {
@@ -163,9 +185,11 @@ extern "C" const vb_backend *vb_backend_cuda(int device, char *why, size_t why_l
     cublasStatus_t s = cublasCreate(&vb__cuda.blas);
     if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetStream(vb__cuda.blas, vb__cuda.stream);
     if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetMathMode(vb__cuda.blas, CUBLAS_DEFAULT_MATH);
-    if (s != CUBLAS_STATUS_SUCCESS)
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        teardown();
         return snprintf(why, why_len, "cuda:%d: cuBLAS set-up: %s", device, vb__cublas_status(s)),
                (const vb_backend *)NULL;
+    }
     vb__cuda.device = device;
     return &cuda_backend;
 }

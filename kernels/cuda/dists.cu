@@ -2,7 +2,7 @@
 // ops around the bodies of kernels/math/dists.h: one thread per row for
 // row-wise results, one per element for elementwise gradients. Rows of
 // logits are short (actions, cells), so a thread per row keeps the CPU's
-// summation order and its bits.
+// summation order (the results still differ in the last bits: kernels/math/hd.h).
 #include "../math/dists.h"
 #include "cuda_ops.h"
 

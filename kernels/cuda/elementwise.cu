@@ -43,7 +43,7 @@ void vb__cuda_act_forward(vb_act act, float *out, const float *in, int64_t n) {
 
 static __global__ void k_act_backward(vb_act act, float *din, const float *dout, const float *in, const float *out,
                                       int64_t n) {
-    VB_GRID_STRIDE(i, n) din[i] += act == VB_ACT_NONE ? dout[i] : vb_act_grad(act, in[i], out[i]) * dout[i];
+    VB_GRID_STRIDE(i, n) din[i] += act == VB_ACT_NONE ? dout[i] : vb_act_backward_elem(act, in[i], out[i], dout[i]);
 }
 void vb__cuda_act_backward(vb_act act, float *din, const float *dout, const float *in, const float *out, int64_t n) {
     VB_LAUNCH(k_act_backward, n, act, din, dout, in, out, n);

@@ -129,7 +129,7 @@ static __device__ void scan_rounds(float *sh, int64_t T, int rev, int64_t t, flo
     }
 }
 
-static __global__ void k_s5_assoc_fwd(float *xs, const float *v, const float *lam, const float *x0,
+static __global__ void __launch_bounds__(VB_SCAN_MAX_T) k_s5_assoc_fwd(float *xs, const float *v, const float *lam, const float *x0,
                                       const uint8_t *reset, int64_t T, int64_t B, int64_t P) {
     extern __shared__ float sh[];
     const int64_t M = B * P, n = T * M, m = blockIdx.x, b = m / P, p = m % P, t = threadIdx.x;
@@ -152,7 +152,7 @@ static __global__ void k_s5_assoc_fwd(float *xs, const float *v, const float *la
     }
 }
 
-static __global__ void k_s5_assoc_bwd(float *gv, double *lane, float *gx0, const float *gx, const float *xs,
+static __global__ void __launch_bounds__(VB_SCAN_MAX_T) k_s5_assoc_bwd(float *gv, double *lane, float *gx0, const float *gx, const float *xs,
                                       const float *lam, const float *x0, const uint8_t *reset, int64_t T, int64_t B,
                                       int64_t P) {
     extern __shared__ float sh[];

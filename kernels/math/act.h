@@ -73,4 +73,11 @@ VB_HD float vb_act_grad(vb_act act, float x, float out) {
     return 1.0f;
 }
 
+/* din's increment act'(x) dout; a ReLU passes dout where x > 0 and 0
+ * elsewhere (0, not 0 * dout, whatever dout holds) */
+VB_HD float vb_act_backward_elem(vb_act act, float x, float out, float dout) {
+    if (act == VB_ACT_RELU) return x > 0 ? dout : 0.0f;
+    return vb_act_grad(act, x, out) * dout;
+}
+
 #endif

@@ -5,7 +5,9 @@
  * arithmetic is exercised by every CPU test), and the CUDA kernels call the
  * same function from device code, leaving only indexing and memory to the
  * .cu files. Bodies take and return scalars (or one row) so that the CPU
- * loops around them still vectorise. */
+ * loops around them still vectorise. The device results agree with the CPU's
+ * to rounding, not bit for bit: nvcc contracts a * b + c into FMAs and the
+ * device's exp/log/cos differ from glibc's in the last bits. */
 #ifndef VB_MATH_HD_H
 #define VB_MATH_HD_H
 

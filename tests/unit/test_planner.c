@@ -562,7 +562,7 @@ Test(planner, learned_dynamics_weigh_nested_particles_by_the_state_head) {
 /* planner.threads: the environments split into blocks planned on threads
  * give, env for env, exactly what a one-thread planner gives on each block's
  * environments alone (no shared writes between blocks; env b draws from
- * rng[b] only). Five envs on two threads: blocks of 2 and 3. */
+ * rng[b] only). Five envs on two threads: blocks of 3 and 2. */
 Test(planner, threads_plan_each_block_as_one_thread_would) {
     enum { B = 5, OBS = 64, CARRY = 256, LAT = 16 };
     char err[512];
@@ -607,8 +607,8 @@ Test(planner, threads_plan_each_block_as_one_thread_would) {
     float q1[B * 8], v1[B], q2[B * 8], v2[B];
     int32_t g1[B];
     cr_assert_leq(d->actions, 8);
-    /* the one-thread planner on each block alone: envs [0, 2) and [2, 5) */
-    const int64_t A = d->actions, L2 = 2 * d->latent, cuts[3] = {0, 2, B};
+    /* the one-thread planner on each block alone: envs [0, 3) and [3, 5) */
+    const int64_t A = d->actions, L2 = 2 * d->latent, cuts[3] = {0, 3, B};
     for (int k = 0; k < 2; k++) {
         const int64_t b0 = cuts[k], n = cuts[k + 1] - cuts[k];
         vb_planner_root rb = {obs + b0 * d->obs, carry + b0 * d->carry, phi + b0 * L2, phi + b0 * L2,
