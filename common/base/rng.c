@@ -62,12 +62,9 @@ double vb_rng_uniform_double(vb_rng *r) {
     return ((double)(hi * 67108864u + lo) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-/* Box-Muller's cosine branch from two words (kernels/math/philox.h) */
-static inline float normal_from_words(uint32_t w1, uint32_t w2) { return vb_philox_normal(w1, w2); }
-
 float vb_rng_normal(vb_rng *r) {
     uint32_t w1 = vb_rng_u32(r);
-    return normal_from_words(w1, vb_rng_u32(r));
+    return vb_philox_normal(w1, vb_rng_u32(r));
 }
 
 /* FILL_BLOCKS blocks at consecutive counters b0.. into words[4 * FILL_BLOCKS], written
@@ -113,7 +110,7 @@ void vb_rng_normal_fill(vb_rng *r, float *out, int64_t n) {
         const int o = (int)(r->pos & 3);
         const int m = (4 * FILL_BLOCKS - o) / 2;
         philox_blocks(r, r->pos >> 2, words);
-        for (int j = 0; j < m; j++) out[i++] = normal_from_words(words[o + 2 * j], words[o + 2 * j + 1]);
+        for (int j = 0; j < m; j++) out[i++] = vb_philox_normal(words[o + 2 * j], words[o + 2 * j + 1]);
         r->pos += 2 * (uint64_t)m;
     }
     while (i < n) out[i++] = vb_rng_normal(r);
