@@ -195,7 +195,7 @@ static const vb_cfg_key schema[] = {
          "backup readout: weight of a depth's return estimates relative to the next deeper depth's (1: every depth "
          "alike, 0: the deepest only)"),
 
-    KSTR(learner, device, "cpu", check_device, "compute device of the learner: cpu or cuda:N"),
+    KSTR(learner, device, "cpu", check_device, "compute device of the learner: cpu or cuda:N (the learner refuses cuda:N in this version: its M-step runs on the CPU backend; docs/performance.md, GPU)"),
     KINT(learner, gpus, "1", 1, 64, "data-parallel learner processes, one per GPU"),
     KINT(learner, threads, "0", 0, 1024, "CPU compute threads (0 = one per core)"),
     KINT(learner, port, "5555", 1, 65533, "TCP control port; data and weights use port+1 and port+2"),
