@@ -8,6 +8,9 @@
 
 /* Extend crc (0 to start) over len bytes; crc32c("123456789") = 0xE3069283. */
 uint32_t vb_crc32c(uint32_t crc, const void *data, size_t len);
+/* vb_crc32c over src while copying its len bytes to dst (one pass over the
+ * memory; dst and src do not overlap). */
+uint32_t vb_crc32c_copy(uint32_t crc, void *restrict dst, const void *restrict src, size_t len);
 /* The same with the slicing-by-8 tables whatever the CPU (what vb_crc32c
  * falls back to without SSE4.2). */
 uint32_t vb_crc32c_table(uint32_t crc, const void *data, size_t len);

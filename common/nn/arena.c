@@ -8,7 +8,7 @@
 #include "../base/crc32c.h"
 #include "../base/fs.h"
 
-enum { HEADER = 40, ALIGN = 16 };
+enum { HEADER = VB_ARENA_BLOB_HEADER, ALIGN = 16 };
 static const char MAGIC[8] = {'V', 'B', 'A', 'R', 'E', 'N', 'A', '1'};
 
 void vb_layout_init(vb_layout *l) { memset(l, 0, sizeof *l); }
@@ -81,11 +81,16 @@ int64_t vb_arena_blob_size(const vb_layout *l) { return HEADER + l->total * (int
 
 void vb_arena_to_blob(const vb_layout *l, const float *data, void *blob) {
     unsigned char *h = blob;
-    size_t payload = (size_t)l->total * sizeof(float);
-    memcpy(h + HEADER, data, payload); /* the supported hosts are little-endian */
+    /* the supported hosts are little-endian */
+    uint32_t crc = vb_crc32c_copy(0, h + HEADER, data, (size_t)l->total * sizeof(float));
+    vb_arena_blob_header(l, crc, blob);
+}
+
+void vb_arena_blob_header(const vb_layout *l, uint32_t payload_crc, void *blob) {
+    unsigned char *h = blob;
     memcpy(h, MAGIC, 8);
     put_u32(h + 8, VB_ARENA_FORMAT);
-    put_u32(h + 12, vb_crc32c(0, h + HEADER, payload));
+    put_u32(h + 12, payload_crc);
     put_u64(h + 16, vb_layout_hash(l));
     put_u64(h + 24, (uint64_t)l->total);
     put_u32(h + 32, vb_crc32c(0, h, 32));
@@ -101,6 +106,30 @@ static const char *tensor_at(const vb_layout *l, int64_t j) {
             return buf;
         }
     return "the alignment padding";
+}
+
+/* Index of the first NaN or infinity among n little-endian floats at p, or
+ * -1: blocks of exponent bits or-reduced without a branch (the compiler
+ * vectorises it), then the hit searched for inside its block. */
+static int64_t first_nonfinite(const unsigned char *p, int64_t n) {
+    enum { BLOCK = 1024 };
+    const uint32_t EXP = 0x7f800000u;
+    for (int64_t b = 0; b < n; b += BLOCK) {
+        int64_t m = n - b < BLOCK ? n - b : BLOCK;
+        uint32_t bad = 0;
+        for (int64_t j = 0; j < m; j++) {
+            uint32_t w;
+            memcpy(&w, p + (size_t)(b + j) * 4, 4);
+            bad |= (uint32_t)((w & EXP) == EXP);
+        }
+        if (!bad) continue;
+        for (int64_t j = 0; j < m; j++) {
+            uint32_t w;
+            memcpy(&w, p + (size_t)(b + j) * 4, 4);
+            if ((w & EXP) == EXP) return b + j;
+        }
+    }
+    return -1;
 }
 
 uint32_t vb_arena_blob_crc(const void *blob, size_t len, uint32_t payload_crc) {
@@ -142,21 +171,20 @@ int vb_arena_from_blob_crc(const vb_layout *l, const void *blob, size_t len, uin
     if (get_u32(h + 12) != payload_crc)
         return snprintf(err, err_len, "%s: arena payload is corrupted (CRC mismatch)", origin), -1;
     /* a valid CRC over NaN is still NaN: non-finite values are never loaded */
-    for (uint64_t j = 0; j < n; j++) {
+    int64_t j = first_nonfinite(h + HEADER, (int64_t)n);
+    if (j >= 0) {
         float v;
-        memcpy(&v, h + HEADER + j * sizeof(float), sizeof v);
-        if (!isfinite(v))
-            return snprintf(err, err_len, "%s: %s holds a non-finite value (%g at float %llu); refusing weights "
-                            "that diverged", origin, tensor_at(l, (int64_t)j), (double)v, (unsigned long long)j), -1;
+        memcpy(&v, h + HEADER + (size_t)j * sizeof(float), sizeof v);
+        return snprintf(err, err_len, "%s: %s holds a non-finite value (%g at float %lld); refusing weights "
+                        "that diverged", origin, tensor_at(l, j), (double)v, (long long)j), -1;
     }
     memcpy(data, h + HEADER, len - HEADER);
     return 0;
 }
 
 const char *vb_arena_first_nonfinite(const vb_layout *l, const float *data) {
-    for (int64_t j = 0; j < l->total; j++)
-        if (!isfinite(data[j])) return tensor_at(l, j);
-    return NULL;
+    int64_t j = first_nonfinite((const unsigned char *)data, l->total);
+    return j < 0 ? NULL : tensor_at(l, j);
 }
 
 int vb_arena_save(const char *path, const vb_layout *l, const float *data, char *err, size_t err_len) {
