@@ -4,7 +4,8 @@
  * broadcast (pack with CRC, PUB -> SUB, unpack, both CRCs, copy out) for 1 MB
  * and 10 MB arenas to 1 and 4 subscribers, from the start of packing until
  * the last subscriber holds verified weights (median of several rounds; one
- * round in flight at a time, so high-water marks never drop one).
+ * round in flight at a time, so high-water marks never drop one), each
+ * against raw ZeroMQ: a plain message of the same size PUB -> SUB.
  * Output: one "name value unit" per line. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -107,12 +108,14 @@ static double run_data(const vb_chunk_layout *cl, bool raw, size_t raw_len, int6
         if (!raw) {
             vb_msg *e;
             char why[256];
-            if (vb_msg_unpack(zmq_msg_data(&m), zmq_msg_size(&m), vb_msg_chunk_max_size(cl), &e, why, sizeof why) != 0 ||
+            const void *buf = zmq_msg_data(&m);
+            size_t len = zmq_msg_size(&m);
+            if (vb_msg_unpack_borrow(buf, len, vb_msg_chunk_max_size(cl), &e, why, sizeof why) != 0 ||
                 e->body_case != VB__ENVELOPE__BODY_CHUNK || vb_msg_read_chunk(e->chunk, cl, 64, out, why, sizeof why) != 0) {
                 fprintf(stderr, "bench_net: %s\n", why);
                 exit(1);
             }
-            vb_msg_free(e);
+            vb_msg_free_borrowed(e, buf, len);
         }
         zmq_msg_close(&m);
     }
@@ -134,6 +137,7 @@ typedef struct subscriber {
     atomic_llong *done_round;   /* per subscriber: the last round verified */
     double *done_at;            /* per subscriber: when */
     int index, rounds;
+    bool raw;                   /* raw ZeroMQ: the round is the message's first 8 bytes */
 } subscriber;
 
 static void *subscribe(void *arg) {
@@ -145,15 +149,22 @@ static void *subscribe(void *arg) {
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, sub, 0) < 0) die("recv");
-        vb_msg *e;
-        char why[256];
-        if (vb_msg_unpack(zmq_msg_data(&m), zmq_msg_size(&m), vb_msg_weights_max_size(s->l), &e, why, sizeof why) != 0 ||
-            e->body_case != VB__ENVELOPE__BODY_WEIGHTS || vb_msg_read_weights(e->weights, s->l, P, why, sizeof why) != 0) {
-            fprintf(stderr, "bench_net: %s\n", why);
-            exit(1);
+        long long round;
+        if (s->raw) {
+            memcpy(&round, zmq_msg_data(&m), sizeof round);
+        } else {
+            vb_msg *e;
+            char why[256];
+            const void *buf = zmq_msg_data(&m);
+            size_t len = zmq_msg_size(&m);
+            if (vb_msg_unpack_borrow(buf, len, vb_msg_weights_max_size(s->l), &e, why, sizeof why) != 0 ||
+                e->body_case != VB__ENVELOPE__BODY_WEIGHTS || vb_msg_read_weights(e->weights, s->l, P, why, sizeof why) != 0) {
+                fprintf(stderr, "bench_net: %s\n", why);
+                exit(1);
+            }
+            round = (long long)e->weights->version;
+            vb_msg_free_borrowed(e, buf, len);
         }
-        long long round = (long long)e->weights->version;
-        vb_msg_free(e);
         zmq_msg_close(&m);
         if (!seen) {
             seen = true;
@@ -175,8 +186,26 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Median seconds from packing until every subscriber verified the weights. */
-static double run_broadcast(int64_t floats, int subs, int rounds) {
+/* One broadcast of round r: the packed weights, or (raw) a plain message of
+ * raw_len bytes that starts with r, sent from the caller's buffer by zmq_send. */
+static void send_round(void *pub, const vb_layout *l, const float *P, int64_t r, unsigned char *raw, size_t raw_len) {
+    if (raw) {
+        memcpy(raw, &r, sizeof r);
+        if (zmq_send(pub, raw, raw_len, 0) < 0) die("send");
+        return;
+    }
+    void *buf;
+    size_t len;
+    zmq_msg_t m;
+    if (vb_msg_pack_weights("bench", (uint64_t)r, l, P, (uint64_t)r, &buf, &len) != 0 || vb_channel_msg_own(&m, buf, len) != 0)
+        die("pack");
+    if (zmq_msg_send(&m, pub, 0) < 0) die("send");
+}
+
+/* Median seconds from packing until every subscriber verified the weights;
+ * raw: from zmq_send of a message of the packed size until every
+ * subscriber received it. */
+static double run_broadcast(int64_t floats, int subs, int rounds, bool raw) {
     vb_layout l;
     vb_layout_init(&l);
     int64_t shape[1] = {floats};
@@ -194,28 +223,26 @@ static double run_broadcast(int64_t floats, int subs, int rounds) {
     for (int i = 0; i < subs; i++) {
         atomic_store(&done_round[i], 0);
         s[i] = (subscriber){.z = z, .l = &l, .ready = &ready, .done_round = done_round, .done_at = done_at,
-                            .index = i, .rounds = rounds};
+                            .index = i, .rounds = rounds, .raw = raw};
         memcpy(s[i].ep, ep, sizeof ep);
         pthread_create(&t[i], NULL, subscribe, &s[i]);
     }
     /* version 0 until every subscriber is connected (PUB drops before that) */
     void *buf;
     size_t len;
+    if (vb_msg_pack_weights("bench", 0, &l, P, 0, &buf, &len) != 0) die("pack");
+    unsigned char *rawbuf = NULL;
+    if (raw) rawbuf = buf;
+    else free(buf);
     while (atomic_load(&ready) < subs) {
-        if (vb_msg_pack_weights("bench", 0, &l, P, 0, &buf, &len) != 0) die("pack");
-        zmq_send(pub, buf, len, 0);
-        free(buf);
+        send_round(pub, &l, P, 0, rawbuf, len);
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     double *lat = malloc(sizeof(double) * (size_t)rounds);
     for (int r = 1; r <= rounds; r++) {
         double t0 = now();
-        zmq_msg_t m;
-        if (vb_msg_pack_weights("bench", (uint64_t)r, &l, P, (uint64_t)r, &buf, &len) != 0 ||
-            vb_channel_msg_own(&m, buf, len) != 0)
-            die("pack");
-        if (zmq_msg_send(&m, pub, 0) < 0) die("send");
+        send_round(pub, &l, P, r, rawbuf, len);
         double last = t0;
         for (int i = 0; i < subs; i++) {
             while (atomic_load(&done_round[i]) < r) {
@@ -230,6 +257,7 @@ static double run_broadcast(int64_t floats, int subs, int rounds) {
     qsort(lat, (size_t)rounds, sizeof *lat, cmp_double);
     double med = lat[rounds / 2];
     free(lat);
+    free(rawbuf);
     free(P);
     zmq_close(pub);
     zmq_ctx_term(z);
@@ -270,8 +298,11 @@ int main(void) {
     const int subs[] = {1, 4};
     for (size_t i = 0; i < 2; i++) {
         for (size_t j = 0; j < 2; j++) {
-            double t = run_broadcast(sizes[i].floats, subs[j], sizes[i].rounds);
+            double t = run_broadcast(sizes[i].floats, subs[j], sizes[i].rounds, false);
+            double raw_t = run_broadcast(sizes[i].floats, subs[j], sizes[i].rounds, true);
             printf("weights_broadcast_%s_to_%d %.2f ms\n", sizes[i].name, subs[j], 1e3 * t);
+            printf("raw_zmq_broadcast_%s_to_%d %.2f ms\n", sizes[i].name, subs[j], 1e3 * raw_t);
+            printf("weights_broadcast_%s_to_%d_over_raw %.2f ratio\n", sizes[i].name, subs[j], t / raw_t);
         }
     }
     return 0;

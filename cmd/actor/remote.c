@@ -422,15 +422,16 @@ static void ctl_readable(vb_channel *ch, void *ctx) {
     if (n <= 0) return;
     vb_msg *e = NULL;
     char why[256];
+    const void *buf = zmq_msg_data(&parts[0]);
+    size_t len = zmq_msg_size(&parts[0]);
     if (n != 1) bad_input(a, "control", "rejected a message from the learner: %s (%lld more held back)", "several frames");
-    else if (vb_msg_unpack(zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), (size_t)VB_MSG_MAX_FROM_LEARNER, &e, why,
-                           sizeof why) != 0)
+    else if (vb_msg_unpack_borrow(buf, len, (size_t)VB_MSG_MAX_FROM_LEARNER, &e, why, sizeof why) != 0)
         bad_input(a, "control", "rejected a message from the learner: %s (%lld more held back)", why);
-    zmq_msg_close(&parts[0]);
     if (e) {
         on_control(a, e);
-        vb_msg_free(e);
+        vb_msg_free_borrowed(e, buf, len);
     }
+    zmq_msg_close(&parts[0]);
 }
 
 /* Only the newest of the queued broadcasts matters: drain, decode the last. */
@@ -452,7 +453,10 @@ static void sub_readable(vb_channel *ch, void *ctx) {
     if (!have) return;
     vb_msg *e;
     char why[256];
-    if (vb_msg_unpack(zmq_msg_data(&last), zmq_msg_size(&last), (size_t)VB_MSG_MAX_FROM_LEARNER, &e, why, sizeof why) != 0) {
+    /* the weights are read where ZeroMQ received them */
+    const void *buf = zmq_msg_data(&last);
+    size_t len = zmq_msg_size(&last);
+    if (vb_msg_unpack_borrow(buf, len, (size_t)VB_MSG_MAX_FROM_LEARNER, &e, why, sizeof why) != 0) {
         bad_input(a, "weights", "rejected a weights broadcast: %s (%lld more held back)", why);
     } else {
         if (e->body_case != VB__ENVELOPE__BODY_WEIGHTS)
@@ -461,7 +465,7 @@ static void sub_readable(vb_channel *ch, void *ctx) {
             a->last_heard = vb_mono_s();
             on_weights(a, e->weights, "weights");
         }
-        vb_msg_free(e);
+        vb_msg_free_borrowed(e, buf, len);
     }
     zmq_msg_close(&last);
 }

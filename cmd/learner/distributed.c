@@ -529,11 +529,14 @@ static void data_readable(vb_channel *ch, void *ctx) {
     } else {
         vb_msg *e;
         char why[256];
-        if (vb_msg_unpack(zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), d->chunk_max, &e, why, sizeof why) != 0) {
+        /* the chunk's floats are read where ZeroMQ received them */
+        const void *buf = zmq_msg_data(&parts[0]);
+        size_t len = zmq_msg_size(&parts[0]);
+        if (vb_msg_unpack_borrow(buf, len, d->chunk_max, &e, why, sizeof why) != 0) {
             reject(d, "data", addr, "%s", why);
         } else {
             on_chunk(d, addr, vb_zap_user_id(&parts[0]), e);
-            vb_msg_free(e);
+            vb_msg_free_borrowed(e, buf, len);
         }
     }
     zmq_msg_close(&parts[0]);

@@ -84,6 +84,140 @@ void vb_msg_free(vb_msg *e) {
     if (e) vb__envelope__free_unpacked(e, NULL);
 }
 
+/* ---- borrowing the payload ------------------------------------------------ */
+/* Protobuf's wire format, as far as finding a field needs: varint keys and
+ * values, fixed 64- and 32-bit values, length-delimited values. */
+enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
+
+static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    uint64_t x = 0;
+    for (int i = 0; i < 10; i++) {
+        if (*p >= end) return -1;
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The next field at *p: its number, and where its value starts and ends
+ * (for a length-delimited field, the bytes after the length). */
+static int wire_field(const uint8_t **p, const uint8_t *end, uint64_t *field, int *type, const uint8_t **vstart,
+                      const uint8_t **vend) {
+    uint64_t key, n;
+    if (wire_varint(p, end, &key) != 0) return -1;
+    *field = key >> 3;
+    *type = (int)(key & 7);
+    *vstart = *p;
+    if (*type == WIRE_VARINT) {
+        if (wire_varint(p, end, &n) != 0) return -1;
+        *vend = *p;
+        return 0;
+    }
+    if (*type == WIRE_I64) n = 8;
+    else if (*type == WIRE_I32) n = 4;
+    else if (*type != WIRE_LEN || wire_varint(p, end, &n) != 0) return -1;
+    if (n > (uint64_t)(end - *p)) return -1;
+    *vstart = *p;
+    *p += n;
+    *vend = *p;
+    return 0;
+}
+
+static size_t wire_put_varint(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7) p[n++] = (uint8_t)(v | 0x80);
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* The body of a chunk or weights message and its bytes field. */
+static ProtobufCBinaryData *borrowed_field(vb_msg *e) {
+    if (e->body_case == VB__ENVELOPE__BODY_CHUNK) return &e->chunk->data;
+    if (e->body_case == VB__ENVELOPE__BODY_WEIGHTS) return &e->weights->arena;
+    return NULL;
+}
+
+/* The one length-delimited field `field` of [p, end): its key's start and
+ * its value; 0 when it occurs once, 1 when it does not occur, -1 when it
+ * occurs more than once or the bytes do not parse. */
+static int wire_find_once(const uint8_t *p, const uint8_t *end, uint64_t field, const uint8_t **key,
+                          const uint8_t **vstart, const uint8_t **vend) {
+    int found = 0;
+    while (p < end) {
+        const uint8_t *k = p, *vs, *ve;
+        uint64_t f;
+        int type;
+        if (wire_field(&p, end, &f, &type, &vs, &ve) != 0) return -1;
+        if (f != field) continue;
+        if (type != WIRE_LEN || found++) return -1;
+        *key = k;
+        *vstart = vs;
+        *vend = ve;
+    }
+    return found ? 0 : 1;
+}
+
+int vb_msg_unpack_borrow(const void *buf, size_t len, size_t max_len, vb_msg **out, char *why, size_t why_len) {
+    static const struct {
+        uint64_t body, bytes;
+    } borrowable[] = {{VB__ENVELOPE__BODY_CHUNK, 4}, {VB__ENVELOPE__BODY_WEIGHTS, 3}};
+    *out = NULL;
+    if (len > max_len || len == 0) return vb_msg_unpack(buf, len, max_len, out, why, why_len);
+    const uint8_t *b = buf, *end = b + len;
+    const uint8_t *bkey = NULL, *bs = NULL, *be = NULL, *fkey = NULL, *fs = NULL, *fe = NULL;
+    size_t which = 0;
+    for (; which < 2; which++) {
+        int rc = wire_find_once(b, end, borrowable[which].body, &bkey, &bs, &be);
+        if (rc < 0) return vb_msg_unpack(buf, len, max_len, out, why, why_len);
+        if (rc == 0) break;
+    }
+    /* no chunk or weights body, a repeated one (protobuf merges those), or a
+     * payload absent or repeated: the copying parse decides */
+    if (which == 2 || wire_find_once(bs, be, borrowable[which].bytes, &fkey, &fs, &fe) != 0)
+        return vb_msg_unpack(buf, len, max_len, out, why, why_len);
+    /* the message without the payload field: before the body, the body's key
+     * and shorter length, the body's other fields, after the body */
+    size_t inner = (size_t)(be - bs) - (size_t)(fe - fkey), skel_cap = len - (size_t)(fe - fs) + 16;
+    uint8_t small[1024], *skel = skel_cap <= sizeof small ? small : malloc(skel_cap);
+    if (!skel) return snprintf(why, why_len, "out of memory parsing a message of %zu bytes", len), -1;
+    uint8_t *q = skel;
+    memcpy(q, b, (size_t)(bkey - b));
+    q += bkey - b;
+    q += wire_put_varint(q, borrowable[which].body << 3 | WIRE_LEN);
+    q += wire_put_varint(q, inner);
+    memcpy(q, bs, (size_t)(fkey - bs));
+    q += fkey - bs;
+    memcpy(q, fe, (size_t)(be - fe));
+    q += be - fe;
+    memcpy(q, be, (size_t)(end - be));
+    q += end - be;
+    int rc = vb_msg_unpack(skel, (size_t)(q - skel), max_len, out, why, why_len);
+    if (skel != small) free(skel);
+    /* refused: the copying parse says why, in the message's own terms */
+    if (rc != 0) return vb_msg_unpack(buf, len, max_len, out, why, why_len);
+    if ((uint64_t)(*out)->body_case == borrowable[which].body) {
+        ProtobufCBinaryData *d = borrowed_field(*out);
+        d->data = (uint8_t *)fs;
+        d->len = (size_t)(fe - fs);
+    }
+    return 0;
+}
+
+void vb_msg_free_borrowed(vb_msg *e, const void *buf, size_t len) {
+    if (!e) return;
+    ProtobufCBinaryData *d = borrowed_field(e);
+    uintptr_t at = d ? (uintptr_t)d->data : 0, lo = (uintptr_t)buf;
+    if (d && at >= lo && at < lo + len) {
+        d->data = NULL;
+        d->len = 0;
+    }
+    vb_msg_free(e);
+}
+
 int vb_msg_check_register(const Vb__Register *r, char *why, size_t why_len) {
     if (!r->name || !r->name[0] || !vb_msg_printable(r->name, VB_MSG_MAX_NAME))
         return snprintf(why, why_len, "register: name must be 1..%d printable bytes", VB_MSG_MAX_NAME), -1;
@@ -173,26 +307,62 @@ size_t vb_msg_weights_max_size(const vb_layout *l) {
     return (size_t)vb_arena_blob_size(l) + ENVELOPE_OVERHEAD;
 }
 
+/* protobuf-c hands a bytes field to the buffer's append as one call with the
+ * field's data pointer: the arena field carries a sentinel pointer, and
+ * its bytes are written as the blob (header, then the floats) straight into
+ * the message, so the floats are copied once. */
+static const uint8_t BLOB_SENTINEL;
+typedef struct blob_writer {
+    ProtobufCBuffer base;
+    uint8_t *at, *end;
+    const vb_layout *l;
+    const float *P;
+    uint32_t payload_crc;
+} blob_writer;
+
+static void blob_append(ProtobufCBuffer *b, size_t len, const uint8_t *data) {
+    blob_writer *w = (blob_writer *)b;
+    if (len > (size_t)(w->end - w->at)) {
+        w->at = w->end + 1; /* more than get_packed_size said: refused below */
+        return;
+    }
+    if (data == &BLOB_SENTINEL) {
+        vb_arena_blob_header(w->l, w->payload_crc, w->at);
+        memcpy(w->at + VB_ARENA_BLOB_HEADER, w->P, len - VB_ARENA_BLOB_HEADER);
+    } else if (len) {
+        memcpy(w->at, data, len);
+    }
+    w->at += len;
+}
+
 int vb_msg_pack_weights(const char *run_id, uint64_t seq, const vb_layout *l, const float *P, uint64_t version,
                         void **buf, size_t *len) {
     size_t blen = (size_t)vb_arena_blob_size(l);
-    void *blob = malloc(blen);
-    if (!blob) return -1;
-    vb_arena_to_blob(l, P, blob);
     vb_msg e = VB__ENVELOPE__INIT;
     Vb__Weights w = VB__WEIGHTS__INIT;
     vb_msg_header(&e, run_id, NULL, seq);
+    uint8_t header[VB_ARENA_BLOB_HEADER];
+    uint32_t payload_crc = vb_crc32c(0, P, blen - VB_ARENA_BLOB_HEADER);
+    vb_arena_blob_header(l, payload_crc, header);
     w.version = version;
-    w.arena.data = blob;
+    w.arena.data = (uint8_t *)&BLOB_SENTINEL;
     w.arena.len = blen;
-    /* the whole blob's CRC from the payload CRC to_blob stored: one pass over the weights */
-    w.crc32c = vb_arena_blob_crc(blob, blen, vb_arena_blob_stored_crc(blob));
+    w.crc32c = vb_arena_blob_crc(header, blen, payload_crc);
     w.layout_hash = vb_layout_hash(l);
     e.body_case = VB__ENVELOPE__BODY_WEIGHTS;
     e.weights = &w;
-    int rc = vb_msg_pack(&e, buf, len);
-    free(blob);
-    return rc;
+    size_t n = vb__envelope__get_packed_size(&e);
+    uint8_t *b = malloc(n);
+    if (!b) return -1;
+    blob_writer bw = {.base = {.append = blob_append}, .at = b, .end = b + n, .l = l, .P = P, .payload_crc = payload_crc};
+    vb__envelope__pack_to_buffer(&e, &bw.base);
+    if (bw.at != bw.end) {
+        free(b);
+        return -1;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
 }
 
 int vb_msg_read_weights(const Vb__Weights *m, const vb_layout *l, float *P, char *why, size_t why_len) {

@@ -51,6 +51,14 @@ int vb_msg_pack(const vb_msg *e, void **buf, size_t *len);
  * freed with vb_msg_free. 0, or -1 with why. */
 int vb_msg_unpack(const void *buf, size_t len, size_t max_len, vb_msg **out, char *why, size_t why_len);
 void vb_msg_free(vb_msg *e);
+/* vb_msg_unpack without copying the payload of a chunk or weights message:
+ * its data (Chunk.data, Weights.arena) points into buf, which must outlive
+ * *out; every check is vb_msg_unpack's (a message whose body or payload
+ * field repeats, which protobuf merges, is parsed by vb_msg_unpack itself
+ * and owns its payload). Free *out with vb_msg_free_borrowed and the same
+ * buf and len. */
+int vb_msg_unpack_borrow(const void *buf, size_t len, size_t max_len, vb_msg **out, char *why, size_t why_len);
+void vb_msg_free_borrowed(vb_msg *e, const void *buf, size_t len);
 /* "register", "chunk", ... for logs; "none" or "unknown" otherwise. */
 const char *vb_msg_body_name(int body_case);
 /* Whether s is at most max bytes of printable ASCII. */

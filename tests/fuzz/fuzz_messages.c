@@ -1,7 +1,10 @@
 /* libFuzzer harness: every message decoder a peer's bytes reach.
  *
  * Input: one flags byte, then the bytes of a ZeroMQ frame. The frame goes
- * through vb_msg_unpack with the bound of each channel that carries it, then
+ * through the parse of each channel that carries it, with that channel's
+ * bound (vb_msg_unpack for actors' control messages, vb_msg_unpack_borrow,
+ * which reads the payload in place, for chunks and for the learner's
+ * messages to actors), then
  * through the reader of its body: Register and Heartbeat checks (and the
  * statistics a heartbeat adds), chunks (vb_msg_read_chunk, then
  * vb_chunk_validate and the learner's bounds), weights (vb_msg_read_weights,
@@ -115,10 +118,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const int flags = data[0];
     const size_t limits[3] = {VB_MSG_MAX_CONTROL, vb_msg_chunk_max_size(&g_cl),
                               vb_msg_weights_max_size(&g_model.layout) + VB_MSG_MAX_CONFIG};
+    /* a borrowed payload points into the frame, which the repairs write to */
+    uint8_t *frame = malloc(size - 1 ? size - 1 : 1);
+    if (!frame) return 0;
+    memcpy(frame, data + 1, size - 1);
     for (int channel = 0; channel < 3; channel++) {
         vb_msg *e;
         char why[256];
-        if (vb_msg_unpack(data + 1, size - 1, limits[channel], &e, why, sizeof why) != 0) continue;
+        int rc = channel == 0 ? vb_msg_unpack(frame, size - 1, limits[channel], &e, why, sizeof why)
+                              : vb_msg_unpack_borrow(frame, size - 1, limits[channel], &e, why, sizeof why);
+        if (rc != 0) continue;
         vb_task_stats ts;
         memset(&ts, 0, sizeof ts);
         switch (e->body_case) {
@@ -130,7 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case VB__ENVELOPE__BODY_WEIGHTS: read_weights(e->weights, flags & 1); break;
         default: break;
         }
-        vb_msg_free(e);
+        vb_msg_free_borrowed(e, frame, size - 1);
     }
+    free(frame);
     return 0;
 }
