@@ -71,6 +71,7 @@ typedef struct vb_config {
         int64_t resample_period;
         double ess_threshold;
         double temperature;
+        double entropy;         /* tau of the backup readout's q-hat* (0 = off) */
         int dynamics;           /* vb_dynamics */
         int target;             /* vb_plan_target */
         int backup_weights;     /* vb_backup_weights */

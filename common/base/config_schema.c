@@ -167,6 +167,10 @@ static const vb_cfg_key schema[] = {
          "resample after every P-th step of the D (with sampled continuations); P >= D: only when the ESS falls"),
     KFLT(planner, ess_threshold, "0.5", 0, 1, "resample when ESS < threshold * K"),
     KFLT(planner, temperature, "1", 1e-6, 1e6, "twist temperature eta"),
+    KFLT(planner, entropy, "0", 0, 1e6,
+         "backup readout: entropy temperature tau of q-hat* ~ pi^(eta/(eta+tau)) exp(Q-hat/(eta+tau)), the "
+         "entropy-regularised improvement step, whose repeated application settles at softmax(Q/tau) instead of "
+         "sharpening the policy without bound (0: q-hat* ~ pi exp(Q-hat/eta))"),
     KENUM(planner, dynamics, "auto", dynamics_choices,
           "imagined state transitions: learned (the next-state decoder the ELBO trains), env (the exact transition; task-independent families only) or auto (env where the family's transitions are task-independent, else learned)"),
     KENUM(planner, target, "backup", target_choices, "policy/value readout of the planner"),

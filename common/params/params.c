@@ -13,6 +13,7 @@ vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
         .period = cfg->planner.resample_period,
         .ess_threshold = cfg->planner.ess_threshold,
         .eta = cfg->planner.temperature,
+        .tau = cfg->planner.entropy,
         .gamma = cfg->env.gamma,
         .dynamics = cfg->planner.dynamics,
         .target = cfg->planner.target,

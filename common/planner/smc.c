@@ -315,11 +315,17 @@ static void readout_backup(vb_smc *s, int64_t b, float *q, float *v) {
     }
     double v_mix = pi_eval > 0 ? (s->root_v[b] + n_eval * piq / pi_eval) / (1.0 + n_eval) : s->root_v[b];
     double mx = -INFINITY, sum = 0, vs = 0;
+    const double tau = s->cfg.tau, eta = s->cfg.eta, prior_pow = eta / (eta + tau);
     for (int64_t a = 0; a < A; a++) {
         if (!(s->qw[b * A + a] > 0)) Q[a] = v_mix;
-        if (pi[a] > 0) mx = fmax(mx, Q[a] / s->cfg.eta);
+        if (pi[a] > 0) mx = fmax(mx, tau > 0 ? Q[a] / (eta + tau) : Q[a] / eta);
     }
-    for (int64_t a = 0; a < A; a++) sum += s->qstar[b * A + a] = pi[a] > 0 ? pi[a] * exp(Q[a] / s->cfg.eta - mx) : 0.0;
+    for (int64_t a = 0; a < A; a++) {
+        double w = 0.0;
+        if (pi[a] > 0)
+            w = tau > 0 ? pow(pi[a], prior_pow) * exp(Q[a] / (eta + tau) - mx) : pi[a] * exp(Q[a] / eta - mx);
+        sum += s->qstar[b * A + a] = w;
+    }
     for (int64_t a = 0; a < A; a++) {
         double w = sum > 0 ? s->qstar[b * A + a] / sum : 1.0 / (double)A;
         s->qstar[b * A + a] = w;

@@ -34,7 +34,10 @@
  *   v_mix = (V + N / (sum_{a'} pi(a')) sum_{a'} pi(a') Q(a')) / (1 + N),
  * the sums over the evaluated actions, N their particles. Then
  *   q*(a) ~ pi(a) exp(Q(a) / eta),  V-hat = sum_a q*(a) Q(a)
- * is the one tilt. `target: weights`: q*(a) = sum_k w_k [A_k = a] (SPO).
+ * is the one tilt; with an entropy temperature tau > 0 it is the
+ * entropy-regularised step q*(a) ~ pi(a)^(eta/(eta+tau)) exp(Q(a)/(eta+tau)),
+ * the maximiser of E_q[Q] - eta KL(q || pi) + tau H(q), whose fixed point
+ * under repetition is softmax(Q / tau). `target: weights`: q*(a) = sum_k w_k [A_k = a] (SPO).
  * The greedy action is the argmax of q* over the evaluated actions. */
 #ifndef VB_SMC_H
 #define VB_SMC_H
@@ -47,6 +50,7 @@
 typedef struct vb_planner_cfg {
     int64_t K, D, KO, period;
     double ess_threshold, eta, gamma;
+    double tau;            /* backup readout's entropy temperature (0: off) */
     int dynamics;          /* vb_dynamics (the belief simulator's) */
     int target;            /* vb_plan_target */
     int backup_weights;    /* vb_backup_weights */

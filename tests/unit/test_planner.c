@@ -150,6 +150,39 @@ Test(planner, one_step_backup_is_pi_times_exp_advantage) {
     destroy(&f);
 }
 
+/* planner.entropy tau: the one-step backup becomes the entropy-regularised
+ * step pi^(eta/(eta+tau)) exp(Q/(eta+tau)), and its argmax still follows Q. */
+Test(planner, entropy_temperature_flattens_the_prior_in_the_backup) {
+    fixture f;
+    build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=64", "planner.nested=2",
+                                            "planner.temperature=0.5", "planner.entropy=1.5", "planner.target=backup",
+                                            NULL});
+    int64_t goal;
+    float ra[8];
+    deterministic_grid(&f, &goal, ra);
+    make_planner(&f, 1);
+    root_buf rb;
+    task_start_root(&rb);
+    vb_rng rng;
+    vb_rng_init(&rng, 1, 0);
+    float q[8], v;
+    vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+    double pi[8], z = 0, expect[8];
+    root_prior(&f, &rb, pi);
+    for (int a = 0; a < 5; a++) z += expect[a] = pow(pi[a], 0.5 / 2.0) * exp(ra[a] / 2.0);
+    for (int a = 0; a < 5; a++) cr_assert_float_eq(q[a], expect[a] / z, 1e-4, "a=%d: %g vs %g", a, q[a], expect[a] / z);
+    double vhat = 0;
+    for (int a = 0; a < 5; a++) vhat += expect[a] / z * ra[a];
+    cr_assert_float_eq(v, vhat, 1e-4);
+    int best = 0;
+    for (int a = 1; a < 5; a++)
+        if (q[a] > q[best]) best = a;
+    float rmax = ra[0];
+    for (int a = 1; a < 5; a++) rmax = ra[a] > rmax ? ra[a] : rmax;
+    cr_assert_eq(ra[best], rmax, "the argmax of q* reaches the goal");
+    destroy(&f);
+}
+
 /* root_actions: all starts one particle on each action, so Q-hat of an action
  * the prior almost never picks is estimated too: with K = A the one-step
  * backup is exact even for the goal action at prior probability ~1e-7,
