@@ -373,12 +373,13 @@ int vb_msg_read_weights(const Vb__Weights *m, const vb_layout *l, float *P, char
     size_t blen = (size_t)vb_arena_blob_size(l);
     if (m->arena.len != blen)
         return snprintf(why, why_len, "weights of %zu bytes (the arena needs %zu)", m->arena.len, blen), -1;
-    /* one pass over the weights checks both the message's CRC and the arena's */
-    uint32_t payload = vb_arena_blob_payload_crc(m->arena.data, m->arena.len);
-    uint32_t crc = vb_arena_blob_crc(m->arena.data, m->arena.len, payload);
+    /* one pass over the weights for the message's CRC, the arena's and the
+     * finite check; the copy is the second */
+    vb_arena_scan scan = vb_arena_blob_scan(m->arena.data, m->arena.len);
+    uint32_t crc = vb_arena_blob_crc(m->arena.data, m->arena.len, scan.payload_crc);
     if (crc != m->crc32c) return snprintf(why, why_len, "weights CRC-32C %08x does not match (%08x)", m->crc32c, crc), -1;
     char err[256];
-    if (vb_arena_from_blob_crc(l, m->arena.data, m->arena.len, payload, P, "weights", err, sizeof err) != 0)
+    if (vb_arena_from_blob_scanned(l, m->arena.data, m->arena.len, &scan, P, "weights", err, sizeof err) != 0)
         return snprintf(why, why_len, "%s", err), -1;
     return 0;
 }

@@ -137,20 +137,34 @@ uint32_t vb_arena_blob_crc(const void *blob, size_t len, uint32_t payload_crc) {
     return vb_crc32c_combine(vb_crc32c(0, blob, HEADER), payload_crc, len - HEADER);
 }
 
-uint32_t vb_arena_blob_payload_crc(const void *blob, size_t len) {
-    const unsigned char *h = blob;
-    return len < HEADER ? 0 : vb_crc32c(0, h + HEADER, len - HEADER);
+vb_arena_scan vb_arena_blob_scan(const void *blob, size_t len) {
+    /* blocks small enough to stay in the L1 cache between the CRC's read and the check's */
+    enum { BLOCK = 24576 };
+    vb_arena_scan sc = {0, -1};
+    if (len < HEADER) return sc;
+    const unsigned char *p = (const unsigned char *)blob + HEADER;
+    const size_t n = len - HEADER;
+    for (size_t at = 0; at < n; at += BLOCK) {
+        size_t m = n - at < BLOCK ? n - at : BLOCK;
+        sc.payload_crc = vb_crc32c(sc.payload_crc, p + at, m);
+        if (sc.first_nonfinite < 0) {
+            int64_t j = first_nonfinite(p + at, (int64_t)(m / sizeof(float)));
+            if (j >= 0) sc.first_nonfinite = (int64_t)(at / sizeof(float)) + j;
+        }
+    }
+    return sc;
 }
 
 uint32_t vb_arena_blob_stored_crc(const void *blob) { return get_u32((const unsigned char *)blob + 12); }
 
 int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
                        char *err, size_t err_len) {
-    return vb_arena_from_blob_crc(l, blob, len, vb_arena_blob_payload_crc(blob, len), data, origin, err, err_len);
+    vb_arena_scan sc = vb_arena_blob_scan(blob, len);
+    return vb_arena_from_blob_scanned(l, blob, len, &sc, data, origin, err, err_len);
 }
 
-int vb_arena_from_blob_crc(const vb_layout *l, const void *blob, size_t len, uint32_t payload_crc, float *data,
-                           const char *origin, char *err, size_t err_len) {
+int vb_arena_from_blob_scanned(const vb_layout *l, const void *blob, size_t len, const vb_arena_scan *scan, float *data,
+                               const char *origin, char *err, size_t err_len) {
     const unsigned char *h = blob;
     if (len < HEADER) return snprintf(err, err_len, "%s: %zu bytes is too short for an arena header", origin, len), -1;
     if (memcmp(h, MAGIC, 8) != 0) return snprintf(err, err_len, "%s: not a varibased arena (bad magic)", origin), -1;
@@ -168,10 +182,10 @@ int vb_arena_from_blob_crc(const vb_layout *l, const void *blob, size_t len, uin
     if (n != (uint64_t)l->total || len != HEADER + (size_t)n * sizeof(float))
         return snprintf(err, err_len, "%s: size mismatch (%zu bytes for %llu floats, expected %lld floats)", origin,
                         len, (unsigned long long)n, (long long)l->total), -1;
-    if (get_u32(h + 12) != payload_crc)
+    if (get_u32(h + 12) != scan->payload_crc)
         return snprintf(err, err_len, "%s: arena payload is corrupted (CRC mismatch)", origin), -1;
     /* a valid CRC over NaN is still NaN: non-finite values are never loaded */
-    int64_t j = first_nonfinite(h + HEADER, (int64_t)n);
+    int64_t j = scan->first_nonfinite;
     if (j >= 0) {
         float v;
         memcpy(&v, h + HEADER + (size_t)j * sizeof(float), sizeof v);

@@ -66,13 +66,19 @@ enum { VB_ARENA_BLOB_HEADER = 40 };
 void vb_arena_blob_header(const vb_layout *l, uint32_t payload_crc, void *blob);
 int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
                        char *err, size_t err_len);
-/* vb_arena_from_blob with the payload's CRC-32C already computed by the
- * caller (vb_arena_blob_payload_crc), so that a receiver reads the payload
- * once for both its message's checksum and the arena's. */
-int vb_arena_from_blob_crc(const vb_layout *l, const void *blob, size_t len, uint32_t payload_crc, float *data,
-                           const char *origin, char *err, size_t err_len);
-/* CRC-32C of the payload after a blob's header (0 for a blob shorter than a header). */
-uint32_t vb_arena_blob_payload_crc(const void *blob, size_t len);
+/* One read of a blob's payload (after the header): its CRC-32C and the
+ * index of its first NaN or infinity (-1: none); a blob shorter than a
+ * header scans as CRC 0, no floats. */
+typedef struct vb_arena_scan {
+    uint32_t payload_crc;
+    int64_t first_nonfinite;
+} vb_arena_scan;
+vb_arena_scan vb_arena_blob_scan(const void *blob, size_t len);
+/* vb_arena_from_blob with the payload already scanned by the caller, so
+ * that a receiver reads the payload once for its message's checksum, the
+ * arena's and the finite check, and once more to copy it. */
+int vb_arena_from_blob_scanned(const vb_layout *l, const void *blob, size_t len, const vb_arena_scan *scan, float *data,
+                               const char *origin, char *err, size_t err_len);
 /* The payload CRC a blob's header stores (vb_arena_to_blob computed it). */
 uint32_t vb_arena_blob_stored_crc(const void *blob);
 /* CRC-32C of the whole blob (header + payload) from the payload's CRC,

@@ -1,10 +1,12 @@
 /* Parameter arena: layout, save/load round trip, refusal of bad files. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/base/crc32c.h"
 #include "common/nn/arena.h"
 
 static void make_layout(vb_layout *l, int64_t hidden) {
@@ -117,6 +119,42 @@ Test(arena, blob_round_trip_and_version_check) {
     cr_assert_eq(vb_arena_from_blob(&l, blob, len, b, "blob", err, sizeof err), 0, "%s", err);
     cr_assert_eq(memcmp(a, b, sizeof(float) * (size_t)l.total), 0);
     cr_assert_neq(vb_arena_from_blob(&l, blob, len - 1, b, "blob", err, sizeof err), 0);
+    free(a);
+    free(b);
+    free(blob);
+}
+
+/* The one-pass scan finds a NaN or infinity wherever it sits (the first of
+ * several, across the scan's blocks and the finite check's), and its CRC is
+ * the payload's; a blob holding one is refused with the float's index and
+ * the caller's buffer left untouched. */
+Test(arena, scan_finds_the_first_nonfinite_float_anywhere) {
+    vb_layout l;
+    vb_layout_init(&l);
+    int64_t shape[1] = {20000};
+    cr_assert_geq(vb_layout_add(&l, "w", 1, shape), 0);
+    float *a = calloc((size_t)l.total, sizeof(float)), *b = calloc((size_t)l.total, sizeof(float));
+    size_t len = (size_t)vb_arena_blob_size(&l);
+    unsigned char *blob = malloc(len);
+    const int64_t at[] = {0, 1023, 1024, 6143, 6144, 6145, 19999};
+    for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
+        for (int64_t i = 0; i < l.total; i++) a[i] = 0.5f * (float)(i % 7);
+        a[at[k]] = k % 2 ? INFINITY : NAN;
+        if (at[k] + 3000 < l.total) a[at[k] + 3000] = NAN; /* a later one does not count */
+        vb_arena_to_blob(&l, a, blob);
+        vb_arena_scan sc = vb_arena_blob_scan(blob, len);
+        cr_assert_eq(sc.first_nonfinite, at[k]);
+        cr_assert_eq(sc.payload_crc, vb_crc32c(0, blob + VB_ARENA_BLOB_HEADER, len - VB_ARENA_BLOB_HEADER));
+        char err[512], want[64];
+        memset(b, 0, sizeof(float) * (size_t)l.total);
+        cr_assert_neq(vb_arena_from_blob(&l, blob, len, b, "blob", err, sizeof err), 0);
+        snprintf(want, sizeof want, "at float %lld", (long long)at[k]);
+        cr_assert(strstr(err, want), "%s", err);
+        for (int64_t i = 0; i < l.total; i++) cr_assert_eq(b[i], 0.0f, "a refused blob was copied");
+    }
+    for (int64_t i = 0; i < l.total; i++) a[i] = 0.25f;
+    vb_arena_to_blob(&l, a, blob);
+    cr_assert_eq(vb_arena_blob_scan(blob, len).first_nonfinite, -1);
     free(a);
     free(b);
     free(blob);
