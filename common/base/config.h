@@ -78,6 +78,7 @@ typedef struct vb_config {
         int root_actions;       /* vb_root_actions */
         double dirichlet_alpha;
         double dirichlet_weight;
+        bool noise_target;
         int act;                /* vb_plan_act */
         int rollout;            /* vb_rollout */
         int outcomes;           /* vb_outcomes */

@@ -182,6 +182,10 @@ static const vb_cfg_key schema[] = {
           "in turn (the K most likely when K < actions) so that Q-hat of each is estimated (backup readout only)"),
     KFLT(planner, dirichlet_alpha, "0.03", 1e-6, 100, "root Dirichlet noise concentration"),
     KFLT(planner, dirichlet_weight, "0.25", 0, 1, "root Dirichlet noise mixture weight (0 = off)"),
+    KBOOL(planner, noise_target, "false",
+          "training: the backup readout's q-hat* tilts the root prior with its Dirichlet noise mixed in, also when "
+          "every root action gets particles (AlphaZero's exploration: the target and the acting policy keep mass "
+          "on a random action); evaluation never adds noise"),
     KENUM(planner, act, "sample", act_choices,
           "how training actors pick the real action from q-hat*: a sample, or its argmax (ties at random) so that "
           "the data and the value head follow the greedy rule evaluation uses (evaluation follows eval.greedy)"),

@@ -24,6 +24,7 @@ vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
         .backup_lambda = cfg->planner.backup_lambda,
         .dir_alpha = cfg->planner.dirichlet_alpha,
         .dir_weight = explore ? cfg->planner.dirichlet_weight : 0.0,
+        .noise_target = cfg->planner.noise_target,
         .explore = explore,
         .threads = cfg->planner.threads,
     };

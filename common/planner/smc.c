@@ -29,6 +29,7 @@ struct vb_smc {
     int32_t *order, *ix;          /* (A), (K) */
     uint8_t *seen;                /* (A) */
     float *prop;                  /* (A) */
+    float *target_prior;          /* (B, A) the noised root prior q-hat* tilts (cfg.noise_target) */
     int64_t resamples;
     void *block;                  /* the one allocation everything above lives in */
 };
@@ -68,6 +69,7 @@ static void carve(vb_smc *s, vb_carver *c) {
     s->ix = vb_carve(c, K, sizeof(int32_t));
     s->seen = vb_carve(c, A, 1);
     s->prop = vb_carve(c, A, sizeof(float));
+    s->target_prior = vb_carve(c, B * A, sizeof(float));
 }
 
 int vb_smc_create(vb_smc **out, const vb_planner_cfg *cfg, int64_t A, int64_t max_B, char *err, size_t err_len) {
@@ -153,10 +155,12 @@ static void allocate_roots(vb_smc *s, int64_t b, vb_rng *r) {
     const int64_t K = c->K, A = s->A;
     const float *pi = s->root_probs + b * A;
     const bool every = c->root_actions == VB_ROOT_ALL && K >= A;
-    const bool noise = c->dir_weight > 0 && !every;
+    const bool noise = c->dir_weight > 0 && (!every || c->noise_target);
     if (noise) dirichlet(r, c->dir_alpha, A, s->mix);
     for (int64_t a = 0; a < A; a++)
         s->prop[a] = (float)((1.0 - (noise ? c->dir_weight : 0)) * pi[a] + (noise ? c->dir_weight * s->mix[a] : 0));
+    if (c->noise_target)
+        for (int64_t a = 0; a < A; a++) s->target_prior[b * A + a] = s->prop[a];
     int32_t *root = s->A0 + b * K;
     if (c->root_actions != VB_ROOT_ALL) {
         for (int64_t k = 0; k < K; k++) root[k] = sample_row(s->prop, A, vb_rng_uniform_double(r));
@@ -303,7 +307,7 @@ static bool maybe_resample(vb_smc *s, const vb_plan_sim *sim, int64_t B, int64_t
 /* q* and V-hat of env b from its records. */
 static void readout_backup(vb_smc *s, int64_t b, float *q, float *v) {
     const int64_t A = s->A;
-    const float *pi = s->root_probs + b * A;
+    const float *pi = s->root_probs + b * A, *tilted = s->cfg.noise_target ? s->target_prior + b * A : pi;
     double *Q = s->qhat + b * A, pi_eval = 0, piq = 0, n_eval = 0;
     for (int64_t a = 0; a < A; a++) {
         if (s->qw[b * A + a] > 0) {
@@ -318,12 +322,12 @@ static void readout_backup(vb_smc *s, int64_t b, float *q, float *v) {
     const double tau = s->cfg.tau, eta = s->cfg.eta, prior_pow = eta / (eta + tau);
     for (int64_t a = 0; a < A; a++) {
         if (!(s->qw[b * A + a] > 0)) Q[a] = v_mix;
-        if (pi[a] > 0) mx = fmax(mx, tau > 0 ? Q[a] / (eta + tau) : Q[a] / eta);
+        if (tilted[a] > 0) mx = fmax(mx, tau > 0 ? Q[a] / (eta + tau) : Q[a] / eta);
     }
     for (int64_t a = 0; a < A; a++) {
         double w = 0.0;
-        if (pi[a] > 0)
-            w = tau > 0 ? pow(pi[a], prior_pow) * exp(Q[a] / (eta + tau) - mx) : pi[a] * exp(Q[a] / eta - mx);
+        if (tilted[a] > 0)
+            w = tau > 0 ? pow(tilted[a], prior_pow) * exp(Q[a] / (eta + tau) - mx) : tilted[a] * exp(Q[a] / eta - mx);
         sum += s->qstar[b * A + a] = w;
     }
     for (int64_t a = 0; a < A; a++) {

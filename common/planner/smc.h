@@ -59,6 +59,7 @@ typedef struct vb_planner_cfg {
     int outcomes;          /* vb_outcomes */
     double backup_lambda;  /* weight of a depth's records relative to the next deeper one */
     double dir_alpha, dir_weight; /* root Dirichlet noise; weight 0 = off */
+    bool noise_target;     /* the backup readout's q* tilts the noised root prior (every root action too) */
     double greedy_margin;  /* vb_smc_greedy's margin; 0 = off */
     bool explore;          /* training: noised root, sampled K < A allocation */
     int64_t threads;       /* vb_planner: blocks of environments planned in parallel (<= 1: one) */

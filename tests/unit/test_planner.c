@@ -183,6 +183,50 @@ Test(planner, entropy_temperature_flattens_the_prior_in_the_backup) {
     destroy(&f);
 }
 
+/* planner.noise_target: while training, q* tilts the root prior with its
+ * Dirichlet noise mixed in, even with a particle on every action; with all
+ * of the weight on a near-uniform Dirichlet the prior drops out and q* is
+ * close to softmax(Q / eta). Evaluation never adds noise. */
+Test(planner, noise_target_tilts_the_noised_prior_while_training_only) {
+    fixture f;
+    build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=64", "planner.nested=2",
+                                            "planner.temperature=0.5", "planner.target=backup",
+                                            "planner.noise_target=true", "planner.dirichlet_weight=1",
+                                            "planner.dirichlet_alpha=100", NULL});
+    int64_t goal;
+    float ra[8];
+    deterministic_grid(&f, &goal, ra);
+    /* a prior far from uniform: the last policy layer's bias favours one action */
+    const vb_linear *out = &f.m.policy.layer[f.m.policy.n - 1];
+    f.P[out->b + (goal + 1) % 5] += 4.0f;
+    root_buf rb;
+    task_start_root(&rb);
+    double pi[8], z = 0, zs = 0, tilt[8], soft[8];
+    root_prior(&f, &rb, pi);
+    double pmax = 0;
+    for (int a = 0; a < 5; a++) pmax = pi[a] > pmax ? pi[a] : pmax;
+    cr_assert_gt(pmax, 0.8, "the prior is peaked (%g)", pmax);
+    for (int a = 0; a < 5; a++) z += tilt[a] = pi[a] * exp(ra[a] / 0.5), zs += soft[a] = exp(ra[a] / 0.5);
+    for (int explore = 0; explore < 2; explore++) {
+        char err[512];
+        vb_planner_cfg pc = vb_planner_cfg_from(&f.cfg, explore);
+        cr_assert_eq(vb_planner_create(&f.pl, vb_backend_cpu(), &f.m, &f.spec, &pc, 1, err, sizeof err), 0, "%s", err);
+        vb_planner_prepare(f.pl, f.P);
+        vb_rng rng;
+        vb_rng_init(&rng, 1, 0);
+        float q[8], v;
+        vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+        for (int a = 0; a < 5; a++) {
+            if (explore) /* Dir(100) over 5 actions: each share within ~15% of 1/5 */
+                cr_assert_float_eq(q[a], soft[a] / zs, 0.3 * soft[a] / zs + 1e-6, "a=%d: %g vs %g", a, q[a], soft[a] / zs);
+            else
+                cr_assert_float_eq(q[a], tilt[a] / z, 1e-4, "a=%d: %g vs %g", a, q[a], tilt[a] / z);
+        }
+        if (!explore) vb_planner_destroy(f.pl);
+    }
+    destroy(&f);
+}
+
 /* root_actions: all starts one particle on each action, so Q-hat of an action
  * the prior almost never picks is estimated too: with K = A the one-step
  * backup is exact even for the goal action at prior probability ~1e-7,
