@@ -109,21 +109,33 @@ static const char *tensor_at(const vb_layout *l, int64_t j) {
 }
 
 /* Index of the first NaN or infinity among n little-endian floats at p, or
- * -1: blocks of exponent bits or-reduced without a branch (the compiler
- * vectorises it), then the hit searched for inside its block. */
+ * -1. A float is not finite when its exponent bits are all ones, that is when
+ * (w & EXP) + 2^23 carries into bit 31: blocks are or-reduced that way eight
+ * floats at a time, adds and ands only (GCC/Clang 16-byte vector extensions,
+ * unaligned loads through memcpy), and only a block with a hit is searched. */
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
 static int64_t first_nonfinite(const unsigned char *p, int64_t n) {
     enum { BLOCK = 1024 };
-    const uint32_t EXP = 0x7f800000u;
+    const uint32_t EXP = 0x7f800000u, CARRY = 0x00800000u;
     for (int64_t b = 0; b < n; b += BLOCK) {
-        int64_t m = n - b < BLOCK ? n - b : BLOCK;
-        uint32_t bad = 0;
-        for (int64_t j = 0; j < m; j++) {
+        int64_t m = n - b < BLOCK ? n - b : BLOCK, j = 0;
+        u32x4 a0 = {0}, a1 = {0};
+        for (; j + 8 <= m; j += 8) {
+            u32x4 w0, w1;
+            memcpy(&w0, p + (size_t)(b + j) * 4, sizeof w0);
+            memcpy(&w1, p + (size_t)(b + j + 4) * 4, sizeof w1);
+            a0 |= (w0 & EXP) + CARRY;
+            a1 |= (w1 & EXP) + CARRY;
+        }
+        a0 |= a1;
+        uint32_t bad = a0[0] | a0[1] | a0[2] | a0[3];
+        for (; j < m; j++) {
             uint32_t w;
             memcpy(&w, p + (size_t)(b + j) * 4, 4);
-            bad |= (uint32_t)((w & EXP) == EXP);
+            bad |= (w & EXP) + CARRY;
         }
-        if (!bad) continue;
-        for (int64_t j = 0; j < m; j++) {
+        if (!(bad & 0x80000000u)) continue;
+        for (j = 0; j < m; j++) {
             uint32_t w;
             memcpy(&w, p + (size_t)(b + j) * 4, 4);
             if ((w & EXP) == EXP) return b + j;
