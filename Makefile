@@ -8,6 +8,7 @@
 #   make deps       install the Debian packages the project needs (idempotent)
 #   make fuzz       libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 60)
 #   make gpu-parity the CUDA backend against the CPU reference (skipped without a device)
+#   make bench      the benchmarks (bench/*.c); make bench-peers: the GRU window against JAX/PyTorch
 
 CC      ?= cc
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -68,7 +69,7 @@ TOOL_BIN   := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all examples test unit gradcheck bench deps train clean help config-table fuzz fuzz-build fuzz-seeds gpu-parity FORCE
+.PHONY: all examples test unit gradcheck bench bench-peers deps train clean help config-table fuzz fuzz-build fuzz-seeds gpu-parity FORCE
 .DEFAULT_GOAL := all
 
 all: learner actor examples
@@ -205,6 +206,11 @@ endif
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
+# Optional: the GRU window against JAX (and PyTorch where its CPU wheels are
+# reachable), installed into build/peers/venv; 3 alternating rounds.
+bench-peers: $(BUILD)/bench/bench_numerics
+	bash bench/peers/run.sh $(BUILD)/bench/bench_numerics 3
+
 CONFIG ?= configs/gridworld.yaml
 train: deps all
 	./learner --config $(CONFIG)
@@ -216,7 +222,7 @@ clean:
 	rm -rf build learner actor .build-mode
 
 help:
-	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- fuzzing ---------------------------------------------------------------
 # libFuzzer harnesses (clang, ASan + UBSan) for the message decoders, checkpoint

@@ -1,7 +1,8 @@
 /* bench_numerics — GEMM throughput for the model's shapes against this
- * machine's measured FMA peak, and recurrent-layer forward+backward rates.
- * Output: one "name value unit" per line (stable, parseable). */
-#include <immintrin.h>
+ * machine's measured FMA peak, and recurrent-layer forward+backward rates
+ * (the GRU window's also as a share of the peak). With --gru only the GRU
+ * window, on 1 thread and on 2 (make bench-peers compares it with PyTorch
+ * and JAX). Output: one "name value unit" per line (stable, parseable). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "../kernels/blas_core.h"
+#include "fma_peak.h"
 #include "common/base/crc32c.h"
 #include "common/base/rng.h"
 #include "common/nn/gru.h"
@@ -22,60 +24,6 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* Independent FMA chains (more than latency x ports on current x86 cores),
- * kept in named registers so that nothing goes through memory; distinct
- * starting values keep the compiler from merging identical chains. */
-#define FMA_CHAINS(V, FMA)                                                                   \
-    V a0 = x, a1 = x + 1, a2 = x + 2, a3 = x + 3, a4 = x + 4, a5 = x + 5, a6 = x + 6, a7 = x + 7,    \
-      a8 = x + 8, a9 = x + 9, a10 = x + 10, a11 = x + 11;                                    \
-    for (long k = 0; k < iters; k++) {                                                       \
-        a0 = FMA(a0, m, c); a1 = FMA(a1, m, c); a2 = FMA(a2, m, c); a3 = FMA(a3, m, c);       \
-        a4 = FMA(a4, m, c); a5 = FMA(a5, m, c); a6 = FMA(a6, m, c); a7 = FMA(a7, m, c);       \
-        a8 = FMA(a8, m, c); a9 = FMA(a9, m, c); a10 = FMA(a10, m, c); a11 = FMA(a11, m, c);   \
-    }                                                                                        \
-    V sum = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
-
-__attribute__((target("avx2,fma"))) static float fma_kernel_avx2(long iters) {
-    __m256 x = _mm256_set1_ps(1.0f), m = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
-    FMA_CHAINS(__m256, _mm256_fmadd_ps)
-    return sum[0];
-}
-
-__attribute__((target("avx512f"))) static float fma_kernel_avx512(long iters) {
-    __m512 x = _mm512_set1_ps(1.0f), m = _mm512_set1_ps(0.9999f), c = _mm512_set1_ps(1e-4f);
-    FMA_CHAINS(__m512, _mm512_fmadd_ps)
-    return sum[0];
-}
-
-static int lanes(void) { return __builtin_cpu_supports("avx512f") ? 16 : 8; }
-
-static float fma_kernel(long iters) {
-    return lanes() == 16 ? fma_kernel_avx512(iters) : fma_kernel_avx2(iters);
-}
-
-typedef struct { long iters; float sink; } fma_job;
-static void *fma_thread(void *arg) {
-    fma_job *j = arg;
-    j->sink = fma_kernel(j->iters);
-    return NULL;
-}
-
-/* GFLOP/s of nthreads cores running the FMA kernel together. */
-static double fma_peak(int nthreads) {
-    if (!__builtin_cpu_supports("fma") || !__builtin_cpu_supports("avx2")) return 0;
-    const long iters = 50000000;
-    pthread_t th[64];
-    fma_job jobs[64];
-    double t0 = now();
-    for (int i = 0; i < nthreads; i++) {
-        jobs[i].iters = iters;
-        pthread_create(&th[i], NULL, fma_thread, &jobs[i]);
-    }
-    for (int i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
-    double dt = now() - t0;
-    return (double)nthreads * iters * 12 * lanes() * 2 / dt / 1e9;
 }
 
 /* CRC-32C throughput in GB/s over a 10 MB buffer (a weight broadcast's size). */
@@ -201,12 +149,30 @@ static double bench_s5_recurrence(const vb_backend *be, int assoc, int64_t T, in
     return (double)T * reps / dt;
 }
 
+/* The GRU window on 1 thread and on every core (bench-peers: the C side of
+ * bench/peers/gru_window.py, the same shapes and FLOP count). */
+static void gru_threads(const vb_backend *be, int cores) {
+    const int64_t B = 64, T = 32;
+    for (int64_t H = 128; H <= 256; H *= 2) {
+        const int threads[2] = {1, cores};
+        for (int i = 0; i < (cores > 1 ? 2 : 1); i++) {
+            be->set_threads(threads[i]);
+            printf("varibased_gru_h%lld_b%lld_fwd_bwd_threads%d %.0f steps/s\n", (long long)H, (long long)B, threads[i],
+                   bench_gru(be, H, B, T));
+        }
+    }
+    be->set_threads(cores);
+}
+
 int main(int argc, char **argv) {
-    (void)argc;
     vb_blas_core_select(argv);
-    printf("openblas_core %s\n", vb_blas_core_name());
     const vb_backend *be = vb_backend_cpu();
     int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (argc > 1 && strcmp(argv[1], "--gru") == 0) {
+        gru_threads(be, cores > 2 ? 2 : cores);
+        return 0;
+    }
+    printf("openblas_core %s\n", vb_blas_core_name());
     be->set_threads(cores);
     double peak1 = fma_peak(1), peakn = fma_peak(cores);
     printf("cpu_cores %d count\n", cores);
@@ -228,7 +194,12 @@ int main(int argc, char **argv) {
         }
     const int64_t B = 64, T = 32;
     for (int64_t H = 128; H <= 256; H *= 2) {
-        printf("gru_h%lld_b%lld_fwd_bwd %.0f steps/s\n", (long long)H, (long long)B, bench_gru(be, H, B, T));
+        double gru = bench_gru(be, H, B, T);
+        printf("gru_h%lld_b%lld_fwd_bwd %.0f steps/s\n", (long long)H, (long long)B, gru);
+        /* the six GEMMs of a step, forward and backward, 2 x B x 3H x H FLOPs each (input size H) */
+        if (peakn > 0)
+            printf("gru_h%lld_b%lld_fwd_bwd_of_peak %.3f fraction\n", (long long)H, (long long)B,
+                   gru * 36.0 * (double)(B * H * H) / 1e9 / peakn);
         printf("s5_h%lld_p%lld_b%lld_fwd_bwd %.0f steps/s\n", (long long)H, (long long)H, (long long)B,
                bench_s5(be, H, B, T));
     }

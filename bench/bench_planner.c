@@ -5,13 +5,19 @@
  * step per particle-step instead of two); at K 16 and K 64 also with
  * planner.threads 2 (the environments in two blocks on two threads), and the
  * ratio of the two-thread throughput to the one-thread one measured here.
+ * Each configuration's FLOPs per particle-step are counted from the GEMMs it
+ * calls (2 M N K each; elementwise work is not counted), and its rate is
+ * given as a share of this machine's measured FMA ceiling (bench/fma_peak.h:
+ * one core for one thread, two for two).
  * Output: one "name value unit" per line. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../kernels/blas_core.h"
+#include "fma_peak.h"
 #include "common/planner/planner.h"
 #include "common/params/params.h"
 
@@ -20,6 +26,17 @@ static double now(void) {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+
+/* The CPU backend with its GEMM counting FLOPs. */
+static atomic_llong gemm_flops;
+static vb_backend counting;
+static void counting_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    atomic_fetch_add(&gemm_flops, 2 * M * N * K);
+    vb_backend_cpu()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static double peak[3]; /* GFLOP/s of 1 and 2 cores */
 
 /* particle-steps/s of the configuration, or a negative value on error */
 static double bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t KO, const char *extra,
@@ -43,7 +60,7 @@ static double bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t
     vb_model_init(&m, P, 1);
     vb_planner_cfg pc = vb_planner_cfg_from(&cfg, true);
     vb_planner *pl;
-    const vb_backend *be = vb_backend_cpu();
+    const vb_backend *be = &counting;
     if (vb_planner_create(&pl, be, &m, &spec, &pc, B, err, sizeof err) != 0) return fprintf(stderr, "%s\n", err), -1;
     vb_planner_prepare(pl, P);
     const vb_model_dims *d = &m.d;
@@ -56,7 +73,9 @@ static double bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t
     vb_planner_root root = {obs, carry, phi, phi, obs, last_a, last_r, obs, t, ep, carry};
     vb_rng *rng = calloc((size_t)B, sizeof(vb_rng));
     for (int64_t b = 0; b < B; b++) vb_rng_init(&rng[b], 1, (uint64_t)b);
+    atomic_store(&gemm_flops, 0);
     vb_planner_run(pl, P, &root, B, rng, q, v);
+    const double flops = (double)atomic_load(&gemm_flops) / (double)(B * K * D); /* per particle-step */
     int calls = 0;
     double t0 = now(), dt;
     do {
@@ -70,6 +89,9 @@ static double bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t
     const double rate = (double)calls * (double)(B * K * D) / dt;
     printf("%s_particle_steps %.0f steps/s\n", tag, rate);
     printf("%s_env_steps %.0f steps/s\n", tag, (double)calls * (double)B / dt);
+    printf("%s_gemm_flops %.0f FLOP/particle-step\n", tag, flops);
+    int cores = pc.threads > 1 ? 2 : 1;
+    if (peak[cores] > 0) printf("%s_of_peak %.3f fraction\n", tag, rate * flops / 1e9 / peak[cores]);
     vb_planner_destroy(pl);
     free(P); free(obs); free(carry); free(phi); free(q); free(v); free(last_r); free(last_a); free(t); free(ep); free(rng);
     vb_backend_cpu()->set_threads(1);
@@ -81,6 +103,12 @@ int main(int argc, char **argv) {
     vb_blas_core_select(argv);
     printf("openblas_core %s\n", vb_blas_core_name());
     vb_backend_cpu()->set_threads(1);
+    counting = *vb_backend_cpu();
+    counting.gemm = counting_gemm;
+    peak[1] = fma_peak(1);
+    peak[2] = fma_peak(2);
+    printf("fma_peak_1core %.1f GFLOP/s\n", peak[1]);
+    printf("fma_peak_2cores %.1f GFLOP/s\n", peak[2]);
     const char *g = "configs/gridworld.yaml";
     double k16 = bench(g, 64, 16, 4, 4, NULL, ""), k16s = bench(g, 64, 16, 4, 4, "planner.outcomes=sampled", "_sampled_outcomes");
     double k16t = bench(g, 64, 16, 4, 4, "planner.threads=2", "_threads2");

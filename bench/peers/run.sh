@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# make bench-peers: the GRU window forward + backward here against JAX (jit)
+# and, where it installs, PyTorch (eager and torch.compile), on 1 core and on
+# 2, in alternating rounds; then the ratios (varibased / peer, median over
+# the rounds). Installs what the peers need into build/peers/venv: jax[cpu]
+# from PyPI, torch from PyTorch's CPU index when that is reachable (PyPI's
+# torch wheel pulls several GB of CUDA libraries, so it is not used).
+set -euo pipefail
+BENCH=${1:?usage: run.sh path/to/bench_numerics [rounds]}
+ROUNDS=${2:-3}
+VENV=build/peers/venv
+OUT=build/peers/results.txt
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -c "import jax" 2>/dev/null || "$VENV/bin/pip" install -q "jax[cpu]"
+"$VENV/bin/python" -c "import torch" 2>/dev/null ||
+    "$VENV/bin/pip" install -q --index-url https://download.pytorch.org/whl/cpu torch ||
+    echo "bench-peers: torch not installed (PyTorch's CPU index unreachable); comparing with JAX only" >&2
+mkdir -p build/peers
+: > "$OUT"
+for r in $(seq "$ROUNDS"); do
+    echo "bench-peers: round $r of $ROUNDS" >&2
+    "$BENCH" --gru | tee -a "$OUT"
+    taskset -c 0 "$VENV/bin/python" bench/peers/gru_window.py --threads 1 | tee -a "$OUT"
+    taskset -c 0,1 "$VENV/bin/python" bench/peers/gru_window.py --threads 2 | tee -a "$OUT"
+done
+"$VENV/bin/python" bench/peers/compare.py "$OUT"
