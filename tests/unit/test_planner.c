@@ -126,12 +126,14 @@ static void deterministic_grid(fixture *f, int64_t *goal, float *ra) {
     }
 }
 
-Test(planner, one_step_backup_is_pi_times_exp_advantage) {
+/* A one-step backup at eta 0.5 (and `extra`, e.g. an entropy temperature):
+ * q* and V-hat against the closed form pi^prior_pow exp(r / temp) / Z with the
+ * exact one-step rewards; returns the argmax of q* and those rewards. */
+static int one_step_backup(const char *extra, double prior_pow, double temp, float ra[8]) {
     fixture f;
     build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=64", "planner.nested=2",
-                                            "planner.temperature=0.5", "planner.target=backup", NULL});
+                                            "planner.temperature=0.5", "planner.target=backup", extra, NULL});
     int64_t goal;
-    float ra[8];
     deterministic_grid(&f, &goal, ra);
     make_planner(&f, 1);
     root_buf rb;
@@ -142,34 +144,7 @@ Test(planner, one_step_backup_is_pi_times_exp_advantage) {
     vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
     double pi[8], z = 0, expect[8];
     root_prior(&f, &rb, pi);
-    for (int a = 0; a < 5; a++) z += expect[a] = pi[a] * exp(ra[a] / 0.5);
-    for (int a = 0; a < 5; a++) cr_assert_float_eq(q[a], expect[a] / z, 1e-4, "a=%d: %g vs %g", a, q[a], expect[a] / z);
-    double vhat = 0;
-    for (int a = 0; a < 5; a++) vhat += expect[a] / z * ra[a];
-    cr_assert_float_eq(v, vhat, 1e-4);
-    destroy(&f);
-}
-
-/* planner.entropy tau: the one-step backup becomes the entropy-regularised
- * step pi^(eta/(eta+tau)) exp(Q/(eta+tau)), and its argmax still follows Q. */
-Test(planner, entropy_temperature_flattens_the_prior_in_the_backup) {
-    fixture f;
-    build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=64", "planner.nested=2",
-                                            "planner.temperature=0.5", "planner.entropy=1.5", "planner.target=backup",
-                                            NULL});
-    int64_t goal;
-    float ra[8];
-    deterministic_grid(&f, &goal, ra);
-    make_planner(&f, 1);
-    root_buf rb;
-    task_start_root(&rb);
-    vb_rng rng;
-    vb_rng_init(&rng, 1, 0);
-    float q[8], v;
-    vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
-    double pi[8], z = 0, expect[8];
-    root_prior(&f, &rb, pi);
-    for (int a = 0; a < 5; a++) z += expect[a] = pow(pi[a], 0.5 / 2.0) * exp(ra[a] / 2.0);
+    for (int a = 0; a < 5; a++) z += expect[a] = pow(pi[a], prior_pow) * exp(ra[a] / temp);
     for (int a = 0; a < 5; a++) cr_assert_float_eq(q[a], expect[a] / z, 1e-4, "a=%d: %g vs %g", a, q[a], expect[a] / z);
     double vhat = 0;
     for (int a = 0; a < 5; a++) vhat += expect[a] / z * ra[a];
@@ -177,10 +152,23 @@ Test(planner, entropy_temperature_flattens_the_prior_in_the_backup) {
     int best = 0;
     for (int a = 1; a < 5; a++)
         if (q[a] > q[best]) best = a;
+    destroy(&f);
+    return best;
+}
+
+Test(planner, one_step_backup_is_pi_times_exp_advantage) {
+    float ra[8];
+    one_step_backup(NULL, 1.0, 0.5, ra);
+}
+
+/* planner.entropy tau: the one-step backup becomes the entropy-regularised
+ * step pi^(eta/(eta+tau)) exp(Q/(eta+tau)), and its argmax still follows Q. */
+Test(planner, entropy_temperature_flattens_the_prior_in_the_backup) {
+    float ra[8];
+    int best = one_step_backup("planner.entropy=1.5", 0.5 / 2.0, 2.0, ra);
     float rmax = ra[0];
     for (int a = 1; a < 5; a++) rmax = ra[a] > rmax ? ra[a] : rmax;
     cr_assert_eq(ra[best], rmax, "the argmax of q* reaches the goal");
-    destroy(&f);
 }
 
 /* planner.noise_target: while training, q* tilts the root prior with its
