@@ -14,7 +14,6 @@ as bench_numerics does.
 Usage: gru_window.py --threads N [--seconds S]; run it pinned to N cores
 (taskset), as make bench-peers does."""
 import argparse
-import os
 import sys
 import time
 
@@ -138,7 +137,6 @@ def main():
 
 
 if __name__ == "__main__":
-    # JAX (XLA) takes its intra-op threads from the cores it may run on;
+    # JAX (XLA) takes its intra-op threads from the cores it may run on, so
     # make bench-peers pins each run with taskset.
-    os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
     main()

@@ -315,19 +315,19 @@ static const uint8_t BLOB_SENTINEL;
 typedef struct blob_writer {
     ProtobufCBuffer base;
     uint8_t *at, *end;
-    const vb_layout *l;
+    bool overflow;          /* protobuf-c wrote more than get_packed_size said */
+    const uint8_t *header;  /* the blob's header, VB_ARENA_BLOB_HEADER bytes */
     const float *P;
-    uint32_t payload_crc;
 } blob_writer;
 
 static void blob_append(ProtobufCBuffer *b, size_t len, const uint8_t *data) {
     blob_writer *w = (blob_writer *)b;
-    if (len > (size_t)(w->end - w->at)) {
-        w->at = w->end + 1; /* more than get_packed_size said: refused below */
+    if (w->overflow || len > (size_t)(w->end - w->at)) {
+        w->overflow = true;
         return;
     }
     if (data == &BLOB_SENTINEL) {
-        vb_arena_blob_header(w->l, w->payload_crc, w->at);
+        memcpy(w->at, w->header, VB_ARENA_BLOB_HEADER);
         memcpy(w->at + VB_ARENA_BLOB_HEADER, w->P, len - VB_ARENA_BLOB_HEADER);
     } else if (len) {
         memcpy(w->at, data, len);
@@ -354,9 +354,9 @@ int vb_msg_pack_weights(const char *run_id, uint64_t seq, const vb_layout *l, co
     size_t n = vb__envelope__get_packed_size(&e);
     uint8_t *b = malloc(n);
     if (!b) return -1;
-    blob_writer bw = {.base = {.append = blob_append}, .at = b, .end = b + n, .l = l, .P = P, .payload_crc = payload_crc};
+    blob_writer bw = {.base = {.append = blob_append}, .at = b, .end = b + n, .header = header, .P = P};
     vb__envelope__pack_to_buffer(&e, &bw.base);
-    if (bw.at != bw.end) {
+    if (bw.overflow || bw.at != bw.end) {
         free(b);
         return -1;
     }
