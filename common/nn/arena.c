@@ -167,8 +167,6 @@ vb_arena_scan vb_arena_blob_scan(const void *blob, size_t len) {
     return sc;
 }
 
-uint32_t vb_arena_blob_stored_crc(const void *blob) { return get_u32((const unsigned char *)blob + 12); }
-
 int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
                        char *err, size_t err_len) {
     vb_arena_scan sc = vb_arena_blob_scan(blob, len);

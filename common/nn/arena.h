@@ -79,8 +79,6 @@ vb_arena_scan vb_arena_blob_scan(const void *blob, size_t len);
  * arena's and the finite check, and once more to copy it. */
 int vb_arena_from_blob_scanned(const vb_layout *l, const void *blob, size_t len, const vb_arena_scan *scan, float *data,
                                const char *origin, char *err, size_t err_len);
-/* The payload CRC a blob's header stores (vb_arena_to_blob computed it). */
-uint32_t vb_arena_blob_stored_crc(const void *blob);
 /* CRC-32C of the whole blob (header + payload) from the payload's CRC,
  * reading only the header: vb_crc32c(0, blob, len) without a pass over the
  * payload. */
