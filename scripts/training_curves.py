@@ -2,7 +2,7 @@
 """Validation return of training runs against environment steps and wall-clock.
 
   scripts/training_curves.py LABEL=RUN_DIR[,RUN_DIR...] ... [--target 35.5] [--png FILE] [--title TEXT]
-                             [--save DIR]
+                             [--save DIR] [--episode N]
 
 Reads each run's evals.jsonl (the evaluations during training on validation
 tasks, eval.every_updates) and metrics.jsonl (wall seconds and steps per
@@ -39,7 +39,7 @@ def save(run, out_root):
             f.write(json.dumps({k: m[k] for k in ("env_steps", "wall_s", "sps")}) + "\n")
 
 
-def load(run):
+def load(run, episode=0):
     for name in ("evals.jsonl", "metrics.jsonl"):
         if not os.path.exists(os.path.join(run, name)):
             sys.exit("training_curves.py: %s has no %s (evals.jsonl needs eval.every_updates)" % (run, name))
@@ -58,7 +58,16 @@ def load(run):
         f = (s - steps[i - 1]) / max(steps[i] - steps[i - 1], 1)
         return walls[i - 1] + f * (walls[i] - walls[i - 1])
 
-    pts = [(e["env_steps"], wall_at(e["env_steps"]), e["result"]["return_mean"]) for e in evals]
+    def value(e):
+        r = e["result"]
+        if not episode:
+            return r["return_mean"]
+        eps = r.get("episode_return_mean", [])
+        if episode > len(eps):
+            sys.exit("training_curves.py: %s has %d episodes per task, no episode %d" % (run, len(eps), episode))
+        return eps[episode - 1]
+
+    pts = [(e["env_steps"], wall_at(e["env_steps"]), value(e)) for e in evals]
     sps = sum(m["sps"] for m in metrics) / max(len(metrics), 1)
     return {"points": pts, "sps": sps, "wall": walls[-1] if walls else 0, "steps": steps[-1] if steps else 0}
 
@@ -70,18 +79,22 @@ def main():
     p.add_argument("--png")
     p.add_argument("--title")
     p.add_argument("--save")
+    p.add_argument("--episode", type=int, default=0, help="the N-th episode's return (1 = the first)")
     a = p.parse_args()
+    if a.episode < 0:
+        sys.exit("training_curves.py: --episode must be 1 or more")
     groups = []
     for g in a.groups:
         if "=" not in g:
             sys.exit("training_curves.py: expected LABEL=RUN_DIR[,RUN_DIR...], got '%s'" % g)
         label, dirs = g.split("=", 1)
         dirs = [d for d in dirs.split(",") if d]
-        groups.append((label, [(d, load(d)) for d in dirs]))
+        groups.append((label, [(d, load(d, a.episode)) for d in dirs]))
         for d in dirs if a.save else ():
             save(d, a.save)
-    print("| label | run | env steps to %.1f | wall s to %.1f | best validation return | env steps | wall s | "
-          "steps/s |" % (a.target, a.target))
+    what = "episode %d's validation return" % a.episode if a.episode else "validation return"
+    print("| label | run | env steps to %.1f | wall s to %.1f | best %s | env steps | wall s | "
+          "steps/s |" % (a.target, a.target, what))
     print("|---|---|---|---|---|---|---|---|")
     for label, runs in groups:
         for d, r in runs:
@@ -106,8 +119,11 @@ def main():
     for ax, xl in ((axes[0], "environment steps (millions)"), (axes[1], "wall-clock (minutes)")):
         ax.axhline(a.target, color="gray", linestyle="--", linewidth=1)
         ax.set_xlabel(xl)
-        ax.set_ylabel("validation return (the policy alone)")
-        ax.set_ylim(bottom=max(min(ax.get_ylim()[0], a.target - 10), -5))
+        ax.set_ylabel(what + " (the policy alone)")
+        if a.episode:  # the approach to the target, where the runs differ
+            ax.set_ylim(a.target - 3, ax.get_ylim()[1])
+        else:
+            ax.set_ylim(bottom=max(min(ax.get_ylim()[0], a.target - 10), -5))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(a.title or "training curves")
