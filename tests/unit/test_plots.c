@@ -62,43 +62,35 @@ Test(plots, learning_curves_of_run_folders, .init = vb_dt_setup, .fini = vb_dt_t
     free(text);
 }
 
-/* scripts/training_curves.py reads stored runs (docs/data/results/gw_l1_s1:
- * the gridworld seed whose episode 2 first reached 10.5 on validation at
- * 2.88M steps, its whole task return 36 at the same evaluation) and, with
- * --episode N, tabulates the N-th episode's validation return; an episode the
- * runs do not have is refused by name. */
-Test(plots, training_curves_of_one_episode) {
+/* Runs `python3 scripts/training_curves.py A=RUN ARGS` in the repository and
+ * returns its exit status, its output in buf. */
+static int training_curves(const char *run, const char *args, char *buf, size_t cap) {
     char root[1024], cmd[2048];
     vb_test_path(".", root, sizeof root);
-    const char *run = "docs/data/results/gw_l1_s1";
-    snprintf(cmd, sizeof cmd, "cd '%s' && python3 scripts/training_curves.py A=%s --episode 2 --target 10.5 2>&1", root,
-             run);
+    snprintf(cmd, sizeof cmd, "cd '%s' && python3 scripts/training_curves.py A=%s %s 2>&1", root, run, args);
     FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    char buf[8192] = {0};
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    cr_assert_not_null(p, "%s", cmd);
+    size_t n = fread(buf, 1, cap - 1, p);
     buf[n] = 0;
-    cr_assert_eq(pclose(p), 0, "%s\n%s", cmd, buf);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* scripts/training_curves.py reads stored runs (docs/data/results/gw_l1_s1:
+ * the gridworld seed whose episode 2 first reached 10.5 on validation at
+ * 2.88M steps, 401 s, where its whole task return also passed 36; episode 1
+ * never reached 4) and, with --episode N, tabulates the N-th episode's
+ * validation return; an episode the runs do not have is refused by name. */
+Test(plots, training_curves_of_one_episode) {
+    const char *run = "docs/data/results/gw_l1_s1";
+    char buf[8192];
+    cr_assert_eq(training_curves(run, "--episode 2 --target 10.5", buf, sizeof buf), 0, "%s", buf);
     cr_assert(strstr(buf, "best episode 2's validation return"), "%s", buf);
     cr_assert(strstr(buf, "| A | gw_l1_s1 | 2.88M | 401 | 11.06 |"), "%s", buf);
-    /* the whole task's return passes 36 at that same evaluation, episode 1 never reaches 4 */
-    snprintf(cmd, sizeof cmd, "cd '%s' && python3 scripts/training_curves.py A=%s --target 36 2>&1", root, run);
-    p = popen(cmd, "r");
-    n = fread(buf, 1, sizeof buf - 1, p);
-    buf[n] = 0;
-    cr_assert_eq(pclose(p), 0, "%s", buf);
+    cr_assert_eq(training_curves(run, "--target 36", buf, sizeof buf), 0, "%s", buf);
     cr_assert(strstr(buf, "| A | gw_l1_s1 | 2.88M | 401 |"), "%s", buf);
-    snprintf(cmd, sizeof cmd, "cd '%s' && python3 scripts/training_curves.py A=%s --episode 1 --target 4 2>&1", root,
-             run);
-    p = popen(cmd, "r");
-    n = fread(buf, 1, sizeof buf - 1, p);
-    buf[n] = 0;
-    cr_assert_eq(pclose(p), 0, "%s", buf);
+    cr_assert_eq(training_curves(run, "--episode 1 --target 4", buf, sizeof buf), 0, "%s", buf);
     cr_assert(strstr(buf, "| A | gw_l1_s1 | not reached |"), "%s", buf);
-    snprintf(cmd, sizeof cmd, "cd '%s' && python3 scripts/training_curves.py A=%s --episode 5 2>&1", root, run);
-    p = popen(cmd, "r");
-    n = fread(buf, 1, sizeof buf - 1, p);
-    buf[n] = 0;
-    cr_assert_neq(pclose(p), 0, "episode 5 of a 4-episode task: %s", buf);
+    cr_assert_neq(training_curves(run, "--episode 5", buf, sizeof buf), 0, "episode 5 of a 4-episode task: %s", buf);
     cr_assert(strstr(buf, "has 4 episodes per task, no episode 5"), "%s", buf);
 }
