@@ -63,7 +63,8 @@ static double bench_gemm(const vb_backend *be, int64_t M, int64_t N, int64_t K) 
     return 2.0 * (double)M * N * K * reps / dt / 1e9;
 }
 
-static double bench_gru(const vb_backend *be, int64_t H, int64_t B, int64_t T) {
+/* threads > 1: the window threaded over the batch (gru.h) */
+static double bench_gru(const vb_backend *be, int64_t H, int64_t B, int64_t T, int threads) {
     vb_rng r;
     vb_rng_init(&r, 1, 0);
     vb_layout lay;
@@ -75,13 +76,13 @@ static double bench_gru(const vb_backend *be, int64_t H, int64_t B, int64_t T) {
     float *x = calloc((size_t)(T * B * H), sizeof(float)), *dx = calloc((size_t)(T * B * H), sizeof(float));
     float *h0 = calloc((size_t)(B * H), sizeof(float)), *hs = calloc((size_t)(T * B * H), sizeof(float));
     float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
-    float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B), sizeof(float));
+    float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B, threads), sizeof(float));
     for (int64_t i = 0; i < T * B * H; i++) x[i] = 0.01f * (float)(i % 13);
     int reps = 0;
     double t0 = now(), dt;
     do {
-        vb_gru_seq_forward(be, &g, P, hs, x, h0, NULL, cache, T, B);
-        vb_gru_seq_backward(be, &g, P, G, dx, NULL, hs, x, NULL, cache, scratch, T, B);
+        vb_gru_seq_forward(be, &g, P, hs, x, h0, NULL, cache, T, B, threads);
+        vb_gru_seq_backward(be, &g, P, G, dx, NULL, hs, x, NULL, cache, scratch, T, B, threads);
         reps++;
         dt = now() - t0;
     } while (dt < 0.5);
@@ -89,7 +90,7 @@ static double bench_gru(const vb_backend *be, int64_t H, int64_t B, int64_t T) {
     return (double)T * reps / dt;
 }
 
-static double bench_s5(const vb_backend *be, int64_t H, int64_t B, int64_t T) {
+static double bench_s5(const vb_backend *be, int64_t H, int64_t B, int64_t T, int threads) {
     vb_rng r;
     vb_rng_init(&r, 1, 0);
     vb_layout lay;
@@ -101,13 +102,13 @@ static double bench_s5(const vb_backend *be, int64_t H, int64_t B, int64_t T) {
     float *u = calloc((size_t)(T * B * H), sizeof(float)), *du = calloc((size_t)(T * B * H), sizeof(float));
     float *x0 = calloc((size_t)(2 * B * H), sizeof(float)), *y = calloc((size_t)(T * B * H), sizeof(float));
     float *cache = calloc((size_t)vb_s5_scan_cache_floats(&s, T, B), sizeof(float));
-    float *scratch = calloc((size_t)vb_s5_scan_scratch_floats(&s, T, B), sizeof(float));
+    float *scratch = calloc((size_t)vb_s5_scan_scratch_floats(&s, T, B, threads), sizeof(float));
     for (int64_t i = 0; i < T * B * H; i++) u[i] = 0.01f * (float)(i % 13);
     int reps = 0;
     double t0 = now(), dt;
     do {
-        vb_s5_scan_forward(be, &s, P, y, u, x0, NULL, cache, T, B);
-        vb_s5_scan_backward(be, &s, P, G, du, NULL, y, u, x0, NULL, cache, scratch, T, B);
+        vb_s5_scan_forward(be, &s, P, y, u, x0, NULL, cache, T, B, threads);
+        vb_s5_scan_backward(be, &s, P, G, du, NULL, y, u, x0, NULL, cache, scratch, T, B, threads);
         reps++;
         dt = now() - t0;
     } while (dt < 0.5);
@@ -128,7 +129,7 @@ static double bench_s5_recurrence(const vb_backend *be, int assoc, int64_t T, in
     float *v = calloc(2 * n, sizeof(float)), *xs = calloc(2 * n, sizeof(float));
     float *gx = calloc(2 * n, sizeof(float)), *gv = calloc(2 * n, sizeof(float));
     float *x0 = calloc(2 * bp, sizeof(float)), *g0 = calloc(2 * bp, sizeof(float));
-    float *scratch = calloc((size_t)vb_s5_assoc_scratch_floats(T, B, P), sizeof(float)), glam[2 * 256] = {0};
+    float *scratch = calloc((size_t)vb_s5_assoc_scratch_floats(T, B, P, 1), sizeof(float)), glam[2 * 256] = {0};
     uint8_t *reset = calloc((size_t)(T * B), 1);
     for (size_t i = 0; i < 2 * n; i++) v[i] = vb_rng_normal(&r), gx[i] = vb_rng_normal(&r);
     for (int64_t i = 0; i < T * B; i++) reset[i] = i % 15 == 0;
@@ -136,8 +137,8 @@ static double bench_s5_recurrence(const vb_backend *be, int assoc, int64_t T, in
     double t0 = now(), dt;
     do {
         if (assoc) {
-            vb_s5_assoc_forward(xs, v, lam, x0, reset, scratch, T, B, P);
-            vb_s5_assoc_backward(gv, glam, g0, gx, xs, lam, x0, reset, scratch, T, B, P);
+            vb_s5_assoc_forward(xs, v, lam, x0, reset, scratch, T, B, P, 1);
+            vb_s5_assoc_backward(gv, glam, g0, gx, xs, lam, x0, reset, scratch, T, B, P, 1);
         } else {
             be->s5_scan_forward(xs, v, lam, x0, reset, T, B, P);
             be->s5_scan_backward(gv, glam, g0, gx, xs, lam, x0, reset, T, B, P);
@@ -150,16 +151,21 @@ static double bench_s5_recurrence(const vb_backend *be, int assoc, int64_t T, in
 }
 
 /* The GRU window on 1 thread and on every core (bench-peers: the C side of
- * bench/peers/gru_window.py, the same shapes and FLOP count). */
+ * bench/peers/gru_window.py, the same shapes and FLOP count): on every core
+ * threaded over the batch (the _threadsN line) and, for comparison, as one
+ * unroll whose GEMMs OpenBLAS splits (_blas_threadsN). */
 static void gru_threads(const vb_backend *be, int cores) {
     const int64_t B = 64, T = 32;
     for (int64_t H = 128; H <= 256; H *= 2) {
-        const int threads[2] = {1, cores};
-        for (int i = 0; i < (cores > 1 ? 2 : 1); i++) {
-            be->set_threads(threads[i]);
-            printf("varibased_gru_h%lld_b%lld_fwd_bwd_threads%d %.0f steps/s\n", (long long)H, (long long)B, threads[i],
-                   bench_gru(be, H, B, T));
-        }
+        be->set_threads(1);
+        printf("varibased_gru_h%lld_b%lld_fwd_bwd_threads1 %.0f steps/s\n", (long long)H, (long long)B,
+               bench_gru(be, H, B, T, 1));
+        if (cores < 2) continue;
+        be->set_threads(cores);
+        printf("varibased_gru_h%lld_b%lld_fwd_bwd_threads%d %.0f steps/s\n", (long long)H, (long long)B, cores,
+               bench_gru(be, H, B, T, cores));
+        printf("varibased_gru_h%lld_b%lld_fwd_bwd_blas_threads%d %.0f steps/s\n", (long long)H, (long long)B, cores,
+               bench_gru(be, H, B, T, 1));
     }
     be->set_threads(cores);
 }
@@ -192,16 +198,29 @@ int main(int argc, char **argv) {
                 printf("gemm_%lldx%lldx%lld_of_peak %.3f fraction\n", (long long)M, (long long)H, (long long)H,
                        g / peakn);
         }
-    const int64_t B = 64, T = 32;
-    for (int64_t H = 128; H <= 256; H *= 2) {
-        double gru = bench_gru(be, H, B, T);
-        printf("gru_h%lld_b%lld_fwd_bwd %.0f steps/s\n", (long long)H, (long long)B, gru);
+    /* the peers' windows (batch 64, 32 steps, H 128 and 256) and the gridworld learner's (32 windows of
+     * 60 steps and the bootstrap step, H 64); input size H throughout */
+    const int64_t gru_shapes[3][3] = {{128, 64, 32}, {256, 64, 32}, {64, 32, 61}};
+    for (int i = 0; i < 3; i++) {
+        const int64_t H = gru_shapes[i][0], B = gru_shapes[i][1], T = gru_shapes[i][2];
+        char tag[64];
+        snprintf(tag, sizeof tag, "gru_h%lld_b%lld_t%lld", (long long)H, (long long)B, (long long)T);
+        /* OpenBLAS's threads split each GEMM; then the window threaded over the batch */
+        double gru = bench_gru(be, H, B, T, 1), gru_batch = bench_gru(be, H, B, T, cores);
+        printf("%s_fwd_bwd %.0f steps/s\n", tag, gru);
+        printf("%s_fwd_bwd_batch_threads %.0f steps/s\n", tag, gru_batch);
+        printf("%s_batch_threads_over_blas_threads %.2f ratio\n", tag, gru_batch / gru);
         /* the six GEMMs of a step, forward and backward, 2 x B x 3H x H FLOPs each (input size H) */
         if (peakn > 0)
-            printf("gru_h%lld_b%lld_fwd_bwd_of_peak %.3f fraction\n", (long long)H, (long long)B,
-                   gru * 36.0 * (double)(B * H * H) / 1e9 / peakn);
+            printf("%s_fwd_bwd_batch_threads_of_peak %.3f fraction\n", tag,
+                   gru_batch * 36.0 * (double)(B * H * H) / 1e9 / peakn);
+    }
+    const int64_t B = 64, T = 32;
+    for (int64_t H = 128; H <= 256; H *= 2) {
         printf("s5_h%lld_p%lld_b%lld_fwd_bwd %.0f steps/s\n", (long long)H, (long long)H, (long long)B,
-               bench_s5(be, H, B, T));
+               bench_s5(be, H, B, T, 1));
+        printf("s5_h%lld_p%lld_b%lld_fwd_bwd_batch_threads %.0f steps/s\n", (long long)H, (long long)H, (long long)B,
+               bench_s5(be, H, B, T, cores));
     }
     for (int64_t P = 64; P <= 256; P *= 4) {
         double fold = bench_s5_recurrence(be, 0, T, B, P), assoc = bench_s5_recurrence(be, 1, T, B, P);

@@ -10,10 +10,13 @@
  * accumulates into its output (gradients always accumulate, so zeroing the
  * gradient arena once per step is enough). Element counts are int64_t.
  *
- * Threading: the CPU backend's only parallelism is OpenBLAS's thread pool,
- * sized once by set_threads (the process's one policy); the elementwise ops
- * are single-threaded so that they never compete with BLAS or with other
- * actor processes for cores. */
+ * Threading: the CPU backend's own parallelism is OpenBLAS's thread pool,
+ * sized by set_threads (the process's policy); the elementwise ops are
+ * single-threaded so that they never compete with BLAS or with other actor
+ * processes for cores. Callers that split work across threads themselves
+ * (the planner's blocks of environments, the GRU and S5 windows' slabs of
+ * the batch) call the ops from several threads at once, on disjoint
+ * buffers, with BLAS at one thread. */
 #ifndef VB_BACKEND_H
 #define VB_BACKEND_H
 

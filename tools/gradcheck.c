@@ -260,7 +260,7 @@ static int check_gru(void) {
 /* gru sequence with resets */
 static double gru_seq_loss(gc_item *it) {
     layer_ctx *c = it->ctx;
-    vb_gru_seq_forward(be, &c->gru, c->P, c->out, c->in, c->in2, c->reset, c->cache, c->T, c->B);
+    vb_gru_seq_forward(be, &c->gru, c->P, c->out, c->in, c->in2, c->reset, c->cache, c->T, c->B, 1);
     return wdot(c->w, c->out, c->T * c->B * c->gru.hidden);
 }
 static void gru_seq_grad(gc_item *it) {
@@ -268,9 +268,9 @@ static void gru_seq_grad(gc_item *it) {
     memset(c->G, 0, sizeof(float) * (size_t)c->lay.total);
     memset(c->din, 0, sizeof(float) * (size_t)(c->T * c->B * c->gru.in));
     memset(c->din2, 0, sizeof(float) * (size_t)(c->B * c->gru.hidden));
-    vb_gru_seq_forward(be, &c->gru, c->P, c->out, c->in, c->in2, c->reset, c->cache, c->T, c->B);
+    vb_gru_seq_forward(be, &c->gru, c->P, c->out, c->in, c->in2, c->reset, c->cache, c->T, c->B, 1);
     vb_gru_seq_backward(be, &c->gru, c->P, c->G, c->din, c->din2, c->w, c->in, c->reset, c->cache, c->scratch,
-                        c->T, c->B);
+                        c->T, c->B, 1);
 }
 static int check_gru_sequence(void) {
     layer_ctx *c = new_ctx();
@@ -291,7 +291,7 @@ static int check_gru_sequence(void) {
     c->reset[2 * c->B + 1] = 1; /* row 1 starts a new task at step 2 */
     c->reset[4 * c->B + 0] = 1;
     c->cache = fbuf(vb_gru_seq_cache_floats(&c->gru, c->T, c->B));
-    c->scratch = fbuf(vb_gru_seq_scratch_floats(&c->gru, c->T, c->B));
+    c->scratch = fbuf(vb_gru_seq_scratch_floats(&c->gru, c->T, c->B, 1));
     gc_item it = {.name = "gru_sequence", .loss = gru_seq_loss, .grad = gru_seq_grad, .tol = 1e-2, .ctx = c};
     add_params(&it, &c->lay, c->P, c->G);
     add_tensor(&it, "x", c->in, c->din, c->T * c->B * C);
@@ -302,7 +302,7 @@ static int check_gru_sequence(void) {
 /* s5 scan (T steps) — the single-step item is the same math at T = 1 */
 static double s5_loss(gc_item *it) {
     layer_ctx *c = it->ctx;
-    vb_s5_scan_forward(be, &c->s5, c->P, c->out, c->in, c->in2, c->reset, c->cache, c->T, c->B);
+    vb_s5_scan_forward(be, &c->s5, c->P, c->out, c->in, c->in2, c->reset, c->cache, c->T, c->B, 1);
     return wdot(c->w, c->out, c->T * c->B * c->s5.H);
 }
 static void s5_grad(gc_item *it) {
@@ -310,9 +310,9 @@ static void s5_grad(gc_item *it) {
     memset(c->G, 0, sizeof(float) * (size_t)c->lay.total);
     memset(c->din, 0, sizeof(float) * (size_t)(c->T * c->B * c->s5.H));
     memset(c->din2, 0, sizeof(float) * (size_t)(2 * c->B * c->s5.P));
-    vb_s5_scan_forward(be, &c->s5, c->P, c->out, c->in, c->in2, c->reset, c->cache, c->T, c->B);
+    vb_s5_scan_forward(be, &c->s5, c->P, c->out, c->in, c->in2, c->reset, c->cache, c->T, c->B, 1);
     vb_s5_scan_backward(be, &c->s5, c->P, c->G, c->din, c->din2, c->w, c->in, c->in2, c->reset, c->cache,
-                        c->scratch, c->T, c->B);
+                        c->scratch, c->T, c->B, 1);
 }
 static int check_s5(const char *name, int64_t T) {
     layer_ctx *c = new_ctx();
@@ -334,7 +334,7 @@ static int check_s5(const char *name, int64_t T) {
     c->reset = zalloc((size_t)(T * c->B), 1);
     if (T > 3) c->reset[3 * c->B + 1] = 1;
     c->cache = fbuf(vb_s5_scan_cache_floats(&c->s5, T, c->B));
-    c->scratch = fbuf(vb_s5_scan_scratch_floats(&c->s5, T, c->B));
+    c->scratch = fbuf(vb_s5_scan_scratch_floats(&c->s5, T, c->B, 1));
     gc_item it = {.name = name, .loss = s5_loss, .grad = s5_grad, .tol = 1e-2, .ctx = c};
     add_tensor(&it, "lam_re_log", c->P + c->s5.lam_re_log, c->G + c->s5.lam_re_log, Pm);
     add_tensor(&it, "lam_im", c->P + c->s5.lam_im, c->G + c->s5.lam_im, Pm);

@@ -178,19 +178,20 @@ static void encoder_ws_carve(vb_encoder_ws *ws, vb_carver *c, const vb_model *m,
     ws->d_tmp = vb_carve(c, TN * wide + 2 * N * d->s5_state, f);
     if (d->core == VB_CORE_GRU) {
         ws->core_cache = vb_carve(c, vb_gru_seq_cache_floats(&m->gru, T, N), f);
-        ws->scratch = vb_carve(c, vb_gru_seq_scratch_floats(&m->gru, T, N), f);
+        ws->scratch = vb_carve(c, vb_gru_seq_scratch_floats(&m->gru, T, N, ws->threads), f);
     } else {
         ws->u = vb_carve(c, TN * d->hidden, f);
         ws->y = vb_carve(c, TN * d->hidden, f);
         ws->core_cache = vb_carve(c, vb_s5_scan_cache_floats(&m->s5, T, N) + 2 * N * d->s5_state, f);
-        ws->scratch = vb_carve(c, vb_s5_scan_scratch_floats(&m->s5, T, N), f);
+        ws->scratch = vb_carve(c, vb_s5_scan_scratch_floats(&m->s5, T, N, ws->threads), f);
     }
 }
 
-int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t N) {
+int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t N, int threads) {
     memset(ws, 0, sizeof *ws);
     ws->T = T;
     ws->N = N;
+    ws->threads = threads < 1 ? 1 : threads;
     vb_carver c = {0};
     encoder_ws_carve(ws, &c, m, T, N);
     if (!(ws->block = calloc(1, c.off))) return -1;
@@ -217,13 +218,13 @@ void vb_encoder_forward(const vb_backend *be, const vb_model *m, const float *P,
     vb_linear_forward(be, &m->embed, P, ws->e_pre, x, TN);
     be->act_forward(VB_ACT_RELU, ws->e, ws->e_pre, TN * d->embed);
     if (d->core == VB_CORE_GRU) {
-        vb_gru_seq_forward(be, &m->gru, P, o, ws->e, carry0, reset, ws->core_cache, T, N);
+        vb_gru_seq_forward(be, &m->gru, P, o, ws->e, carry0, reset, ws->core_cache, T, N, ws->threads);
         if (carry_out) be->copy(carry_out, o + (T - 1) * N * d->hidden, N * d->hidden);
     } else {
         float *x0 = s5_x0(m, ws);
         carry_to_planes(be, x0, carry0, N, d->s5_state);
         vb_linear_forward(be, &m->s5_in, P, ws->u, ws->e, TN);
-        vb_s5_scan_forward(be, &m->s5, P, ws->y, ws->u, x0, reset, ws->core_cache, T, N);
+        vb_s5_scan_forward(be, &m->s5, P, ws->y, ws->u, x0, reset, ws->core_cache, T, N, ws->threads);
         be->act_forward(VB_ACT_GELU, o, ws->y, TN * d->hidden);
         if (carry_out) {
             float *xf = ws->d_tmp; /* free until backward */
@@ -246,14 +247,14 @@ void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P
     be->fill(ws->d_e, 0.0f, TN * d->embed);
     if (d->core == VB_CORE_GRU) {
         vb_gru_seq_backward(be, &m->gru, P, G, ws->d_e, NULL, ws->d_o, ws->e, reset, ws->core_cache, ws->scratch, T,
-                            N);
+                            N, ws->threads);
     } else {
         float *d_y = ws->d_tmp, *d_u = ws->d_o; /* d_o is consumed by the gelu step first */
         be->fill(d_y, 0.0f, TN * d->hidden);
         be->act_backward(VB_ACT_GELU, d_y, ws->d_o, ws->y, o, TN * d->hidden);
         be->fill(d_u, 0.0f, TN * d->hidden);
         vb_s5_scan_backward(be, &m->s5, P, G, d_u, NULL, d_y, ws->u, s5_x0(m, ws), reset, ws->core_cache,
-                            ws->scratch, T, N);
+                            ws->scratch, T, N, ws->threads);
         vb_linear_backward(be, &m->s5_in, P, G, ws->d_e, d_u, ws->e, TN);
     }
     float *d_pre = ws->d_tmp;

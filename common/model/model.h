@@ -99,6 +99,7 @@ void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_pre
 /* ---- the encoder over a window (learning) ------------------------------ */
 typedef struct vb_encoder_ws {
     int64_t T, N;        /* capacity */
+    int threads;         /* the recurrent core's threads over the batch (gru.h, s5_assoc.h) */
     float *e;            /* (T,N,embed) post-relu */
     float *e_pre;        /* (T,N,embed) */
     float *u;            /* s5: (T,N,hidden) input of the S5 layer */
@@ -111,7 +112,9 @@ typedef struct vb_encoder_ws {
     void *block;         /* every buffer above */
 } vb_encoder_ws;
 
-int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t N);
+/* threads > 1 runs the recurrent core's window on that many threads over the
+ * batch; with the GRU the backend's BLAS must then run one thread (gru.h). */
+int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t N, int threads);
 void vb_encoder_ws_free(vb_encoder_ws *ws);
 /* x (T,N,in), carry0 (N,carry), reset (T,N) or NULL -> o (T,N,hidden) and
  * phi (T,N,2*latent) (mu then logvar per row). carry_out (N,carry) receives

@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "../base/par.h"
+
 int vb_gru_layout(vb_gru *g, vb_layout *lay, const char *name, int64_t in, int64_t hidden) {
     char n[VB_ARENA_NAME];
     g->in = in;
@@ -48,51 +50,158 @@ int64_t vb_gru_step_scratch_floats(const vb_gru *g, int64_t B) { return 7 * B * 
 
 int64_t vb_gru_seq_cache_floats(const vb_gru *g, int64_t T, int64_t B) { return 10 * T * B * g->hidden; }
 
-int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B) {
-    return 3 * T * B * g->hidden + 3 * B * g->hidden + 2 * B * g->hidden;
+/* The GRU's four tensors lie together in the arena: [wi.w, wh.b + 3H). */
+static int64_t param_base(const vb_gru *g) { return g->wi.w; }
+static int64_t param_span(const vb_gru *g) { return g->wh.b + 3 * g->hidden - g->wi.w; }
+
+int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B, int threads) {
+    const int64_t extra = threads > 1 ? (int64_t)(threads - 1) * param_span(g) : 0;
+    return 3 * T * B * g->hidden + 3 * B * g->hidden + 2 * B * g->hidden + extra;
+}
+
+/* One slab of a window: rows [b0, b0 + nb) of every (T, B, .) tensor, which
+ * are contiguous within a step. A whole window (nb == B) projects all its
+ * inputs with one GEMM each way; a slab projects step by step, so that every
+ * GEMM of a threaded window runs on its slab's thread. */
+typedef struct slab {
+    const vb_backend *be;
+    const vb_gru *g; /* its offsets index P and G */
+    const float *P;
+    float *G;
+    int64_t T, B, b0, nb;
+} slab;
+
+static void slab_forward(const slab *s, float *hs, const float *x, const float *h0, const uint8_t *reset,
+                         float *cache) {
+    const vb_backend *be = s->be;
+    const vb_gru *g = s->g;
+    const int64_t H = g->hidden, T = s->T, B = s->B, b0 = s->b0, nb = s->nb, N3 = T * B * 3 * H;
+    float *xg = cache, *hg = cache + N3, *gates = cache + 2 * N3, *hin = cache + 3 * N3;
+    /* the input projections: xg(T*B,3H) = x(T*B,in) W_i^T + b_i */
+    if (nb == B) vb_linear_forward(be, &g->wi, s->P, xg, x, T * B);
+    for (int64_t t = 0; t < T; t++) {
+        const int64_t r = t * B + b0; /* the slab's first row at step t */
+        if (nb != B) vb_linear_forward(be, &g->wi, s->P, xg + r * 3 * H, x + r * g->in, nb);
+        float *hp = hin + r * H;
+        be->copy(hp, t == 0 ? h0 + b0 * H : hs + (r - B) * H, nb * H);
+        if (reset) {
+            for (int64_t b = 0; b < nb; b++)
+                if (reset[r + b]) be->fill(hp + b * H, 0.0f, H);
+        }
+        vb_linear_forward(be, &g->wh, s->P, hg + r * 3 * H, hp, nb);
+        be->gru_gates_forward(hs + r * H, gates + r * 3 * H, xg + r * 3 * H, hg + r * 3 * H, hp, nb, H);
+    }
+}
+
+static void slab_backward(const slab *s, float *dx, float *dh0, const float *dhs, const float *x,
+                          const uint8_t *reset, const float *cache, float *scratch) {
+    const vb_backend *be = s->be;
+    const vb_gru *g = s->g;
+    const int64_t H = g->hidden, T = s->T, B = s->B, b0 = s->b0, nb = s->nb, N3 = T * B * 3 * H;
+    const float *hg = cache + N3, *gates = cache + 2 * N3, *hin = cache + 3 * N3;
+    float *dxg = scratch, *dhg = scratch + N3 + b0 * 3 * H;
+    float *dh_cur = scratch + N3 + B * 3 * H + b0 * H, *dh_prev = scratch + N3 + B * 4 * H + b0 * H;
+    be->fill(dh_prev, 0.0f, nb * H); /* gradient arriving at h_{T-1} from the future: none */
+    for (int64_t t = T - 1; t >= 0; t--) {
+        const int64_t r = t * B + b0;
+        /* dh_cur = dL/dh_t = dhs[t] + carry from step t+1 */
+        be->copy(dh_cur, dhs + r * H, nb * H);
+        be->axpy(dh_cur, 1.0f, dh_prev, nb * H);
+        be->fill(dh_prev, 0.0f, nb * H);
+        const float *hp = hin + r * H;
+        be->gru_gates_backward(dxg + r * 3 * H, dhg, dh_prev, dh_cur, gates + r * 3 * H, hg + r * 3 * H, hp, nb,
+                               H);
+        vb_linear_backward(be, &g->wh, s->P, s->G, dh_prev, dhg, hp, nb);
+        /* a reset row's input carry was a constant zero: nothing flows further back */
+        if (reset) {
+            for (int64_t b = 0; b < nb; b++)
+                if (reset[r + b]) be->fill(dh_prev + b * H, 0.0f, H);
+        }
+        if (nb != B)
+            vb_linear_backward(be, &g->wi, s->P, s->G, dx ? dx + r * g->in : NULL, dxg + r * 3 * H,
+                               x + r * g->in, nb);
+    }
+    if (dh0) be->axpy(dh0 + b0 * H, 1.0f, dh_prev, nb * H);
+    if (nb == B) vb_linear_backward(be, &g->wi, s->P, s->G, dx, dxg, x, T * B);
+}
+
+/* The arguments of a threaded window, and each part's slab. */
+typedef struct window {
+    const vb_backend *be;
+    const vb_gru *g;
+    const float *P;
+    float *G, *hs, *dx, *dh0, *cache, *scratch, *grads; /* grads: part j >= 1's gradients at (j - 1) * span */
+    const float *x, *h0, *dhs;
+    const uint8_t *reset;
+    int64_t T, B;
+    int threads;
+} window;
+
+/* Part j's slab. Parts after the first accumulate into their own zeroed
+ * gradient block, so the GRU is rebased to index it from 0 (P too). */
+static int window_slab(const window *w, int j, vb_gru *rebased, slab *s) {
+    long long r0, r1;
+    vb_par_rows(w->B, w->threads, j, &r0, &r1);
+    *s = (slab){w->be, w->g, w->P, w->G, w->T, w->B, r0, r1 - r0};
+    if (j > 0 && w->G) {
+        const int64_t base = param_base(w->g);
+        *rebased = *w->g;
+        rebased->wi.w -= base, rebased->wi.b -= base, rebased->wh.w -= base, rebased->wh.b -= base;
+        s->g = rebased;
+        s->P = w->P + base;
+        s->G = w->grads + (int64_t)(j - 1) * param_span(w->g);
+    }
+    return s->nb > 0;
+}
+
+static void forward_part(void *ctx, int j) {
+    const window *w = ctx;
+    vb_gru rebased;
+    slab s;
+    if (window_slab(w, j, &rebased, &s)) slab_forward(&s, w->hs, w->x, w->h0, w->reset, w->cache);
+}
+
+static void backward_part(void *ctx, int j) {
+    const window *w = ctx;
+    vb_gru rebased;
+    slab s;
+    if (j > 0) w->be->fill(w->grads + (int64_t)(j - 1) * param_span(w->g), 0.0f, param_span(w->g));
+    if (window_slab(w, j, &rebased, &s))
+        slab_backward(&s, w->dx, w->dh0, w->dhs, w->x, w->reset, w->cache, w->scratch);
+}
+
+/* The slabs run one-core GEMMs: BLAS at one thread while they run, and back
+ * to the caller's `threads` after. (Any GEMM of the window on BLAS's threads
+ * would leave OpenBLAS's workers spinning on the cores the slabs need.) */
+static void run_slabs(const window *w, int threads, void (*part)(void *ctx, int j)) {
+    if (w->threads > 1) w->be->set_threads(1);
+    vb_par_run(w->threads, part, (void *)w);
+    if (w->threads > 1) w->be->set_threads(threads);
+}
+
+static int window_threads(const vb_backend *be, int threads, int64_t B) {
+    /* a device backend runs each op across the device: one part */
+    if (be != vb_backend_cpu() || threads < 1) return 1;
+    return threads > B ? (int)B : threads;
 }
 
 void vb_gru_seq_forward(const vb_backend *be, const vb_gru *g, const float *P, float *hs, const float *x,
-                        const float *h0, const uint8_t *reset, float *cache, int64_t T, int64_t B) {
-    const int64_t H = g->hidden, N3 = T * B * 3 * H;
-    float *xg = cache, *hg = cache + N3, *gates = cache + 2 * N3, *hin = cache + 3 * N3;
-    /* all input projections at once: xg(T*B,3H) = x(T*B,in) W_i^T + b_i */
-    vb_linear_forward(be, &g->wi, P, xg, x, T * B);
-    for (int64_t t = 0; t < T; t++) {
-        float *hp = hin + t * B * H;
-        be->copy(hp, t == 0 ? h0 : hs + (t - 1) * B * H, B * H);
-        if (reset) {
-            for (int64_t b = 0; b < B; b++)
-                if (reset[t * B + b]) be->fill(hp + b * H, 0.0f, H);
-        }
-        float *hgt = hg + t * B * 3 * H;
-        vb_linear_forward(be, &g->wh, P, hgt, hp, B);
-        be->gru_gates_forward(hs + t * B * H, gates + t * B * 3 * H, xg + t * B * 3 * H, hgt, hp, B, H);
-    }
+                        const float *h0, const uint8_t *reset, float *cache, int64_t T, int64_t B, int threads) {
+    window w = {.be = be, .g = g, .P = P, .hs = hs, .x = x, .h0 = h0, .reset = reset, .cache = cache, .T = T,
+                .B = B, .threads = window_threads(be, threads, B)};
+    run_slabs(&w, threads, forward_part);
 }
 
 void vb_gru_seq_backward(const vb_backend *be, const vb_gru *g, const float *P, float *G, float *dx, float *dh0,
                          const float *dhs, const float *x, const uint8_t *reset, const float *cache,
-                         float *scratch, int64_t T, int64_t B) {
-    const int64_t H = g->hidden, N3 = T * B * 3 * H;
-    const float *hg = cache + N3, *gates = cache + 2 * N3, *hin = cache + 3 * N3;
-    float *dxg = scratch, *dhg = scratch + N3, *dh_cur = dhg + B * 3 * H, *dh_prev = dh_cur + B * H;
-    be->fill(dh_prev, 0.0f, B * H); /* gradient arriving at h_{T-1} from the future: none */
-    for (int64_t t = T - 1; t >= 0; t--) {
-        /* dh_cur = dL/dh_t = dhs[t] + carry from step t+1 */
-        be->copy(dh_cur, dhs + t * B * H, B * H);
-        be->axpy(dh_cur, 1.0f, dh_prev, B * H);
-        be->fill(dh_prev, 0.0f, B * H);
-        const float *hp = hin + t * B * H;
-        be->gru_gates_backward(dxg + t * B * 3 * H, dhg, dh_prev, dh_cur, gates + t * B * 3 * H,
-                               hg + t * B * 3 * H, hp, B, H);
-        vb_linear_backward(be, &g->wh, P, G, dh_prev, dhg, hp, B);
-        /* a reset row's input carry was a constant zero: nothing flows further back */
-        if (reset) {
-            for (int64_t b = 0; b < B; b++)
-                if (reset[t * B + b]) be->fill(dh_prev + b * H, 0.0f, H);
-        }
-    }
-    if (dh0) be->axpy(dh0, 1.0f, dh_prev, B * H);
-    vb_linear_backward(be, &g->wi, P, G, dx, dxg, x, T * B);
+                         float *scratch, int64_t T, int64_t B, int threads) {
+    const int64_t H = g->hidden;
+    window w = {.be = be, .g = g, .P = P, .G = G, .dx = dx, .dh0 = dh0, .dhs = dhs, .x = x, .reset = reset,
+                .cache = (float *)cache, .scratch = scratch, .T = T, .B = B,
+                .threads = window_threads(be, threads, B)};
+    w.grads = scratch + 3 * T * B * H + 5 * B * H;
+    run_slabs(&w, threads, backward_part);
+    /* the parts' gradients, summed in part order */
+    const int64_t base = param_base(g), span = param_span(g);
+    for (int j = 1; j < w.threads; j++) be->axpy(G + base, 1.0f, w.grads + (int64_t)(j - 1) * span, span);
 }

@@ -156,17 +156,17 @@ void vb_s5_step(const vb_backend *be, const vb_s5 *s, const float *P, const floa
 }
 
 int64_t vb_s5_scan_cache_floats(const vb_s5 *s, int64_t T, int64_t B) {
-    return vb_s5_disc_floats(s) + 4 * T * B * s->P + vb_s5_assoc_scratch_floats(T, B, s->P);
+    return vb_s5_disc_floats(s) + 4 * T * B * s->P + vb_s5_assoc_scratch_floats(T, B, s->P, 1);
 }
 
 void vb_s5_scan_forward(const vb_backend *be, const vb_s5 *s, const float *P, float *y, const float *u,
-                        const float *x0, const uint8_t *reset, float *cache, int64_t T, int64_t B) {
+                        const float *x0, const uint8_t *reset, float *cache, int64_t T, int64_t B, int threads) {
     const int64_t N = T * B;
     float *disc = cache, *v = cache + vb_s5_disc_floats(s), *xs = v + 2 * N * s->P, *scan = xs + 2 * N * s->P;
     vb_s5_discretize(be, s, P, disc);
     input_projection(be, s, disc + 2 * s->P, v, u, N);
     if (be == vb_backend_cpu())
-        vb_s5_assoc_forward(xs, v, disc, x0, reset, scan, T, B, s->P);
+        vb_s5_assoc_forward(xs, v, disc, x0, reset, scan, T, B, s->P, threads);
     else /* a device backend's s5_scan is its own associative scan (reset in device memory) */
         be->s5_scan_forward(xs, v, disc, x0, reset, T, B, s->P);
     output_projection(be, s, P, y, xs, u, N);
@@ -179,13 +179,14 @@ void vb_s5_scan_final(const vb_backend *be, const vb_s5 *s, const float *cache, 
     be->copy(x_out + BP, xs + N * s->P + (T - 1) * BP, BP);
 }
 
-int64_t vb_s5_scan_scratch_floats(const vb_s5 *s, int64_t T, int64_t B) {
-    return 4 * T * B * s->P + 2 * s->P + 2 * s->P * s->H + 2 * B * s->P + vb_s5_assoc_scratch_floats(T, B, s->P);
+int64_t vb_s5_scan_scratch_floats(const vb_s5 *s, int64_t T, int64_t B, int threads) {
+    return 4 * T * B * s->P + 2 * s->P + 2 * s->P * s->H + 2 * B * s->P +
+           vb_s5_assoc_scratch_floats(T, B, s->P, threads);
 }
 
 void vb_s5_scan_backward(const vb_backend *be, const vb_s5 *s, const float *P, float *G, float *du, float *gx0,
                          const float *dy, const float *u, const float *x0, const uint8_t *reset,
-                         const float *cache, float *scratch, int64_t T, int64_t B) {
+                         const float *cache, float *scratch, int64_t T, int64_t B, int threads) {
     const int64_t N = T * B, H = s->H, Pm = s->P, n = N * Pm, HP = H * Pm, PH = Pm * H;
     const float *disc = cache, *xs = cache + vb_s5_disc_floats(s) + 2 * n;
     const float *bbar = disc + 2 * Pm;
@@ -203,7 +204,7 @@ void vb_s5_scan_backward(const vb_backend *be, const vb_s5 *s, const float *P, f
     float *g0 = gx0 ? gx0 : gx0_tmp;
     if (!gx0) be->fill(gx0_tmp, 0.0f, 2 * B * Pm);
     if (be == vb_backend_cpu())
-        vb_s5_assoc_backward(gv, glam, g0, gx, xs, disc, x0, reset, scan, T, B, Pm);
+        vb_s5_assoc_backward(gv, glam, g0, gx, xs, disc, x0, reset, scan, T, B, Pm, threads);
     else
         be->s5_scan_backward(gv, glam, g0, gx, xs, disc, x0, reset, T, B, Pm);
     /* v = u b_bar^T */

@@ -42,17 +42,19 @@ void vb_s5_step(const vb_backend *be, const vb_s5 *s, const float *P, const floa
 
 /* Window of T steps: u (T,B,H), x0 (2,B,P), reset (T,B) or NULL -> y (T,B,H);
  * the cache keeps the discretisation and the states for backward, and the
- * final state is cache's last step (vb_s5_scan_final). */
+ * final state is cache's last step (vb_s5_scan_final). The projections are
+ * GEMMs over all T B rows (BLAS's threads); the scan between them runs on
+ * `threads` threads over the batch on the CPU backend (s5_assoc.h). */
 int64_t vb_s5_scan_cache_floats(const vb_s5 *s, int64_t T, int64_t B);
 void vb_s5_scan_forward(const vb_backend *be, const vb_s5 *s, const float *P, float *y, const float *u,
-                        const float *x0, const uint8_t *reset, float *cache, int64_t T, int64_t B);
+                        const float *x0, const uint8_t *reset, float *cache, int64_t T, int64_t B, int threads);
 /* Copy the state after the last step, (2,B,P), into x_out. */
 void vb_s5_scan_final(const vb_backend *be, const vb_s5 *s, const float *cache, float *x_out, int64_t T, int64_t B);
 /* dy (T,B,H) -> G += ..., du (T,B,H) += ... and gx0 (2,B,P) += cogradient
  * (dL/dRe + i dL/dIm) unless NULL. */
-int64_t vb_s5_scan_scratch_floats(const vb_s5 *s, int64_t T, int64_t B);
+int64_t vb_s5_scan_scratch_floats(const vb_s5 *s, int64_t T, int64_t B, int threads);
 void vb_s5_scan_backward(const vb_backend *be, const vb_s5 *s, const float *P, float *G, float *du, float *gx0,
                          const float *dy, const float *u, const float *x0, const uint8_t *reset,
-                         const float *cache, float *scratch, int64_t T, int64_t B);
+                         const float *cache, float *scratch, int64_t T, int64_t B, int threads);
 
 #endif

@@ -1,34 +1,50 @@
 /* s5_assoc — see s5_assoc.h. */
 #include "s5_assoc.h"
 
+#include "../base/par.h"
 #include "kernels/math/s5.h"
 
-int64_t vb_s5_assoc_scratch_floats(int64_t T, int64_t B, int64_t P) { return 2 * T * B * P; }
+int64_t vb_s5_assoc_scratch_floats(int64_t T, int64_t B, int64_t P, int threads) {
+    return 2 * T * B * P + (threads > 1 ? (int64_t)(threads - 1) * 2 * P : 0);
+}
 
 /* Inclusive scan over t of the elements (a, v) held in planes a (2,T,M) and
- * v (2,T,M), M = B P independent lanes; `rev` scans from T-1 down to 0. In
- * place: within a round, step t reads t - d (or t + d reversed), which this
- * round has not written yet when t runs away from it. */
-static void scan(float *a, float *v, int64_t T, int64_t M, int rev) {
+ * v (2,T,M), M = B P independent lanes, of which lanes [m0, m1) are scanned;
+ * `rev` scans from T-1 down to 0. In place: within a round, step t reads
+ * t - d (or t + d reversed), which this round has not written yet when t
+ * runs away from it. */
+static void scan(float *a, float *v, int64_t T, int64_t M, int64_t m0, int64_t m1, int rev) {
     const int64_t n = T * M;
     for (int64_t d = 1; d < T; d *= 2) {
         for (int64_t k = T - 1; k >= d; k--) {
             const int64_t t = rev ? T - 1 - k : k, s = rev ? t + d : t - d;
             float *at = a + t * M, *vt = v + t * M;
             const float *as = a + s * M, *vs = v + s * M;
-            for (int64_t m = 0; m < M; m++)
+            for (int64_t m = m0; m < m1; m++)
                 vb_s5_combine(as[m], as[n + m], vs[m], vs[n + m], &at[m], &at[n + m], &vt[m], &vt[n + m]);
         }
     }
 }
 
-void vb_s5_assoc_forward(float *xs, const float *v, const float *lam, const float *x0, const uint8_t *reset,
-                         float *scratch, int64_t T, int64_t B, int64_t P) {
-    const int64_t M = B * P, n = T * M;
-    float *a = scratch;
+/* The arguments of a threaded scan; part j takes rows [b0, b1). */
+typedef struct job {
+    float *xs, *gv, *glam, *gx0, *a, *glam_parts; /* glam_parts: part j >= 1's 2P at (j - 1) * 2P */
+    const float *v, *gx, *xs_in, *lam, *x0; /* xs_in: the forward's states, read by the backward */
+    const uint8_t *reset;
+    int64_t T, B, P;
+    int threads;
+} job;
+
+static void forward_part(void *ctx, int j) {
+    const job *w = ctx;
+    const int64_t T = w->T, B = w->B, P = w->P, M = B * P, n = T * M;
+    const float *lam = w->lam, *v = w->v, *x0 = w->x0;
+    float *a = w->a, *xs = w->xs;
+    long long b0, b1;
+    vb_par_rows(B, w->threads, j, &b0, &b1);
     for (int64_t t = 0; t < T; t++)
-        for (int64_t b = 0; b < B; b++) {
-            const int rs = reset && reset[t * B + b];
+        for (int64_t b = b0; b < b1; b++) {
+            const int rs = w->reset && w->reset[t * B + b];
             for (int64_t p = 0; p < P; p++) {
                 const int64_t i = t * M + b * P + p;
                 a[i] = rs ? 0.0f : lam[p];
@@ -37,10 +53,10 @@ void vb_s5_assoc_forward(float *xs, const float *v, const float *lam, const floa
                 xs[n + i] = v[n + i];
             }
         }
-    scan(a, xs, T, M, 0);
+    scan(a, xs, T, M, b0 * P, b1 * P, 0);
     /* x_t = A_t x0 + V_t */
     for (int64_t t = 0; t < T; t++)
-        for (int64_t m = 0; m < M; m++) {
+        for (int64_t m = b0 * P; m < b1 * P; m++) {
             const int64_t i = t * M + m;
             const float xr = x0[m], xi = x0[M + m];
             xs[i] += a[i] * xr - a[n + i] * xi;
@@ -48,14 +64,28 @@ void vb_s5_assoc_forward(float *xs, const float *v, const float *lam, const floa
         }
 }
 
-void vb_s5_assoc_backward(float *gv, float *glam, float *gx0, const float *gx, const float *xs, const float *lam,
-                          const float *x0, const uint8_t *reset, float *scratch, int64_t T, int64_t B, int64_t P) {
-    const int64_t M = B * P, n = T * M;
-    float *a = scratch;
+void vb_s5_assoc_forward(float *xs, const float *v, const float *lam, const float *x0, const uint8_t *reset,
+                         float *scratch, int64_t T, int64_t B, int64_t P, int threads) {
+    job w = {.xs = xs, .a = scratch, .v = v, .lam = lam, .x0 = x0, .reset = reset, .T = T, .B = B, .P = P,
+             .threads = threads < 1 ? 1 : threads > B ? (int)B : threads};
+    vb_par_run(w.threads, forward_part, &w);
+}
+
+static void backward_part(void *ctx, int j) {
+    const job *w = ctx;
+    const int64_t T = w->T, B = w->B, P = w->P, M = B * P, n = T * M;
+    const float *lam = w->lam, *gx = w->gx, *xs = w->xs_in, *x0 = w->x0;
+    const uint8_t *reset = w->reset;
+    float *a = w->a, *gv = w->gv, *gx0 = w->gx0;
+    float *glam = j == 0 ? w->glam : w->glam_parts + (int64_t)(j - 1) * 2 * P;
+    if (j > 0)
+        for (int64_t p = 0; p < 2 * P; p++) glam[p] = 0.0f;
+    long long b0, b1;
+    vb_par_rows(B, w->threads, j, &b0, &b1);
     /* lambda_t = gx_t + conj(a_{t+1}) lambda_{t+1}: element t is
      * (conj(a_{t+1}), gx_t), with a_T = 0 */
     for (int64_t t = 0; t < T; t++)
-        for (int64_t b = 0; b < B; b++) {
+        for (int64_t b = b0; b < b1; b++) {
             const int rs = t + 1 < T ? reset && reset[(t + 1) * B + b] : 1;
             for (int64_t p = 0; p < P; p++) {
                 const int64_t i = t * M + b * P + p;
@@ -65,10 +95,10 @@ void vb_s5_assoc_backward(float *gv, float *glam, float *gx0, const float *gx, c
                 gv[n + i] = gx[n + i];
             }
         }
-    scan(a, gv, T, M, 1);
+    scan(a, gv, T, M, b0 * P, b1 * P, 1);
     /* glam += conj(x_{t-1}) lambda_t and gx0 += conj(a_0) lambda_0, over
      * the steps a reset does not cut */
-    for (int64_t b = 0; b < B; b++)
+    for (int64_t b = b0; b < b1; b++)
         for (int64_t p = 0; p < P; p++) {
             double gr = 0, gi = 0;
             for (int64_t t = 0; t < T; t++) {
@@ -87,4 +117,15 @@ void vb_s5_assoc_backward(float *gv, float *glam, float *gx0, const float *gx, c
                 gx0[M + i] += lr * gv[n + i] - li * gv[i];
             }
         }
+}
+
+void vb_s5_assoc_backward(float *gv, float *glam, float *gx0, const float *gx, const float *xs, const float *lam,
+                          const float *x0, const uint8_t *reset, float *scratch, int64_t T, int64_t B, int64_t P,
+                          int threads) {
+    job w = {.xs_in = xs, .gv = gv, .glam = glam, .gx0 = gx0, .a = scratch,
+             .glam_parts = scratch + 2 * T * B * P, .gx = gx, .lam = lam, .x0 = x0, .reset = reset, .T = T,
+             .B = B, .P = P, .threads = threads < 1 ? 1 : threads > B ? (int)B : threads};
+    vb_par_run(w.threads, backward_part, &w);
+    for (int j = 1; j < w.threads; j++)
+        for (int64_t p = 0; p < 2 * P; p++) glam[p] += w.glam_parts[(int64_t)(j - 1) * 2 * P + p];
 }

@@ -14,22 +14,27 @@
  *
  * Arrays are as in the backend's s5 ops: complex planes (re at [0, n), im at
  * [n, 2n)), states (T, B, P), lam_bar (P) complex, x0 (B, P) complex, reset
- * (T, B) or NULL. */
+ * (T, B) or NULL.
+ *
+ * Threaded over the batch: with threads > 1 the B rows' lanes are split into
+ * `threads` contiguous parts, each scanned on its own thread (no shared
+ * writes); the backward's glam is summed over the parts in a fixed order. */
 #ifndef VB_S5_ASSOC_H
 #define VB_S5_ASSOC_H
 
 #include <stdint.h>
 
-/* Scratch floats of either direction: 2 T B P. */
-int64_t vb_s5_assoc_scratch_floats(int64_t T, int64_t B, int64_t P);
+/* Scratch floats of either direction on `threads` threads: 2 T B P, and 2 P
+ * for each thread after the first. */
+int64_t vb_s5_assoc_scratch_floats(int64_t T, int64_t B, int64_t P, int threads);
 /* xs (T,B,P) from v, lam_bar, x0 and resets. */
 void vb_s5_assoc_forward(float *xs, const float *v, const float *lam_bar, const float *x0, const uint8_t *reset,
-                         float *scratch, int64_t T, int64_t B, int64_t P);
+                         float *scratch, int64_t T, int64_t B, int64_t P, int threads);
 /* The adjoint for cogradient gx (T,B,P): gv (overwritten) the total
  * cogradient of each x_t, glam (P) += sum over non-reset steps of
  * conj(x_{t-1}) gv_t, gx0 (B,P) += the cogradient of x0. */
 void vb_s5_assoc_backward(float *gv, float *glam, float *gx0, const float *gx, const float *xs,
                           const float *lam_bar, const float *x0, const uint8_t *reset, float *scratch, int64_t T,
-                          int64_t B, int64_t P);
+                          int64_t B, int64_t P, int threads);
 
 #endif

@@ -160,7 +160,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     }
     if (!l->block || !l->P || !l->G || vb_optim_init(&l->opt, be, &p->optim, m->layout.total) != 0 ||
         vb_replay_init(&l->replay, &l->cl, p->replay_capacity, p->samples_per_insert) != 0 ||
-        vb_encoder_ws_init(&l->ews, m, l->T, l->N) != 0) {
+        vb_encoder_ws_init(&l->ews, m, l->T, l->N, p->threads) != 0) {
         vb_learning_destroy(l);
         return snprintf(err, err_len, "out of memory for the learner (batch %lld x window %lld, replay %lld)",
                         (long long)l->N, (long long)l->L, (long long)p->replay_capacity), -1;

@@ -32,7 +32,7 @@ int vb_refresh_init(vb_refresh *r, const vb_model *m, const vb_chunk_layout *cl,
     r->carry = alloc_f(N * d->carry);
     r->reset = calloc((size_t)(r->cap * N), 1);
     if (!r->len || !r->x || !r->X || !r->zero || !r->o || !r->phi || !r->carry || !r->reset ||
-        vb_encoder_ws_init(&r->ws, m, r->cap, N) != 0) {
+        vb_encoder_ws_init(&r->ws, m, r->cap, N, 1) != 0) {
         vb_refresh_free(r);
         return snprintf(err, err_len, "out of memory for learner.refresh_carry"), -1;
     }

@@ -112,7 +112,7 @@ Test(layers, gru_sequence_equals_steps_with_resets, .init = setup) {
     reset[3 * B + 1] = 1;
     float *hs = calloc((size_t)(T * B * H), sizeof(float));
     float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
-    vb_gru_seq_forward(be, &g, P, hs, x, h0, reset, cache, T, B);
+    vb_gru_seq_forward(be, &g, P, hs, x, h0, reset, cache, T, B, 1);
     float h[8], hn[8], sc[64 * 9];
     memcpy(h, h0, sizeof h);
     for (int64_t t = 0; t < T; t++) {
@@ -153,7 +153,7 @@ Test(layers, s5_scan_equals_steps_with_resets, .init = setup) {
     reset[30 * B + 1] = 1;
     float *y = calloc((size_t)(T * B * H), sizeof(float));
     float *cache = calloc((size_t)vb_s5_scan_cache_floats(&s, T, B), sizeof(float));
-    vb_s5_scan_forward(be, &s, P, y, u, x0, reset, cache, T, B);
+    vb_s5_scan_forward(be, &s, P, y, u, x0, reset, cache, T, B, 1);
     float *disc = calloc((size_t)vb_s5_disc_floats(&s), sizeof(float));
     vb_s5_discretize(be, &s, P, disc);
     float *x = calloc((size_t)(2 * B * Pm), sizeof(float)), *ys = calloc((size_t)(B * H), sizeof(float));
@@ -232,15 +232,15 @@ Test(layers, s5_associative_scan_equals_the_fold, .init = setup) {
     reset[1] = 0;
     float *xs_f = malloc(sizeof(float) * 2 * n), *xs_a = malloc(sizeof(float) * 2 * n);
     float *gv_f = malloc(sizeof(float) * 2 * n), *gv_a = malloc(sizeof(float) * 2 * n);
-    float *scratch = malloc(sizeof(float) * (size_t)vb_s5_assoc_scratch_floats(T, B, P));
+    float *scratch = malloc(sizeof(float) * (size_t)vb_s5_assoc_scratch_floats(T, B, P, 1));
     for (int with_resets = 1; with_resets >= 0; with_resets--) {
         const uint8_t *rs = with_resets ? reset : NULL;
         be->s5_scan_forward(xs_f, v, lam, x0, rs, T, B, P);
-        vb_s5_assoc_forward(xs_a, v, lam, x0, rs, scratch, T, B, P);
+        vb_s5_assoc_forward(xs_a, v, lam, x0, rs, scratch, T, B, P, 1);
         double ef = max_rel_diff(xs_a, xs_f, 2 * n);
         float glam_f[2 * P] = {0}, glam_a[2 * P] = {0}, g0_f[2 * M] = {0}, g0_a[2 * M] = {0};
         be->s5_scan_backward(gv_f, glam_f, g0_f, gx, xs_f, lam, x0, rs, T, B, P);
-        vb_s5_assoc_backward(gv_a, glam_a, g0_a, gx, xs_f, lam, x0, rs, scratch, T, B, P);
+        vb_s5_assoc_backward(gv_a, glam_a, g0_a, gx, xs_f, lam, x0, rs, scratch, T, B, P, 1);
         double eg = max_rel_diff(gv_a, gv_f, 2 * n), el = max_rel_diff(glam_a, glam_f, 2 * P),
                e0 = max_rel_diff(g0_a, g0_f, 2 * M);
         cr_log_info("resets %d: xs %.2e, gv %.2e, glam %.2e, gx0 %.2e (relative to the largest)", with_resets, ef,
@@ -260,4 +260,101 @@ Test(layers, s5_associative_scan_equals_the_fold, .init = setup) {
     free(gv_f);
     free(gv_a);
     free(scratch);
+}
+
+/* The GRU window threaded over the batch (2, 3 and more threads than rows)
+ * equals the one-thread unroll: outputs, input and carry gradients, and the
+ * GRU's parameter gradients, with parameters on either side of the GRU in
+ * the arena left alone. B 7 splits unevenly; resets cut some rows. */
+Test(layers, gru_window_threaded_over_the_batch_equals_one_thread, .init = setup) {
+    enum { C = 3, H = 8, B = 7, T = 9 };
+    vb_rng r;
+    vb_rng_init(&r, 23, 0);
+    vb_layout lay;
+    vb_layout_init(&lay);
+    vb_linear before, after;
+    vb_gru g;
+    cr_assert_eq(vb_linear_layout(&before, &lay, "before", 2, 3, 1), 0);
+    cr_assert_eq(vb_gru_layout(&g, &lay, "gru", C, H), 0);
+    cr_assert_eq(vb_linear_layout(&after, &lay, "after", 3, 2, 1), 0);
+    const int64_t np = lay.total;
+    float *P = randn(&r, np, 0.5f), *x = randn(&r, T * B * C, 1), *h0 = randn(&r, B * H, 1),
+          *dhs = randn(&r, T * B * H, 1);
+    uint8_t reset[T * B];
+    for (int i = 0; i < T * B; i++) reset[i] = vb_rng_uniform(&r) < 0.2f;
+    float *hs[2], *G[2], *dx[2], *dh0[2];
+    const int threads[] = {1, 2, 3, 16};
+    for (int k = 0; k < 4; k++) {
+        const int o = k > 0; /* slot 0: one thread, slot 1: the threaded run */
+        if (k <= 1) {
+            hs[o] = calloc(T * B * H, sizeof(float));
+            G[o] = malloc(sizeof(float) * (size_t)np);
+            dx[o] = calloc(T * B * C, sizeof(float));
+            dh0[o] = calloc(B * H, sizeof(float));
+        }
+        for (int64_t i = 0; i < np; i++) G[o][i] = 0.25f; /* gradients accumulate on what is there */
+        memset(dx[o], 0, sizeof(float) * T * B * C);
+        memset(dh0[o], 0, sizeof(float) * B * H);
+        float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
+        float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B, threads[k]), sizeof(float));
+        vb_gru_seq_forward(be, &g, P, hs[o], x, h0, reset, cache, T, B, threads[k]);
+        vb_gru_seq_backward(be, &g, P, G[o], dx[o], dh0[o], dhs, x, reset, cache, scratch, T, B, threads[k]);
+        free(cache);
+        free(scratch);
+        if (k == 0) continue;
+        double eh = max_rel_diff(hs[1], hs[0], T * B * H), eg = max_rel_diff(G[1], G[0], np),
+               ex = max_rel_diff(dx[1], dx[0], T * B * C), e0 = max_rel_diff(dh0[1], dh0[0], B * H);
+        cr_log_info("threads %d: hs %.2e, G %.2e, dx %.2e, dh0 %.2e", threads[k], eh, eg, ex, e0);
+        cr_assert_lt(eh, 1e-5, "threads %d: hs differs by %g", threads[k], eh);
+        cr_assert_lt(eg, 1e-5, "threads %d: G differs by %g", threads[k], eg);
+        cr_assert_lt(ex, 1e-5, "threads %d: dx differs by %g", threads[k], ex);
+        cr_assert_lt(e0, 1e-5, "threads %d: dh0 differs by %g", threads[k], e0);
+        for (int64_t i = 0; i < np; i++)
+            if (i < g.wi.w || i >= g.wh.b + 3 * H)
+                cr_assert_eq(G[1][i], 0.25f, "parameter %lld is not the GRU's", (long long)i);
+    }
+    for (int o = 0; o < 2; o++) free(hs[o]), free(G[o]), free(dx[o]), free(dh0[o]);
+    free(P);
+    free(x);
+    free(h0);
+    free(dhs);
+}
+
+/* The associative scan threaded over the batch computes every lane as one
+ * thread does (exactly), and glam summed over the parts to fp32 rounding. */
+Test(layers, s5_scan_threaded_over_the_batch_equals_one_thread, .init = setup) {
+    enum { T = 21, B = 5, P = 4 };
+    enum { M = B * P, n = T * B * P };
+    vb_rng r;
+    vb_rng_init(&r, 29, 0);
+    float lam[2 * P], x0[2 * M], *v = randn(&r, 2 * n, 1), *gx = randn(&r, 2 * n, 1);
+    for (int p = 0; p < P; p++) {
+        float mag = 0.5f + 0.49f * vb_rng_uniform(&r), ang = 6.28f * vb_rng_uniform(&r);
+        lam[p] = mag * cosf(ang);
+        lam[P + p] = mag * sinf(ang);
+    }
+    for (int64_t i = 0; i < 2 * M; i++) x0[i] = vb_rng_normal(&r);
+    uint8_t reset[T * B];
+    for (int i = 0; i < T * B; i++) reset[i] = vb_rng_uniform(&r) < 0.15f;
+    float *xs[2], *gv[2], glam[2][2 * P], g0[2][2 * M];
+    const int threads[] = {1, 2, 3, 9};
+    for (int k = 0; k < 4; k++) {
+        const int o = k > 0;
+        if (k <= 1) xs[o] = malloc(sizeof(float) * 2 * n), gv[o] = malloc(sizeof(float) * 2 * n);
+        for (int i = 0; i < 2 * P; i++) glam[o][i] = 0.5f;
+        for (int i = 0; i < 2 * M; i++) g0[o][i] = -0.5f;
+        float *scratch = malloc(sizeof(float) * (size_t)vb_s5_assoc_scratch_floats(T, B, P, threads[k]));
+        vb_s5_assoc_forward(xs[o], v, lam, x0, reset, scratch, T, B, P, threads[k]);
+        vb_s5_assoc_backward(gv[o], glam[o], g0[o], gx, xs[o], lam, x0, reset, scratch, T, B, P, threads[k]);
+        free(scratch);
+        if (k == 0) continue;
+        cr_assert_eq(memcmp(xs[1], xs[0], sizeof(float) * 2 * n), 0, "threads %d: xs", threads[k]);
+        cr_assert_eq(memcmp(gv[1], gv[0], sizeof(float) * 2 * n), 0, "threads %d: gv", threads[k]);
+        cr_assert_eq(memcmp(g0[1], g0[0], sizeof g0[0]), 0, "threads %d: gx0", threads[k]);
+        double el = max_rel_diff(glam[1], glam[0], 2 * P);
+        cr_assert_lt(el, 1e-6, "threads %d: glam differs by %g", threads[k], el);
+    }
+    for (int o = 0; o < 2; o++) free(xs[o]), free(gv[o]);
+    free(v);
+    free(gx);
 }

@@ -1,0 +1,21 @@
+/* par — fork-join over a few threads.
+ *
+ * vb_par_run(n, fn, ctx) calls fn(ctx, j) for j = 0 .. n-1: part 0 on the
+ * caller's thread, the others on threads started for the call, and returns
+ * once every part has returned. A thread that cannot be started costs only
+ * speed: its part runs on the caller's thread. Parts must not write the same
+ * memory. Starting a thread costs tens of microseconds, so a part should be
+ * worth a millisecond or more. */
+#ifndef VB_PAR_H
+#define VB_PAR_H
+
+#define VB_PAR_MAX 64
+
+/* n is clamped to [1, VB_PAR_MAX] */
+void vb_par_run(int n, void (*fn)(void *ctx, int j), void *ctx);
+
+/* Rows [*r0, *r1) of part j when `rows` are split into n contiguous parts of
+ * ceil(rows / n) (the last ones may be short or empty). */
+void vb_par_rows(long long rows, int n, int j, long long *r0, long long *r1);
+
+#endif
