@@ -8,7 +8,7 @@
 #   make deps       install the Debian packages the project needs (idempotent)
 #   make fuzz       libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 60)
 #   make gpu-parity the CUDA backend against the CPU reference (skipped without a device)
-#   make bench      the benchmarks (bench/*.c); make bench-peers: the GRU window against JAX/PyTorch
+#   make bench      the benchmarks (bench/*.c); make bench-peers: the GRU window and the planner against JAX/PyTorch
 
 CC      ?= cc
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -178,13 +178,13 @@ test: all $(TEST_BIN) $(GRADCHECK_BIN)
 
 # --- GPU parity (tests/gpu/parity.c) ---------------------------------------
 # The CUDA backend against the CPU reference, op by op and layer by layer.
-# Built from kernels/ and common/nn (with rng, crc32c and fs) by cc and nvcc
+# Built from kernels/ and common/nn (with rng, crc32c, fs and par) by cc and nvcc
 # alone, the CPU GEMM without BLAS: it builds where only the CUDA toolkit is
 # installed. Without a CUDA device it reports itself skipped.
 PARITY_DIR    := build/gpu-parity
 PARITY_CSRC   := tests/gpu/parity.c kernels/cpu/backend_cpu.c kernels/cpu/dists_cpu.c \
                  kernels/cpu/s5_discretize_cpu.c $(wildcard common/nn/*.c) common/base/rng.c \
-                 common/base/crc32c.c common/base/fs.c
+                 common/base/crc32c.c common/base/fs.c common/base/par.c
 PARITY_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -I. \
                  -DVB_NO_CBLAS -DVB_HAVE_CUDA=1 -I$(CUDA_HOME)/include
 
@@ -206,10 +206,10 @@ endif
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
-# Optional: the GRU window against JAX (and PyTorch where its CPU wheels are
-# reachable), installed into build/peers/venv; 3 alternating rounds.
-bench-peers: $(BUILD)/bench/bench_numerics
-	bash bench/peers/run.sh $(BUILD)/bench/bench_numerics 3
+# Optional: the GRU window and the planner call against JAX (and PyTorch where
+# its CPU wheels are reachable), installed into build/peers/venv; 3 alternating rounds.
+bench-peers: $(BUILD)/bench/bench_numerics $(BUILD)/bench/bench_planner
+	bash bench/peers/run.sh $(BUILD)/bench/bench_numerics 3 $(BUILD)/bench/bench_planner
 
 CONFIG ?= configs/gridworld.yaml
 train: deps all
