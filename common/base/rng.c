@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "kernels/math/philox.h"
+#include "kernels/simd_clones.h"
 
 void vb_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
     uint32_t c[4] = {ctr[0], ctr[1], ctr[2], ctr[3]};
@@ -70,7 +71,7 @@ float vb_rng_normal(vb_rng *r) {
 /* FILL_BLOCKS blocks at consecutive counters b0.. into words[4 * FILL_BLOCKS], written
  * structure-of-arrays so that the rounds vectorise across blocks. */
 #define FILL_BLOCKS 16
-static void philox_blocks(const vb_rng *r, uint64_t b0, uint32_t *words) {
+VB_SIMD_CLONES static void philox_blocks(const vb_rng *r, uint64_t b0, uint32_t *words) {
     uint32_t c0[FILL_BLOCKS], c1[FILL_BLOCKS], c2[FILL_BLOCKS], c3[FILL_BLOCKS];
     const uint32_t s0 = (uint32_t)r->stream, s1 = (uint32_t)(r->stream >> 32);
     for (int i = 0; i < FILL_BLOCKS; i++) {
@@ -103,14 +104,22 @@ static void philox_blocks(const vb_rng *r, uint64_t b0, uint32_t *words) {
     }
 }
 
+/* Box-Muller on m pairs of words, a vector of pairs at a time */
+VB_SIMD_CLONES static void normals_of_pairs(float *restrict out, const uint32_t *restrict w1,
+                                             const uint32_t *restrict w2, int m) {
+    for (int j = 0; j < m; j++) out[j] = vb_philox_normal(w1[j], w2[j]);
+}
+
 void vb_rng_normal_fill(vb_rng *r, float *out, int64_t n) {
-    uint32_t words[4 * FILL_BLOCKS];
+    uint32_t words[4 * FILL_BLOCKS], w1[2 * FILL_BLOCKS], w2[2 * FILL_BLOCKS];
     int64_t i = 0;
     while (n - i >= 2 * FILL_BLOCKS) {
         const int o = (int)(r->pos & 3);
         const int m = (4 * FILL_BLOCKS - o) / 2;
         philox_blocks(r, r->pos >> 2, words);
-        for (int j = 0; j < m; j++) out[i++] = vb_philox_normal(words[o + 2 * j], words[o + 2 * j + 1]);
+        for (int j = 0; j < m; j++) w1[j] = words[o + 2 * j], w2[j] = words[o + 2 * j + 1];
+        normals_of_pairs(out + i, w1, w2, m);
+        i += m;
         r->pos += 2 * (uint64_t)m;
     }
     while (i < n) out[i++] = vb_rng_normal(r);

@@ -15,16 +15,11 @@
 #include "../math/dists.h"
 #include "../math/gru.h"
 #include "../math/s5.h"
+#include "../simd_clones.h"
 #include "cpu_ops.h"
 
 /* The elementwise loops that dominate acting are compiled for AVX-512, AVX2
- * and baseline x86-64 and picked at load time. -std=c11 keeps floating-point
- * contraction off, so every clone computes bit-identical results. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define VB_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VB_SIMD_CLONES
-#endif
+ * and baseline x86-64 and picked at load time (simd_clones.h). */
 
 static float *cpu_alloc(int64_t n) { return n > 0 ? calloc((size_t)n, sizeof(float)) : NULL; }
 static void cpu_release(float *p) { free(p); }

@@ -67,9 +67,11 @@ VB_HD float vb_box_muller_logf(float u) {
 
 /* cos(2 pi u) for u in [0, 1), without libm: reduced by symmetry to
  * theta = 2 pi y, y in [0, 1/4], then the cosine series to theta^12 (the rest
- * is below 1e-8); within 2e-7 of double precision (tests/unit/test_kernel_math.c). */
+ * is below 1e-8); within 2e-7 of double precision (tests/unit/test_kernel_math.c).
+ * u + 1/2 is positive, so truncating it is its floor (a conversion vectorises
+ * where floorf may not). */
 VB_HD float vb_box_muller_cos2pi(float u) {
-    float y = fabsf(u - floorf(u + 0.5f));
+    float y = fabsf(u - (float)(int32_t)(u + 0.5f));
     const bool far = y > 0.25f;
     y = far ? 0.5f - y : y;
     const float th = 6.28318530717958647692f * y, t2 = th * th;
