@@ -46,6 +46,8 @@ typedef struct vb_backend {
     void (*download)(float *host_dst, const float *src, int64_t n);
     /* threads for BLAS (0 = one per core) */
     void (*set_threads)(int n);
+    /* BLAS's thread count now (1 where the backend has no BLAS threads) */
+    int (*get_threads)(void);
 
     /* C(M,N) = alpha * op(A) op(B) + beta * C; op(A) is (M,K), op(B) is (K,N) */
     void (*gemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -206,7 +206,7 @@ static const vb_cfg_key schema[] = {
     KSTR(learner, device, "cpu", check_device, "compute device of the learner: cpu or cuda:N (the learner refuses cuda:N in this version: its M-step runs on the CPU backend; docs/performance.md, GPU)"),
     KINT(learner, gpus, "1", 1, 64, "data-parallel learner processes, one per GPU"),
     KINT(learner, threads, "0", 0, 1024,
-         "CPU compute threads (0 = one per core): BLAS's, and the encoder window's over the batch"),
+         "CPU compute threads (0 = one per core): BLAS's; above 1 also the encoder window's over the batch"),
     KINT(learner, port, "5555", 1, 65533, "TCP control port; data and weights use port+1 and port+2"),
     KENUM(learner, optimizer, "adam", optim_choices, "optimiser"),
     KFLT(learner, lr, "0.0003", 0, 10, "learning rate"),

@@ -33,9 +33,15 @@ void vb_par_run(int n, void (*fn)(void *ctx, int j), void *ctx) {
         if (started[j]) pthread_join(th[j], NULL);
 }
 
-void vb_par_rows(long long rows, int n, int j, long long *r0, long long *r1) {
+int vb_par_parts(int threads, int64_t rows) {
+    int64_t n = threads < rows ? threads : rows;
+    if (n > VB_PAR_MAX) n = VB_PAR_MAX;
+    return n < 1 ? 1 : (int)n;
+}
+
+void vb_par_rows(int64_t rows, int n, int j, int64_t *r0, int64_t *r1) {
     if (n < 1) n = 1;
-    const long long per = (rows + n - 1) / n, a = (long long)j * per, b = a + per;
+    const int64_t per = (rows + n - 1) / n, a = (int64_t)j * per, b = a + per;
     *r0 = a < rows ? a : rows;
     *r1 = b < rows ? b : rows;
 }

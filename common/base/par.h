@@ -11,11 +11,17 @@
 
 #define VB_PAR_MAX 64
 
+#include <stdint.h>
+
 /* n is clamped to [1, VB_PAR_MAX] */
 void vb_par_run(int n, void (*fn)(void *ctx, int j), void *ctx);
 
+/* The parts `rows` are split into on `threads` threads: no more than the
+ * rows, nor VB_PAR_MAX, and at least 1. */
+int vb_par_parts(int threads, int64_t rows);
+
 /* Rows [*r0, *r1) of part j when `rows` are split into n contiguous parts of
  * ceil(rows / n) (the last ones may be short or empty). */
-void vb_par_rows(long long rows, int n, int j, long long *r0, long long *r1);
+void vb_par_rows(int64_t rows, int n, int j, int64_t *r0, int64_t *r1);
 
 #endif

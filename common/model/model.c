@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include "../base/carve.h"
+#include "../base/par.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -191,7 +192,7 @@ int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t 
     memset(ws, 0, sizeof *ws);
     ws->T = T;
     ws->N = N;
-    ws->threads = threads < 1 ? 1 : threads;
+    ws->threads = vb_par_parts(threads, N);
     vb_carver c = {0};
     encoder_ws_carve(ws, &c, m, T, N);
     if (!(ws->block = calloc(1, c.off))) return -1;

@@ -113,7 +113,8 @@ typedef struct vb_encoder_ws {
 } vb_encoder_ws;
 
 /* threads > 1 runs the recurrent core's window on that many threads over the
- * batch; with the GRU the backend's BLAS must then run one thread (gru.h). */
+ * batch (gru.h, s5_assoc.h: the result then depends on the count, to float
+ * rounding); the workspace is sized for it. */
 int vb_encoder_ws_init(vb_encoder_ws *ws, const vb_model *m, int64_t T, int64_t N, int threads);
 void vb_encoder_ws_free(vb_encoder_ws *ws);
 /* x (T,N,in), carry0 (N,carry), reset (T,N) or NULL -> o (T,N,hidden) and

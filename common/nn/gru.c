@@ -1,5 +1,6 @@
 #include "gru.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "../base/par.h"
@@ -55,7 +56,7 @@ static int64_t param_base(const vb_gru *g) { return g->wi.w; }
 static int64_t param_span(const vb_gru *g) { return g->wh.b + 3 * g->hidden - g->wi.w; }
 
 int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B, int threads) {
-    const int64_t extra = threads > 1 ? (int64_t)(threads - 1) * param_span(g) : 0;
+    const int64_t extra = (int64_t)(vb_par_parts(threads, B) - 1) * param_span(g);
     return 3 * T * B * g->hidden + 3 * B * g->hidden + 2 * B * g->hidden + extra;
 }
 
@@ -130,18 +131,19 @@ typedef struct window {
     const vb_backend *be;
     const vb_gru *g;
     const float *P;
-    float *G, *hs, *dx, *dh0, *cache, *scratch, *grads; /* grads: part j >= 1's gradients at (j - 1) * span */
-    const float *x, *h0, *dhs;
+    float *G, *hs, *dx, *dh0, *scratch, *grads; /* grads: part j >= 1's gradients at (j - 1) * span */
+    float *cache_out;                           /* forward: the cache it fills */
+    const float *cache, *x, *h0, *dhs;          /* backward: the cache it reads */
     const uint8_t *reset;
     int64_t T, B;
-    int threads;
+    int parts;
 } window;
 
 /* Part j's slab. Parts after the first accumulate into their own zeroed
  * gradient block, so the GRU is rebased to index it from 0 (P too). */
-static int window_slab(const window *w, int j, vb_gru *rebased, slab *s) {
-    long long r0, r1;
-    vb_par_rows(w->B, w->threads, j, &r0, &r1);
+static bool window_slab(const window *w, int j, vb_gru *rebased, slab *s) {
+    int64_t r0, r1;
+    vb_par_rows(w->B, w->parts, j, &r0, &r1);
     *s = (slab){w->be, w->g, w->P, w->G, w->T, w->B, r0, r1 - r0};
     if (j > 0 && w->G) {
         const int64_t base = param_base(w->g);
@@ -158,7 +160,7 @@ static void forward_part(void *ctx, int j) {
     const window *w = ctx;
     vb_gru rebased;
     slab s;
-    if (window_slab(w, j, &rebased, &s)) slab_forward(&s, w->hs, w->x, w->h0, w->reset, w->cache);
+    if (window_slab(w, j, &rebased, &s)) slab_forward(&s, w->hs, w->x, w->h0, w->reset, w->cache_out);
 }
 
 static void backward_part(void *ctx, int j) {
@@ -170,26 +172,26 @@ static void backward_part(void *ctx, int j) {
         slab_backward(&s, w->dx, w->dh0, w->dhs, w->x, w->reset, w->cache, w->scratch);
 }
 
-/* The slabs run one-core GEMMs: BLAS at one thread while they run, and back
- * to the caller's `threads` after. (Any GEMM of the window on BLAS's threads
- * would leave OpenBLAS's workers spinning on the cores the slabs need.) */
-static void run_slabs(const window *w, int threads, void (*part)(void *ctx, int j)) {
-    if (w->threads > 1) w->be->set_threads(1);
-    vb_par_run(w->threads, part, (void *)w);
-    if (w->threads > 1) w->be->set_threads(threads);
+/* The slabs run one-core GEMMs: BLAS at one thread while they run, and at
+ * the count it had after. (Any GEMM of the window on BLAS's threads would
+ * leave OpenBLAS's workers spinning on the cores the slabs need.) */
+static void run_slabs(const window *w, void (*part)(void *ctx, int j)) {
+    const int blas = w->parts > 1 ? w->be->get_threads() : 1;
+    if (w->parts > 1) w->be->set_threads(1);
+    vb_par_run(w->parts, part, (void *)w);
+    if (w->parts > 1) w->be->set_threads(blas);
 }
 
-static int window_threads(const vb_backend *be, int threads, int64_t B) {
+static int window_parts(const vb_backend *be, int threads, int64_t B) {
     /* a device backend runs each op across the device: one part */
-    if (be != vb_backend_cpu() || threads < 1) return 1;
-    return threads > B ? (int)B : threads;
+    return be == vb_backend_cpu() ? vb_par_parts(threads, B) : 1;
 }
 
 void vb_gru_seq_forward(const vb_backend *be, const vb_gru *g, const float *P, float *hs, const float *x,
                         const float *h0, const uint8_t *reset, float *cache, int64_t T, int64_t B, int threads) {
-    window w = {.be = be, .g = g, .P = P, .hs = hs, .x = x, .h0 = h0, .reset = reset, .cache = cache, .T = T,
-                .B = B, .threads = window_threads(be, threads, B)};
-    run_slabs(&w, threads, forward_part);
+    window w = {.be = be, .g = g, .P = P, .hs = hs, .x = x, .h0 = h0, .reset = reset, .cache_out = cache, .T = T,
+                .B = B, .parts = window_parts(be, threads, B)};
+    run_slabs(&w, forward_part);
 }
 
 void vb_gru_seq_backward(const vb_backend *be, const vb_gru *g, const float *P, float *G, float *dx, float *dh0,
@@ -197,11 +199,10 @@ void vb_gru_seq_backward(const vb_backend *be, const vb_gru *g, const float *P, 
                          float *scratch, int64_t T, int64_t B, int threads) {
     const int64_t H = g->hidden;
     window w = {.be = be, .g = g, .P = P, .G = G, .dx = dx, .dh0 = dh0, .dhs = dhs, .x = x, .reset = reset,
-                .cache = (float *)cache, .scratch = scratch, .T = T, .B = B,
-                .threads = window_threads(be, threads, B)};
+                .cache = cache, .scratch = scratch, .T = T, .B = B, .parts = window_parts(be, threads, B)};
     w.grads = scratch + 3 * T * B * H + 5 * B * H;
-    run_slabs(&w, threads, backward_part);
+    run_slabs(&w, backward_part);
     /* the parts' gradients, summed in part order */
     const int64_t base = param_base(g), span = param_span(g);
-    for (int j = 1; j < w.threads; j++) be->axpy(G + base, 1.0f, w.grads + (int64_t)(j - 1) * span, span);
+    for (int j = 1; j < w.parts; j++) be->axpy(G + base, 1.0f, w.grads + (int64_t)(j - 1) * span, span);
 }

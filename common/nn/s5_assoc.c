@@ -5,7 +5,7 @@
 #include "kernels/math/s5.h"
 
 int64_t vb_s5_assoc_scratch_floats(int64_t T, int64_t B, int64_t P, int threads) {
-    return 2 * T * B * P + (threads > 1 ? (int64_t)(threads - 1) * 2 * P : 0);
+    return 2 * T * B * P + (int64_t)(vb_par_parts(threads, B) - 1) * 2 * P;
 }
 
 /* Inclusive scan over t of the elements (a, v) held in planes a (2,T,M) and
@@ -32,19 +32,19 @@ typedef struct job {
     const float *v, *gx, *xs_in, *lam, *x0; /* xs_in: the forward's states, read by the backward */
     const uint8_t *reset;
     int64_t T, B, P;
-    int threads;
+    int parts;
 } job;
 
 static void forward_part(void *ctx, int j) {
-    const job *w = ctx;
-    const int64_t T = w->T, B = w->B, P = w->P, M = B * P, n = T * M;
-    const float *lam = w->lam, *v = w->v, *x0 = w->x0;
-    float *a = w->a, *xs = w->xs;
-    long long b0, b1;
-    vb_par_rows(B, w->threads, j, &b0, &b1);
+    const job *jb = ctx;
+    const int64_t T = jb->T, B = jb->B, P = jb->P, M = B * P, n = T * M;
+    const float *lam = jb->lam, *v = jb->v, *x0 = jb->x0;
+    float *a = jb->a, *xs = jb->xs;
+    int64_t b0, b1;
+    vb_par_rows(B, jb->parts, j, &b0, &b1);
     for (int64_t t = 0; t < T; t++)
         for (int64_t b = b0; b < b1; b++) {
-            const int rs = w->reset && w->reset[t * B + b];
+            const int rs = jb->reset && jb->reset[t * B + b];
             for (int64_t p = 0; p < P; p++) {
                 const int64_t i = t * M + b * P + p;
                 a[i] = rs ? 0.0f : lam[p];
@@ -67,21 +67,21 @@ static void forward_part(void *ctx, int j) {
 void vb_s5_assoc_forward(float *xs, const float *v, const float *lam, const float *x0, const uint8_t *reset,
                          float *scratch, int64_t T, int64_t B, int64_t P, int threads) {
     job w = {.xs = xs, .a = scratch, .v = v, .lam = lam, .x0 = x0, .reset = reset, .T = T, .B = B, .P = P,
-             .threads = threads < 1 ? 1 : threads > B ? (int)B : threads};
-    vb_par_run(w.threads, forward_part, &w);
+             .parts = vb_par_parts(threads, B)};
+    vb_par_run(w.parts, forward_part, &w);
 }
 
 static void backward_part(void *ctx, int j) {
-    const job *w = ctx;
-    const int64_t T = w->T, B = w->B, P = w->P, M = B * P, n = T * M;
-    const float *lam = w->lam, *gx = w->gx, *xs = w->xs_in, *x0 = w->x0;
-    const uint8_t *reset = w->reset;
-    float *a = w->a, *gv = w->gv, *gx0 = w->gx0;
-    float *glam = j == 0 ? w->glam : w->glam_parts + (int64_t)(j - 1) * 2 * P;
+    const job *jb = ctx;
+    const int64_t T = jb->T, B = jb->B, P = jb->P, M = B * P, n = T * M;
+    const float *lam = jb->lam, *gx = jb->gx, *xs = jb->xs_in, *x0 = jb->x0;
+    const uint8_t *reset = jb->reset;
+    float *a = jb->a, *gv = jb->gv, *gx0 = jb->gx0;
+    float *glam = j == 0 ? jb->glam : jb->glam_parts + (int64_t)(j - 1) * 2 * P;
     if (j > 0)
         for (int64_t p = 0; p < 2 * P; p++) glam[p] = 0.0f;
-    long long b0, b1;
-    vb_par_rows(B, w->threads, j, &b0, &b1);
+    int64_t b0, b1;
+    vb_par_rows(B, jb->parts, j, &b0, &b1);
     /* lambda_t = gx_t + conj(a_{t+1}) lambda_{t+1}: element t is
      * (conj(a_{t+1}), gx_t), with a_T = 0 */
     for (int64_t t = 0; t < T; t++)
@@ -124,8 +124,8 @@ void vb_s5_assoc_backward(float *gv, float *glam, float *gx0, const float *gx, c
                           int threads) {
     job w = {.xs_in = xs, .gv = gv, .glam = glam, .gx0 = gx0, .a = scratch,
              .glam_parts = scratch + 2 * T * B * P, .gx = gx, .lam = lam, .x0 = x0, .reset = reset, .T = T,
-             .B = B, .P = P, .threads = threads < 1 ? 1 : threads > B ? (int)B : threads};
-    vb_par_run(w.threads, backward_part, &w);
-    for (int j = 1; j < w.threads; j++)
+             .B = B, .P = P, .parts = vb_par_parts(threads, B)};
+    vb_par_run(w.parts, backward_part, &w);
+    for (int j = 1; j < w.parts; j++)
         for (int64_t p = 0; p < 2 * P; p++) glam[p] += w.glam_parts[(int64_t)(j - 1) * 2 * P + p];
 }

@@ -17,15 +17,17 @@
  * (T, B) or NULL.
  *
  * Threaded over the batch: with threads > 1 the B rows' lanes are split into
- * `threads` contiguous parts, each scanned on its own thread (no shared
- * writes); the backward's glam is summed over the parts in a fixed order. */
+ * min(threads, B, VB_PAR_MAX) contiguous parts, each scanned on its own
+ * thread (no shared writes): the states and their gradients are those of one
+ * thread bit for bit, and glam, summed over the parts in part order, equal to
+ * float rounding. */
 #ifndef VB_S5_ASSOC_H
 #define VB_S5_ASSOC_H
 
 #include <stdint.h>
 
 /* Scratch floats of either direction on `threads` threads: 2 T B P, and 2 P
- * for each thread after the first. */
+ * for each part after the first. */
 int64_t vb_s5_assoc_scratch_floats(int64_t T, int64_t B, int64_t P, int threads);
 /* xs (T,B,P) from v, lam_bar, x0 and resets. */
 void vb_s5_assoc_forward(float *xs, const float *v, const float *lam_bar, const float *x0, const uint8_t *reset,

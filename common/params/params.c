@@ -2,7 +2,6 @@
 #include "params.h"
 
 #include <stdio.h>
-#include <unistd.h>
 
 #include "../envs/env_check.h"
 
@@ -43,12 +42,6 @@ vb_planner_cfg vb_planner_cfg_from(const vb_config *cfg, bool explore) {
     return c;
 }
 
-/* learner.threads 0: one per core, as BLAS counts them */
-static int online_cores(void) {
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
     const int algo = cfg->run.algo;
     vb_learning_cfg p = {
@@ -74,7 +67,9 @@ vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
         .elbo_warmup = cfg->learner.elbo_warmup_updates,
         .state_pairs = cfg->learner.state_pairs,
         .refresh_carry = cfg->learner.refresh_carry,
-        .threads = cfg->learner.threads > 0 ? (int)cfg->learner.threads : online_cores(),
+        /* the window's slabs follow the config, never the machine (0, one BLAS thread per core:
+         * one slab), so that a run's results do not depend on where it runs */
+        .threads = cfg->learner.threads > 1 ? (int)cfg->learner.threads : 1,
         .optim = vb_optim_defaults(),
         .seed = (uint64_t)cfg->run.seed,
     };

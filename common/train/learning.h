@@ -44,7 +44,7 @@ typedef struct vb_learning_cfg {
     int64_t elbo_warmup;         /* updates of the ELBO alone before RL starts (belief agents) */
     int64_t state_pairs;         /* learned dynamics: transitions the state head decodes per row */
     bool refresh_carry;
-    int threads;                 /* the learner's cores: BLAS's threads, and the encoder window's over the batch */
+    int threads;                 /* the encoder window's slabs over the batch (1: one unroll) */
     vb_optim_cfg optim;
     uint64_t seed;
 } vb_learning_cfg;

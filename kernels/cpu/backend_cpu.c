@@ -32,6 +32,7 @@ static void cpu_set_threads(int n) {
     if (n <= 0) n = openblas_get_num_procs();
     openblas_set_num_threads(n);
 }
+static int cpu_get_threads(void) { return openblas_get_num_threads(); }
 
 static void cpu_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                      int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -43,6 +44,7 @@ static void cpu_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
 /* Without a BLAS (the GPU parity program on a machine with only the CUDA
  * toolkit): the definition, summed in double. */
 static void cpu_set_threads(int n) { (void)n; }
+static int cpu_get_threads(void) { return 1; }
 
 static void cpu_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                      int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -230,6 +232,7 @@ static const vb_backend cpu_backend = {
     .upload = cpu_upload,
     .download = cpu_download,
     .set_threads = cpu_set_threads,
+    .get_threads = cpu_get_threads,
     .gemm = cpu_gemm,
     .bias_fill = cpu_bias_fill,
     .bias_grad = cpu_bias_grad,

@@ -85,6 +85,7 @@ static void cuda_copy(float *dst, const float *src, int64_t n) {
     VB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, vb__cuda.stream));
 }
 static void cuda_set_threads(int n) { (void)n; }
+static int cuda_get_threads(void) { return 1; }
 
 // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS
 // gets the operands swapped, with the same leading dimensions. FP32 math
@@ -103,6 +104,7 @@ static const vb_backend cuda_backend = {
     .upload = cuda_upload,
     .download = cuda_download,
     .set_threads = cuda_set_threads,
+    .get_threads = cuda_get_threads,
     .gemm = cuda_gemm,
     .bias_fill = vb__cuda_bias_fill,
     .bias_grad = vb__cuda_bias_grad,

@@ -10,6 +10,7 @@
 #include "common/nn/linear.h"
 #include "common/nn/s5.h"
 #include "common/nn/s5_assoc.h"
+#include "common/base/par.h"
 #include "common/base/rng.h"
 #include "kernels/backend.h"
 
@@ -357,4 +358,47 @@ Test(layers, s5_scan_threaded_over_the_batch_equals_one_thread, .init = setup) {
     for (int o = 0; o < 2; o++) free(xs[o]), free(gv[o]);
     free(v);
     free(gx);
+}
+
+/* The threaded GRU window as the learner calls it (no dx, no dh0), with more
+ * threads than VB_PAR_MAX over more rows than that: every row is computed,
+ * the gradients equal one thread's, and BLAS's thread count is what it was. */
+Test(layers, gru_window_threaded_without_dx_and_beyond_the_part_limit, .init = setup) {
+    enum { C = 2, H = 3, B = 70, T = 4 };
+    vb_rng r;
+    vb_rng_init(&r, 31, 0);
+    vb_layout lay;
+    vb_layout_init(&lay);
+    vb_gru g;
+    cr_assert_eq(vb_gru_layout(&g, &lay, "gru", C, H), 0);
+    const int64_t np = lay.total;
+    float *P = randn(&r, np, 0.5f), *x = randn(&r, T * B * C, 1), *h0 = randn(&r, B * H, 1),
+          *dhs = randn(&r, T * B * H, 1);
+    float *hs[2], *G[2];
+    const int threads[2] = {1, VB_PAR_MAX + 36};
+    be->set_threads(2);
+    const int blas = be->get_threads();
+    for (int o = 0; o < 2; o++) {
+        hs[o] = malloc(sizeof(float) * T * B * H);
+        for (int64_t i = 0; i < T * B * H; i++) hs[o][i] = NAN; /* a row left out stays NaN */
+        G[o] = calloc((size_t)np, sizeof(float));
+        float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
+        float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B, threads[o]), sizeof(float));
+        vb_gru_seq_forward(be, &g, P, hs[o], x, h0, NULL, cache, T, B, threads[o]);
+        vb_gru_seq_backward(be, &g, P, G[o], NULL, NULL, dhs, x, NULL, cache, scratch, T, B, threads[o]);
+        cr_assert_eq(be->get_threads(), blas, "threads %d left BLAS at %d threads, not %d", threads[o],
+                     be->get_threads(), blas);
+        free(cache);
+        free(scratch);
+    }
+    for (int64_t i = 0; i < T * B * H; i++) cr_assert(isfinite(hs[1][i]), "row %lld not computed", (long long)(i / H));
+    double eh = max_rel_diff(hs[1], hs[0], T * B * H), eg = max_rel_diff(G[1], G[0], np);
+    cr_assert_lt(eh, 1e-5, "hs differs by %g", eh);
+    cr_assert_lt(eg, 1e-5, "G differs by %g", eg);
+    be->set_threads(0);
+    for (int o = 0; o < 2; o++) free(hs[o]), free(G[o]);
+    free(P);
+    free(x);
+    free(h0);
+    free(dhs);
 }
