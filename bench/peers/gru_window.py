@@ -15,19 +15,8 @@ Usage: gru_window.py --threads N [--seconds S]; run it pinned to N cores
 (taskset), as make bench-peers does."""
 import argparse
 import sys
-import time
 
-
-def timed(fn, seconds):
-    fn()  # compile / warm up
-    fn()
-    reps, t0 = 0, time.perf_counter()
-    while True:
-        fn()
-        reps += 1
-        dt = time.perf_counter() - t0
-        if dt >= seconds:
-            return reps / dt
+from peer_timing import timed
 
 
 def torch_peers(H, B, T, threads, seconds):

@@ -56,25 +56,14 @@ import collections
 import math
 import os
 import sys
-import time
 import types
 
 import numpy as np
 
+from peer_timing import timed
+
 B, D = 64, 4
 BUDGETS = {16: 4, 64: 16}  # K -> K_Omega, bench_planner's two budgets
-
-
-def timed(fn, seconds):
-    fn()  # compile / warm up
-    fn()
-    reps, t0 = 0, time.perf_counter()
-    while True:
-        fn()
-        reps += 1
-        dt = time.perf_counter() - t0
-        if dt >= seconds:
-            return reps / dt
 
 
 def read_config(path):
