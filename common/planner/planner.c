@@ -2,13 +2,12 @@
  *
  * Threads: with planner.threads T > 1 the B environments are split into T
  * contiguous blocks, each with its own search and simulator (workspaces
- * sized for its share of max_B), run on T threads (the caller's and T - 1
- * started for the step). Environments never interact in a planner step, and
+ * sized for its share of max_B), run on T threads (vb_par_run: the caller's
+ * and T - 1 started for the step). Environments never interact in a planner step, and
  * env b draws only from rng[b], so block j computes exactly what a one-thread
  * planner run on its envs alone would: no shared writes, no locks. */
 #include "planner.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -90,24 +89,21 @@ static vb_planner_root root_from(const vb_model_dims *d, const vb_planner_root *
     return o;
 }
 
-static void run_block(block *b) {
+/* part j of vb_par_run: block j */
+static void run_block(void *ctx, int j) {
+    block *b = &((vb_planner *)ctx)->blk[j];
     if (b->n <= 0) return;
     vb_plan_sim sim = vb_belief_sim_bind(b->sim, b->P, &b->root);
     vb_smc_run(b->search, &sim, b->n, b->rng, b->q, b->v);
 }
 
-static void *run_block_thread(void *arg) {
-    run_block(arg);
-    return NULL;
-}
-
 void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, int64_t B, vb_rng *rng, float *q,
                     float *v) {
-    const int64_t T = p->nblocks;
-    const int64_t per = (B + T - 1) / T; /* blocks of ceil(B / T): any empty ones last */
-    for (int64_t j = 0; j < T; j++) {
+    const int T = (int)p->nblocks;
+    for (int j = 0; j < T; j++) {
         block *b = &p->blk[j];
-        const int64_t b0 = j * per < B ? j * per : B, b1 = (j + 1) * per < B ? (j + 1) * per : B;
+        int64_t b0, b1; /* blocks of ceil(B / T): any empty ones last */
+        vb_par_rows(B, T, j, &b0, &b1);
         b->P = P;
         b->b0 = b0;
         b->n = b1 - b0;
@@ -116,16 +112,7 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
         b->q = q + b0 * p->A;
         b->v = v + b0;
     }
-    if (T == 1) return run_block(&p->blk[0]);
-    pthread_t th[VB_PLANNER_MAX_THREADS];
-    int started[VB_PLANNER_MAX_THREADS];
-    for (int64_t j = 1; j < T; j++) {
-        started[j] = pthread_create(&th[j], NULL, run_block_thread, &p->blk[j]) == 0;
-        if (!started[j]) run_block(&p->blk[j]); /* no thread to be had: run it here */
-    }
-    run_block(&p->blk[0]);
-    for (int64_t j = 1; j < T; j++)
-        if (started[j]) pthread_join(th[j], NULL);
+    vb_par_run(T, run_block, p);
 }
 
 /* the block holding env b of the last run */

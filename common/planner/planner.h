@@ -12,12 +12,14 @@
 #include "../envs/env.h"
 #include "belief_sim.h"
 #include "../model/model.h"
+#include "../base/par.h"
 #include "smc.h"
 
 typedef struct vb_planner vb_planner;
 
-/* Most threads a planner runs (cfg->threads is capped to this and to max_B). */
-#define VB_PLANNER_MAX_THREADS 64
+/* Most threads a planner runs (cfg->threads is capped to this and to max_B):
+ * its blocks run through par.h's fork-join. */
+#define VB_PLANNER_MAX_THREADS VB_PAR_MAX
 
 /* A planner for up to max_B environments, on cfg->threads threads (the
  * environments split into that many blocks; with more than one, BLAS is set
