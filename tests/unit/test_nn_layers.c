@@ -263,6 +263,27 @@ Test(layers, s5_associative_scan_equals_the_fold, .init = setup) {
     free(scratch);
 }
 
+/* Random parameters for a layout and the inputs of a GRU window: x (T,B,C),
+ * h0 (B,H) and the output gradient dhs (T,B,H), drawn in that order. */
+typedef struct gru_case {
+    int64_t np;
+    float *P, *x, *h0, *dhs;
+} gru_case;
+static gru_case gru_case_draw(vb_rng *r, const vb_layout *lay, int64_t T, int64_t B, int64_t C, int64_t H) {
+    gru_case c = {.np = lay->total};
+    c.P = randn(r, c.np, 0.5f);
+    c.x = randn(r, T * B * C, 1);
+    c.h0 = randn(r, B * H, 1);
+    c.dhs = randn(r, T * B * H, 1);
+    return c;
+}
+static void gru_case_free(gru_case *c) {
+    free(c->P);
+    free(c->x);
+    free(c->h0);
+    free(c->dhs);
+}
+
 /* The GRU window threaded over the batch (2, 3 and more threads than rows)
  * equals the one-thread unroll: outputs, input and carry gradients, and the
  * GRU's parameter gradients, with parameters on either side of the GRU in
@@ -278,9 +299,9 @@ Test(layers, gru_window_threaded_over_the_batch_equals_one_thread, .init = setup
     cr_assert_eq(vb_linear_layout(&before, &lay, "before", 2, 3, 1), 0);
     cr_assert_eq(vb_gru_layout(&g, &lay, "gru", C, H), 0);
     cr_assert_eq(vb_linear_layout(&after, &lay, "after", 3, 2, 1), 0);
-    const int64_t np = lay.total;
-    float *P = randn(&r, np, 0.5f), *x = randn(&r, T * B * C, 1), *h0 = randn(&r, B * H, 1),
-          *dhs = randn(&r, T * B * H, 1);
+    gru_case c = gru_case_draw(&r, &lay, T, B, C, H);
+    const int64_t np = c.np;
+    const float *P = c.P, *x = c.x, *h0 = c.h0, *dhs = c.dhs;
     uint8_t reset[T * B];
     for (int i = 0; i < T * B; i++) reset[i] = vb_rng_uniform(&r) < 0.2f;
     float *hs[2], *G[2], *dx[2], *dh0[2];
@@ -315,10 +336,7 @@ Test(layers, gru_window_threaded_over_the_batch_equals_one_thread, .init = setup
                 cr_assert_eq(G[1][i], 0.25f, "parameter %lld is not the GRU's", (long long)i);
     }
     for (int o = 0; o < 2; o++) free(hs[o]), free(G[o]), free(dx[o]), free(dh0[o]);
-    free(P);
-    free(x);
-    free(h0);
-    free(dhs);
+    gru_case_free(&c);
 }
 
 /* The associative scan threaded over the batch computes every lane as one
@@ -371,9 +389,9 @@ Test(layers, gru_window_threaded_without_dx_and_beyond_the_part_limit, .init = s
     vb_layout_init(&lay);
     vb_gru g;
     cr_assert_eq(vb_gru_layout(&g, &lay, "gru", C, H), 0);
-    const int64_t np = lay.total;
-    float *P = randn(&r, np, 0.5f), *x = randn(&r, T * B * C, 1), *h0 = randn(&r, B * H, 1),
-          *dhs = randn(&r, T * B * H, 1);
+    gru_case c = gru_case_draw(&r, &lay, T, B, C, H);
+    const int64_t np = c.np;
+    const float *P = c.P, *x = c.x, *h0 = c.h0, *dhs = c.dhs;
     float *hs[2], *G[2];
     const int threads[2] = {1, VB_PAR_MAX + 36};
     be->set_threads(2);
@@ -397,8 +415,5 @@ Test(layers, gru_window_threaded_without_dx_and_beyond_the_part_limit, .init = s
     cr_assert_lt(eg, 1e-5, "G differs by %g", eg);
     be->set_threads(0);
     for (int o = 0; o < 2; o++) free(hs[o]), free(G[o]);
-    free(P);
-    free(x);
-    free(h0);
-    free(dhs);
+    gru_case_free(&c);
 }
