@@ -308,15 +308,16 @@ size_t vb_msg_weights_max_size(const vb_layout *l) {
 }
 
 /* protobuf-c hands a bytes field to the buffer's append as one call with the
- * field's data pointer: the arena field carries a sentinel pointer, and
- * its bytes are written as the blob (header, then the floats) straight into
- * the message, so the floats are copied once. */
+ * field's data pointer: the arena field carries a sentinel pointer, and the
+ * blob is written there by vb_arena_to_blob, which copies the floats and
+ * takes their CRC in one pass, then fills in the header. No field before
+ * the arena depends on that CRC, so the parameters are read exactly once. */
 static const uint8_t BLOB_SENTINEL;
 typedef struct blob_writer {
     ProtobufCBuffer base;
     uint8_t *at, *end;
-    bool overflow;          /* protobuf-c wrote more than get_packed_size said */
-    const uint8_t *header;  /* the blob's header, VB_ARENA_BLOB_HEADER bytes */
+    bool overflow; /* protobuf-c wrote more than get_packed_size said */
+    const vb_layout *l;
     const float *P;
 } blob_writer;
 
@@ -326,35 +327,26 @@ static void blob_append(ProtobufCBuffer *b, size_t len, const uint8_t *data) {
         w->overflow = true;
         return;
     }
-    if (data == &BLOB_SENTINEL) {
-        memcpy(w->at, w->header, VB_ARENA_BLOB_HEADER);
-        memcpy(w->at + VB_ARENA_BLOB_HEADER, w->P, len - VB_ARENA_BLOB_HEADER);
-    } else if (len) {
-        memcpy(w->at, data, len);
-    }
+    if (data == &BLOB_SENTINEL) vb_arena_to_blob(w->l, w->P, w->at);
+    else if (len) memcpy(w->at, data, len);
     w->at += len;
 }
 
 int vb_msg_pack_weights(const char *run_id, uint64_t seq, const vb_layout *l, const float *P, uint64_t version,
                         void **buf, size_t *len) {
-    size_t blen = (size_t)vb_arena_blob_size(l);
     vb_msg e = VB__ENVELOPE__INIT;
     Vb__Weights w = VB__WEIGHTS__INIT;
     vb_msg_header(&e, run_id, NULL, seq);
-    uint8_t header[VB_ARENA_BLOB_HEADER];
-    uint32_t payload_crc = vb_crc32c(0, P, blen - VB_ARENA_BLOB_HEADER);
-    vb_arena_blob_header(l, payload_crc, header);
     w.version = version;
     w.arena.data = (uint8_t *)&BLOB_SENTINEL;
-    w.arena.len = blen;
-    w.crc32c = vb_arena_blob_crc(header, blen, payload_crc);
+    w.arena.len = (size_t)vb_arena_blob_size(l);
     w.layout_hash = vb_layout_hash(l);
     e.body_case = VB__ENVELOPE__BODY_WEIGHTS;
     e.weights = &w;
     size_t n = vb__envelope__get_packed_size(&e);
     uint8_t *b = malloc(n);
     if (!b) return -1;
-    blob_writer bw = {.base = {.append = blob_append}, .at = b, .end = b + n, .header = header, .P = P};
+    blob_writer bw = {.base = {.append = blob_append}, .at = b, .end = b + n, .l = l, .P = P};
     vb__envelope__pack_to_buffer(&e, &bw.base);
     if (bw.overflow || bw.at != bw.end) {
         free(b);
@@ -373,13 +365,9 @@ int vb_msg_read_weights(const Vb__Weights *m, const vb_layout *l, float *P, char
     size_t blen = (size_t)vb_arena_blob_size(l);
     if (m->arena.len != blen)
         return snprintf(why, why_len, "weights of %zu bytes (the arena needs %zu)", m->arena.len, blen), -1;
-    /* one pass over the weights for the message's CRC, the arena's and the
-     * finite check; the copy is the second */
-    vb_arena_scan scan = vb_arena_blob_scan(m->arena.data, m->arena.len);
-    uint32_t crc = vb_arena_blob_crc(m->arena.data, m->arena.len, scan.payload_crc);
-    if (crc != m->crc32c) return snprintf(why, why_len, "weights CRC-32C %08x does not match (%08x)", m->crc32c, crc), -1;
+    /* one pass: each block copied with its CRC and checked for NaN and infinity in L1 */
     char err[256];
-    if (vb_arena_from_blob_scanned(l, m->arena.data, m->arena.len, &scan, P, "weights", err, sizeof err) != 0)
+    if (vb_arena_from_blob_staged(l, m->arena.data, m->arena.len, P, "weights", err, sizeof err) != 0)
         return snprintf(why, why_len, "%s", err), -1;
     return 0;
 }

@@ -26,7 +26,7 @@
 #include "proto/varibased.pb-c.h"
 
 enum {
-    VB_PROTOCOL_VERSION = 1,
+    VB_PROTOCOL_VERSION = 2,
     VB_MSG_MAX_ID = 64,            /* bytes of run_id and actor_id */
     VB_MSG_MAX_NAME = 64,          /* bytes of Register.name and .device */
     VB_MSG_MAX_HOST = 255,         /* bytes of Register.host */
@@ -93,9 +93,10 @@ size_t vb_msg_weights_max_size(const vb_layout *l);
 /* Pack parameters P (layout l) as version `version`. 0, or -1 (out of memory). */
 int vb_msg_pack_weights(const char *run_id, uint64_t seq, const vb_layout *l, const float *P, uint64_t version,
                         void **buf, size_t *len);
-/* Check received weights against layout l (layout hash, blob size, CRC of
- * the message and of the blob) and copy them into P (l->total floats). 0, or
- * -1 with why and P untouched. */
+/* Check received weights against layout l (layout hash, blob size, the
+ * blob's header and payload CRCs, no NaN or infinity) while copying them into
+ * P (l->total floats), in one pass. 0, or -1 with why; P is a staging buffer,
+ * whose contents are unspecified after a refusal (vb_arena_from_blob_staged). */
 int vb_msg_read_weights(const Vb__Weights *m, const vb_layout *l, float *P, char *why, size_t why_len);
 
 #endif

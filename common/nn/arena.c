@@ -144,38 +144,32 @@ static int64_t first_nonfinite(const unsigned char *p, int64_t n) {
     return -1;
 }
 
-uint32_t vb_arena_blob_crc(const void *blob, size_t len, uint32_t payload_crc) {
-    if (len < HEADER) return vb_crc32c(0, blob, len);
-    return vb_crc32c_combine(vb_crc32c(0, blob, HEADER), payload_crc, len - HEADER);
+/* A payload block small enough to stay in the L1 cache between its CRC's
+ * read (or copy) and the finite check's. */
+enum { SCAN_BLOCK = 24576 };
+
+static void scan_block(vb_arena_scan *sc, const unsigned char *p, size_t at, size_t m) {
+    if (sc->first_nonfinite >= 0) return;
+    int64_t j = first_nonfinite(p, (int64_t)(m / sizeof(float)));
+    if (j >= 0) sc->first_nonfinite = (int64_t)(at / sizeof(float)) + j;
 }
 
 vb_arena_scan vb_arena_blob_scan(const void *blob, size_t len) {
-    /* blocks small enough to stay in the L1 cache between the CRC's read and the check's */
-    enum { BLOCK = 24576 };
     vb_arena_scan sc = {0, -1};
     if (len < HEADER) return sc;
     const unsigned char *p = (const unsigned char *)blob + HEADER;
     const size_t n = len - HEADER;
-    for (size_t at = 0; at < n; at += BLOCK) {
-        size_t m = n - at < BLOCK ? n - at : BLOCK;
+    for (size_t at = 0; at < n; at += SCAN_BLOCK) {
+        size_t m = n - at < SCAN_BLOCK ? n - at : SCAN_BLOCK;
         sc.payload_crc = vb_crc32c(sc.payload_crc, p + at, m);
-        if (sc.first_nonfinite < 0) {
-            int64_t j = first_nonfinite(p + at, (int64_t)(m / sizeof(float)));
-            if (j >= 0) sc.first_nonfinite = (int64_t)(at / sizeof(float)) + j;
-        }
+        scan_block(&sc, p + at, at, m);
     }
     return sc;
 }
 
-int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
-                       char *err, size_t err_len) {
-    vb_arena_scan sc = vb_arena_blob_scan(blob, len);
-    return vb_arena_from_blob_scanned(l, blob, len, &sc, data, origin, err, err_len);
-}
-
-int vb_arena_from_blob_scanned(const vb_layout *l, const void *blob, size_t len, const vb_arena_scan *scan, float *data,
-                               const char *origin, char *err, size_t err_len) {
-    const unsigned char *h = blob;
+/* Everything a blob's header says, checked against the layout and the blob's length. */
+static int check_header(const vb_layout *l, const unsigned char *h, size_t len, const char *origin, char *err,
+                        size_t err_len) {
     if (len < HEADER) return snprintf(err, err_len, "%s: %zu bytes is too short for an arena header", origin, len), -1;
     if (memcmp(h, MAGIC, 8) != 0) return snprintf(err, err_len, "%s: not a varibased arena (bad magic)", origin), -1;
     if (get_u32(h + 32) != vb_crc32c(0, h, 32))
@@ -192,9 +186,15 @@ int vb_arena_from_blob_scanned(const vb_layout *l, const void *blob, size_t len,
     if (n != (uint64_t)l->total || len != HEADER + (size_t)n * sizeof(float))
         return snprintf(err, err_len, "%s: size mismatch (%zu bytes for %llu floats, expected %lld floats)", origin,
                         len, (unsigned long long)n, (long long)l->total), -1;
+    return 0;
+}
+
+/* The payload's scan against the header: its CRC, then no NaN or infinity
+ * (a valid CRC over NaN is still NaN: non-finite values are never loaded). */
+static int check_payload(const vb_layout *l, const unsigned char *h, const vb_arena_scan *scan, const char *origin,
+                         char *err, size_t err_len) {
     if (get_u32(h + 12) != scan->payload_crc)
         return snprintf(err, err_len, "%s: arena payload is corrupted (CRC mismatch)", origin), -1;
-    /* a valid CRC over NaN is still NaN: non-finite values are never loaded */
     int64_t j = scan->first_nonfinite;
     if (j >= 0) {
         float v;
@@ -202,8 +202,34 @@ int vb_arena_from_blob_scanned(const vb_layout *l, const void *blob, size_t len,
         return snprintf(err, err_len, "%s: %s holds a non-finite value (%g at float %lld); refusing weights "
                         "that diverged", origin, tensor_at(l, j), (double)v, (long long)j), -1;
     }
+    return 0;
+}
+
+int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
+                       char *err, size_t err_len) {
+    const unsigned char *h = blob;
+    if (check_header(l, h, len, origin, err, err_len) != 0) return -1;
+    vb_arena_scan sc = vb_arena_blob_scan(blob, len);
+    if (check_payload(l, h, &sc, origin, err, err_len) != 0) return -1;
     memcpy(data, h + HEADER, len - HEADER);
     return 0;
+}
+
+int vb_arena_from_blob_staged(const vb_layout *l, const void *blob, size_t len, float *stage, const char *origin,
+                              char *err, size_t err_len) {
+    const unsigned char *h = blob;
+    if (check_header(l, h, len, origin, err, err_len) != 0) return -1;
+    /* each block copied with its CRC, then checked where it landed, in L1 */
+    vb_arena_scan sc = {0, -1};
+    const unsigned char *p = h + HEADER;
+    unsigned char *d = (unsigned char *)stage;
+    const size_t n = len - HEADER;
+    for (size_t at = 0; at < n; at += SCAN_BLOCK) {
+        size_t m = n - at < SCAN_BLOCK ? n - at : SCAN_BLOCK;
+        sc.payload_crc = vb_crc32c_copy(sc.payload_crc, d + at, p + at, m);
+        scan_block(&sc, d + at, at, m);
+    }
+    return check_payload(l, h, &sc, origin, err, err_len);
 }
 
 const char *vb_arena_first_nonfinite(const vb_layout *l, const float *data) {

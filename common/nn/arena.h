@@ -74,15 +74,12 @@ typedef struct vb_arena_scan {
     int64_t first_nonfinite;
 } vb_arena_scan;
 vb_arena_scan vb_arena_blob_scan(const void *blob, size_t len);
-/* vb_arena_from_blob with the payload already scanned by the caller, so
- * that a receiver reads the payload once for its message's checksum, the
- * arena's and the finite check, and once more to copy it. */
-int vb_arena_from_blob_scanned(const vb_layout *l, const void *blob, size_t len, const vb_arena_scan *scan, float *data,
-                               const char *origin, char *err, size_t err_len);
-/* CRC-32C of the whole blob (header + payload) from the payload's CRC,
- * reading only the header: vb_crc32c(0, blob, len) without a pass over the
- * payload. */
-uint32_t vb_arena_blob_crc(const void *blob, size_t len, uint32_t payload_crc);
+/* vb_arena_from_blob in one pass over the payload: each block is copied into
+ * stage with its CRC and checked for NaN and infinity where it landed. What
+ * is refused may already be partly copied, so stage is a staging buffer
+ * (its contents are unspecified after an error), never weights in use. */
+int vb_arena_from_blob_staged(const vb_layout *l, const void *blob, size_t len, float *stage, const char *origin,
+                              char *err, size_t err_len);
 /* Where the first NaN or infinity of data (l->total floats) is ("tensor
  * 'NAME'", or the alignment padding), or NULL when all of it is finite. Loads refuse non-finite values (vb_arena_from_blob), and
  * the learner never publishes or checkpoints them. */

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/base/crc32c.h"
 #include "common/base/rng.h"
 #include "common/model/model.h"
 #include "common/net/messages.h"
@@ -51,7 +50,6 @@ static void pack_weights_copying(const vb_layout *l, const float *P, void **buf,
     w.version = 17;
     w.arena.data = blob;
     w.arena.len = blen;
-    w.crc32c = vb_crc32c(0, blob, blen);
     w.layout_hash = vb_layout_hash(l);
     e.body_case = VB__ENVELOPE__BODY_WEIGHTS;
     e.weights = &w;

@@ -159,3 +159,56 @@ Test(arena, scan_finds_the_first_nonfinite_float_anywhere) {
     free(b);
     free(blob);
 }
+
+/* The one-pass staged read accepts what vb_arena_from_blob accepts, with the
+ * same floats, and refuses what it refuses, with the same message: a
+ * corrupted header or payload byte and a NaN or infinity on either side of
+ * a block boundary (the copy's blocks are 6 144 floats). */
+Test(arena, staged_read_agrees_with_the_two_pass_read) {
+    vb_layout l;
+    vb_layout_init(&l);
+    int64_t shape[2] = {150, 101};
+    cr_assert_geq(vb_layout_add(&l, "w", 2, shape), 0);
+    cr_assert_geq(vb_layout_add(&l, "b", 1, shape + 1), 0);
+    const size_t bytes = sizeof(float) * (size_t)l.total;
+    float *a = malloc(bytes), *want = malloc(bytes), *got = malloc(bytes);
+    for (int64_t i = 0; i < l.total; i++) a[i] = sinf(0.37f * (float)i);
+    size_t len = (size_t)vb_arena_blob_size(&l);
+    unsigned char *blob = malloc(len);
+    vb_arena_to_blob(&l, a, blob);
+    char e1[512], e2[512];
+    cr_assert_eq(vb_arena_from_blob_staged(&l, blob, len, got, "blob", e2, sizeof e2), 0, "%s", e2);
+    cr_assert_eq(memcmp(a, got, bytes), 0);
+    /* byte flips (header, payload start, a block edge, the last float), then NaN and infinity */
+    const size_t flip[] = {3, 13, 20, 33, VB_ARENA_BLOB_HEADER, VB_ARENA_BLOB_HEADER + 24575,
+                           VB_ARENA_BLOB_HEADER + 24576, len - 1};
+    for (size_t k = 0; k < sizeof flip / sizeof *flip; k++) {
+        blob[flip[k]] ^= 0x10;
+        cr_assert_neq(vb_arena_from_blob(&l, blob, len, want, "blob", e1, sizeof e1), 0);
+        cr_assert_neq(vb_arena_from_blob_staged(&l, blob, len, got, "blob", e2, sizeof e2), 0, "byte %zu", flip[k]);
+        cr_assert_str_eq(e1, e2);
+        blob[flip[k]] ^= 0x10;
+    }
+    const int64_t bad[] = {0, 6143, 6144, l.total - 1};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        float keep = a[bad[k]];
+        a[bad[k]] = k % 2 ? -INFINITY : NAN;
+        vb_arena_to_blob(&l, a, blob);
+        cr_assert_neq(vb_arena_from_blob(&l, blob, len, want, "blob", e1, sizeof e1), 0);
+        cr_assert_neq(vb_arena_from_blob_staged(&l, blob, len, got, "blob", e2, sizeof e2), 0);
+        cr_assert_str_eq(e1, e2);
+        a[bad[k]] = keep;
+    }
+    /* too short, and a whole blob for another layout */
+    cr_assert_neq(vb_arena_from_blob_staged(&l, blob, VB_ARENA_BLOB_HEADER - 1, got, "blob", e2, sizeof e2), 0);
+    cr_assert(strstr(e2, "too short"), "%s", e2);
+    vb_arena_to_blob(&l, a, blob);
+    cr_assert_neq(vb_arena_from_blob_staged(&l, blob, len - 4, got, "blob", e2, sizeof e2), 0);
+    cr_assert(strstr(e2, "size mismatch"), "%s", e2);
+    cr_assert_eq(vb_arena_from_blob_staged(&l, blob, len, got, "blob", e2, sizeof e2), 0, "%s", e2);
+    cr_assert_eq(memcmp(a, got, bytes), 0);
+    free(a);
+    free(want);
+    free(got);
+    free(blob);
+}
