@@ -21,7 +21,10 @@ struct vb_belief_sim {
     int64_t steps;                  /* steps since start (the first one's weights are kept) */
     vb_encoder_step_ws ws;
     float *start_obs;               /* (obs) */
-    /* row state (maxR rows) */
+    /* row state (maxR rows; carry, phi and phi_prev 2 maxR, where both outcomes
+     * go through the encoder in place). A step rotates buffers, not rows:
+     * s, last_s and s_in take turns, and so do s_next and last_next, and phi
+     * and phi_prev */
     float *s, *carry, *phi, *phi_prev, *last_s, *last_next, *last_r;
     int32_t *last_a;
     uint8_t *has_last;
@@ -30,7 +33,7 @@ struct vb_belief_sim {
     float *s_next, *s_in, *r_cont, *r_other;
     uint8_t *done;
     int32_t *jstar;
-    float *x, *carry2, *o, *phi2, *feat, *feat_ws, *values, *logits, *cache_pol, *cache_val;
+    float *x, *o, *feat, *feat_ws, *values, *logits, *cache_pol, *cache_val;
     /* nested (maxN rows) */
     float *mu_n, *lv_n, *pmu_n, *plv_n, *eps, *mz, *cells, *cache_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
     float *state_in, *state_out, *cache_state;
@@ -45,9 +48,9 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     const size_t f = sizeof(float);
     s->start_obs = vb_carve(c, O, f);
     s->s = vb_carve(c, R * O, f);
-    s->carry = vb_carve(c, R * d->carry, f);
-    s->phi = vb_carve(c, R * L2, f);
-    s->phi_prev = vb_carve(c, R * L2, f);
+    s->carry = vb_carve(c, R2 * d->carry, f);
+    s->phi = vb_carve(c, R2 * L2, f);
+    s->phi_prev = vb_carve(c, R2 * L2, f);
     s->last_s = vb_carve(c, R * O, f);
     s->last_next = vb_carve(c, R * O, f);
     s->last_r = vb_carve(c, R, f);
@@ -62,9 +65,7 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     s->done = vb_carve(c, R, 1);
     s->jstar = vb_carve(c, R, sizeof(int32_t));
     s->x = vb_carve(c, R2 * d->in, f);
-    s->carry2 = vb_carve(c, R2 * d->carry, f);
     s->o = vb_carve(c, R2 * d->hidden, f);
-    s->phi2 = vb_carve(c, R2 * L2, f);
     s->feat = vb_carve(c, R2 * d->feat, f);
     s->feat_ws = vb_carve(c, vb_model_features_ws_floats(m, R2), f);
     s->values = vb_carve(c, R2, f);
@@ -355,7 +356,7 @@ static void sim_step(void *ctx, const int32_t *a, const uint8_t *alive, int64_t 
     vb_belief_sim *s = ctx;
     const vb_model *m = s->m;
     const vb_model_dims *d = &m->d;
-    const int64_t O = d->obs, CA = d->carry, L2 = 2 * d->latent, EL = s->spec.episode_length,
+    const int64_t O = d->obs, CA = d->carry, EL = s->spec.episode_length,
                   EP = s->spec.episodes_per_task;
     (void)alive; /* every row is stepped: the batch is one GEMM either way */
     const bool both = expect && d->reward_kind == VB_REWARD_BERNOULLI;
@@ -372,20 +373,27 @@ static void sim_step(void *ctx, const int32_t *a, const uint8_t *alive, int64_t 
         vb_model_input(m, s->x + k * d->in, next_in, a[k], s->r_cont[k], s->done[k], clock);
         if (both) vb_model_input(m, s->x + (R + k) * d->in, next_in, a[k], s->r_other[k], s->done[k], clock);
     }
-    memcpy(s->carry2, s->carry, sizeof(float) * (size_t)(R * CA));
-    if (both) memcpy(s->carry2 + R * CA, s->carry, sizeof(float) * (size_t)(R * CA));
-    memcpy(s->phi_prev, s->phi, sizeof(float) * (size_t)(R * L2)); /* phi_k becomes the previous belief */
-    vb_encoder_step(s->be, m, s->P, s->carry2, s->x, s->o, s->phi2, &s->ws, NR);
-    memcpy(s->carry, s->carry2, sizeof(float) * (size_t)(R * CA));
-    memcpy(s->phi, s->phi2, sizeof(float) * (size_t)(R * L2));
-    heads(s, s->x, s->phi2, s->o, NR, s->values, want_probs ? R : 0, want_probs ? out->probs : NULL);
+    /* the encoder steps the carries in place (rows R.. the other outcome's
+     * copy); phi_k becomes the previous belief, and phi_{k+1} is written
+     * over the one before it */
+    if (both) memcpy(s->carry + R * CA, s->carry, sizeof(float) * (size_t)(R * CA));
+    float *t = s->phi_prev;
+    s->phi_prev = s->phi;
+    s->phi = t;
+    vb_encoder_step(s->be, m, s->P, s->carry, s->x, s->o, s->phi, &s->ws, NR);
+    heads(s, s->x, s->phi, s->o, NR, s->values, want_probs ? R : 0, want_probs ? out->probs : NULL);
     memcpy(out->v_cont, s->values, sizeof(float) * (size_t)R);
     if (both) memcpy(out->v_other, s->values + R, sizeof(float) * (size_t)R);
-    /* the simulated transition is the next correction's evidence */
+    /* the simulated transition is the next correction's evidence: s becomes
+     * last_s, s_next last_next, and s_in (the encoder's input) s */
+    t = s->last_s;
+    s->last_s = s->s;
+    s->s = s->s_in;
+    s->s_in = t;
+    t = s->last_next;
+    s->last_next = s->s_next;
+    s->s_next = t;
     for (int64_t k = 0; k < R; k++) {
-        memcpy(s->last_s + k * O, s->s + k * O, sizeof(float) * (size_t)O);
-        memcpy(s->last_next + k * O, s->s_next + k * O, sizeof(float) * (size_t)O);
-        memcpy(s->s + k * O, s->s_in + k * O, sizeof(float) * (size_t)O);
         s->last_a[k] = a[k];
         s->last_r[k] = s->r_cont[k];
         s->has_last[k] = 1;
