@@ -296,9 +296,9 @@ int vb_msg_read_chunk(const Vb__Chunk *m, const vb_chunk_layout *cl, int64_t slo
         return snprintf(why, why_len, "chunk from env slot %u (an actor has %lld)", m->env_slot, (long long)slots), -1;
     if (m->data.len != bytes)
         return snprintf(why, why_len, "chunk of %zu bytes (the layout needs %zu)", m->data.len, bytes), -1;
-    uint32_t crc = vb_crc32c(0, m->data.data, m->data.len);
+    /* copied and checksummed in one pass: data stages */
+    uint32_t crc = vb_crc32c_copy(0, data, m->data.data, bytes);
     if (crc != m->crc32c) return snprintf(why, why_len, "chunk CRC-32C %08x does not match its data (%08x)", m->crc32c, crc), -1;
-    memcpy(data, m->data.data, bytes);
     return 0;
 }
 

@@ -82,8 +82,10 @@ size_t vb_msg_chunk_max_size(const vb_chunk_layout *cl);
 int vb_msg_pack_chunk(const char *run_id, const char *actor_id, uint64_t seq, const vb_chunk *c,
                       const vb_chunk_layout *cl, void **buf, size_t *len);
 /* Check a received chunk against layout cl and an actor of `slots` env slots
- * (length = L, slot < slots, data exactly cl->floats x 4 bytes, CRC), then
- * copy the floats into data (cl->floats). 0, or -1 with why. */
+ * (length = L, slot < slots, data exactly cl->floats x 4 bytes, CRC) while
+ * copying the floats into data (cl->floats), CRC and copy in one pass. 0, or
+ * -1 with why; data is a staging buffer, its contents unspecified after a
+ * CRC refusal. */
 int vb_msg_read_chunk(const Vb__Chunk *m, const vb_chunk_layout *cl, int64_t slots, float *data, char *why,
                       size_t why_len);
 
