@@ -162,8 +162,9 @@ Test(arena, scan_finds_the_first_nonfinite_float_anywhere) {
 
 /* The one-pass staged read accepts what vb_arena_from_blob accepts, with the
  * same floats, and refuses what it refuses, with the same message: a
- * corrupted header or payload byte and a NaN or infinity on either side of
- * a block boundary (the copy's blocks are 6 144 floats). */
+ * corrupted header byte (the reserved word included) or payload byte and a
+ * NaN or infinity on either side of a block boundary (the copy's blocks are
+ * 6 160 floats). */
 Test(arena, staged_read_agrees_with_the_two_pass_read) {
     vb_layout l;
     vb_layout_init(&l);
@@ -180,8 +181,8 @@ Test(arena, staged_read_agrees_with_the_two_pass_read) {
     cr_assert_eq(vb_arena_from_blob_staged(&l, blob, len, got, "blob", e2, sizeof e2), 0, "%s", e2);
     cr_assert_eq(memcmp(a, got, bytes), 0);
     /* byte flips (header, payload start, a block edge, the last float), then NaN and infinity */
-    const size_t flip[] = {3, 13, 20, 33, VB_ARENA_BLOB_HEADER, VB_ARENA_BLOB_HEADER + 24575,
-                           VB_ARENA_BLOB_HEADER + 24576, len - 1};
+    const size_t flip[] = {3, 13, 20, 33, 37, VB_ARENA_BLOB_HEADER, VB_ARENA_BLOB_HEADER + 24639,
+                           VB_ARENA_BLOB_HEADER + 24640, len - 1};
     for (size_t k = 0; k < sizeof flip / sizeof *flip; k++) {
         blob[flip[k]] ^= 0x10;
         cr_assert_neq(vb_arena_from_blob(&l, blob, len, want, "blob", e1, sizeof e1), 0);
@@ -189,7 +190,7 @@ Test(arena, staged_read_agrees_with_the_two_pass_read) {
         cr_assert_str_eq(e1, e2);
         blob[flip[k]] ^= 0x10;
     }
-    const int64_t bad[] = {0, 6143, 6144, l.total - 1};
+    const int64_t bad[] = {0, 6159, 6160, l.total - 1};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         float keep = a[bad[k]];
         a[bad[k]] = k % 2 ? -INFINITY : NAN;
