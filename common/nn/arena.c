@@ -79,14 +79,8 @@ static uint64_t get_u64(const unsigned char *p) {
 
 int64_t vb_arena_blob_size(const vb_layout *l) { return HEADER + l->total * (int64_t)sizeof(float); }
 
-void vb_arena_to_blob(const vb_layout *l, const float *data, void *blob) {
-    unsigned char *h = blob;
-    /* the supported hosts are little-endian */
-    uint32_t crc = vb_crc32c_copy(0, h + HEADER, data, (size_t)l->total * sizeof(float));
-    vb_arena_blob_header(l, crc, blob);
-}
-
-void vb_arena_blob_header(const vb_layout *l, uint32_t payload_crc, void *blob) {
+/* The header of a blob whose payload has CRC-32C payload_crc. */
+static void blob_header(const vb_layout *l, uint32_t payload_crc, void *blob) {
     unsigned char *h = blob;
     memcpy(h, MAGIC, 8);
     put_u32(h + 8, VB_ARENA_FORMAT);
@@ -95,6 +89,13 @@ void vb_arena_blob_header(const vb_layout *l, uint32_t payload_crc, void *blob) 
     put_u64(h + 24, (uint64_t)l->total);
     put_u32(h + 32, vb_crc32c(0, h, 32));
     put_u32(h + 36, 0);
+}
+
+void vb_arena_to_blob(const vb_layout *l, const float *data, void *blob) {
+    unsigned char *h = blob;
+    /* the supported hosts are little-endian */
+    uint32_t crc = vb_crc32c_copy(0, h + HEADER, data, (size_t)l->total * sizeof(float));
+    blob_header(l, crc, blob);
 }
 
 /* "tensor 'NAME'" holding float j of the arena, or the alignment padding. */
@@ -157,18 +158,23 @@ static void scan_block(vb_arena_scan *sc, const unsigned char *p, size_t at, siz
     if (j >= 0) sc->first_nonfinite = (int64_t)(at / sizeof(float)) + j;
 }
 
-vb_arena_scan vb_arena_blob_scan(const void *blob, size_t len) {
+/* The payload's CRC and first non-finite float, block by block; with stage,
+ * each block is copied there with its CRC and checked where it landed. */
+static vb_arena_scan scan_payload(const void *blob, size_t len, unsigned char *stage) {
     vb_arena_scan sc = {0, -1};
     if (len < HEADER) return sc;
     const unsigned char *p = (const unsigned char *)blob + HEADER;
     const size_t n = len - HEADER;
     for (size_t at = 0; at < n; at += SCAN_BLOCK) {
         size_t m = n - at < SCAN_BLOCK ? n - at : SCAN_BLOCK;
-        sc.payload_crc = vb_crc32c(sc.payload_crc, p + at, m);
-        scan_block(&sc, p + at, at, m);
+        if (stage) sc.payload_crc = vb_crc32c_copy(sc.payload_crc, stage + at, p + at, m);
+        else sc.payload_crc = vb_crc32c(sc.payload_crc, p + at, m);
+        scan_block(&sc, stage ? stage + at : p + at, at, m);
     }
     return sc;
 }
+
+vb_arena_scan vb_arena_blob_scan(const void *blob, size_t len) { return scan_payload(blob, len, NULL); }
 
 /* Everything a blob's header says, checked against the layout and the blob's length. */
 static int check_header(const vb_layout *l, const unsigned char *h, size_t len, const char *origin, char *err,
@@ -225,16 +231,7 @@ int vb_arena_from_blob_staged(const vb_layout *l, const void *blob, size_t len, 
                               char *err, size_t err_len) {
     const unsigned char *h = blob;
     if (check_header(l, h, len, origin, err, err_len) != 0) return -1;
-    /* each block copied with its CRC, then checked where it landed, in L1 */
-    vb_arena_scan sc = {0, -1};
-    const unsigned char *p = h + HEADER;
-    unsigned char *d = (unsigned char *)stage;
-    const size_t n = len - HEADER;
-    for (size_t at = 0; at < n; at += SCAN_BLOCK) {
-        size_t m = n - at < SCAN_BLOCK ? n - at : SCAN_BLOCK;
-        sc.payload_crc = vb_crc32c_copy(sc.payload_crc, d + at, p + at, m);
-        scan_block(&sc, d + at, at, m);
-    }
+    vb_arena_scan sc = scan_payload(blob, len, (unsigned char *)stage);
     return check_payload(l, h, &sc, origin, err, err_len);
 }
 

@@ -59,11 +59,10 @@ int vb_arena_load(const char *path, const vb_layout *l, float *data, char *err, 
 /* The same two on memory blobs (header + payload), for messages. */
 int64_t vb_arena_blob_size(const vb_layout *l);
 void vb_arena_to_blob(const vb_layout *l, const float *data, void *blob);
-/* The header alone (the first VB_ARENA_BLOB_HEADER bytes of a blob) for a
- * payload whose CRC-32C is payload_crc; the payload follows it as the
- * l->total floats, little-endian. */
+/* A blob is a header of VB_ARENA_BLOB_HEADER bytes (magic, format, the
+ * payload's CRC-32C, layout hash, float count, the header's own CRC-32C, a
+ * zero word), then the l->total floats, little-endian. */
 enum { VB_ARENA_BLOB_HEADER = 40 };
-void vb_arena_blob_header(const vb_layout *l, uint32_t payload_crc, void *blob);
 int vb_arena_from_blob(const vb_layout *l, const void *blob, size_t len, float *data, const char *origin,
                        char *err, size_t err_len);
 /* One read of a blob's payload (after the header): its CRC-32C and the
