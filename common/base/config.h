@@ -110,6 +110,7 @@ typedef struct vb_config {
         int64_t elbo_warmup_updates;
         int64_t state_pairs;    /* learned dynamics: transitions decoded per row */
         int elbo_decode;        /* vb_elbo_decode */
+        int elbo_span;          /* vb_elbo_span */
         int value_target;       /* vb_value_target */
         double lambda;
         bool refresh_carry;

@@ -28,6 +28,7 @@ static const char *const optim_choices[] = {"adam", "adamw", NULL};
 static const char *const schedule_choices[] = {"constant", "linear", NULL};
 static const char *const value_target_choices[] = {"planner", "lambda", NULL};
 static const char *const decode_choices[] = {"transitions", "task", NULL};
+static const char *const span_choices[] = {"window", "task", NULL};
 static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
 
 /* A run name becomes a directory name: keep it to a portable, unambiguous set. */
@@ -228,6 +229,10 @@ static const vb_cfg_key schema[] = {
     KINT(learner, elbo_warmup_updates, "500", 0, I53, "updates that train the ELBO alone"),
     KENUM(learner, elbo_decode, "transitions", decode_choices,
           "what the ELBO reconstructs: the window's transitions, or the task's label of every reward cell"),
+    KENUM(learner, elbo_span, "task", span_choices,
+          "elbo_decode: transitions: decode from each step the window's same-task transitions, or its whole "
+          "task's, past and future, also where they lie outside the window (VariBAD; differs only with windows "
+          "shorter than tasks)"),
     KINT(learner, state_pairs, "4", 1, 4096,
          "learned dynamics: same-task transitions the state head decodes per row and latent sample (drawn "
          "uniformly; an unbiased estimate of decoding them all)"),

@@ -24,5 +24,7 @@ typedef enum vb_eval_agent { VB_EVAL_PLANNER = 0, VB_EVAL_POLICY = 1 } vb_eval_a
 typedef enum vb_lr_schedule { VB_LR_CONSTANT = 0, VB_LR_LINEAR = 1 } vb_lr_schedule;
 typedef enum vb_value_target { VB_VT_PLANNER = 0, VB_VT_LAMBDA = 1 } vb_value_target;
 typedef enum vb_elbo_decode { VB_DECODE_TRANSITIONS = 0, VB_DECODE_TASK = 1 } vb_elbo_decode;
+/* which transitions the ELBO decodes from each step: the window's, or its whole task's */
+typedef enum vb_elbo_span { VB_SPAN_WINDOW = 0, VB_SPAN_TASK = 1 } vb_elbo_span;
 
 #endif

@@ -67,6 +67,7 @@ vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
         .elbo_warmup = cfg->learner.elbo_warmup_updates,
         .state_pairs = cfg->learner.state_pairs,
         .refresh_carry = cfg->learner.refresh_carry,
+        .span_task = cfg->learner.elbo_span == VB_SPAN_TASK,
         /* the window's slabs follow the config, never the machine (0, one BLAS thread per core:
          * one slab), so that a run's results do not depend on where it runs */
         .threads = cfg->learner.threads > 1 ? (int)cfg->learner.threads : 1,

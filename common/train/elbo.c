@@ -31,6 +31,28 @@ static double cell_loglik(bool bern, double v, double y, double *dv) {
     return -0.5 * (e * e + 1.8378770664093453);
 }
 
+/* Decode transition (cell, rew) from a row's cells: drow[cell] -= scale * the
+ * log-likelihood's derivative; returns the log-likelihood. */
+static double decode(const vb_elbo_params *p, const float *row, float *drow, int32_t cell, float rew, double scale) {
+    double y = p->bernoulli ? (rew == p->hit_level ? 1.0 : 0.0) : rew, g;
+    double lp = cell_loglik(p->bernoulli, row[cell], y, &g);
+    drow[cell] -= (float)(scale * g);
+    return lp;
+}
+
+/* Same-task pairs (row, transition) the reconstruction sums over. */
+static int64_t count_pairs(const vb_elbo_batch *b) {
+    const int64_t N = b->N, L = b->L;
+    int64_t pairs = 0;
+    for (int64_t w = 0; w < N; w++)
+        for (int64_t t = 0; t < L; t++) {
+            int32_t s = b->seg[t * N + w];
+            for (int64_t i = 0; i < L; i++) pairs += b->seg[i * N + w] == s;
+            for (int64_t j = 0; b->ext_n && j < b->ext_n[w]; j++) pairs += b->ext_seg[w * b->E + j] == s;
+        }
+    return pairs;
+}
+
 /* mu, logvar of every row and of its previous posterior. */
 static void split_posteriors(const vb_backend *be, const vb_elbo_batch *b, const vb_elbo_ws *ws, int64_t D) {
     const int64_t N = b->N, LN = b->L * N;
@@ -58,16 +80,12 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
                   vb_update_stats *st) {
     const int64_t N = b->N, L = b->L, LN = L * N, D = dec->in, C = dec->out;
     split_posteriors(be, b, ws, D);
-    int64_t pairs = 0, future = 0;
+    int64_t pairs = count_pairs(b), future = 0;
     double ll = 0, fll = 0, task_ll = 0, state_ll = 0;
     vb_elbo_state_batch sb = b->state;
     sb.L = L;
     sb.N = N;
     sb.seg = b->seg;
-    const bool bern = p->bernoulli;
-    for (int64_t w = 0; w < N; w++)
-        for (int64_t t = 0; t < L; t++)
-            for (int64_t i = 0; i < L; i++) pairs += b->seg[i * N + w] == b->seg[t * N + w];
     /* each of S samples contributes 1/S of the reconstruction and its gradient */
     const int64_t S = p->samples > 0 ? p->samples : 1;
     const double scale = p->decode_task ? 0.0 : p->coef / (double)(pairs > 0 ? pairs : 1) / (double)S;
@@ -90,14 +108,22 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
                 for (int64_t i = 0; i < L; i++) {
                     int64_t ri = i * N + w;
                     if (b->seg[ri] != b->seg[rt]) continue;
-                    double y = bern ? (b->rew[ri] == p->hit_level ? 1.0 : 0.0) : b->rew[ri], g;
-                    double lp = cell_loglik(bern, row[b->cell[ri]], y, &g);
+                    double lp = decode(p, row, drow, b->cell[ri], b->rew[ri], scale);
                     ll += lp;
                     if (i >= t) {
                         fll += lp;
                         future += smp == 0;
                     }
-                    drow[b->cell[ri]] -= (float)(scale * g);
+                }
+                for (int64_t j = 0; b->ext_n && j < b->ext_n[w]; j++) {
+                    int64_t e = w * b->E + j;
+                    if (b->ext_seg[e] != b->seg[rt]) continue;
+                    double lp = decode(p, row, drow, b->ext_cell[e], b->ext_rew[e], scale);
+                    ll += lp;
+                    if (b->ext_future[e]) {
+                        fll += lp;
+                        future += smp == 0;
+                    }
                 }
             }
         }
@@ -111,7 +137,7 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
                     float *drow = ws->d_cells + rt * C;
                     for (int64_t k = 0; k < C; k++) {
                         double g;
-                        task_ll += cell_loglik(bern, row[k], y[k], &g);
+                        task_ll += cell_loglik(p->bernoulli, row[k], y[k], &g);
                         drow[k] -= (float)(ts * g);
                     }
                 }

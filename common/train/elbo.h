@@ -8,7 +8,9 @@
  * before the window's first row, or N(0, I) at a task start (prev_kind 2, 1,
  * 0). Reconstruction targets (learner.elbo_decode):
  *   transitions: every same-task transition of the window (VariBAD): the
- *                reward of transition i read from decoder cell cell_i
+ *                reward of transition i read from decoder cell cell_i; and
+ *                with ext (learner.elbo_span: task, task_span.h) those of the
+ *                row's task outside the window too
  *   task:        the task's label of every reward cell (task_cells)
  * and, with a state head (planner.dynamics: learned), the next-state term of
  * elbo_state.h on the same latent samples, whatever elbo_decode says (the
@@ -54,6 +56,14 @@ typedef struct vb_elbo_batch {
     const int32_t *cell;         /* (L N) reward cell of the row's transition */
     const float *rew;            /* (L N) its reward */
     const float *task_cells;     /* (L N, C) the task's labels (decode_task), else NULL */
+    /* transitions outside the window, up to E per window (ext_n NULL: none):
+     * their reward cell, reward, the window segment whose task they belong to,
+     * and whether they come after the window (else before it) */
+    int64_t E;
+    const int64_t *ext_n;        /* (N) */
+    const int32_t *ext_cell, *ext_seg; /* (N, E) */
+    const float *ext_rew;        /* (N, E) */
+    const uint8_t *ext_future;   /* (N, E) */
     vb_elbo_state_batch state;   /* the transitions the state head decodes (seg, L, N filled in by the loss) */
 } vb_elbo_batch;
 

@@ -8,6 +8,7 @@
 #include "belief_metrics.h"
 #include "planner_targets.h"
 #include "refresh.h"
+#include "task_span.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +29,11 @@ typedef struct batch_ws {
     float *rew, *tdone, *blogp;  /* (L N) */
     float *v_target, *q_target;  /* varibased: (L N), (L N, A) */
     float *task_cells;           /* elbo_decode: task: (L N, C) */
+    int64_t *ext_n;              /* elbo_span: task: (N) transitions of each window's tasks outside it */
+    int32_t *ext_cell, *ext_seg; /* (N, E) */
+    float *ext_rew;              /* (N, E) */
+    uint8_t *ext_future;         /* (N, E) */
+    int32_t *chunk_cell;         /* (L) an inserted chunk's reward cells */
     float *s_obs, *s_next;       /* state head: (L N, obs) each transition's state and successor */
     int32_t *s_next_cell;        /* state head: (L N) the successor's state cell */
     float *start_obs;            /* (obs) */
@@ -54,6 +60,8 @@ struct vb_learning {
     uint64_t version;
     int64_t updates, dropped;
     vb_refresh rf;
+    bool span;                   /* the ELBO decodes whole tasks: ts is live */
+    vb_task_span ts;
     /* workspace: one block */
     void *block;
     const float **batch;         /* (N) the sampled chunks */
@@ -89,6 +97,15 @@ static void carve(vb_learning *l, vb_carver *c) {
     b->v_target = targets ? vb_carve(c, LN, sizeof(float)) : NULL;
     b->q_target = targets ? vb_carve(c, LN * A, sizeof(float)) : NULL;
     b->task_cells = d->has_decoder && l->p.elbo.decode_task ? vb_carve(c, LN * d->reward_cells, sizeof(float)) : NULL;
+    if (l->span) {
+        const int64_t E = 2 * l->ts.cap;
+        b->ext_n = vb_carve(c, N, sizeof(int64_t));
+        b->ext_cell = vb_carve(c, N * E, sizeof(int32_t));
+        b->ext_seg = vb_carve(c, N * E, sizeof(int32_t));
+        b->ext_rew = vb_carve(c, N * E, sizeof(float));
+        b->ext_future = vb_carve(c, N * E, 1);
+        b->chunk_cell = vb_carve(c, L, sizeof(int32_t));
+    }
     if (d->has_state_head) {
         b->s_obs = vb_carve(c, LN * d->obs, sizeof(float));
         b->s_next = vb_carve(c, LN * d->obs, sizeof(float));
@@ -148,6 +165,13 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
      * fixed regression targets, one pass */
     l->epochs = p->algo == VB_ALGO_VARIBASED ? 1 : p->ppo_epochs;
     vb_chunk_layout_init(&l->cl, m, l->L, p->algo == VB_ALGO_VARIBASED);
+    if (m->d.has_decoder && !p->elbo.decode_task && p->span_task) {
+        if (vb_task_span_init(&l->ts, p->replay_capacity, m->d.steps_per_task, err, err_len) != 0) {
+            free(l);
+            return -1;
+        }
+        l->span = true;
+    }
     l->has_exact = m->d.has_decoder && vb_exact_belief_init(&l->exact, spec, spec->prior_alpha, spec->prior_beta);
     vb_carver c = {0};
     carve(l, &c);
@@ -185,14 +209,31 @@ void vb_learning_destroy(vb_learning *l) {
     vb_replay_free(&l->replay);
     vb_encoder_ws_free(&l->ews);
     if (l->p.refresh_carry) vb_refresh_free(&l->rf);
+    if (l->span) vb_task_span_free(&l->ts);
     free(l);
+}
+
+/* The reward cell of step t's transition in chunk data c. */
+static int32_t chunk_cell(const vb_learning *l, const float *c, int64_t t) {
+    const vb_chunk_layout *cl = &l->cl;
+    const vb_model_dims *d = &l->m->d;
+    return (int32_t)vb_env_reward_cell(&l->spec, c + cl->x + t * d->in, (int64_t)c[cl->action + t],
+                                       c + cl->next_obs + t * d->obs);
 }
 
 int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_len) {
     if (vb_chunk_validate(&l->cl, c->data, why, why_len) != 0) return -1;
     bool stale = c->version + (uint64_t)l->p.max_policy_lag < l->version;
-    if (l->p.refresh_carry && vb_refresh_observe(&l->rf, c, stale ? -1 : l->replay.head) != 0)
+    int64_t slot = stale ? -1 : l->replay.head;
+    if (l->p.refresh_carry && vb_refresh_observe(&l->rf, c, slot) != 0)
         return snprintf(why, why_len, "out of memory for learner.refresh_carry streams"), -1;
+    if (l->span) {
+        const vb_chunk_layout *cl = &l->cl;
+        for (int64_t t = 0; t < l->L; t++) l->b.chunk_cell[t] = chunk_cell(l, c->data, t);
+        if (vb_task_span_observe(&l->ts, c->actor, c->slot, l->L, c->data + cl->reset, l->b.chunk_cell,
+                                 c->data + cl->reward, slot) != 0)
+            return snprintf(why, why_len, "out of memory for learner.elbo_span streams"), -1;
+    }
     if (stale) {
         l->dropped++;
         return 1;
@@ -202,6 +243,28 @@ int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_
 }
 
 int vb_learning_ready(const vb_learning *l) { return vb_replay_can_sample(&l->replay, l->N); }
+
+/* The transitions of window w's first and last tasks outside it (replay slot k). */
+static void gather_span(vb_learning *l, int64_t w, int64_t k) {
+    const vb_task_span *s = &l->ts;
+    batch_ws *b = &l->b;
+    const int64_t E = 2 * s->cap, cap = s->cap;
+    int64_t n = 0;
+    for (int64_t j = 0; j < s->pre_n[k]; j++, n++) {
+        b->ext_cell[w * E + n] = s->pre_cell[k * cap + j];
+        b->ext_rew[w * E + n] = s->pre_rew[k * cap + j];
+        b->ext_seg[w * E + n] = 0;
+        b->ext_future[w * E + n] = 0;
+    }
+    const int32_t last = b->seg[(l->L - 1) * l->N + w];
+    for (int64_t j = 0; j < s->post_n[k]; j++, n++) {
+        b->ext_cell[w * E + n] = s->post_cell[k * cap + j];
+        b->ext_rew[w * E + n] = s->post_rew[k * cap + j];
+        b->ext_seg[w * E + n] = last;
+        b->ext_future[w * E + n] = 1;
+    }
+    b->ext_n[w] = n;
+}
 
 /* Time-major inputs of the sampled windows, and the per-step data. */
 static void assemble(vb_learning *l) {
@@ -226,8 +289,7 @@ static void assemble(vb_learning *l) {
             if (t > 0 && b->reset[r]) seg++;
             b->seg[r] = seg;
             b->prev_kind[r] = b->reset[r] ? 0 : (t == 0 ? 1 : 2);
-            b->cell[r] = (int32_t)vb_env_reward_cell(&l->spec, c + cl->x + t * d->in, b->act[r],
-                                                      c + cl->next_obs + t * d->obs);
+            b->cell[r] = chunk_cell(l, c, t);
             if (b->v_target) {
                 b->v_target[r] = c[cl->v_target + t];
                 memcpy(b->q_target + r * A, c + cl->q_target + t * A, sizeof(float) * (size_t)A);
@@ -252,6 +314,7 @@ static void assemble(vb_learning *l) {
         }
         vb_model_input(m, b->X + r * d->in, next, b->act[last], b->rew[last], c[cl->done + L - 1], step);
         b->reset[r] = b->tdone[last] != 0.0f;
+        if (l->span) gather_span(l, w, b->idx[w] = (c - l->replay.data) / cl->floats);
     }
 }
 
@@ -291,7 +354,8 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
     assemble(l);
     st->carry_refreshed = -1;
     if (l->p.refresh_carry) {
-        for (int64_t w = 0; w < N; w++) b->idx[w] = (l->batch[w] - l->replay.data) / l->cl.floats;
+        if (!l->span)
+            for (int64_t w = 0; w < N; w++) b->idx[w] = (l->batch[w] - l->replay.data) / l->cl.floats;
         int64_t n = vb_refresh_batch(&l->rf, be, l->P, b->idx, l->batch, b->carry0, b->phi_prev0, &st->carry_drift);
         st->carry_refreshed = (double)n / (double)N;
     }
@@ -321,6 +385,8 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
         if (d->has_decoder) {
             vb_elbo_batch eb = {.L = L, .N = N, .phi = b->phi, .phi_prev0 = b->phi_prev0, .prev_kind = b->prev_kind,
                                 .seg = b->seg, .cell = b->cell, .rew = b->rew, .task_cells = b->task_cells,
+                                .E = l->span ? 2 * l->ts.cap : 0, .ext_n = b->ext_n, .ext_cell = b->ext_cell,
+                                .ext_seg = b->ext_seg, .ext_rew = b->ext_rew, .ext_future = b->ext_future,
                                 .state = {.obs = b->s_obs, .act = b->act, .next = b->s_next,
                                           .next_cell = b->s_next_cell}};
             vb_elbo_loss(be, &m->reward_dec, d->has_state_head ? &m->state_dec : NULL, l->P, l->G, &l->p.elbo, &eb,
@@ -352,6 +418,7 @@ vb_rng *vb_learning_rng(vb_learning *l) { return &l->rng; }
 uint64_t vb_learning_version(const vb_learning *l) { return l->version; }
 void vb_learning_forget_actor(vb_learning *l, int32_t actor) {
     if (l->p.refresh_carry) vb_refresh_forget_actor(&l->rf, actor);
+    if (l->span) vb_task_span_forget_actor(&l->ts, actor);
 }
 int64_t vb_learning_refresh_streams(const vb_learning *l) { return l->p.refresh_carry ? vb_refresh_streams(&l->rf) : 0; }
 void vb_learning_set_version(vb_learning *l, uint64_t v) {

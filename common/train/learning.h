@@ -44,6 +44,7 @@ typedef struct vb_learning_cfg {
     int64_t elbo_warmup;         /* updates of the ELBO alone before RL starts (belief agents) */
     int64_t state_pairs;         /* learned dynamics: transitions the state head decodes per row */
     bool refresh_carry;
+    bool span_task;              /* the ELBO decodes the whole task's transitions (task_span.h) */
     int threads;                 /* the encoder window's slabs over the batch (1: one unroll) */
     vb_optim_cfg optim;
     uint64_t seed;

@@ -213,6 +213,8 @@ Test(losses, planner_target_gradient_matches_finite_differences, .init = setup) 
  * for every evaluation): -coef * elbo against its gradients in the
  * posteriors phi (the KL's previous posterior included) and in the
  * decoder's parameters. */
+enum { D = 2, C = 6, SO = 2, SA = 3, SC = 5, EXT = 4 };
+
 typedef struct elbo_case {
     vb_layout lay;
     vb_mlp dec, sdec;
@@ -220,11 +222,14 @@ typedef struct elbo_case {
     float *P, *G, *phi, *phi0, *rew, *task, *obs, *next;
     uint8_t kind[LN];
     int32_t seg[LN], cell[LN], act[LN], next_cell[LN];
+    bool ext;                    /* with transitions outside the windows */
+    int64_t ext_n[N];
+    int32_t ext_cell[N * EXT], ext_seg[N * EXT];
+    float ext_rew[N * EXT];
+    uint8_t ext_future[N * EXT];
     vb_elbo_ws ws;
     void *block;
 } elbo_case;
-
-enum { D = 2, C = 6, SO = 2, SA = 3, SC = 5 };
 
 static double elbo_total(elbo_case *e, const vb_elbo_params *p, float *d_phi, const vb_rng *rng0) {
     vb_rng rng = *rng0;
@@ -232,6 +237,14 @@ static double elbo_total(elbo_case *e, const vb_elbo_params *p, float *d_phi, co
     vb_elbo_batch b = {.L = L, .N = N, .phi = e->phi, .phi_prev0 = e->phi0, .prev_kind = e->kind, .seg = e->seg,
                        .cell = e->cell, .rew = e->rew, .task_cells = p->decode_task ? e->task : NULL,
                        .state = {.obs = e->obs, .act = e->act, .next = e->next, .next_cell = e->next_cell}};
+    if (e->ext) {
+        b.E = EXT;
+        b.ext_n = e->ext_n;
+        b.ext_cell = e->ext_cell;
+        b.ext_seg = e->ext_seg;
+        b.ext_rew = e->ext_rew;
+        b.ext_future = e->ext_future;
+    }
     memset(e->G, 0, sizeof(float) * (size_t)e->lay.total);
     memset(d_phi, 0, sizeof(float) * LN * 2 * D);
     vb_elbo_loss(be, &e->dec, e->state ? &e->sdec : NULL, e->P, e->G, p, &b, &e->ws, &rng, d_phi, &st);
@@ -249,8 +262,9 @@ static double elbo_loss_of(void *ctx) {
     return elbo_total(c->e, c->p, c->d_phi, c->rng0);
 }
 
-/* state_cells < 0: no state head; 0: Gaussian successors; > 0: categorical over cells */
-static void elbo_check(bool decode_task, bool bernoulli, int state_cells) {
+/* state_cells < 0: no state head; 0: Gaussian successors; > 0: categorical
+ * over cells. ext: each window's tasks have transitions outside it. */
+static void elbo_check(bool decode_task, bool bernoulli, int state_cells, bool ext) {
     vb_rng r;
     vb_rng_init(&r, 13, 0);
     elbo_case e;
@@ -288,6 +302,24 @@ static void elbo_check(bool decode_task, bool bernoulli, int state_cells) {
             for (int64_t k = 0; k < C; k++)
                 e.task[row * C + k] = bernoulli ? (float)vb_rng_uniform(&r) : (float)vb_rng_normal(&r);
         }
+    /* before the window: window 1's and 2's first tasks; after it: every window's last task */
+    e.ext = ext;
+    for (int64_t w = 0; w < N && ext; w++) {
+        int64_t n = 0;
+        for (int64_t j = 0; j < (w > 0 ? 2 : 0); j++, n++) {
+            e.ext_seg[w * EXT + n] = 0;
+            e.ext_future[w * EXT + n] = 0;
+        }
+        for (int64_t j = 0; j < 2; j++, n++) {
+            e.ext_seg[w * EXT + n] = w == 1;
+            e.ext_future[w * EXT + n] = 1;
+        }
+        for (int64_t j = 0; j < n; j++) {
+            e.ext_cell[w * EXT + j] = (int32_t)(vb_rng_u32(&r) % C);
+            e.ext_rew[w * EXT + j] = bernoulli ? (float)(vb_rng_u32(&r) % 2) : (float)vb_rng_normal(&r);
+        }
+        e.ext_n[w] = n;
+    }
     vb_elbo_params p = {.coef = 1.5, .kl_beta = 0.7, .samples = 2, .decode_task = decode_task,
                         .bernoulli = bernoulli, .hit_level = 1.0f,
                         .state = {.coef = 1.5, .pairs = 3, .obs = SO, .actions = SA,
@@ -318,12 +350,15 @@ static void elbo_check(bool decode_task, bool bernoulli, int state_cells) {
     free(e.block);
 }
 
-Test(losses, elbo_gradient_decoding_transitions_bernoulli, .init = setup) { elbo_check(false, true, -1); }
-Test(losses, elbo_gradient_decoding_transitions_gaussian, .init = setup) { elbo_check(false, false, -1); }
-Test(losses, elbo_gradient_decoding_the_task, .init = setup) { elbo_check(true, true, -1); }
+Test(losses, elbo_gradient_decoding_transitions_bernoulli, .init = setup) { elbo_check(false, true, -1, false); }
+Test(losses, elbo_gradient_decoding_transitions_gaussian, .init = setup) { elbo_check(false, false, -1, false); }
+Test(losses, elbo_gradient_decoding_the_task, .init = setup) { elbo_check(true, true, -1, false); }
+/* learner.elbo_span: task, transitions before and after the windows */
+Test(losses, elbo_gradient_decoding_whole_tasks_bernoulli, .init = setup) { elbo_check(false, true, -1, true); }
+Test(losses, elbo_gradient_decoding_whole_tasks_gaussian, .init = setup) { elbo_check(false, false, -1, true); }
 /* the next-state term on the same latent samples: categorical over cells, and Gaussian */
-Test(losses, elbo_gradient_with_a_categorical_state_head, .init = setup) { elbo_check(true, true, SC); }
-Test(losses, elbo_gradient_with_a_gaussian_state_head, .init = setup) { elbo_check(false, true, 0); }
+Test(losses, elbo_gradient_with_a_categorical_state_head, .init = setup) { elbo_check(true, true, SC, false); }
+Test(losses, elbo_gradient_with_a_gaussian_state_head, .init = setup) { elbo_check(false, true, 0, true); }
 
 /* KL(N(mu, s^2) || N(0, 1)) per row by hand: a task-start row with mu = (1, 0),
  * logvar = (0, log 4) has KL = 0.5 (1 + 1 - 1 - 0) + 0.5 (4 + 0 - 1 - log 4)
@@ -355,6 +390,57 @@ Test(losses, kl_to_the_prior_by_hand, .init = setup) {
     cr_assert_float_eq(st.kl, 1.3068528, 1e-5);
     /* the decoder is all zeros: every cell is logit 0, log p = -log 2 */
     cr_assert_float_eq(st.loss_recon, log(2.0), 1e-6);
+    free(P);
+    free(G);
+    free(block);
+}
+
+/* learner.elbo_span: task by hand. A window of 2 rows in which a task starts
+ * at row 1: row 0 decodes its own transition and one of its task's from
+ * before the window, row 1 its own and one of its task's from after it, and
+ * neither decodes the other's (Gaussian cells; logvar -60 makes z = mu). */
+Test(losses, transitions_outside_the_window_are_decoded_by_their_tasks_rows, .init = setup) {
+    vb_layout lay;
+    vb_layout_init(&lay);
+    vb_mlp dec;
+    const int64_t hid[1] = {4};
+    cr_assert_eq(vb_mlp_layout(&dec, &lay, "dec", D, hid, 1, C, VB_ACT_TANH, VB_ACT_NONE), 0);
+    float *P = calloc((size_t)lay.total, sizeof(float)), *G = calloc((size_t)lay.total, sizeof(float));
+    vb_rng r;
+    vb_rng_init(&r, 5, 0);
+    vb_mlp_init(&dec, P, &r);
+    vb_carver c = {0};
+    vb_elbo_ws ws;
+    vb_elbo_params p = {.coef = 1, .kl_beta = 1, .samples = 1, .bernoulli = false};
+    vb_elbo_carve(&ws, &c, &dec, NULL, &p, 2);
+    void *block = calloc(1, c.off);
+    c = (vb_carver){.base = block};
+    vb_elbo_carve(&ws, &c, &dec, NULL, &p, 2);
+    const float phi[8] = {0.3f, -0.7f, -60, -60, -0.4f, 0.9f, -60, -60}, phi0[4] = {0}, rew[2] = {0.5f, -1.0f};
+    const uint8_t kind[2] = {1, 0};
+    const int32_t seg[2] = {0, 1}, cell[2] = {1, 4};
+    const int64_t ext_n[1] = {2};
+    const int32_t ext_cell[2] = {2, 5}, ext_seg[2] = {0, 1};
+    const float ext_rew[2] = {2.0f, 0.25f};
+    const uint8_t ext_future[2] = {0, 1};
+    vb_elbo_batch b = {.L = 2, .N = 1, .phi = phi, .phi_prev0 = phi0, .prev_kind = kind, .seg = seg, .cell = cell,
+                       .rew = rew, .E = 2, .ext_n = ext_n, .ext_cell = ext_cell, .ext_seg = ext_seg,
+                       .ext_rew = ext_rew, .ext_future = ext_future};
+    float dphi[8] = {0};
+    vb_update_stats st = {0};
+    vb_elbo_loss(be, &dec, NULL, P, G, &p, &b, &ws, &r, dphi, &st);
+    /* the cells each row's mean decodes to */
+    const float z[4] = {0.3f, -0.7f, -0.4f, 0.9f};
+    float v[2 * C], cache[256];
+    cr_assert_leq(vb_mlp_cache_floats(&dec, 2), 256);
+    vb_mlp_forward(be, &dec, P, v, z, cache, 2);
+    const double l2pi = 1.8378770664093453;
+#define LP(row, k, y) (-0.5 * (((y) - v[(row) * C + (k)]) * ((y) - v[(row) * C + (k)]) + l2pi))
+    double own0 = LP(0, 1, 0.5), before = LP(0, 2, 2.0), own1 = LP(1, 4, -1.0), after = LP(1, 5, 0.25);
+#undef LP
+    cr_assert_float_eq(st.loss_recon, -(own0 + before + own1 + after) / 4, 1e-5, "loss_recon %g", st.loss_recon);
+    cr_assert_float_eq(st.belief_future_loglik, (own0 + own1 + after) / 3, 1e-5, "future %g",
+                       st.belief_future_loglik);
     free(P);
     free(G);
     free(block);
