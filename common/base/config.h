@@ -109,6 +109,7 @@ typedef struct vb_config {
         int64_t elbo_samples;
         int64_t elbo_warmup_updates;
         int64_t state_pairs;    /* learned dynamics: transitions decoded per row */
+        double state_coef;      /* learned dynamics: the next-state term's weight, relative to elbo_coef */
         int elbo_decode;        /* vb_elbo_decode */
         int elbo_span;          /* vb_elbo_span */
         int value_target;       /* vb_value_target */

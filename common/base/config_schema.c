@@ -236,6 +236,9 @@ static const vb_cfg_key schema[] = {
     KINT(learner, state_pairs, "4", 1, 4096,
          "learned dynamics: same-task transitions the state head decodes per row and latent sample (drawn "
          "uniformly; an unbiased estimate of decoding them all)"),
+    KFLT(learner, state_coef, "1", 0, 1e6,
+         "learned dynamics: weight of the ELBO's next-state term (a mean over its decoded transitions), "
+         "relative to elbo_coef"),
     KENUM(learner, value_target, "planner", value_target_choices, "value target: planner V-hat or lambda-return"),
     KFLT(learner, lambda, "0.95", 0, 1, "lambda of lambda-returns and GAE"),
     KBOOL(learner, refresh_carry, "false", "re-encode windows from the task start"),

@@ -66,6 +66,7 @@ vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
                  .decode_task = cfg->learner.elbo_decode == VB_DECODE_TASK},
         .elbo_warmup = cfg->learner.elbo_warmup_updates,
         .state_pairs = cfg->learner.state_pairs,
+        .state_coef = cfg->learner.state_coef,
         .refresh_carry = cfg->learner.refresh_carry,
         .span_task = cfg->learner.elbo_span == VB_SPAN_TASK,
         /* the window's slabs follow the config, never the machine (0, one BLAS thread per core:

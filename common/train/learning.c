@@ -142,9 +142,9 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     if (p->replay_capacity < p->batch_windows)
         return snprintf(err, err_len, "learner.replay_capacity (%lld) must be at least learner.batch_windows (%lld)",
                         (long long)p->replay_capacity, (long long)p->batch_windows), -1;
-    if (m->d.has_state_head && !(p->elbo.coef > 0))
-        return snprintf(err, err_len, "planner.dynamics: learned needs learner.elbo_coef > 0: the ELBO is what "
-                        "trains the state head the planner simulates with"), -1;
+    if (m->d.has_state_head && !(p->elbo.coef > 0 && p->state_coef > 0))
+        return snprintf(err, err_len, "planner.dynamics: learned needs learner.elbo_coef > 0 and learner.state_coef "
+                        "> 0: the ELBO's next-state term is what trains the state head the planner simulates with"), -1;
     if (m->d.has_decoder && p->elbo.decode_task && !spec->has_task_cells)
         return snprintf(err, err_len, "learner.elbo_decode: task decodes the task's labels, and task family '%s' "
                         "gives none (its table has no task_cells): use elbo_decode: transitions", spec->name), -1;
@@ -156,7 +156,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->p = *p;
     l->p.elbo.bernoulli = m->d.reward_kind == VB_REWARD_BERNOULLI;
     l->p.elbo.hit_level = m->d.reward_levels[1];
-    l->p.elbo.state = (vb_elbo_state_params){.coef = p->elbo.coef, .pairs = p->state_pairs, .obs = m->d.obs,
+    l->p.elbo.state = (vb_elbo_state_params){.coef = p->elbo.coef * p->state_coef, .pairs = p->state_pairs, .obs = m->d.obs,
                                              .actions = m->d.actions, .state_cells = m->d.state_cells};
     l->N = p->batch_windows;
     l->L = p->window;

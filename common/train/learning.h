@@ -43,6 +43,7 @@ typedef struct vb_learning_cfg {
     vb_elbo_params elbo;         /* coef, kl_beta, samples, decode_task (bernoulli, hit_level from the model) */
     int64_t elbo_warmup;         /* updates of the ELBO alone before RL starts (belief agents) */
     int64_t state_pairs;         /* learned dynamics: transitions the state head decodes per row */
+    double state_coef;           /* learned dynamics: the next-state term's weight relative to elbo.coef */
     bool refresh_carry;
     bool span_task;              /* the ELBO decodes the whole task's transitions (task_span.h) */
     int threads;                 /* the encoder window's slabs over the batch (1: one unroll) */

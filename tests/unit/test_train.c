@@ -447,6 +447,12 @@ Test(train, learned_dynamics_train_the_state_head_the_planner_reads) {
     vb_learning_cfg lp = vb_learning_cfg_from(&cfg);
     cr_assert_neq(vb_learning_create(&l, vb_backend_cpu(), &m, &lp, &spec, P, err, sizeof err), 0);
     cr_assert(strstr(err, "elbo_coef"), "%s", err);
+    /* nor with the next-state term weighed to nothing */
+    cr_assert_eq(vb_config_set(&cfg, "learner.elbo_coef=1", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_config_set(&cfg, "learner.state_coef=0", err, sizeof err), 0, "%s", err);
+    lp = vb_learning_cfg_from(&cfg);
+    cr_assert_neq(vb_learning_create(&l, vb_backend_cpu(), &m, &lp, &spec, P, err, sizeof err), 0);
+    cr_assert(strstr(err, "state_coef"), "%s", err);
     free(P);
 }
 
