@@ -156,8 +156,9 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->p = *p;
     l->p.elbo.bernoulli = m->d.reward_kind == VB_REWARD_BERNOULLI;
     l->p.elbo.hit_level = m->d.reward_levels[1];
-    l->p.elbo.state = (vb_elbo_state_params){.coef = p->elbo.coef * p->state_coef, .pairs = p->state_pairs, .obs = m->d.obs,
-                                             .actions = m->d.actions, .state_cells = m->d.state_cells};
+    l->p.elbo.state = (vb_elbo_state_params){.coef = p->elbo.coef * p->state_coef, .pairs = p->state_pairs,
+                                             .obs = m->d.obs, .actions = m->d.actions,
+                                             .state_cells = m->d.state_cells};
     l->N = p->batch_windows;
     l->L = p->window;
     l->T = l->L + 1;
