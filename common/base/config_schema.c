@@ -29,6 +29,7 @@ static const char *const schedule_choices[] = {"constant", "linear", NULL};
 static const char *const value_target_choices[] = {"planner", "lambda", NULL};
 static const char *const decode_choices[] = {"transitions", "task", NULL};
 static const char *const span_choices[] = {"window", "task", NULL};
+static const char *const bootstrap_choices[] = {"value", "task", NULL};
 static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
 
 /* A run name becomes a directory name: keep it to a portable, unambiguous set. */
@@ -242,6 +243,10 @@ static const vb_cfg_key schema[] = {
     KENUM(learner, value_target, "planner", value_target_choices, "value target: planner V-hat or lambda-return"),
     KFLT(learner, lambda, "0.95", 0, 1, "lambda of lambda-returns and GAE"),
     KBOOL(learner, refresh_carry, "false", "re-encode windows from the task start"),
+    KENUM(learner, window_bootstrap, "value", bootstrap_choices,
+          "where a window ends before its task: lambda-returns bootstrap from the value head, or from the "
+          "discounted return of the rest of the task once all of it has reached the learner (the value head "
+          "until then)"),
     KFLT(learner, ppo_clip, "0.2", 0, 10, "rl2: PPO ratio clip"),
     KINT(learner, ppo_epochs, "1", 1, 1000, "rl2, varibad: PPO passes over each sampled batch (replay reuse is learner.samples_per_insert)"),
     KFLT(learner, entropy_coef, "0.01", 0, 1e6, "rl2: entropy bonus weight"),

@@ -26,5 +26,7 @@ typedef enum vb_value_target { VB_VT_PLANNER = 0, VB_VT_LAMBDA = 1 } vb_value_ta
 typedef enum vb_elbo_decode { VB_DECODE_TRANSITIONS = 0, VB_DECODE_TASK = 1 } vb_elbo_decode;
 /* which transitions the ELBO decodes from each step: the window's, or its whole task's */
 typedef enum vb_elbo_span { VB_SPAN_WINDOW = 0, VB_SPAN_TASK = 1 } vb_elbo_span;
+/* what a window's lambda-returns bootstrap from where its task goes on: the value head, or the rest of the task */
+typedef enum vb_window_bootstrap { VB_BOOT_VALUE = 0, VB_BOOT_TASK = 1 } vb_window_bootstrap;
 
 #endif

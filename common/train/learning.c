@@ -34,6 +34,8 @@ typedef struct batch_ws {
     float *ext_rew;              /* (N, E) */
     uint8_t *ext_future;         /* (N, E) */
     int32_t *chunk_cell;         /* (L) an inserted chunk's reward cells */
+    float *boot;                 /* boot_task: (N) the rest of each window's task's return, NAN unknown */
+    float *vboot;                /* boot_task: (T N) the values with those in place of the bootstrap values */
     float *s_obs, *s_next;       /* state head: (L N, obs) each transition's state and successor */
     int32_t *s_next_cell;        /* state head: (L N) the successor's state cell */
     float *start_obs;            /* (obs) */
@@ -60,7 +62,8 @@ struct vb_learning {
     uint64_t version;
     int64_t updates, dropped;
     vb_refresh rf;
-    bool span;                   /* the ELBO decodes whole tasks: ts is live */
+    bool span;                   /* ts is live (span_task with a transitions ELBO, or boot_task) */
+    bool ext;                    /* the ELBO decodes the transitions outside the windows */
     vb_task_span ts;
     /* workspace: one block */
     void *block;
@@ -97,14 +100,18 @@ static void carve(vb_learning *l, vb_carver *c) {
     b->v_target = targets ? vb_carve(c, LN, sizeof(float)) : NULL;
     b->q_target = targets ? vb_carve(c, LN * A, sizeof(float)) : NULL;
     b->task_cells = d->has_decoder && l->p.elbo.decode_task ? vb_carve(c, LN * d->reward_cells, sizeof(float)) : NULL;
-    if (l->span) {
+    if (l->ext) {
         const int64_t E = 2 * l->ts.cap;
         b->ext_n = vb_carve(c, N, sizeof(int64_t));
         b->ext_cell = vb_carve(c, N * E, sizeof(int32_t));
         b->ext_seg = vb_carve(c, N * E, sizeof(int32_t));
         b->ext_rew = vb_carve(c, N * E, sizeof(float));
         b->ext_future = vb_carve(c, N * E, 1);
-        b->chunk_cell = vb_carve(c, L, sizeof(int32_t));
+    }
+    if (l->span) b->chunk_cell = vb_carve(c, L, sizeof(int32_t));
+    if (l->p.boot_task) {
+        b->boot = vb_carve(c, N, sizeof(float));
+        b->vboot = vb_carve(c, TN, sizeof(float));
     }
     if (d->has_state_head) {
         b->s_obs = vb_carve(c, LN * d->obs, sizeof(float));
@@ -166,7 +173,8 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
      * fixed regression targets, one pass */
     l->epochs = p->algo == VB_ALGO_VARIBASED ? 1 : p->ppo_epochs;
     vb_chunk_layout_init(&l->cl, m, l->L, p->algo == VB_ALGO_VARIBASED);
-    if (m->d.has_decoder && !p->elbo.decode_task && p->span_task) {
+    l->ext = m->d.has_decoder && !p->elbo.decode_task && p->span_task;
+    if (l->ext || p->boot_task) {
         if (vb_task_span_init(&l->ts, p->replay_capacity, m->d.steps_per_task, err, err_len) != 0) {
             free(l);
             return -1;
@@ -267,6 +275,16 @@ static void gather_span(vb_learning *l, int64_t w, int64_t k) {
     b->ext_n[w] = n;
 }
 
+/* The discounted return of the `rest` transitions after replay slot k's
+ * chunk, or NAN while not all of them have arrived. */
+static float rest_of_task(const vb_learning *l, int64_t k, int64_t rest) {
+    const vb_task_span *s = &l->ts;
+    if (rest <= 0 || s->post_n[k] < rest) return NAN;
+    double g = 0;
+    for (int64_t j = rest - 1; j >= 0; j--) g = s->post_rew[k * s->cap + j] + l->p.ppo.gamma * g;
+    return (float)g;
+}
+
 /* Time-major inputs of the sampled windows, and the per-step data. */
 static void assemble(vb_learning *l) {
     const vb_model *m = l->m;
@@ -315,8 +333,23 @@ static void assemble(vb_learning *l) {
         }
         vb_model_input(m, b->X + r * d->in, next, b->act[last], b->rew[last], c[cl->done + L - 1], step);
         b->reset[r] = b->tdone[last] != 0.0f;
-        if (l->span) gather_span(l, w, b->idx[w] = (c - l->replay.data) / cl->floats);
+        if (!l->span) continue;
+        b->idx[w] = (c - l->replay.data) / cl->floats;
+        if (l->ext) gather_span(l, w, b->idx[w]);
+        if (l->p.boot_task)
+            b->boot[w] = b->tdone[last] != 0.0f ? NAN : rest_of_task(l, b->idx[w], d->steps_per_task - step);
     }
+}
+
+/* The values the lambda-returns read: the value head's, with the rest of
+ * each window's task's return in place of its bootstrap value where known. */
+static const float *return_values(vb_learning *l) {
+    batch_ws *b = &l->b;
+    if (!l->p.boot_task) return b->values;
+    memcpy(b->vboot, b->values, sizeof(float) * (size_t)(l->T * l->N));
+    for (int64_t w = 0; w < l->N; w++)
+        if (!isnan(b->boot[w])) b->vboot[l->L * l->N + w] = b->boot[w];
+    return b->vboot;
 }
 
 /* The RL losses' gradients into d_logits and d_values. */
@@ -325,7 +358,7 @@ static void rl_loss(vb_learning *l, vb_update_stats *st, bool first_epoch) {
     const int64_t N = l->N, L = l->L, A = l->m->d.actions;
     if (l->p.algo == VB_ALGO_VARIBASED) {
         if (l->p.lambda_target)
-            st->return_mean = vb_gae(&l->p.ppo, L, N, b->rew, b->tdone, b->values, b->adv, b->ret);
+            st->return_mean = vb_gae(&l->p.ppo, L, N, b->rew, b->tdone, return_values(l), b->adv, b->ret);
         vb_planner_targets_params tp = {.value_coef = l->p.ppo.value_coef, .policy_coef = l->p.ppo.policy_coef};
         vb_planner_targets_batch tb = {.L = L, .N = N, .A = A, .logits = b->logits, .values = b->values,
                                        .v_target = l->p.lambda_target ? b->ret : b->v_target,
@@ -335,7 +368,8 @@ static void rl_loss(vb_learning *l, vb_update_stats *st, bool first_epoch) {
     }
     /* the advantages and returns come from the first epoch's values and stay
      * fixed over the batch's later epochs */
-    if (first_epoch) st->return_mean = vb_gae(&l->p.ppo, L, N, b->rew, b->tdone, b->values, b->adv, b->ret);
+    if (first_epoch)
+        st->return_mean = vb_gae(&l->p.ppo, L, N, b->rew, b->tdone, return_values(l), b->adv, b->ret);
     vb_ppo_batch pb = {.L = L, .N = N, .A = A, .logits = b->logits, .values = b->values, .act = b->act,
                        .blogp = b->blogp, .adv = b->adv, .ret = b->ret};
     vb_ppo_loss(l->be, &l->p.ppo, &pb, &l->ppo, b->d_logits, b->d_values, st);
@@ -386,7 +420,7 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
         if (d->has_decoder) {
             vb_elbo_batch eb = {.L = L, .N = N, .phi = b->phi, .phi_prev0 = b->phi_prev0, .prev_kind = b->prev_kind,
                                 .seg = b->seg, .cell = b->cell, .rew = b->rew, .task_cells = b->task_cells,
-                                .E = l->span ? 2 * l->ts.cap : 0, .ext_n = b->ext_n, .ext_cell = b->ext_cell,
+                                .E = l->ext ? 2 * l->ts.cap : 0, .ext_n = b->ext_n, .ext_cell = b->ext_cell,
                                 .ext_seg = b->ext_seg, .ext_rew = b->ext_rew, .ext_future = b->ext_future,
                                 .state = {.obs = b->s_obs, .act = b->act, .next = b->s_next,
                                           .next_cell = b->s_next_cell}};

@@ -905,3 +905,39 @@ Test(train, validation_tasks_are_not_the_held_out_tasks) {
     cr_assert_neq(vb_config_validate(&c, err, sizeof err), 0);
     cr_assert(strstr(err, "eval.keep_best needs eval.every_updates"), "%s", err);
 }
+
+/* learner.window_bootstrap: task. With gamma 1 and lambda 1 a window's
+ * lambda-returns are the rest of its task's rewards: windows of half a task
+ * (10 steps), once each task's second half has reached the learner, return
+ * what whole windows over the same acting return; bootstrapping from the
+ * untrained value head does not. */
+static double first_return(const char *window, const char *windows, const char *capacity, const char *boot,
+                           double *data) {
+    char err[512];
+    const char *base[] = {"run.algo=varibad", "env.gamma=1", "learner.lambda=1", "learner.samples_per_insert=0",
+                          "learner.max_policy_lag=100000", "learner.elbo_warmup_updates=0", window, windows, capacity,
+                          boot, NULL};
+    fixed f;
+    fixed_setup(&f, base, NULL, 20);
+    vb_update_stats st;
+    cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
+    if (data) *data = data_return(f.l, 1.0);
+    fixed_free(&f);
+    return st.return_mean;
+}
+
+Test(train, windows_bootstrapped_from_the_rest_of_the_task_return_what_whole_windows_do) {
+    double data;
+    const double whole = first_return("learner.window=10", "learner.batch_windows=16", "learner.replay_capacity=16",
+                                      "learner.window_bootstrap=value", &data);
+    cr_assert_float_eq(whole, data, 1e-5, "whole windows: %g, the data's return %g", whole, data);
+    const double half = first_return("learner.window=5", "learner.batch_windows=32", "learner.replay_capacity=32",
+                                     "learner.window_bootstrap=task", NULL);
+    const double half_v = first_return("learner.window=5", "learner.batch_windows=32", "learner.replay_capacity=32",
+                                       "learner.window_bootstrap=value", NULL);
+    cr_log_info("return to the task's end %g; half windows: from the rest of the task %g, from the value head %g", whole,
+                half, half_v);
+    cr_assert_float_eq(half, whole, 1e-4, "from the rest of the task %g, whole windows %g", half, whole);
+    cr_assert_gt(fabs(half_v - whole), 1e-3, "the value head's bootstrap %g is not the rest of the task %g", half_v,
+                 whole);
+}
