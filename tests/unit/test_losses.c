@@ -360,23 +360,48 @@ Test(losses, elbo_gradient_decoding_whole_tasks_gaussian, .init = setup) { elbo_
 Test(losses, elbo_gradient_with_a_categorical_state_head, .init = setup) { elbo_check(true, true, SC, false); }
 Test(losses, elbo_gradient_with_a_gaussian_state_head, .init = setup) { elbo_check(false, true, 0, true); }
 
+/* A reward decoder (latent D -> 4 tanh -> C cells) with its parameters,
+ * gradient and the ELBO's workspace for `rows` rows; init_seed 0 leaves the
+ * parameters zero. */
+typedef struct small_elbo {
+    vb_layout lay;
+    vb_mlp dec;
+    float *P, *G;
+    vb_elbo_ws ws;
+    void *block;
+} small_elbo;
+
+static void small_elbo_init(small_elbo *e, const vb_elbo_params *p, int64_t rows, uint64_t init_seed) {
+    vb_layout_init(&e->lay);
+    const int64_t hid[1] = {4};
+    cr_assert_eq(vb_mlp_layout(&e->dec, &e->lay, "dec", D, hid, 1, C, VB_ACT_TANH, VB_ACT_NONE), 0);
+    e->P = calloc((size_t)e->lay.total, sizeof(float));
+    e->G = calloc((size_t)e->lay.total, sizeof(float));
+    if (init_seed) {
+        vb_rng r;
+        vb_rng_init(&r, init_seed, 0);
+        vb_mlp_init(&e->dec, e->P, &r);
+    }
+    vb_carver c = {0};
+    vb_elbo_carve(&e->ws, &c, &e->dec, NULL, p, rows);
+    e->block = calloc(1, c.off);
+    c = (vb_carver){.base = e->block};
+    vb_elbo_carve(&e->ws, &c, &e->dec, NULL, p, rows);
+}
+
+static void small_elbo_free(small_elbo *e) {
+    free(e->P);
+    free(e->G);
+    free(e->block);
+}
+
 /* KL(N(mu, s^2) || N(0, 1)) per row by hand: a task-start row with mu = (1, 0),
  * logvar = (0, log 4) has KL = 0.5 (1 + 1 - 1 - 0) + 0.5 (4 + 0 - 1 - log 4)
  * = 0.5 + 0.5 (3 - 1.386294) = 1.306853. */
 Test(losses, kl_to_the_prior_by_hand, .init = setup) {
-    vb_layout lay;
-    vb_layout_init(&lay);
-    vb_mlp dec;
-    const int64_t hid[1] = {4};
-    cr_assert_eq(vb_mlp_layout(&dec, &lay, "dec", D, hid, 1, C, VB_ACT_TANH, VB_ACT_NONE), 0);
-    float *P = calloc((size_t)lay.total, sizeof(float)), *G = calloc((size_t)lay.total, sizeof(float));
-    vb_carver c = {0};
-    vb_elbo_ws ws;
     vb_elbo_params p = {.coef = 1, .kl_beta = 1, .samples = 1, .bernoulli = true, .hit_level = 1};
-    vb_elbo_carve(&ws, &c, &dec, NULL, &p, 1);
-    void *block = calloc(1, c.off);
-    c = (vb_carver){.base = block};
-    vb_elbo_carve(&ws, &c, &dec, NULL, &p, 1);
+    small_elbo e;
+    small_elbo_init(&e, &p, 1, 0);
     const float phi[4] = {1, 0, 0, logf(4)}, phi0[4] = {0}, rew[1] = {0};
     const uint8_t kind[1] = {0};
     const int32_t seg[1] = {0}, cell[1] = {0};
@@ -386,13 +411,11 @@ Test(losses, kl_to_the_prior_by_hand, .init = setup) {
     vb_rng_init(&rng, 1, 0);
     float dphi[4] = {0};
     vb_update_stats st = {0};
-    vb_elbo_loss(be, &dec, NULL, P, G, &p, &b, &ws, &rng, dphi, &st);
+    vb_elbo_loss(be, &e.dec, NULL, e.P, e.G, &p, &b, &e.ws, &rng, dphi, &st);
     cr_assert_float_eq(st.kl, 1.3068528, 1e-5);
     /* the decoder is all zeros: every cell is logit 0, log p = -log 2 */
     cr_assert_float_eq(st.loss_recon, log(2.0), 1e-6);
-    free(P);
-    free(G);
-    free(block);
+    small_elbo_free(&e);
 }
 
 /* learner.elbo_span: task by hand. A window of 2 rows in which a task starts
@@ -400,22 +423,11 @@ Test(losses, kl_to_the_prior_by_hand, .init = setup) {
  * before the window, row 1 its own and one of its task's from after it, and
  * neither decodes the other's (Gaussian cells; logvar -60 makes z = mu). */
 Test(losses, transitions_outside_the_window_are_decoded_by_their_tasks_rows, .init = setup) {
-    vb_layout lay;
-    vb_layout_init(&lay);
-    vb_mlp dec;
-    const int64_t hid[1] = {4};
-    cr_assert_eq(vb_mlp_layout(&dec, &lay, "dec", D, hid, 1, C, VB_ACT_TANH, VB_ACT_NONE), 0);
-    float *P = calloc((size_t)lay.total, sizeof(float)), *G = calloc((size_t)lay.total, sizeof(float));
-    vb_rng r;
-    vb_rng_init(&r, 5, 0);
-    vb_mlp_init(&dec, P, &r);
-    vb_carver c = {0};
-    vb_elbo_ws ws;
     vb_elbo_params p = {.coef = 1, .kl_beta = 1, .samples = 1, .bernoulli = false};
-    vb_elbo_carve(&ws, &c, &dec, NULL, &p, 2);
-    void *block = calloc(1, c.off);
-    c = (vb_carver){.base = block};
-    vb_elbo_carve(&ws, &c, &dec, NULL, &p, 2);
+    small_elbo e;
+    small_elbo_init(&e, &p, 2, 5);
+    vb_rng r;
+    vb_rng_init(&r, 6, 0);
     const float phi[8] = {0.3f, -0.7f, -60, -60, -0.4f, 0.9f, -60, -60}, phi0[4] = {0}, rew[2] = {0.5f, -1.0f};
     const uint8_t kind[2] = {1, 0};
     const int32_t seg[2] = {0, 1}, cell[2] = {1, 4};
@@ -428,12 +440,12 @@ Test(losses, transitions_outside_the_window_are_decoded_by_their_tasks_rows, .in
                        .ext_rew = ext_rew, .ext_future = ext_future};
     float dphi[8] = {0};
     vb_update_stats st = {0};
-    vb_elbo_loss(be, &dec, NULL, P, G, &p, &b, &ws, &r, dphi, &st);
+    vb_elbo_loss(be, &e.dec, NULL, e.P, e.G, &p, &b, &e.ws, &r, dphi, &st);
     /* the cells each row's mean decodes to */
     const float z[4] = {0.3f, -0.7f, -0.4f, 0.9f};
     float v[2 * C], cache[256];
-    cr_assert_leq(vb_mlp_cache_floats(&dec, 2), 256);
-    vb_mlp_forward(be, &dec, P, v, z, cache, 2);
+    cr_assert_leq(vb_mlp_cache_floats(&e.dec, 2), 256);
+    vb_mlp_forward(be, &e.dec, e.P, v, z, cache, 2);
     const double l2pi = 1.8378770664093453;
 #define LP(row, k, y) (-0.5 * (((y) - v[(row) * C + (k)]) * ((y) - v[(row) * C + (k)]) + l2pi))
     double own0 = LP(0, 1, 0.5), before = LP(0, 2, 2.0), own1 = LP(1, 4, -1.0), after = LP(1, 5, 0.25);
@@ -441,7 +453,5 @@ Test(losses, transitions_outside_the_window_are_decoded_by_their_tasks_rows, .in
     cr_assert_float_eq(st.loss_recon, -(own0 + before + own1 + after) / 4, 1e-5, "loss_recon %g", st.loss_recon);
     cr_assert_float_eq(st.belief_future_loglik, (own0 + own1 + after) / 3, 1e-5, "future %g",
                        st.belief_future_loglik);
-    free(P);
-    free(G);
-    free(block);
+    small_elbo_free(&e);
 }
