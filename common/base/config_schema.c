@@ -243,7 +243,7 @@ static const vb_cfg_key schema[] = {
     KENUM(learner, value_target, "planner", value_target_choices, "value target: planner V-hat or lambda-return"),
     KFLT(learner, lambda, "0.95", 0, 1, "lambda of lambda-returns and GAE"),
     KBOOL(learner, refresh_carry, "false", "re-encode windows from the task start"),
-    KENUM(learner, window_bootstrap, "value", bootstrap_choices,
+    KENUM(learner, window_bootstrap, "task", bootstrap_choices,
           "where a window ends before its task: lambda-returns bootstrap from the value head, or from the "
           "discounted return of the rest of the task once all of it has reached the learner (the value head "
           "until then)"),
