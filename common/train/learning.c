@@ -241,7 +241,8 @@ int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_
         for (int64_t t = 0; t < l->L; t++) l->b.chunk_cell[t] = chunk_cell(l, c->data, t);
         if (vb_task_span_observe(&l->ts, c->actor, c->slot, l->L, c->data + cl->reset, l->b.chunk_cell,
                                  c->data + cl->reward, slot) != 0)
-            return snprintf(why, why_len, "out of memory for learner.elbo_span streams"), -1;
+            return snprintf(why, why_len, "out of memory for the task streams of learner.elbo_span and "
+                            "learner.window_bootstrap"), -1;
     }
     if (stale) {
         l->dropped++;
@@ -333,7 +334,6 @@ static void assemble(vb_learning *l) {
         }
         vb_model_input(m, b->X + r * d->in, next, b->act[last], b->rew[last], c[cl->done + L - 1], step);
         b->reset[r] = b->tdone[last] != 0.0f;
-        if (!l->span) continue;
         b->idx[w] = (c - l->replay.data) / cl->floats;
         if (l->ext) gather_span(l, w, b->idx[w]);
         if (l->p.boot_task)
@@ -389,8 +389,6 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
     assemble(l);
     st->carry_refreshed = -1;
     if (l->p.refresh_carry) {
-        if (!l->span)
-            for (int64_t w = 0; w < N; w++) b->idx[w] = (l->batch[w] - l->replay.data) / l->cl.floats;
         int64_t n = vb_refresh_batch(&l->rf, be, l->P, b->idx, l->batch, b->carry0, b->phi_prev0, &st->carry_drift);
         st->carry_refreshed = (double)n / (double)N;
     }
