@@ -3,10 +3,12 @@
  * are built once, on first use, and are read-only afterwards.
  *
  * The instruction has a latency of three cycles and a throughput of one, so
- * long buffers run three independent CRCs over three adjacent lanes of LANE
- * bytes and join them: the register after A then B is the register after A
- * moved past |B| zero bytes (a linear map, tabulated for |B| = LANE in
- * shift_table) xored with B's register from zero. */
+ * buffers run three independent CRCs over three adjacent lanes and join
+ * them: the register after A then B is the register after A moved past |B|
+ * zero bytes (a linear map, tabulated for |B| = LANE and |B| = SHORT in
+ * shift_table) xored with B's register from zero. Lanes of LANE bytes while
+ * 3 LANE are left, then of SHORT bytes (a chunk message of a few KiB runs
+ * three lanes almost to its end). */
 #include "crc32c.h"
 
 #include <pthread.h>
@@ -20,10 +22,11 @@
 
 #define POLY 0x82F63B78u /* reflected Castagnoli polynomial */
 
-enum { LANE = 8192 };
+enum { LANE = 8192, SHORT = 256 };
 
 static uint32_t table[8][256];
-static uint32_t shift_table[4][256]; /* register -> the register after LANE zero bytes, a byte at a time */
+/* register -> the register after LANE ([0]) or SHORT ([1]) zero bytes, a byte at a time */
+static uint32_t shift_table[2][4][256];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static bool use_hw;
@@ -43,24 +46,49 @@ static void build_tables(void) {
     for (uint32_t i = 0; i < 256; i++) {
         for (int t = 1; t < 8; t++) table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
     }
-    uint32_t basis[32];
-    for (int k = 0; k < 32; k++) basis[k] = shift_zeros(1u << k, LANE);
-    for (int b = 0; b < 4; b++)
-        for (uint32_t v = 0; v < 256; v++) {
-            uint32_t r = 0;
-            for (int j = 0; j < 8; j++)
-                if (v >> j & 1) r ^= basis[8 * b + j];
-            shift_table[b][v] = r;
-        }
+    const size_t lanes[2] = {LANE, SHORT};
+    for (int t = 0; t < 2; t++) {
+        uint32_t basis[32];
+        for (int k = 0; k < 32; k++) basis[k] = shift_zeros(1u << k, lanes[t]);
+        for (int b = 0; b < 4; b++)
+            for (uint32_t v = 0; v < 256; v++) {
+                uint32_t r = 0;
+                for (int j = 0; j < 8; j++)
+                    if (v >> j & 1) r ^= basis[8 * b + j];
+                shift_table[t][b][v] = r;
+            }
+    }
 }
 
-static inline uint32_t shift_lane(uint32_t r) {
-    return shift_table[0][r & 0xff] ^ shift_table[1][(r >> 8) & 0xff] ^ shift_table[2][(r >> 16) & 0xff] ^
-           shift_table[3][r >> 24];
+static inline uint32_t shift_lane(const uint32_t (*s)[256], uint32_t r) {
+    return s[0][r & 0xff] ^ s[1][(r >> 8) & 0xff] ^ s[2][(r >> 16) & 0xff] ^ s[3][r >> 24];
 }
 
 #ifdef VB_CRC_HW
-/* 8 bytes per crc32 instruction, three lanes at a time while 3 LANE bytes
+/* Three lanes of `lane` bytes from p (and to dst), joined into c; lane is a
+ * constant where this is inlined. */
+__attribute__((target("sse4.2"), always_inline)) static inline uint64_t crc_lanes(uint64_t c, const unsigned char *p,
+                                                                                  unsigned char *dst, size_t lane,
+                                                                                  const uint32_t (*shift)[256]) {
+    uint64_t c1 = 0, c2 = 0;
+    for (size_t i = 0; i < lane; i += 8) {
+        uint64_t w0, w1, w2;
+        __builtin_memcpy(&w0, p + i, 8);
+        __builtin_memcpy(&w1, p + lane + i, 8);
+        __builtin_memcpy(&w2, p + 2 * lane + i, 8);
+        c = _mm_crc32_u64(c, w0);
+        c1 = _mm_crc32_u64(c1, w1);
+        c2 = _mm_crc32_u64(c2, w2);
+        if (dst) {
+            __builtin_memcpy(dst + i, &w0, 8);
+            __builtin_memcpy(dst + lane + i, &w1, 8);
+            __builtin_memcpy(dst + 2 * lane + i, &w2, 8);
+        }
+    }
+    return shift_lane(shift, shift_lane(shift, (uint32_t)c) ^ (uint32_t)c1) ^ (uint32_t)c2;
+}
+
+/* 8 bytes per crc32 instruction, three lanes at a time while 3 SHORT bytes
  * are left; the ends a byte at a time. With dst, the bytes are also copied
  * there as they are read. */
 __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t len,
@@ -72,23 +100,12 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uns
         len--;
     }
     for (; len >= 3 * LANE; p += 3 * LANE, len -= 3 * LANE) {
-        uint64_t c1 = 0, c2 = 0;
-        for (size_t i = 0; i < LANE; i += 8) {
-            uint64_t w0, w1, w2;
-            __builtin_memcpy(&w0, p + i, 8);
-            __builtin_memcpy(&w1, p + LANE + i, 8);
-            __builtin_memcpy(&w2, p + 2 * LANE + i, 8);
-            c = _mm_crc32_u64(c, w0);
-            c1 = _mm_crc32_u64(c1, w1);
-            c2 = _mm_crc32_u64(c2, w2);
-            if (dst) {
-                __builtin_memcpy(dst + i, &w0, 8);
-                __builtin_memcpy(dst + LANE + i, &w1, 8);
-                __builtin_memcpy(dst + 2 * LANE + i, &w2, 8);
-            }
-        }
-        c = shift_lane(shift_lane((uint32_t)c) ^ (uint32_t)c1) ^ (uint32_t)c2;
+        c = crc_lanes(c, p, dst, LANE, shift_table[0]);
         if (dst) dst += 3 * LANE;
+    }
+    for (; len >= 3 * SHORT; p += 3 * SHORT, len -= 3 * SHORT) {
+        c = crc_lanes(c, p, dst, SHORT, shift_table[1]);
+        if (dst) dst += 3 * SHORT;
     }
     for (; len >= 8; p += 8, len -= 8) {
         uint64_t w;

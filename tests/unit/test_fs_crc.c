@@ -92,10 +92,10 @@ Test(crc32c, hardware_and_tables_agree) {
     cr_assert_eq(vb_crc32c_table(0, "123456789", 9), 0xE3069283u);
 }
 
-/* Long buffers take the three-lane path (3 x 8 KiB at a time) and the copying
- * CRC reads and writes in the same pass: both agree with the tables on
- * lengths around the lane boundaries at every alignment, and the copy is
- * exact. */
+/* Buffers take the three-lane paths (3 x 8 KiB at a time, then 3 x 256
+ * bytes) and the copying CRC reads and writes in the same pass: both agree
+ * with the tables on lengths around both lane boundaries at every alignment
+ * (a 4 911-byte chunk message among them), and the copy is exact. */
 Test(crc32c, three_lanes_and_the_copying_crc_agree_with_the_tables) {
     enum { N = 3 * 3 * 8192 + 64 };
     unsigned char *buf = malloc(N), *dst = malloc(N + 8);
@@ -104,7 +104,7 @@ Test(crc32c, three_lanes_and_the_copying_crc_agree_with_the_tables) {
         seed = seed * 1664525u + 1013904223u;
         buf[i] = (unsigned char)(seed >> 24);
     }
-    const size_t lens[] = {3 * 8192 - 1, 3 * 8192, 3 * 8192 + 1, 3 * 8192 + 13, 2 * 3 * 8192 + 7, N - 8};
+    const size_t lens[] = {3 * 256 - 1, 3 * 256, 3 * 256 + 9, 2 * 3 * 256 + 3, 4911, 3 * 8192 - 1, 3 * 8192, 3 * 8192 + 1, 3 * 8192 + 13, 3 * 8192 + 3 * 256 + 5, 2 * 3 * 8192 + 7, N - 8};
     for (int off = 0; off < 8; off++)
         for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
             size_t len = lens[k];
