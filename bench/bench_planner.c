@@ -27,13 +27,20 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* The CPU backend with its GEMM counting FLOPs. */
+/* The CPU backend with its GEMMs (and the linear layers' fused ones)
+ * counting FLOPs. */
 static atomic_llong gemm_flops;
 static vb_backend counting;
 static void counting_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     atomic_fetch_add(&gemm_flops, 2 * M * N * K);
     vb_backend_cpu()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void counting_linear_act(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
+                                int64_t M, int64_t N, int64_t K) {
+    atomic_fetch_add(&gemm_flops, 2 * M * N * K);
+    vb_backend_cpu()->linear_act(act, pre, out, in, W, b, M, N, K);
 }
 
 static double peak[3]; /* GFLOP/s of 1 and 2 cores */
@@ -105,6 +112,7 @@ int main(int argc, char **argv) {
     vb_backend_cpu()->set_threads(1);
     counting = *vb_backend_cpu();
     counting.gemm = counting_gemm;
+    counting.linear_act = counting_linear_act;
     peak[1] = fma_peak(1);
     peak[2] = fma_peak(2);
     printf("fma_peak_1core %.1f GFLOP/s\n", peak[1]);

@@ -57,6 +57,12 @@ typedef struct vb_backend {
      * before its GEMM accumulates with beta = 1: one pass instead of a zeroing
      * and a bias pass) */
     void (*bias_fill)(float *out, const float *b, int64_t rows, int64_t cols);
+    /* A linear layer's forward: out(M,N) = act(b + in(M,K) W(N,K)^T), b (N) may
+     * be NULL; pre, when not NULL, receives the value before the activation
+     * (an MLP's cache). What bias_fill, gemm and act_forward compute, fused
+     * where the backend can (the CPU's own small-GEMM kernel). */
+    void (*linear_act)(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
+                       int64_t M, int64_t N, int64_t K);
     /* db(cols) += column sums of dout(rows,cols) */
     void (*bias_grad)(float *db, const float *dout, int64_t rows, int64_t cols);
     /* out = act(in), n elements (in-place allowed) */

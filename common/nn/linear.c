@@ -28,8 +28,12 @@ void vb_linear_init(const vb_linear *l, float *P, vb_rng *rng) {
 void vb_linear_forward(const vb_backend *be, const vb_linear *l, const float *P, float *out, const float *inp,
                        int64_t B) {
     /* out(B,out) = b + inp(B,in) W^T(in,out) */
-    if (l->b >= 0) be->bias_fill(out, P + l->b, B, l->out);
-    be->gemm(false, true, B, l->out, l->in, 1.0f, inp, l->in, P + l->w, l->in, l->b >= 0 ? 1.0f : 0.0f, out, l->out);
+    be->linear_act(VB_ACT_NONE, NULL, out, inp, P + l->w, l->b >= 0 ? P + l->b : NULL, B, l->out, l->in);
+}
+
+void vb_linear_forward_act(const vb_backend *be, const vb_linear *l, const float *P, vb_act act, float *pre,
+                           float *out, const float *inp, int64_t B) {
+    be->linear_act(act, pre, out, inp, P + l->w, l->b >= 0 ? P + l->b : NULL, B, l->out, l->in);
 }
 
 void vb_linear_backward(const vb_backend *be, const vb_linear *l, const float *P, float *G, float *dinp,

@@ -23,6 +23,10 @@ void vb_linear_init(const vb_linear *l, float *P, vb_rng *rng);
 /* inp is (B, in), out is (B, out) (overwritten) */
 void vb_linear_forward(const vb_backend *be, const vb_linear *l, const float *P, float *out, const float *inp,
                        int64_t B);
+/* out(B, out) = act(inp W^T + b) in one call (be->linear_act); pre (B, out),
+ * unless NULL, receives inp W^T + b */
+void vb_linear_forward_act(const vb_backend *be, const vb_linear *l, const float *P, vb_act act, float *pre,
+                           float *out, const float *inp, int64_t B);
 /* dout is (B, out); G[w], G[b] += ...; dinp (B, in) += ... unless NULL */
 void vb_linear_backward(const vb_backend *be, const vb_linear *l, const float *P, float *G, float *dinp,
                         const float *dout, const float *inp, int64_t B);

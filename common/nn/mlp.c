@@ -46,8 +46,7 @@ void vb_mlp_forward(const vb_backend *be, const vb_mlp *m, const float *P, float
     for (int i = 0; i < m->n - 1; i++) {
         int64_t w = m->layer[i].out;
         float *pre = c, *post = c + B * w;
-        vb_linear_forward(be, &m->layer[i], P, pre, x, B);
-        be->act_forward(m->act, post, pre, B * w);
+        vb_linear_forward_act(be, &m->layer[i], P, m->act, pre, post, x, B);
         x = post;
         c += 2 * B * w;
     }
@@ -55,8 +54,7 @@ void vb_mlp_forward(const vb_backend *be, const vb_mlp *m, const float *P, float
     if (m->out_act == VB_ACT_NONE) {
         vb_linear_forward(be, last, P, out, x, B);
     } else {
-        vb_linear_forward(be, last, P, c, x, B);
-        be->act_forward(m->out_act, out, c, B * m->out);
+        vb_linear_forward_act(be, last, P, m->out_act, c, out, x, B);
     }
 }
 

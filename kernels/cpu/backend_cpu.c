@@ -95,6 +95,35 @@ VB_SIMD_CLONES static void cpu_act_forward(vb_act act, float *out, const float *
 #undef FWD
 }
 
+/* the activation of each finished block of a fused linear layer */
+typedef struct act_rows_ctx {
+    vb_act act;
+    float *out;
+    const float *pre;
+    int64_t N;
+} act_rows_ctx;
+
+static void act_rows(void *ctx, int64_t row0, int64_t rows) {
+    const act_rows_ctx *c = ctx;
+    cpu_act_forward(c->act, c->out + row0 * c->N, c->pre + row0 * c->N, rows * c->N);
+}
+
+/* Fused on one BLAS thread (vb__cpu_gemm_nt_bias); with more, the GEMM is
+ * BLAS's to split. */
+static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
+                           int64_t M, int64_t N, int64_t K) {
+    if (M <= 0 || N <= 0) return;
+    float *dst = pre ? pre : out; /* where the sums go */
+    const bool epilogue = act != VB_ACT_NONE || dst != out;
+    act_rows_ctx ctx = {act, out, dst, N};
+    if (cpu_get_threads() == 1 &&
+        vb__cpu_gemm_nt_bias(dst, in, W, b, M, N, K, epilogue ? act_rows : NULL, &ctx) == 0)
+        return;
+    if (b) cpu_bias_fill(dst, b, M, N);
+    cpu_gemm(false, true, M, N, K, 1.0f, in, K, W, K, b ? 1.0f : 0.0f, dst, N);
+    if (epilogue) cpu_act_forward(act, out, dst, M * N);
+}
+
 static void cpu_act_backward(vb_act act, float *din, const float *dout, const float *in,
                              const float *out, int64_t n) {
 #define BWD(A) for (int64_t i = 0; i < n; i++) din[i] += vb_act_backward_elem(A, in[i], out[i], dout[i])
@@ -235,6 +264,7 @@ static const vb_backend cpu_backend = {
     .get_threads = cpu_get_threads,
     .gemm = cpu_gemm,
     .bias_fill = cpu_bias_fill,
+    .linear_act = cpu_linear_act,
     .bias_grad = cpu_bias_grad,
     .act_forward = cpu_act_forward,
     .act_backward = cpu_act_backward,

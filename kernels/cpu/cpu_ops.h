@@ -5,6 +5,17 @@
 
 #include <stdint.h>
 
+/* C(M,N) = b + A(M,K) W(N,K)^T (b may be NULL), calling rows_done(ctx, row0,
+ * rows) as each block of rows is complete; -1 where the CPU or the shape is
+ * not one of its kernels' (nothing written: the caller takes the BLAS path). */
+int vb__cpu_gemm_nt_bias(float *C, const float *A, const float *W, const float *b, int64_t M, int64_t N, int64_t K,
+                         void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx);
+
+/* The kernel vb__cpu_gemm_nt_bias runs: 2 AVX-512, 1 AVX2 + FMA, 0 none
+ * (the BLAS path). want >= 0 selects a kernel the CPU has, or none (tests
+ * run each); want < 0 only asks. */
+int vb__cpu_gemm_nt_isa(int want);
+
 void vb__cpu_s5_discretize_forward(float *lam_bar, float *b_bar, const float *lam_re_log, const float *lam_im,
                                    const float *log_step, const float *b, int64_t P, int64_t H);
 void vb__cpu_s5_discretize_backward(float *g_lam_re_log, float *g_lam_im, float *g_log_step, float *g_b,

@@ -97,6 +97,17 @@ static void cuda_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float a
                                 (int)M, (int)K, &alpha, B, (int)ldb, A, (int)lda, &beta, C, (int)ldc));
 }
 
+// A linear layer's forward as bias fill, GEMM and activation.
+static void cuda_linear_act(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
+                            int64_t M, int64_t N, int64_t K) {
+    if (M <= 0 || N <= 0) return;
+    float *dst = pre ? pre : out;
+    if (b) vb__cuda_bias_fill(dst, b, M, N);
+    cuda_gemm(false, true, M, N, K, 1.0f, in, K, W, K, b ? 1.0f : 0.0f, dst, N);
+    if (act != VB_ACT_NONE) vb__cuda_act_forward(act, out, dst, M * N);
+    else if (dst != out) cuda_copy(out, dst, M * N);
+}
+
 static const vb_backend cuda_backend = {
     .name = "cuda",
     .alloc = cuda_alloc,
@@ -107,6 +118,7 @@ static const vb_backend cuda_backend = {
     .get_threads = cuda_get_threads,
     .gemm = cuda_gemm,
     .bias_fill = vb__cuda_bias_fill,
+    .linear_act = cuda_linear_act,
     .bias_grad = vb__cuda_bias_grad,
     .act_forward = vb__cuda_act_forward,
     .act_backward = vb__cuda_act_backward,

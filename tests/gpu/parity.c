@@ -129,6 +129,26 @@ static void check_gemm(void) {
     }
 }
 
+/* a linear layer's fused forward: the layer's pre-activation and output */
+static void check_linear_act(void) {
+    const int64_t M = 37, N = 45, K = 29;
+    const vb_act acts[] = {VB_ACT_NONE, VB_ACT_TANH, VB_ACT_RELU};
+    buf A = mk(M * K, -1, 1), W = mk(N * K, -1, 1), b = mk(N, -1, 1), pre = zeros(M * N), out = zeros(M * N);
+    for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
+        cpu->linear_act(acts[i], pre.h, out.h, A.h, W.h, b.h, M, N, K);
+        gpu->linear_act(acts[i], pre.d, out.d, A.d, W.d, b.d, M, N, K);
+        char name[64];
+        snprintf(name, sizeof name, "linear_act %d pre", (int)acts[i]);
+        cmp_buf(name, &pre, TOL_GEMM);
+        snprintf(name, sizeof name, "linear_act %d out", (int)acts[i]);
+        cmp_buf(name, &out, TOL_GEMM);
+    }
+    cpu->linear_act(VB_ACT_TANH, NULL, out.h, A.h, W.h, NULL, M, N, K);
+    gpu->linear_act(VB_ACT_TANH, NULL, out.d, A.d, W.d, NULL, M, N, K);
+    cmp_buf("linear_act without bias or cache", &out, TOL_GEMM);
+    drop(&A), drop(&W), drop(&b), drop(&pre), drop(&out);
+}
+
 static void check_elementwise(void) {
     const int64_t R = 37, C = 53, n = R * C;
     buf b = mk(C, -1, 1), out = zeros(n), x = mk(n, -2, 2), y = mk(n, -2, 2), s = mk(C, -1, 1), db = mk(C, -1, 1);
@@ -490,6 +510,7 @@ int main(int argc, char **argv) {
     }
     vb_rng_init(&rng, 20261205, 1);
     check_gemm();
+    check_linear_act();
     check_elementwise();
     check_activations();
     check_rows();

@@ -13,6 +13,7 @@
 #include "common/base/par.h"
 #include "common/base/rng.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/cpu_ops.h"
 
 static const vb_backend *be;
 static void setup(void) { be = vb_backend_cpu(); }
@@ -416,4 +417,71 @@ Test(layers, gru_window_threaded_without_dx_and_beyond_the_part_limit, .init = s
     be->set_threads(0);
     for (int o = 0; o < 2; o++) free(hs[o]), free(G[o]);
     gru_case_free(&c);
+}
+
+/* A linear layer's fused forward (be->linear_act): every kernel this CPU
+ * has (AVX-512, AVX2 + FMA) and the BLAS path against the definition in
+ * double, over shapes that leave partial row blocks and partial column
+ * panels, with and without bias, cache and activation; nothing written past
+ * the output; and both kernels give the same bits. */
+Test(layers, linear_act_kernels_match_the_definition_and_each_other, .init = setup) {
+    vb_rng r;
+    vb_rng_init(&r, 7, 0);
+    const int64_t Ms[] = {1, 5, 8, 13, 64}, Ns[] = {1, 5, 16, 17, 33, 64, 100}, Ks[] = {1, 3, 64, 130};
+    const vb_act acts[] = {VB_ACT_NONE, VB_ACT_TANH, VB_ACT_RELU};
+    const int best = vb__cpu_gemm_nt_isa(-1), threads = be->get_threads();
+    be->set_threads(1); /* the kernels run where BLAS has one thread */
+    enum { MAXN = 64 * 100 };
+    float *A = randn(&r, 64 * 130, 1), *W = randn(&r, 100 * 130, 0.2f), *b = randn(&r, 100, 1);
+    float *out[3], *pre[3];
+    for (int i = 0; i < 3; i++) {
+        out[i] = malloc(sizeof(float) * (MAXN + 1));
+        pre[i] = malloc(sizeof(float) * (MAXN + 1));
+    }
+    double *ref = malloc(sizeof(double) * MAXN);
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                for (int variant = 0; variant < 12; variant++) {
+                    const int64_t M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                    const vb_act act = acts[variant % 3];
+                    const bool bias = variant / 3 % 2, cache = variant / 6;
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++) {
+                            double s = bias ? b[j] : 0;
+                            for (int64_t k = 0; k < K; k++) s += (double)A[i * K + k] * W[j * K + k];
+                            ref[i * N + j] = s;
+                        }
+                    /* isa 0 is the BLAS path; 1 and 2 where this CPU has them */
+                    for (int isa = 0; isa <= best; isa++) {
+                        vb__cpu_gemm_nt_isa(isa);
+                        for (int64_t i = 0; i <= M * N; i++) out[isa][i] = pre[isa][i] = NAN;
+                        be->linear_act(act, cache ? pre[isa] : NULL, out[isa], A, W, bias ? b : NULL, M, N, K);
+                        for (int64_t i = 0; i < M * N; i++) {
+                            const double x = ref[i], y = act == VB_ACT_TANH ? tanh(x) : act == VB_ACT_RELU ? (x > 0 ? x : 0) : x;
+                            cr_assert(fabs(out[isa][i] - y) <= 1e-5 * (1 + fabs(y)),
+                                      "isa %d M %lld N %lld K %lld act %d bias %d: out[%lld] %g, want %g", isa,
+                                      (long long)M, (long long)N, (long long)K, act, bias, (long long)i, out[isa][i], y);
+                            if (cache)
+                                cr_assert(fabs(pre[isa][i] - x) <= 1e-5 * (1 + fabs(x)), "isa %d: pre[%lld] %g, want %g",
+                                          isa, (long long)i, pre[isa][i], x);
+                        }
+                        cr_assert(isnan(out[isa][M * N]), "isa %d: wrote past the output", isa);
+                        cr_assert(isnan(pre[isa][cache ? M * N : 0]), "isa %d: wrote past the cache", isa);
+                        if (isa == 2)
+                            cr_assert_eq(memcmp(out[1], out[2], sizeof(float) * (size_t)(M * N)), 0,
+                                         "M %lld N %lld K %lld: AVX2 and AVX-512 differ", (long long)M, (long long)N,
+                                         (long long)K);
+                    }
+                    vb__cpu_gemm_nt_isa(best);
+                }
+    be->set_threads(threads);
+    for (int i = 0; i < 3; i++) {
+        free(out[i]);
+        free(pre[i]);
+    }
+    free(ref);
+    free(A);
+    free(W);
+    free(b);
 }
