@@ -35,7 +35,9 @@ struct vb_belief_sim {
     int32_t *jstar;
     float *x, *o, *feat, *feat_ws, *values, *logits, *cache_pol, *cache_val;
     /* nested (maxN rows) */
-    float *mu_n, *lv_n, *pmu_n, *plv_n, *eps, *mz, *cells, *cache_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
+    float *eps, *mz, *cells, *cache_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
+    float *sd;                      /* (latent): a row's e^{lv/2} */
+    double *iv_cur, *iv_prev;       /* (latent): a row's e^{-lv} under the current and the previous belief */
     float *state_in, *state_out, *cache_state;
     void *gather;                   /* (maxR, widest row) */
     void *block;
@@ -72,10 +74,9 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     s->logits = vb_carve(c, R * d->actions, f);
     s->cache_pol = vb_carve(c, vb_mlp_cache_floats(&m->policy, R), f);
     s->cache_val = vb_carve(c, vb_mlp_cache_floats(&m->value, R2), f);
-    s->mu_n = vb_carve(c, N * D, f);
-    s->lv_n = vb_carve(c, N * D, f);
-    s->pmu_n = vb_carve(c, N * D, f);
-    s->plv_n = vb_carve(c, N * D, f);
+    s->sd = vb_carve(c, D, f);
+    s->iv_cur = vb_carve(c, D, sizeof(double));
+    s->iv_prev = vb_carve(c, D, sizeof(double));
     s->eps = vb_carve(c, N * D, f);
     s->mz = vb_carve(c, N * D, f);
     s->cells = vb_carve(c, N * d->reward_cells, f);
@@ -260,6 +261,36 @@ static void state_rows(vb_belief_sim *s, int64_t R, const float *obs, const int3
     }
 }
 
+/* The K_Omega nested samples of each of R rows, z = mu + e^{lv/2} eps, and
+ * their log-densities under the current and the previous belief: what
+ * gauss_sample_forward and gauss_logprob_forward compute (the same
+ * expressions, so the same bits) on each row repeated K_Omega times, with a
+ * row's exponentials taken once and no repeated rows written. */
+static void nested_samples(vb_belief_sim *s, int64_t R) {
+    const int64_t KO = s->KO, D = s->m->d.latent;
+    for (int64_t k = 0; k < R; k++) {
+        const float *mu = s->phi + k * 2 * D, *lv = mu + D, *pmu = s->phi_prev + k * 2 * D, *plv = pmu + D;
+        for (int64_t i = 0; i < D; i++) {
+            s->sd[i] = expf(0.5f * lv[i]);
+            s->iv_cur[i] = exp(-(double)lv[i]);
+            s->iv_prev[i] = exp(-(double)plv[i]);
+        }
+        for (int64_t n = k * KO; n < (k + 1) * KO; n++) {
+            float *z = s->mz + n * D;
+            const float *eps = s->eps + n * D;
+            double cur = 0, prev = 0;
+            for (int64_t i = 0; i < D; i++) {
+                z[i] = mu[i] + s->sd[i] * eps[i];
+                double e = (double)z[i] - mu[i], ep = (double)z[i] - pmu[i];
+                cur += -0.5 * (LOG_2PI + lv[i] + e * e * s->iv_cur[i]);
+                prev += -0.5 * (LOG_2PI + plv[i] + ep * ep * s->iv_prev[i]);
+            }
+            s->logq_cur[n] = (float)cur;
+            s->logq_prev[n] = (float)prev;
+        }
+    }
+}
+
 /* Steps 1-2: nested samples, their decoder outputs, and the normalised
  * correction weights (uniform when nothing was observed or all are -inf). */
 static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
@@ -267,20 +298,10 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
     const vb_model *m = s->m;
     const vb_model_dims *d = &m->d;
     const int64_t KO = s->KO, N = R * KO, D = d->latent, C = d->reward_cells, O = d->obs;
-    for (int64_t k = 0; k < R; k++)
-        for (int64_t j = 0; j < KO; j++) {
-            int64_t n = k * KO + j;
-            memcpy(s->mu_n + n * D, s->phi + k * 2 * D, sizeof(float) * (size_t)D);
-            memcpy(s->lv_n + n * D, s->phi + k * 2 * D + D, sizeof(float) * (size_t)D);
-            memcpy(s->pmu_n + n * D, s->phi_prev + k * 2 * D, sizeof(float) * (size_t)D);
-            memcpy(s->plv_n + n * D, s->phi_prev + k * 2 * D + D, sizeof(float) * (size_t)D);
-        }
     /* each env's K x K_Omega x D noise from its own stream, rows in order */
     for (int64_t b = 0; b < R / K; b++) vb_rng_normal_fill(&rng[b], s->eps + b * K * KO * D, K * KO * D);
-    be->gauss_sample_forward(s->mz, s->mu_n, s->lv_n, s->eps, N * D);
+    nested_samples(s, R);
     vb_mlp_forward(be, &m->reward_dec, s->P, s->cells, s->mz, s->cache_dec, N);
-    be->gauss_logprob_forward(s->logq_cur, s->mz, s->mu_n, s->lv_n, N, D);
-    be->gauss_logprob_forward(s->logq_prev, s->mz, s->pmu_n, s->plv_n, N, D);
     const bool learned = s->dynamics == VB_DYN_LEARNED;
     if (learned) { /* the state head's likelihood of the last successor */
         state_rows(s, R, s->last_s, s->last_a, s->has_last);
