@@ -116,8 +116,11 @@ static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, 
     float *dst = pre ? pre : out; /* where the sums go */
     const bool epilogue = act != VB_ACT_NONE || dst != out;
     act_rows_ctx ctx = {act, out, dst, N};
+    /* a ReLU is stored from the kernel's registers, other activations per block */
+    const bool in_kernel = act == VB_ACT_RELU;
     if (cpu_get_threads() == 1 &&
-        vb__cpu_gemm_nt_bias(dst, in, W, b, M, N, K, epilogue ? act_rows : NULL, &ctx) == 0)
+        vb__cpu_gemm_nt_bias(dst, in_kernel && epilogue ? out : NULL, in, W, b, M, N, K,
+                             epilogue && !in_kernel ? act_rows : NULL, &ctx) == 0)
         return;
     if (b) cpu_bias_fill(dst, b, M, N);
     cpu_gemm(false, true, M, N, K, 1.0f, in, K, W, K, b ? 1.0f : 0.0f, dst, N);

@@ -5,11 +5,13 @@
 
 #include <stdint.h>
 
-/* C(M,N) = b + A(M,K) W(N,K)^T (b may be NULL), calling rows_done(ctx, row0,
- * rows) as each block of rows is complete; -1 where the CPU or the shape is
- * not one of its kernels' (nothing written: the caller takes the BLAS path). */
-int vb__cpu_gemm_nt_bias(float *C, const float *A, const float *W, const float *b, int64_t M, int64_t N, int64_t K,
-                         void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx);
+/* C(M,N) = b + A(M,K) W(N,K)^T (b may be NULL) and, unless relu is NULL,
+ * relu(M,N) = max(C, 0) (relu == C: only that is written), calling
+ * rows_done(ctx, row0, rows) as each block of rows is complete; -1 where the
+ * CPU or the shape is not one of its kernels' (nothing written: the caller
+ * takes the BLAS path). */
+int vb__cpu_gemm_nt_bias(float *C, float *relu, const float *A, const float *W, const float *b, int64_t M, int64_t N,
+                         int64_t K, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx);
 
 /* The kernel vb__cpu_gemm_nt_bias runs: 2 AVX-512, 1 AVX2 + FMA, 0 none
  * (the BLAS path). want >= 0 selects a kernel the CPU has, or none (tests

@@ -7,7 +7,8 @@
  * as much time as the multiply. Here W^T is packed once per call into
  * panels of NR columns (zero-padded), A is read in place a row block of MR
  * rows at a time, each MR x NR tile is summed in registers over all of K
- * starting from the bias, and the block's rows go to the epilogue (the
+ * starting from the bias, and stored (with its ReLU too where asked, from
+ * the registers); the block's rows go to the epilogue (any other
  * activation) before the next block is computed.
  *
  * Kernels: AVX-512 (MR 8, NR 32: 16 accumulators) and AVX2 + FMA (MR 6,
@@ -93,7 +94,7 @@ static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr) {
  * constants in each instance, so that the accumulators stay in registers;
  * LIMIT is ROWS for a full block (the row test folds away) and mr for the
  * last, shorter one. A last panel of at most L columns takes COLS 1. */
-#define TILE_BODY(VT, LOAD, SET1, FMA, STORE, PSTORE, L, ROWS, COLS, LIMIT)                             \
+#define TILE_BODY(VT, LOAD, SET1, FMA, MAX, STORE, PSTORE, L, ROWS, COLS, LIMIT)                        \
     VT acc[ROWS][COLS];                                                                                  \
     for (int j = 0; j < COLS; j++) {                                                                     \
         const VT init = bp ? LOAD(bp + j * L) : SET1(0.0f);                                              \
@@ -109,17 +110,23 @@ static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr) {
             }                                                                                            \
         }                                                                                                \
     }                                                                                                    \
+    const VT zero = SET1(0.0f);                                                                          \
     for (int r = 0; r < ROWS; r++) {                                                                     \
         if (r >= LIMIT) break;                                                                           \
-        float *c = C + r * N;                                                                            \
+        float *c = C + r * N, *o = O ? O + r * N : NULL;                                                 \
         if (w == COLS * L) {                                                                             \
-            for (int j = 0; j < COLS; j++) STORE(c + j * L, acc[r][j]);                                  \
+            for (int j = 0; j < COLS; j++) {                                                             \
+                if (o != c) STORE(c + j * L, acc[r][j]);                                                 \
+                if (o) STORE(o + j * L, MAX(acc[r][j], zero));                                           \
+            }                                                                                            \
         } else {                                                                                         \
-            PSTORE(c, acc[r][0], acc[r][COLS - 1], w);                                                   \
+            if (o != c) PSTORE(c, acc[r][0], acc[r][COLS - 1], w);                                       \
+            if (o) PSTORE(o, MAX(acc[r][0], zero), MAX(acc[r][COLS - 1], zero), w);                      \
         }                                                                                                \
     }
 
-#define TILE_ARGS float *C, const float *A, const float *Bp, const float *bp, int64_t N, int64_t K, int mr, int64_t w
+#define TILE_ARGS                                                                                        \
+    float *C, float *O, const float *A, const float *Bp, const float *bp, int64_t N, int64_t K, int mr, int64_t w
 
 enum { AVX512_MR = 8, AVX512_L = 16, AVX2_MR = 6, AVX2_L = 8 };
 
@@ -139,12 +146,12 @@ __attribute__((target("avx2,fma"))) static inline void store_part_avx2(float *c,
 
 #define AVX512_TILE(NAME, COLS, LIMIT)                                                                    \
     __attribute__((target("avx512f"))) static void NAME(TILE_ARGS) {                                     \
-        TILE_BODY(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,            \
+        TILE_BODY(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_max_ps, _mm512_storeu_ps, \
                   store_part_avx512, AVX512_L, AVX512_MR, COLS, LIMIT)                                   \
     }
 #define AVX2_TILE(NAME, COLS, LIMIT)                                                                      \
     __attribute__((target("avx2,fma"))) static void NAME(TILE_ARGS) {                                    \
-        TILE_BODY(__m256, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,            \
+        TILE_BODY(__m256, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_max_ps, _mm256_storeu_ps, \
                   store_part_avx2, AVX2_L, AVX2_MR, COLS, LIMIT)                                         \
     }
 /* [cols - 1][full block] */
@@ -173,8 +180,8 @@ int vb__cpu_gemm_nt_isa(int want) {
 #endif
 }
 
-int vb__cpu_gemm_nt_bias(float *C, const float *A, const float *W, const float *b, int64_t M, int64_t N, int64_t K,
-                         void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx) {
+int vb__cpu_gemm_nt_bias(float *C, float *relu, const float *A, const float *W, const float *b, int64_t M, int64_t N,
+                         int64_t K, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx) {
 #ifdef VB_GEMM_NT_X86
     pthread_once(&pack_once, pack_init);
     if (isa == 0 || M <= 0 || N <= 1 || K <= 0) return -1; /* N 1: a dot product, BLAS's */
@@ -195,14 +202,14 @@ int vb__cpu_gemm_nt_bias(float *C, const float *A, const float *W, const float *
         const int rows = M - m0 < mr ? (int)(M - m0) : mr;
         for (int64_t p = 0; p < panels; p++) {
             const int64_t n0 = p * nr, w = N - n0 < nr ? N - n0 : nr;
-            tiles[isa][w > nr / 2][rows == mr](C + m0 * N + n0, A + m0 * K, Wp + n0 * K, bp ? bp + n0 : NULL, N, K,
-                                               rows, w);
+            tiles[isa][w > nr / 2][rows == mr](C + m0 * N + n0, relu ? relu + m0 * N + n0 : NULL, A + m0 * K,
+                                               Wp + n0 * K, bp ? bp + n0 : NULL, N, K, rows, w);
         }
         if (rows_done) rows_done(ctx, m0, rows);
     }
     return 0;
 #else
-    (void)C, (void)A, (void)W, (void)b, (void)M, (void)N, (void)K, (void)rows_done, (void)ctx;
+    (void)C, (void)relu, (void)A, (void)W, (void)b, (void)M, (void)N, (void)K, (void)rows_done, (void)ctx;
     return -1;
 #endif
 }
