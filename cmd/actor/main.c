@@ -53,6 +53,10 @@ static void usage(FILE *out) {
           "  -r, --per-task FILE     --eval: also write each task's return and episode returns\n"
           "                          to FILE (CSV, in task order), for paired comparisons of\n"
           "                          agents evaluated with the same --seed and --tasks\n"
+          "  -T, --trace FILE        --eval: also write every step of every task to FILE (CSV:\n"
+          "                          task, step, episode, action, reward, the state cell\n"
+          "                          entered, the task's best cell); scripts/plot_trace.py\n"
+          "                          draws gridworld searches from it\n"
           "  -t, --threads T         --eval: worker threads (default: one per core); results\n"
           "                          do not depend on it. --learner: BLAS threads (default\n"
           "                          actors.threads of the run)\n"
@@ -73,7 +77,7 @@ static void usage(FILE *out) {
 
 /* --eval: check its options, then hand over to eval.c. */
 static int run_eval(const vb_config *cfg, const char *learner, const char *agent, const char *tasks,
-                    const char *seed, const char *threads, const char *per_task, const vb_model *model,
+                    const char *seed, const char *threads, const char *per_task, const char *trace, const vb_model *model,
                     const float *params) {
     vb_eval_options opt = vb_eval_options_from(cfg);
     opt.agent = model ? "checkpoint" : agent;
@@ -81,6 +85,7 @@ static int run_eval(const vb_config *cfg, const char *learner, const char *agent
     opt.params = params;
     opt.threads = vb_eval_default_threads();
     opt.per_task_path = per_task;
+    opt.trace_path = trace;
     int64_t v;
     if (learner) {
         fprintf(stderr, "actor: --eval runs locally and takes no --learner\ntry 'actor --help'\n");
@@ -121,7 +126,7 @@ static int run_eval(const vb_config *cfg, const char *learner, const char *agent
 /* What the command line asked for. */
 typedef struct actor_args {
     vb_cli_config cc;
-    const char *learner, *log_level, *agent, *tasks, *seed, *threads, *checkpoint, *per_task, *name, *parent;
+    const char *learner, *log_level, *agent, *tasks, *seed, *threads, *checkpoint, *per_task, *trace, *name, *parent;
     const char *log_file, *keys, *keygen;
     int print_config, eval;
 } actor_args;
@@ -138,6 +143,7 @@ static int parse_args(int argc, char **argv, actor_args *a) {
         {"seed", required_argument, NULL, 'S'},
         {"threads", required_argument, NULL, 't'},
         {"per-task", required_argument, NULL, 'r'},
+        {"trace", required_argument, NULL, 'T'},
         {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},
         {"print-config", no_argument, NULL, 'p'},
@@ -153,7 +159,7 @@ static int parse_args(int argc, char **argv, actor_args *a) {
     };
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":L:ea:k:n:S:t:r:c:s:pl:F:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":L:ea:k:n:S:t:r:T:c:s:pl:F:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'L': a->learner = optarg; break;
         case 'e': a->eval = 1; break;
@@ -163,6 +169,7 @@ static int parse_args(int argc, char **argv, actor_args *a) {
         case 'S': a->seed = optarg; break;
         case 't': a->threads = optarg; break;
         case 'r': a->per_task = optarg; break;
+        case 'T': a->trace = optarg; break;
         case 'c': a->cc.config_path = optarg; break;
         case 's':
             if (vb_cli_add_set(&a->cc, optarg) != 0) {
@@ -198,8 +205,8 @@ static int parse_args(int argc, char **argv, actor_args *a) {
 
 /* --learner: check its options, then hand over to remote.c. */
 static int run_remote(const actor_args *a) {
-    if (a->agent || a->tasks || a->seed || a->per_task) {
-        fprintf(stderr, "actor: --agent, --tasks, --seed and --per-task go with --eval\ntry 'actor --help'\n");
+    if (a->agent || a->tasks || a->seed || a->per_task || a->trace) {
+        fprintf(stderr, "actor: --agent, --tasks, --seed, --per-task and --trace go with --eval\ntry 'actor --help'\n");
         return VB_EXIT_USAGE;
     }
     if (!a->learner) {
@@ -301,7 +308,7 @@ int main(int argc, char **argv) {
     if (!a.eval) return run_remote(&a);
     /* eval parallelises over tasks: one BLAS thread per worker */
     if (params) vb_backend_cpu()->set_threads(1);
-    rc = run_eval(&cfg, a.learner, a.agent, a.tasks, a.seed, a.threads, a.per_task, params ? &model : NULL, params);
+    rc = run_eval(&cfg, a.learner, a.agent, a.tasks, a.seed, a.threads, a.per_task, a.trace, params ? &model : NULL, params);
     free(params);
     return rc;
 }

@@ -31,6 +31,12 @@
 /* Refuse evaluations whose per-task results would need more memory. */
 #define EVAL_MAX_RESULT_BYTES ((double)(1u << 31))
 
+/* One step of a traced task. */
+typedef struct vb_eval_trace {
+    int32_t episode, action, cell;
+    float reward;
+} vb_eval_trace;
+
 typedef struct eval_run {
     const vb_eval_options *opt;
     vb_agent_solution *solution;  /* a reference agent's solved policy, shared by the workers */
@@ -42,6 +48,8 @@ typedef struct eval_run {
     /* per-task results, written by the worker that ran the task */
     double *episode_return;  /* (tasks, episodes) */
     double *step_regret;     /* (tasks, steps_per_task): envs that report regret */
+    vb_eval_trace *trace;    /* (tasks, steps_per_task) with trace_path, else NULL */
+    int32_t *best_cell;      /* (tasks) with trace_path */
     atomic_int_fast64_t next_chunk;
     atomic_int_fast64_t tasks_done;
     atomic_int failed;
@@ -90,6 +98,24 @@ static int make_agent(vb_agent **agent, const eval_run *run, const vb_env_batch 
                                   run->agent_streams, err, len);
 }
 
+/* The traced tasks' best reward cells by their labels (-1 without labels). */
+static int trace_best_cells(eval_run *run, const vb_env_batch *env, int64_t first) {
+    const vb_env_spec *s = &run->spec;
+    float *labels = s->has_task_cells ? malloc((size_t)s->reward_cells * sizeof *labels) : NULL;
+    if (s->has_task_cells && !labels) return fail(run, "tracing", "out of memory"), -1;
+    for (int64_t i = 0; i < env->n && first + i < run->opt->tasks; i++) {
+        int32_t best = -1;
+        if (labels && vb_env_task_cells(env, i, labels) == VB_ENV_OK) {
+            best = 0;
+            for (int64_t c = 1; c < s->reward_cells; c++)
+                if (labels[c] > labels[best]) best = (int32_t)c;
+        }
+        run->best_cell[first + i] = best;
+    }
+    free(labels);
+    return 0;
+}
+
 /* Run tasks first .. first + n - 1 (n = env->n; those past the last task are
  * stepped and dropped) and store their results. */
 static int run_chunk(eval_run *run, vb_env_batch *env, vb_agent *agent, int32_t *actions, double *ep_ret,
@@ -102,11 +128,19 @@ static int run_chunk(eval_run *run, vb_env_batch *env, vb_agent *agent, int32_t 
     vb_agent_set_streams(agent, run->opt->seed, run->agent_streams + (uint64_t)first);
     vb_agent_reset_all(agent, env);
     memset(ep_ret, 0, (size_t)(n * E) * sizeof *ep_ret);
+    if (run->trace && trace_best_cells(run, env, first) != 0) return -1;
     for (int64_t t = 0; t < H; t++) {
         vb_agent_act(agent, env, actions);
         rc = vb_env_step(env, actions);
         if (rc != VB_ENV_OK) return fail(run, "stepping", vb_env_error(env, rc)), -1;
         vb_agent_observe(agent, env, actions);
+        for (int64_t i = 0; i < n && run->trace && first + i < tasks; i++) {
+            vb_eval_trace *tr = &run->trace[(first + i) * H + t];
+            tr->episode = (int32_t)env->episode[i];
+            tr->action = actions[i];
+            tr->reward = env->reward[i];
+            tr->cell = s->state_cells > 0 ? (int32_t)vb_env_state_cell(s, env->obs + i * s->obs_size) : -1;
+        }
         for (int64_t i = 0; i < n; i++) {
             ep_ret[i * E + env->episode[i]] += env->reward[i];
             if (s->reports_regret && first + i < tasks) run->step_regret[(first + i) * H + t] = env->regret[i];
@@ -226,6 +260,26 @@ static int write_per_task(const eval_run *run) {
     bad |= fclose(f) != 0;
     if (bad) return vb_error("eval: --per-task %s: write failed", path), -1;
     vb_info("eval: per-task returns in %s", path);
+    return 0;
+}
+
+/* Every traced step as CSV (trace_path). 0, or -1 with the reason logged. */
+static int write_trace(const eval_run *run) {
+    const char *path = run->opt->trace_path;
+    int64_t N = run->opt->tasks, H = run->spec.steps_per_task;
+    FILE *f = fopen(path, "w");
+    if (!f) return vb_error("eval: --trace %s: %s", path, strerror(errno)), -1;
+    fputs("task,step,episode,action,reward,cell,task_best_cell\n", f);
+    for (int64_t k = 0; k < N; k++)
+        for (int64_t t = 0; t < H; t++) {
+            const vb_eval_trace *tr = &run->trace[k * H + t];
+            fprintf(f, "%lld,%lld,%d,%d,%.9g,%d,%d\n", (long long)k, (long long)t, tr->episode, tr->action,
+                    (double)tr->reward, tr->cell, run->best_cell[k]);
+        }
+    int bad = ferror(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad) return vb_error("eval: --trace %s: write failed", path), -1;
+    vb_info("eval: every step in %s", path);
     return 0;
 }
 
@@ -361,6 +415,7 @@ static int plan_run(eval_run *run, int64_t *threads_out) {
     run->episodes = run->spec.episodes_per_task;
     double per_task = (double)run->episodes + (run->spec.reports_regret ? (double)run->spec.steps_per_task : 0.0);
     double bytes = (double)opt->tasks * per_task * sizeof(double);
+    if (opt->trace_path) bytes += (double)opt->tasks * ((double)run->spec.steps_per_task * sizeof(vb_eval_trace) + 4);
     if (bytes > EVAL_MAX_RESULT_BYTES) {
         fprintf(stderr, "actor: --tasks %lld: the per-task results would need %.1f GiB (at most 2); run fewer tasks\n",
                 (long long)opt->tasks, bytes / (1u << 30));
@@ -370,6 +425,11 @@ static int plan_run(eval_run *run, int64_t *threads_out) {
     if (rc == VB_EXIT_OK && opt->per_task_path) { /* a file that cannot be written is refused before the work */
         FILE *f = fopen(opt->per_task_path, "w");
         if (!f) fprintf(stderr, "actor: --per-task %s: %s\n", opt->per_task_path, strerror(errno));
+        rc = f && fclose(f) == 0 ? VB_EXIT_OK : VB_EXIT_USAGE;
+    }
+    if (rc == VB_EXIT_OK && opt->trace_path) {
+        FILE *f = fopen(opt->trace_path, "w");
+        if (!f) fprintf(stderr, "actor: --trace %s: %s\n", opt->trace_path, strerror(errno));
         rc = f && fclose(f) == 0 ? VB_EXIT_OK : VB_EXIT_USAGE;
     }
     *threads_out = threads;
@@ -408,9 +468,14 @@ int vb_eval_run(const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
     run.episode_return = calloc((size_t)(opt->tasks * run.episodes), sizeof *run.episode_return);
     if (run.spec.reports_regret)
         run.step_regret = calloc((size_t)(opt->tasks * run.spec.steps_per_task), sizeof *run.step_regret);
+    if (opt->trace_path) {
+        run.trace = calloc((size_t)(opt->tasks * run.spec.steps_per_task), sizeof *run.trace);
+        run.best_cell = calloc((size_t)opt->tasks, sizeof *run.best_cell);
+    }
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
-    if (!run.episode_return || (run.spec.reports_regret && !run.step_regret) || !tids) {
-        free(run.episode_return), free(run.step_regret), free(tids);
+    if (!run.episode_return || (run.spec.reports_regret && !run.step_regret) ||
+        (opt->trace_path && (!run.trace || !run.best_cell)) || !tids) {
+        free(run.episode_return), free(run.step_regret), free(run.trace), free(run.best_cell), free(tids);
         vb_agent_solution_free(run.solution);
         vb_error("eval: out of memory for the results of %lld tasks", (long long)opt->tasks);
         return VB_EXIT_RUNTIME;
@@ -466,11 +531,14 @@ int vb_eval_run(const vb_eval_options *opt, FILE *out, vb_eval_result *result) {
             else vb_eval_result_free(&res);
         }
         if (rc == VB_EXIT_OK && opt->per_task_path && write_per_task(&run) != 0) rc = VB_EXIT_RUNTIME;
+        if (rc == VB_EXIT_OK && opt->trace_path && write_trace(&run) != 0) rc = VB_EXIT_RUNTIME;
     }
     pthread_cond_destroy(&run.finished);
     pthread_mutex_destroy(&run.lock);
     free(run.episode_return);
     free(run.step_regret);
+    free(run.trace);
+    free(run.best_cell);
     free(tids);
     vb_agent_solution_free(run.solution);
     return rc;

@@ -23,6 +23,12 @@
  * order: "task,return,episode_1,...,episode_E" (and ",final_regret" for envs
  * that report regret), so two agents evaluated on the same seed and tasks
  * can be compared task by task.
+ * With trace_path, the file gets one line per step of every task, in task
+ * order: "task,step,episode,action,reward,cell,task_best_cell": the step's
+ * index in its task and its episode, the action and reward, the state cell
+ * the step entered (families with discrete states; else -1), and the reward
+ * cell the task's labels rate highest (gridworld: the goal; families without
+ * task labels: -1), for pictures of what an agent did.
  * A standard error is null when there is a single task. */
 #ifndef VB_EVALUATE_H
 #define VB_EVALUATE_H
@@ -45,6 +51,7 @@ typedef struct vb_eval_options {
     int64_t threads;   /* >= 1 */
     bool validation;   /* the validation tasks of evaluations during training, not the held-out ones */
     const char *per_task_path; /* also write each task's returns there (CSV), or NULL */
+    const char *trace_path;    /* also write every step there (CSV), or NULL */
     vb_env_params env;  /* the task family */
     int64_t batch;     /* envs stepped together per worker (at most) */
     bool greedy;       /* act on the argmax (the policy's, or the planner's) */

@@ -269,3 +269,63 @@ Test(eval, gridworld_bayes_optimal_reports_its_exact_value_and_per_task_returns)
     cr_assert(strstr(p.err, "--per-task"), "%s", p.err);
     vb_test_proc_free(&p);
 }
+
+/* --trace writes every step of every task: the oracle (which knows the goal)
+ * enters the task's best cell exactly where it is rewarded, each task's
+ * rewards sum to its return in --per-task, and the steps run in order with
+ * the episode each belongs to; an unwritable file is refused before the
+ * work. */
+Test(eval, trace_records_every_step_and_agrees_with_the_per_task_returns) {
+    char csv[1024], trace[1024];
+    vb_test_write_tmp("", csv, sizeof csv);
+    vb_test_write_tmp("", trace, sizeof trace);
+    vb_test_proc p;
+    eval(&p, (const char *[]){"--eval", "--agent", "oracle", "--config", config("gridworld"), "--tasks", "20",
+                              "--per-task", csv, "--trace", trace, NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    vb_test_proc_free(&p);
+    double ret[20];
+    FILE *f = fopen(csv, "r");
+    cr_assert_not_null(f);
+    char line[256];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    for (int k = 0; k < 20; k++) {
+        long long task;
+        cr_assert_eq(fscanf(f, "%lld,%lf%*[^\n]", &task, &ret[k]), 2);
+        cr_assert_eq(task, k);
+    }
+    fclose(f);
+    f = fopen(trace, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_str_eq(line, "task,step,episode,action,reward,cell,task_best_cell\n");
+    const int H = 60, E = 4; /* the shipped gridworld: 4 episodes of 15 steps */
+    double sum[20] = {0};
+    int rows = 0, hits = 0;
+    long long task, step;
+    int episode, action, cell, best;
+    double reward;
+    while (fscanf(f, "%lld,%lld,%d,%d,%lf,%d,%d\n", &task, &step, &episode, &action, &reward, &cell, &best) == 7) {
+        cr_assert_eq(task, rows / H);
+        cr_assert_eq(step, rows % H);
+        cr_assert_eq(episode, (int)(step / (H / E)));
+        cr_assert(action >= 0 && action < 5 && cell >= 0 && cell < 25 && best >= 0 && best < 25);
+        if (reward > 0.5) {
+            cr_assert_eq(cell, best, "task %lld step %lld: rewarded in cell %d, the goal is %d", task, step, cell, best);
+            hits++;
+        }
+        sum[task] += reward;
+        rows++;
+    }
+    fclose(f);
+    cr_assert_eq(rows, 20 * H);
+    cr_assert_gt(hits, 20 * E * 5, "the oracle sat on the goal only %d times", hits);
+    for (int k = 0; k < 20; k++) cr_assert_float_eq(sum[k], ret[k], 1e-4, "task %d: %g against %g", k, sum[k], ret[k]);
+    remove(csv);
+    remove(trace);
+    eval(&p, (const char *[]){"--eval", "--agent", "random", "--config", config("gridworld"), "--tasks", "10",
+                              "--trace", "/nonexistent-dir/x.csv", NULL});
+    cr_assert_eq(p.status, 2, "%s", p.err);
+    cr_assert(strstr(p.err, "--trace"), "%s", p.err);
+    vb_test_proc_free(&p);
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Draw gridworld searches from `./actor --eval ... --trace FILE`.
+
+One row per task, one panel per episode: the cells the agent entered, in
+order (darker = later), the goal (the task's best cell, a star) and, where
+the agent reached it, the step it first did. By default the first tasks
+whose first episode missed the goal, the searches that decide the return.
+
+    ./actor --eval --checkpoint runs/perm_h128 --tasks 200 --seed 1 \\
+        --set eval.planning=policy --trace perm.csv
+    python3 scripts/plot_trace.py perm.csv --out search.png [--tasks 3,7,12] [--rows 6] [--all]
+
+Several traces of the same tasks (same --seed and --tasks) side by side:
+    python3 scripts/plot_trace.py "VariBASeD=perm.csv" "greedy search=greedy.csv" --out both.png
+
+--stats prints, for each trace, the tasks whose first episode missed the
+goal and, over those, each episode's steps spent standing off the goal
+(entering the cell it was in) and distinct cells entered.
+"""
+import argparse
+import csv
+import math
+import sys
+from collections import defaultdict
+
+
+def load(path):
+    """task -> list of (step, episode, action, reward, cell); task -> best cell."""
+    steps, best = defaultdict(list), {}
+    with open(path, newline="") as f:
+        rows = csv.DictReader(f)
+        need = {"task", "step", "episode", "action", "reward", "cell", "task_best_cell"}
+        if not rows.fieldnames or not need <= set(rows.fieldnames):
+            sys.exit(f"plot_trace: {path}: not a --trace file (columns {sorted(need)})")
+        for r in rows:
+            k = int(r["task"])
+            steps[k].append((int(r["step"]), int(r["episode"]), int(r["action"]), float(r["reward"]), int(r["cell"])))
+            best[k] = int(r["task_best_cell"])
+    if not steps:
+        sys.exit(f"plot_trace: {path}: no steps")
+    if any(c < 0 for t in steps.values() for (_, _, _, _, c) in t):
+        sys.exit(f"plot_trace: {path}: the family has no discrete states to draw")
+    return steps, best
+
+
+def found(task_steps, best, episode):
+    return any(e == episode and c == best and r > 0 for (_, e, _, r, c) in task_steps)
+
+
+def stats(label, steps, best):
+    missed = [k for k in sorted(steps) if not found(steps[k], best[k], 0)]
+    E = max(e for t in steps.values() for (_, e, _, _, _) in t) + 1
+    stay, distinct = [0] * E, [0] * E
+    for k in missed:
+        prev = None
+        for (_, e, _, _, c) in steps[k]:
+            if prev is not None and prev[0] == e and c == prev[1] and c != best[k]:
+                stay[e] += 1
+            prev = (e, c)
+        for e in range(E):
+            distinct[e] += len({c for (_, ep, _, _, c) in steps[k] if ep == e})
+    n = max(len(missed), 1)
+    print(f"{label}: first episode missed in {len(missed)} of {len(steps)} tasks; over those, per episode: "
+          f"steps standing off the goal {', '.join(f'{x / n:.1f}' for x in stay)}; "
+          f"distinct cells {', '.join(f'{x / n:.1f}' for x in distinct)}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("traces", nargs="+", help="FILE or LABEL=FILE, traces of the same tasks")
+    ap.add_argument("--out", help="the PNG to write")
+    ap.add_argument("--stats", action="store_true", help="print each trace's search statistics")
+    ap.add_argument("--tasks", help="comma-separated task indices (default: first-episode misses of the first trace)")
+    ap.add_argument("--rows", type=int, default=4, help="tasks to draw (default 4)")
+    ap.add_argument("--all", action="store_true", help="the first tasks, missed or not")
+    ap.add_argument("--grid-size", type=int, help="cells per side (default: from the largest cell)")
+    a = ap.parse_args()
+    if not a.out and not a.stats:
+        ap.error("nothing to do: give --out PNG, --stats or both")
+    traces = []
+    for t in a.traces:
+        label, _, path = t.rpartition("=")
+        traces.append((label or path, *load(path)))
+    if a.stats:
+        for tr in traces:
+            stats(*tr)
+    if not a.out:
+        return
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit("plot_trace: needs matplotlib (apt-get install python3-matplotlib)")
+
+    steps0, best0 = traces[0][1], traces[0][2]
+    if a.tasks:
+        try:
+            tasks = [int(x) for x in a.tasks.split(",")]
+        except ValueError:
+            sys.exit(f"plot_trace: --tasks {a.tasks}: expected integers separated by commas")
+    else:
+        tasks = [k for k in sorted(steps0) if a.all or not found(steps0[k], best0[k], 0)][: a.rows]
+    for label, steps, _ in traces:
+        missing = [k for k in tasks if k not in steps]
+        if missing:
+            sys.exit(f"plot_trace: {label}: no task {missing[0]} (traces of different --tasks or --seed?)")
+    if not tasks:
+        sys.exit("plot_trace: no task to draw (every first episode found the goal; try --all)")
+    cells = max(c for _, s, _ in traces for t in s.values() for (_, _, _, _, c) in t) + 1
+    G = a.grid_size or int(math.isqrt(cells - 1)) + 1
+    E = max(e for (_, e, _, _, _) in steps0[tasks[0]]) + 1
+
+    cols = E * len(traces)
+    fig, axes = plt.subplots(len(tasks), cols, figsize=(1.6 * cols, 1.7 * len(tasks)), squeeze=False)
+    for row, k in enumerate(tasks):
+        for ti, (label, steps, best) in enumerate(traces):
+            for e in range(E):
+                ax = axes[row][ti * E + e]
+                path = [c for (_, ep, _, _, c) in steps[k] if ep == e]
+                n = len(path)
+                for i, c in enumerate(path):
+                    ax.add_patch(plt.Rectangle((c % G, c // G), 1, 1, color=(0.1, 0.3, 0.8, 0.15 + 0.6 * i / max(n, 1))))
+                gx, gy = best[k] % G + 0.5, best[k] // G + 0.5
+                ax.plot(gx, gy, marker="*", color="orange", markersize=11, markeredgecolor="k")
+                hit = next((i for i, (_, ep, _, r, c) in enumerate(x for x in steps[k] if x[1] == e) if r > 0 and c == best[k]), None)
+                ax.set_xlim(0, G)
+                ax.set_ylim(G, 0)
+                ax.set_xticks(range(G + 1))
+                ax.set_yticks(range(G + 1))
+                ax.tick_params(length=0, labelbottom=False, labelleft=False)
+                ax.grid(True, color="0.85")
+                ax.set_aspect("equal")
+                title = f"ep {e + 1}: " + (f"goal at step {hit + 1}" if hit is not None else "missed")
+                if row == 0 and e == 0 and len(traces) > 1:
+                    title = f"{label}\n" + title
+                ax.set_title(title, fontsize=7)
+                if e == 0 and ti == 0:
+                    ax.set_ylabel(f"task {k}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(a.out, dpi=110)
+    print(f"plot_trace: {len(tasks)} tasks, {len(traces)} agents -> {a.out}")
+
+
+if __name__ == "__main__":
+    main()
