@@ -18,7 +18,7 @@
  * head) is a dot product per row, left to BLAS. Each output is its start
  * (C, the bias or 0) plus the products in the order k = 0, 1, ..., one
  * fused multiply-add at a time, so both kernels give the same bits.
- * Elsewhere (no AVX2, other architectures, sanitizer builds) it declines and
+ * Elsewhere (no AVX2, other architectures) it declines and
  * the caller takes the BLAS path. */
 #include "cpu_ops.h"
 
@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define VB_GEMM_SMALL_X86 1
 #include <immintrin.h>
 #endif
