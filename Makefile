@@ -187,7 +187,7 @@ test: all $(TEST_BIN) $(GRADCHECK_BIN)
 # alone, the CPU GEMM without BLAS: it builds where only the CUDA toolkit is
 # installed. Without a CUDA device it reports itself skipped.
 PARITY_DIR    := build/gpu-parity
-PARITY_CSRC   := tests/gpu/parity.c kernels/cpu/backend_cpu.c kernels/cpu/dists_cpu.c kernels/cpu/gemm_small_cpu.c \
+PARITY_CSRC   := tests/gpu/parity.c kernels/cpu/backend_cpu.c kernels/cpu/dists_cpu.c kernels/cpu/gemm_nt_cpu.c \
                  kernels/cpu/s5_discretize_cpu.c $(wildcard common/nn/*.c) common/base/rng.c \
                  common/base/crc32c.c common/base/fs.c common/base/par.c
 PARITY_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -I. \

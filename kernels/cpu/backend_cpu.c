@@ -34,14 +34,9 @@ static void cpu_set_threads(int n) {
 }
 static int cpu_get_threads(void) { return openblas_get_num_threads(); }
 
-/* On one BLAS thread the small GEMMs (alpha 1, beta 0 or 1) take the
- * backend's own kernel (gemm_small_cpu.c); the rest, BLAS. */
 static void cpu_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                      int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M == 0 || N == 0) return;
-    if (alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && openblas_get_num_threads() == 1 &&
-        vb__cpu_gemm_small(ta, tb, M, N, K, A, lda, B, ldb, beta == 1.0f, C, ldc, NULL, NULL, NULL, NULL) == 0)
-        return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M,
                 (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
@@ -113,7 +108,7 @@ static void act_rows(void *ctx, int64_t row0, int64_t rows) {
     cpu_act_forward(c->act, c->out + row0 * c->N, c->pre + row0 * c->N, rows * c->N);
 }
 
-/* Fused on one BLAS thread (vb__cpu_gemm_small); with more, the GEMM is
+/* Fused on one BLAS thread (vb__cpu_gemm_nt_bias); with more, the GEMM is
  * BLAS's to split. */
 static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
                            int64_t M, int64_t N, int64_t K) {
@@ -124,8 +119,8 @@ static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, 
     /* a ReLU is stored from the kernel's registers, other activations per block */
     const bool in_kernel = act == VB_ACT_RELU;
     if (cpu_get_threads() == 1 &&
-        vb__cpu_gemm_small(false, true, M, N, K, in, K, W, K, false, dst, N, b, in_kernel && epilogue ? out : NULL,
-                           epilogue && !in_kernel ? act_rows : NULL, &ctx) == 0)
+        vb__cpu_gemm_nt_bias(dst, in_kernel && epilogue ? out : NULL, in, W, b, M, N, K,
+                             epilogue && !in_kernel ? act_rows : NULL, &ctx) == 0)
         return;
     if (b) cpu_bias_fill(dst, b, M, N);
     cpu_gemm(false, true, M, N, K, 1.0f, in, K, W, K, b ? 1.0f : 0.0f, dst, N);

@@ -3,24 +3,20 @@
 #ifndef VB_CPU_OPS_H
 #define VB_CPU_OPS_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
-/* C(M,N) = op(A)(M,K) op(B)(K,N) plus C (accumulate) or plus bias (N; NULL:
- * none); op(A) is A (M rows of lda) or, with ta, A^T (A: K rows of lda);
- * op(B) is B (K rows of ldb) or, with tb, B^T (B: N rows of ldb). Unless
- * relu is NULL it also receives max(C, 0) (relu == C: only that is written),
- * both with row stride ldc; rows_done(ctx, row0, rows) is called as each
- * block of rows is complete. -1 where the CPU or the shape is not one of its
- * kernels' (nothing written: the caller takes the BLAS path). */
-int vb__cpu_gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                       const float *B, int64_t ldb, bool accumulate, float *C, int64_t ldc, const float *bias,
-                       float *relu, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx);
+/* C(M,N) = b + A(M,K) W(N,K)^T (b may be NULL) and, unless relu is NULL,
+ * relu(M,N) = max(C, 0) (relu == C: only that is written), calling
+ * rows_done(ctx, row0, rows) as each block of rows is complete; -1 where the
+ * CPU or the shape is not one of its kernels' (nothing written: the caller
+ * takes the BLAS path). */
+int vb__cpu_gemm_nt_bias(float *C, float *relu, const float *A, const float *W, const float *b, int64_t M, int64_t N,
+                         int64_t K, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx);
 
-/* The kernel vb__cpu_gemm_small runs: 2 AVX-512, 1 AVX2 + FMA, 0 none
+/* The kernel vb__cpu_gemm_nt_bias runs: 2 AVX-512, 1 AVX2 + FMA, 0 none
  * (the BLAS path). want >= 0 selects a kernel the CPU has, or none (tests
  * run each); want < 0 only asks. */
-int vb__cpu_gemm_small_isa(int want);
+int vb__cpu_gemm_nt_isa(int want);
 
 void vb__cpu_s5_discretize_forward(float *lam_bar, float *b_bar, const float *lam_re_log, const float *lam_im,
                                    const float *log_step, const float *b, int64_t P, int64_t H);

@@ -429,7 +429,7 @@ Test(layers, linear_act_kernels_match_the_definition_and_each_other, .init = set
     vb_rng_init(&r, 7, 0);
     const int64_t Ms[] = {1, 5, 8, 13, 64}, Ns[] = {1, 5, 16, 17, 33, 64, 100}, Ks[] = {1, 3, 64, 130};
     const vb_act acts[] = {VB_ACT_NONE, VB_ACT_TANH, VB_ACT_RELU};
-    const int best = vb__cpu_gemm_small_isa(-1), threads = be->get_threads();
+    const int best = vb__cpu_gemm_nt_isa(-1), threads = be->get_threads();
     be->set_threads(1); /* the kernels run where BLAS has one thread */
     enum { MAXN = 64 * 100 };
     float *A = randn(&r, 64 * 130, 1), *W = randn(&r, 100 * 130, 0.2f), *b = randn(&r, 100, 1);
@@ -454,7 +454,7 @@ Test(layers, linear_act_kernels_match_the_definition_and_each_other, .init = set
                         }
                     /* isa 0 is the BLAS path; 1 and 2 where this CPU has them */
                     for (int isa = 0; isa <= best; isa++) {
-                        vb__cpu_gemm_small_isa(isa);
+                        vb__cpu_gemm_nt_isa(isa);
                         for (int64_t i = 0; i <= M * N; i++) out[isa][i] = pre[isa][i] = NAN;
                         be->linear_act(act, cache ? pre[isa] : NULL, out[isa], A, W, bias ? b : NULL, M, N, K);
                         for (int64_t i = 0; i < M * N; i++) {
@@ -473,7 +473,7 @@ Test(layers, linear_act_kernels_match_the_definition_and_each_other, .init = set
                                          "M %lld N %lld K %lld: AVX2 and AVX-512 differ", (long long)M, (long long)N,
                                          (long long)K);
                     }
-                    vb__cpu_gemm_small_isa(best);
+                    vb__cpu_gemm_nt_isa(best);
                 }
     be->set_threads(threads);
     for (int i = 0; i < 3; i++) {
@@ -484,60 +484,4 @@ Test(layers, linear_act_kernels_match_the_definition_and_each_other, .init = set
     free(A);
     free(W);
     free(b);
-}
-
-/* The backend's GEMM on one BLAS thread, where its own kernels take the
- * small products: every kernel this CPU has and BLAS (isa 0) against the
- * definition in double, all four transposes, beta 0 and 1, leading
- * dimensions wider than the matrices, partial row blocks and panels; the
- * padding between rows untouched; both kernels give the same bits. */
-Test(layers, small_gemm_kernels_match_the_definition_and_each_other, .init = setup) {
-    vb_rng r;
-    vb_rng_init(&r, 11, 0);
-    const int64_t shapes[][3] = {{1, 2, 1}, {5, 17, 3}, {8, 32, 64}, {13, 33, 130}, {64, 100, 7}, {37, 9, 384}};
-    const int best = vb__cpu_gemm_small_isa(-1), threads = be->get_threads();
-    be->set_threads(1);
-    enum { PAD = 3, MAX = 64 * 390 };
-    float *A = randn(&r, MAX, 1), *B = randn(&r, MAX, 0.3f), *C0 = randn(&r, MAX, 1), *C[3];
-    for (int i = 0; i < 3; i++) C[i] = malloc(sizeof(float) * MAX);
-    double *ref = malloc(sizeof(double) * MAX);
-    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
-        for (int v = 0; v < 8; v++) {
-            const int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
-            const bool ta = v & 1, tb = v & 2, acc = v & 4;
-            const int64_t lda = (ta ? M : K) + PAD, ldb = (tb ? K : N) + PAD, ldc = N + PAD;
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < N; j++) {
-                    double s = acc ? C0[i * ldc + j] : 0;
-                    for (int64_t k = 0; k < K; k++)
-                        s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
-                    ref[i * ldc + j] = s;
-                }
-            for (int isa = 0; isa <= best; isa++) {
-                vb__cpu_gemm_small_isa(isa);
-                memcpy(C[isa], C0, sizeof(float) * MAX);
-                be->gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, acc ? 1.0f : 0.0f, C[isa], ldc);
-                for (int64_t i = 0; i < M; i++) {
-                    for (int64_t j = 0; j < N; j++)
-                        cr_assert(fabs(C[isa][i * ldc + j] - ref[i * ldc + j]) <= 1e-4 * (1 + fabs(ref[i * ldc + j])),
-                                  "isa %d %lldx%lldx%lld ta %d tb %d beta %d: C[%lld,%lld] %g, want %g", isa,
-                                  (long long)M, (long long)N, (long long)K, ta, tb, acc, (long long)i, (long long)j,
-                                  C[isa][i * ldc + j], ref[i * ldc + j]);
-                    for (int64_t j = N; j < ldc && i * ldc + j < MAX; j++)
-                        cr_assert_eq(C[isa][i * ldc + j], C0[i * ldc + j], "isa %d: wrote between rows", isa);
-                }
-                if (isa == 2)
-                    for (int64_t i = 0; i < M; i++)
-                        cr_assert_eq(memcmp(C[1] + i * ldc, C[2] + i * ldc, sizeof(float) * (size_t)N), 0,
-                                     "%lldx%lldx%lld ta %d tb %d: AVX2 and AVX-512 differ", (long long)M, (long long)N,
-                                     (long long)K, ta, tb);
-            }
-            vb__cpu_gemm_small_isa(best);
-        }
-    be->set_threads(threads);
-    for (int i = 0; i < 3; i++) free(C[i]);
-    free(ref);
-    free(A);
-    free(B);
-    free(C0);
 }

@@ -1,25 +1,26 @@
-/* gemm_small_cpu — C(M,N) = op(A)(M,K) op(B)(K,N), from C (accumulate) or
- * from a bias, for the model's small GEMMs on one thread, with the caller's
- * epilogue run on each block of rows while it is in L1.
+/* gemm_nt_cpu — C(M,N) = b + A(M,K) W(N,K)^T for the model's small layers,
+ * with the caller's epilogue run on each block of rows while it is in L1.
  *
- * At the model's shapes (N and K of 5 to 384) OpenBLAS spends as much time
- * packing A at every call, and a linear layer's forward through it is three
- * passes over the output (the bias broadcast, the GEMM with beta 1, the
- * activation). Here op(B) is packed once per call into panels of NR columns
- * (zero-padded), op(A) is read in place a row block of MR rows at a time,
- * each MR x NR tile is summed in registers over all of K starting from C or
- * the bias, and stored (with its ReLU too where asked, from the registers);
- * the block's rows go to the epilogue (any other activation) before the
- * next block is computed.
+ * A linear layer's forward through OpenBLAS is three passes over its output
+ * (the bias broadcast, the GEMM with beta 1, the activation) and a packing
+ * of A at every call; at the model's shapes (N and K of 5 to 384) that is
+ * as much time as the multiply. Here W^T is packed once per call into
+ * panels of NR columns (zero-padded), A is read in place a row block of MR
+ * rows at a time, each MR x NR tile is summed in registers over all of K
+ * starting from the bias, and stored (with its ReLU too where asked, from
+ * the registers); the block's rows go to the epilogue (any other
+ * activation) before the next block is computed.
  *
  * Kernels: AVX-512 (MR 8, NR 32: 16 accumulators) and AVX2 + FMA (MR 6,
  * NR 16: 12 accumulators), chosen once at run time; a last panel of at most
  * NR / 2 columns (a policy's 5 logits) runs half as wide, and N 1 (a value
- * head) is a dot product per row, left to BLAS. Each output is its start
- * (C, the bias or 0) plus the products in the order k = 0, 1, ..., one
- * fused multiply-add at a time, so both kernels give the same bits.
- * Elsewhere (no AVX2, other architectures) it declines and
- * the caller takes the BLAS path. */
+ * head) is a dot product per row, left to BLAS. Each output is
+ * b[n] + sum over k in order 0..K-1 of A[m,k] W[n,k], one fused
+ * multiply-add at a time, so both kernels give the same bits. Elsewhere
+ * (no AVX2, other architectures) it declines and the caller takes the BLAS
+ * path. Only the linear layers' forward calls it: for plain GEMMs at the
+ * GRU window's shapes OpenBLAS's own SkylakeX kernels are as fast or faster
+ * (0.8-1.35x of this kernel's time), so what this kernel buys is the fusion. */
 #include "cpu_ops.h"
 
 #include <pthread.h>
@@ -28,14 +29,12 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VB_GEMM_SMALL_X86 1
+#define VB_GEMM_NT_X86 1
 #include <immintrin.h>
 #endif
 
-#ifdef VB_GEMM_SMALL_X86
-/* floats of packed panels per thread (4 MiB); K at most K_MAX, so that a
- * panel of 32 columns (128 KiB) stays in L2 */
-enum { PACK_MAX = 1 << 20, K_MAX = 1024 };
+#ifdef VB_GEMM_NT_X86
+enum { PACK_MAX = 1 << 20 }; /* floats of packed W^T per thread (4 MiB) */
 
 /* the packed panels, one buffer per thread, freed when the thread exits */
 static pthread_key_t pack_key;
@@ -79,50 +78,36 @@ static float *pack_space(int64_t n) {
     return b->p;
 }
 
-/* Bp[panel][k][j] = op(B)[k, panel NR + j], zero past N; op(B) is (K, N):
- * B itself (K rows of ldb) or, with tb, the transpose of B (N rows of ldb) */
-static void pack_b(float *Bp, const float *B, int64_t ldb, bool tb, int64_t N, int64_t K, int nr) {
+/* Wp[panel][k][j] = W[panel NR + j, k], zero past N */
+static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr) {
     for (int64_t n0 = 0; n0 < N; n0 += nr) {
-        float *d = Bp + n0 * K;
+        float *d = Wp + n0 * K;
         const int64_t w = N - n0 < nr ? N - n0 : nr;
         for (int64_t k = 0; k < K; k++) {
-            if (tb)
-                for (int64_t j = 0; j < w; j++) d[k * nr + j] = B[(n0 + j) * ldb + k];
-            else memcpy(d + k * nr, B + k * ldb + n0, (size_t)w * sizeof(float));
+            for (int64_t j = 0; j < w; j++) d[k * nr + j] = W[(n0 + j) * K + k];
             for (int64_t j = w; j < nr; j++) d[k * nr + j] = 0.0f;
         }
     }
 }
 
-/* One tile: rows [0, mr) of op(A) (element (r, k) at A[r ars + k aks])
- * times COLS vectors of L columns of the panel Bp (K rows of 2L), into C
- * (row stride ldc) at columns [0, w), starting from C itself (acc), else
- * from the panel's bias bp (NULL: zero); O, unless NULL, receives the ReLU
- * of the result (O == C: only that). ROWS and COLS are constants in each
- * instance, so that the accumulators stay in registers; LIMIT is ROWS for a
- * full block (the row test folds away) and mr for the last, shorter one. A
- * last panel of at most L columns takes COLS 1. */
-#define TILE_BODY(VT, LOAD, PLOAD, SET1, FMA, MAX, STORE, PSTORE, L, ROWS, COLS, LIMIT)                 \
+/* One tile: rows [0, mr) of A (row stride K) times COLS vectors of L
+ * columns of the panel Bp (K rows of 2L), plus the panel's bias bp (NULL:
+ * none), into C (row stride N) at columns [0, w). ROWS and COLS are
+ * constants in each instance, so that the accumulators stay in registers;
+ * LIMIT is ROWS for a full block (the row test folds away) and mr for the
+ * last, shorter one. A last panel of at most L columns takes COLS 1. */
+#define TILE_BODY(VT, LOAD, SET1, FMA, MAX, STORE, PSTORE, L, ROWS, COLS, LIMIT)                        \
     VT acc[ROWS][COLS];                                                                                  \
     for (int j = 0; j < COLS; j++) {                                                                     \
         const VT init = bp ? LOAD(bp + j * L) : SET1(0.0f);                                              \
         for (int r = 0; r < ROWS; r++) acc[r][j] = init;                                                 \
     }                                                                                                    \
-    if (from_c)                                                                                          \
-        for (int r = 0; r < ROWS; r++) {                                                                 \
-            if (r >= LIMIT) break;                                                                       \
-            if (w == COLS * L) {                                                                         \
-                for (int j = 0; j < COLS; j++) acc[r][j] = LOAD(C + r * ldc + j * L);                    \
-            } else {                                                                                     \
-                PLOAD(acc[r][0], acc[r][COLS - 1], C + r * ldc, w);                                      \
-            }                                                                                            \
-        }                                                                                                \
     for (int64_t k = 0; k < K; k++) {                                                                    \
         VT bk[COLS];                                                                                     \
         for (int j = 0; j < COLS; j++) bk[j] = LOAD(Bp + k * 2 * L + j * L);                              \
         for (int r = 0; r < ROWS; r++) {                                                                 \
             if (r < LIMIT) {                                                                             \
-                const VT a = SET1(A[r * ars + k * aks]);                                                 \
+                const VT a = SET1(A[r * K + k]);                                                         \
                 for (int j = 0; j < COLS; j++) acc[r][j] = FMA(a, bk[j], acc[r][j]);                     \
             }                                                                                            \
         }                                                                                                \
@@ -130,7 +115,7 @@ static void pack_b(float *Bp, const float *B, int64_t ldb, bool tb, int64_t N, i
     const VT zero = SET1(0.0f);                                                                          \
     for (int r = 0; r < ROWS; r++) {                                                                     \
         if (r >= LIMIT) break;                                                                           \
-        float *c = C + r * ldc, *o = O ? O + r * ldc : NULL;                                             \
+        float *c = C + r * N, *o = O ? O + r * N : NULL;                                                 \
         if (w == COLS * L) {                                                                             \
             for (int j = 0; j < COLS; j++) {                                                             \
                 if (o != c) STORE(c + j * L, acc[r][j]);                                                 \
@@ -143,50 +128,33 @@ static void pack_b(float *Bp, const float *B, int64_t ldb, bool tb, int64_t N, i
     }
 
 #define TILE_ARGS                                                                                        \
-    float *C, float *O, int64_t ldc, bool from_c, const float *A, int64_t ars, int64_t aks, const float *Bp, \
-        const float *bp, int64_t K, int mr, int64_t w
+    float *C, float *O, const float *A, const float *Bp, const float *bp, int64_t N, int64_t K, int mr, int64_t w
 
 enum { AVX512_MR = 8, AVX512_L = 16, AVX2_MR = 6, AVX2_L = 8 };
 
 /* the first w < 2 L columns of a tile row: x0 then x1 (x1 unused when w <= L) */
-__attribute__((target("avx512f"))) static inline __mmask16 mask_lo(int64_t w) {
-    return (__mmask16)(w >= 16 ? 0xffffu : (1u << w) - 1);
-}
-__attribute__((target("avx512f"))) static inline __mmask16 mask_hi(int64_t w) {
-    return (__mmask16)(w <= 16 ? 0u : (1u << (w - 16)) - 1);
-}
 __attribute__((target("avx512f"))) static inline void store_part_avx512(float *c, __m512 x0, __m512 x1, int64_t w) {
-    _mm512_mask_storeu_ps(c, mask_lo(w), x0);
-    if (w > 16) _mm512_mask_storeu_ps(c + 16, mask_hi(w), x1);
+    const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xffffu : (1u << w) - 1);
+    const __mmask16 m1 = (__mmask16)(w <= 16 ? 0u : (1u << (w - 16)) - 1);
+    _mm512_mask_storeu_ps(c, m0, x0);
+    if (m1) _mm512_mask_storeu_ps(c + 16, m1, x1);
 }
-#define LOAD_PART_AVX512(x0, x1, c, w)                                                                   \
-    do {                                                                                                 \
-        x0 = _mm512_maskz_loadu_ps(mask_lo(w), c);                                                       \
-        if (w > 16) x1 = _mm512_maskz_loadu_ps(mask_hi(w), (c) + 16);                                    \
-    } while (0)
 __attribute__((target("avx2,fma"))) static inline void store_part_avx2(float *c, __m256 x0, __m256 x1, int64_t w) {
     float t[16];
     _mm256_storeu_ps(t, x0);
     _mm256_storeu_ps(t + 8, x1);
     memcpy(c, t, (size_t)w * sizeof(float));
 }
-#define LOAD_PART_AVX2(x0, x1, c, w)                                                                     \
-    do {                                                                                                 \
-        float t_[16] = {0};                                                                              \
-        memcpy(t_, c, (size_t)(w) * sizeof(float));                                                      \
-        x0 = _mm256_loadu_ps(t_);                                                                        \
-        if (w > 8) x1 = _mm256_loadu_ps(t_ + 8);                                                         \
-    } while (0)
 
 #define AVX512_TILE(NAME, COLS, LIMIT)                                                                    \
     __attribute__((target("avx512f"))) static void NAME(TILE_ARGS) {                                     \
-        TILE_BODY(__m512, _mm512_loadu_ps, LOAD_PART_AVX512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_max_ps, \
-                  _mm512_storeu_ps, store_part_avx512, AVX512_L, AVX512_MR, COLS, LIMIT)                 \
+        TILE_BODY(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_max_ps, _mm512_storeu_ps, \
+                  store_part_avx512, AVX512_L, AVX512_MR, COLS, LIMIT)                                   \
     }
 #define AVX2_TILE(NAME, COLS, LIMIT)                                                                      \
     __attribute__((target("avx2,fma"))) static void NAME(TILE_ARGS) {                                    \
-        TILE_BODY(__m256, _mm256_loadu_ps, LOAD_PART_AVX2, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_max_ps,   \
-                  _mm256_storeu_ps, store_part_avx2, AVX2_L, AVX2_MR, COLS, LIMIT)                       \
+        TILE_BODY(__m256, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_max_ps, _mm256_storeu_ps, \
+                  store_part_avx2, AVX2_L, AVX2_MR, COLS, LIMIT)                                         \
     }
 /* [cols - 1][full block] */
 AVX512_TILE(avx512_1_full, 1, AVX512_MR)
@@ -201,8 +169,8 @@ AVX2_TILE(avx2_2_part, 2, mr)
 typedef void (*tile_fn)(TILE_ARGS);
 #endif
 
-int vb__cpu_gemm_small_isa(int want) {
-#ifdef VB_GEMM_SMALL_X86
+int vb__cpu_gemm_nt_isa(int want) {
+#ifdef VB_GEMM_NT_X86
     pthread_once(&pack_once, pack_init);
     static int best = -1;
     if (best < 0) best = isa;
@@ -214,23 +182,21 @@ int vb__cpu_gemm_small_isa(int want) {
 #endif
 }
 
-int vb__cpu_gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                       const float *B, int64_t ldb, bool accumulate, float *C, int64_t ldc, const float *bias,
-                       float *relu, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx) {
-#ifdef VB_GEMM_SMALL_X86
+int vb__cpu_gemm_nt_bias(float *C, float *relu, const float *A, const float *W, const float *b, int64_t M, int64_t N,
+                         int64_t K, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx) {
+#ifdef VB_GEMM_NT_X86
     pthread_once(&pack_once, pack_init);
-    if (isa == 0 || M <= 0 || N <= 1 || K <= 0 || K > K_MAX) return -1; /* N 1: a dot product, BLAS's */
+    if (isa == 0 || M <= 0 || N <= 1 || K <= 0) return -1; /* N 1: a dot product, BLAS's */
     const int mr = isa == 2 ? AVX512_MR : AVX2_MR, nr = isa == 2 ? 2 * AVX512_L : 2 * AVX2_L;
     const int64_t panels = (N + nr - 1) / nr, padded = panels * nr;
     if (padded * (K + 1) > PACK_MAX) return -1;
-    float *Bp = pack_space(padded * (K + 1)), *bp = bias && !accumulate ? Bp + padded * K : NULL;
-    if (!Bp) return -1;
-    pack_b(Bp, B, ldb, tb, N, K, nr);
+    float *Wp = pack_space(padded * (K + 1)), *bp = b ? Wp + padded * K : NULL;
+    if (!Wp) return -1;
+    pack_w(Wp, W, N, K, nr);
     if (bp) { /* the bias, zero-padded like the panels */
-        memcpy(bp, bias, (size_t)N * sizeof(float));
+        memcpy(bp, b, (size_t)N * sizeof(float));
         memset(bp + N, 0, (size_t)(padded - N) * sizeof(float));
     }
-    const int64_t ars = ta ? 1 : lda, aks = ta ? lda : 1;
     static const tile_fn tiles[3][2][2] = {{{NULL}},
                                            {{avx2_1_part, avx2_1_full}, {avx2_2_part, avx2_2_full}},
                                            {{avx512_1_part, avx512_1_full}, {avx512_2_part, avx512_2_full}}};
@@ -238,15 +204,14 @@ int vb__cpu_gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const 
         const int rows = M - m0 < mr ? (int)(M - m0) : mr;
         for (int64_t p = 0; p < panels; p++) {
             const int64_t n0 = p * nr, w = N - n0 < nr ? N - n0 : nr;
-            tiles[isa][w > nr / 2][rows == mr](C + m0 * ldc + n0, relu ? relu + m0 * ldc + n0 : NULL, ldc, accumulate,
-                                               A + m0 * ars, ars, aks, Bp + n0 * K, bp ? bp + n0 : NULL, K, rows, w);
+            tiles[isa][w > nr / 2][rows == mr](C + m0 * N + n0, relu ? relu + m0 * N + n0 : NULL, A + m0 * K,
+                                               Wp + n0 * K, bp ? bp + n0 : NULL, N, K, rows, w);
         }
         if (rows_done) rows_done(ctx, m0, rows);
     }
     return 0;
 #else
-    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)accumulate;
-    (void)C, (void)ldc, (void)bias, (void)relu, (void)rows_done, (void)ctx;
+    (void)C, (void)relu, (void)A, (void)W, (void)b, (void)M, (void)N, (void)K, (void)rows_done, (void)ctx;
     return -1;
 #endif
 }
