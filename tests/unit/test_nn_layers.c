@@ -422,17 +422,18 @@ Test(layers, gru_window_threaded_without_dx_and_beyond_the_part_limit, .init = s
 /* A linear layer's fused forward (be->linear_act): every kernel this CPU
  * has (AVX-512, AVX2 + FMA) and the BLAS path against the definition in
  * double, over shapes that leave partial row blocks and partial column
- * panels, with and without bias, cache and activation; nothing written past
- * the output; and both kernels give the same bits. */
+ * panels (the kernels take 128 rows and more; fewer go to BLAS), with and
+ * without bias, cache and activation; nothing written past the output; and
+ * both kernels give the same bits. */
 Test(layers, linear_act_kernels_match_the_definition_and_each_other, .init = setup) {
     vb_rng r;
     vb_rng_init(&r, 7, 0);
-    const int64_t Ms[] = {1, 5, 8, 13, 64}, Ns[] = {1, 5, 16, 17, 33, 64, 100}, Ks[] = {1, 3, 64, 130};
+    const int64_t Ms[] = {1, 13, 128, 131, 203}, Ns[] = {1, 5, 16, 17, 33, 64, 100}, Ks[] = {1, 3, 64, 130};
     const vb_act acts[] = {VB_ACT_NONE, VB_ACT_TANH, VB_ACT_RELU};
     const int best = vb__cpu_gemm_nt_isa(-1), threads = be->get_threads();
     be->set_threads(1); /* the kernels run where BLAS has one thread */
-    enum { MAXN = 64 * 100 };
-    float *A = randn(&r, 64 * 130, 1), *W = randn(&r, 100 * 130, 0.2f), *b = randn(&r, 100, 1);
+    enum { MAXN = 203 * 100 };
+    float *A = randn(&r, 203 * 130, 1), *W = randn(&r, 100 * 130, 0.2f), *b = randn(&r, 100, 1);
     float *out[3], *pre[3];
     for (int i = 0; i < 3; i++) {
         out[i] = malloc(sizeof(float) * (MAXN + 1));
