@@ -118,13 +118,14 @@ def main():
         for ti, (label, steps, best) in enumerate(traces):
             for e in range(E):
                 ax = axes[row][ti * E + e]
-                path = [c for (_, ep, _, _, c) in steps[k] if ep == e]
+                episode = [(r, c) for (_, ep, _, r, c) in steps[k] if ep == e]
+                path = [c for (_, c) in episode]
                 n = len(path)
                 for i, c in enumerate(path):
                     ax.add_patch(plt.Rectangle((c % G, c // G), 1, 1, color=(0.1, 0.3, 0.8, 0.15 + 0.6 * i / max(n, 1))))
                 gx, gy = best[k] % G + 0.5, best[k] // G + 0.5
                 ax.plot(gx, gy, marker="*", color="orange", markersize=11, markeredgecolor="k")
-                hit = next((i for i, (_, ep, _, r, c) in enumerate(x for x in steps[k] if x[1] == e) if r > 0 and c == best[k]), None)
+                hit = next((i for i, (r, c) in enumerate(episode) if r > 0 and c == best[k]), None)
                 ax.set_xlim(0, G)
                 ax.set_ylim(G, 0)
                 ax.set_xticks(range(G + 1))
