@@ -28,6 +28,10 @@
 extern "C" {
 #endif
 
+/* the floats pack_weights may write for W of N x K: panels of 32 columns
+ * over K rows and the bias */
+static inline int64_t vb_packed_floats(int64_t N, int64_t K) { return (N + 31) / 32 * 32 * (K + 1); }
+
 typedef enum vb_act {
     VB_ACT_NONE = 0,
     VB_ACT_RELU = 1,
@@ -63,6 +67,16 @@ typedef struct vb_backend {
      * where the backend can (the CPU's own small-GEMM kernel). */
     void (*linear_act)(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
                        int64_t M, int64_t N, int64_t K);
+    /* Weights held for many products (a recurrent window's steps).
+     * pack_weights stores W (N,K), or W (K,N) where w_kn, and b (NULL: none)
+     * at Wp (vb_packed_floats(N, K) floats) in the backend's own layout; then
+     *   gemm_packed:  C(M,N) = [C +] b + A(M,K) op(W)^T,  op(W) = w_kn ? W^T : W
+     * given the same W, b and w_kn (a backend that does not pack reads those;
+     * the CPU reads Wp where its kernel runs), C's own values where add (b must
+     * be NULL then). Wp must be packed again after W or b change. */
+    void (*pack_weights)(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn);
+    void (*gemm_packed)(float *C, const float *A, const float *Wp, const float *W, const float *b, int64_t M,
+                        int64_t N, int64_t K, bool w_kn, bool add);
     /* db(cols) += column sums of dout(rows,cols) */
     void (*bias_grad)(float *db, const float *dout, int64_t rows, int64_t cols);
     /* out = act(in), n elements (in-place allowed) */

@@ -49,7 +49,11 @@ void vb_gru_step_backward(const vb_backend *be, const vb_gru *g, const float *P,
 
 int64_t vb_gru_step_scratch_floats(const vb_gru *g, int64_t B) { return 7 * B * g->hidden; }
 
-int64_t vb_gru_seq_cache_floats(const vb_gru *g, int64_t T, int64_t B) { return 10 * T * B * g->hidden; }
+/* the unroll's cache: xg, hg, gates, the carries, then W_h^T and b_h packed
+ * (vb_backend.pack_weights) for the steps' recurrent products */
+int64_t vb_gru_seq_cache_floats(const vb_gru *g, int64_t T, int64_t B) {
+    return 10 * T * B * g->hidden + vb_packed_floats(3 * g->hidden, g->hidden);
+}
 
 /* The GRU's four tensors lie together in the arena: [wi.w, wh.b + 3H). */
 static int64_t param_base(const vb_gru *g) { return g->wi.w; }
@@ -57,7 +61,9 @@ static int64_t param_span(const vb_gru *g) { return g->wh.b + 3 * g->hidden - g-
 
 int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B, int threads) {
     const int64_t extra = (int64_t)(vb_par_parts(threads, B) - 1) * param_span(g);
-    return 3 * T * B * g->hidden + 3 * B * g->hidden + 2 * B * g->hidden + extra;
+    /* and W_h packed for the carries' gradient, dh += dhg W_h */
+    return 3 * T * B * g->hidden + 3 * B * g->hidden + 2 * B * g->hidden + extra +
+           vb_packed_floats(g->hidden, 3 * g->hidden);
 }
 
 /* One slab of a window: rows [b0, b0 + nb) of every (T, B, .) tensor, which
@@ -69,6 +75,7 @@ typedef struct slab {
     const vb_gru *g; /* its offsets index P and G */
     const float *P;
     float *G;
+    const float *Whp; /* W_h packed: W_h^T and b_h (forward), W_h (backward) */
     int64_t T, B, b0, nb;
 } slab;
 
@@ -89,7 +96,7 @@ static void slab_forward(const slab *s, float *hs, const float *x, const float *
             for (int64_t b = 0; b < nb; b++)
                 if (reset[r + b]) be->fill(hp + b * H, 0.0f, H);
         }
-        vb_linear_forward(be, &g->wh, s->P, hg + r * 3 * H, hp, nb);
+        be->gemm_packed(hg + r * 3 * H, hp, s->Whp, s->P + g->wh.w, s->P + g->wh.b, nb, 3 * H, H, false, false);
         be->gru_gates_forward(hs + r * H, gates + r * 3 * H, xg + r * 3 * H, hg + r * 3 * H, hp, nb, H);
     }
 }
@@ -112,7 +119,8 @@ static void slab_backward(const slab *s, float *dx, float *dh0, const float *dhs
         const float *hp = hin + r * H;
         be->gru_gates_backward(dxg + r * 3 * H, dhg, dh_prev, dh_cur, gates + r * 3 * H, hg + r * 3 * H, hp, nb,
                                H);
-        vb_linear_backward(be, &g->wh, s->P, s->G, dh_prev, dhg, hp, nb);
+        vb_linear_backward(be, &g->wh, s->P, s->G, NULL, dhg, hp, nb);
+        be->gemm_packed(dh_prev, dhg, s->Whp, s->P + g->wh.w, NULL, nb, H, 3 * H, true, true);
         /* a reset row's input carry was a constant zero: nothing flows further back */
         if (reset) {
             for (int64_t b = 0; b < nb; b++)
@@ -133,6 +141,7 @@ typedef struct window {
     const float *P;
     float *G, *hs, *dx, *dh0, *scratch, *grads; /* grads: part j >= 1's gradients at (j - 1) * span */
     float *cache_out;                           /* forward: the cache it fills */
+    const float *Whp;                           /* W_h packed for this pass */
     const float *cache, *x, *h0, *dhs;          /* backward: the cache it reads */
     const uint8_t *reset;
     int64_t T, B;
@@ -144,7 +153,7 @@ typedef struct window {
 static bool window_slab(const window *w, int j, vb_gru *rebased, slab *s) {
     int64_t r0, r1;
     vb_par_rows(w->B, w->parts, j, &r0, &r1);
-    *s = (slab){w->be, w->g, w->P, w->G, w->T, w->B, r0, r1 - r0};
+    *s = (slab){w->be, w->g, w->P, w->G, w->Whp, w->T, w->B, r0, r1 - r0};
     if (j > 0 && w->G) {
         const int64_t base = param_base(w->g);
         *rebased = *w->g;
@@ -189,8 +198,11 @@ static int window_parts(const vb_backend *be, int threads, int64_t B) {
 
 void vb_gru_seq_forward(const vb_backend *be, const vb_gru *g, const float *P, float *hs, const float *x,
                         const float *h0, const uint8_t *reset, float *cache, int64_t T, int64_t B, int threads) {
-    window w = {.be = be, .g = g, .P = P, .hs = hs, .x = x, .h0 = h0, .reset = reset, .cache_out = cache, .T = T,
-                .B = B, .parts = window_parts(be, threads, B)};
+    const int64_t H = g->hidden;
+    float *Whp = cache + 10 * T * B * H;
+    be->pack_weights(Whp, P + g->wh.w, P + g->wh.b, 3 * H, H, false);
+    window w = {.be = be, .g = g, .P = P, .hs = hs, .x = x, .h0 = h0, .reset = reset, .cache_out = cache, .Whp = Whp,
+                .T = T, .B = B, .parts = window_parts(be, threads, B)};
     run_slabs(&w, forward_part);
 }
 
@@ -200,9 +212,12 @@ void vb_gru_seq_backward(const vb_backend *be, const vb_gru *g, const float *P, 
     const int64_t H = g->hidden;
     window w = {.be = be, .g = g, .P = P, .G = G, .dx = dx, .dh0 = dh0, .dhs = dhs, .x = x, .reset = reset,
                 .cache = cache, .scratch = scratch, .T = T, .B = B, .parts = window_parts(be, threads, B)};
+    const int64_t base = param_base(g), span = param_span(g);
     w.grads = scratch + 3 * T * B * H + 5 * B * H;
+    float *Whp = w.grads + (int64_t)(w.parts - 1) * span;
+    be->pack_weights(Whp, P + g->wh.w, NULL, H, 3 * H, true);
+    w.Whp = Whp;
     run_slabs(&w, backward_part);
     /* the parts' gradients, summed in part order */
-    const int64_t base = param_base(g), span = param_span(g);
     for (int j = 1; j < w.parts; j++) be->axpy(G + base, 1.0f, w.grads + (int64_t)(j - 1) * span, span);
 }

@@ -130,6 +130,23 @@ static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, 
     if (epilogue) cpu_act_forward(act, out, dst, M * N);
 }
 
+static void cpu_pack_weights(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn) {
+    (void)vb__cpu_gemm_pack(Wp, W, b, N, K, w_kn); /* -1: gemm_packed takes the BLAS path */
+}
+
+/* The packed kernel where it packed (vb__cpu_gemm_pack's condition) and BLAS
+ * has one thread; otherwise what bias_fill and gemm compute, from W. */
+static void cpu_gemm_packed(float *C, const float *A, const float *Wp, const float *W, const float *b, int64_t M,
+                            int64_t N, int64_t K, bool w_kn, bool add) {
+    if (M <= 0 || N <= 0) return;
+    if (vb__cpu_gemm_nt_isa(-1) != 0 && N > 1 && K > 0 && cpu_get_threads() == 1) {
+        vb__cpu_gemm_packed(C, A, Wp, b != NULL, M, N, K, add);
+        return;
+    }
+    if (b && !add) cpu_bias_fill(C, b, M, N);
+    cpu_gemm(false, !w_kn, M, N, K, 1.0f, A, K, W, w_kn ? N : K, add || b ? 1.0f : 0.0f, C, N);
+}
+
 static void cpu_act_backward(vb_act act, float *din, const float *dout, const float *in,
                              const float *out, int64_t n) {
 #define BWD(A) for (int64_t i = 0; i < n; i++) din[i] += vb_act_backward_elem(A, in[i], out[i], dout[i])
@@ -271,6 +288,8 @@ static const vb_backend cpu_backend = {
     .gemm = cpu_gemm,
     .bias_fill = cpu_bias_fill,
     .linear_act = cpu_linear_act,
+    .pack_weights = cpu_pack_weights,
+    .gemm_packed = cpu_gemm_packed,
     .bias_grad = cpu_bias_grad,
     .act_forward = cpu_act_forward,
     .act_backward = cpu_act_backward,

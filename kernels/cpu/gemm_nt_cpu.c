@@ -23,6 +23,8 @@
  * (0.8-1.35x of this kernel's time), so what this kernel buys is the fusion. */
 #include "cpu_ops.h"
 
+#include "../backend.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -78,13 +80,15 @@ static float *pack_space(int64_t n) {
     return b->p;
 }
 
-/* Wp[panel][k][j] = W[panel NR + j, k], zero past N */
-static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr) {
+/* Wp[panel][k][j] = W[panel NR + j, k] (w_kn: W[k, panel NR + j]), zero past N */
+static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr, bool w_kn) {
     for (int64_t n0 = 0; n0 < N; n0 += nr) {
         float *d = Wp + n0 * K;
         const int64_t w = N - n0 < nr ? N - n0 : nr;
         for (int64_t k = 0; k < K; k++) {
-            for (int64_t j = 0; j < w; j++) d[k * nr + j] = W[(n0 + j) * K + k];
+            if (w_kn) memcpy(d + k * nr, W + k * N + n0, (size_t)w * sizeof(float));
+            else
+                for (int64_t j = 0; j < w; j++) d[k * nr + j] = W[(n0 + j) * K + k];
             for (int64_t j = w; j < nr; j++) d[k * nr + j] = 0.0f;
         }
     }
@@ -92,15 +96,23 @@ static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr) {
 
 /* One tile: rows [0, mr) of A (row stride K) times COLS vectors of L
  * columns of the panel Bp (K rows of 2L), plus the panel's bias bp (NULL:
- * none), into C (row stride N) at columns [0, w). ROWS and COLS are
+ * none) and, where add is set, C's own values, into C (row stride N) at
+ * columns [0, w). ROWS and COLS are
  * constants in each instance, so that the accumulators stay in registers;
  * LIMIT is ROWS for a full block (the row test folds away) and mr for the
  * last, shorter one. A last panel of at most L columns takes COLS 1. */
-#define TILE_BODY(VT, LOAD, SET1, FMA, MAX, STORE, PSTORE, L, ROWS, COLS, LIMIT)                        \
+#define TILE_BODY(VT, LOAD, SET1, FMA, MAX, ADD, STORE, PLOAD, PSTORE, L, ROWS, COLS, LIMIT)             \
     VT acc[ROWS][COLS];                                                                                  \
     for (int j = 0; j < COLS; j++) {                                                                     \
         const VT init = bp ? LOAD(bp + j * L) : SET1(0.0f);                                              \
         for (int r = 0; r < ROWS; r++) acc[r][j] = init;                                                 \
+    }                                                                                                    \
+    if (add) {                                                                                           \
+        for (int r = 0; r < ROWS; r++) {                                                                 \
+            if (r >= LIMIT) break;                                                                       \
+            for (int j = 0; j < COLS; j++)                                                               \
+                acc[r][j] = ADD(acc[r][j], w == COLS * L ? LOAD(C + r * N + j * L) : PLOAD(C + r * N, j, w)); \
+        }                                                                                                \
     }                                                                                                    \
     for (int64_t k = 0; k < K; k++) {                                                                    \
         VT bk[COLS];                                                                                     \
@@ -128,7 +140,8 @@ static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr) {
     }
 
 #define TILE_ARGS                                                                                        \
-    float *C, float *O, const float *A, const float *Bp, const float *bp, int64_t N, int64_t K, int mr, int64_t w
+    float *C, float *O, const float *A, const float *Bp, const float *bp, int64_t N, int64_t K, int mr, int64_t w, \
+        bool add
 
 enum { AVX512_MR = 8, AVX512_L = 16, AVX2_MR = 6, AVX2_L = 8 };
 
@@ -139,6 +152,18 @@ __attribute__((target("avx512f"))) static inline void store_part_avx512(float *c
     _mm512_mask_storeu_ps(c, m0, x0);
     if (m1) _mm512_mask_storeu_ps(c + 16, m1, x1);
 }
+/* vector j (0 or 1) of the first w < 2 L columns of a tile row, zero past w */
+__attribute__((target("avx512f"))) static inline __m512 load_part_avx512(const float *c, int j, int64_t w) {
+    const int64_t n = w - 16 * j;
+    const __mmask16 m = (__mmask16)(n >= 16 ? 0xffffu : n <= 0 ? 0u : (1u << n) - 1);
+    return _mm512_maskz_loadu_ps(m, c + 16 * j);
+}
+__attribute__((target("avx2,fma"))) static inline __m256 load_part_avx2(const float *c, int j, int64_t w) {
+    float t[8] = {0};
+    const int64_t n = w - 8 * j;
+    if (n > 0) memcpy(t, c + 8 * j, (size_t)(n < 8 ? n : 8) * sizeof(float));
+    return _mm256_loadu_ps(t);
+}
 __attribute__((target("avx2,fma"))) static inline void store_part_avx2(float *c, __m256 x0, __m256 x1, int64_t w) {
     float t[16];
     _mm256_storeu_ps(t, x0);
@@ -148,13 +173,13 @@ __attribute__((target("avx2,fma"))) static inline void store_part_avx2(float *c,
 
 #define AVX512_TILE(NAME, COLS, LIMIT)                                                                    \
     __attribute__((target("avx512f"))) static void NAME(TILE_ARGS) {                                     \
-        TILE_BODY(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_max_ps, _mm512_storeu_ps, \
-                  store_part_avx512, AVX512_L, AVX512_MR, COLS, LIMIT)                                   \
+        TILE_BODY(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_max_ps, _mm512_add_ps,    \
+                  _mm512_storeu_ps, load_part_avx512, store_part_avx512, AVX512_L, AVX512_MR, COLS, LIMIT)                                   \
     }
 #define AVX2_TILE(NAME, COLS, LIMIT)                                                                      \
     __attribute__((target("avx2,fma"))) static void NAME(TILE_ARGS) {                                    \
-        TILE_BODY(__m256, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_max_ps, _mm256_storeu_ps, \
-                  store_part_avx2, AVX2_L, AVX2_MR, COLS, LIMIT)                                         \
+        TILE_BODY(__m256, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_max_ps, _mm256_add_ps,    \
+                  _mm256_storeu_ps, load_part_avx2, store_part_avx2, AVX2_L, AVX2_MR, COLS, LIMIT)                                         \
     }
 /* [cols - 1][full block] */
 AVX512_TILE(avx512_1_full, 1, AVX512_MR)
@@ -167,6 +192,42 @@ AVX2_TILE(avx2_2_full, 2, AVX2_MR)
 AVX2_TILE(avx2_2_part, 2, mr)
 
 typedef void (*tile_fn)(TILE_ARGS);
+
+
+/* the panel width of the kernel in use (0: none) */
+static int panel_width(void) {
+    pthread_once(&pack_once, pack_init);
+    return isa == 2 ? 2 * AVX512_L : isa == 1 ? 2 * AVX2_L : 0;
+}
+
+/* W's panels and then its bias (zero-padded like them), at Wp */
+static void pack_all(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn, int nr) {
+    const int64_t padded = (N + nr - 1) / nr * nr;
+    pack_w(Wp, W, N, K, nr, w_kn);
+    float *bp = Wp + padded * K;
+    if (b) memcpy(bp, b, (size_t)N * sizeof(float));
+    else memset(bp, 0, (size_t)N * sizeof(float));
+    memset(bp + N, 0, (size_t)(padded - N) * sizeof(float));
+}
+
+static void run_tiles(float *C, float *relu, const float *A, const float *Wp, bool bias, int64_t M, int64_t N,
+                      int64_t K, bool add, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx) {
+    const int mr = isa == 2 ? AVX512_MR : AVX2_MR, nr = panel_width();
+    const int64_t panels = (N + nr - 1) / nr;
+    const float *bp = bias ? Wp + panels * nr * K : NULL;
+    static const tile_fn tiles[3][2][2] = {{{NULL}},
+                                           {{avx2_1_part, avx2_1_full}, {avx2_2_part, avx2_2_full}},
+                                           {{avx512_1_part, avx512_1_full}, {avx512_2_part, avx512_2_full}}};
+    for (int64_t m0 = 0; m0 < M; m0 += mr) {
+        const int rows = M - m0 < mr ? (int)(M - m0) : mr;
+        for (int64_t p = 0; p < panels; p++) {
+            const int64_t n0 = p * nr, w = N - n0 < nr ? N - n0 : nr;
+            tiles[isa][w > nr / 2][rows == mr](C + m0 * N + n0, relu ? relu + m0 * N + n0 : NULL, A + m0 * K,
+                                               Wp + n0 * K, bp ? bp + n0 : NULL, N, K, rows, w, add);
+        }
+        if (rows_done) rows_done(ctx, m0, rows);
+    }
+}
 #endif
 
 int vb__cpu_gemm_nt_isa(int want) {
@@ -182,33 +243,38 @@ int vb__cpu_gemm_nt_isa(int want) {
 #endif
 }
 
+int vb__cpu_gemm_pack(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn) {
+#ifdef VB_GEMM_NT_X86
+    const int nr = panel_width();
+    if (nr == 0 || N <= 1 || K <= 0) return -1;
+    pack_all(Wp, W, b, N, K, w_kn, nr);
+    return 0;
+#else
+    (void)Wp, (void)W, (void)b, (void)N, (void)K, (void)w_kn;
+    return -1;
+#endif
+}
+
+void vb__cpu_gemm_packed(float *C, const float *A, const float *Wp, bool bias, int64_t M, int64_t N, int64_t K,
+                         bool add) {
+#ifdef VB_GEMM_NT_X86
+    if (M > 0) run_tiles(C, NULL, A, Wp, bias, M, N, K, add, NULL, NULL);
+#else
+    (void)C, (void)A, (void)Wp, (void)bias, (void)M, (void)N, (void)K, (void)add;
+#endif
+}
+
 int vb__cpu_gemm_nt_bias(float *C, float *relu, const float *A, const float *W, const float *b, int64_t M, int64_t N,
                          int64_t K, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx) {
 #ifdef VB_GEMM_NT_X86
-    pthread_once(&pack_once, pack_init);
-    if (isa == 0 || M <= 0 || N <= 1 || K <= 0) return -1; /* N 1: a dot product, BLAS's */
-    const int mr = isa == 2 ? AVX512_MR : AVX2_MR, nr = isa == 2 ? 2 * AVX512_L : 2 * AVX2_L;
-    const int64_t panels = (N + nr - 1) / nr, padded = panels * nr;
-    if (padded * (K + 1) > PACK_MAX) return -1;
-    float *Wp = pack_space(padded * (K + 1)), *bp = b ? Wp + padded * K : NULL;
+    const int nr = panel_width();
+    if (nr == 0 || M <= 0 || N <= 1 || K <= 0) return -1; /* N 1: a dot product, BLAS's */
+    const int64_t floats = vb_packed_floats(N, K);
+    if (floats > PACK_MAX) return -1;
+    float *Wp = pack_space(floats);
     if (!Wp) return -1;
-    pack_w(Wp, W, N, K, nr);
-    if (bp) { /* the bias, zero-padded like the panels */
-        memcpy(bp, b, (size_t)N * sizeof(float));
-        memset(bp + N, 0, (size_t)(padded - N) * sizeof(float));
-    }
-    static const tile_fn tiles[3][2][2] = {{{NULL}},
-                                           {{avx2_1_part, avx2_1_full}, {avx2_2_part, avx2_2_full}},
-                                           {{avx512_1_part, avx512_1_full}, {avx512_2_part, avx512_2_full}}};
-    for (int64_t m0 = 0; m0 < M; m0 += mr) {
-        const int rows = M - m0 < mr ? (int)(M - m0) : mr;
-        for (int64_t p = 0; p < panels; p++) {
-            const int64_t n0 = p * nr, w = N - n0 < nr ? N - n0 : nr;
-            tiles[isa][w > nr / 2][rows == mr](C + m0 * N + n0, relu ? relu + m0 * N + n0 : NULL, A + m0 * K,
-                                               Wp + n0 * K, bp ? bp + n0 : NULL, N, K, rows, w);
-        }
-        if (rows_done) rows_done(ctx, m0, rows);
-    }
+    pack_all(Wp, W, b, N, K, false, nr);
+    run_tiles(C, relu, A, Wp, b != NULL, M, N, K, false, rows_done, ctx);
     return 0;
 #else
     (void)C, (void)relu, (void)A, (void)W, (void)b, (void)M, (void)N, (void)K, (void)rows_done, (void)ctx;

@@ -108,6 +108,19 @@ static void cuda_linear_act(vb_act act, float *pre, float *out, const float *in,
     else if (dst != out) cuda_copy(out, dst, M * N);
 }
 
+// No packed layout on the device: the product reads W and b as given.
+static void cuda_pack_weights(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn) {
+    (void)Wp, (void)W, (void)b, (void)N, (void)K, (void)w_kn;
+}
+
+static void cuda_gemm_packed(float *C, const float *A, const float *Wp, const float *W, const float *b, int64_t M,
+                             int64_t N, int64_t K, bool w_kn, bool add) {
+    (void)Wp;
+    if (M <= 0 || N <= 0) return;
+    if (b && !add) vb__cuda_bias_fill(C, b, M, N);
+    cuda_gemm(false, !w_kn, M, N, K, 1.0f, A, K, W, w_kn ? N : K, add || b ? 1.0f : 0.0f, C, N);
+}
+
 static const vb_backend cuda_backend = {
     .name = "cuda",
     .alloc = cuda_alloc,
@@ -119,6 +132,8 @@ static const vb_backend cuda_backend = {
     .gemm = cuda_gemm,
     .bias_fill = vb__cuda_bias_fill,
     .linear_act = cuda_linear_act,
+    .pack_weights = cuda_pack_weights,
+    .gemm_packed = cuda_gemm_packed,
     .bias_grad = vb__cuda_bias_grad,
     .act_forward = vb__cuda_act_forward,
     .act_backward = vb__cuda_act_backward,

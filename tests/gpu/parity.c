@@ -149,6 +149,25 @@ static void check_linear_act(void) {
     drop(&A), drop(&W), drop(&b), drop(&pre), drop(&out);
 }
 
+/* the packed product from W (N,K) and (K,N), overwriting with bias and accumulating */
+static void check_gemm_packed(void) {
+    const int64_t M = 37, N = 45, K = 29;
+    buf A = mk(M * K, -1, 1), W = mk(N * K, -1, 1), b = mk(N, -1, 1), C = mk(M * N, -1, 1);
+    buf Wp = zeros(vb_packed_floats(N, K));
+    for (int w_kn = 0; w_kn < 2; w_kn++)
+        for (int add = 0; add < 2; add++) {
+            const float *bh = add ? NULL : b.h, *bd = add ? NULL : b.d;
+            cpu->pack_weights(Wp.h, W.h, bh, N, K, w_kn);
+            gpu->pack_weights(Wp.d, W.d, bd, N, K, w_kn);
+            cpu->gemm_packed(C.h, A.h, Wp.h, W.h, bh, M, N, K, w_kn, add);
+            gpu->gemm_packed(C.d, A.d, Wp.d, W.d, bd, M, N, K, w_kn, add);
+            char name[64];
+            snprintf(name, sizeof name, "gemm_packed w_kn %d add %d", w_kn, add);
+            cmp_buf(name, &C, TOL_GEMM);
+        }
+    drop(&A), drop(&W), drop(&b), drop(&C), drop(&Wp);
+}
+
 static void check_elementwise(void) {
     const int64_t R = 37, C = 53, n = R * C;
     buf b = mk(C, -1, 1), out = zeros(n), x = mk(n, -2, 2), y = mk(n, -2, 2), s = mk(C, -1, 1), db = mk(C, -1, 1);
@@ -511,6 +530,7 @@ int main(int argc, char **argv) {
     vb_rng_init(&rng, 20261205, 1);
     check_gemm();
     check_linear_act();
+    check_gemm_packed();
     check_elementwise();
     check_activations();
     check_rows();
