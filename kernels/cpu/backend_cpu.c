@@ -71,11 +71,16 @@ static void cpu_bias_fill(float *out, const float *b, int64_t rows, int64_t cols
     }
 }
 
-static void cpu_bias_grad(float *db, const float *dout, int64_t rows, int64_t cols) {
+/* db and dout are distinct buffers by contract (restrict: the loop vectorises) */
+VB_SIMD_CLONES static void cpu_bias_grad_rows(float *restrict db, const float *restrict dout, int64_t rows,
+                                              int64_t cols) {
     for (int64_t i = 0; i < rows; i++) {
         const float *d = dout + i * cols;
         for (int64_t j = 0; j < cols; j++) db[j] += d[j];
     }
+}
+static void cpu_bias_grad(float *db, const float *dout, int64_t rows, int64_t cols) {
+    cpu_bias_grad_rows(db, dout, rows, cols);
 }
 
 /* One loop per activation, so that the switch is outside the loop. */
@@ -136,18 +141,18 @@ static void cpu_pack_weights(float *Wp, const float *W, const float *b, int64_t 
 
 /* The packed kernel where it packed (vb__cpu_gemm_pack's condition) and BLAS
  * has one thread; otherwise what bias_fill and gemm compute, from W. */
-static void cpu_gemm_packed(float *C, const float *A, const float *Wp, const float *W, const float *b, int64_t M,
-                            int64_t N, int64_t K, bool w_kn, bool add) {
+static void cpu_gemm_packed(float *C, const float *A, bool trans_a, const float *Wp, const float *W, const float *b,
+                            int64_t M, int64_t N, int64_t K, bool w_kn, bool add) {
     if (M <= 0 || N <= 0) return;
     if (vb__cpu_gemm_nt_isa(-1) != 0 && N > 1 && K > 0 && cpu_get_threads() == 1) {
-        vb__cpu_gemm_packed(C, A, Wp, b != NULL, M, N, K, add);
+        vb__cpu_gemm_packed(C, A, trans_a, Wp, b != NULL, M, N, K, add);
         return;
     }
     if (b && !add) cpu_bias_fill(C, b, M, N);
-    cpu_gemm(false, !w_kn, M, N, K, 1.0f, A, K, W, w_kn ? N : K, add || b ? 1.0f : 0.0f, C, N);
+    cpu_gemm(trans_a, !w_kn, M, N, K, 1.0f, A, trans_a ? M : K, W, w_kn ? N : K, add || b ? 1.0f : 0.0f, C, N);
 }
 
-static void cpu_act_backward(vb_act act, float *din, const float *dout, const float *in,
+VB_SIMD_CLONES static void cpu_act_backward(vb_act act, float *din, const float *dout, const float *in,
                              const float *out, int64_t n) {
 #define BWD(A) for (int64_t i = 0; i < n; i++) din[i] += vb_act_backward_elem(A, in[i], out[i], dout[i])
     switch (act) {
@@ -165,7 +170,7 @@ static void cpu_log_softmax(float *out, const float *in, int64_t rows, int64_t c
     for (int64_t r = 0; r < rows; r++) vb_row_log_softmax(out + r * cols, in + r * cols, cols);
 }
 
-static void cpu_axpy(float *y, float a, const float *x, int64_t n) {
+VB_SIMD_CLONES static void cpu_axpy(float *y, float a, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 static void cpu_scale(float *x, float a, int64_t n) {
