@@ -1,10 +1,12 @@
 /* bench_numerics — GEMM throughput for the model's shapes against this
- * machine's measured FMA peak, and recurrent-layer forward+backward rates
+ * machine's measured FMA peak, each recurrent product of a GRU step on the
+ * packed kernel against OpenBLAS, and recurrent-layer forward+backward rates
  * (the GRU window's also as a share of the peak). With --gru only the GRU
  * window, on 1 thread and on 2 (make bench-peers compares it with PyTorch
  * and JAX). Output: one "name value unit" per line (stable, parseable). */
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,37 @@ static double bench_gemm(const vb_backend *be, int64_t M, int64_t N, int64_t K) 
     free(B);
     free(C);
     return 2.0 * (double)M * N * K * reps / dt / 1e9;
+}
+
+/* One step's recurrent product of a GRU window, GFLOP/s on one thread, as
+ * each of the three GEMMs of a step is made (the kernel reads W packed once,
+ * be->gemm_packed; packed 0: OpenBLAS, which packs at every call):
+ * which 0: hg(B,3H) = h W^T + b, 1: dh(B,H) += dhg W, 2: dW(3H,H) += dhg^T h. */
+static double bench_step_product(const vb_backend *be, int which, bool packed, int64_t H, int64_t B) {
+    const int64_t M = which == 2 ? 3 * H : B, N = which == 0 ? 3 * H : H, K = which == 0 ? H : which == 1 ? 3 * H : B;
+    float *A = calloc((size_t)(M * K), sizeof(float)), *W = calloc((size_t)(N * K), sizeof(float)),
+          *C = calloc((size_t)(M * N), sizeof(float)), *b = calloc((size_t)N, sizeof(float)),
+          *Wp = calloc((size_t)vb_packed_floats(N, K), sizeof(float));
+    for (int64_t i = 0; i < M * K; i++) A[i] = (float)(i % 7) * 0.1f;
+    for (int64_t i = 0; i < N * K; i++) W[i] = (float)(i % 5) * 0.1f;
+    /* as the window holds them: W_h (3H,H) is W (N,K) forward and (K,N) for dh; h (B,H) is (K,N) for dW */
+    const bool w_kn = which != 0, trans_a = which == 2, add = which != 0;
+    if (packed && which != 2) be->pack_weights(Wp, W, which == 0 ? b : NULL, N, K, w_kn);
+    int reps = 0;
+    double t0 = now(), dt;
+    do {
+        if (packed) {
+            if (which == 2) be->pack_weights(Wp, W, NULL, N, K, w_kn); /* the carries change every step */
+            be->gemm_packed(C, A, trans_a, Wp, W, which == 0 ? b : NULL, M, N, K, w_kn, add);
+        } else {
+            if (which == 0) be->bias_fill(C, b, M, N);
+            be->gemm(trans_a, !w_kn, M, N, K, 1.0f, A, trans_a ? M : K, W, w_kn ? N : K, 1.0f, C, N);
+        }
+        reps++;
+        dt = now() - t0;
+    } while (dt < 0.3);
+    free(A), free(W), free(C), free(b), free(Wp);
+    return 2.0 * (double)(M * N * K) * reps / dt / 1e9;
 }
 
 /* threads > 1: the window threaded over the batch (gru.h) */
@@ -198,6 +231,17 @@ int main(int argc, char **argv) {
                 printf("gemm_%lldx%lldx%lld_of_peak %.3f fraction\n", (long long)M, (long long)H, (long long)H,
                        g / peakn);
         }
+    /* each recurrent product of a window's step, on the kernel with W packed once and on OpenBLAS */
+    be->set_threads(1);
+    static const char *const products[3] = {"h_wt", "dhg_w", "dhgt_h"};
+    for (int64_t H = 128; H <= 256; H *= 2)
+        for (int which = 0; which < 3; which++) {
+            const double packed = bench_step_product(be, which, true, H, 64), blas = bench_step_product(be, which, false, H, 64);
+            printf("gru_step_%s_h%lld_b64_packed %.1f GFLOP/s\n", products[which], (long long)H, packed);
+            printf("gru_step_%s_h%lld_b64_openblas %.1f GFLOP/s\n", products[which], (long long)H, blas);
+            printf("gru_step_%s_h%lld_b64_packed_over_openblas %.2f ratio\n", products[which], (long long)H, packed / blas);
+        }
+    be->set_threads(cores);
     /* the peers' windows (batch 64, 32 steps, H 128 and 256) and the gridworld learner's (32 windows of
      * 60 steps and the bootstrap step, H 64); input size H throughout */
     const int64_t gru_shapes[3][3] = {{128, 64, 32}, {256, 64, 32}, {64, 32, 61}};
