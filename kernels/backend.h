@@ -70,14 +70,13 @@ typedef struct vb_backend {
     /* Weights held for many products (a recurrent window's steps).
      * pack_weights stores W (N,K), or W (K,N) where w_kn, and b (NULL: none)
      * at Wp (vb_packed_floats(N, K) floats) in the backend's own layout; then
-     *   gemm_packed:  C(M,N) = [C +] b + op(A) op(W)^T,
-     *   op(A) = trans_a ? A^T : A (M,K),  op(W) = w_kn ? W^T : W (N,K)
+     *   gemm_packed:  C(M,N) = [C +] b + A(M,K) op(W)^T,  op(W) = w_kn ? W^T : W
      * given the same W, b and w_kn (a backend that does not pack reads those;
      * the CPU reads Wp where its kernel runs), C's own values where add (b must
      * be NULL then). Wp must be packed again after W or b change. */
     void (*pack_weights)(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn);
-    void (*gemm_packed)(float *C, const float *A, bool trans_a, const float *Wp, const float *W, const float *b,
-                        int64_t M, int64_t N, int64_t K, bool w_kn, bool add);
+    void (*gemm_packed)(float *C, const float *A, const float *Wp, const float *W, const float *b, int64_t M,
+                        int64_t N, int64_t K, bool w_kn, bool add);
     /* db(cols) += column sums of dout(rows,cols) */
     void (*bias_grad)(float *db, const float *dout, int64_t rows, int64_t cols);
     /* out = act(in), n elements (in-place allowed) */

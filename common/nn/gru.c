@@ -60,12 +60,10 @@ static int64_t param_base(const vb_gru *g) { return g->wi.w; }
 static int64_t param_span(const vb_gru *g) { return g->wh.b + 3 * g->hidden - g->wi.w; }
 
 int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B, int threads) {
-    const int parts = vb_par_parts(threads, B);
-    const int64_t extra = (int64_t)(parts - 1) * param_span(g);
-    /* and W_h packed for the carries' gradient (dh += dhg W_h), and each
-     * part's carries packed for W_h's (dW_h += dhg^T h) */
+    const int64_t extra = (int64_t)(vb_par_parts(threads, B) - 1) * param_span(g);
+    /* and W_h packed for the carries' gradient, dh += dhg W_h */
     return 3 * T * B * g->hidden + 3 * B * g->hidden + 2 * B * g->hidden + extra +
-           vb_packed_floats(g->hidden, 3 * g->hidden) + parts * vb_packed_floats(g->hidden, B);
+           vb_packed_floats(g->hidden, 3 * g->hidden);
 }
 
 /* One slab of a window: rows [b0, b0 + nb) of every (T, B, .) tensor, which
@@ -78,7 +76,6 @@ typedef struct slab {
     const float *P;
     float *G;
     const float *Whp; /* W_h packed: W_h^T and b_h (forward), W_h (backward) */
-    float *hpp;       /* backward: each step's carries packed */
     int64_t T, B, b0, nb;
 } slab;
 
@@ -99,7 +96,7 @@ static void slab_forward(const slab *s, float *hs, const float *x, const float *
             for (int64_t b = 0; b < nb; b++)
                 if (reset[r + b]) be->fill(hp + b * H, 0.0f, H);
         }
-        be->gemm_packed(hg + r * 3 * H, hp, false, s->Whp, s->P + g->wh.w, s->P + g->wh.b, nb, 3 * H, H, false, false);
+        be->gemm_packed(hg + r * 3 * H, hp, s->Whp, s->P + g->wh.w, s->P + g->wh.b, nb, 3 * H, H, false, false);
         be->gru_gates_forward(hs + r * H, gates + r * 3 * H, xg + r * 3 * H, hg + r * 3 * H, hp, nb, H);
     }
 }
@@ -122,11 +119,8 @@ static void slab_backward(const slab *s, float *dx, float *dh0, const float *dhs
         const float *hp = hin + r * H;
         be->gru_gates_backward(dxg + r * 3 * H, dhg, dh_prev, dh_cur, gates + r * 3 * H, hg + r * 3 * H, hp, nb,
                                H);
-        /* W_h's gradient: dW_h(3H,H) += dhg^T hp, hp packed as the product's right side */
-        be->bias_grad(s->G + g->wh.b, dhg, nb, 3 * H);
-        be->pack_weights(s->hpp, hp, NULL, H, nb, true);
-        be->gemm_packed(s->G + g->wh.w, dhg, true, s->hpp, hp, NULL, 3 * H, H, nb, true, true);
-        be->gemm_packed(dh_prev, dhg, false, s->Whp, s->P + g->wh.w, NULL, nb, H, 3 * H, true, true);
+        vb_linear_backward(be, &g->wh, s->P, s->G, NULL, dhg, hp, nb);
+        be->gemm_packed(dh_prev, dhg, s->Whp, s->P + g->wh.w, NULL, nb, H, 3 * H, true, true);
         /* a reset row's input carry was a constant zero: nothing flows further back */
         if (reset) {
             for (int64_t b = 0; b < nb; b++)
@@ -148,7 +142,6 @@ typedef struct window {
     float *G, *hs, *dx, *dh0, *scratch, *grads; /* grads: part j >= 1's gradients at (j - 1) * span */
     float *cache_out;                           /* forward: the cache it fills */
     const float *Whp;                           /* W_h packed for this pass */
-    float *hpp;                                 /* backward: each part's packed carries */
     const float *cache, *x, *h0, *dhs;          /* backward: the cache it reads */
     const uint8_t *reset;
     int64_t T, B;
@@ -160,8 +153,7 @@ typedef struct window {
 static bool window_slab(const window *w, int j, vb_gru *rebased, slab *s) {
     int64_t r0, r1;
     vb_par_rows(w->B, w->parts, j, &r0, &r1);
-    float *hpp = w->hpp ? w->hpp + (int64_t)j * vb_packed_floats(w->g->hidden, w->B) : NULL;
-    *s = (slab){w->be, w->g, w->P, w->G, w->Whp, hpp, w->T, w->B, r0, r1 - r0};
+    *s = (slab){w->be, w->g, w->P, w->G, w->Whp, w->T, w->B, r0, r1 - r0};
     if (j > 0 && w->G) {
         const int64_t base = param_base(w->g);
         *rebased = *w->g;
@@ -225,7 +217,6 @@ void vb_gru_seq_backward(const vb_backend *be, const vb_gru *g, const float *P, 
     float *Whp = w.grads + (int64_t)(w.parts - 1) * span;
     be->pack_weights(Whp, P + g->wh.w, NULL, H, 3 * H, true);
     w.Whp = Whp;
-    w.hpp = Whp + vb_packed_floats(H, 3 * H);
     run_slabs(&w, backward_part);
     /* the parts' gradients, summed in part order */
     for (int j = 1; j < w.parts; j++) be->axpy(G + base, 1.0f, w.grads + (int64_t)(j - 1) * span, span);

@@ -141,15 +141,15 @@ static void cpu_pack_weights(float *Wp, const float *W, const float *b, int64_t 
 
 /* The packed kernel where it packed (vb__cpu_gemm_pack's condition) and BLAS
  * has one thread; otherwise what bias_fill and gemm compute, from W. */
-static void cpu_gemm_packed(float *C, const float *A, bool trans_a, const float *Wp, const float *W, const float *b,
-                            int64_t M, int64_t N, int64_t K, bool w_kn, bool add) {
+static void cpu_gemm_packed(float *C, const float *A, const float *Wp, const float *W, const float *b, int64_t M,
+                            int64_t N, int64_t K, bool w_kn, bool add) {
     if (M <= 0 || N <= 0) return;
     if (vb__cpu_gemm_nt_isa(-1) != 0 && N > 1 && K > 0 && cpu_get_threads() == 1) {
-        vb__cpu_gemm_packed(C, A, trans_a, Wp, b != NULL, M, N, K, add);
+        vb__cpu_gemm_packed(C, A, Wp, b != NULL, M, N, K, add);
         return;
     }
     if (b && !add) cpu_bias_fill(C, b, M, N);
-    cpu_gemm(trans_a, !w_kn, M, N, K, 1.0f, A, trans_a ? M : K, W, w_kn ? N : K, add || b ? 1.0f : 0.0f, C, N);
+    cpu_gemm(false, !w_kn, M, N, K, 1.0f, A, K, W, w_kn ? N : K, add || b ? 1.0f : 0.0f, C, N);
 }
 
 VB_SIMD_CLONES static void cpu_act_backward(vb_act act, float *din, const float *dout, const float *in,

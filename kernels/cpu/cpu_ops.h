@@ -18,11 +18,11 @@ int vb__cpu_gemm_nt_bias(float *C, float *relu, const float *A, const float *W, 
  * window's steps). vb__cpu_gemm_pack packs W (N,K), or W (K,N) where w_kn,
  * and b (NULL: none) into vb_packed_floats(N, K) floats at Wp; -1
  * where the CPU has no kernel or N is 1 (nothing written). Then
- * vb__cpu_gemm_packed: C(M,N) = [C +] b + A(M,K) W^T (b where bias, C where add;
- * A stored (K,M) where trans_a), with the kernel selected when Wp was packed. */
+ * vb__cpu_gemm_packed: C(M,N) = [C +] b + A(M,K) W^T (b where bias, C where add),
+ * with the kernel selected when Wp was packed. */
 int vb__cpu_gemm_pack(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn);
-void vb__cpu_gemm_packed(float *C, const float *A, bool trans_a, const float *Wp, bool bias, int64_t M, int64_t N,
-                         int64_t K, bool add);
+void vb__cpu_gemm_packed(float *C, const float *A, const float *Wp, bool bias, int64_t M, int64_t N, int64_t K,
+                         bool add);
 
 /* The kernel vb__cpu_gemm_nt_bias runs: 2 AVX-512, 1 AVX2 + FMA, 0 none
  * (the BLAS path). want >= 0 selects a kernel the CPU has, or none (tests

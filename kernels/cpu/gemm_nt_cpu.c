@@ -123,7 +123,7 @@ static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr, bool
         for (int j = 0; j < COLS; j++) bk[j] = LOAD(Bp + k * 2 * L + j * L);                              \
         for (int r = 0; r < ROWS; r++) {                                                                 \
             if (r < LIMIT) {                                                                             \
-                const VT a = SET1(A[r * ars + k * aks]);                                                 \
+                const VT a = SET1(A[r * K + k]);                                                         \
                 for (int j = 0; j < COLS; j++) acc[r][j] = FMA(a, bk[j], acc[r][j]);                     \
             }                                                                                            \
         }                                                                                                \
@@ -144,8 +144,8 @@ static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr, bool
     }
 
 #define TILE_ARGS                                                                                        \
-    float *C, float *O, const float *A, int64_t ars, int64_t aks, const float *Bp, const float *bp, int64_t N,  \
-        int64_t K, int mr, int64_t w, bool add
+    float *C, float *O, const float *A, const float *Bp, const float *bp, int64_t N, int64_t K, int mr, int64_t w, \
+        bool add
 
 enum { AVX512_MR = 8, AVX512_L = 16, AVX2_MR = 6, AVX2_L = 8 };
 
@@ -214,10 +214,8 @@ static void pack_all(float *Wp, const float *W, const float *b, int64_t N, int64
     memset(bp + N, 0, (size_t)(padded - N) * sizeof(float));
 }
 
-/* A(M,K) at A[m ars + k aks]: (1, lda) reads A^T stored (K,M) */
-static void run_tiles(float *C, float *relu, const float *A, int64_t ars, int64_t aks, const float *Wp, bool bias,
-                      int64_t M, int64_t N, int64_t K, bool add, void (*rows_done)(void *ctx, int64_t row0, int64_t rows),
-                      void *ctx) {
+static void run_tiles(float *C, float *relu, const float *A, const float *Wp, bool bias, int64_t M, int64_t N,
+                      int64_t K, bool add, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx) {
     const int mr = isa == 2 ? AVX512_MR : AVX2_MR, nr = panel_width();
     const int64_t panels = (N + nr - 1) / nr;
     const float *bp = bias ? Wp + panels * nr * K : NULL;
@@ -228,7 +226,7 @@ static void run_tiles(float *C, float *relu, const float *A, int64_t ars, int64_
      * beside a panel: each panel is read from L2 once per group, not once per
      * row block (2048 x 384 x 128: 1.05-1.1x), and the epilogue runs on each
      * group's rows */
-    int64_t group = aks == 1 ? (int64_t)(GROUP_BYTES / ((int64_t)sizeof(float) * K)) / mr * mr : GROUP_BLOCKS * mr;
+    int64_t group = (int64_t)(GROUP_BYTES / ((int64_t)sizeof(float) * K)) / mr * mr;
     if (group > GROUP_BLOCKS * mr) group = GROUP_BLOCKS * mr;
     if (group < mr) group = mr;
     for (int64_t g0 = 0; g0 < M; g0 += group) {
@@ -237,8 +235,8 @@ static void run_tiles(float *C, float *relu, const float *A, int64_t ars, int64_
             const int64_t n0 = p * nr, w = N - n0 < nr ? N - n0 : nr;
             for (int64_t m0 = g0; m0 < g1; m0 += mr) {
                 const int rows = g1 - m0 < mr ? (int)(g1 - m0) : mr;
-                tiles[isa][w > nr / 2][rows == mr](C + m0 * N + n0, relu ? relu + m0 * N + n0 : NULL, A + m0 * ars,
-                                                   ars, aks, Wp + n0 * K, bp ? bp + n0 : NULL, N, K, rows, w, add);
+                tiles[isa][w > nr / 2][rows == mr](C + m0 * N + n0, relu ? relu + m0 * N + n0 : NULL, A + m0 * K,
+                                                   Wp + n0 * K, bp ? bp + n0 : NULL, N, K, rows, w, add);
             }
         }
         if (rows_done) rows_done(ctx, g0, g1 - g0);
@@ -271,12 +269,12 @@ int vb__cpu_gemm_pack(float *Wp, const float *W, const float *b, int64_t N, int6
 #endif
 }
 
-void vb__cpu_gemm_packed(float *C, const float *A, bool trans_a, const float *Wp, bool bias, int64_t M, int64_t N,
-                         int64_t K, bool add) {
+void vb__cpu_gemm_packed(float *C, const float *A, const float *Wp, bool bias, int64_t M, int64_t N, int64_t K,
+                         bool add) {
 #ifdef VB_GEMM_NT_X86
-    if (M > 0) run_tiles(C, NULL, A, trans_a ? 1 : K, trans_a ? M : 1, Wp, bias, M, N, K, add, NULL, NULL);
+    if (M > 0) run_tiles(C, NULL, A, Wp, bias, M, N, K, add, NULL, NULL);
 #else
-    (void)C, (void)A, (void)trans_a, (void)Wp, (void)bias, (void)M, (void)N, (void)K, (void)add;
+    (void)C, (void)A, (void)Wp, (void)bias, (void)M, (void)N, (void)K, (void)add;
 #endif
 }
 
@@ -290,7 +288,7 @@ int vb__cpu_gemm_nt_bias(float *C, float *relu, const float *A, const float *W, 
     float *Wp = pack_space(floats);
     if (!Wp) return -1;
     pack_all(Wp, W, b, N, K, false, nr);
-    run_tiles(C, relu, A, K, 1, Wp, b != NULL, M, N, K, false, rows_done, ctx);
+    run_tiles(C, relu, A, Wp, b != NULL, M, N, K, false, rows_done, ctx);
     return 0;
 #else
     (void)C, (void)relu, (void)A, (void)W, (void)b, (void)M, (void)N, (void)K, (void)rows_done, (void)ctx;

@@ -113,12 +113,12 @@ static void cuda_pack_weights(float *Wp, const float *W, const float *b, int64_t
     (void)Wp, (void)W, (void)b, (void)N, (void)K, (void)w_kn;
 }
 
-static void cuda_gemm_packed(float *C, const float *A, bool trans_a, const float *Wp, const float *W, const float *b,
-                             int64_t M, int64_t N, int64_t K, bool w_kn, bool add) {
+static void cuda_gemm_packed(float *C, const float *A, const float *Wp, const float *W, const float *b, int64_t M,
+                             int64_t N, int64_t K, bool w_kn, bool add) {
     (void)Wp;
     if (M <= 0 || N <= 0) return;
     if (b && !add) vb__cuda_bias_fill(C, b, M, N);
-    cuda_gemm(trans_a, !w_kn, M, N, K, 1.0f, A, trans_a ? M : K, W, w_kn ? N : K, add || b ? 1.0f : 0.0f, C, N);
+    cuda_gemm(false, !w_kn, M, N, K, 1.0f, A, K, W, w_kn ? N : K, add || b ? 1.0f : 0.0f, C, N);
 }
 
 static const vb_backend cuda_backend = {
