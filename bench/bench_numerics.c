@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../kernels/blas_core.h"
+#include "best_rate.h"
 #include "fma_peak.h"
 #include "common/base/crc32c.h"
 #include "common/base/rng.h"
@@ -97,7 +98,25 @@ static double bench_step_product(const vb_backend *be, int which, bool packed, i
     return 2.0 * (double)(M * N * K) * reps / dt / 1e9;
 }
 
-/* threads > 1: the window threaded over the batch (gru.h) */
+/* one window forward and backward (bench_gru's call) */
+typedef struct gru_call {
+    const vb_backend *be;
+    const vb_gru *g;
+    const float *P, *x, *h0;
+    float *G, *hs, *dx, *cache, *scratch;
+    int64_t T, B;
+    int threads;
+} gru_call;
+
+static void gru_window_call(void *ctx) {
+    const gru_call *c = ctx;
+    vb_gru_seq_forward(c->be, c->g, c->P, c->hs, c->x, c->h0, NULL, c->cache, c->T, c->B, c->threads);
+    vb_gru_seq_backward(c->be, c->g, c->P, c->G, c->dx, NULL, c->hs, c->x, NULL, c->cache, c->scratch, c->T, c->B,
+                        c->threads);
+}
+
+/* threads > 1: the window threaded over the batch (gru.h); steps/s, the best
+ * of 0.5 s in slices (best_rate.h) */
 static double bench_gru(const vb_backend *be, int64_t H, int64_t B, int64_t T, int threads) {
     vb_rng r;
     vb_rng_init(&r, 1, 0);
@@ -112,16 +131,11 @@ static double bench_gru(const vb_backend *be, int64_t H, int64_t B, int64_t T, i
     float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
     float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B, threads), sizeof(float));
     for (int64_t i = 0; i < T * B * H; i++) x[i] = 0.01f * (float)(i % 13);
-    int reps = 0;
-    double t0 = now(), dt;
-    do {
-        vb_gru_seq_forward(be, &g, P, hs, x, h0, NULL, cache, T, B, threads);
-        vb_gru_seq_backward(be, &g, P, G, dx, NULL, hs, x, NULL, cache, scratch, T, B, threads);
-        reps++;
-        dt = now() - t0;
-    } while (dt < 0.5);
+    gru_call c = {be, &g, P, x, h0, G, hs, dx, cache, scratch, T, B, threads};
+    gru_window_call(&c); /* warm-up */
+    const double rate = best_rate(gru_window_call, &c, 0.5);
     free(P); free(G); free(x); free(dx); free(h0); free(hs); free(cache); free(scratch);
-    return (double)T * reps / dt;
+    return (double)T * rate;
 }
 
 static double bench_s5(const vb_backend *be, int64_t H, int64_t B, int64_t T, int threads) {

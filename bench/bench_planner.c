@@ -17,14 +17,24 @@
 #include <time.h>
 
 #include "../kernels/blas_core.h"
+#include "best_rate.h"
 #include "fma_peak.h"
 #include "common/planner/planner.h"
 #include "common/params/params.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+/* one planner call (bench's timed work) */
+typedef struct planner_call {
+    vb_planner *pl;
+    const float *P;
+    const vb_planner_root *root;
+    int64_t B;
+    vb_rng *rng;
+    float *q, *v;
+} planner_call;
+
+static void planner_run_call(void *ctx) {
+    const planner_call *c = ctx;
+    vb_planner_run(c->pl, c->P, c->root, c->B, c->rng, c->q, c->v);
 }
 
 /* The CPU backend with its GEMMs (and the linear layers' fused ones)
@@ -83,19 +93,14 @@ static double bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t
     atomic_store(&gemm_flops, 0);
     vb_planner_run(pl, P, &root, B, rng, q, v);
     const double flops = (double)atomic_load(&gemm_flops) / (double)(B * K * D); /* per particle-step */
-    int calls = 0;
-    double t0 = now(), dt;
-    do {
-        vb_planner_run(pl, P, &root, B, rng, q, v);
-        calls++;
-        dt = now() - t0;
-    } while (dt < 2.0);
+    planner_call c = {pl, P, &root, B, rng, q, v};
+    const double calls_per_s = best_rate(planner_run_call, &c, 2.0); /* the best of 2 s in slices */
     char tag[96];
     snprintf(tag, sizeof tag, "planner_%s_b%lld_k%lld_d%lld_ko%lld%s", spec.name, (long long)B, (long long)K, (long long)D,
              (long long)KO, suffix);
-    const double rate = (double)calls * (double)(B * K * D) / dt;
+    const double rate = calls_per_s * (double)(B * K * D);
     printf("%s_particle_steps %.0f steps/s\n", tag, rate);
-    printf("%s_env_steps %.0f steps/s\n", tag, (double)calls * (double)B / dt);
+    printf("%s_env_steps %.0f steps/s\n", tag, calls_per_s * (double)B);
     printf("%s_gemm_flops %.0f FLOP/particle-step\n", tag, flops);
     int cores = pc.threads > 1 ? 2 : 1;
     if (peak[cores] > 0) printf("%s_of_peak %.3f fraction\n", tag, rate * flops / 1e9 / peak[cores]);
