@@ -114,9 +114,10 @@ static void act_rows(void *ctx, int64_t row0, int64_t rows) {
 }
 
 /* Fused on one BLAS thread (vb__cpu_gemm_nt_bias) where there are rows
- * enough to repay packing W^T at every call (a GRU window's step of 32 or 64
- * rows packs more than it gains: BLAS keeps those); with more threads, the
- * GEMM is BLAS's to split. */
+ * enough to repay packing W^T at every call (a step of 32 or 64 rows packs
+ * more than it gains: BLAS keeps those, and the GRU window packs W_h once for
+ * all its steps through gemm_packed); with more threads, the GEMM is BLAS's
+ * to split. */
 enum { FUSED_MIN_ROWS = 128 };
 static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
                            int64_t M, int64_t N, int64_t K) {
@@ -127,7 +128,7 @@ static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, 
     /* a ReLU is stored from the kernel's registers, other activations per block */
     const bool in_kernel = act == VB_ACT_RELU;
     if (M >= FUSED_MIN_ROWS && cpu_get_threads() == 1 &&
-        vb__cpu_gemm_nt_bias(dst, in_kernel && epilogue ? out : NULL, in, W, b, M, N, K,
+        vb__cpu_gemm_nt_bias(dst, in_kernel ? out : NULL, in, W, b, M, N, K,
                              epilogue && !in_kernel ? act_rows : NULL, &ctx) == 0)
         return;
     if (b) cpu_bias_fill(dst, b, M, N);

@@ -101,8 +101,8 @@ static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr, bool
 /* One tile: rows [0, mr) of A (row stride K) times COLS vectors of L
  * columns of the panel Bp (K rows of 2L), plus the panel's bias bp (NULL:
  * none) and, where add is set, C's own values, into C (row stride N) at
- * columns [0, w). ROWS and COLS are
- * constants in each instance, so that the accumulators stay in registers;
+ * columns [0, w). ROWS and COLS are constants in each instance, so that the
+ * accumulators stay in registers;
  * LIMIT is ROWS for a full block (the row test folds away) and mr for the
  * last, shorter one. A last panel of at most L columns takes COLS 1. */
 #define TILE_BODY(VT, LOAD, SET1, FMA, MAX, ADD, STORE, PLOAD, PSTORE, L, ROWS, COLS, LIMIT)             \
@@ -115,7 +115,7 @@ static void pack_w(float *Wp, const float *W, int64_t N, int64_t K, int nr, bool
         for (int r = 0; r < ROWS; r++) {                                                                 \
             if (r >= LIMIT) break;                                                                       \
             for (int j = 0; j < COLS; j++)                                                               \
-                acc[r][j] = ADD(acc[r][j], w == COLS * L ? LOAD(C + r * N + j * L) : PLOAD(C + r * N, j, w)); \
+                acc[r][j] = ADD(acc[r][j], w == COLS * L ? LOAD(C + r * N + j * L) : PLOAD(C + r * N, j, w));\
         }                                                                                                \
     }                                                                                                    \
     for (int64_t k = 0; k < K; k++) {                                                                    \
@@ -178,12 +178,12 @@ __attribute__((target("avx2,fma"))) static inline void store_part_avx2(float *c,
 #define AVX512_TILE(NAME, COLS, LIMIT)                                                                    \
     __attribute__((target("avx512f"))) static void NAME(TILE_ARGS) {                                     \
         TILE_BODY(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_max_ps, _mm512_add_ps,    \
-                  _mm512_storeu_ps, load_part_avx512, store_part_avx512, AVX512_L, AVX512_MR, COLS, LIMIT)                                   \
+                  _mm512_storeu_ps, load_part_avx512, store_part_avx512, AVX512_L, AVX512_MR, COLS, LIMIT)  \
     }
 #define AVX2_TILE(NAME, COLS, LIMIT)                                                                      \
     __attribute__((target("avx2,fma"))) static void NAME(TILE_ARGS) {                                    \
         TILE_BODY(__m256, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_max_ps, _mm256_add_ps,    \
-                  _mm256_storeu_ps, load_part_avx2, store_part_avx2, AVX2_L, AVX2_MR, COLS, LIMIT)                                         \
+                  _mm256_storeu_ps, load_part_avx2, store_part_avx2, AVX2_L, AVX2_MR, COLS, LIMIT)          \
     }
 /* [cols - 1][full block] */
 AVX512_TILE(avx512_1_full, 1, AVX512_MR)
@@ -196,7 +196,6 @@ AVX2_TILE(avx2_2_full, 2, AVX2_MR)
 AVX2_TILE(avx2_2_part, 2, mr)
 
 typedef void (*tile_fn)(TILE_ARGS);
-
 
 /* the panel width of the kernel in use (0: none) */
 static int panel_width(void) {
