@@ -53,6 +53,7 @@
 #include "../../common/base/cli.h"
 #include "../../common/base/log.h"
 #include "../../common/net/channel.h"
+#include "../../common/net/chunk_wire.h"
 #include "../../common/net/endpoint.h"
 #include "../../common/net/messages.h"
 #include "../../common/net/keys.h"
@@ -528,11 +529,15 @@ static void data_readable(vb_channel *ch, void *ctx) {
         reject(d, "data", addr, "a message of several frames");
     } else {
         vb_msg *e;
+        vb_chunk_view view;
         char why[256];
-        /* the chunk's floats are read where ZeroMQ received them */
+        /* the chunk's floats are read where ZeroMQ received them; a message
+         * the chunk view does not take is parsed (and refused) in general */
         const void *buf = zmq_msg_data(&parts[0]);
         size_t len = zmq_msg_size(&parts[0]);
-        if (vb_msg_unpack_borrow(buf, len, d->chunk_max, &e, why, sizeof why) != 0) {
+        if (vb_chunk_wire_view(buf, len, d->chunk_max, &view) == 0) {
+            on_chunk(d, addr, vb_zap_user_id(&parts[0]), &view.e);
+        } else if (vb_msg_unpack_borrow(buf, len, d->chunk_max, &e, why, sizeof why) != 0) {
             reject(d, "data", addr, "%s", why);
         } else {
             on_chunk(d, addr, vb_zap_user_id(&parts[0]), e);

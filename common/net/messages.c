@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../base/crc32c.h"
+#include "chunk_wire.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the wire format carries little-endian floats; this host is not little-endian"
@@ -272,19 +273,13 @@ size_t vb_msg_chunk_max_size(const vb_chunk_layout *cl) {
 
 int vb_msg_pack_chunk(const char *run_id, const char *actor_id, uint64_t seq, const vb_chunk *c,
                       const vb_chunk_layout *cl, void **buf, size_t *len) {
-    vb_msg e = VB__ENVELOPE__INIT;
-    Vb__Chunk ch = VB__CHUNK__INIT;
-    vb_msg_header(&e, run_id, actor_id, seq);
-    size_t bytes = sizeof(float) * (size_t)cl->floats;
-    ch.policy_version = c->version;
-    ch.env_slot = (uint32_t)c->slot;
-    ch.length = (uint32_t)cl->L;
-    ch.data.data = (uint8_t *)c->data;
-    ch.data.len = bytes;
-    ch.crc32c = vb_crc32c(0, c->data, bytes);
-    e.body_case = VB__ENVELOPE__BODY_CHUNK;
-    e.chunk = &ch;
-    return vb_msg_pack(&e, buf, len);
+    size_t n = vb_chunk_wire_size(run_id, actor_id, seq, c, cl);
+    void *b = malloc(n);
+    if (!b) return -1;
+    vb_chunk_wire_write(run_id, actor_id, seq, c, cl, b);
+    *buf = b;
+    *len = n;
+    return 0;
 }
 
 int vb_msg_read_chunk(const Vb__Chunk *m, const vb_chunk_layout *cl, int64_t slots, float *data, char *why,

@@ -78,7 +78,8 @@ void vb_msg_add_task_stats(vb_task_stats *t, const Vb__Heartbeat *h);
 /* ---- chunks ------------------------------------------------------------- */
 /* Bytes of a packed chunk message with ids of at most VB_MSG_MAX_ID bytes. */
 size_t vb_msg_chunk_max_size(const vb_chunk_layout *cl);
-/* Pack chunk c (layout cl) with its CRC. 0, or -1 when out of memory. */
+/* Pack chunk c (layout cl) with its CRC into a malloc'd buffer
+ * (vb_chunk_wire_write). 0, or -1 when out of memory. */
 int vb_msg_pack_chunk(const char *run_id, const char *actor_id, uint64_t seq, const vb_chunk *c,
                       const vb_chunk_layout *cl, void **buf, size_t *len);
 /* Check a received chunk against layout cl and an actor of `slots` env slots

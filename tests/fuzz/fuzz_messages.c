@@ -8,10 +8,14 @@
  * through the reader of its body: Register and Heartbeat checks (and the
  * statistics a heartbeat adds), chunks (vb_msg_read_chunk, then
  * vb_chunk_validate and the learner's bounds), weights (vb_msg_read_weights,
- * which refuses non-finite floats). With flags bit 0 the harness repairs the
+ * which refuses non-finite floats). The data channel's chunk view
+ * (vb_chunk_wire_view) reads every frame first: whatever it takes, the
+ * general parse must take too, as the same message (else the harness
+ * aborts). With flags bit 0 the harness repairs the
  * CRC-32C a chunk carries and a weights arena's own two CRCs before reading, so mutations reach the checks behind the checksums. */
 #include "fuzz_support.h"
 
+#include "../../common/net/chunk_wire.h"
 #include "../../common/net/messages.h"
 #include "../../common/params/params.h"
 
@@ -69,6 +73,19 @@ static void write_seeds(void) {
         exit(1);
     vb_fuzz_write_seed("chunk", 1, buf, len);
     free(buf);
+    /* the same chunk as protobuf-c writes it (its CRC's varint as short as it goes) */
+    Vb__Chunk ch = VB__CHUNK__INIT;
+    vb_msg_header(&e, "0123456789abcdef", "a1-00000000000000000000000000000000", 3);
+    ch.policy_version = 1;
+    ch.length = (uint32_t)g_cl.L;
+    ch.data.data = (uint8_t *)g_chunk;
+    ch.data.len = sizeof(float) * (size_t)g_cl.floats;
+    ch.crc32c = vb_crc32c(0, g_chunk, ch.data.len);
+    e.body_case = VB__ENVELOPE__BODY_CHUNK;
+    e.chunk = &ch;
+    if (vb_msg_pack(&e, &buf, &len) != 0) exit(1);
+    vb_fuzz_write_seed("chunk_protobuf_c", 1, buf, len);
+    free(buf);
     if (vb_msg_pack_weights("0123456789abcdef", 4, &g_model.layout, g_params, 5, &buf, &len) != 0) exit(1);
     vb_fuzz_write_seed("weights", 1, buf, len);
     free(buf);
@@ -118,6 +135,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *frame = malloc(size - 1 ? size - 1 : 1);
     if (!frame) return 0;
     memcpy(frame, data + 1, size - 1);
+    vb_chunk_view v;
+    if (vb_chunk_wire_view(frame, size - 1, limits[1], &v) == 0) {
+        vb_msg *e;
+        char why[256];
+        if (vb_msg_unpack_borrow(frame, size - 1, limits[1], &e, why, sizeof why) != 0) abort();
+        const Vb__Chunk *c = e->chunk;
+        if (e->body_case != VB__ENVELOPE__BODY_CHUNK || e->protocol_version != v.e.protocol_version ||
+            strcmp(e->run_id, v.run_id) || strcmp(e->actor_id, v.actor_id) || e->seq != v.e.seq ||
+            c->policy_version != v.c.policy_version || c->env_slot != v.c.env_slot || c->length != v.c.length ||
+            c->crc32c != v.c.crc32c || c->data.len != v.c.data.len || c->data.data != v.c.data.data)
+            abort();
+        vb_msg_free_borrowed(e, frame, size - 1);
+        read_chunk(&v.c, flags & 1);
+    }
     for (int channel = 0; channel < 3; channel++) {
         vb_msg *e;
         char why[256];
