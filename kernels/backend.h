@@ -67,6 +67,10 @@ typedef struct vb_backend {
      * where the backend can (the CPU's own small-GEMM kernel). */
     void (*linear_act)(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
                        int64_t M, int64_t N, int64_t K);
+    /* Rows per block when a chain of layers runs without a cache
+     * (vb_mlp_infer): the CPU takes a block through every layer while its
+     * activations are in cache; 0: all rows through each layer at once. */
+    int64_t chain_rows;
     /* Weights held for many products (a recurrent window's steps).
      * pack_weights stores W (N,K), or W (K,N) where w_kn, and b (NULL: none)
      * at Wp (vb_packed_floats(N, K) floats) in the backend's own layout; then

@@ -33,12 +33,12 @@ struct vb_belief_sim {
     float *s_next, *s_in, *r_cont, *r_other;
     uint8_t *done;
     int32_t *jstar;
-    float *x, *o, *feat, *feat_ws, *values, *logits, *cache_pol, *cache_val;
+    float *x, *o, *feat, *feat_ws, *values, *logits, *work_pol, *work_val; /* work: vb_mlp_infer */
     /* nested (maxN rows) */
-    float *eps, *mz, *cells, *cache_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
+    float *eps, *mz, *cells, *work_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
     float *sd;                      /* (latent): a row's e^{lv/2} */
     double *iv_cur, *iv_prev;       /* (latent): a row's e^{-lv} under the current and the previous belief */
-    float *state_in, *state_out, *cache_state;
+    float *state_in, *state_out, *work_state;
     void *gather;                   /* (maxR, widest row) */
     void *block;
 };
@@ -72,15 +72,15 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     s->feat_ws = vb_carve(c, vb_model_features_ws_floats(m, R2), f);
     s->values = vb_carve(c, R2, f);
     s->logits = vb_carve(c, R * d->actions, f);
-    s->cache_pol = vb_carve(c, vb_mlp_cache_floats(&m->policy, R), f);
-    s->cache_val = vb_carve(c, vb_mlp_cache_floats(&m->value, R2), f);
+    s->work_pol = vb_carve(c, vb_mlp_infer_floats(s->be, &m->policy, R), f);
+    s->work_val = vb_carve(c, vb_mlp_infer_floats(s->be, &m->value, R2), f);
     s->sd = vb_carve(c, D, f);
     s->iv_cur = vb_carve(c, D, sizeof(double));
     s->iv_prev = vb_carve(c, D, sizeof(double));
     s->eps = vb_carve(c, N * D, f);
     s->mz = vb_carve(c, N * D, f);
     s->cells = vb_carve(c, N * d->reward_cells, f);
-    s->cache_dec = vb_carve(c, vb_mlp_cache_floats(&m->reward_dec, N), f);
+    s->work_dec = vb_carve(c, vb_mlp_infer_floats(s->be, &m->reward_dec, N), f);
     s->logq_cur = vb_carve(c, N, f);
     s->logq_prev = vb_carve(c, N, f);
     s->logw_n = vb_carve(c, N, f);
@@ -88,7 +88,7 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     if (d->has_state_head) {
         s->state_in = vb_carve(c, N * (O + d->actions + D), f);
         s->state_out = vb_carve(c, N * d->state_out, f);
-        s->cache_state = vb_carve(c, vb_mlp_cache_floats(&m->state_dec, N), f);
+        s->work_state = vb_carve(c, vb_mlp_infer_floats(s->be, &m->state_dec, N), f);
     }
     int64_t widest = O > d->carry ? O : d->carry;
     if (L2 > widest) widest = L2;
@@ -149,9 +149,9 @@ static void heads(vb_belief_sim *s, const float *x, const float *phi, const floa
                   int64_t P, float *probs) {
     const vb_model *m = s->m;
     vb_model_features(s->be, m, s->P, s->feat, x, o, phi, s->feat_ws, N);
-    vb_mlp_forward(s->be, &m->value, s->P, values, s->feat, s->cache_val, N);
+    vb_mlp_infer(s->be, &m->value, s->P, values, s->feat, s->work_val, N);
     if (probs && P > 0) {
-        vb_mlp_forward(s->be, &m->policy, s->P, s->logits, s->feat, s->cache_pol, P);
+        vb_mlp_infer(s->be, &m->policy, s->P, s->logits, s->feat, s->work_pol, P);
         s->be->softmax(probs, s->logits, P, m->d.actions);
     }
 }
@@ -301,11 +301,11 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
     /* each env's K x K_Omega x D noise from its own stream, rows in order */
     for (int64_t b = 0; b < R / K; b++) vb_rng_normal_fill(&rng[b], s->eps + b * K * KO * D, K * KO * D);
     nested_samples(s, R);
-    vb_mlp_forward(be, &m->reward_dec, s->P, s->cells, s->mz, s->cache_dec, N);
+    vb_mlp_infer(be, &m->reward_dec, s->P, s->cells, s->mz, s->work_dec, N);
     const bool learned = s->dynamics == VB_DYN_LEARNED;
     if (learned) { /* the state head's likelihood of the last successor */
         state_rows(s, R, s->last_s, s->last_a, s->has_last);
-        vb_mlp_forward(be, &m->state_dec, s->P, s->state_out, s->state_in, s->cache_state, N);
+        vb_mlp_infer(be, &m->state_dec, s->P, s->state_out, s->state_in, s->work_state, N);
     }
     for (int64_t k = 0; k < R; k++) {
         float *lw = s->logw_n + k * KO;
@@ -345,7 +345,7 @@ static void outcomes(vb_belief_sim *s, const int32_t *a, int64_t R, int64_t K, v
             memset(row + O, 0, sizeof(float) * (size_t)d->actions);
             row[O + a[k]] = 1.0f;
         }
-        vb_mlp_forward(s->be, &m->state_dec, s->P, s->state_out, s->state_in, s->cache_state, R * KO);
+        vb_mlp_infer(s->be, &m->state_dec, s->P, s->state_out, s->state_in, s->work_state, R * KO);
     }
     const int64_t SO = d->state_out;
     const float lo = d->reward_levels[0], hi = d->reward_levels[1];

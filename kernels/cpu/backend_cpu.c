@@ -118,7 +118,9 @@ static void act_rows(void *ctx, int64_t row0, int64_t rows) {
  * more than it gains: BLAS keeps those, and the GRU window packs W_h once for
  * all its steps through gemm_packed); with more threads, the GEMM is BLAS's
  * to split. */
-enum { FUSED_MIN_ROWS = 128 };
+/* the fused kernel from this many rows; a chain of layers in blocks of
+ * CHAIN_ROWS rows: 512 rows of 64 floats are 128 KiB a layer, in L2 */
+enum { FUSED_MIN_ROWS = 128, CHAIN_ROWS = 512 };
 static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
                            int64_t M, int64_t N, int64_t K) {
     if (M <= 0 || N <= 0) return;
@@ -294,6 +296,7 @@ static const vb_backend cpu_backend = {
     .gemm = cpu_gemm,
     .bias_fill = cpu_bias_fill,
     .linear_act = cpu_linear_act,
+    .chain_rows = CHAIN_ROWS,
     .pack_weights = cpu_pack_weights,
     .gemm_packed = cpu_gemm_packed,
     .bias_grad = cpu_bias_grad,

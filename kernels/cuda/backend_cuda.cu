@@ -132,6 +132,7 @@ static const vb_backend cuda_backend = {
     .gemm = cuda_gemm,
     .bias_fill = vb__cuda_bias_fill,
     .linear_act = cuda_linear_act,
+    .chain_rows = 0,
     .pack_weights = cuda_pack_weights,
     .gemm_packed = cuda_gemm_packed,
     .bias_grad = vb__cuda_bias_grad,

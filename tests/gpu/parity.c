@@ -482,6 +482,11 @@ static void check_mlp(void) {
     vb_mlp_forward(cpu, &m, p.P.h, y.h, x.h, cache.h, B);
     vb_mlp_forward(gpu, &m, p.P.d, y.d, x.d, cache.d, B);
     cmp_buf("mlp forward (2x64 elu, tanh out)", &y, TOL_GEMM);
+    buf yi = zeros(B * out), work = zeros(vb_mlp_infer_floats(gpu, &m, B));
+    vb_mlp_infer(gpu, &m, p.P.d, yi.d, x.d, work.d, B);
+    memcpy(yi.h, y.h, sizeof(float) * (size_t)(B * out)); /* against the CPU's forward */
+    cmp_buf("mlp inference without a cache", &yi, TOL_GEMM);
+    drop(&yi), drop(&work);
     gpu->upload(y.d, y.h, y.n);
     vb_mlp_backward(cpu, &m, p.P.h, p.G.h, dx.h, dy.h, x.h, y.h, cache.h, scratch.h, B);
     vb_mlp_backward(gpu, &m, p.P.d, p.G.d, dx.d, dy.d, x.d, y.d, cache.d, scratch.d, B);

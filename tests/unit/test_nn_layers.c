@@ -8,6 +8,7 @@
 
 #include "common/nn/gru.h"
 #include "common/nn/linear.h"
+#include "common/nn/mlp.h"
 #include "common/nn/s5.h"
 #include "common/nn/s5_assoc.h"
 #include "common/base/par.h"
@@ -544,4 +545,66 @@ Test(layers, packed_weights_products_match_the_definition, .init = setup) {
     be->set_threads(threads);
     for (int i = 0; i < 4; i++) free(out[i]);
     free(ref), free(A), free(W), free(Wt), free(b), free(C0), free(Wp);
+}
+
+/* An MLP without a cache (vb_mlp_infer, the planner's), in blocks of
+ * be->chain_rows rows through every layer: at one BLAS thread the same bits
+ * as vb_mlp_forward for batches below, at and above a block, with a last
+ * block shorter than one (which joins the one before when it is shorter
+ * than half), and for blocks of other sizes; at two BLAS threads within
+ * rounding of it. Nothing is written past out or the work. */
+Test(layers, mlp_inference_in_blocks_equals_the_forward, .init = setup) {
+    vb_rng r;
+    vb_rng_init(&r, 19, 0);
+    const int64_t hidden[2] = {64, 48}, in = 5, outw = 25;
+    const vb_act acts[2][2] = {{VB_ACT_RELU, VB_ACT_NONE}, {VB_ACT_TANH, VB_ACT_SIGMOID}};
+    const int64_t Bs[] = {1, 100, 128, 511, 512, 700, 767, 768, 1300, 2100};
+    const int64_t chains[] = {0, 128, 512, 1000};
+    const int threads = be->get_threads();
+    for (int a = 0; a < 2; a++) {
+        vb_layout lay;
+        vb_mlp m;
+        vb_layout_init(&lay);
+        cr_assert_eq(vb_mlp_layout(&m, &lay, "mlp", in, hidden, 2, outw, acts[a][0], acts[a][1]), 0);
+        float *P = calloc((size_t)lay.total, sizeof(float));
+        vb_mlp_init(&m, P, &r);
+        const int64_t Bmax = 2100;
+        float *x = randn(&r, Bmax * in, 1), *want = malloc(sizeof(float) * Bmax * outw),
+              *got = malloc(sizeof(float) * (Bmax * outw + 1)),
+              *cache = malloc(sizeof(float) * vb_mlp_cache_floats(&m, Bmax));
+        for (int t = 1; t <= 2; t++) {
+            be->set_threads(t);
+            for (size_t bi = 0; bi < sizeof Bs / sizeof *Bs; bi++)
+                for (size_t ci = 0; ci < sizeof chains / sizeof *chains; ci++) {
+                    const int64_t B = Bs[bi];
+                    vb_backend chained = *be;
+                    chained.chain_rows = chains[ci];
+                    const int64_t wn = vb_mlp_infer_floats(&chained, &m, B);
+                    float *work = malloc(sizeof(float) * (size_t)(wn + 1));
+                    for (int64_t i = 0; i <= wn; i++) work[i] = NAN;
+                    for (int64_t i = 0; i <= B * outw; i++) got[i] = NAN;
+                    vb_mlp_forward(be, &m, P, want, x, cache, B);
+                    vb_mlp_infer(&chained, &m, P, got, x, work, B);
+                    cr_assert(isnan(got[B * outw]), "wrote past out");
+                    cr_assert(isnan(work[wn]), "wrote past the work");
+                    if (t == 1) {
+                        cr_assert_eq(memcmp(want, got, sizeof(float) * (size_t)(B * outw)), 0,
+                                     "acts %d B %lld chain %lld: not forward's bits", a, (long long)B,
+                                     (long long)chains[ci]);
+                    } else {
+                        for (int64_t i = 0; i < B * outw; i++)
+                            cr_assert(fabsf(got[i] - want[i]) <= 1e-5f * (1 + fabsf(want[i])),
+                                      "acts %d B %lld chain %lld, 2 threads: out[%lld] %g, want %g", a, (long long)B,
+                                      (long long)chains[ci], (long long)i, got[i], want[i]);
+                    }
+                    free(work);
+                }
+        }
+        be->set_threads(threads);
+        free(P);
+        free(x);
+        free(want);
+        free(got);
+        free(cache);
+    }
 }

@@ -1,0 +1,103 @@
+/* The encoder one step at a time (acting, planning): rows in blocks of
+ * be->chain_rows give each row the same bits as all rows at once (at one
+ * BLAS thread, where the CPU's fused kernel runs), and the step equals a
+ * one-step window of the encoder's forward. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/base/rng.h"
+#include "common/model/model.h"
+#include "common/params/params.h"
+#include "kernels/backend.h"
+#include "support.h"
+
+static void build(vb_model *m, const char *core) {
+    char path[1024], err[512], set[64];
+    vb_config cfg;
+    vb_env_spec spec;
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/gridworld.yaml", path, sizeof path), err, sizeof err), 0);
+    snprintf(set, sizeof set, "model.core=%s", core);
+    cr_assert_eq(vb_config_set(&cfg, set, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build_from_config(m, &cfg, &spec, err, sizeof err), 0, "%s", err);
+}
+
+static float *randn(vb_rng *r, int64_t n, float s) {
+    float *p = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) p[i] = s * vb_rng_normal(r);
+    return p;
+}
+
+Test(model_step, blocks_of_rows_give_the_bits_of_one_block_and_of_the_window) {
+    const vb_backend *cpu = vb_backend_cpu();
+    const int threads = cpu->get_threads();
+    cpu->set_threads(1);
+    const char *cores[] = {"gru", "s5"};
+    for (int c = 0; c < 2; c++) {
+        vb_model m;
+        build(&m, cores[c]);
+        const vb_model_dims *d = &m.d;
+        vb_rng r;
+        vb_rng_init(&r, 23, (uint64_t)c);
+        float *P = calloc((size_t)m.layout.total, sizeof(float));
+        cr_assert_eq(vb_model_init(&m, P, 5), 0);
+        const int64_t Ns[] = {100, 700, 1300};
+        for (size_t ni = 0; ni < 3; ni++) {
+            const int64_t N = Ns[ni];
+            float *x = randn(&r, N * d->in, 1), *carry0 = randn(&r, N * d->carry, 0.5f);
+            float *carry[3], *o[3], *phi[3];
+            const int64_t chains[3] = {0, 128, 512};
+            for (int k = 0; k < 3; k++) {
+                vb_backend be = *cpu;
+                be.chain_rows = chains[k];
+                vb_encoder_step_ws ws;
+                cr_assert_eq(vb_encoder_step_ws_init(&ws, &m, N), 0);
+                vb_encoder_step_prepare(&be, &m, P, &ws);
+                carry[k] = malloc(sizeof(float) * (size_t)(N * d->carry));
+                memcpy(carry[k], carry0, sizeof(float) * (size_t)(N * d->carry));
+                o[k] = malloc(sizeof(float) * (size_t)(N * d->hidden));
+                phi[k] = malloc(sizeof(float) * (size_t)(N * 2 * d->latent));
+                vb_encoder_step(&be, &m, P, carry[k], x, o[k], phi[k], &ws, N);
+                vb_encoder_step_ws_free(&ws);
+                if (k == 0) continue;
+                cr_assert_eq(memcmp(carry[k], carry[0], sizeof(float) * (size_t)(N * d->carry)), 0,
+                             "%s N %lld chain %lld: carry", cores[c], (long long)N, (long long)chains[k]);
+                cr_assert_eq(memcmp(o[k], o[0], sizeof(float) * (size_t)(N * d->hidden)), 0, "%s: o", cores[c]);
+                cr_assert_eq(memcmp(phi[k], phi[0], sizeof(float) * (size_t)(N * 2 * d->latent)), 0, "%s: phi",
+                             cores[c]);
+            }
+            /* a window of one step from the same carry */
+            vb_encoder_ws ews;
+            cr_assert_eq(vb_encoder_ws_init(&ews, &m, 1, N, 1), 0);
+            float *wo = malloc(sizeof(float) * (size_t)(N * d->hidden)),
+                  *wphi = malloc(sizeof(float) * (size_t)(N * 2 * d->latent)),
+                  *wcarry = malloc(sizeof(float) * (size_t)(N * d->carry));
+            vb_encoder_forward(cpu, &m, P, x, carry0, NULL, wo, wphi, wcarry, &ews, 1, N);
+            for (int64_t i = 0; i < N * d->hidden; i++)
+                cr_assert(fabsf(wo[i] - o[1][i]) <= 1e-5f * (1 + fabsf(wo[i])), "%s: o[%lld] %g, window %g",
+                          cores[c], (long long)i, o[1][i], wo[i]);
+            for (int64_t i = 0; i < N * 2 * d->latent; i++)
+                cr_assert(fabsf(wphi[i] - phi[1][i]) <= 1e-4f * (1 + fabsf(wphi[i])), "%s: phi[%lld]", cores[c],
+                          (long long)i);
+            for (int64_t i = 0; i < N * d->carry; i++)
+                cr_assert(fabsf(wcarry[i] - carry[1][i]) <= 1e-5f * (1 + fabsf(wcarry[i])), "%s: carry[%lld]",
+                          cores[c], (long long)i);
+            vb_encoder_ws_free(&ews);
+            free(wo);
+            free(wphi);
+            free(wcarry);
+            for (int k = 0; k < 3; k++) {
+                free(carry[k]);
+                free(o[k]);
+                free(phi[k]);
+            }
+            free(x);
+            free(carry0);
+        }
+        free(P);
+    }
+    cpu->set_threads(threads);
+}
