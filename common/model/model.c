@@ -270,7 +270,6 @@ static void step_ws_carve(vb_encoder_step_ws *ws, vb_carver *c, const vb_model *
     ws->e = vb_carve(c, N * d->embed, f);
     ws->u = vb_carve(c, N * d->hidden, f);
     ws->y = vb_carve(c, N * d->hidden, f);
-    ws->h_new = vb_carve(c, N * d->carry, f);
     if (d->core == VB_CORE_GRU) {
         ws->cache = vb_carve(c, vb_gru_step_cache_floats(&m->gru, N), f);
     } else {
@@ -313,9 +312,8 @@ static void gru_step_chained(const vb_backend *be, const vb_model *m, const floa
         const int64_t rows = N - r0 < 2 * R ? N - r0 : R;
         float *h = carry + r0 * H, *ob = o + r0 * H;
         vb_linear_forward_act(be, &m->embed, P, VB_ACT_RELU, NULL, ws->e, x + r0 * d->in, rows);
-        vb_gru_step_forward(be, &m->gru, P, ws->h_new, ws->e, h, ws->cache, rows);
-        be->copy(h, ws->h_new, rows * H);
-        be->copy(ob, ws->h_new, rows * H);
+        vb_gru_step_forward(be, &m->gru, P, ob, ws->e, h, ws->cache, rows);
+        be->copy(h, ob, rows * H);
         vb_linear_forward(be, &m->belief, P, phi + r0 * 2 * d->latent, ob, rows);
         r0 += rows;
     }

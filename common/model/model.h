@@ -133,7 +133,7 @@ void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P
 typedef struct vb_encoder_step_ws {
     int64_t N;
     float *disc;         /* s5 discretisation of the current parameters */
-    float *e, *u, *y, *h_new, *cache, *scratch;
+    float *e, *u, *y, *cache, *scratch;
     void *block;         /* every buffer above */
 } vb_encoder_step_ws;
 
@@ -142,8 +142,8 @@ void vb_encoder_step_ws_free(vb_encoder_step_ws *ws);
 /* Call after the parameters change (precomputes the S5 discretisation). */
 void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const float *P, vb_encoder_step_ws *ws);
 /* One step for N rows: carry (N,carry) is updated in place, x (N,in) ->
- * o (N,hidden), phi (N,2*latent). The caller zeroes a row's carry (carry
- * floats) at a task start. */
+ * o (N,hidden), phi (N,2*latent), none of them overlapping. The caller
+ * zeroes a row's carry (carry floats) at a task start. */
 void vb_encoder_step(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
                      float *o, float *phi, vb_encoder_step_ws *ws, int64_t N);
 
