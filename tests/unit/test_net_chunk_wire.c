@@ -25,12 +25,7 @@ typedef struct fixture {
 } fixture;
 
 static void fixture_init(fixture *f) {
-    char path[1024], err[512];
-    vb_config_defaults(&f->cfg);
-    cr_assert_eq(vb_config_load_file(&f->cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
-    cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build_from_config(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
-    vb_chunk_layout_init(&f->cl, &f->m, f->cfg.learner.window, true);
+    vb_test_smoke_layout(NULL, 1, &f->cfg, &f->spec, &f->m, &f->cl);
     f->data = calloc((size_t)f->cl.floats, sizeof(float));
     for (int64_t i = 0; i < f->cl.floats; i++) f->data[i] = 0.25f * (float)(i % 11);
     f->max_len = vb_msg_chunk_max_size(&f->cl);
@@ -153,14 +148,10 @@ Test(net_chunk_wire, the_view_reads_what_protobuf_c_writes) {
     free(f.data);
 }
 
-/* An envelope packed by protobuf-c from e, with extra bytes appended. */
-static void *packed(const vb_msg *e, const void *extra, size_t extra_len, size_t *len) {
+/* An envelope packed by protobuf-c. */
+static void *packed(const vb_msg *e, size_t *len) {
     void *buf;
-    size_t n;
-    cr_assert_eq(vb_msg_pack(e, &buf, &n), 0);
-    buf = realloc(buf, n + extra_len);
-    if (extra_len) memcpy((uint8_t *)buf + n, extra, extra_len);
-    *len = n + extra_len;
+    cr_assert_eq(vb_msg_pack(e, &buf, len), 0);
     return buf;
 }
 
@@ -220,7 +211,7 @@ Test(net_chunk_wire, everything_else_is_left_to_the_general_parse) {
         if (k == 1) m.heartbeat = &hb;
         else m.chunk = &ch;
         size_t n;
-        void *b = packed(&m, NULL, 0, &n);
+        void *b = packed(&m, &n);
         cr_assert_eq(vb_chunk_wire_view(b, n, f.max_len, &v), 1, "case %d", k);
         int rc = vb_msg_unpack_borrow(b, n, f.max_len, &e, why, sizeof why);
         if (k == 1) { /* a valid heartbeat, not a chunk */
