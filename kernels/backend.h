@@ -194,6 +194,19 @@ typedef struct vb_backend {
 /* The CPU reference backend. */
 const vb_backend *vb_backend_cpu(void);
 
+/* How a chain of layers splits B rows into blocks of be->chain_rows: the
+ * block at row r0 has vb_chain_block(be, B, r0) rows, the last taking the
+ * rest (chain_rows to 2 chain_rows - 1 rows, so that none is shorter than
+ * chain_rows unless B is); vb_chain_most(be, B) rows is the largest block. */
+static inline int64_t vb_chain_most(const vb_backend *be, int64_t B) {
+    const int64_t R = be->chain_rows;
+    return R > 0 && B >= 2 * R ? 2 * R - 1 : B;
+}
+static inline int64_t vb_chain_block(const vb_backend *be, int64_t B, int64_t r0) {
+    const int64_t R = be->chain_rows, left = B - r0;
+    return R > 0 && left >= 2 * R ? R : left;
+}
+
 /* The CUDA backend on device `device` (cuda:N): NULL with the reason in why
  * when this build has no CUDA, the device is absent, or its set-up fails.
  * One device per process, used from the host thread that made this call

@@ -299,23 +299,22 @@ void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const floa
     if (m->d.core == VB_CORE_S5) vb_s5_discretize(be, &m->s5, P, ws->disc);
 }
 
-/* The GRU encoder's step for rows in blocks of be->chain_rows (the last
- * taking the rest, as vb_mlp_infer's): each block through the embedding, the
+/* The GRU encoder's step for rows in blocks of be->chain_rows
+ * (vb_chain_block, as vb_mlp_infer's): each block through the embedding, the
  * GRU and the belief head while its activations are in cache, every block
  * reusing the start of the workspace. Each row's result does not depend on
  * the blocks where the CPU's fused kernel runs (tests/unit/test_model_step.c). */
 static void gru_step_chained(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
                              float *o, float *phi, vb_encoder_step_ws *ws, int64_t N) {
     const vb_model_dims *d = &m->d;
-    const int64_t R = be->chain_rows > 0 && N >= 2 * be->chain_rows ? be->chain_rows : N, H = d->hidden;
-    for (int64_t r0 = 0; r0 < N;) {
-        const int64_t rows = N - r0 < 2 * R ? N - r0 : R;
+    const int64_t H = d->hidden;
+    for (int64_t r0 = 0, rows; r0 < N; r0 += rows) {
+        rows = vb_chain_block(be, N, r0);
         float *h = carry + r0 * H, *ob = o + r0 * H;
         vb_linear_forward_act(be, &m->embed, P, VB_ACT_RELU, NULL, ws->e, x + r0 * d->in, rows);
         vb_gru_step_forward(be, &m->gru, P, ob, ws->e, h, ws->cache, rows);
         be->copy(h, ob, rows * H);
         vb_linear_forward(be, &m->belief, P, phi + r0 * 2 * d->latent, ob, rows);
-        r0 += rows;
     }
 }
 

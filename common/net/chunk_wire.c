@@ -66,7 +66,7 @@ void vb_chunk_wire_write(const char *run_id, const char *actor_id, uint64_t seq,
     p = put_varint(put_key(p, CH_LENGTH, VARINT), (uint32_t)cl->L);
     p = put_varint(put_key(p, CH_DATA, LEN), bytes);
     uint32_t crc = vb_crc32c_copy(0, p, c->data, bytes);
-    p = put_varint5(put_key(p + bytes, CH_CRC, VARINT), crc);
+    put_varint5(put_key(p + bytes, CH_CRC, VARINT), crc);
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -58,25 +58,15 @@ void vb_mlp_forward(const vb_backend *be, const vb_mlp *m, const float *P, float
     }
 }
 
-/* vb_mlp_infer's block: be->chain_rows rows, the last block taking the rest
- * (chain_rows to 2 chain_rows - 1 rows), so that no block is shorter than
- * chain_rows unless the batch is */
-static int64_t chain_block(const vb_backend *be, int64_t B) {
-    const int64_t R = be->chain_rows;
-    return R > 0 && B >= 2 * R ? R : B;
-}
-
 int64_t vb_mlp_infer_floats(const vb_backend *be, const vb_mlp *m, int64_t B) {
-    const int64_t R = chain_block(be, B), rows = R < B ? 2 * R - 1 : B;
-    return m->n > 1 ? 2 * rows * m->max_width : 0;
+    return m->n > 1 ? 2 * vb_chain_most(be, B) * m->max_width : 0;
 }
 
 void vb_mlp_infer(const vb_backend *be, const vb_mlp *m, const float *P, float *out, const float *inp, float *work,
                   int64_t B) {
-    const int64_t R = chain_block(be, B), most = R < B ? 2 * R - 1 : B;
-    float *buf[2] = {work, work + most * m->max_width};
-    for (int64_t r0 = 0; r0 < B;) {
-        const int64_t rows = B - r0 < 2 * R ? B - r0 : R;
+    float *buf[2] = {work, work + vb_chain_most(be, B) * m->max_width};
+    for (int64_t r0 = 0, rows; r0 < B; r0 += rows) {
+        rows = vb_chain_block(be, B, r0);
         const float *x = inp + r0 * m->in;
         for (int i = 0; i < m->n - 1; i++) {
             vb_linear_forward_act(be, &m->layer[i], P, m->act, NULL, buf[i & 1], x, rows);
@@ -85,7 +75,6 @@ void vb_mlp_infer(const vb_backend *be, const vb_mlp *m, const float *P, float *
         const vb_linear *last = &m->layer[m->n - 1];
         if (m->out_act == VB_ACT_NONE) vb_linear_forward(be, last, P, out + r0 * m->out, x, rows);
         else vb_linear_forward_act(be, last, P, m->out_act, NULL, out + r0 * m->out, x, rows);
-        r0 += rows;
     }
 }
 

@@ -113,13 +113,12 @@ static void act_rows(void *ctx, int64_t row0, int64_t rows) {
     cpu_act_forward(c->act, c->out + row0 * c->N, c->pre + row0 * c->N, rows * c->N);
 }
 
-/* Fused on one BLAS thread (vb__cpu_gemm_nt_bias) where there are rows
+/* Fused on one BLAS thread (vb__cpu_gemm_nt_bias) from FUSED_MIN_ROWS rows,
  * enough to repay packing W^T at every call (a step of 32 or 64 rows packs
  * more than it gains: BLAS keeps those, and the GRU window packs W_h once for
  * all its steps through gemm_packed); with more threads, the GEMM is BLAS's
- * to split. */
-/* the fused kernel from this many rows; a chain of layers in blocks of
- * CHAIN_ROWS rows: 512 rows of 64 floats are 128 KiB a layer, in L2 */
+ * to split. A chain of layers runs in blocks of CHAIN_ROWS rows: 512 rows of
+ * 64 floats are 128 KiB a layer, in L2. */
 enum { FUSED_MIN_ROWS = 128, CHAIN_ROWS = 512 };
 static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
                            int64_t M, int64_t N, int64_t K) {
