@@ -15,7 +15,12 @@ Several traces of the same tasks (same --seed and --tasks) side by side:
 
 --stats prints, for each trace, the tasks whose first episode missed the
 goal and, over those, each episode's steps spent standing off the goal
-(entering the cell it was in) and distinct cells entered.
+(entering the cell it was in) and distinct cells entered. Where the trace
+has the learned belief beside the exact posterior (a trained VariBASeD agent
+on a family with an exact posterior), it prints too, per episode over the
+steps until the goal is first found: the belief's L1 distance to the exact
+posterior (summed over cells) and the hit probability it gives a cell the
+prior or the history rules out (exact: 0).
 """
 import argparse
 import csv
@@ -24,9 +29,14 @@ import sys
 from collections import defaultdict
 
 
+def opt_float(text):
+    return float(text) if text not in (None, "") else None
+
+
 def load(path):
-    """task -> list of (step, episode, action, reward, cell); task -> best cell."""
-    steps, best = defaultdict(list), {}
+    """task -> list of (step, episode, action, reward, cell); task -> best cell;
+    task -> list of (episode, exact_hit, belief_hit, belief_l1), None where absent."""
+    steps, best, belief = defaultdict(list), {}, defaultdict(list)
     with open(path, newline="") as f:
         rows = csv.DictReader(f)
         need = {"task", "step", "episode", "action", "reward", "cell", "task_best_cell"}
@@ -36,18 +46,38 @@ def load(path):
             k = int(r["task"])
             steps[k].append((int(r["step"]), int(r["episode"]), int(r["action"]), float(r["reward"]), int(r["cell"])))
             best[k] = int(r["task_best_cell"])
+            belief[k].append((int(r["episode"]), *(opt_float(r.get(c)) for c in ("exact_hit", "belief_hit", "belief_l1"))))
     if not steps:
         sys.exit(f"plot_trace: {path}: no steps")
     if any(c < 0 for t in steps.values() for (_, _, _, _, c) in t):
         sys.exit(f"plot_trace: {path}: the family has no discrete states to draw")
-    return steps, best
+    return steps, best, belief
 
 
 def found(task_steps, best, episode):
     return any(e == episode and c == best and r > 0 for (_, e, _, r, c) in task_steps)
 
 
-def stats(label, steps, best):
+def belief_stats(label, steps, best, belief):
+    """The learned belief against the exact posterior until each task's goal is found."""
+    E = max(e for t in steps.values() for (_, e, _, _, _) in t) + 1
+    l1, ruled_out = [[] for _ in range(E)], [[] for _ in range(E)]
+    for k, rows in belief.items():
+        for (_, e, _, r, c), (_, exact, hit, dist) in zip(steps[k], rows):
+            if dist is None:
+                return
+            l1[e].append(dist)
+            if exact == 0:
+                ruled_out[e].append(hit)
+            if r > 0 and c == best[k]:
+                break
+    mean = lambda v: f"{sum(v) / len(v):.3f}" if v else "-"
+    print(f"{label}: belief until the goal is found, per episode: L1 to the exact posterior "
+          f"{', '.join(mean(v) for v in l1)}; hit probability on a cell ruled out "
+          f"{', '.join(mean(v) for v in ruled_out)} (exact 0); steps {', '.join(str(len(v)) for v in l1)}")
+
+
+def stats(label, steps, best, belief):
     missed = [k for k in sorted(steps) if not found(steps[k], best[k], 0)]
     E = max(e for t in steps.values() for (_, e, _, _, _) in t) + 1
     stay, distinct = [0] * E, [0] * E
@@ -63,6 +93,7 @@ def stats(label, steps, best):
     print(f"{label}: first episode missed in {len(missed)} of {len(steps)} tasks; over those, per episode: "
           f"steps standing off the goal {', '.join(f'{x / n:.1f}' for x in stay)}; "
           f"distinct cells {', '.join(f'{x / n:.1f}' for x in distinct)}")
+    belief_stats(label, steps, best, belief)
 
 
 def main():
@@ -102,20 +133,20 @@ def main():
             sys.exit(f"plot_trace: --tasks {a.tasks}: expected integers separated by commas")
     else:
         tasks = [k for k in sorted(steps0) if a.all or not found(steps0[k], best0[k], 0)][: a.rows]
-    for label, steps, _ in traces:
+    for label, steps, _, _ in traces:
         missing = [k for k in tasks if k not in steps]
         if missing:
             sys.exit(f"plot_trace: {label}: no task {missing[0]} (traces of different --tasks or --seed?)")
     if not tasks:
         sys.exit("plot_trace: no task to draw (every first episode found the goal; try --all)")
-    cells = max(c for _, s, _ in traces for t in s.values() for (_, _, _, _, c) in t) + 1
+    cells = max(c for _, s, _, _ in traces for t in s.values() for (_, _, _, _, c) in t) + 1
     G = a.grid_size or int(math.isqrt(cells - 1)) + 1
     E = max(e for (_, e, _, _, _) in steps0[tasks[0]]) + 1
 
     cols = E * len(traces)
     fig, axes = plt.subplots(len(tasks), cols, figsize=(1.6 * cols, 1.7 * len(tasks)), squeeze=False)
     for row, k in enumerate(tasks):
-        for ti, (label, steps, best) in enumerate(traces):
+        for ti, (label, steps, best, _) in enumerate(traces):
             for e in range(E):
                 ax = axes[row][ti * E + e]
                 episode = [(r, c) for (_, ep, _, r, c) in steps[k] if ep == e]

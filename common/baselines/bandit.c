@@ -95,7 +95,8 @@ static void bayes_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     }
 }
 
-static const vb_agent_ops bayes_ops = {counts_reset, bayes_act, counts_observe, bandit_agent_destroy};
+static const vb_agent_ops bayes_ops = {.reset = counts_reset, .act = bayes_act,
+                                       .observe = counts_observe, .destroy = bandit_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_bandit_bayes_create) {
     a->ops = &bayes_ops;
@@ -113,7 +114,8 @@ static void thompson_act(vb_agent *a, const vb_env_batch *env, int32_t *actions)
     }
 }
 
-static const vb_agent_ops thompson_ops = {counts_reset, thompson_act, counts_observe, bandit_agent_destroy};
+static const vb_agent_ops thompson_ops = {.reset = counts_reset, .act = thompson_act,
+                                          .observe = counts_observe, .destroy = bandit_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_bandit_thompson_create) {
     a->ops = &thompson_ops;
@@ -143,7 +145,8 @@ static void ucb1_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     }
 }
 
-static const vb_agent_ops ucb1_ops = {counts_reset, ucb1_act, counts_observe, bandit_agent_destroy};
+static const vb_agent_ops ucb1_ops = {.reset = counts_reset, .act = ucb1_act,
+                                      .observe = counts_observe, .destroy = bandit_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_bandit_ucb1_create) {
     a->ops = &ucb1_ops;

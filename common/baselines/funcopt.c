@@ -127,7 +127,8 @@ static void ucb_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     }
 }
 
-static const vb_agent_ops ucb_ops = {gp_reset, ucb_act, gp_observe, gp_agent_destroy};
+static const vb_agent_ops ucb_ops = {.reset = gp_reset, .act = ucb_act,
+                                     .observe = gp_observe, .destroy = gp_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_gp_ucb_create) {
     a->ops = &ucb_ops;
@@ -158,7 +159,8 @@ static void ei_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     }
 }
 
-static const vb_agent_ops ei_ops = {gp_reset, ei_act, gp_observe, gp_agent_destroy};
+static const vb_agent_ops ei_ops = {.reset = gp_reset, .act = ei_act,
+                                    .observe = gp_observe, .destroy = gp_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_gp_ei_create) {
     a->ops = &ei_ops;
@@ -192,7 +194,8 @@ static void thompson_act(vb_agent *a, const vb_env_batch *env, int32_t *actions)
     }
 }
 
-static const vb_agent_ops thompson_ops = {gp_reset, thompson_act, gp_observe, gp_agent_destroy};
+static const vb_agent_ops thompson_ops = {.reset = gp_reset, .act = thompson_act,
+                                          .observe = gp_observe, .destroy = gp_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_gp_thompson_create) {
     a->ops = &thompson_ops;
@@ -213,7 +216,8 @@ static void oracle_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
 
 static void oracle_observe(vb_agent *a, const vb_env_batch *env, const int32_t *actions) {}
 
-static const vb_agent_ops oracle_ops = {oracle_reset, oracle_act, oracle_observe, gp_agent_destroy};
+static const vb_agent_ops oracle_ops = {.reset = oracle_reset, .act = oracle_act,
+                                        .observe = oracle_observe, .destroy = gp_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_funcopt_oracle_create) {
     a->ops = &oracle_ops;

@@ -127,7 +127,8 @@ static void oracle_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
 
 static void oracle_observe(vb_agent *a, const vb_env_batch *env, const int32_t *actions) {}
 
-static const vb_agent_ops oracle_ops = {oracle_reset, oracle_act, oracle_observe, grid_agent_destroy};
+static const vb_agent_ops oracle_ops = {.reset = oracle_reset, .act = oracle_act,
+                                        .observe = oracle_observe, .destroy = grid_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_grid_oracle_create) {
     a->ops = &oracle_ops;
@@ -212,7 +213,8 @@ static void greedy_observe(vb_agent *a, const vb_env_batch *env, const int32_t *
     }
 }
 
-static const vb_agent_ops greedy_ops = {greedy_reset, greedy_act, greedy_observe, grid_agent_destroy};
+static const vb_agent_ops greedy_ops = {.reset = greedy_reset, .act = greedy_act,
+                                        .observe = greedy_observe, .destroy = grid_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_grid_greedy_create) {
     a->ops = &greedy_ops;
@@ -275,7 +277,8 @@ static void bayes_observe(vb_agent *a, const vb_env_batch *env, const int32_t *a
     }
 }
 
-static const vb_agent_ops bayes_ops = {bayes_reset, bayes_act, bayes_observe, grid_agent_destroy};
+static const vb_agent_ops bayes_ops = {.reset = bayes_reset, .act = bayes_act,
+                                       .observe = bayes_observe, .destroy = grid_agent_destroy};
 
 VB__AGENT_CREATE(vb__agent_grid_bayes_create) {
     const vb_gridworld_dp *dp = a->solution;

@@ -13,7 +13,8 @@ static void random_observe(vb_agent *a, const vb_env_batch *env, const int32_t *
 
 static void random_destroy(void *impl) {}
 
-static const vb_agent_ops random_ops = {random_reset, random_act, random_observe, random_destroy};
+static const vb_agent_ops random_ops = {.reset = random_reset, .act = random_act,
+                                        .observe = random_observe, .destroy = random_destroy};
 
 VB__AGENT_CREATE(vb__agent_random_create) {
     a->ops = &random_ops;

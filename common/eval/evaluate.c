@@ -14,6 +14,7 @@
 
 #include "../base/exit.h"
 #include "../base/log.h"
+#include "../baselines/exact_belief.h"
 #include "../baselines/registry.h"
 #include "../policy/agent.h"
 #include "../envs/env.h"
@@ -31,11 +32,21 @@
 /* Refuse evaluations whose per-task results would need more memory. */
 #define EVAL_MAX_RESULT_BYTES ((double)(1u << 31))
 
-/* One step of a traced task. */
+/* One step of a traced task; the belief columns are NaN where unknown. */
 typedef struct vb_eval_trace {
     int32_t episode, action, cell;
     float reward;
+    float exact_hit, belief_hit, belief_l1;
 } vb_eval_trace;
+
+/* A worker's tracing state: each env's exact posterior (families that have
+ * one), the agent's decoded belief (agents that keep one) and the
+ * observations before the step. */
+typedef struct trace_ws {
+    vb_exact_belief *exact;  /* (n), NULL without an exact posterior */
+    float *belief;           /* (n, reward_cells), NULL without a belief */
+    float *obs;              /* (n, obs_size) */
+} trace_ws;
 
 typedef struct eval_run {
     const vb_eval_options *opt;
@@ -116,10 +127,30 @@ static int trace_best_cells(eval_run *run, const vb_env_batch *env, int64_t firs
     return 0;
 }
 
+/* The belief columns of env i's step, which read reward cell `cell`; then
+ * the exact posterior takes in the step's outcome. */
+static void trace_belief(const eval_run *run, trace_ws *tw, const vb_env_batch *env, int64_t i, int64_t cell,
+                         vb_eval_trace *tr) {
+    const vb_env_spec *s = &run->spec;
+    const int64_t C = s->reward_cells;
+    const float *b = tw->belief ? tw->belief + i * C : NULL;
+    tr->exact_hit = tr->belief_hit = tr->belief_l1 = NAN;
+    if (b) tr->belief_hit = b[cell];
+    if (!tw->exact) return;
+    vb_exact_belief *ex = &tw->exact[i];
+    tr->exact_hit = (float)vb_exact_belief_hit(ex, cell);
+    if (b) {
+        double l1 = 0;
+        for (int64_t c = 0; c < C; c++) l1 += fabs((double)b[c] - vb_exact_belief_hit(ex, c));
+        tr->belief_l1 = (float)l1;
+    }
+    vb_exact_belief_observe(ex, cell, env->reward[i] == s->reward_levels[1]);
+}
+
 /* Run tasks first .. first + n - 1 (n = env->n; those past the last task are
  * stepped and dropped) and store their results. */
 static int run_chunk(eval_run *run, vb_env_batch *env, vb_agent *agent, int32_t *actions, double *ep_ret,
-                     int64_t first) {
+                     trace_ws *tw, int64_t first) {
     const vb_env_spec *s = &run->spec;
     int64_t n = env->n, E = run->episodes, H = s->steps_per_task, tasks = run->opt->tasks;
     vb_env_set_streams(env, run->opt->seed, run->env_streams + (uint64_t)first);
@@ -129,8 +160,14 @@ static int run_chunk(eval_run *run, vb_env_batch *env, vb_agent *agent, int32_t 
     vb_agent_reset_all(agent, env);
     memset(ep_ret, 0, (size_t)(n * E) * sizeof *ep_ret);
     if (run->trace && trace_best_cells(run, env, first) != 0) return -1;
+    for (int64_t i = 0; tw->exact && i < n; i++) vb_exact_belief_reset(&tw->exact[i]);
+    const int64_t O = s->obs_size;
     for (int64_t t = 0; t < H; t++) {
         vb_agent_act(agent, env, actions);
+        if (run->trace) {
+            if (tw->belief) vb_agent_belief(agent, tw->belief);
+            memcpy(tw->obs, env->obs, (size_t)(n * O) * sizeof *tw->obs);
+        }
         rc = vb_env_step(env, actions);
         if (rc != VB_ENV_OK) return fail(run, "stepping", vb_env_error(env, rc)), -1;
         vb_agent_observe(agent, env, actions);
@@ -140,6 +177,7 @@ static int run_chunk(eval_run *run, vb_env_batch *env, vb_agent *agent, int32_t 
             tr->action = actions[i];
             tr->reward = env->reward[i];
             tr->cell = s->state_cells > 0 ? (int32_t)vb_env_state_cell(s, env->obs + i * s->obs_size) : -1;
+            trace_belief(run, tw, env, i, vb_env_reward_cell(s, tw->obs + i * O, actions[i], env->obs + i * O), tr);
         }
         for (int64_t i = 0; i < n; i++) {
             ep_ret[i * E + env->episode[i]] += env->reward[i];
@@ -153,8 +191,31 @@ static int run_chunk(eval_run *run, vb_env_batch *env, vb_agent *agent, int32_t 
     return 0;
 }
 
+/* The tracing state of a worker over env's batch: 0, or -1 (out of memory). */
+static int trace_ws_init(trace_ws *tw, const eval_run *run, const vb_env_batch *env, vb_agent *agent) {
+    const vb_env_spec *s = &run->spec;
+    const int64_t n = env->n;
+    vb_exact_belief probe;
+    memset(tw, 0, sizeof *tw);
+    if (!run->trace) return 0;
+    if (!(tw->obs = malloc((size_t)(n * s->obs_size) * sizeof *tw->obs))) return -1;
+    if (agent->ops->belief && !(tw->belief = malloc((size_t)(n * s->reward_cells) * sizeof *tw->belief))) return -1;
+    if (vb_exact_belief_init(&probe, s, s->prior_alpha, s->prior_beta)) {
+        if (!(tw->exact = malloc((size_t)n * sizeof *tw->exact))) return -1;
+        for (int64_t i = 0; i < n; i++) tw->exact[i] = probe;
+    }
+    return 0;
+}
+
+static void trace_ws_free(trace_ws *tw) {
+    free(tw->exact);
+    free(tw->belief);
+    free(tw->obs);
+}
+
 static void *worker(void *arg) {
     eval_run *run = arg;
+    trace_ws tw = {0};
     char err[512];
     vb_env_batch *env = NULL;
     vb_agent *agent = NULL;
@@ -167,18 +228,21 @@ static void *worker(void *arg) {
         fail(run, "creating environments", err);
     } else if (make_agent(&agent, run, env, err, sizeof err) != 0) {
         fail(run, "creating the agent", err);
+    } else if (trace_ws_init(&tw, run, env, agent) != 0) {
+        fail(run, "tracing", "out of memory");
     } else {
         for (;;) {
             int64_t c = atomic_fetch_add(&run->next_chunk, 1);
             if (c >= run->chunks || atomic_load(&run->failed)) break;
             int64_t first = c * run->batch;
-            if (run_chunk(run, env, agent, actions, ep_ret, first) != 0) break;
+            if (run_chunk(run, env, agent, actions, ep_ret, &tw, first) != 0) break;
             int64_t last = first + run->batch < run->opt->tasks ? first + run->batch : run->opt->tasks;
             atomic_fetch_add(&run->tasks_done, last - first);
         }
     }
     vb_agent_destroy(agent);
     vb_env_batch_destroy(env);
+    trace_ws_free(&tw);
     free(actions);
     free(ep_ret);
     pthread_mutex_lock(&run->lock);
@@ -269,12 +333,18 @@ static int write_trace(const eval_run *run) {
     int64_t N = run->opt->tasks, H = run->spec.steps_per_task;
     FILE *f = fopen(path, "w");
     if (!f) return vb_error("eval: --trace %s: %s", path, strerror(errno)), -1;
-    fputs("task,step,episode,action,reward,cell,task_best_cell\n", f);
+    fputs("task,step,episode,action,reward,cell,task_best_cell,exact_hit,belief_hit,belief_l1\n", f);
     for (int64_t k = 0; k < N; k++)
         for (int64_t t = 0; t < H; t++) {
             const vb_eval_trace *tr = &run->trace[k * H + t];
-            fprintf(f, "%lld,%lld,%d,%d,%.9g,%d,%d\n", (long long)k, (long long)t, tr->episode, tr->action,
+            fprintf(f, "%lld,%lld,%d,%d,%.9g,%d,%d", (long long)k, (long long)t, tr->episode, tr->action,
                     (double)tr->reward, tr->cell, run->best_cell[k]);
+            const float cols[3] = {tr->exact_hit, tr->belief_hit, tr->belief_l1};
+            for (int j = 0; j < 3; j++) {
+                if (isnan(cols[j])) fputc(',', f);
+                else fprintf(f, ",%.6g", (double)cols[j]);
+            }
+            fputc('\n', f);
         }
     int bad = ferror(f) != 0;
     bad |= fclose(f) != 0;

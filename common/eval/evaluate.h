@@ -24,11 +24,17 @@
  * that report regret), so two agents evaluated on the same seed and tasks
  * can be compared task by task.
  * With trace_path, the file gets one line per step of every task, in task
- * order: "task,step,episode,action,reward,cell,task_best_cell": the step's
- * index in its task and its episode, the action and reward, the state cell
- * the step entered (families with discrete states; else -1), and the reward
- * cell the task's labels rate highest (gridworld: the goal; families without
- * task labels: -1), for pictures of what an agent did.
+ * order: "task,step,episode,action,reward,cell,task_best_cell,exact_hit,
+ * belief_hit,belief_l1": the step's index in its task and its episode, the
+ * action and reward, the state cell the step entered (families with discrete
+ * states; else -1), the reward cell the task's labels rate highest
+ * (gridworld: the goal; families without task labels: -1), for pictures of
+ * what an agent did; then, before the step, the exact posterior probability
+ * of a hit at the reward cell the step read (families with one:
+ * exact_belief.h), the agent's learned belief of the same (agents that keep
+ * one: the decoded hit probability, or the predictive mean reward of a
+ * Gaussian family) and the L1 distance between the two over every reward
+ * cell; a column that does not apply is empty.
  * A standard error is null when there is a single task. */
 #ifndef VB_EVALUATE_H
 #define VB_EVALUATE_H

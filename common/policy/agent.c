@@ -33,6 +33,12 @@ void vb_agent_observe(vb_agent *a, const vb_env_batch *env, const int32_t *actio
     a->ops->observe(a, env, actions);
 }
 
+int vb_agent_belief(vb_agent *a, float *cells) {
+    if (!a->ops->belief) return -1;
+    a->ops->belief(a, cells);
+    return 0;
+}
+
 int64_t vb_argmax(const double *v, int64_t n, vb_rng *r) {
     int64_t best = 0, ties = 1;
     for (int64_t j = 1; j < n; j++) {

@@ -44,6 +44,12 @@ typedef struct vb_agent_ops {
     void (*observe)(vb_agent *a, const vb_env_batch *env, const int32_t *actions);
     /* Free the implementation's state. */
     void (*destroy)(void *impl);
+    /* Optional (NULL: the agent keeps no learned belief). After act, the
+     * belief it acted on, decoded per reward cell for every env: cells
+     * (n, reward_cells) = the predictive probability of a hit (a Bernoulli
+     * family's reward) or the predictive mean reward. Changes nothing the
+     * agent does next. */
+    void (*belief)(vb_agent *a, float *cells);
 } vb_agent_ops;
 
 struct vb_agent {
@@ -70,6 +76,8 @@ void vb_agent_reset_all(vb_agent *a, const vb_env_batch *env);
 void vb_agent_act(vb_agent *a, const vb_env_batch *env, int32_t *actions);
 /* The outcome of the last vb_env_step. */
 void vb_agent_observe(vb_agent *a, const vb_env_batch *env, const int32_t *actions);
+/* ops->belief into cells: 0, or -1 where the agent has no belief. */
+int vb_agent_belief(vb_agent *a, float *cells);
 
 /* Index of the largest of v[0..n); exact ties are broken uniformly at random
  * with r (one word per tie met), or towards the lowest index when r is NULL. */

@@ -1,6 +1,7 @@
 /* trained — see trained.h. */
 #include "trained.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,13 @@ typedef struct policy_impl {
     double *scores;              /* (actions) */
     vb_planner *planner;         /* planning agents */
     float *q, *v;
+    /* the decoded belief (models with a decoder): BELIEF_DRAWS fixed normal
+     * draws per latent, the samples and their decoder outputs */
+    float *eps, *z, *dec, *work_dec;
     void *block;
 } policy_impl;
+
+enum { BELIEF_DRAWS = 32 };
 
 static void carve(policy_impl *k, vb_carver *c) {
     const vb_model_dims *d = &k->m->d;
@@ -33,6 +39,13 @@ static void carve(policy_impl *k, vb_carver *c) {
     k->scores = vb_carve(c, d->actions, sizeof(double));
     k->q = vb_carve(c, n * d->actions, sizeof(float));
     k->v = vb_carve(c, n, sizeof(float));
+    if (d->has_decoder) {
+        const int64_t S = n * BELIEF_DRAWS;
+        k->eps = vb_carve(c, BELIEF_DRAWS * d->latent, sizeof(float));
+        k->z = vb_carve(c, S * d->latent, sizeof(float));
+        k->dec = vb_carve(c, S * d->reward_cells, sizeof(float));
+        k->work_dec = vb_carve(c, vb_mlp_infer_floats(k->be, &k->m->reward_dec, S), sizeof(float));
+    }
 }
 
 static void policy_destroy(void *p) {
@@ -102,8 +115,39 @@ static void policy_observe(vb_agent *a, const vb_env_batch *env, const int32_t *
     vb_belief_tracker_observe(&k->belief, env, actions);
 }
 
+/* The belief acted on, decoded: each env's latent at the same BELIEF_DRAWS
+ * fixed draws z = mu + e^{lv/2} eps_j (a quadrature of q(m), independent of
+ * the agent's streams), the decoder's hit probability or mean per cell
+ * averaged over them. */
+static void policy_belief(vb_agent *a, float *cells) {
+    policy_impl *k = a->impl;
+    const vb_model_dims *d = &k->m->d;
+    const int64_t n = k->n, D = d->latent, C = d->reward_cells, S = BELIEF_DRAWS;
+    for (int64_t i = 0; i < n; i++) {
+        const float *mu = k->belief.phi + i * 2 * D, *lv = mu + D;
+        for (int64_t j = 0; j < S; j++)
+            for (int64_t l = 0; l < D; l++) k->z[(i * S + j) * D + l] = mu[l] + expf(0.5f * lv[l]) * k->eps[j * D + l];
+    }
+    vb_mlp_infer(k->be, &k->m->reward_dec, k->P, k->dec, k->z, k->work_dec, n * S);
+    const bool hit = d->reward_kind == VB_REWARD_BERNOULLI;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < C; c++) {
+            double acc = 0;
+            for (int64_t j = 0; j < S; j++) {
+                const double v = k->dec[(i * S + j) * C + c];
+                acc += hit ? 1.0 / (1.0 + exp(-v)) : v;
+            }
+            cells[i * C + c] = (float)(acc / (double)S);
+        }
+}
+
 static const vb_agent_ops policy_ops = {
     .reset = policy_reset, .act = policy_act, .observe = policy_observe, .destroy = policy_destroy};
+static const vb_agent_ops belief_policy_ops = {.reset = policy_reset,
+                                               .act = policy_act,
+                                               .observe = policy_observe,
+                                               .destroy = policy_destroy,
+                                               .belief = policy_belief};
 
 int vb_trained_agent_create(vb_agent **out, const vb_model *m, const float *P, bool greedy, const vb_planner_cfg *plan,
                            const vb_env_batch *env, uint64_t seed, uint64_t stream_base, char *err, size_t err_len) {
@@ -114,7 +158,7 @@ int vb_trained_agent_create(vb_agent **out, const vb_model *m, const float *P, b
     if (!a || !k) goto oom;
     a->name = plan ? "checkpoint+planner" : "checkpoint";
     a->n = n;
-    a->ops = &policy_ops;
+    a->ops = m->d.has_decoder ? &belief_policy_ops : &policy_ops;
     a->impl = k;
     a->rng = calloc((size_t)n, sizeof *a->rng);
     k->be = vb_backend_cpu();
@@ -128,6 +172,11 @@ int vb_trained_agent_create(vb_agent **out, const vb_model *m, const float *P, b
     if (!a->rng || !k->block || vb_belief_tracker_init(&k->belief, m, n) != 0) goto oom;
     c = (vb_carver){.base = k->block};
     carve(k, &c);
+    if (m->d.has_decoder) {
+        vb_rng draws;
+        vb_rng_init(&draws, 0, 0);
+        vb_rng_normal_fill(&draws, k->eps, BELIEF_DRAWS * m->d.latent);
+    }
     vb_belief_tracker_prepare(k->be, &k->belief, P);
     if (plan) {
         if (vb_planner_create(&k->planner, k->be, m, &env->spec, plan, n, err, err_len) != 0) {

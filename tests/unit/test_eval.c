@@ -298,20 +298,34 @@ Test(eval, trace_records_every_step_and_agrees_with_the_per_task_returns) {
     f = fopen(trace, "r");
     cr_assert_not_null(f);
     cr_assert_not_null(fgets(line, sizeof line, f));
-    cr_assert_str_eq(line, "task,step,episode,action,reward,cell,task_best_cell\n");
+    cr_assert_str_eq(line, "task,step,episode,action,reward,cell,task_best_cell,exact_hit,belief_hit,belief_l1\n");
     const int H = 60, E = 4; /* the shipped gridworld: 4 episodes of 15 steps */
     double sum[20] = {0};
-    int rows = 0, hits = 0;
+    int rows = 0, hits = 0, found = -1;
     long long task, step;
-    int episode, action, cell, best;
-    double reward;
-    while (fscanf(f, "%lld,%lld,%d,%d,%lf,%d,%d\n", &task, &step, &episode, &action, &reward, &cell, &best) == 7) {
+    int episode, action, cell, best, used;
+    double reward, exact;
+    char rest[64];
+    while (fgets(line, sizeof line, f)) {
+        cr_assert_eq(sscanf(line, "%lld,%lld,%d,%d,%lf,%d,%d,%lf%n", &task, &step, &episode, &action, &reward, &cell,
+                            &best, &exact, &used), 8, "%s", line);
+        /* the oracle keeps no belief: its two columns are empty */
+        cr_assert_eq(sscanf(line + used, "%63s", rest), 1);
+        cr_assert_str_eq(rest, ",,", "%s", line);
         cr_assert_eq(task, rows / H);
         cr_assert_eq(step, rows % H);
         cr_assert_eq(episode, (int)(step / (H / E)));
         cr_assert(action >= 0 && action < 5 && cell >= 0 && cell < 25 && best >= 0 && best < 25);
+        if (step == 0) found = -1;
+        /* the exact posterior: the found goal is certain, before that a
+         * candidate's share, and no cell is certain before it is found */
+        cr_assert(exact >= 0 && exact <= 1, "%s", line);
+        if (found >= 0) cr_assert_float_eq(exact, cell == found ? 1.0 : 0.0, 1e-6, "%s", line);
+        else cr_assert_lt(exact, 1.0, "%s", line);
         if (reward > 0.5) {
             cr_assert_eq(cell, best, "task %lld step %lld: rewarded in cell %d, the goal is %d", task, step, cell, best);
+            if (found < 0) cr_assert_gt(exact, 1.0 / 22, "%s", line);
+            found = cell;
             hits++;
         }
         sum[task] += reward;

@@ -1,0 +1,81 @@
+/* scripts/plot_trace.py --stats on hand-written traces: the search counts of
+ * the tasks whose first episode missed the goal, and, where the trace holds
+ * the learned belief beside the exact posterior, the belief's L1 distance
+ * and the hit probability it gives ruled-out cells per episode, over the
+ * steps until the goal is first found; a trace without belief columns (an
+ * agent that keeps none) prints no belief line. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "support.h"
+#include "test_distributed_support.h"
+
+static int sh(const char *cmd) {
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *stats(const char *args, int *rc) {
+    char root[1024], out[1024], cmd[4096];
+    vb_test_path(".", root, sizeof root);
+    vb_dt_path("stats.out", out, sizeof out);
+    snprintf(cmd, sizeof cmd, "cd '%s' && python3 scripts/plot_trace.py --stats %s > '%s' 2>&1", root, args, out);
+    *rc = sh(cmd);
+    return vb_dt_slurp(out);
+}
+
+Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fini = vb_dt_teardown) {
+    char a[1024], args[2200];
+    vb_dt_path("a.csv", a, sizeof a);
+    FILE *f = fopen(a, "w");
+    cr_assert_not_null(f);
+    fputs("task,step,episode,action,reward,cell,task_best_cell,exact_hit,belief_hit,belief_l1\n", f);
+    /* task 0, two episodes of 3 steps: misses in episode 1 (a wall: cell 2
+     * twice), finds the goal (cell 4) at its second step of episode 2; the
+     * step after the find is left out of the belief's statistics */
+    fputs("0,0,0,1,-0.1,2,4,0.25,0.3,0.4\n"
+          "0,1,0,1,-0.1,2,4,0,0.2,0.6\n"
+          "0,2,0,2,-0.1,3,4,0.5,0.4,0.8\n"
+          "0,3,1,1,-0.1,2,4,0,0.1,1.0\n"
+          "0,4,1,2,1,4,4,1,0.5,1.2\n"
+          "0,5,1,0,1,4,4,1,0.9,9.0\n",
+          f);
+    /* task 1: finds the goal at once (not a miss; its belief steps count) */
+    fputs("1,0,0,2,1,4,4,0.5,0.5,0.2\n"
+          "1,1,0,0,1,4,4,1,1,0\n"
+          "1,2,0,0,1,4,4,1,1,0\n"
+          "1,3,1,3,-0.1,3,4,0,0,0\n"
+          "1,4,1,2,1,4,4,1,1,0\n"
+          "1,5,1,0,1,4,4,1,1,0\n",
+          f);
+    fclose(f);
+    int rc;
+    snprintf(args, sizeof args, "'agent=%s'", a);
+    char *t = stats(args, &rc);
+    cr_assert_eq(rc, 0, "%s", t);
+    /* task 0 alone missed: one step standing off the goal (2 -> 2), 2 and 2 distinct cells */
+    cr_assert(strstr(t, "agent: first episode missed in 1 of 2 tasks; over those, per episode: steps standing off "
+                        "the goal 1.0, 0.0; distinct cells 2.0, 2.0"),
+              "%s", t);
+    /* episode 1: task 0's three steps and task 1's first, (0.4 + 0.6 + 0.8 + 0.2) / 4;
+     * episode 2: task 0's two steps, (1.0 + 1.2) / 2; ruled out (exact 0):
+     * 0.2 in episode 1, 0.1 in episode 2 */
+    cr_assert(strstr(t, "agent: belief until the goal is found, per episode: L1 to the exact posterior 0.500, 1.100; "
+                        "hit probability on a cell ruled out 0.200, 0.100 (exact 0); steps 4, 2"),
+              "%s", t);
+    free(t);
+    /* an agent without a belief: empty columns, no belief line */
+    f = fopen(a, "w");
+    cr_assert_not_null(f);
+    fputs("task,step,episode,action,reward,cell,task_best_cell,exact_hit,belief_hit,belief_l1\n"
+          "0,0,0,1,-0.1,2,4,0.25,,\n0,1,0,2,1,4,4,0.5,,\n",
+          f);
+    fclose(f);
+    t = stats(args, &rc);
+    cr_assert_eq(rc, 0, "%s", t);
+    cr_assert_null(strstr(t, "belief until"), "%s", t);
+    free(t);
+}

@@ -1,0 +1,131 @@
+/* A trained agent's decoded belief (vb_agent_belief, what `--trace` writes
+ * beside the exact posterior): the decoder's hit probability (Bernoulli
+ * families) or mean reward (Gaussian ones) per reward cell, averaged over the
+ * latent's draws, for every env; reading it changes nothing the agent does;
+ * an agent without a belief says so. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/envs/env.h"
+#include "common/model/model.h"
+#include "common/params/params.h"
+#include "common/policy/agent.h"
+#include "common/policy/trained.h"
+#include "support.h"
+
+typedef struct fixture {
+    vb_config cfg;
+    vb_env_spec spec;
+    vb_model m;
+    float *P;
+    vb_env_batch *env;
+    vb_agent *agent;
+} fixture;
+
+static void setup(fixture *f, const char *config, int64_t n) {
+    char path[1024], err[512];
+    vb_config_defaults(&f->cfg);
+    cr_assert_eq(vb_config_load_file(&f->cfg, vb_test_path(config, path, sizeof path), err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
+    f->P = calloc((size_t)f->m.layout.total, sizeof(float));
+    vb_model_init(&f->m, f->P, 3);
+    vb_env_params ep = vb_env_params_from(&f->cfg);
+    cr_assert_eq(vb_env_batch_create(&f->env, &ep, n, 5, 0, err, sizeof err), 0, "%s", err);
+}
+
+static void make_agent(fixture *f) {
+    char err[512];
+    cr_assert_eq(vb_trained_agent_create(&f->agent, &f->m, f->P, true, NULL, f->env, 5, 0, err, sizeof err), 0, "%s",
+                 err);
+}
+
+static void teardown(fixture *f) {
+    vb_agent_destroy(f->agent);
+    vb_env_batch_destroy(f->env);
+    free(f->P);
+}
+
+/* The reward decoder's last layer set to weights 0 and bias v: whatever the
+ * latent, every draw decodes to v. */
+static void constant_decoder(fixture *f, const float *v) {
+    const vb_linear *last = &f->m.reward_dec.layer[f->m.reward_dec.n - 1];
+    memset(f->P + last->w, 0, sizeof(float) * (size_t)(last->in * last->out));
+    memcpy(f->P + last->b, v, sizeof(float) * (size_t)last->out);
+}
+
+/* Steps every env once with the agent's own actions. */
+static void step(fixture *f, int32_t *actions) {
+    vb_agent_act(f->agent, f->env, actions);
+    cr_assert_eq(vb_env_step(f->env, actions), VB_ENV_OK);
+    vb_agent_observe(f->agent, f->env, actions);
+    for (int64_t i = 0; i < f->env->n; i++)
+        if (f->env->done[i] && !f->env->task_done[i]) cr_assert_eq(vb_env_reset_episode(f->env, i), VB_ENV_OK);
+}
+
+Test(trained_belief, is_the_decoders_hit_probability_and_mean_per_cell) {
+    const char *configs[] = {"configs/gridworld.yaml", "configs/funcopt.yaml"};
+    for (int c = 0; c < 2; c++) {
+        fixture f;
+        setup(&f, configs[c], 6);
+        const int64_t C = f.spec.reward_cells, n = f.env->n;
+        const bool bernoulli = f.spec.reward_kind == VB_REWARD_BERNOULLI;
+        float *bias = malloc(sizeof(float) * (size_t)C), *cells = malloc(sizeof(float) * (size_t)(n * C));
+        for (int64_t k = 0; k < C; k++) bias[k] = 0.05f * (float)(k - C / 2);
+        constant_decoder(&f, bias);
+        make_agent(&f);
+        int32_t actions[6];
+        for (int t = 0; t < 5; t++) {
+            step(&f, actions);
+            cr_assert_eq(vb_agent_belief(f.agent, cells), 0);
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t k = 0; k < C; k++) {
+                    const double want = bernoulli ? 1.0 / (1.0 + exp(-(double)bias[k])) : bias[k];
+                    cr_assert_float_eq(cells[i * C + k], want, 1e-6, "%s env %lld cell %lld: %g against %g",
+                                       configs[c], (long long)i, (long long)k, cells[i * C + k], want);
+                }
+        }
+        free(bias);
+        free(cells);
+        teardown(&f);
+    }
+}
+
+Test(trained_belief, reading_it_changes_no_action_and_it_moves_with_the_history) {
+    fixture a, b;
+    setup(&a, "configs/gridworld.yaml", 8);
+    setup(&b, "configs/gridworld.yaml", 8);
+    make_agent(&a);
+    make_agent(&b);
+    const int64_t C = a.spec.reward_cells, n = a.env->n, H = a.spec.steps_per_task;
+    float *cells = malloc(sizeof(float) * (size_t)(n * C)), *first = malloc(sizeof(float) * (size_t)(n * C));
+    int32_t xa[8], xb[8];
+    double moved = 0;
+    for (int64_t t = 0; t < H; t++) {
+        step(&a, xa);
+        step(&b, xb);
+        cr_assert_eq(vb_agent_belief(a.agent, cells), 0);
+        if (t == 0) memcpy(first, cells, sizeof(float) * (size_t)(n * C));
+        for (int64_t i = 0; i < n * C; i++) {
+            cr_assert(cells[i] > 0.0f && cells[i] < 1.0f, "a hit probability of %g", cells[i]);
+            moved += fabs((double)cells[i] - first[i]);
+        }
+        for (int64_t i = 0; i < n; i++) cr_assert_eq(xa[i], xb[i], "step %lld env %lld", (long long)t, (long long)i);
+    }
+    cr_assert_gt(moved, 0.0, "the decoded belief never changed over a task");
+    free(cells);
+    free(first);
+    teardown(&a);
+    teardown(&b);
+}
+
+Test(trained_belief, an_agent_without_a_belief_says_so) {
+    fixture f;
+    setup(&f, "configs/gridworld_rl2.yaml", 2);
+    make_agent(&f);
+    float cells[64];
+    cr_assert_eq(vb_agent_belief(f.agent, cells), -1);
+    teardown(&f);
+}
