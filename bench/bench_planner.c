@@ -53,6 +53,12 @@ static void counting_linear_act(vb_act act, float *pre, float *out, const float 
     vb_backend_cpu()->linear_act(act, pre, out, in, W, b, M, N, K);
 }
 
+static void counting_linear_act_packed(vb_act act, float *out, const float *in, const float *Wp, const float *W,
+                                       const float *b, int64_t M, int64_t N, int64_t K) {
+    atomic_fetch_add(&gemm_flops, 2 * M * N * K);
+    vb_backend_cpu()->linear_act_packed(act, out, in, Wp, W, b, M, N, K);
+}
+
 static double peak[3]; /* GFLOP/s of 1 and 2 cores */
 
 /* particle-steps/s of the configuration, or a negative value on error */
@@ -118,6 +124,7 @@ int main(int argc, char **argv) {
     counting = *vb_backend_cpu();
     counting.gemm = counting_gemm;
     counting.linear_act = counting_linear_act;
+    counting.linear_act_packed = counting_linear_act_packed;
     peak[1] = fma_peak(1);
     peak[2] = fma_peak(2);
     printf("fma_peak_1core %.1f GFLOP/s\n", peak[1]);

@@ -79,6 +79,11 @@ typedef struct vb_backend {
      * the CPU reads Wp where its kernel runs), C's own values where add (b must
      * be NULL then). Wp must be packed again after W or b change. */
     void (*pack_weights)(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn);
+    /* linear_act without pre, from Wp = pack_weights(W, b, N, K, w_kn false)
+     * where the backend packs (the same bits as linear_act), else from W and
+     * b: the planner's layers, packed once per weight update. */
+    void (*linear_act_packed)(vb_act act, float *out, const float *in, const float *Wp, const float *W,
+                              const float *b, int64_t M, int64_t N, int64_t K);
     void (*gemm_packed)(float *C, const float *A, const float *Wp, const float *W, const float *b, int64_t M,
                         int64_t N, int64_t K, bool w_kn, bool add);
     /* db(cols) += column sums of dout(rows,cols) */

@@ -133,13 +133,15 @@ void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P
 typedef struct vb_encoder_step_ws {
     int64_t N;
     float *disc;         /* s5 discretisation of the current parameters */
+    float *pack;         /* gru: the embedding's, the GRU's and the belief head's weights packed */
     float *e, *u, *y, *cache, *scratch;
     void *block;         /* every buffer above */
 } vb_encoder_step_ws;
 
 int vb_encoder_step_ws_init(vb_encoder_step_ws *ws, const vb_model *m, int64_t N);
 void vb_encoder_step_ws_free(vb_encoder_step_ws *ws);
-/* Call after the parameters change (precomputes the S5 discretisation). */
+/* Call after the parameters change (precomputes the S5 discretisation, packs
+ * the GRU encoder's weights). */
 void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const float *P, vb_encoder_step_ws *ws);
 /* One step for N rows: carry (N,carry) is updated in place, x (N,in) ->
  * o (N,hidden), phi (N,2*latent), none of them overlapping. The caller

@@ -34,6 +34,24 @@ void vb_gru_step_forward(const vb_backend *be, const vb_gru *g, const float *P, 
     be->gru_gates_forward(h_out, gates, xg, hg, h, B, g->hidden);
 }
 
+int64_t vb_gru_packed_floats(const vb_gru *g) {
+    return vb_linear_packed_floats(&g->wi) + vb_linear_packed_floats(&g->wh);
+}
+
+void vb_gru_pack(const vb_backend *be, const vb_gru *g, const float *P, float *Wp) {
+    vb_linear_pack(be, &g->wi, P, Wp);
+    vb_linear_pack(be, &g->wh, P, Wp + vb_linear_packed_floats(&g->wi));
+}
+
+void vb_gru_step_infer(const vb_backend *be, const vb_gru *g, const float *P, const float *Wp, float *h_out,
+                       const float *x, const float *h, float *cache, int64_t B) {
+    const int64_t H3 = 3 * g->hidden * B;
+    float *xg = cache, *hg = cache + H3, *gates = cache + 2 * H3;
+    vb_linear_infer(be, &g->wi, P, Wp, VB_ACT_NONE, xg, x, B);
+    vb_linear_infer(be, &g->wh, P, Wp + vb_linear_packed_floats(&g->wi), VB_ACT_NONE, hg, h, B);
+    be->gru_gates_forward(h_out, gates, xg, hg, h, B, g->hidden);
+}
+
 void vb_gru_step_backward(const vb_backend *be, const vb_gru *g, const float *P, float *G, float *dx, float *dh,
                           const float *dh_out, const float *x, const float *h, const float *cache, float *scratch,
                           int64_t B) {

@@ -26,6 +26,14 @@ int64_t vb_gru_step_cache_floats(const vb_gru *g, int64_t B);
 /* x (B,in), h (B,H) -> h_out (B,H); cache for backward. */
 void vb_gru_step_forward(const vb_backend *be, const vb_gru *g, const float *P, float *h_out, const float *x,
                          const float *h, float *cache, int64_t B);
+/* W_i, b_i then W_h, b_h in the backend's packed layout (vb_linear_pack),
+ * for vb_gru_step_infer: vb_gru_packed_floats floats, packed again after P
+ * changes. */
+int64_t vb_gru_packed_floats(const vb_gru *g);
+void vb_gru_pack(const vb_backend *be, const vb_gru *g, const float *P, float *Wp);
+/* vb_gru_step_forward from the packing Wp (the same bits), for inference. */
+void vb_gru_step_infer(const vb_backend *be, const vb_gru *g, const float *P, const float *Wp, float *h_out,
+                       const float *x, const float *h, float *cache, int64_t B);
 /* Floats of scratch for one step's backward. */
 int64_t vb_gru_step_scratch_floats(const vb_gru *g, int64_t B);
 /* dh_out (B,H) -> G += ..., dx (B,in) += ..., dh (B,H) += ... (either may be NULL). */

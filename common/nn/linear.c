@@ -36,6 +36,17 @@ void vb_linear_forward_act(const vb_backend *be, const vb_linear *l, const float
     be->linear_act(act, pre, out, inp, P + l->w, l->b >= 0 ? P + l->b : NULL, B, l->out, l->in);
 }
 
+int64_t vb_linear_packed_floats(const vb_linear *l) { return vb_packed_floats(l->out, l->in); }
+
+void vb_linear_pack(const vb_backend *be, const vb_linear *l, const float *P, float *Wp) {
+    be->pack_weights(Wp, P + l->w, l->b >= 0 ? P + l->b : NULL, l->out, l->in, false);
+}
+
+void vb_linear_infer(const vb_backend *be, const vb_linear *l, const float *P, const float *Wp, vb_act act,
+                     float *out, const float *inp, int64_t B) {
+    be->linear_act_packed(act, out, inp, Wp, P + l->w, l->b >= 0 ? P + l->b : NULL, B, l->out, l->in);
+}
+
 void vb_linear_backward(const vb_backend *be, const vb_linear *l, const float *P, float *G, float *dinp,
                         const float *dout, const float *inp, int64_t B) {
     /* dW(out,in) += dout^T(out,B) inp(B,in) */

@@ -27,6 +27,15 @@ void vb_linear_forward(const vb_backend *be, const vb_linear *l, const float *P,
  * unless NULL, receives inp W^T + b */
 void vb_linear_forward_act(const vb_backend *be, const vb_linear *l, const float *P, vb_act act, float *pre,
                            float *out, const float *inp, int64_t B);
+/* The layer's W and b in the backend's packed layout (be->pack_weights), for
+ * vb_linear_infer: vb_linear_packed_floats floats at Wp, packed again after
+ * P changes. */
+int64_t vb_linear_packed_floats(const vb_linear *l);
+void vb_linear_pack(const vb_backend *be, const vb_linear *l, const float *P, float *Wp);
+/* out(B, out) = act(inp W^T + b) from the packing Wp of P's W and b (the bits
+ * of vb_linear_forward_act; be->linear_act_packed) */
+void vb_linear_infer(const vb_backend *be, const vb_linear *l, const float *P, const float *Wp, vb_act act,
+                     float *out, const float *inp, int64_t B);
 /* dout is (B, out); G[w], G[b] += ...; dinp (B, in) += ... unless NULL */
 void vb_linear_backward(const vb_backend *be, const vb_linear *l, const float *P, float *G, float *dinp,
                         const float *dout, const float *inp, int64_t B);

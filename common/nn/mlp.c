@@ -62,19 +62,39 @@ int64_t vb_mlp_infer_floats(const vb_backend *be, const vb_mlp *m, int64_t B) {
     return m->n > 1 ? 2 * vb_chain_most(be, B) * m->max_width : 0;
 }
 
-void vb_mlp_infer(const vb_backend *be, const vb_mlp *m, const float *P, float *out, const float *inp, float *work,
-                  int64_t B) {
+int64_t vb_mlp_packed_floats(const vb_mlp *m) {
+    int64_t s = 0;
+    for (int i = 0; i < m->n; i++) s += vb_linear_packed_floats(&m->layer[i]);
+    return s;
+}
+
+void vb_mlp_pack(const vb_backend *be, const vb_mlp *m, const float *P, float *Wp) {
+    for (int i = 0; i < m->n; i++) {
+        vb_linear_pack(be, &m->layer[i], P, Wp);
+        Wp += vb_linear_packed_floats(&m->layer[i]);
+    }
+}
+
+/* layer l of one block: from its packing where there is one */
+static void infer_layer(const vb_backend *be, const vb_linear *l, const float *P, const float *Wp, vb_act act,
+                        float *out, const float *x, int64_t rows) {
+    if (Wp) vb_linear_infer(be, l, P, Wp, act, out, x, rows);
+    else vb_linear_forward_act(be, l, P, act, NULL, out, x, rows);
+}
+
+void vb_mlp_infer(const vb_backend *be, const vb_mlp *m, const float *P, const float *Wp, float *out,
+                  const float *inp, float *work, int64_t B) {
     float *buf[2] = {work, work + vb_chain_most(be, B) * m->max_width};
+    const float *wp[VB_MLP_MAX_LAYERS];
+    for (int i = 0; i < m->n; i++) wp[i] = !Wp ? NULL : i ? wp[i - 1] + vb_linear_packed_floats(&m->layer[i - 1]) : Wp;
     for (int64_t r0 = 0, rows; r0 < B; r0 += rows) {
         rows = vb_chain_block(be, B, r0);
         const float *x = inp + r0 * m->in;
         for (int i = 0; i < m->n - 1; i++) {
-            vb_linear_forward_act(be, &m->layer[i], P, m->act, NULL, buf[i & 1], x, rows);
+            infer_layer(be, &m->layer[i], P, wp[i], m->act, buf[i & 1], x, rows);
             x = buf[i & 1];
         }
-        const vb_linear *last = &m->layer[m->n - 1];
-        if (m->out_act == VB_ACT_NONE) vb_linear_forward(be, last, P, out + r0 * m->out, x, rows);
-        else vb_linear_forward_act(be, last, P, m->out_act, NULL, out + r0 * m->out, x, rows);
+        infer_layer(be, &m->layer[m->n - 1], P, wp[m->n - 1], m->out_act, out + r0 * m->out, x, rows);
     }
 }
 

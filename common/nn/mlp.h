@@ -29,15 +29,20 @@ void vb_mlp_forward(const vb_backend *be, const vb_mlp *m, const float *P, float
                     float *cache, int64_t B);
 /* Floats of work vb_mlp_infer needs for B rows on backend be. */
 int64_t vb_mlp_infer_floats(const vb_backend *be, const vb_mlp *m, int64_t B);
+/* Every layer's weights in the backend's packed layout (vb_linear_pack), for
+ * vb_mlp_infer: vb_mlp_packed_floats floats at Wp, packed again after P
+ * changes. */
+int64_t vb_mlp_packed_floats(const vb_mlp *m);
+void vb_mlp_pack(const vb_backend *be, const vb_mlp *m, const float *P, float *Wp);
 /* inp (B, in) -> out (B, out) without a cache, for inference: blocks of
  * be->chain_rows rows each through every layer while its activations are in
  * cache (the last block takes the rest: none shorter than chain_rows unless
- * B is), two buffers of
- * work taking turns. The same out as vb_mlp_forward wherever a row's result
- * does not depend on how many rows share its product (the CPU's fused
- * kernel, at one BLAS thread). */
-void vb_mlp_infer(const vb_backend *be, const vb_mlp *m, const float *P, float *out, const float *inp, float *work,
-                  int64_t B);
+ * B is), two buffers of work taking turns; the layers read their packing Wp
+ * (vb_mlp_pack of P), or pack at every product where Wp is NULL. The same
+ * out as vb_mlp_forward wherever a row's result does not depend on how many
+ * rows share its product (the CPU's fused kernel, at one BLAS thread). */
+void vb_mlp_infer(const vb_backend *be, const vb_mlp *m, const float *P, const float *Wp, float *out,
+                  const float *inp, float *work, int64_t B);
 /* dout (B, out) -> G += ..., dinp (B, in) += ... unless NULL. out is forward's output. */
 void vb_mlp_backward(const vb_backend *be, const vb_mlp *m, const float *P, float *G, float *dinp,
                      const float *dout, const float *inp, const float *out, const float *cache, float *scratch,

@@ -39,6 +39,8 @@ struct vb_belief_sim {
     float *sd;                      /* (latent): a row's e^{lv/2} */
     double *iv_cur, *iv_prev;       /* (latent): a row's e^{-lv} under the current and the previous belief */
     float *state_in, *state_out, *work_state;
+    /* the heads' and decoders' weights packed for vb_mlp_infer (vb_belief_sim_prepare) */
+    float *pack_val, *pack_pol, *pack_dec, *pack_state;
     void *gather;                   /* (maxR, widest row) */
     void *block;
 };
@@ -90,6 +92,10 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
         s->state_out = vb_carve(c, N * d->state_out, f);
         s->work_state = vb_carve(c, vb_mlp_infer_floats(s->be, &m->state_dec, N), f);
     }
+    s->pack_val = vb_carve(c, vb_mlp_packed_floats(&m->value), f);
+    s->pack_pol = vb_carve(c, vb_mlp_packed_floats(&m->policy), f);
+    s->pack_dec = vb_carve(c, vb_mlp_packed_floats(&m->reward_dec), f);
+    if (d->has_state_head) s->pack_state = vb_carve(c, vb_mlp_packed_floats(&m->state_dec), f);
     int64_t widest = O > d->carry ? O : d->carry;
     if (L2 > widest) widest = L2;
     s->gather = vb_carve(c, R * widest, sizeof(int64_t));
@@ -138,7 +144,14 @@ void vb_belief_sim_destroy(vb_belief_sim *s) {
     free(s);
 }
 
-void vb_belief_sim_prepare(vb_belief_sim *s, const float *P) { vb_encoder_step_prepare(s->be, s->m, P, &s->ws); }
+void vb_belief_sim_prepare(vb_belief_sim *s, const float *P) {
+    const vb_model *m = s->m;
+    vb_encoder_step_prepare(s->be, m, P, &s->ws);
+    vb_mlp_pack(s->be, &m->value, P, s->pack_val);
+    vb_mlp_pack(s->be, &m->policy, P, s->pack_pol);
+    vb_mlp_pack(s->be, &m->reward_dec, P, s->pack_dec);
+    if (m->d.has_state_head) vb_mlp_pack(s->be, &m->state_dec, P, s->pack_state);
+}
 
 const float *vb_belief_sim_root_weights(const vb_belief_sim *s) { return s->root_w; }
 const float *vb_belief_sim_latents(const vb_belief_sim *s) { return s->mz; }
@@ -149,9 +162,9 @@ static void heads(vb_belief_sim *s, const float *x, const float *phi, const floa
                   int64_t P, float *probs) {
     const vb_model *m = s->m;
     vb_model_features(s->be, m, s->P, s->feat, x, o, phi, s->feat_ws, N);
-    vb_mlp_infer(s->be, &m->value, s->P, values, s->feat, s->work_val, N);
+    vb_mlp_infer(s->be, &m->value, s->P, s->pack_val, values, s->feat, s->work_val, N);
     if (probs && P > 0) {
-        vb_mlp_infer(s->be, &m->policy, s->P, s->logits, s->feat, s->work_pol, P);
+        vb_mlp_infer(s->be, &m->policy, s->P, s->pack_pol, s->logits, s->feat, s->work_pol, P);
         s->be->softmax(probs, s->logits, P, m->d.actions);
     }
 }
@@ -301,11 +314,11 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
     /* each env's K x K_Omega x D noise from its own stream, rows in order */
     for (int64_t b = 0; b < R / K; b++) vb_rng_normal_fill(&rng[b], s->eps + b * K * KO * D, K * KO * D);
     nested_samples(s, R);
-    vb_mlp_infer(be, &m->reward_dec, s->P, s->cells, s->mz, s->work_dec, N);
+    vb_mlp_infer(be, &m->reward_dec, s->P, s->pack_dec, s->cells, s->mz, s->work_dec, N);
     const bool learned = s->dynamics == VB_DYN_LEARNED;
     if (learned) { /* the state head's likelihood of the last successor */
         state_rows(s, R, s->last_s, s->last_a, s->has_last);
-        vb_mlp_infer(be, &m->state_dec, s->P, s->state_out, s->state_in, s->work_state, N);
+        vb_mlp_infer(be, &m->state_dec, s->P, s->pack_state, s->state_out, s->state_in, s->work_state, N);
     }
     for (int64_t k = 0; k < R; k++) {
         float *lw = s->logw_n + k * KO;
@@ -345,7 +358,7 @@ static void outcomes(vb_belief_sim *s, const int32_t *a, int64_t R, int64_t K, v
             memset(row + O, 0, sizeof(float) * (size_t)d->actions);
             row[O + a[k]] = 1.0f;
         }
-        vb_mlp_infer(s->be, &m->state_dec, s->P, s->state_out, s->state_in, s->work_state, R * KO);
+        vb_mlp_infer(s->be, &m->state_dec, s->P, s->pack_state, s->state_out, s->state_in, s->work_state, R * KO);
     }
     const int64_t SO = d->state_out;
     const float lo = d->reward_levels[0], hi = d->reward_levels[1];

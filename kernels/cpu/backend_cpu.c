@@ -120,21 +120,33 @@ static void act_rows(void *ctx, int64_t row0, int64_t rows) {
  * to split. A chain of layers runs in blocks of CHAIN_ROWS rows: 512 rows of
  * 64 floats are 128 KiB a layer, in L2. */
 enum { FUSED_MIN_ROWS = 128, CHAIN_ROWS = 512 };
-static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
-                           int64_t M, int64_t N, int64_t K) {
+/* linear_act, from W and b or, where Wp is not NULL, from their packing */
+static void linear_act_from(vb_act act, float *pre, float *out, const float *in, const float *Wp, const float *W,
+                            const float *b, int64_t M, int64_t N, int64_t K) {
     if (M <= 0 || N <= 0) return;
     float *dst = pre ? pre : out; /* where the sums go */
     const bool epilogue = act != VB_ACT_NONE || dst != out;
     act_rows_ctx ctx = {act, out, dst, N};
     /* a ReLU is stored from the kernel's registers, other activations per block */
     const bool in_kernel = act == VB_ACT_RELU;
+    void (*rows_done)(void *, int64_t, int64_t) = epilogue && !in_kernel ? act_rows : NULL;
     if (M >= FUSED_MIN_ROWS && cpu_get_threads() == 1 &&
-        vb__cpu_gemm_nt_bias(dst, in_kernel ? out : NULL, in, W, b, M, N, K,
-                             epilogue && !in_kernel ? act_rows : NULL, &ctx) == 0)
+        (Wp ? vb__cpu_gemm_nt_bias_packed(dst, in_kernel ? out : NULL, in, Wp, b != NULL, M, N, K, rows_done, &ctx)
+            : vb__cpu_gemm_nt_bias(dst, in_kernel ? out : NULL, in, W, b, M, N, K, rows_done, &ctx)) == 0)
         return;
     if (b) cpu_bias_fill(dst, b, M, N);
     cpu_gemm(false, true, M, N, K, 1.0f, in, K, W, K, b ? 1.0f : 0.0f, dst, N);
     if (epilogue) cpu_act_forward(act, out, dst, M * N);
+}
+
+static void cpu_linear_act(vb_act act, float *pre, float *out, const float *in, const float *W, const float *b,
+                           int64_t M, int64_t N, int64_t K) {
+    linear_act_from(act, pre, out, in, NULL, W, b, M, N, K);
+}
+
+static void cpu_linear_act_packed(vb_act act, float *out, const float *in, const float *Wp, const float *W,
+                                  const float *b, int64_t M, int64_t N, int64_t K) {
+    linear_act_from(act, NULL, out, in, Wp, W, b, M, N, K);
 }
 
 static void cpu_pack_weights(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn) {
@@ -297,6 +309,7 @@ static const vb_backend cpu_backend = {
     .linear_act = cpu_linear_act,
     .chain_rows = CHAIN_ROWS,
     .pack_weights = cpu_pack_weights,
+    .linear_act_packed = cpu_linear_act_packed,
     .gemm_packed = cpu_gemm_packed,
     .bias_grad = cpu_bias_grad,
     .act_forward = cpu_act_forward,

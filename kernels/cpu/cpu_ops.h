@@ -14,6 +14,13 @@
 int vb__cpu_gemm_nt_bias(float *C, float *relu, const float *A, const float *W, const float *b, int64_t M, int64_t N,
                          int64_t K, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx);
 
+/* vb__cpu_gemm_nt_bias from Wp, W and b packed by vb__cpu_gemm_pack (w_kn
+ * false; bias: b was given), on the same shapes and with the same bits:
+ * -1 where vb__cpu_gemm_nt_bias would decline. */
+int vb__cpu_gemm_nt_bias_packed(float *C, float *relu, const float *A, const float *Wp, bool bias, int64_t M,
+                                int64_t N, int64_t K, void (*rows_done)(void *ctx, int64_t row0, int64_t rows),
+                                void *ctx);
+
 /* The same kernel with W packed once for many products (a recurrent
  * window's steps). vb__cpu_gemm_pack packs W (N,K), or W (K,N) where w_kn,
  * and b (NULL: none) into vb_packed_floats(N, K) floats at Wp; -1

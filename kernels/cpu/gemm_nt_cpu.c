@@ -277,20 +277,39 @@ void vb__cpu_gemm_packed(float *C, const float *A, const float *Wp, bool bias, i
 #endif
 }
 
+#ifdef VB_GEMM_NT_X86
+/* The shapes the kernel takes from one call (packing W^T into the thread's
+ * buffer): a kernel, rows, more than one column (N 1: a dot product,
+ * BLAS's), and W^T within PACK_MAX. */
+static bool fused_shape(int64_t M, int64_t N, int64_t K) {
+    return panel_width() != 0 && M > 0 && N > 1 && K > 0 && vb_packed_floats(N, K) <= PACK_MAX;
+}
+#endif
+
 int vb__cpu_gemm_nt_bias(float *C, float *relu, const float *A, const float *W, const float *b, int64_t M, int64_t N,
                          int64_t K, void (*rows_done)(void *ctx, int64_t row0, int64_t rows), void *ctx) {
 #ifdef VB_GEMM_NT_X86
-    const int nr = panel_width();
-    if (nr == 0 || M <= 0 || N <= 1 || K <= 0) return -1; /* N 1: a dot product, BLAS's */
-    const int64_t floats = vb_packed_floats(N, K);
-    if (floats > PACK_MAX) return -1;
-    float *Wp = pack_space(floats);
+    if (!fused_shape(M, N, K)) return -1;
+    float *Wp = pack_space(vb_packed_floats(N, K));
     if (!Wp) return -1;
-    pack_all(Wp, W, b, N, K, false, nr);
+    pack_all(Wp, W, b, N, K, false, panel_width());
     run_tiles(C, relu, A, Wp, b != NULL, M, N, K, false, rows_done, ctx);
     return 0;
 #else
     (void)C, (void)relu, (void)A, (void)W, (void)b, (void)M, (void)N, (void)K, (void)rows_done, (void)ctx;
+    return -1;
+#endif
+}
+
+int vb__cpu_gemm_nt_bias_packed(float *C, float *relu, const float *A, const float *Wp, bool bias, int64_t M,
+                                int64_t N, int64_t K, void (*rows_done)(void *ctx, int64_t row0, int64_t rows),
+                                void *ctx) {
+#ifdef VB_GEMM_NT_X86
+    if (!fused_shape(M, N, K)) return -1;
+    run_tiles(C, relu, A, Wp, bias, M, N, K, false, rows_done, ctx);
+    return 0;
+#else
+    (void)C, (void)relu, (void)A, (void)Wp, (void)bias, (void)M, (void)N, (void)K, (void)rows_done, (void)ctx;
     return -1;
 #endif
 }

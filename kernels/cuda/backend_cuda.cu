@@ -108,7 +108,13 @@ static void cuda_linear_act(vb_act act, float *pre, float *out, const float *in,
     else if (dst != out) cuda_copy(out, dst, M * N);
 }
 
-// No packed layout on the device: the product reads W and b as given.
+// No packed layout on the device: the products read W and b as given.
+static void cuda_linear_act_packed(vb_act act, float *out, const float *in, const float *Wp, const float *W,
+                                   const float *b, int64_t M, int64_t N, int64_t K) {
+    (void)Wp;
+    cuda_linear_act(act, NULL, out, in, W, b, M, N, K);
+}
+
 static void cuda_pack_weights(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn) {
     (void)Wp, (void)W, (void)b, (void)N, (void)K, (void)w_kn;
 }
@@ -134,6 +140,7 @@ static const vb_backend cuda_backend = {
     .linear_act = cuda_linear_act,
     .chain_rows = 0,
     .pack_weights = cuda_pack_weights,
+    .linear_act_packed = cuda_linear_act_packed,
     .gemm_packed = cuda_gemm_packed,
     .bias_grad = vb__cuda_bias_grad,
     .act_forward = vb__cuda_act_forward,

@@ -483,7 +483,7 @@ static void check_mlp(void) {
     vb_mlp_forward(gpu, &m, p.P.d, y.d, x.d, cache.d, B);
     cmp_buf("mlp forward (2x64 elu, tanh out)", &y, TOL_GEMM);
     buf yi = zeros(B * out), work = zeros(vb_mlp_infer_floats(gpu, &m, B));
-    vb_mlp_infer(gpu, &m, p.P.d, yi.d, x.d, work.d, B);
+    vb_mlp_infer(gpu, &m, p.P.d, NULL, yi.d, x.d, work.d, B);
     memcpy(yi.h, y.h, sizeof(float) * (size_t)(B * out)); /* against the CPU's forward */
     cmp_buf("mlp inference without a cache", &yi, TOL_GEMM);
     drop(&yi), drop(&work);

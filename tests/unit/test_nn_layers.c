@@ -548,11 +548,14 @@ Test(layers, packed_weights_products_match_the_definition, .init = setup) {
 }
 
 /* An MLP without a cache (vb_mlp_infer, the planner's), in blocks of
- * be->chain_rows rows through every layer: at one BLAS thread the same bits
+ * be->chain_rows rows through every layer, packing each product's weights or
+ * reading them packed once (vb_mlp_pack): at one BLAS thread the same bits
  * as vb_mlp_forward for batches below, at and above a block, with a last
  * block shorter than one (which joins the one before when it is shorter
  * than half), and for blocks of other sizes; at two BLAS threads within
- * rounding of it. Nothing is written past out or the work. */
+ * rounding of it. Nothing is written past out or the work. The packed
+ * weights are what it reads: after P changes, a stale packing gives the old
+ * layer. */
 Test(layers, mlp_inference_in_blocks_equals_the_forward, .init = setup) {
     vb_rng r;
     vb_rng_init(&r, 19, 0);
@@ -571,9 +574,12 @@ Test(layers, mlp_inference_in_blocks_equals_the_forward, .init = setup) {
         const int64_t Bmax = 2100;
         float *x = randn(&r, Bmax * in, 1), *want = malloc(sizeof(float) * Bmax * outw),
               *got = malloc(sizeof(float) * (Bmax * outw + 1)),
-              *cache = malloc(sizeof(float) * vb_mlp_cache_floats(&m, Bmax));
-        for (int t = 1; t <= 2; t++) {
-            be->set_threads(t);
+              *cache = malloc(sizeof(float) * vb_mlp_cache_floats(&m, Bmax)),
+              *Wp = malloc(sizeof(float) * (size_t)vb_mlp_packed_floats(&m));
+        vb_mlp_pack(be, &m, P, Wp);
+        for (int t = 1; t <= 4; t++) {
+            const float *pack = t > 2 ? Wp : NULL;
+            be->set_threads(2 - t % 2);
             for (size_t bi = 0; bi < sizeof Bs / sizeof *Bs; bi++)
                 for (size_t ci = 0; ci < sizeof chains / sizeof *chains; ci++) {
                     const int64_t B = Bs[bi];
@@ -584,13 +590,13 @@ Test(layers, mlp_inference_in_blocks_equals_the_forward, .init = setup) {
                     for (int64_t i = 0; i <= wn; i++) work[i] = NAN;
                     for (int64_t i = 0; i <= B * outw; i++) got[i] = NAN;
                     vb_mlp_forward(be, &m, P, want, x, cache, B);
-                    vb_mlp_infer(&chained, &m, P, got, x, work, B);
+                    vb_mlp_infer(&chained, &m, P, pack, got, x, work, B);
                     cr_assert(isnan(got[B * outw]), "wrote past out");
                     cr_assert(isnan(work[wn]), "wrote past the work");
-                    if (t == 1) {
+                    if (t % 2 == 1) {
                         cr_assert_eq(memcmp(want, got, sizeof(float) * (size_t)(B * outw)), 0,
-                                     "acts %d B %lld chain %lld: not forward's bits", a, (long long)B,
-                                     (long long)chains[ci]);
+                                     "acts %d B %lld chain %lld packed %d: not forward's bits", a, (long long)B,
+                                     (long long)chains[ci], pack != NULL);
                     } else {
                         for (int64_t i = 0; i < B * outw; i++)
                             cr_assert(fabsf(got[i] - want[i]) <= 1e-5f * (1 + fabsf(want[i])),
@@ -600,11 +606,25 @@ Test(layers, mlp_inference_in_blocks_equals_the_forward, .init = setup) {
                     free(work);
                 }
         }
+        be->set_threads(1);
+        if (vb__cpu_gemm_nt_isa(-1) != 0) {
+            const int64_t B = 512;
+            float *work = malloc(sizeof(float) * (size_t)vb_mlp_infer_floats(be, &m, B));
+            P[m.layer[0].b] += 1.0f;
+            vb_mlp_forward(be, &m, P, want, x, cache, B);
+            vb_mlp_infer(be, &m, P, Wp, got, x, work, B);
+            cr_assert_neq(memcmp(want, got, sizeof(float) * (size_t)(B * outw)), 0, "a stale packing was not read");
+            vb_mlp_pack(be, &m, P, Wp);
+            vb_mlp_infer(be, &m, P, Wp, got, x, work, B);
+            cr_assert_eq(memcmp(want, got, sizeof(float) * (size_t)(B * outw)), 0, "packed again: not forward's bits");
+            free(work);
+        }
         be->set_threads(threads);
         free(P);
         free(x);
         free(want);
         free(got);
         free(cache);
+        free(Wp);
     }
 }
