@@ -122,6 +122,16 @@ char *vb_dt_slurp(const char *path) {
     return buf;
 }
 
+char *vb_dt_script(const char *script, const char *args, int *rc) {
+    char root[1024], out[1024], cmd[8192];
+    vb_test_path(".", root, sizeof root);
+    vb_dt_path("script.out", out, sizeof out);
+    snprintf(cmd, sizeof cmd, "cd '%s' && python3 scripts/%s %s > '%s' 2>&1", root, script, args, out);
+    const int st = system(cmd);
+    *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return vb_dt_slurp(out);
+}
+
 int vb_dt_count(const char *text, const char *needle) {
     int n = 0;
     for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) n++;

@@ -31,6 +31,9 @@ bool vb_dt_alive(pid_t pid);
 
 /* A file's contents (NUL-terminated, malloc'd; "" when missing). */
 char *vb_dt_slurp(const char *path);
+/* What `python3 scripts/SCRIPT ARGS`, run in the repository, printed on
+ * stdout and stderr (malloc'd), and its exit status in *rc. */
+char *vb_dt_script(const char *script, const char *args, int *rc);
 /* Occurrences of needle in text. */
 int vb_dt_count(const char *text, const char *needle);
 /* Wait until the file holds needle at least count times; false on timeout. */

@@ -8,24 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "support.h"
 #include "test_distributed_support.h"
-
-static int sh(const char *cmd) {
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *stats(const char *args, int *rc) {
-    char root[1024], out[1024], cmd[4096];
-    vb_test_path(".", root, sizeof root);
-    vb_dt_path("stats.out", out, sizeof out);
-    snprintf(cmd, sizeof cmd, "cd '%s' && python3 scripts/plot_trace.py --stats %s > '%s' 2>&1", root, args, out);
-    *rc = sh(cmd);
-    return vb_dt_slurp(out);
-}
 
 Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char a[1024], args[2200];
@@ -53,8 +38,8 @@ Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fi
           f);
     fclose(f);
     int rc;
-    snprintf(args, sizeof args, "'agent=%s'", a);
-    char *t = stats(args, &rc);
+    snprintf(args, sizeof args, "--stats 'agent=%s'", a);
+    char *t = vb_dt_script("plot_trace.py", args, &rc);
     cr_assert_eq(rc, 0, "%s", t);
     /* task 0 alone missed: one step standing off the goal (2 -> 2), 2 and 2 distinct cells */
     cr_assert(strstr(t, "agent: first episode missed in 1 of 2 tasks; over those, per episode: steps standing off "
@@ -74,7 +59,7 @@ Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fi
           "0,0,0,1,-0.1,2,4,0.25,,\n0,1,0,2,1,4,4,0.5,,\n",
           f);
     fclose(f);
-    t = stats(args, &rc);
+    t = vb_dt_script("plot_trace.py", args, &rc);
     cr_assert_eq(rc, 0, "%s", t);
     cr_assert_null(strstr(t, "belief until"), "%s", t);
     free(t);

@@ -6,15 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "support.h"
 #include "test_distributed_support.h"
-
-static int sh(const char *cmd) {
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void write_csv(const char *path, const char *rows) {
     FILE *f = fopen(path, "w");
@@ -22,16 +16,6 @@ static void write_csv(const char *path, const char *rows) {
     fputs("task,return,episode_1,episode_2,episode_3,episode_4\n", f);
     fputs(rows, f);
     fclose(f);
-}
-
-/* The output of search_split.py with args, and its exit status. */
-static char *split(const char *args, int *rc) {
-    char root[1024], out[1024], cmd[4096];
-    vb_test_path(".", root, sizeof root);
-    vb_dt_path("split.out", out, sizeof out);
-    snprintf(cmd, sizeof cmd, "cd '%s' && python3 scripts/search_split.py %s > '%s' 2>&1", root, args, out);
-    *rc = sh(cmd);
-    return vb_dt_slurp(out);
 }
 
 Test(search_split, splits_by_the_first_episode, .init = vb_dt_setup, .fini = vb_dt_teardown) {
@@ -46,7 +30,7 @@ Test(search_split, splits_by_the_first_episode, .init = vb_dt_setup, .fini = vb_
     write_csv(c, "0,40,7,11,11,11\n1,40,7,11,11,11\n2,40,7,11,11,11\n");
     int rc;
     snprintf(args, sizeof args, "A=%s B=%s", a, b);
-    char *t = split(args, &rc);
+    char *t = vb_dt_script("search_split.py", args, &rc);
     cr_assert_eq(rc, 0, "%s", t);
     /* own splits: A 2 found (5 and 3 in episode 1: mean 4) and 2 missed, one of them never found */
     cr_assert(strstr(t, "A  found  2  0.500  4.00 ± 1.00  10.50 ± 0.50"), "%s", t);
@@ -56,23 +40,23 @@ Test(search_split, splits_by_the_first_episode, .init = vb_dt_setup, .fini = vb_
     free(t);
     /* paired: B's returns on the tasks A found and missed */
     snprintf(args, sizeof args, "A=%s B=%s --by A", a, b);
-    t = split(args, &rc);
+    t = vb_dt_script("search_split.py", args, &rc);
     cr_assert_eq(rc, 0, "%s", t);
     cr_assert(strstr(t, "B  found by A  2  0.500  2.75 ± 4.25"), "%s", t);
     cr_assert(strstr(t, "B  not found by A  2  0.500  7.00 ± 0.00"), "%s", t);
     free(t);
     /* refused: other tasks, an unknown --by, a missing file */
     snprintf(args, sizeof args, "A=%s C=%s", a, c);
-    t = split(args, &rc);
+    t = vb_dt_script("search_split.py", args, &rc);
     cr_assert_neq(rc, 0);
     cr_assert(strstr(t, "C holds other tasks than A"), "%s", t);
     free(t);
     snprintf(args, sizeof args, "A=%s --by Z", a);
-    t = split(args, &rc);
+    t = vb_dt_script("search_split.py", args, &rc);
     cr_assert_neq(rc, 0);
     cr_assert(strstr(t, "--by Z: no such agent"), "%s", t);
     free(t);
-    t = split("A=/nonexistent/a.csv", &rc);
+    t = vb_dt_script("search_split.py", "A=/nonexistent/a.csv", &rc);
     cr_assert_neq(rc, 0);
     cr_assert(strstr(t, "/nonexistent/a.csv"), "%s", t);
     free(t);
