@@ -21,6 +21,8 @@ on a family with an exact posterior), it prints too, per episode over the
 steps until the goal is first found: the belief's L1 distance to the exact
 posterior (summed over cells) and the hit probability it gives a cell the
 prior or the history rules out (exact: 0).
+--belief-out PNG draws the same two measures step by step through the task,
+one line per trace (traces without belief columns are left out).
 """
 import argparse
 import csv
@@ -77,6 +79,61 @@ def belief_stats(label, steps, best, belief):
           f"{', '.join(mean(v) for v in ruled_out)} (exact 0); steps {', '.join(str(len(v)) for v in l1)}")
 
 
+MIN_TASKS = 10  # a step's mean in the belief picture needs as many tasks
+
+
+def belief_by_step(steps, best, belief):
+    """Per step of the task, over the tasks whose goal is not yet found (the
+    finding step included): the mean L1 to the exact posterior and the mean
+    hit probability given a ruled-out cell (NaN over fewer than MIN_TASKS
+    tasks); None where the trace has no belief."""
+    H = max(len(t) for t in steps.values())
+    l1, ruled_out = [[] for _ in range(H)], [[] for _ in range(H)]
+    for k, rows in belief.items():
+        for t, ((_, _, _, r, c), (_, exact, hit, dist)) in enumerate(zip(steps[k], rows)):
+            if dist is None:
+                return None
+            l1[t].append(dist)
+            if exact == 0:
+                ruled_out[t].append(hit)
+            if r > 0 and c == best[k]:
+                break
+    mean = lambda v: sum(v) / len(v) if len(v) >= MIN_TASKS else float("nan")
+    return [mean(v) for v in l1], [mean(v) for v in ruled_out]
+
+
+def plot_belief(traces, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    drawn = 0
+    for label, steps, best, belief in traces:
+        by_step = belief_by_step(steps, best, belief)
+        if by_step is None:
+            continue
+        drawn += 1
+        for ax, ys in zip(axes, by_step):
+            ax.plot(range(1, len(ys) + 1), ys, label=label)
+    if not drawn:
+        sys.exit("plot_trace: --belief-out: no trace has belief columns (a trained VariBASeD agent's --trace)")
+    E = max(e for t in traces[0][1].values() for (_, e, _, _, _) in t) + 1
+    H = max(len(t) for t in traces[0][1].values())
+    for ax, title in zip(axes, ["L1 from the exact posterior (all cells)",
+                                "hit probability at a ruled-out cell (exact: 0)"]):
+        for e in range(1, E):
+            ax.axvline(e * H / E + 0.5, color="0.8", lw=0.8)
+        ax.set_xlabel("step of the task (until the goal is found)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, color="0.9")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"plot_trace: the belief of {drawn} traces -> {out}")
+
+
 def stats(label, steps, best, belief):
     missed = [k for k in sorted(steps) if not found(steps[k], best[k], 0)]
     E = max(e for t in steps.values() for (_, e, _, _, _) in t) + 1
@@ -101,13 +158,14 @@ def main():
     ap.add_argument("traces", nargs="+", help="FILE or LABEL=FILE, traces of the same tasks")
     ap.add_argument("--out", help="the PNG to write")
     ap.add_argument("--stats", action="store_true", help="print each trace's search statistics")
+    ap.add_argument("--belief-out", help="the PNG of the learned belief against the exact posterior, step by step")
     ap.add_argument("--tasks", help="comma-separated task indices (default: first-episode misses of the first trace)")
     ap.add_argument("--rows", type=int, default=4, help="tasks to draw (default 4)")
     ap.add_argument("--all", action="store_true", help="the first tasks, missed or not")
     ap.add_argument("--grid-size", type=int, help="cells per side (default: from the largest cell)")
     a = ap.parse_args()
-    if not a.out and not a.stats:
-        ap.error("nothing to do: give --out PNG, --stats or both")
+    if not a.out and not a.stats and not a.belief_out:
+        ap.error("nothing to do: give --out PNG, --stats, --belief-out PNG or several")
     traces = []
     for t in a.traces:
         label, _, path = t.rpartition("=")
@@ -115,7 +173,7 @@ def main():
     if a.stats:
         for tr in traces:
             stats(*tr)
-    if not a.out:
+    if not a.out and not a.belief_out:
         return
     try:
         import matplotlib
@@ -124,6 +182,10 @@ def main():
         import matplotlib.pyplot as plt
     except ImportError:
         sys.exit("plot_trace: needs matplotlib (apt-get install python3-matplotlib)")
+    if a.belief_out:
+        plot_belief(traces, a.belief_out)
+    if not a.out:
+        return
 
     steps0, best0 = traces[0][1], traces[0][2]
     if a.tasks:

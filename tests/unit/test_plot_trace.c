@@ -3,8 +3,11 @@
  * the learned belief beside the exact posterior, the belief's L1 distance
  * and the hit probability it gives ruled-out cells per episode, over the
  * steps until the goal is first found; a trace without belief columns (an
- * agent that keeps none) prints no belief line. */
+ * agent that keeps none) prints no belief line. --belief-out draws the
+ * belief step by step (skipped, saying so, without matplotlib) and refuses
+ * traces that have no belief. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +55,22 @@ Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fi
                         "hit probability on a cell ruled out 0.200, 0.100 (exact 0); steps 4, 2"),
               "%s", t);
     free(t);
+    char png[1024], pargs[4400];
+    vb_dt_path("belief.png", png, sizeof png);
+    const bool plots = system("python3 -c 'import matplotlib' >/dev/null 2>&1") == 0;
+    if (plots) {
+        snprintf(pargs, sizeof pargs, "'agent=%s' --belief-out '%s'", a, png);
+        t = vb_dt_script("plot_trace.py", pargs, &rc);
+        cr_assert_eq(rc, 0, "%s", t);
+        cr_assert(strstr(t, "the belief of 1 traces"), "%s", t);
+        FILE *pf = fopen(png, "rb");
+        unsigned char magic[4] = {0};
+        cr_assert_not_null(pf, "no %s", png);
+        cr_assert_eq(fread(magic, 1, 4, pf), 4);
+        fclose(pf);
+        cr_assert(magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G', "not a PNG");
+        free(t);
+    }
     /* an agent without a belief: empty columns, no belief line */
     f = fopen(a, "w");
     cr_assert_not_null(f);
@@ -62,5 +81,10 @@ Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fi
     t = vb_dt_script("plot_trace.py", args, &rc);
     cr_assert_eq(rc, 0, "%s", t);
     cr_assert_null(strstr(t, "belief until"), "%s", t);
+    free(t);
+    if (!plots) cr_skip_test("python3 has no matplotlib: --belief-out not drawn (make deps installs python3-matplotlib)");
+    t = vb_dt_script("plot_trace.py", pargs, &rc);
+    cr_assert_neq(rc, 0, "%s", t);
+    cr_assert(strstr(t, "no trace has belief columns"), "%s", t);
     free(t);
 }
