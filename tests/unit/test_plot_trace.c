@@ -7,7 +7,6 @@
  * belief step by step (skipped, saying so, without matplotlib) and refuses
  * traces that have no belief. */
 #include <criterion/criterion.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +14,9 @@
 #include "support.h"
 #include "test_distributed_support.h"
 
-Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fini = vb_dt_teardown) {
-    char a[1024], args[2200];
-    vb_dt_path("a.csv", a, sizeof a);
-    FILE *f = fopen(a, "w");
+/* Two hand-written tasks, with the belief columns, at path. */
+static void write_trace(const char *path) {
+    FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     fputs("task,step,episode,action,reward,cell,task_best_cell,exact_hit,belief_hit,belief_l1\n", f);
     /* task 0, two episodes of 3 steps: misses in episode 1 (a wall: cell 2
@@ -40,6 +38,22 @@ Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fi
           "1,5,1,0,1,4,4,1,1,0\n",
           f);
     fclose(f);
+}
+
+/* A trace of an agent without a belief (empty belief columns) at path. */
+static void write_trace_without_belief(const char *path) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("task,step,episode,action,reward,cell,task_best_cell,exact_hit,belief_hit,belief_l1\n"
+          "0,0,0,1,-0.1,2,4,0.25,,\n0,1,0,2,1,4,4,0.5,,\n",
+          f);
+    fclose(f);
+}
+
+Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fini = vb_dt_teardown) {
+    char a[1024], args[2200];
+    vb_dt_path("a.csv", a, sizeof a);
+    write_trace(a);
     int rc;
     snprintf(args, sizeof args, "--stats 'agent=%s'", a);
     char *t = vb_dt_script("plot_trace.py", args, &rc);
@@ -55,35 +69,36 @@ Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fi
                         "hit probability on a cell ruled out 0.200, 0.100 (exact 0); steps 4, 2"),
               "%s", t);
     free(t);
-    char png[1024], pargs[4400];
-    vb_dt_path("belief.png", png, sizeof png);
-    const bool plots = system("python3 -c 'import matplotlib' >/dev/null 2>&1") == 0;
-    if (plots) {
-        snprintf(pargs, sizeof pargs, "'agent=%s' --belief-out '%s'", a, png);
-        t = vb_dt_script("plot_trace.py", pargs, &rc);
-        cr_assert_eq(rc, 0, "%s", t);
-        cr_assert(strstr(t, "the belief of 1 traces"), "%s", t);
-        FILE *pf = fopen(png, "rb");
-        unsigned char magic[4] = {0};
-        cr_assert_not_null(pf, "no %s", png);
-        cr_assert_eq(fread(magic, 1, 4, pf), 4);
-        fclose(pf);
-        cr_assert(magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G', "not a PNG");
-        free(t);
-    }
-    /* an agent without a belief: empty columns, no belief line */
-    f = fopen(a, "w");
-    cr_assert_not_null(f);
-    fputs("task,step,episode,action,reward,cell,task_best_cell,exact_hit,belief_hit,belief_l1\n"
-          "0,0,0,1,-0.1,2,4,0.25,,\n0,1,0,2,1,4,4,0.5,,\n",
-          f);
-    fclose(f);
+    /* an agent without a belief: no belief line */
+    write_trace_without_belief(a);
     t = vb_dt_script("plot_trace.py", args, &rc);
     cr_assert_eq(rc, 0, "%s", t);
     cr_assert_null(strstr(t, "belief until"), "%s", t);
     free(t);
-    if (!plots) cr_skip_test("python3 has no matplotlib: --belief-out not drawn (make deps installs python3-matplotlib)");
-    t = vb_dt_script("plot_trace.py", pargs, &rc);
+}
+
+Test(plot_trace, the_belief_step_by_step, .init = vb_dt_setup, .fini = vb_dt_teardown) {
+    if (system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0)
+        cr_skip_test("python3 has no matplotlib (make deps installs python3-matplotlib)");
+    char a[1024], png[1024], args[2200];
+    vb_dt_path("a.csv", a, sizeof a);
+    vb_dt_path("belief.png", png, sizeof png);
+    write_trace(a);
+    snprintf(args, sizeof args, "'agent=%s' --belief-out '%s'", a, png);
+    int rc;
+    char *t = vb_dt_script("plot_trace.py", args, &rc);
+    cr_assert_eq(rc, 0, "%s", t);
+    cr_assert(strstr(t, "the belief of 1 traces"), "%s", t);
+    free(t);
+    FILE *pf = fopen(png, "rb");
+    unsigned char magic[4] = {0};
+    cr_assert_not_null(pf, "no %s", png);
+    cr_assert_eq(fread(magic, 1, 4, pf), 4);
+    fclose(pf);
+    cr_assert(magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G', "not a PNG");
+    /* a trace without belief columns is refused */
+    write_trace_without_belief(a);
+    t = vb_dt_script("plot_trace.py", args, &rc);
     cr_assert_neq(rc, 0, "%s", t);
     cr_assert(strstr(t, "no trace has belief columns"), "%s", t);
     free(t);
