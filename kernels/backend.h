@@ -81,7 +81,8 @@ typedef struct vb_backend {
     void (*pack_weights)(float *Wp, const float *W, const float *b, int64_t N, int64_t K, bool w_kn);
     /* linear_act without pre, from Wp = pack_weights(W, b, N, K, w_kn false)
      * where the backend packs (the same bits as linear_act), else from W and
-     * b: the planner's layers, packed once per weight update. */
+     * b; Wp NULL: exactly linear_act. The planner's layers, packed once per
+     * weight update. */
     void (*linear_act_packed)(vb_act act, float *out, const float *in, const float *Wp, const float *W,
                               const float *b, int64_t M, int64_t N, int64_t K);
     void (*gemm_packed)(float *C, const float *A, const float *Wp, const float *W, const float *b, int64_t M,

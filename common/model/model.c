@@ -264,11 +264,6 @@ void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P
     vb_linear_backward(be, &m->embed, P, G, NULL, d_pre, x, TN);
 }
 
-/* The GRU step's packed weights: the embedding, the GRU, the belief head */
-static int64_t step_packed_floats(const vb_model *m) {
-    return vb_linear_packed_floats(&m->embed) + vb_gru_packed_floats(&m->gru) + vb_linear_packed_floats(&m->belief);
-}
-
 static void step_ws_carve(vb_encoder_step_ws *ws, vb_carver *c, const vb_model *m, int64_t N) {
     const vb_model_dims *d = &m->d;
     const size_t f = sizeof(float);
@@ -277,7 +272,9 @@ static void step_ws_carve(vb_encoder_step_ws *ws, vb_carver *c, const vb_model *
     ws->y = vb_carve(c, N * d->hidden, f);
     if (d->core == VB_CORE_GRU) {
         ws->cache = vb_carve(c, vb_gru_step_cache_floats(&m->gru, N), f);
-        ws->pack = vb_carve(c, step_packed_floats(m), f);
+        ws->pack_embed = vb_carve(c, vb_linear_packed_floats(&m->embed), f);
+        ws->pack_gru = vb_carve(c, vb_gru_packed_floats(&m->gru), f);
+        ws->pack_belief = vb_carve(c, vb_linear_packed_floats(&m->belief), f);
     } else {
         ws->disc = vb_carve(c, vb_s5_disc_floats(&m->s5), f);
         ws->cache = vb_carve(c, 2 * N * d->s5_state, f);
@@ -306,10 +303,9 @@ void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const floa
         vb_s5_discretize(be, &m->s5, P, ws->disc);
         return;
     }
-    float *w = ws->pack;
-    vb_linear_pack(be, &m->embed, P, w);
-    vb_gru_pack(be, &m->gru, P, w += vb_linear_packed_floats(&m->embed));
-    vb_linear_pack(be, &m->belief, P, w + vb_gru_packed_floats(&m->gru));
+    vb_linear_pack(be, &m->embed, P, ws->pack_embed);
+    vb_gru_pack(be, &m->gru, P, ws->pack_gru);
+    vb_linear_pack(be, &m->belief, P, ws->pack_belief);
 }
 
 /* The GRU encoder's step for rows in blocks of be->chain_rows
@@ -321,14 +317,13 @@ static void gru_step_chained(const vb_backend *be, const vb_model *m, const floa
                              float *o, float *phi, vb_encoder_step_ws *ws, int64_t N) {
     const vb_model_dims *d = &m->d;
     const int64_t H = d->hidden;
-    const float *pe = ws->pack, *pg = pe + vb_linear_packed_floats(&m->embed), *pb = pg + vb_gru_packed_floats(&m->gru);
     for (int64_t r0 = 0, rows; r0 < N; r0 += rows) {
         rows = vb_chain_block(be, N, r0);
         float *h = carry + r0 * H, *ob = o + r0 * H;
-        vb_linear_infer(be, &m->embed, P, pe, VB_ACT_RELU, ws->e, x + r0 * d->in, rows);
-        vb_gru_step_infer(be, &m->gru, P, pg, ob, ws->e, h, ws->cache, rows);
+        vb_linear_infer(be, &m->embed, P, ws->pack_embed, VB_ACT_RELU, ws->e, x + r0 * d->in, rows);
+        vb_gru_step_infer(be, &m->gru, P, ws->pack_gru, ob, ws->e, h, ws->cache, rows);
         be->copy(h, ob, rows * H);
-        vb_linear_infer(be, &m->belief, P, pb, VB_ACT_NONE, phi + r0 * 2 * d->latent, ob, rows);
+        vb_linear_infer(be, &m->belief, P, ws->pack_belief, VB_ACT_NONE, phi + r0 * 2 * d->latent, ob, rows);
     }
 }
 

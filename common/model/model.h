@@ -133,7 +133,7 @@ void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P
 typedef struct vb_encoder_step_ws {
     int64_t N;
     float *disc;         /* s5 discretisation of the current parameters */
-    float *pack;         /* gru: the embedding's, the GRU's and the belief head's weights packed */
+    float *pack_embed, *pack_gru, *pack_belief; /* gru: those layers' weights packed */
     float *e, *u, *y, *cache, *scratch;
     void *block;         /* every buffer above */
 } vb_encoder_step_ws;

@@ -32,8 +32,9 @@ void vb_linear_forward_act(const vb_backend *be, const vb_linear *l, const float
  * P changes. */
 int64_t vb_linear_packed_floats(const vb_linear *l);
 void vb_linear_pack(const vb_backend *be, const vb_linear *l, const float *P, float *Wp);
-/* out(B, out) = act(inp W^T + b) from the packing Wp of P's W and b (the bits
- * of vb_linear_forward_act; be->linear_act_packed) */
+/* out(B, out) = act(inp W^T + b) from the packing Wp of P's W and b, or
+ * packing at this product where Wp is NULL (the bits of
+ * vb_linear_forward_act; be->linear_act_packed) */
 void vb_linear_infer(const vb_backend *be, const vb_linear *l, const float *P, const float *Wp, vb_act act,
                      float *out, const float *inp, int64_t B);
 /* dout is (B, out); G[w], G[b] += ...; dinp (B, in) += ... unless NULL */

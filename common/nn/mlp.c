@@ -75,26 +75,23 @@ void vb_mlp_pack(const vb_backend *be, const vb_mlp *m, const float *P, float *W
     }
 }
 
-/* layer l of one block: from its packing where there is one */
-static void infer_layer(const vb_backend *be, const vb_linear *l, const float *P, const float *Wp, vb_act act,
-                        float *out, const float *x, int64_t rows) {
-    if (Wp) vb_linear_infer(be, l, P, Wp, act, out, x, rows);
-    else vb_linear_forward_act(be, l, P, act, NULL, out, x, rows);
-}
-
 void vb_mlp_infer(const vb_backend *be, const vb_mlp *m, const float *P, const float *Wp, float *out,
                   const float *inp, float *work, int64_t B) {
     float *buf[2] = {work, work + vb_chain_most(be, B) * m->max_width};
-    const float *wp[VB_MLP_MAX_LAYERS];
-    for (int i = 0; i < m->n; i++) wp[i] = !Wp ? NULL : i ? wp[i - 1] + vb_linear_packed_floats(&m->layer[i - 1]) : Wp;
+    const float *wp[VB_MLP_MAX_LAYERS]; /* each layer's packing, or NULL */
+    int64_t off = 0;
+    for (int i = 0; i < m->n; i++) {
+        wp[i] = Wp ? Wp + off : NULL;
+        off += vb_linear_packed_floats(&m->layer[i]);
+    }
     for (int64_t r0 = 0, rows; r0 < B; r0 += rows) {
         rows = vb_chain_block(be, B, r0);
         const float *x = inp + r0 * m->in;
         for (int i = 0; i < m->n - 1; i++) {
-            infer_layer(be, &m->layer[i], P, wp[i], m->act, buf[i & 1], x, rows);
+            vb_linear_infer(be, &m->layer[i], P, wp[i], m->act, buf[i & 1], x, rows);
             x = buf[i & 1];
         }
-        infer_layer(be, &m->layer[m->n - 1], P, wp[m->n - 1], m->out_act, out + r0 * m->out, x, rows);
+        vb_linear_infer(be, &m->layer[m->n - 1], P, wp[m->n - 1], m->out_act, out + r0 * m->out, x, rows);
     }
 }
 
