@@ -60,46 +60,51 @@ def found(task_steps, best, episode):
     return any(e == episode and c == best and r > 0 for (_, e, _, r, c) in task_steps)
 
 
-def belief_stats(label, steps, best, belief):
-    """The learned belief against the exact posterior until each task's goal is found."""
-    E = max(e for t in steps.values() for (_, e, _, _, _) in t) + 1
-    l1, ruled_out = [[] for _ in range(E)], [[] for _ in range(E)]
+def belief_until_found(steps, best, belief, key):
+    """The learned belief against the exact posterior over each task's steps
+    until its goal is found (the finding step included), grouped by key(step,
+    episode): the L1 distances and the hit probabilities given ruled-out
+    cells, each a dict of lists; None where the trace has no belief."""
+    l1, ruled_out = defaultdict(list), defaultdict(list)
     for k, rows in belief.items():
-        for (_, e, _, r, c), (_, exact, hit, dist) in zip(steps[k], rows):
+        for t, ((_, e, _, r, c), (_, exact, hit, dist)) in enumerate(zip(steps[k], rows)):
             if dist is None:
-                return
-            l1[e].append(dist)
+                return None
+            l1[key(t, e)].append(dist)
             if exact == 0:
-                ruled_out[e].append(hit)
+                ruled_out[key(t, e)].append(hit)
             if r > 0 and c == best[k]:
                 break
+    return l1, ruled_out
+
+
+def belief_stats(label, steps, best, belief):
+    """The belief line of --stats, per episode."""
+    by_episode = belief_until_found(steps, best, belief, lambda t, e: e)
+    if by_episode is None:
+        return
+    l1, ruled_out = by_episode
+    E = max(e for t in steps.values() for (_, e, _, _, _) in t) + 1
     mean = lambda v: f"{sum(v) / len(v):.3f}" if v else "-"
     print(f"{label}: belief until the goal is found, per episode: L1 to the exact posterior "
-          f"{', '.join(mean(v) for v in l1)}; hit probability on a cell ruled out "
-          f"{', '.join(mean(v) for v in ruled_out)} (exact 0); steps {', '.join(str(len(v)) for v in l1)}")
+          f"{', '.join(mean(l1[e]) for e in range(E))}; hit probability on a cell ruled out "
+          f"{', '.join(mean(ruled_out[e]) for e in range(E))} (exact 0); "
+          f"steps {', '.join(str(len(l1[e])) for e in range(E))}")
 
 
 MIN_TASKS = 10  # a step's mean in the belief picture needs as many tasks
 
 
 def belief_by_step(steps, best, belief):
-    """Per step of the task, over the tasks whose goal is not yet found (the
-    finding step included): the mean L1 to the exact posterior and the mean
-    hit probability given a ruled-out cell (NaN over fewer than MIN_TASKS
-    tasks); None where the trace has no belief."""
+    """Per step of the task: the mean L1 and the mean hit probability given a
+    ruled-out cell (NaN over fewer than MIN_TASKS tasks); None where the
+    trace has no belief."""
+    by_step = belief_until_found(steps, best, belief, lambda t, e: t)
+    if by_step is None:
+        return None
     H = max(len(t) for t in steps.values())
-    l1, ruled_out = [[] for _ in range(H)], [[] for _ in range(H)]
-    for k, rows in belief.items():
-        for t, ((_, _, _, r, c), (_, exact, hit, dist)) in enumerate(zip(steps[k], rows)):
-            if dist is None:
-                return None
-            l1[t].append(dist)
-            if exact == 0:
-                ruled_out[t].append(hit)
-            if r > 0 and c == best[k]:
-                break
     mean = lambda v: sum(v) / len(v) if len(v) >= MIN_TASKS else float("nan")
-    return [mean(v) for v in l1], [mean(v) for v in ruled_out]
+    return [[mean(d[t]) for t in range(H)] for d in by_step]
 
 
 def plot_belief(traces, out):
