@@ -63,6 +63,7 @@ typedef struct vb_config {
         bool policy_hidden;
         bool policy_cells;
         bool task_clock;
+        int reward_decoder;     /* vb_reward_decoder */
     } model;
     struct {
         int64_t particles;

@@ -13,6 +13,7 @@ static const char *const sections[] = {"run", "env", "model", "planner", "learne
 static const char *const algo_choices[] = {"varibased", "rl2", "varibad", NULL};
 static const char *const env_choices[] = {"gridworld", "bandit", "funcopt", "plugin", NULL};
 static const char *const core_choices[] = {"gru", "s5", NULL};
+static const char *const reward_decoder_choices[] = {"independent", "categorical", NULL};
 static const char *const dynamics_choices[] = {"learned", "env", "auto", NULL};
 static const char *const target_choices[] = {"backup", "weights", NULL};
 static const char *const backup_weight_choices[] = {"twisted", "prior", NULL};
@@ -159,6 +160,10 @@ static const vb_cfg_key schema[] = {
     KBOOL(model, policy_cells, "false",
           "belief agents: policy and value also read the reward decoder at the belief mean, one value per reward "
           "cell (a probability for Bernoulli rewards; no gradient flows back through it)"),
+    KENUM(model, reward_decoder, "independent", reward_decoder_choices,
+          "reward decoder: independent (one Bernoulli, or Gaussian mean, per reward cell) or categorical (one "
+          "softmax over the reward cells: exactly one cell holds the reward, as GridNavi's goal; Bernoulli "
+          "rewards only)"),
     KBOOL(model, task_clock, "true", "feed the task clock tau (task step / steps per task) to the encoder and policy/value "
           "(false: tau reads 0)"),
 

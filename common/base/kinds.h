@@ -7,6 +7,8 @@
 typedef enum vb_algo { VB_ALGO_VARIBASED = 0, VB_ALGO_RL2 = 1, VB_ALGO_VARIBAD = 2 } vb_algo;
 typedef enum vb_env_name { VB_ENV_GRIDWORLD = 0, VB_ENV_BANDIT = 1, VB_ENV_FUNCOPT = 2, VB_ENV_PLUGIN = 3 } vb_env_name;
 typedef enum vb_core_kind { VB_CORE_GRU = 0, VB_CORE_S5 = 1 } vb_core_kind;
+/* the reward decoder: one Bernoulli (or Gaussian) per reward cell, or one categorical over the cells */
+typedef enum vb_reward_decoder { VB_RDEC_INDEPENDENT = 0, VB_RDEC_CATEGORICAL = 1 } vb_reward_decoder;
 /* where imagined state transitions come from: the trained next-state decoder, the env's exact
  * transition, or auto: env where the family declares task-independent transitions, else learned */
 typedef enum vb_dynamics { VB_DYN_LEARNED = 0, VB_DYN_ENV = 1, VB_DYN_AUTO = 2 } vb_dynamics;

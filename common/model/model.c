@@ -3,6 +3,7 @@
 
 #include "../base/carve.h"
 #include "../base/par.h"
+#include "../nn/softmax_logodds.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -39,6 +40,11 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
     d->reward_levels[1] = spec->reward_levels[1];
     d->cell_hit_prior = spec->reward_kind == VB_REWARD_BERNOULLI ? (float)spec->cell_hit_prior : 0.0f;
     if (d->reward_cells < 1) return snprintf(err, err_len, "env %s has no reward cells", spec->name), -1;
+    d->reward_categorical = d->has_decoder && c->reward_decoder == VB_RDEC_CATEGORICAL;
+    if (d->reward_categorical && d->reward_kind != VB_REWARD_BERNOULLI)
+        return snprintf(err, err_len,
+                        "model.reward_decoder: categorical needs Bernoulli rewards (one cell holds the reward); "
+                        "env %s's rewards are Gaussian: use independent", spec->name), -1;
     d->feat = d->obs + 1 + (d->belief_features ? 2 * d->latent : d->hidden) + (d->policy_hidden ? d->hidden : 0) +
               (d->policy_cells ? d->reward_cells : 0);
 
@@ -98,6 +104,10 @@ int vb_model_init(const vb_model *m, float *P, uint64_t seed) {
     return 0;
 }
 
+void vb_model_reward_logodds(const vb_model_dims *d, float *cells, int64_t N) {
+    if (d->reward_categorical) vb_softmax_logodds(cells, N, d->reward_cells);
+}
+
 void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev,
                     int64_t task_step) {
     const vb_model_dims *d = &m->d;
@@ -136,6 +146,7 @@ void vb_model_features(const vb_backend *be, const vb_model *m, const float *P, 
     float *mu = ws, *c = ws + N * d->latent, *cache = c + N * C;
     for (int64_t i = 0; i < N; i++) be->copy(mu + i * d->latent, phi + i * 2 * d->latent, d->latent);
     vb_mlp_forward(be, &m->reward_dec, P, c, mu, cache, N);
+    vb_model_reward_logodds(d, c, N);
     if (d->reward_kind == VB_REWARD_BERNOULLI) be->act_forward(VB_ACT_SIGMOID, c, c, N * C);
     for (int64_t i = 0; i < N; i++) be->copy(feat + i * d->feat + d->feat - C, c + i * C, C);
 }

@@ -7,7 +7,10 @@
  *                       or gelu(S5(W_u e + b_u)) -> o          (model.core: s5)
  *              -> phi = (mu, logvar) = W_q o + b_q             (belief head)
  *   decoder  reward: m -> one value per reward cell (logit, or mean for
- *            Gaussian rewards); the transition reads its cell
+ *            Gaussian rewards); the transition reads its cell. With
+ *            model.reward_decoder: categorical the values are the logits
+ *            of one softmax over the cells, which every reader takes as
+ *            per-cell log-odds (vb_model_reward_logodds)
  *            state:  (s, onehot a, m) -> the successor: logits over the
  *            env's state cells (spec.state_cells > 0), else the mean of a
  *            unit-variance Gaussian per observation feature; present exactly
@@ -59,6 +62,7 @@ typedef struct vb_model_dims {
     int reward_kind;     /* vb_reward_kind */
     float reward_levels[2];
     float cell_hit_prior; /* the env's prior hit probability of a cell, 0 if not given */
+    bool reward_categorical; /* the reward decoder is one softmax over the cells (model.reward_decoder) */
 } vb_model_dims;
 
 typedef struct vb_model {
@@ -81,6 +85,7 @@ typedef struct vb_model_cfg {
     int core;                    /* vb_core_kind */
     int64_t embed, hidden, latent, mlp_hidden, s5_state;
     bool policy_hidden, policy_cells, task_clock;
+    int reward_decoder;          /* vb_reward_decoder */
     int dynamics;                /* vb_dynamics of the planner (auto resolved by the env's spec):
                                     learned needs a next-state head */
 } vb_model_cfg;
@@ -89,6 +94,12 @@ typedef struct vb_model_cfg {
 int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, char *err, size_t err_len);
 /* Host-side initialisation of a parameter buffer of m->layout.total floats. */
 int vb_model_init(const vb_model *m, float *P, uint64_t seed);
+
+/* The reward decoder's outputs cells (N, reward_cells) as one Bernoulli
+ * logit per cell, in place: unchanged for independent cells, the softmax's
+ * per-cell log-odds for a categorical decoder (nn/softmax_logodds.h). Every
+ * reader of the decoder but the ELBO calls it first. */
+void vb_model_reward_logodds(const vb_model_dims *d, float *cells, int64_t N);
 
 /* Encoder input row for one step: x = (s, onehot a_prev, r_prev, done_prev,
  * tau) with tau = task_step / steps_per_task (0 without model.task_clock);

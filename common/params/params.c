@@ -126,6 +126,7 @@ vb_model_cfg vb_model_cfg_from(const vb_config *cfg) {
         .policy_hidden = cfg->model.policy_hidden,
         .policy_cells = cfg->model.policy_cells,
         .task_clock = cfg->model.task_clock,
+        .reward_decoder = cfg->model.reward_decoder,
         .dynamics = cfg->planner.dynamics,
     };
 }

@@ -315,6 +315,7 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
     for (int64_t b = 0; b < R / K; b++) vb_rng_normal_fill(&rng[b], s->eps + b * K * KO * D, K * KO * D);
     nested_samples(s, R);
     vb_mlp_infer(be, &m->reward_dec, s->P, s->pack_dec, s->cells, s->mz, s->work_dec, N);
+    vb_model_reward_logodds(d, s->cells, N);
     const bool learned = s->dynamics == VB_DYN_LEARNED;
     if (learned) { /* the state head's likelihood of the last successor */
         state_rows(s, R, s->last_s, s->last_a, s->has_last);

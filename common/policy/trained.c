@@ -129,6 +129,7 @@ static void policy_belief(vb_agent *a, float *cells) {
             for (int64_t l = 0; l < D; l++) k->z[(i * S + j) * D + l] = mu[l] + expf(0.5f * lv[l]) * k->eps[j * D + l];
     }
     vb_mlp_infer(k->be, &k->m->reward_dec, k->P, NULL, k->dec, k->z, k->work_dec, n * S);
+    vb_model_reward_logodds(d, k->dec, n * S);
     const bool hit = d->reward_kind == VB_REWARD_BERNOULLI;
     for (int64_t i = 0; i < n; i++)
         for (int64_t c = 0; c < C; c++) {

@@ -11,6 +11,8 @@ void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, const vb_mlp
     for (size_t i = 0; i < sizeof rows_d / sizeof rows_d[0]; i++) *rows_d[i] = vb_carve(c, LN * D, sizeof(float));
     ws->cells = vb_carve(c, LN * C, sizeof(float));
     ws->d_cells = vb_carve(c, LN * C, sizeof(float));
+    ws->prob = vb_carve(c, LN * C, sizeof(float));
+    ws->lse = vb_carve(c, LN, sizeof(float));
     ws->kl = vb_carve(c, LN, sizeof(float));
     ws->wkl = vb_carve(c, LN, sizeof(float));
     ws->cache = vb_carve(c, vb_mlp_cache_floats(dec, LN), sizeof(float));
@@ -31,13 +33,69 @@ static double cell_loglik(bool bern, double v, double y, double *dv) {
     return -0.5 * (e * e + 1.8378770664093453);
 }
 
-/* Decode transition (cell, rew) from a row's cells: drow[cell] -= scale * the
- * log-likelihood's derivative; returns the log-likelihood. */
-static double decode(const vb_elbo_params *p, const float *row, float *drow, int32_t cell, float rew, double scale) {
-    double y = p->bernoulli ? (rew == p->hit_level ? 1.0 : 0.0) : rew, g;
-    double lp = cell_loglik(p->bernoulli, row[cell], y, &g);
+/* The softmax of every row of cells (LN, C) in prob, its log normaliser in lse. */
+static void softmax_rows(const float *cells, float *prob, float *lse, int64_t LN, int64_t C) {
+    for (int64_t r = 0; r < LN; r++) {
+        const float *v = cells + r * C;
+        double mx = v[0], sum = 0;
+        for (int64_t k = 1; k < C; k++) mx = fmax(mx, v[k]);
+        for (int64_t k = 0; k < C; k++) sum += exp((double)v[k] - mx);
+        const double l = mx + log(sum);
+        lse[r] = (float)l;
+        for (int64_t k = 0; k < C; k++) prob[r * C + k] = (float)exp((double)v[k] - l);
+    }
+}
+
+/* Decode transition (cell, rew) from row r's cells: drow -= scale * the
+ * log-likelihood's derivative; returns the log-likelihood. A categorical row's
+ * derivative in v_k is g e_cell + gamma p_k: the sparse part is applied here,
+ * the dense one adds to *gamma (applied once per row by the caller):
+ *   hit:  log p_c,        g = 1,   gamma -= 1
+ *   miss: log(1 - p_c),   g = -b,  gamma += b,   b = p_c / (1 - p_c) */
+static double decode(const vb_elbo_params *p, const vb_elbo_ws *ws, int64_t r, int64_t C, int32_t cell, float rew,
+                     double scale, double *gamma) {
+    const float *row = ws->cells + r * C;
+    float *drow = ws->d_cells + r * C;
+    double y = p->bernoulli ? (rew == p->hit_level ? 1.0 : 0.0) : rew, g, lp;
+    if (p->categorical) {
+        const double x = (double)row[cell] - ws->lse[r];
+        if (y > 0.5) {
+            lp = x;
+            g = 1.0;
+            *gamma -= 1.0;
+        } else {
+            const double q = -expm1(x), b = exp(x) / fmax(q, 1e-12);
+            lp = log(fmax(q, 1e-300));
+            g = -b;
+            *gamma += b;
+        }
+    } else lp = cell_loglik(p->bernoulli, row[cell], y, &g);
     drow[cell] -= (float)(scale * g);
     return lp;
+}
+
+/* The task's labels y (C) from row r: the Bernoulli (or Gaussian) cells, or
+ * the categorical cross-entropy sum_k y_k log p_k, whose derivative in v_k is
+ * y_k - (sum y) p_k; drow -= scale * it. Returns the log-likelihood. */
+static double decode_labels(const vb_elbo_params *p, const vb_elbo_ws *ws, int64_t r, int64_t C, const float *y,
+                            double scale) {
+    const float *row = ws->cells + r * C, *prow = ws->prob + r * C;
+    float *drow = ws->d_cells + r * C;
+    double ll = 0, g;
+    if (p->categorical) {
+        double ysum = 0;
+        for (int64_t k = 0; k < C; k++) {
+            ysum += y[k];
+            ll += y[k] ? y[k] * ((double)row[k] - ws->lse[r]) : 0.0;
+        }
+        for (int64_t k = 0; k < C; k++) drow[k] -= (float)(scale * (y[k] - ysum * prow[k]));
+        return ll;
+    }
+    for (int64_t k = 0; k < C; k++) {
+        ll += cell_loglik(p->bernoulli, row[k], y[k], &g);
+        drow[k] -= (float)(scale * g);
+    }
+    return ll;
 }
 
 /* Same-task pairs (row, transition) the reconstruction sums over. */
@@ -96,6 +154,7 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
         for (int64_t i = 0; i < LN * D; i++) ws->eps[i] = vb_rng_normal(rng);
         be->gauss_sample_forward(ws->z, ws->mu, ws->lv, ws->eps, LN * D);
         vb_mlp_forward(be, dec, P, ws->cells, ws->z, ws->cache, LN);
+        if (p->categorical) softmax_rows(ws->cells, ws->prob, ws->lse, LN, C);
         be->fill(ws->d_cells, 0.0f, LN * C);
         /* reconstruction over same-segment pairs (t, i); decoding the task,
          * the pairs only measure belief_future_loglik */
@@ -103,12 +162,11 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
             if (p->decode_task && (smp > 0 || w % TASK_METRIC_STRIDE != 0)) continue;
             for (int64_t t = 0; t < L; t++) {
                 int64_t rt = t * N + w;
-                const float *row = ws->cells + rt * C;
-                float *drow = ws->d_cells + rt * C;
+                double gamma = 0;
                 for (int64_t i = 0; i < L; i++) {
                     int64_t ri = i * N + w;
                     if (b->seg[ri] != b->seg[rt]) continue;
-                    double lp = decode(p, row, drow, b->cell[ri], b->rew[ri], scale);
+                    double lp = decode(p, ws, rt, C, b->cell[ri], b->rew[ri], scale, &gamma);
                     ll += lp;
                     if (i >= t) {
                         fll += lp;
@@ -118,13 +176,16 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
                 for (int64_t j = 0; b->ext_n && j < b->ext_n[w]; j++) {
                     int64_t e = w * b->E + j;
                     if (b->ext_seg[e] != b->seg[rt]) continue;
-                    double lp = decode(p, row, drow, b->ext_cell[e], b->ext_rew[e], scale);
+                    double lp = decode(p, ws, rt, C, b->ext_cell[e], b->ext_rew[e], scale, &gamma);
                     ll += lp;
                     if (b->ext_future[e]) {
                         fll += lp;
                         future += smp == 0;
                     }
                 }
+                if (p->categorical && gamma != 0 && scale != 0)
+                    for (int64_t k = 0; k < C; k++)
+                        ws->d_cells[rt * C + k] -= (float)(scale * gamma * ws->prob[rt * C + k]);
             }
         }
         if (p->decode_task) { /* every cell of the task, once per row */
@@ -132,14 +193,7 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
             for (int64_t w = 0; w < N; w++)
                 for (int64_t t = 0; t < L; t++) {
                     int64_t rt = t * N + w;
-                    const float *y = b->task_cells + rt * C;
-                    const float *row = ws->cells + rt * C;
-                    float *drow = ws->d_cells + rt * C;
-                    for (int64_t k = 0; k < C; k++) {
-                        double g;
-                        task_ll += cell_loglik(p->bernoulli, row[k], y[k], &g);
-                        drow[k] -= (float)(ts * g);
-                    }
+                    task_ll += decode_labels(p, ws, rt, C, b->task_cells + rt * C, ts);
                 }
         }
         /* backward: cells (and successors) -> z -> (mu, logvar) */
@@ -171,7 +225,7 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
         }
     }
     if (p->decode_task) {
-        st->loss_recon = -task_ll / (double)(LN * C);
+        st->loss_recon = -task_ll / (double)(p->categorical ? LN : LN * C); /* per cell, or per row */
         st->elbo = (task_ll - p->kl_beta * kl) / (double)LN;
     } else {
         st->loss_recon = pairs ? -ll / (double)pairs : 0;

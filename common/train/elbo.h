@@ -24,7 +24,10 @@
  * elbo); both terms are divided by the number of (t, i) same-task pairs
  * (transitions) or of rows (task), which keeps gradients at per-transition
  * scale. Bernoulli cells: logit v, log p(y) = y v - softplus(v); Gaussian: a
- * unit-variance mean. */
+ * unit-variance mean. Categorical (model.reward_decoder): p = softmax(v) over
+ * the cells, a transition's reward y at cell c has log p_c (a hit) or
+ * log(1 - p_c), and the task's labels y (one-hot: the goal) sum_k y_k log p_k,
+ * the categorical cross-entropy. */
 #ifndef VB_ELBO_H
 #define VB_ELBO_H
 
@@ -43,6 +46,7 @@ typedef struct vb_elbo_params {
     int64_t samples;             /* reparameterised samples per row (at least 1) */
     bool decode_task;
     bool bernoulli;              /* cells are Bernoulli logits (else Gaussian means) */
+    bool categorical;            /* Bernoulli cells: the logits of one softmax over the cells */
     float hit_level;             /* Bernoulli: the reward of a hit */
     vb_elbo_state_params state;  /* the next-state term (used with a state head) */
 } vb_elbo_params;
@@ -72,6 +76,7 @@ typedef struct vb_elbo_ws {
     float *mu, *lv, *pmu, *plv;  /* (L N, D) */
     float *eps, *z, *d_z, *d_mu, *d_lv, *d_pmu, *d_plv; /* (L N, D) */
     float *cells, *d_cells;      /* (L N, C) */
+    float *prob, *lse;           /* categorical: (L N, C) softmax, (L N) its log normaliser */
     float *kl, *wkl;             /* (L N) */
     float *cache, *scratch;      /* decoder */
     vb_elbo_state_ws state;      /* the state head's, when there is one */

@@ -163,6 +163,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->p = *p;
     l->p.elbo.bernoulli = m->d.reward_kind == VB_REWARD_BERNOULLI;
     l->p.elbo.hit_level = m->d.reward_levels[1];
+    l->p.elbo.categorical = m->d.reward_categorical;
     l->p.elbo.state = (vb_elbo_state_params){.coef = p->elbo.coef * p->state_coef, .pairs = p->state_pairs,
                                              .obs = m->d.obs, .actions = m->d.actions,
                                              .state_cells = m->d.state_cells};
@@ -425,8 +426,9 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
             vb_elbo_loss(be, &m->reward_dec, d->has_state_head ? &m->state_dec : NULL, l->P, l->G, &l->p.elbo, &eb,
                          &l->elbo, &l->rng, b->d_phi, st);
             if (l->has_exact && epoch == l->epochs - 1 && l->updates % BELIEF_EVERY == 0)
-                st->belief_mae = vb_belief_mae(be, &m->reward_dec, l->P, l->elbo.mu, l->elbo.lv, b->reset, b->cell,
-                                               b->rew, d->reward_levels[1], L, N, &l->exact, &l->bm, &l->rng);
+                st->belief_mae = vb_belief_mae(be, &m->reward_dec, d->reward_categorical, l->P, l->elbo.mu,
+                                               l->elbo.lv, b->reset, b->cell, b->rew, d->reward_levels[1], L, N,
+                                               &l->exact, &l->bm, &l->rng);
         }
         if (d_o || d->has_decoder || l->p.rl_to_encoder)
             vb_encoder_backward(be, m, l->P, l->G, b->X, b->carry0, b->reset, b->o, d_o, b->d_phi, &l->ews, T, N);

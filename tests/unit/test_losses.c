@@ -262,9 +262,14 @@ static double elbo_loss_of(void *ctx) {
     return elbo_total(c->e, c->p, c->d_phi, c->rng0);
 }
 
+/* The reward cells: Gaussian means, Bernoulli logits, or one softmax over the
+ * cells (model.reward_decoder: categorical; its task labels one-hot). */
+enum { GAUSSIAN = 0, BERNOULLI = 1, CATEGORICAL = 2 };
+
 /* state_cells < 0: no state head; 0: Gaussian successors; > 0: categorical
  * over cells. ext: each window's tasks have transitions outside it. */
-static void elbo_check(bool decode_task, bool bernoulli, int state_cells, bool ext) {
+static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
+    const bool bernoulli = cells != GAUSSIAN;
     vb_rng r;
     vb_rng_init(&r, 13, 0);
     elbo_case e;
@@ -300,7 +305,9 @@ static void elbo_check(bool decode_task, bool bernoulli, int state_cells, bool e
             e.cell[row] = (int32_t)(vb_rng_u32(&r) % C);
             e.rew[row] = bernoulli ? (float)(vb_rng_u32(&r) % 2) : (float)vb_rng_normal(&r);
             for (int64_t k = 0; k < C; k++)
-                e.task[row * C + k] = bernoulli ? (float)vb_rng_uniform(&r) : (float)vb_rng_normal(&r);
+                e.task[row * C + k] = cells == CATEGORICAL ? (float)(k == (w + 2 * e.seg[row]) % C)
+                                      : bernoulli         ? (float)vb_rng_uniform(&r)
+                                                          : (float)vb_rng_normal(&r);
         }
     /* before the window: window 1's and 2's first tasks; after it: every window's last task */
     e.ext = ext;
@@ -321,7 +328,7 @@ static void elbo_check(bool decode_task, bool bernoulli, int state_cells, bool e
         e.ext_n[w] = n;
     }
     vb_elbo_params p = {.coef = 1.5, .kl_beta = 0.7, .samples = 2, .decode_task = decode_task,
-                        .bernoulli = bernoulli, .hit_level = 1.0f,
+                        .bernoulli = bernoulli, .categorical = cells == CATEGORICAL, .hit_level = 1.0f,
                         .state = {.coef = 1.5, .pairs = 3, .obs = SO, .actions = SA,
                                   .state_cells = state_cells > 0 ? state_cells : 0}};
     vb_carver c = {0};
@@ -357,6 +364,9 @@ Test(losses, elbo_gradient_decoding_the_task, .init = setup) { elbo_check(true, 
 Test(losses, elbo_gradient_decoding_whole_tasks_bernoulli, .init = setup) { elbo_check(false, true, -1, true); }
 Test(losses, elbo_gradient_decoding_whole_tasks_gaussian, .init = setup) { elbo_check(false, false, -1, true); }
 /* the next-state term on the same latent samples: categorical over cells, and Gaussian */
+Test(losses, elbo_gradient_decoding_transitions_categorical, .init = setup) { elbo_check(false, CATEGORICAL, -1, false); }
+Test(losses, elbo_gradient_decoding_the_task_categorical, .init = setup) { elbo_check(true, CATEGORICAL, -1, false); }
+Test(losses, elbo_gradient_decoding_whole_tasks_categorical, .init = setup) { elbo_check(false, CATEGORICAL, 5, true); }
 Test(losses, elbo_gradient_with_a_categorical_state_head, .init = setup) { elbo_check(true, true, SC, false); }
 Test(losses, elbo_gradient_with_a_gaussian_state_head, .init = setup) { elbo_check(false, true, 0, true); }
 
@@ -454,4 +464,47 @@ Test(losses, transitions_outside_the_window_are_decoded_by_their_tasks_rows, .in
     cr_assert_float_eq(st.belief_future_loglik, (own0 + own1 + after) / 3, 1e-5, "future %g",
                        st.belief_future_loglik);
     small_elbo_free(&e);
+}
+
+/* A categorical reward decoder by hand: the decoder's last bias v and no
+ * weights, so every row decodes p = softmax(v). A window of two rows of one
+ * task, a miss at cell 1 and a hit at cell 3: each row decodes both, so the
+ * mean over the 4 pairs is -(log(1 - p_1) + log p_3) / 2. Decoding the task
+ * whose goal is cell 3: -log p_3 per row. */
+Test(losses, categorical_reward_cells_by_hand, .init = setup) {
+    const float v[C] = {0.5f, -1.0f, 2.0f, 1.5f, 0.0f, -0.25f};
+    double z = 0;
+    for (int k = 0; k < C; k++) z += exp((double)v[k]);
+    const double p1 = exp((double)v[1]) / z, p3 = exp((double)v[3]) / z;
+    for (int task = 0; task < 2; task++) {
+        vb_elbo_params p = {.coef = 1, .kl_beta = 1, .samples = 1, .bernoulli = true, .categorical = true,
+                            .hit_level = 1, .decode_task = task};
+        small_elbo e;
+        small_elbo_init(&e, &p, 2, 0);
+        const vb_linear *last = &e.dec.layer[e.dec.n - 1];
+        memcpy(e.P + last->b, v, sizeof v);
+        const float phi[8] = {0.3f, -0.7f, -60, -60, -0.4f, 0.9f, -60, -60}, phi0[4] = {0}, rew[2] = {0, 1};
+        float labels[2 * C] = {0};
+        labels[3] = labels[C + 3] = 1;
+        const uint8_t kind[2] = {0, 2};
+        const int32_t seg[2] = {0, 0}, cell[2] = {1, 3};
+        vb_elbo_batch b = {.L = 2, .N = 1, .phi = phi, .phi_prev0 = phi0, .prev_kind = kind, .seg = seg,
+                           .cell = cell, .rew = rew, .task_cells = task ? labels : NULL};
+        vb_rng r;
+        vb_rng_init(&r, 2, 0);
+        float dphi[8] = {0};
+        vb_update_stats st = {0};
+        vb_elbo_loss(be, &e.dec, NULL, e.P, e.G, &p, &b, &e.ws, &r, dphi, &st);
+        const double want = task ? -log(p3) : -(log1p(-p1) + log(p3)) / 2;
+        cr_assert_float_eq(st.loss_recon, want, 1e-5, "decode_task %d: loss_recon %g against %g", task,
+                           st.loss_recon, want);
+        /* the bias gradient: the loss's derivative in v, over 4 pairs or 2 rows */
+        for (int k = 0; k < C; k++) {
+            const double pk = exp((double)v[k]) / z;
+            const double g = task ? pk - (k == 3) : 0.5 * ((pk - (k == 3)) + (p1 / (1 - p1)) * ((k == 1) - pk));
+            cr_assert_float_eq(e.G[last->b + k], g, 1e-5, "decode_task %d: dL/dv_%d %g against %g", task, k,
+                               e.G[last->b + k], g);
+        }
+        small_elbo_free(&e);
+    }
 }

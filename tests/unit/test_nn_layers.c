@@ -10,6 +10,7 @@
 #include "common/nn/linear.h"
 #include "common/nn/mlp.h"
 #include "common/nn/s5.h"
+#include "common/nn/softmax_logodds.h"
 #include "common/nn/s5_assoc.h"
 #include "common/base/par.h"
 #include "common/base/rng.h"
@@ -100,6 +101,37 @@ Test(layers, softmax_and_log_softmax_agree_and_normalise, .init = setup) {
 
 /* A GRU unroll over T steps equals T single steps, and a reset row restarts
  * from a zero carry. */
+/* A categorical read as Bernoullis: sigmoid of each cell's log-odds is its
+ * softmax probability (against long double), including rows where one cell
+ * holds nearly all the mass, which 1 - p in float would lose (log-odds
+ * beyond +-VB_LOGODDS_MAX are clamped: a probability of 0 or 1 in float). */
+Test(layers, softmax_logodds_are_each_cells_softmax_probability, .init = setup) {
+    enum { R = 5, K = 25 };
+    float v[R * K], v0[R * K];
+    vb_rng r;
+    vb_rng_init(&r, 21, 0);
+    const float scale[R] = {0.1f, 1.0f, 4.0f, 10.0f, 0.0f};
+    for (int i = 0; i < R; i++)
+        for (int k = 0; k < K; k++) v[i * K + k] = scale[i] * (float)vb_rng_normal(&r);
+    v[3 * K + 7] = 40.0f; /* p = 1 - O(e^-20) */
+    memcpy(v0, v, sizeof v);
+    vb_softmax_logodds(v, R, K);
+    for (int i = 0; i < R; i++) {
+        long double z = 0;
+        for (int k = 0; k < K; k++) z += expl((long double)v0[i * K + k]);
+        for (int k = 0; k < K; k++) {
+            const long double p = expl((long double)v0[i * K + k]) / z,
+                              exact = (long double)v0[i * K + k] - logl(z - expl(v0[i * K + k])),
+                              want = fminl(VB_LOGODDS_MAX, fmaxl(-VB_LOGODDS_MAX, exact));
+            cr_assert(fabsl(v[i * K + k] - want) < 1e-5L * (1 + fabsl(want)), "row %d cell %d: %g against %Lg", i, k,
+                      v[i * K + k], want);
+            cr_assert_float_eq(1.0 / (1.0 + exp(-(double)v[i * K + k])), (double)p, 1e-6, "row %d cell %d", i, k);
+        }
+    }
+    /* a uniform row: every cell has log-odds log(1 / (K - 1)) */
+    cr_assert_float_eq(v[4 * K], -logf(K - 1), 1e-6);
+}
+
 Test(layers, gru_sequence_equals_steps_with_resets, .init = setup) {
     vb_rng r;
     vb_rng_init(&r, 2, 0);

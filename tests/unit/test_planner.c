@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/nn/softmax_logodds.h"
 #include "common/planner/planner.h"
 #include "common/params/params.h"
 #include "support.h"
@@ -622,6 +623,45 @@ Test(planner, learned_dynamics_weigh_nested_particles_by_the_state_head) {
     cr_assert_neq(vb_planner_create(&f.pl, vb_backend_cpu(), &f.m, &f.spec, &pc, 1, err, sizeof err), 0);
     cr_assert(strstr(err, "task-independent"), "%s", err);
     free(f.P);
+}
+
+/* model.reward_decoder: categorical plans exactly as an independent decoder
+ * whose logits are the categorical's per-cell log-odds: the planner reads a
+ * softmax over the cells as one Bernoulli per cell (the goal at cell c with
+ * probability p_c), in its imagined rewards and in its nested weights. */
+Test(planner, a_categorical_decoder_plans_as_bernoullis_at_its_log_odds) {
+    const char *cat[] = {"planner.depth=2", "planner.particles=16", "planner.nested=4",
+                         "model.reward_decoder=categorical", NULL};
+    fixture a, b;
+    build(&a, "gridworld", cat);
+    cat[3] = NULL;
+    build(&b, "gridworld", cat);
+    const int64_t C = a.spec.reward_cells;
+    float *v = malloc(sizeof(float) * (size_t)C);
+    for (int64_t c = 0; c < C; c++) v[c] = 0.2f * (float)(c % 5) - (c == 7 ? -2.0f : 0.0f);
+    for (int64_t c = 0; c < C; c++) set_cell(&a, c, 0.0f, v[c]);
+    vb_softmax_logodds(v, 1, C);
+    double z = 0;
+    for (int64_t c = 0; c < C; c++) z += 1.0 / (1.0 + exp(-(double)v[c]));
+    cr_assert_float_eq(z, 1.0, 1e-5, "the log-odds are not one categorical's: probabilities sum to %g", z);
+    for (int64_t c = 0; c < C; c++) set_cell(&b, c, 0.0f, v[c]);
+    make_planner(&a, 1);
+    make_planner(&b, 1);
+    const float from[2] = {0, 0}, to[2] = {0, 1};
+    root_buf rb;
+    after_one_step_root(&rb, from, to, 2, a.spec.reward_levels[0]);
+    float qa[8], qb[8], va, vb;
+    vb_rng ra, rb2;
+    vb_rng_init(&ra, 8, 0);
+    vb_rng_init(&rb2, 8, 0);
+    vb_planner_run(a.pl, a.P, &rb.r, 1, &ra, qa, &va);
+    vb_planner_run(b.pl, b.P, &rb.r, 1, &rb2, qb, &vb);
+    for (int64_t k = 0; k < a.m.d.actions; k++) cr_assert_float_eq(qa[k], qb[k], 1e-6, "q[%lld]", (long long)k);
+    cr_assert_float_eq(va, vb, 1e-6);
+    cr_assert_gt(fabsf(va), 1e-4, "V-hat %g: no reward was imagined", va);
+    free(v);
+    destroy(&a);
+    destroy(&b);
 }
 
 /* planner.threads: the environments split into blocks planned on threads

@@ -24,10 +24,12 @@ typedef struct fixture {
     vb_agent *agent;
 } fixture;
 
-static void setup(fixture *f, const char *config, int64_t n) {
+/* config with the --set overrides in sets (NULL-terminated, or NULL) */
+static void setup_with(fixture *f, const char *config, const char *const *sets, int64_t n) {
     char path[1024], err[512];
     vb_config_defaults(&f->cfg);
     cr_assert_eq(vb_config_load_file(&f->cfg, vb_test_path(config, path, sizeof path), err, sizeof err), 0, "%s", err);
+    for (int i = 0; sets && sets[i]; i++) cr_assert_eq(vb_config_set(&f->cfg, sets[i], err, sizeof err), 0, "%s", err);
     cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
     cr_assert_eq(vb_model_build_from_config(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
     f->P = calloc((size_t)f->m.layout.total, sizeof(float));
@@ -35,6 +37,8 @@ static void setup(fixture *f, const char *config, int64_t n) {
     vb_env_params ep = vb_env_params_from(&f->cfg);
     cr_assert_eq(vb_env_batch_create(&f->env, &ep, n, 5, 0, err, sizeof err), 0, "%s", err);
 }
+
+static void setup(fixture *f, const char *config, int64_t n) { setup_with(f, config, NULL, n); }
 
 static void make_agent(fixture *f) {
     char err[512];
@@ -91,6 +95,52 @@ Test(trained_belief, is_the_decoders_hit_probability_and_mean_per_cell) {
         free(cells);
         teardown(&f);
     }
+}
+
+/* model.reward_decoder: categorical: the belief is softmax(bias) per cell,
+ * and so are the decoded cells the policy reads with model.policy_cells; a
+ * family with Gaussian rewards is refused by name. */
+Test(trained_belief, a_categorical_decoder_is_its_softmax_per_cell) {
+    fixture f;
+    setup_with(&f, "configs/gridworld.yaml",
+               (const char *const[]){"model.reward_decoder=categorical", "model.policy_cells=true", NULL}, 3);
+    const int64_t C = f.spec.reward_cells, n = f.env->n;
+    float *bias = malloc(sizeof(float) * (size_t)C), *cells = malloc(sizeof(float) * (size_t)(n * C));
+    double *want = malloc(sizeof(double) * (size_t)C), z = 0;
+    for (int64_t k = 0; k < C; k++) z += want[k] = exp(bias[k] = 0.3f * (float)(k % 7) - 0.4f * (float)(k == 3));
+    for (int64_t k = 0; k < C; k++) want[k] /= z;
+    constant_decoder(&f, bias);
+    make_agent(&f);
+    int32_t actions[3];
+    step(&f, actions);
+    cr_assert_eq(vb_agent_belief(f.agent, cells), 0);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < C; k++)
+            cr_assert_float_eq(cells[i * C + k], want[k], 1e-6, "env %lld cell %lld: %g against %g", (long long)i,
+                               (long long)k, cells[i * C + k], want[k]);
+    /* the policy's features end with the same C probabilities */
+    const vb_model_dims *d = &f.m.d;
+    float *x = calloc((size_t)d->in, sizeof(float)), *phi = calloc((size_t)(2 * d->latent), sizeof(float));
+    float *feat = calloc((size_t)d->feat, sizeof(float)), *o = calloc((size_t)d->hidden, sizeof(float));
+    float *ws = calloc((size_t)vb_model_features_ws_floats(&f.m, 1), sizeof(float));
+    vb_model_features(vb_backend_cpu(), &f.m, f.P, feat, x, o, phi, ws, 1);
+    for (int64_t k = 0; k < C; k++)
+        cr_assert_float_eq(feat[d->feat - C + k], want[k], 1e-6, "feature of cell %lld: %g against %g", (long long)k,
+                           feat[d->feat - C + k], want[k]);
+    free(x), free(phi), free(feat), free(o), free(ws);
+    free(bias), free(cells), free(want);
+    teardown(&f);
+    /* Gaussian rewards have no one cell holding the reward */
+    vb_config cfg;
+    vb_env_spec spec;
+    vb_model m;
+    char path[1024], err[512];
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/funcopt.yaml", path, sizeof path), err, sizeof err), 0);
+    cr_assert_eq(vb_config_set(&cfg, "model.reward_decoder=categorical", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), -1);
+    cr_assert(strstr(err, "model.reward_decoder") && strstr(err, "Gaussian"), "%s", err);
 }
 
 Test(trained_belief, reading_it_changes_no_action_and_it_moves_with_the_history) {
