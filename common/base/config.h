@@ -64,6 +64,7 @@ typedef struct vb_config {
         bool policy_cells;
         bool task_clock;
         int reward_decoder;     /* vb_reward_decoder */
+        int64_t reward_latent;  /* latent dims the reward decoder reads (0: all) */
     } model;
     struct {
         int64_t particles;

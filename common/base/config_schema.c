@@ -164,6 +164,9 @@ static const vb_cfg_key schema[] = {
           "reward decoder: independent (one Bernoulli, or Gaussian mean, per reward cell) or categorical (one "
           "softmax over the reward cells: exactly one cell holds the reward, as GridNavi's goal; Bernoulli "
           "rewards only)"),
+    KINT(model, reward_latent, "0", 0, 1024,
+         "with a next-state decoder: the reward decoder reads the first reward_latent dims of the latent and the "
+         "next-state decoder the rest, a factorised belief over the goal and the dynamics (0: both read all of it)"),
     KBOOL(model, task_clock, "true", "feed the task clock tau (task step / steps per task) to the encoder and policy/value "
           "(false: tau reads 0)"),
 

@@ -45,6 +45,16 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
         return snprintf(err, err_len,
                         "model.reward_decoder: categorical needs Bernoulli rewards (one cell holds the reward); "
                         "env %s's rewards are Gaussian: use independent", spec->name), -1;
+    d->reward_latent = d->has_decoder ? c->reward_latent : 0;
+    if (d->reward_latent > 0 && !d->has_state_head)
+        return snprintf(err, err_len,
+                        "model.reward_latent %lld splits the latent between the reward and next-state decoders, and "
+                        "this run has no next-state decoder (planner.dynamics resolves to env): set it to 0",
+                        (long long)d->reward_latent), -1;
+    if (d->reward_latent >= d->latent)
+        return snprintf(err, err_len, "model.reward_latent %lld leaves the next-state decoder no latent dims: it must "
+                        "be below model.latent %lld (0: no split)", (long long)d->reward_latent, (long long)d->latent),
+               -1;
     d->feat = d->obs + 1 + (d->belief_features ? 2 * d->latent : d->hidden) + (d->policy_hidden ? d->hidden : 0) +
               (d->policy_cells ? d->reward_cells : 0);
 
@@ -95,6 +105,7 @@ int vb_model_init(const vb_model *m, float *P, uint64_t seed) {
         }
     }
     if (m->d.has_state_head) vb_mlp_init(&m->state_dec, P, &r);
+    vb_model_mask_split(vb_backend_cpu(), m, P);
     vb_mlp_init(&m->policy, P, &r);
     vb_mlp_init(&m->value, P, &r);
     /* a near-uniform initial policy and a near-zero value: scale the last layers */
@@ -102,6 +113,16 @@ int vb_model_init(const vb_model *m, float *P, uint64_t seed) {
     for (int64_t i = 0; i < pl->in * pl->out; i++) P[pl->w + i] *= 0.01f;
     for (int64_t i = 0; i < vl->in * vl->out; i++) P[vl->w + i] *= 0.1f;
     return 0;
+}
+
+void vb_model_mask_split(const vb_backend *be, const vb_model *m, float *X) {
+    const vb_model_dims *d = &m->d;
+    const int64_t k = d->reward_latent;
+    if (k <= 0) return;
+    const vb_linear *r = &m->reward_dec.layer[0], *s = &m->state_dec.layer[0];
+    const int64_t at = d->obs + d->actions; /* the state head's input is (s, onehot a, m) */
+    for (int64_t o = 0; o < r->out; o++) be->fill(X + r->w + o * r->in + k, 0.0f, d->latent - k);
+    for (int64_t o = 0; o < s->out; o++) be->fill(X + s->w + o * s->in + at, 0.0f, k);
 }
 
 void vb_model_reward_logodds(const vb_model_dims *d, float *cells, int64_t N) {

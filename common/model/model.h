@@ -15,7 +15,11 @@
  *            env's state cells (spec.state_cells > 0), else the mean of a
  *            unit-variance Gaussian per observation feature; present exactly
  *            when the planner uses learned dynamics, and then trained by the
- *            ELBO (train/elbo_state.h)
+ *            ELBO (train/elbo_state.h). model.reward_latent k > 0 splits m:
+ *            the reward decoder reads m[0, k) and the state head m[k, latent),
+ *            a factorised belief over the rewards and the dynamics (their
+ *            first layers' weights on the other part are zero and stay zero:
+ *            vb_model_mask_split)
  *   policy   features -> logits (A);  value  features -> V
  *            features = (s, tau, mu, logvar) for belief agents, (s, tau, o) for
  *            rl2: the remaining horizon matters to a Bayes-optimal policy;
@@ -63,6 +67,7 @@ typedef struct vb_model_dims {
     float reward_levels[2];
     float cell_hit_prior; /* the env's prior hit probability of a cell, 0 if not given */
     bool reward_categorical; /* the reward decoder is one softmax over the cells (model.reward_decoder) */
+    int64_t reward_latent;   /* the reward decoder reads m[0, reward_latent), the state head the rest; 0: both all */
 } vb_model_dims;
 
 typedef struct vb_model {
@@ -86,6 +91,7 @@ typedef struct vb_model_cfg {
     int64_t embed, hidden, latent, mlp_hidden, s5_state;
     bool policy_hidden, policy_cells, task_clock;
     int reward_decoder;          /* vb_reward_decoder */
+    int64_t reward_latent;       /* latent dims the reward decoder reads (0: all) */
     int dynamics;                /* vb_dynamics of the planner (auto resolved by the env's spec):
                                     learned needs a next-state head */
 } vb_model_cfg;
@@ -94,6 +100,11 @@ typedef struct vb_model_cfg {
 int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, char *err, size_t err_len);
 /* Host-side initialisation of a parameter buffer of m->layout.total floats. */
 int vb_model_init(const vb_model *m, float *P, uint64_t seed);
+
+/* model.reward_latent: zero, in X (the parameters, or their gradient before
+ * an optimiser step), the reward decoder's first-layer weights on m[k, latent)
+ * and the state head's on m[0, k); nothing without a split. */
+void vb_model_mask_split(const vb_backend *be, const vb_model *m, float *X);
 
 /* The reward decoder's outputs cells (N, reward_cells) as one Bernoulli
  * logit per cell, in place: unchanged for independent cells, the softmax's

@@ -437,6 +437,7 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
             snprintf(err, err_len, "non-finite loss or gradient at update %lld; update skipped", (long long)l->updates);
             return -1;
         }
+        vb_model_mask_split(be, m, l->G); /* a split latent's cross weights stay zero */
         st->lr = vb_optim_lr(&l->opt, be);
         st->grad_norm = vb_optim_step(&l->opt, be, l->P, l->G);
     }

@@ -456,6 +456,87 @@ Test(train, learned_dynamics_train_the_state_head_the_planner_reads) {
     free(P);
 }
 
+/* model.reward_latent 2 of latent 3: after 100 updates the reward decoder
+ * still reads only m[0, 2) and the next-state decoder only m[2, 3) (their
+ * first-layer weights on the other part are exactly zero: the decoders'
+ * outputs do not move when that part does), both decoders trained, and
+ * both decoders' gradients reached the encoder's belief head on their own
+ * part. A split without a next-state decoder, or one that leaves it no
+ * dims, is refused by name. */
+Test(train, a_split_latent_keeps_each_decoder_on_its_part) {
+    const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
+                          "learner.replay_capacity=8", "learner.elbo_warmup_updates=0", "learner.lr=0.003",
+                          "learner.max_policy_lag=100000", "env.permute_moves=true", "model.latent=3",
+                          "model.reward_latent=2", NULL};
+    fixed f;
+    fixed_setup(&f, base, NULL, 0);
+    const vb_model_dims *d = &f.m.d;
+    cr_assert_eq(d->reward_latent, 2);
+    float *P0 = malloc(sizeof(float) * (size_t)f.m.layout.total);
+    memcpy(P0, vb_learning_params(f.l), sizeof(float) * (size_t)f.m.layout.total);
+    char err[512];
+    vb_update_stats st;
+    for (int u = 0; u < 100; u++) cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
+    const float *P = vb_learning_params(f.l);
+    const vb_backend *be = vb_backend_cpu();
+    /* outputs of both decoders at two latents that differ only in the other's part */
+    float m1[3] = {0.3f, -0.8f, 0.5f}, m2[3] = {0.3f, -0.8f, -1.7f}, m3[3] = {1.1f, 0.4f, 0.5f};
+    enum { W = 64 };
+    cr_assert_leq(d->reward_cells, W);
+    cr_assert_leq(d->obs + d->actions + 3, W);
+    cr_assert_leq(d->state_out, W);
+    float out1[W], out2[W], cache[4096], in1[W] = {0}, in2[W] = {0};
+    cr_assert_leq(vb_mlp_cache_floats(&f.m.reward_dec, 1), 4096);
+    cr_assert_leq(vb_mlp_cache_floats(&f.m.state_dec, 1), 4096);
+    vb_mlp_forward(be, &f.m.reward_dec, P, out1, m1, cache, 1);
+    vb_mlp_forward(be, &f.m.reward_dec, P, out2, m2, cache, 1);
+    for (int64_t c = 0; c < d->reward_cells; c++)
+        cr_assert_eq(out1[c], out2[c], "reward cell %lld read m[2]", (long long)c);
+    vb_mlp_forward(be, &f.m.reward_dec, P, out2, m3, cache, 1);
+    double moved = 0;
+    for (int64_t c = 0; c < d->reward_cells; c++) moved += fabs(out1[c] - out2[c]);
+    cr_assert_gt(moved, 1e-4, "the reward decoder ignores its own part");
+    const int64_t at = d->obs + d->actions;
+    in1[0] = in2[0] = 0.5f;
+    in1[d->obs + 1] = in2[d->obs + 1] = 1.0f;
+    memcpy(in1 + at, m1, sizeof m1);
+    memcpy(in2 + at, m3, sizeof m3);
+    vb_mlp_forward(be, &f.m.state_dec, P, out1, in1, cache, 1);
+    vb_mlp_forward(be, &f.m.state_dec, P, out2, in2, cache, 1);
+    for (int64_t c = 0; c < d->state_out; c++)
+        cr_assert_eq(out1[c], out2[c], "next-state output %lld read m[0, 2)", (long long)c);
+    memcpy(in2 + at, m2, sizeof m2);
+    vb_mlp_forward(be, &f.m.state_dec, P, out2, in2, cache, 1);
+    moved = 0;
+    for (int64_t c = 0; c < d->state_out; c++) moved += fabs(out1[c] - out2[c]);
+    cr_assert_gt(moved, 1e-4, "the next-state decoder ignores its own part");
+    /* the belief head's rows for mu of every dim trained */
+    const vb_linear *bh = &f.m.belief;
+    for (int64_t j = 0; j < d->latent; j++) {
+        double row = 0;
+        for (int64_t i = 0; i < bh->in; i++) row += fabs(P[bh->w + j * bh->in + i] - P0[bh->w + j * bh->in + i]);
+        cr_assert_gt(row, 1e-4, "the belief mean of dim %lld did not train", (long long)j);
+    }
+    free(P0);
+    fixed_free(&f);
+    /* refused: no next-state decoder, or no dims left for it */
+    const char *bad[][2] = {{"env.permute_moves=false", "next-state decoder"}, {"model.reward_latent=3", "below"}};
+    for (int i = 0; i < 2; i++) {
+        vb_config cfg;
+        char path[1024];
+        vb_config_defaults(&cfg);
+        cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err),
+                     0);
+        for (int j = 0; base[j]; j++) cr_assert_eq(vb_config_set(&cfg, base[j], err, sizeof err), 0, "%s", err);
+        cr_assert_eq(vb_config_set(&cfg, bad[i][0], err, sizeof err), 0, "%s", err);
+        vb_env_spec spec;
+        vb_model m;
+        cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
+        cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), -1, "%s accepted", bad[i][0]);
+        cr_assert(strstr(err, "model.reward_latent") && strstr(err, bad[i][1]), "%s", err);
+    }
+}
+
 /* learner.refresh_carry: windows of 3 steps over tasks of 10. With the
  * actor's weights, re-encoding the task prefix reproduces the cached carries;
  * once the weights move, the cached carries drift from the fresh ones. */
