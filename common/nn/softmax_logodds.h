@@ -9,16 +9,19 @@
  *
  *   l_c = log p_c - log(1 - p_c) = v_c - log sum_{k != c} e^{v_k}
  *
- * so sigmoid(l_c) = p_c. Computed in double with the row's maximum as the
- * shift: only the maximal cell can have p_c > 1/2, and its sum over the other
- * cells is taken directly, so no cell loses precision to 1 - p_c. Clamped to
- * +-VB_LOGODDS_MAX (a probability of 1 or 0 in float either way). */
+ * so sigmoid(l_c) = p_c. Computed with the row's maximum as the shift: only
+ * the maximal cell can have p_c > 1/2, and its sum over the other cells is
+ * taken directly, so no cell loses precision to 1 - p_c. In float, with the
+ * vectorised exp and log of kernels/math/act.h (the planner reads every
+ * nested sample's row at every imagined step). Clamped to +-VB_LOGODDS_MAX
+ * (a probability of 1 or 0 in float either way); a row with an infinite or
+ * NaN logit reads 0 (probability 1/2) everywhere. */
 #ifndef VB_SOFTMAX_LOGODDS_H
 #define VB_SOFTMAX_LOGODDS_H
 
 #include <stdint.h>
 
-#define VB_LOGODDS_MAX 60.0
+#define VB_LOGODDS_MAX 60.0f
 
 /* v (N, C): softmax logits in, per-cell log-odds out. */
 void vb_softmax_logodds(float *v, int64_t N, int64_t C);

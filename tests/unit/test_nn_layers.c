@@ -130,6 +130,19 @@ Test(layers, softmax_logodds_are_each_cells_softmax_probability, .init = setup) 
     }
     /* a uniform row: every cell has log-odds log(1 / (K - 1)) */
     cr_assert_float_eq(v[4 * K], -logf(K - 1), 1e-6);
+    /* rows longer than one pass of the loops, the top cell in the second pass */
+    enum { W = 150 };
+    float w[W], w0[W];
+    for (int k = 0; k < W; k++) w[k] = 3.0f * (float)vb_rng_normal(&r);
+    w[131] = 25.0f;
+    memcpy(w0, w, sizeof w);
+    vb_softmax_logodds(w, 1, W);
+    long double z = 0;
+    for (int k = 0; k < W; k++) z += expl((long double)w0[k]);
+    for (int k = 0; k < W; k++) {
+        const long double want = (long double)w0[k] - logl(z - expl(w0[k]));
+        cr_assert(fabsl(w[k] - want) < 1e-5L * (1 + fabsl(want)), "cell %d of %d: %g against %Lg", k, W, w[k], want);
+    }
 }
 
 Test(layers, gru_sequence_equals_steps_with_resets, .init = setup) {
