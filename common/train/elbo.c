@@ -12,7 +12,7 @@ void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, const vb_mlp
     ws->cells = vb_carve(c, LN * C, sizeof(float));
     ws->d_cells = vb_carve(c, LN * C, sizeof(float));
     ws->prob = vb_carve(c, LN * C, sizeof(float));
-    ws->lse = vb_carve(c, LN, sizeof(float));
+    ws->lse = vb_carve(c, LN, sizeof(double));
     ws->kl = vb_carve(c, LN, sizeof(float));
     ws->wkl = vb_carve(c, LN, sizeof(float));
     ws->cache = vb_carve(c, vb_mlp_cache_floats(dec, LN), sizeof(float));
@@ -34,14 +34,14 @@ static double cell_loglik(bool bern, double v, double y, double *dv) {
 }
 
 /* The softmax of every row of cells (LN, C) in prob, its log normaliser in lse. */
-static void softmax_rows(const float *cells, float *prob, float *lse, int64_t LN, int64_t C) {
+static void softmax_rows(const float *cells, float *prob, double *lse, int64_t LN, int64_t C) {
     for (int64_t r = 0; r < LN; r++) {
         const float *v = cells + r * C;
         double mx = v[0], sum = 0;
         for (int64_t k = 1; k < C; k++) mx = fmax(mx, v[k]);
         for (int64_t k = 0; k < C; k++) sum += exp((double)v[k] - mx);
         const double l = mx + log(sum);
-        lse[r] = (float)l;
+        lse[r] = l;
         for (int64_t k = 0; k < C; k++) prob[r * C + k] = (float)exp((double)v[k] - l);
     }
 }
@@ -51,7 +51,11 @@ static void softmax_rows(const float *cells, float *prob, float *lse, int64_t LN
  * derivative in v_k is g e_cell + gamma p_k: the sparse part is applied here,
  * the dense one adds to *gamma (applied once per row by the caller):
  *   hit:  log p_c,        g = 1,   gamma -= 1
- *   miss: log(1 - p_c),   g = -b,  gamma += b,   b = p_c / (1 - p_c) */
+ *   miss: log(1 - p_c),   g = -b,  gamma += b,   b = p_c / (1 - p_c)
+ * A miss at a cell the row gives more than 1/2 is applied here in full
+ * instead (-p_c at c, p_c p_k / (1 - p_c) elsewhere, 1 - p_c summed over the
+ * other cells): through gamma, b would grow without bound as p_c -> 1 and
+ * the two parts at c would cancel in float. */
 static double decode(const vb_elbo_params *p, const vb_elbo_ws *ws, int64_t r, int64_t C, int32_t cell, float rew,
                      double scale, double *gamma) {
     const float *row = ws->cells + r * C;
@@ -63,11 +67,21 @@ static double decode(const vb_elbo_params *p, const vb_elbo_ws *ws, int64_t r, i
             lp = x;
             g = 1.0;
             *gamma -= 1.0;
-        } else {
-            const double q = -expm1(x), b = exp(x) / fmax(q, 1e-12);
-            lp = log(fmax(q, 1e-300));
+        } else if (x < -0.6931471805599453) { /* p_c < 1/2 */
+            const double q = -expm1(x), b = exp(x) / q;
+            lp = log(q);
             g = -b;
             *gamma += b;
+        } else {
+            double q = 0;
+            for (int64_t k = 0; k < C; k++)
+                if (k != cell) q += exp((double)row[k] - ws->lse[r]);
+            q = fmax(q, 1e-300);
+            const double pc = exp(x);
+            for (int64_t k = 0; k < C; k++)
+                if (k != cell) drow[k] -= (float)(scale * pc * exp((double)row[k] - ws->lse[r]) / q);
+            lp = log(q);
+            g = -pc;
         }
     } else lp = cell_loglik(p->bernoulli, row[cell], y, &g);
     drow[cell] -= (float)(scale * g);

@@ -76,7 +76,8 @@ typedef struct vb_elbo_ws {
     float *mu, *lv, *pmu, *plv;  /* (L N, D) */
     float *eps, *z, *d_z, *d_mu, *d_lv, *d_pmu, *d_plv; /* (L N, D) */
     float *cells, *d_cells;      /* (L N, C) */
-    float *prob, *lse;           /* categorical: (L N, C) softmax, (L N) its log normaliser */
+    float *prob;                 /* categorical: (L N, C) the softmax */
+    double *lse;                 /* categorical: (L N) its log normaliser */
     float *kl, *wkl;             /* (L N) */
     float *cache, *scratch;      /* decoder */
     vb_elbo_state_ws state;      /* the state head's, when there is one */

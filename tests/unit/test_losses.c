@@ -507,4 +507,34 @@ Test(losses, categorical_reward_cells_by_hand, .init = setup) {
         }
         small_elbo_free(&e);
     }
+    /* a miss at a cell the decoder is all but sure of (p_1 = 1 - 2e-8): the
+     * loss -log(1 - p_1) and its gradient (p_1 at cell 1, -p_1 p_k / (1 - p_1)
+     * elsewhere) stay exact and bounded */
+    const float w[C] = {0.5f, 20.0f, 2.0f, 1.5f, 0.0f, -0.25f};
+    long double zw = 0;
+    for (int k = 0; k < C; k++) zw += expl((long double)w[k]);
+    const long double q = (zw - expl((long double)w[1])) / zw, pw1 = 1 - q;
+    vb_elbo_params p = {.coef = 1, .kl_beta = 1, .samples = 1, .bernoulli = true, .categorical = true,
+                        .hit_level = 1};
+    small_elbo e;
+    small_elbo_init(&e, &p, 1, 0);
+    const vb_linear *last = &e.dec.layer[e.dec.n - 1];
+    memcpy(e.P + last->b, w, sizeof w);
+    const float phi[4] = {0.3f, -0.7f, -60, -60}, phi0[4] = {0}, rew[1] = {0};
+    const uint8_t kind[1] = {0};
+    const int32_t seg[1] = {0}, cell[1] = {1};
+    vb_elbo_batch b = {.L = 1, .N = 1, .phi = phi, .phi_prev0 = phi0, .prev_kind = kind, .seg = seg, .cell = cell,
+                       .rew = rew};
+    vb_rng r;
+    vb_rng_init(&r, 3, 0);
+    float dphi[4] = {0};
+    vb_update_stats st = {0};
+    vb_elbo_loss(be, &e.dec, NULL, e.P, e.G, &p, &b, &e.ws, &r, dphi, &st);
+    cr_assert_float_eq(st.loss_recon, -(double)logl(q), 1e-4, "loss_recon %g against %Lg", st.loss_recon, -logl(q));
+    for (int k = 0; k < C; k++) {
+        const long double g = k == 1 ? pw1 : -pw1 * expl((long double)w[k]) / zw / q;
+        cr_assert(fabsl(e.G[last->b + k] - g) < 1e-5L * (1 + fabsl(g)), "dL/dv_%d %g against %Lg", k,
+                  e.G[last->b + k], g);
+    }
+    small_elbo_free(&e);
 }
