@@ -112,7 +112,7 @@ $(GEN)/build_info.h: FORCE
 # compiler vectorise them (release builds only; sanitizer builds keep -O1).
 ifneq ($(SAN),1)
 $(BUILD)/kernels/cpu/%.o: CFLAGS += -O3 -fno-trapping-math
-$(BUILD)/common/nn/softmax_logodds.o: CFLAGS += -O3 -fno-trapping-math
+$(BUILD)/common/nn/softmax_cells.o: CFLAGS += -O3 -fno-trapping-math
 endif
 
 $(BUILD)/%.cu.o: %.cu

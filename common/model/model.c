@@ -3,7 +3,7 @@
 
 #include "../base/carve.h"
 #include "../base/par.h"
-#include "../nn/softmax_logodds.h"
+#include "../nn/softmax_cells.h"
 
 #include <math.h>
 #include <stdio.h>

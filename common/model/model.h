@@ -108,7 +108,7 @@ void vb_model_mask_split(const vb_backend *be, const vb_model *m, float *X);
 
 /* The reward decoder's outputs cells (N, reward_cells) as one Bernoulli
  * logit per cell, in place: unchanged for independent cells, the softmax's
- * per-cell log-odds for a categorical decoder (nn/softmax_logodds.h). Every
+ * per-cell log-odds for a categorical decoder (nn/softmax_cells.h). Every
  * reader of the decoder but the ELBO calls it first. */
 void vb_model_reward_logodds(const vb_model_dims *d, float *cells, int64_t N);
 

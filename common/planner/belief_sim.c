@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../base/carve.h"
+#include "../nn/softmax_cells.h"
 
 #define LOG_2PI 1.8378770664093453
 
@@ -221,13 +222,8 @@ static double reward_loglik(const vb_belief_sim *s, const float *cells_row, int6
  * over the env's state cells, or unit-variance Gaussians per feature. */
 static double state_loglik(const vb_belief_sim *s, const float *out, const float *next) {
     const vb_model_dims *d = &s->m->d;
-    if (d->state_cells > 0) {
-        const int64_t S = d->state_cells, c = vb_env_state_cell(&s->spec, next);
-        double mx = -INFINITY, sum = 0;
-        for (int64_t i = 0; i < S; i++) mx = fmax(mx, out[i]);
-        for (int64_t i = 0; i < S; i++) sum += exp((double)out[i] - mx);
-        return (double)out[c] - mx - log(sum);
-    }
+    if (d->state_cells > 0)
+        return (double)out[vb_env_state_cell(&s->spec, next)] - vb_softmax_lse(out, d->state_cells);
     double l = 0;
     for (int64_t i = 0; i < d->obs; i++) {
         double e = (double)next[i] - out[i];
@@ -244,20 +240,7 @@ static void state_successor(const vb_belief_sim *s, const float *out, vb_rng *rn
         memcpy(next, out, sizeof(float) * (size_t)d->obs);
         return;
     }
-    const int64_t S = d->state_cells;
-    int64_t pick = S - 1;
-    double mx = -INFINITY, sum = 0, acc = 0;
-    for (int64_t i = 0; i < S; i++) mx = fmax(mx, out[i]);
-    for (int64_t i = 0; i < S; i++) sum += exp((double)out[i] - mx);
-    const double u = vb_rng_uniform_double(rng) * sum;
-    for (int64_t i = 0; i < S; i++) {
-        acc += exp((double)out[i] - mx);
-        if (u < acc) {
-            pick = i;
-            break;
-        }
-    }
-    vb_env_cell_obs(&s->spec, pick, next);
+    vb_env_cell_obs(&s->spec, vb_softmax_draw(out, d->state_cells, vb_rng_uniform_double(rng)), next);
 }
 
 /* The state head's input rows (s, onehot a, m) of every nested sample of row k. */

@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-#include "../nn/softmax_logodds.h"
+#include "../nn/softmax_cells.h"
 
 void vb_belief_metrics_carve(vb_belief_metrics_ws *ws, vb_carver *c, const vb_mlp *dec, int64_t LN) {
     ws->pm = vb_carve(c, LN * dec->out, sizeof(float));

@@ -29,7 +29,7 @@ void vb_belief_metrics_carve(vb_belief_metrics_ws *ws, vb_carver *c, const vb_ml
  * none): mu, lv (L N, D) the posteriors; reset, cell, rew (L N) the rows'
  * task starts, reward cells and rewards; a hit is rew == hit_level; ex is
  * reset per task; categorical: dec is one softmax over the cells
- * (nn/softmax_logodds.h). Noise from rng. */
+ * (nn/softmax_cells.h). Noise from rng. */
 double vb_belief_mae(const vb_backend *be, const vb_mlp *dec, bool categorical, const float *P, const float *mu,
                      const float *lv, const uint8_t *reset, const int32_t *cell, const float *rew, float hit_level,
                      int64_t L, int64_t N, vb_exact_belief *ex, const vb_belief_metrics_ws *ws, vb_rng *rng);

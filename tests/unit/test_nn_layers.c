@@ -10,7 +10,7 @@
 #include "common/nn/linear.h"
 #include "common/nn/mlp.h"
 #include "common/nn/s5.h"
-#include "common/nn/softmax_logodds.h"
+#include "common/nn/softmax_cells.h"
 #include "common/nn/s5_assoc.h"
 #include "common/base/par.h"
 #include "common/base/rng.h"
@@ -142,6 +142,35 @@ Test(layers, softmax_logodds_are_each_cells_softmax_probability, .init = setup) 
     for (int k = 0; k < W; k++) {
         const long double want = (long double)w0[k] - logl(z - expl(w0[k]));
         cr_assert(fabsl(w[k] - want) < 1e-5L * (1 + fabsl(want)), "cell %d of %d: %g against %Lg", k, W, w[k], want);
+    }
+}
+
+/* The softmax's log-normaliser against long double, and its draw: the
+ * midpoint of each cell's interval of the cumulative softmax picks that
+ * cell, u = 0 the first, and u just below 1 the last (rows of 25 and of 150
+ * cells, longer than one pass of the loops). */
+Test(layers, softmax_lse_and_draw_match_the_definition, .init = setup) {
+    vb_rng r;
+    vb_rng_init(&r, 22, 0);
+    const int64_t sizes[2] = {25, 150};
+    for (int t = 0; t < 2; t++) {
+        const int64_t n = sizes[t];
+        float *v = malloc(sizeof(float) * (size_t)n);
+        for (int64_t k = 0; k < n; k++) v[k] = 1.5f * (float)vb_rng_normal(&r) + (k == n / 3 ? 4.0f : 0.0f);
+        long double z = 0;
+        for (int64_t k = 0; k < n; k++) z += expl((long double)v[k]);
+        cr_assert(fabsl(vb_softmax_lse(v, n) - logl(z)) < 2e-6L * (1 + fabsl(logl(z))), "lse of %lld: %g against %Lg",
+                  (long long)n, vb_softmax_lse(v, n), logl(z));
+        long double acc = 0;
+        for (int64_t k = 0; k < n; k++) {
+            const long double lo = acc / z, hi = (acc += expl((long double)v[k])) / z;
+            if (hi - lo < 1e-5L) continue; /* too narrow to hit at float precision */
+            cr_assert_eq(vb_softmax_draw(v, n, (double)((lo + hi) / 2)), k, "n %lld: the middle of cell %lld's interval",
+                         (long long)n, (long long)k);
+        }
+        cr_assert_eq(vb_softmax_draw(v, n, 0.0), 0);
+        cr_assert_eq(vb_softmax_draw(v, n, nextafter(1.0, 0.0)), n - 1);
+        free(v);
     }
 }
 

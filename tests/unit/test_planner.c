@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/nn/softmax_logodds.h"
+#include "common/nn/softmax_cells.h"
 #include "common/planner/planner.h"
 #include "common/params/params.h"
 #include "support.h"

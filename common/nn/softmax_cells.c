@@ -1,10 +1,46 @@
-/* softmax_logodds — see softmax_logodds.h. */
-#include "softmax_logodds.h"
+/* softmax_cells — see softmax_cells.h. */
+#include "softmax_cells.h"
 
 #include "../../kernels/math/act.h"
 #include "../../kernels/simd_clones.h"
 
 enum { BLOCK = 64 }; /* cells per pass of the vectorised loops */
+
+static float row_max(const float *v, int64_t n) {
+    float mx = v[0];
+    for (int64_t k = 1; k < n; k++) mx = v[k] > mx ? v[k] : mx;
+    return mx;
+}
+
+VB_SIMD_CLONES float vb_softmax_lse(const float *v, int64_t n) {
+    float e[BLOCK], sum = 0.0f;
+    const float mx = row_max(v, n);
+    for (int64_t c0 = 0; c0 < n; c0 += BLOCK) {
+        const int64_t m = n - c0 < BLOCK ? n - c0 : BLOCK;
+        for (int64_t j = 0; j < m; j++) e[j] = vb_vexpf(v[c0 + j] - mx);
+        for (int64_t j = 0; j < m; j++) sum += e[j];
+    }
+    return mx + vb_vlogf(sum);
+}
+
+VB_SIMD_CLONES int64_t vb_softmax_draw(const float *v, int64_t n, double u) {
+    float e[BLOCK];
+    const float mx = row_max(v, n);
+    double sum = 0.0, acc = 0.0;
+    for (int64_t c0 = 0; c0 < n; c0 += BLOCK) {
+        const int64_t m = n - c0 < BLOCK ? n - c0 : BLOCK;
+        for (int64_t j = 0; j < m; j++) e[j] = vb_vexpf(v[c0 + j] - mx);
+        for (int64_t j = 0; j < m; j++) sum += e[j];
+    }
+    const double at = u * sum;
+    for (int64_t c0 = 0; c0 < n; c0 += BLOCK) {
+        const int64_t m = n - c0 < BLOCK ? n - c0 : BLOCK;
+        for (int64_t j = 0; j < m; j++) e[j] = vb_vexpf(v[c0 + j] - mx);
+        for (int64_t j = 0; j < m; j++)
+            if (at < (acc += e[j])) return c0 + j;
+    }
+    return n - 1;
+}
 
 VB_SIMD_CLONES void vb_softmax_logodds(float *v, int64_t N, int64_t C) {
     float e[BLOCK];
