@@ -408,20 +408,29 @@ static void small_elbo_free(small_elbo *e) {
 /* KL(N(mu, s^2) || N(0, 1)) per row by hand: a task-start row with mu = (1, 0),
  * logvar = (0, log 4) has KL = 0.5 (1 + 1 - 1 - 0) + 0.5 (4 + 0 - 1 - log 4)
  * = 0.5 + 0.5 (3 - 1.386294) = 1.306853. */
+/* The ELBO of one window of one row, a task start with posterior phi that
+ * decodes its own transition (cell, rew); noise from stream `seed`. */
+static vb_update_stats one_row_elbo(small_elbo *e, const vb_elbo_params *p, const float phi[4], int32_t cell,
+                                    float rew, uint64_t seed) {
+    const float phi0[4] = {0};
+    const uint8_t kind[1] = {0};
+    const int32_t seg[1] = {0};
+    vb_elbo_batch b = {.L = 1, .N = 1, .phi = phi, .phi_prev0 = phi0, .prev_kind = kind, .seg = seg, .cell = &cell,
+                       .rew = &rew};
+    vb_rng rng;
+    vb_rng_init(&rng, seed, 0);
+    float dphi[4] = {0};
+    vb_update_stats st = {0};
+    vb_elbo_loss(be, &e->dec, NULL, e->P, e->G, p, &b, &e->ws, &rng, dphi, &st);
+    return st;
+}
+
 Test(losses, kl_to_the_prior_by_hand, .init = setup) {
     vb_elbo_params p = {.coef = 1, .kl_beta = 1, .samples = 1, .bernoulli = true, .hit_level = 1};
     small_elbo e;
     small_elbo_init(&e, &p, 1, 0);
-    const float phi[4] = {1, 0, 0, logf(4)}, phi0[4] = {0}, rew[1] = {0};
-    const uint8_t kind[1] = {0};
-    const int32_t seg[1] = {0}, cell[1] = {0};
-    vb_elbo_batch b = {.L = 1, .N = 1, .phi = phi, .phi_prev0 = phi0, .prev_kind = kind, .seg = seg, .cell = cell,
-                       .rew = rew};
-    vb_rng rng;
-    vb_rng_init(&rng, 1, 0);
-    float dphi[4] = {0};
-    vb_update_stats st = {0};
-    vb_elbo_loss(be, &e.dec, NULL, e.P, e.G, &p, &b, &e.ws, &rng, dphi, &st);
+    const float phi[4] = {1, 0, 0, logf(4)};
+    vb_update_stats st = one_row_elbo(&e, &p, phi, 0, 0.0f, 1);
     cr_assert_float_eq(st.kl, 1.3068528, 1e-5);
     /* the decoder is all zeros: every cell is logit 0, log p = -log 2 */
     cr_assert_float_eq(st.loss_recon, log(2.0), 1e-6);
@@ -520,16 +529,8 @@ Test(losses, categorical_reward_cells_by_hand, .init = setup) {
     small_elbo_init(&e, &p, 1, 0);
     const vb_linear *last = &e.dec.layer[e.dec.n - 1];
     memcpy(e.P + last->b, w, sizeof w);
-    const float phi[4] = {0.3f, -0.7f, -60, -60}, phi0[4] = {0}, rew[1] = {0};
-    const uint8_t kind[1] = {0};
-    const int32_t seg[1] = {0}, cell[1] = {1};
-    vb_elbo_batch b = {.L = 1, .N = 1, .phi = phi, .phi_prev0 = phi0, .prev_kind = kind, .seg = seg, .cell = cell,
-                       .rew = rew};
-    vb_rng r;
-    vb_rng_init(&r, 3, 0);
-    float dphi[4] = {0};
-    vb_update_stats st = {0};
-    vb_elbo_loss(be, &e.dec, NULL, e.P, e.G, &p, &b, &e.ws, &r, dphi, &st);
+    const float phi[4] = {0.3f, -0.7f, -60, -60};
+    vb_update_stats st = one_row_elbo(&e, &p, phi, 1, 0.0f, 3);
     cr_assert_float_eq(st.loss_recon, -(double)logl(q), 1e-4, "loss_recon %g against %Lg", st.loss_recon, -logl(q));
     for (int k = 0; k < C; k++) {
         const long double g = k == 1 ? pw1 : -pw1 * expl((long double)w[k]) / zw / q;
