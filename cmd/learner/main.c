@@ -126,6 +126,11 @@ static int resolve_config(const vb_cli_config *cc, const char *resume, vb_config
     const char *yaml = vb_ckpt_get(&ck, "config", &ylen);
     int rc = yaml ? vb_cli_resolve_config_text(cc, yaml, (size_t)ylen, chosen, cfg, err, sizeof err) : -1;
     if (!yaml) snprintf(err, sizeof err, "%s: checkpoint holds no config", chosen);
+    vb_config trained;
+    vb_config_defaults(&trained);
+    if (rc == 0 && (vb_config_load_string(&trained, yaml, (size_t)ylen, chosen, err, sizeof err) != 0 ||
+                    vb_config_same_weights_reading(&trained, cfg, "--set", err, sizeof err) != 0))
+        rc = -1;
     vb_ckpt_free(&ck);
     if (rc == 0) return VB_EXIT_OK;
     fprintf(stderr, "learner: configuration error: %s\n", err);

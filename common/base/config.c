@@ -389,6 +389,22 @@ int vb_config_set(vb_config *cfg, const char *assignment, char *err, size_t err_
     return parse_value(cfg, k, eq + 1, origin, err, err_len);
 }
 
+int vb_config_same_weights_reading(const vb_config *trained, const vb_config *cfg, const char *what, char *err,
+                                   size_t err_len) {
+    static const char *const keys[] = {"reward_decoder", "reward_latent"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const vb_cfg_key *k = vb_config_find("model", keys[i]);
+        char was[64], now[64];
+        vb_config_format_value(trained, k, was, sizeof was);
+        vb_config_format_value(cfg, k, now, sizeof now);
+        if (strcmp(was, now) != 0)
+            return snprintf(err, err_len, "model.%s: the checkpoint's weights were trained with %s, and %s gives %s; "
+                            "it changes how the weights are read, so it must stay %s", keys[i], was, what, now, was),
+                   -1;
+    }
+    return 0;
+}
+
 int vb_config_validate(const vb_config *cfg, char *err, size_t err_len) {
     bool plugin = cfg->env.name == VB_ENV_PLUGIN;
     if (plugin && (!cfg->env.plugin[0] || !cfg->env.family[0])) {

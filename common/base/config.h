@@ -203,6 +203,13 @@ int vb_config_load_string(vb_config *cfg, const char *yaml, size_t len, const ch
 int vb_config_set(vb_config *cfg, const char *assignment, char *err, size_t err_len);
 /* Cross-key checks that no single key can make (e.g. min <= max). */
 int vb_config_validate(const vb_config *cfg, char *err, size_t err_len);
+/* Keys that change how trained weights are read without changing their
+ * layout (which the checkpoint loader checks): model.reward_decoder and
+ * model.reward_latent. A run resumed or evaluated from a checkpoint keeps the
+ * values its weights were trained with: 0, or -1 with err naming the key and
+ * both values (`what` names where cfg's value came from). */
+int vb_config_same_weights_reading(const vb_config *trained, const vb_config *cfg, const char *what, char *err,
+                                   size_t err_len);
 /* Write the resolved config as YAML. Returns 0 or -1 on a write error. */
 int vb_config_write_yaml(const vb_config *cfg, FILE *out);
 /* The same YAML in a malloc'd, NUL-terminated string; NULL on OOM. */

@@ -45,6 +45,9 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
         return snprintf(err, err_len,
                         "model.reward_decoder: categorical needs Bernoulli rewards (one cell holds the reward); "
                         "env %s's rewards are Gaussian: use independent", spec->name), -1;
+    if (d->reward_categorical && d->reward_cells < 2)
+        return snprintf(err, err_len, "model.reward_decoder: categorical is a softmax over the reward cells, and env "
+                        "%s has one: use independent", spec->name), -1;
     d->reward_latent = d->has_decoder ? c->reward_latent : 0;
     if (d->reward_latent > 0 && !d->has_state_head)
         return snprintf(err, err_len,

@@ -4,17 +4,25 @@
 #include "../../kernels/math/act.h"
 #include "../../kernels/simd_clones.h"
 
+#include <math.h>
+
 enum { BLOCK = 64 }; /* cells per pass of the vectorised loops */
 
+/* The row's maximum, or NaN if any of it is not finite. */
 static float row_max(const float *v, int64_t n) {
     float mx = v[0];
-    for (int64_t k = 1; k < n; k++) mx = v[k] > mx ? v[k] : mx;
-    return mx;
+    int bad = 0;
+    for (int64_t k = 0; k < n; k++) {
+        mx = v[k] > mx ? v[k] : mx;
+        bad |= !(v[k] - v[k] == 0.0f);
+    }
+    return bad ? NAN : mx;
 }
 
 VB_SIMD_CLONES float vb_softmax_lse(const float *v, int64_t n) {
     float e[BLOCK], sum = 0.0f;
     const float mx = row_max(v, n);
+    if (isnan(mx)) return NAN;
     for (int64_t c0 = 0; c0 < n; c0 += BLOCK) {
         const int64_t m = n - c0 < BLOCK ? n - c0 : BLOCK;
         for (int64_t j = 0; j < m; j++) e[j] = vb_vexpf(v[c0 + j] - mx);
@@ -50,7 +58,7 @@ VB_SIMD_CLONES void vb_softmax_logodds(float *v, int64_t N, int64_t C) {
         for (int64_t c = 1; c < C; c++)
             if (row[c] > row[top]) top = c;
         const float mx = row[top];
-        if (!(mx - mx == 0.0f)) { /* an infinite or NaN logit: no probabilities to read */
+        if (isnan(row_max(row, C))) { /* an infinite or NaN logit: no probabilities to read */
             for (int64_t c = 0; c < C; c++) row[c] = 0.0f;
             continue;
         }

@@ -4,7 +4,8 @@
  * env's state cells, and a categorical reward decoder's over the reward
  * cells), so these are its per-row hot loops.
  *
- * vb_softmax_lse: log sum_k e^{v_k}, shifted by the row's maximum.
+ * vb_softmax_lse: log sum_k e^{v_k}, shifted by the row's maximum (NaN if
+ *   a logit is not finite).
  * vb_softmax_draw: the cell a uniform u in [0, 1) picks by the cumulative
  *   softmax.
  * vb_softmax_logodds: a categorical read as C Bernoullis. A reward decoder
@@ -19,19 +20,20 @@
  *
  *   so sigmoid(l_c) = p_c. Only the maximal cell can have p_c > 1/2, and its
  *   sum over the other cells is taken directly, so no cell loses precision
- *   to 1 - p_c. Clamped to +-VB_LOGODDS_MAX (a probability of 1 or 0 in
- *   float either way); a row with an infinite or NaN logit reads 0
- *   (probability 1/2) everywhere. */
+ *   to 1 - p_c. Clamped to +-VB_LOGODDS_MAX (the planner reads log-odds
+ *   as likelihoods, so confident samples keep their order); a row with an
+ *   infinite or NaN logit reads 0 (probability 1/2) everywhere. */
 #ifndef VB_SOFTMAX_CELLS_H
 #define VB_SOFTMAX_CELLS_H
 
 #include <stdint.h>
 
-#define VB_LOGODDS_MAX 60.0f
+#define VB_LOGODDS_MAX 1.0e4f
 
-/* log sum_k e^{v_k} over v (n) (finite logits). */
+/* log sum_k e^{v_k} over v (n); NaN if a logit is not finite. */
 float vb_softmax_lse(const float *v, int64_t n);
-/* The k whose cumulative softmax first exceeds u in [0, 1) (n - 1 if none). */
+/* The k whose cumulative softmax first exceeds u in [0, 1) (n - 1 if none;
+ * finite logits). */
 int64_t vb_softmax_draw(const float *v, int64_t n, double u);
 /* v (N, C): softmax logits in, per-cell log-odds out. */
 void vb_softmax_logodds(float *v, int64_t N, int64_t C);

@@ -263,13 +263,15 @@ static double elbo_loss_of(void *ctx) {
 }
 
 /* The reward cells: Gaussian means, Bernoulli logits, or one softmax over the
- * cells (model.reward_decoder: categorical; its task labels one-hot). */
-enum { GAUSSIAN = 0, BERNOULLI = 1, CATEGORICAL = 2 };
+ * cells (model.reward_decoder: categorical; its task labels one-hot), also
+ * with one cell the decoder all but settles on (p near 0.9) and misses
+ * there among the other transitions. */
+enum { GAUSSIAN = 0, BERNOULLI = 1, CATEGORICAL = 2, CATEGORICAL_DOMINANT = 3 };
 
 /* state_cells < 0: no state head; 0: Gaussian successors; > 0: categorical
  * over cells. ext: each window's tasks have transitions outside it. */
 static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
-    const bool bernoulli = cells != GAUSSIAN;
+    const bool bernoulli = cells != GAUSSIAN, categorical = cells >= CATEGORICAL;
     vb_rng r;
     vb_rng_init(&r, 13, 0);
     elbo_case e;
@@ -284,6 +286,7 @@ static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
     e.P = calloc((size_t)e.lay.total, sizeof(float));
     e.G = calloc((size_t)e.lay.total, sizeof(float));
     vb_mlp_init(&e.dec, e.P, &r);
+    if (cells == CATEGORICAL_DOMINANT) e.P[e.dec.layer[e.dec.n - 1].b + 2] += 4.0f;
     if (e.state) vb_mlp_init(&e.sdec, e.P, &r);
     e.obs = randn(&r, LN * SO, 1.0);
     e.next = randn(&r, LN * SO, 1.0);
@@ -304,8 +307,9 @@ static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
             e.seg[row] = w == 1 && t >= 2;
             e.cell[row] = (int32_t)(vb_rng_u32(&r) % C);
             e.rew[row] = bernoulli ? (float)(vb_rng_u32(&r) % 2) : (float)vb_rng_normal(&r);
+            if (cells == CATEGORICAL_DOMINANT && t % 2 == 0) e.cell[row] = 2, e.rew[row] = 0.0f;
             for (int64_t k = 0; k < C; k++)
-                e.task[row * C + k] = cells == CATEGORICAL ? (float)(k == (w + 2 * e.seg[row]) % C)
+                e.task[row * C + k] = categorical ? (float)(k == (w + 2 * e.seg[row]) % C)
                                       : bernoulli         ? (float)vb_rng_uniform(&r)
                                                           : (float)vb_rng_normal(&r);
         }
@@ -328,7 +332,7 @@ static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
         e.ext_n[w] = n;
     }
     vb_elbo_params p = {.coef = 1.5, .kl_beta = 0.7, .samples = 2, .decode_task = decode_task,
-                        .bernoulli = bernoulli, .categorical = cells == CATEGORICAL, .hit_level = 1.0f,
+                        .bernoulli = bernoulli, .categorical = categorical, .hit_level = 1.0f,
                         .state = {.coef = 1.5, .pairs = 3, .obs = SO, .actions = SA,
                                   .state_cells = state_cells > 0 ? state_cells : 0}};
     vb_carver c = {0};
@@ -367,6 +371,9 @@ Test(losses, elbo_gradient_decoding_whole_tasks_gaussian, .init = setup) { elbo_
 Test(losses, elbo_gradient_decoding_transitions_categorical, .init = setup) { elbo_check(false, CATEGORICAL, -1, false); }
 Test(losses, elbo_gradient_decoding_the_task_categorical, .init = setup) { elbo_check(true, CATEGORICAL, -1, false); }
 Test(losses, elbo_gradient_decoding_whole_tasks_categorical, .init = setup) { elbo_check(false, CATEGORICAL, 5, true); }
+Test(losses, elbo_gradient_decoding_misses_at_a_dominant_cell, .init = setup) {
+    elbo_check(false, CATEGORICAL_DOMINANT, -1, true);
+}
 Test(losses, elbo_gradient_with_a_categorical_state_head, .init = setup) { elbo_check(true, true, SC, false); }
 Test(losses, elbo_gradient_with_a_gaussian_state_head, .init = setup) { elbo_check(false, true, 0, true); }
 

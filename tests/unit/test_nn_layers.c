@@ -130,6 +130,18 @@ Test(layers, softmax_logodds_are_each_cells_softmax_probability, .init = setup) 
     }
     /* a uniform row: every cell has log-odds log(1 / (K - 1)) */
     cr_assert_float_eq(v[4 * K], -logf(K - 1), 1e-6);
+    /* a row with a NaN or an infinity past its first cell reads 1/2 everywhere,
+     * and its log-normaliser is NaN */
+    float bad[2][K];
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < K; k++) bad[i][k] = 0.1f * (float)k;
+    bad[0][5] = NAN;
+    bad[1][9] = -INFINITY;
+    for (int i = 0; i < 2; i++) {
+        cr_assert(isnan(vb_softmax_lse(bad[i], K)), "row %d: lse %g", i, vb_softmax_lse(bad[i], K));
+        vb_softmax_logodds(bad[i], 1, K);
+        for (int k = 0; k < K; k++) cr_assert_eq(bad[i][k], 0.0f, "row %d cell %d: %g", i, k, bad[i][k]);
+    }
     /* rows longer than one pass of the loops, the top cell in the second pass */
     enum { W = 150 };
     float w[W], w0[W];

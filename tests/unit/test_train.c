@@ -779,6 +779,19 @@ Test(train, checkpoints_evaluate_with_and_without_planning, .init = make_root, .
     cr_assert_eq(p.status, 2, "%s", p.err);
     cr_assert(strstr(p.err, "layout"), "%s", p.err);
     vb_test_proc_free(&p);
+    /* nor is one that keeps the layout but reads the weights another way: the
+     * reward cells as one softmax, by the actor or by a resumed learner */
+    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", dir, "--set",
+                                              "model.reward_decoder=categorical", NULL});
+    cr_assert_eq(p.status, 2, "%s", p.err);
+    cr_assert(strstr(p.err, "model.reward_decoder") && strstr(p.err, "independent"), "%s", p.err);
+    vb_test_proc_free(&p);
+    snprintf(dir, sizeof dir, "%s/e1", root);
+    vb_test_run(&p, "learner", (const char *[]){"--resume", dir, "--serial", "--set",
+                                                "model.reward_decoder=categorical", NULL});
+    cr_assert_eq(p.status, 2, "%s", p.err);
+    cr_assert(strstr(p.err, "model.reward_decoder"), "%s", p.err);
+    vb_test_proc_free(&p);
 }
 
 /* eval.planning: policy evaluates a varibased checkpoint on its policy
