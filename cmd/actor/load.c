@@ -32,15 +32,12 @@ int actor_load_trained(const char *path, const vb_cli_config *cc, vb_config *cfg
     }
     vb_config_defaults(cfg);
     if (vb_config_load_string(cfg, yaml, (size_t)ylen, chosen, err, err_len) != 0) goto out;
+    const vb_config trained = *cfg; /* what the weights were trained with */
     if (cc->config_path && vb_config_load_file(cfg, cc->config_path, err, err_len) != 0) goto out;
     for (int i = 0; i < cc->nsets; i++)
         if (vb_config_set(cfg, cc->sets[i], err, err_len) != 0) goto out;
     if (vb_config_validate(cfg, err, err_len) != 0) goto out;
-    vb_config trained;
-    vb_config_defaults(&trained);
-    if (vb_config_load_string(&trained, yaml, (size_t)ylen, chosen, err, err_len) != 0 ||
-        vb_config_same_weights_reading(&trained, cfg, "--config/--set", err, err_len) != 0)
-        goto out;
+    if (vb_config_same_weights_reading(&trained, cfg, "--config/--set", err, err_len) != 0) goto out;
     if (vb_env_spec_from_config(cfg, &spec, err, err_len) != 0) goto out;
     if (vb_model_build_from_config(m, cfg, &spec, err, err_len) != 0) goto out;
     *P = malloc(sizeof(float) * (size_t)m->layout.total);

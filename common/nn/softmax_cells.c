@@ -8,20 +8,22 @@
 
 enum { BLOCK = 64 }; /* cells per pass of the vectorised loops */
 
-/* The row's maximum, or NaN if any of it is not finite. */
-static float row_max(const float *v, int64_t n) {
-    float mx = v[0];
+/* The row's maximum and where it first is, or NaN if any of the row is not finite. */
+static float row_max(const float *v, int64_t n, int64_t *top) {
+    int64_t t = 0;
     int bad = 0;
     for (int64_t k = 0; k < n; k++) {
-        mx = v[k] > mx ? v[k] : mx;
+        t = v[k] > v[t] ? k : t;
         bad |= !(v[k] - v[k] == 0.0f);
     }
-    return bad ? NAN : mx;
+    *top = t;
+    return bad ? NAN : v[t];
 }
 
 VB_SIMD_CLONES float vb_softmax_lse(const float *v, int64_t n) {
     float e[BLOCK], sum = 0.0f;
-    const float mx = row_max(v, n);
+    int64_t top;
+    const float mx = row_max(v, n, &top);
     if (isnan(mx)) return NAN;
     for (int64_t c0 = 0; c0 < n; c0 += BLOCK) {
         const int64_t m = n - c0 < BLOCK ? n - c0 : BLOCK;
@@ -33,7 +35,8 @@ VB_SIMD_CLONES float vb_softmax_lse(const float *v, int64_t n) {
 
 VB_SIMD_CLONES int64_t vb_softmax_draw(const float *v, int64_t n, double u) {
     float e[BLOCK];
-    const float mx = row_max(v, n);
+    int64_t top;
+    const float mx = row_max(v, n, &top);
     double sum = 0.0, acc = 0.0;
     for (int64_t c0 = 0; c0 < n; c0 += BLOCK) {
         const int64_t m = n - c0 < BLOCK ? n - c0 : BLOCK;
@@ -54,11 +57,9 @@ VB_SIMD_CLONES void vb_softmax_logodds(float *v, int64_t N, int64_t C) {
     float e[BLOCK];
     for (int64_t i = 0; i < N; i++) {
         float *row = v + i * C;
-        int64_t top = 0;
-        for (int64_t c = 1; c < C; c++)
-            if (row[c] > row[top]) top = c;
-        const float mx = row[top];
-        if (isnan(row_max(row, C))) { /* an infinite or NaN logit: no probabilities to read */
+        int64_t top;
+        const float mx = row_max(row, C, &top);
+        if (isnan(mx)) { /* an infinite or NaN logit: no probabilities to read */
             for (int64_t c = 0; c < C; c++) row[c] = 0.0f;
             continue;
         }

@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "../../kernels/math/dists.h"
+
 void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, const vb_mlp *state_dec,
                    const vb_elbo_params *p, int64_t LN) {
     const int64_t D = dec->in, C = dec->out;
@@ -36,13 +38,8 @@ static double cell_loglik(bool bern, double v, double y, double *dv) {
 /* The softmax of every row of cells (LN, C) in prob, its log normaliser in lse. */
 static void softmax_rows(const float *cells, float *prob, double *lse, int64_t LN, int64_t C) {
     for (int64_t r = 0; r < LN; r++) {
-        const float *v = cells + r * C;
-        double mx = v[0], sum = 0;
-        for (int64_t k = 1; k < C; k++) mx = fmax(mx, v[k]);
-        for (int64_t k = 0; k < C; k++) sum += exp((double)v[k] - mx);
-        const double l = mx + log(sum);
-        lse[r] = l;
-        for (int64_t k = 0; k < C; k++) prob[r * C + k] = (float)exp((double)v[k] - l);
+        lse[r] = vb_row_lse(cells + r * C, C);
+        vb_row_softmax(prob + r * C, cells + r * C, C);
     }
 }
 
@@ -89,21 +86,16 @@ static double decode(const vb_elbo_params *p, const vb_elbo_ws *ws, int64_t r, i
 }
 
 /* The task's labels y (C) from row r: the Bernoulli (or Gaussian) cells, or
- * the categorical cross-entropy sum_k y_k log p_k, whose derivative in v_k is
- * y_k - (sum y) p_k; drow -= scale * it. Returns the log-likelihood. */
+ * the categorical cross-entropy sum_k y_k log p_k (kernels/math/dists.h);
+ * drow -= scale * the derivative. Returns the log-likelihood. */
 static double decode_labels(const vb_elbo_params *p, const vb_elbo_ws *ws, int64_t r, int64_t C, const float *y,
                             double scale) {
-    const float *row = ws->cells + r * C, *prow = ws->prob + r * C;
+    const float *row = ws->cells + r * C;
     float *drow = ws->d_cells + r * C;
     double ll = 0, g;
     if (p->categorical) {
-        double ysum = 0;
-        for (int64_t k = 0; k < C; k++) {
-            ysum += y[k];
-            ll += y[k] ? y[k] * ((double)row[k] - ws->lse[r]) : 0.0;
-        }
-        for (int64_t k = 0; k < C; k++) drow[k] -= (float)(scale * (y[k] - ysum * prow[k]));
-        return ll;
+        vb_cat_xent_row_grad(drow, (float)scale, row, y, C);
+        return -(double)vb_cat_xent_row(row, y, C);
     }
     for (int64_t k = 0; k < C; k++) {
         ll += cell_loglik(p->bernoulli, row[k], y[k], &g);
