@@ -167,6 +167,9 @@ static const vb_cfg_key schema[] = {
     KINT(model, reward_latent, "0", 0, 1024,
          "with a next-state decoder: the reward decoder reads the first reward_latent dims of the latent and the "
          "next-state decoder the rest, a factorised belief over the goal and the dynamics (0: both read all of it)"),
+    KBOOL(model, cell_input, "false",
+          "the encoder also reads a one-hot of the observation's state cell, for families with discrete state "
+          "cells (gridworld): a visited cell is then one input, so the core can remember the cells it has seen"),
     KBOOL(model, task_clock, "true", "feed the task clock tau (task step / steps per task) to the encoder and policy/value "
           "(false: tau reads 0)"),
 

@@ -15,7 +15,13 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
     vb_model_dims *d = &m->d;
     d->obs = spec->obs_size;
     d->actions = spec->num_actions;
-    d->in = d->obs + d->actions + 3;
+    m->spec = *spec;
+    if (c->cell_input && spec->state_cells <= 0)
+        return snprintf(err, err_len,
+                        "model.cell_input reads a one-hot of the state cell, and env %s has continuous observations "
+                        "(no state cells): set it to false", spec->name), -1;
+    d->in_cells = c->cell_input ? spec->state_cells : 0;
+    d->in = d->obs + d->actions + 3 + d->in_cells;
     d->steps_per_task = spec->steps_per_task;
     d->task_clock = c->task_clock;
     d->embed = c->embed;
@@ -140,7 +146,12 @@ void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_pre
     if (a_prev >= 0 && a_prev < d->actions) x[d->obs + a_prev] = 1.0f;
     x[d->obs + d->actions] = a_prev >= 0 ? r_prev : 0.0f;
     x[d->obs + d->actions + 1] = a_prev >= 0 ? done_prev : 0.0f;
-    x[d->obs + d->actions + 2] =
+    if (d->in_cells > 0) {
+        float *cells = x + d->obs + d->actions + 2;
+        memset(cells, 0, sizeof(float) * (size_t)d->in_cells);
+        cells[vb_env_state_cell(&m->spec, obs)] = 1.0f;
+    }
+    x[d->in - 1] =
         d->task_clock && d->steps_per_task > 0 ? (float)task_step / (float)d->steps_per_task : 0.0f;
 }
 

@@ -47,7 +47,7 @@
 
 typedef struct vb_model_dims {
     int64_t obs, actions;
-    int64_t in;          /* encoder input: obs + actions + 3 */
+    int64_t in;          /* encoder input: obs + actions + 3 + in_cells */
     int64_t embed, hidden, latent, mlp_hidden, s5_state;
     int64_t carry;       /* floats of recurrent state per row */
     int64_t feat;        /* policy/value input width */
@@ -59,6 +59,7 @@ typedef struct vb_model_dims {
     bool policy_hidden;  /* belief agents: the policy also sees o (model.policy_hidden) */
     bool policy_cells;   /* belief agents: the policy also sees the decoded cells (model.policy_cells) */
     bool task_clock;     /* tau is the task clock; false: tau reads 0 (model.task_clock) */
+    int64_t in_cells;    /* model.cell_input: the env's state cells, one-hot in x; else 0 */
     bool has_decoder;
     bool has_state_head;
     int64_t state_cells; /* the env's discrete states (0: continuous observations) */
@@ -72,6 +73,7 @@ typedef struct vb_model_dims {
 
 typedef struct vb_model {
     vb_model_dims d;
+    vb_env_spec spec;    /* the env's spec: vb_model_input reads its state cells */
     vb_layout layout;
     vb_linear embed;
     vb_gru gru;
@@ -90,6 +92,7 @@ typedef struct vb_model_cfg {
     int core;                    /* vb_core_kind */
     int64_t embed, hidden, latent, mlp_hidden, s5_state;
     bool policy_hidden, policy_cells, task_clock;
+    bool cell_input;             /* the encoder also reads onehot(state cell of s) */
     int reward_decoder;          /* vb_reward_decoder */
     int64_t reward_latent;       /* latent dims the reward decoder reads (0: all) */
     int dynamics;                /* vb_dynamics of the planner (auto resolved by the env's spec):
@@ -113,7 +116,7 @@ void vb_model_mask_split(const vb_backend *be, const vb_model *m, float *X);
 void vb_model_reward_logodds(const vb_model_dims *d, float *cells, int64_t N);
 
 /* Encoder input row for one step: x = (s, onehot a_prev, r_prev, done_prev,
- * tau) with tau = task_step / steps_per_task (0 without model.task_clock);
+ * [onehot cell(s) with model.cell_input], tau) with tau = task_step / steps_per_task (0 without model.task_clock);
  * a_prev < 0 means "no previous action" (a task start). */
 void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev,
                     int64_t task_step);

@@ -381,6 +381,62 @@ Test(train, task_clock_off_leaves_the_tau_weights_untrained) {
     cr_assert_gt(with, 1e-5, "tau weights did not train with the task clock (%g)", with);
 }
 
+/* model.cell_input: the encoder's input row carries a one-hot of the
+ * observation's state cell between done_{t-1} and tau, everything else in the
+ * row where it was; the embedding's weights on those columns train (on RL²,
+ * whose encoder the RL losses train, and on VariBASeD, whose ELBO does); a
+ * family with continuous observations refuses it by name. */
+Test(train, cell_input_is_the_state_cells_one_hot_and_trains) {
+    const char *base[] = {"learner.samples_per_insert=0", "learner.batch_windows=8", "learner.replay_capacity=8",
+                          "learner.elbo_warmup_updates=0", "learner.max_policy_lag=100000", "model.cell_input=true",
+                          NULL};
+    const char *algos[] = {"run.algo=rl2", "run.algo=varibased"};
+    for (int a = 0; a < 2; a++) {
+        fixed f;
+        fixed_setup(&f, base, (const char *[]){algos[a], NULL}, 0);
+        const vb_model_dims *d = &f.m.d;
+        cr_assert_gt(f.spec.state_cells, 1);
+        cr_assert_eq(d->in_cells, f.spec.state_cells);
+        cr_assert_eq(d->in, d->obs + d->actions + 3 + d->in_cells);
+        float x[128], obs[8];
+        cr_assert_leq(d->in, 128);
+        cr_assert_leq(d->obs, 8);
+        const int64_t at = d->obs + d->actions + 2;
+        for (int64_t c = 0; c < d->in_cells; c++) {
+            vb_env_cell_obs(&f.spec, c, obs);
+            vb_model_input(&f.m, x, obs, 1, 1.0f, 1.0f, d->steps_per_task / 2);
+            for (int64_t j = 0; j < d->obs; j++) cr_assert_eq(x[j], obs[j]);
+            for (int64_t k = 0; k < d->actions; k++) cr_assert_eq(x[d->obs + k], k == 1 ? 1.0f : 0.0f);
+            cr_assert_eq(x[d->obs + d->actions], 1.0f);
+            cr_assert_eq(x[d->obs + d->actions + 1], 1.0f);
+            for (int64_t k = 0; k < d->in_cells; k++)
+                cr_assert_eq(x[at + k], k == c ? 1.0f : 0.0f, "cell %lld, column %lld", (long long)c, (long long)k);
+            cr_assert_float_eq(x[d->in - 1], (float)(d->steps_per_task / 2) / (float)d->steps_per_task, 1e-6);
+        }
+        const vb_linear *emb = &f.m.embed;
+        cr_assert_eq(emb->in, d->in);
+        int64_t n = emb->out * d->in_cells;
+        int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
+        for (int64_t o = 0; o < emb->out; o++)
+            for (int64_t k = 0; k < d->in_cells; k++) idx[o * d->in_cells + k] = emb->w + o * emb->in + at + k;
+        double moved = moved_by_updates(&f, idx, n);
+        cr_log_info("%s: the embedding's cell columns moved by %g", algos[a], moved);
+        cr_assert_gt(moved, 1e-4, "%s: the cell columns did not train (%g)", algos[a], moved);
+        free(idx);
+        fixed_free(&f);
+    }
+    vb_config cfg;
+    vb_env_spec spec;
+    vb_model m;
+    char path[1024], err[512];
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/bandit.yaml", path, sizeof path), err, sizeof err), 0);
+    cr_assert_eq(vb_config_set(&cfg, "model.cell_input=true", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), -1);
+    cr_assert(strstr(err, "model.cell_input") && strstr(err, "no state cells"), "%s", err);
+}
+
 /* planner.dynamics: the state head exists exactly when the planner reads it
  * (varibased with learned dynamics; auto picks them where the transitions
  * depend on the task), it decodes the env's state cells, and the ELBO trains
