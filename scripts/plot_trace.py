@@ -78,8 +78,32 @@ def belief_until_found(steps, best, belief, key):
     return l1, ruled_out
 
 
+def belief_by_cell(steps, best, belief):
+    """Per episode, over each task's steps until its goal is found: the hit
+    probabilities the belief gives a cell entered before in the task that is
+    not the goal (ruled out by the history), a cell entered for the first time
+    that the exact posterior rules out (by the prior), and a cell still open,
+    with the exact posterior's for the last; None where the trace has no
+    belief."""
+    history, prior, open_b, open_x = (defaultdict(list) for _ in range(4))
+    for k, rows in belief.items():
+        seen = set()
+        for (_, e, _, r, c), (_, exact, hit, dist) in zip(steps[k], rows):
+            if dist is None:
+                return None
+            if exact > 0:
+                open_b[e].append(hit)
+                open_x[e].append(exact)
+            else:
+                (history if c in seen else prior)[e].append(hit)
+            seen.add(c)
+            if r > 0 and c == best[k]:
+                break
+    return history, prior, open_b, open_x
+
+
 def belief_stats(label, steps, best, belief):
-    """The belief line of --stats, per episode."""
+    """The belief lines of --stats, per episode."""
     by_episode = belief_until_found(steps, best, belief, lambda t, e: e)
     if by_episode is None:
         return
@@ -90,6 +114,11 @@ def belief_stats(label, steps, best, belief):
           f"{', '.join(mean(l1[e]) for e in range(E))}; hit probability on a cell ruled out "
           f"{', '.join(mean(ruled_out[e]) for e in range(E))} (exact 0); "
           f"steps {', '.join(str(len(l1[e])) for e in range(E))}")
+    history, prior, open_b, open_x = belief_by_cell(steps, best, belief)
+    print(f"{label}: hit probability per episode at a cell entered before (ruled out by the history) "
+          f"{', '.join(mean(history[e]) for e in range(E))}; entered first and ruled out by the prior "
+          f"{', '.join(mean(prior[e]) for e in range(E))}; still open "
+          f"{', '.join(mean(open_b[e]) for e in range(E))} (exact {', '.join(mean(open_x[e]) for e in range(E))})")
 
 
 MIN_TASKS = 10  # a step's mean in the belief picture needs as many tasks

@@ -37,6 +37,14 @@ static void write_trace(const char *path) {
           "1,4,1,2,1,4,4,1,1,0\n"
           "1,5,1,0,1,4,4,1,1,0\n",
           f);
+    /* task 2: enters a cell the prior rules out (1), then finds the goal */
+    fputs("2,0,0,1,-0.1,1,4,0,0.05,0.3\n"
+          "2,1,0,1,1,4,4,0.35,0.6,0.1\n"
+          "2,2,0,0,1,4,4,1,1,0\n"
+          "2,3,1,3,-0.1,3,4,0,0,0\n"
+          "2,4,1,2,1,4,4,1,1,0\n"
+          "2,5,1,0,1,4,4,1,1,0\n",
+          f);
     fclose(f);
 }
 
@@ -59,14 +67,23 @@ Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fi
     char *t = vb_dt_script("plot_trace.py", args, &rc);
     cr_assert_eq(rc, 0, "%s", t);
     /* task 0 alone missed: one step standing off the goal (2 -> 2), 2 and 2 distinct cells */
-    cr_assert(strstr(t, "agent: first episode missed in 1 of 2 tasks; over those, per episode: steps standing off "
+    cr_assert(strstr(t, "agent: first episode missed in 1 of 3 tasks; over those, per episode: steps standing off "
                         "the goal 1.0, 0.0; distinct cells 2.0, 2.0"),
               "%s", t);
-    /* episode 1: task 0's three steps and task 1's first, (0.4 + 0.6 + 0.8 + 0.2) / 4;
-     * episode 2: task 0's two steps, (1.0 + 1.2) / 2; ruled out (exact 0):
-     * 0.2 in episode 1, 0.1 in episode 2 */
-    cr_assert(strstr(t, "agent: belief until the goal is found, per episode: L1 to the exact posterior 0.500, 1.100; "
-                        "hit probability on a cell ruled out 0.200, 0.100 (exact 0); steps 4, 2"),
+    /* episode 1: task 0's three steps, task 1's first and task 2's two,
+     * (0.4 + 0.6 + 0.8 + 0.2 + 0.3 + 0.1) / 6; episode 2: task 0's two
+     * steps, (1.0 + 1.2) / 2; ruled out (exact 0): (0.2 + 0.05) / 2 in
+     * episode 1, 0.1 in episode 2 */
+    cr_assert(strstr(t, "agent: belief until the goal is found, per episode: L1 to the exact posterior 0.400, 1.100; "
+                        "hit probability on a cell ruled out 0.125, 0.100 (exact 0); steps 6, 2"),
+              "%s", t);
+    /* by cell: task 0's cell 2 entered again, 0.2 (episode 1) and 0.1
+     * (episode 2); task 2's cell 1 entered first at exact 0, 0.05; the open
+     * cells of episode 1 (0.3 + 0.4 + 0.5 + 0.6) / 4 against (0.25 + 0.5 +
+     * 0.5 + 0.35) / 4, of episode 2 task 0's find, 0.5 against 1 */
+    cr_assert(strstr(t, "agent: hit probability per episode at a cell entered before (ruled out by the history) "
+                        "0.200, 0.100; entered first and ruled out by the prior 0.050, -; still open 0.450, 0.500 "
+                        "(exact 0.400, 1.000)"),
               "%s", t);
     free(t);
     /* an agent without a belief: no belief line */
