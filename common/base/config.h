@@ -64,6 +64,7 @@ typedef struct vb_config {
         bool policy_cells;
         bool task_clock;
         bool cell_input;        /* the encoder also reads a one-hot of the state cell */
+        bool decoder_obs;       /* the reward decoder also reads the current observation */
         int reward_decoder;     /* vb_reward_decoder */
         int64_t reward_latent;  /* latent dims the reward decoder reads (0: all) */
     } model;

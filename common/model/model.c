@@ -55,6 +55,7 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
         return snprintf(err, err_len, "model.reward_decoder: categorical is a softmax over the reward cells, and env "
                         "%s has one: use independent", spec->name), -1;
     d->reward_latent = d->has_decoder ? c->reward_latent : 0;
+    d->dec_obs = d->has_decoder && c->decoder_obs ? d->obs : 0;
     if (d->reward_latent > 0 && !d->has_state_head)
         return snprintf(err, err_len,
                         "model.reward_latent %lld splits the latent between the reward and next-state decoders, and "
@@ -79,7 +80,7 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
     rc |= vb_linear_layout(&m->belief, l, "enc.belief", d->hidden, 2 * d->latent, 1);
     const int64_t hid[2] = {d->mlp_hidden, d->mlp_hidden};
     if (d->has_decoder)
-        rc |= vb_mlp_layout(&m->reward_dec, l, "dec.reward", d->latent, hid, 2, d->reward_cells, VB_ACT_RELU,
+        rc |= vb_mlp_layout(&m->reward_dec, l, "dec.reward", d->latent + d->dec_obs, hid, 2, d->reward_cells, VB_ACT_RELU,
                             VB_ACT_NONE);
     if (d->has_state_head)
         rc |= vb_mlp_layout(&m->state_dec, l, "dec.state", d->obs + d->actions + d->latent, hid, 2, d->state_out,
@@ -155,9 +156,21 @@ void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_pre
         d->task_clock && d->steps_per_task > 0 ? (float)task_step / (float)d->steps_per_task : 0.0f;
 }
 
+const float *vb_model_reward_input(const vb_backend *be, const vb_model *m, float *buf, const float *z,
+                                   int64_t z_stride, const float *s, int64_t s_stride, int64_t s_every, int64_t N) {
+    const vb_model_dims *d = &m->d;
+    const int64_t D = d->latent, W = D + d->dec_obs;
+    if (d->dec_obs == 0 && z_stride == D) return z;
+    for (int64_t n = 0; n < N; n++) {
+        be->copy(buf + n * W, z + n * z_stride, D);
+        if (d->dec_obs) be->copy(buf + n * W + D, s + (n / s_every) * s_stride, d->dec_obs);
+    }
+    return buf;
+}
+
 int64_t vb_model_features_ws_floats(const vb_model *m, int64_t N) {
     if (!m->d.policy_cells) return 0;
-    return N * (m->d.latent + m->d.reward_cells) + vb_mlp_cache_floats(&m->reward_dec, N);
+    return N * (m->d.latent + m->d.dec_obs + m->d.reward_cells) + vb_mlp_cache_floats(&m->reward_dec, N);
 }
 
 void vb_model_features(const vb_backend *be, const vb_model *m, const float *P, float *feat, const float *x,
@@ -177,10 +190,10 @@ void vb_model_features(const vb_backend *be, const vb_model *m, const float *P, 
             memcpy(f + d->obs + 1, o + i * d->hidden, sizeof(float) * (size_t)d->hidden);
     }
     if (!d->policy_cells) return;
-    /* c = dec(mu) (N, C): mu gathered from phi, the cells written at the end of each row */
-    float *mu = ws, *c = ws + N * d->latent, *cache = c + N * C;
-    for (int64_t i = 0; i < N; i++) be->copy(mu + i * d->latent, phi + i * 2 * d->latent, d->latent);
-    vb_mlp_forward(be, &m->reward_dec, P, c, mu, cache, N);
+    /* c = dec(mu[, s]) (N, C): mu gathered from phi (and s from x), the cells written at the end of each row */
+    float *in = ws, *c = ws + N * (d->latent + d->dec_obs), *cache = c + N * C;
+    vb_mlp_forward(be, &m->reward_dec, P, c, vb_model_reward_input(be, m, in, phi, 2 * d->latent, x, d->in, 1, N), cache,
+                   N);
     vb_model_reward_logodds(d, c, N);
     if (d->reward_kind == VB_REWARD_BERNOULLI) be->act_forward(VB_ACT_SIGMOID, c, c, N * C);
     for (int64_t i = 0; i < N; i++) be->copy(feat + i * d->feat + d->feat - C, c + i * C, C);

@@ -1,7 +1,8 @@
 /* model — the networks of one agent, all in one parameter arena.
  *
- *   encoder  x_t = (s_t, onehot a_{t-1}, r_{t-1}, done_{t-1}, tau_t), tau_t the
- *            task clock: steps since the task start / steps per task
+ *   encoder  x_t = (s_t, onehot a_{t-1}, r_{t-1}, done_{t-1}, [onehot cell(s_t)],
+ *            tau_t), tau_t the task clock: steps since the task start / steps
+ *            per task; the cell's one-hot with model.cell_input
  *              -> e = relu(W_e x + b_e)                       (embed)
  *              -> core: GRU(e) -> o (hidden)                   (model.core: gru)
  *                       or gelu(S5(W_u e + b_u)) -> o          (model.core: s5)
@@ -10,7 +11,9 @@
  *            Gaussian rewards); the transition reads its cell. With
  *            model.reward_decoder: categorical the values are the logits
  *            of one softmax over the cells, which every reader takes as
- *            per-cell log-odds (vb_model_reward_logodds)
+ *            per-cell log-odds (vb_model_reward_logodds). With
+ *            model.decoder_obs it reads (m, s), s the row's current
+ *            observation, the state before the transition it decodes
  *            state:  (s, onehot a, m) -> the successor: logits over the
  *            env's state cells (spec.state_cells > 0), else the mean of a
  *            unit-variance Gaussian per observation feature; present exactly
@@ -60,6 +63,7 @@ typedef struct vb_model_dims {
     bool policy_cells;   /* belief agents: the policy also sees the decoded cells (model.policy_cells) */
     bool task_clock;     /* tau is the task clock; false: tau reads 0 (model.task_clock) */
     int64_t in_cells;    /* model.cell_input: the env's state cells, one-hot in x; else 0 */
+    int64_t dec_obs;     /* model.decoder_obs: obs, the floats of s the reward decoder reads after m; else 0 */
     bool has_decoder;
     bool has_state_head;
     int64_t state_cells; /* the env's discrete states (0: continuous observations) */
@@ -93,6 +97,7 @@ typedef struct vb_model_cfg {
     int64_t embed, hidden, latent, mlp_hidden, s5_state;
     bool policy_hidden, policy_cells, task_clock;
     bool cell_input;             /* the encoder also reads onehot(state cell of s) */
+    bool decoder_obs;            /* the reward decoder also reads s */
     int reward_decoder;          /* vb_reward_decoder */
     int64_t reward_latent;       /* latent dims the reward decoder reads (0: all) */
     int dynamics;                /* vb_dynamics of the planner (auto resolved by the env's spec):
@@ -114,6 +119,14 @@ void vb_model_mask_split(const vb_backend *be, const vb_model *m, float *X);
  * per-cell log-odds for a categorical decoder (nn/softmax_cells.h). Every
  * reader of the decoder but the ELBO calls it first. */
 void vb_model_reward_logodds(const vb_model_dims *d, float *cells, int64_t N);
+
+/* The reward decoder's input rows (N, latent + dec_obs): row n is the latent
+ * z + n z_stride and, with model.decoder_obs, the observation s + (n /
+ * s_every) s_stride after it. Returns z itself where that is already the
+ * input (no observation, z_stride latent), else buf (N (latent + dec_obs)
+ * floats) filled. */
+const float *vb_model_reward_input(const vb_backend *be, const vb_model *m, float *buf, const float *z,
+                                   int64_t z_stride, const float *s, int64_t s_stride, int64_t s_every, int64_t N);
 
 /* Encoder input row for one step: x = (s, onehot a_prev, r_prev, done_prev,
  * [onehot cell(s) with model.cell_input], tau) with tau = task_step / steps_per_task (0 without model.task_clock);

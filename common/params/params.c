@@ -127,6 +127,7 @@ vb_model_cfg vb_model_cfg_from(const vb_config *cfg) {
         .policy_cells = cfg->model.policy_cells,
         .task_clock = cfg->model.task_clock,
         .cell_input = cfg->model.cell_input,
+        .decoder_obs = cfg->model.decoder_obs,
         .reward_decoder = cfg->model.reward_decoder,
         .reward_latent = cfg->model.reward_latent,
         .dynamics = cfg->planner.dynamics,

@@ -36,7 +36,7 @@ struct vb_belief_sim {
     int32_t *jstar;
     float *x, *o, *feat, *feat_ws, *values, *logits, *work_pol, *work_val; /* work: vb_mlp_infer */
     /* nested (maxN rows) */
-    float *eps, *mz, *cells, *work_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
+    float *eps, *mz, *zin, *cells, *work_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
     float *sd;                      /* (latent): a row's e^{lv/2} */
     double *iv_cur, *iv_prev;       /* (latent): a row's e^{-lv} under the current and the previous belief */
     float *state_in, *state_out, *work_state;
@@ -82,6 +82,7 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     s->iv_prev = vb_carve(c, D, sizeof(double));
     s->eps = vb_carve(c, N * D, f);
     s->mz = vb_carve(c, N * D, f);
+    s->zin = d->dec_obs ? vb_carve(c, N * (D + d->dec_obs), f) : NULL;
     s->cells = vb_carve(c, N * d->reward_cells, f);
     s->work_dec = vb_carve(c, vb_mlp_infer_floats(s->be, &m->reward_dec, N), f);
     s->logq_cur = vb_carve(c, N, f);
@@ -297,7 +298,11 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
     /* each env's K x K_Omega x D noise from its own stream, rows in order */
     for (int64_t b = 0; b < R / K; b++) vb_rng_normal_fill(&rng[b], s->eps + b * K * KO * D, K * KO * D);
     nested_samples(s, R);
-    vb_mlp_infer(be, &m->reward_dec, s->P, s->pack_dec, s->cells, s->mz, s->work_dec, N);
+    /* model.decoder_obs: each sample decodes from its row's current state s,
+     * as the ELBO's row t from (m_t, s_t): the same cells weigh the last
+     * transition's reward (the one into s) and predict the next one's */
+    const float *in = vb_model_reward_input(be, m, s->zin, s->mz, D, s->s, O, KO, N);
+    vb_mlp_infer(be, &m->reward_dec, s->P, s->pack_dec, s->cells, in, s->work_dec, N);
     vb_model_reward_logodds(d, s->cells, N);
     const bool learned = s->dynamics == VB_DYN_LEARNED;
     if (learned) { /* the state head's likelihood of the last successor */

@@ -22,7 +22,7 @@ typedef struct policy_impl {
     float *q, *v;
     /* the decoded belief (models with a decoder): BELIEF_DRAWS fixed normal
      * draws per latent, the samples and their decoder outputs */
-    float *eps, *z, *dec, *work_dec;
+    float *eps, *z, *zin, *dec, *work_dec;
     void *block;
 } policy_impl;
 
@@ -43,6 +43,7 @@ static void carve(policy_impl *k, vb_carver *c) {
         const int64_t S = n * BELIEF_DRAWS;
         k->eps = vb_carve(c, BELIEF_DRAWS * d->latent, sizeof(float));
         k->z = vb_carve(c, S * d->latent, sizeof(float));
+        k->zin = d->dec_obs ? vb_carve(c, S * (d->latent + d->dec_obs), sizeof(float)) : NULL;
         k->dec = vb_carve(c, S * d->reward_cells, sizeof(float));
         k->work_dec = vb_carve(c, vb_mlp_infer_floats(k->be, &k->m->reward_dec, S), sizeof(float));
     }
@@ -128,7 +129,8 @@ static void policy_belief(vb_agent *a, float *cells) {
         for (int64_t j = 0; j < S; j++)
             for (int64_t l = 0; l < D; l++) k->z[(i * S + j) * D + l] = mu[l] + expf(0.5f * lv[l]) * k->eps[j * D + l];
     }
-    vb_mlp_infer(k->be, &k->m->reward_dec, k->P, NULL, k->dec, k->z, k->work_dec, n * S);
+    const float *in = vb_model_reward_input(k->be, k->m, k->zin, k->z, D, k->belief.x, d->in, S, n * S);
+    vb_mlp_infer(k->be, &k->m->reward_dec, k->P, NULL, k->dec, in, k->work_dec, n * S);
     vb_model_reward_logodds(d, k->dec, n * S);
     const bool hit = d->reward_kind == VB_REWARD_BERNOULLI;
     for (int64_t i = 0; i < n; i++)

@@ -20,18 +20,20 @@ enum { VB_BELIEF_SAMPLES = 8 };
 typedef struct vb_belief_metrics_ws {
     float *pm, *dec;             /* (L N, C) */
     float *eps, *z;              /* (L N, D) */
+    float *zin;                  /* with dec_obs: (L N, D + dec_obs) the decoder's input (z, s) */
     float *cache;                /* decoder */
 } vb_belief_metrics_ws;
 
-void vb_belief_metrics_carve(vb_belief_metrics_ws *ws, vb_carver *c, const vb_mlp *dec, int64_t LN);
+void vb_belief_metrics_carve(vb_belief_metrics_ws *ws, vb_carver *c, const vb_mlp *dec, int64_t dec_obs, int64_t LN);
 
 /* Mean |decoded - exact| over cells and complete rows (-1 when there are
  * none): mu, lv (L N, D) the posteriors; reset, cell, rew (L N) the rows'
  * task starts, reward cells and rewards; a hit is rew == hit_level; ex is
  * reset per task; categorical: dec is one softmax over the cells
- * (nn/softmax_cells.h). Noise from rng. */
-double vb_belief_mae(const vb_backend *be, const vb_mlp *dec, bool categorical, const float *P, const float *mu,
-                     const float *lv, const uint8_t *reset, const int32_t *cell, const float *rew, float hit_level,
+ * (nn/softmax_cells.h); dec_obs > 0: the decoder reads (m, s_r) with row r's
+ * observation s_r at x + r x_stride (model.decoder_obs). Noise from rng. */
+double vb_belief_mae(const vb_backend *be, const vb_mlp *dec, bool categorical, int64_t dec_obs, const float *P,
+                     const float *mu, const float *lv, const float *x, int64_t x_stride, const uint8_t *reset, const int32_t *cell, const float *rew, float hit_level,
                      int64_t L, int64_t N, vb_exact_belief *ex, const vb_belief_metrics_ws *ws, vb_rng *rng);
 
 #endif

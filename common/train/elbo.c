@@ -7,10 +7,12 @@
 
 void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, const vb_mlp *state_dec,
                    const vb_elbo_params *p, int64_t LN) {
-    const int64_t D = dec->in, C = dec->out;
+    const int64_t D = dec->in - p->dec_obs, C = dec->out;
     float **rows_d[] = {&ws->mu, &ws->lv, &ws->pmu, &ws->plv, &ws->eps, &ws->z, &ws->d_z,
                         &ws->d_mu, &ws->d_lv, &ws->d_pmu, &ws->d_plv};
     for (size_t i = 0; i < sizeof rows_d / sizeof rows_d[0]; i++) *rows_d[i] = vb_carve(c, LN * D, sizeof(float));
+    ws->zin = p->dec_obs ? vb_carve(c, LN * dec->in, sizeof(float)) : NULL;
+    ws->d_zin = p->dec_obs ? vb_carve(c, LN * dec->in, sizeof(float)) : NULL;
     ws->cells = vb_carve(c, LN * C, sizeof(float));
     ws->d_cells = vb_carve(c, LN * C, sizeof(float));
     ws->prob = vb_carve(c, LN * C, sizeof(float));
@@ -142,7 +144,7 @@ enum { TASK_METRIC_STRIDE = 8 };
 void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_dec, const float *P, float *G,
                   const vb_elbo_params *p, const vb_elbo_batch *b, const vb_elbo_ws *ws, vb_rng *rng, float *d_phi,
                   vb_update_stats *st) {
-    const int64_t N = b->N, L = b->L, LN = L * N, D = dec->in, C = dec->out;
+    const int64_t N = b->N, L = b->L, LN = L * N, D = dec->in - p->dec_obs, C = dec->out, W = dec->in;
     split_posteriors(be, b, ws, D);
     int64_t pairs = count_pairs(b), future = 0;
     double ll = 0, fll = 0, task_ll = 0, state_ll = 0;
@@ -159,7 +161,15 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
         /* forward: z = mu + exp(logvar / 2) eps -> cells */
         for (int64_t i = 0; i < LN * D; i++) ws->eps[i] = vb_rng_normal(rng);
         be->gauss_sample_forward(ws->z, ws->mu, ws->lv, ws->eps, LN * D);
-        vb_mlp_forward(be, dec, P, ws->cells, ws->z, ws->cache, LN);
+        const float *in = ws->z;
+        if (p->dec_obs) { /* (z_r, s_r) */
+            for (int64_t r = 0; r < LN; r++) {
+                be->copy(ws->zin + r * W, ws->z + r * D, D);
+                be->copy(ws->zin + r * W + D, b->obs + r * b->obs_stride, p->dec_obs);
+            }
+            in = ws->zin;
+        }
+        vb_mlp_forward(be, dec, P, ws->cells, in, ws->cache, LN);
         if (p->categorical) softmax_rows(ws->cells, ws->prob, ws->lse, LN, C);
         be->fill(ws->d_cells, 0.0f, LN * C);
         /* reconstruction over same-segment pairs (t, i); decoding the task,
@@ -207,7 +217,11 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
         if (state_dec)
             state_ll += vb_elbo_state_term(be, state_dec, P, G, &p->state, &sb, &ws->state, ws->z, ws->d_z,
                                            1.0 / (double)S, rng);
-        vb_mlp_backward(be, dec, P, G, ws->d_z, ws->d_cells, ws->z, ws->cells, ws->cache, ws->scratch, LN);
+        if (p->dec_obs) {
+            be->fill(ws->d_zin, 0.0f, LN * W);
+            vb_mlp_backward(be, dec, P, G, ws->d_zin, ws->d_cells, in, ws->cells, ws->cache, ws->scratch, LN);
+            for (int64_t r = 0; r < LN; r++) be->axpy(ws->d_z + r * D, 1.0f, ws->d_zin + r * W, D);
+        } else vb_mlp_backward(be, dec, P, G, ws->d_z, ws->d_cells, in, ws->cells, ws->cache, ws->scratch, LN);
         be->gauss_sample_backward(ws->d_mu, ws->d_lv, ws->d_z, ws->lv, ws->eps, LN * D);
     }
     ll /= (double)S;

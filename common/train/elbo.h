@@ -27,7 +27,9 @@
  * unit-variance mean. Categorical (model.reward_decoder): p = softmax(v) over
  * the cells, a transition's reward y at cell c has log p_c (a hit) or
  * log(1 - p_c), and the task's labels y (one-hot: the goal) sum_k y_k log p_k,
- * the categorical cross-entropy. */
+ * the categorical cross-entropy. With dec_obs the decoder reads each row's
+ * observation beside its latent sample (model.decoder_obs; no gradient flows
+ * into s). */
 #ifndef VB_ELBO_H
 #define VB_ELBO_H
 
@@ -48,6 +50,7 @@ typedef struct vb_elbo_params {
     bool bernoulli;              /* cells are Bernoulli logits (else Gaussian means) */
     bool categorical;            /* Bernoulli cells: the logits of one softmax over the cells */
     float hit_level;             /* Bernoulli: the reward of a hit */
+    int64_t dec_obs;             /* model.decoder_obs: the decoder reads (m, s_r), these floats of s_r; 0: m */
     vb_elbo_state_params state;  /* the next-state term (used with a state head) */
 } vb_elbo_params;
 
@@ -60,6 +63,8 @@ typedef struct vb_elbo_batch {
     const int32_t *cell;         /* (L N) reward cell of the row's transition */
     const float *rew;            /* (L N) its reward */
     const float *task_cells;     /* (L N, C) the task's labels (decode_task), else NULL */
+    const float *obs;            /* with dec_obs: row r's observation s_r at obs + r obs_stride */
+    int64_t obs_stride;
     /* transitions outside the window, up to E per window (ext_n NULL: none):
      * their reward cell, reward, the window segment whose task they belong to,
      * and whether they come after the window (else before it) */
@@ -75,6 +80,7 @@ typedef struct vb_elbo_batch {
 typedef struct vb_elbo_ws {
     float *mu, *lv, *pmu, *plv;  /* (L N, D) */
     float *eps, *z, *d_z, *d_mu, *d_lv, *d_pmu, *d_plv; /* (L N, D) */
+    float *zin, *d_zin;          /* with dec_obs: (L N, D + dec_obs) the decoder's input (z, s) */
     float *cells, *d_cells;      /* (L N, C) */
     float *prob;                 /* categorical: (L N, C) the softmax */
     double *lse;                 /* categorical: (L N) its log normaliser */
@@ -83,8 +89,8 @@ typedef struct vb_elbo_ws {
     vb_elbo_state_ws state;      /* the state head's, when there is one */
 } vb_elbo_ws;
 
-/* Point ws into c's block for LN rows of a reward decoder dec (latent D in, C
- * cells out) and the state head state_dec (NULL: none). */
+/* Point ws into c's block for LN rows of a reward decoder dec (latent D plus
+ * p->dec_obs in, C cells out) and the state head state_dec (NULL: none). */
 void vb_elbo_carve(vb_elbo_ws *ws, vb_carver *c, const vb_mlp *dec, const vb_mlp *state_dec,
                    const vb_elbo_params *p, int64_t LN);
 

@@ -139,7 +139,7 @@ static void carve(vb_learning *l, vb_carver *c) {
     for (int i = 0; i < 4; i++) *ppo[i] = vb_carve(c, LN, sizeof(float));
     if (d->has_decoder) {
         vb_elbo_carve(&l->elbo, c, &m->reward_dec, d->has_state_head ? &m->state_dec : NULL, &l->p.elbo, LN);
-        vb_belief_metrics_carve(&l->bm, c, &m->reward_dec, LN);
+        vb_belief_metrics_carve(&l->bm, c, &m->reward_dec, d->dec_obs, LN);
     }
 }
 
@@ -164,6 +164,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->p.elbo.bernoulli = m->d.reward_kind == VB_REWARD_BERNOULLI;
     l->p.elbo.hit_level = m->d.reward_levels[1];
     l->p.elbo.categorical = m->d.reward_categorical;
+    l->p.elbo.dec_obs = m->d.dec_obs;
     l->p.elbo.state = (vb_elbo_state_params){.coef = p->elbo.coef * p->state_coef, .pairs = p->state_pairs,
                                              .obs = m->d.obs, .actions = m->d.actions,
                                              .state_cells = m->d.state_cells};
@@ -419,6 +420,7 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
         if (d->has_decoder) {
             vb_elbo_batch eb = {.L = L, .N = N, .phi = b->phi, .phi_prev0 = b->phi_prev0, .prev_kind = b->prev_kind,
                                 .seg = b->seg, .cell = b->cell, .rew = b->rew, .task_cells = b->task_cells,
+                                .obs = b->X, .obs_stride = d->in,
                                 .E = l->ext ? 2 * l->ts.cap : 0, .ext_n = b->ext_n, .ext_cell = b->ext_cell,
                                 .ext_seg = b->ext_seg, .ext_rew = b->ext_rew, .ext_future = b->ext_future,
                                 .state = {.obs = b->s_obs, .act = b->act, .next = b->s_next,
@@ -426,8 +428,8 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
             vb_elbo_loss(be, &m->reward_dec, d->has_state_head ? &m->state_dec : NULL, l->P, l->G, &l->p.elbo, &eb,
                          &l->elbo, &l->rng, b->d_phi, st);
             if (l->has_exact && epoch == l->epochs - 1 && l->updates % BELIEF_EVERY == 0)
-                st->belief_mae = vb_belief_mae(be, &m->reward_dec, d->reward_categorical, l->P, l->elbo.mu,
-                                               l->elbo.lv, b->reset, b->cell, b->rew, d->reward_levels[1], L, N,
+                st->belief_mae = vb_belief_mae(be, &m->reward_dec, d->reward_categorical, d->dec_obs, l->P,
+                                               l->elbo.mu, l->elbo.lv, b->X, d->in, b->reset, b->cell, b->rew, d->reward_levels[1], L, N,
                                                &l->exact, &l->bm, &l->rng);
         }
         if (d_o || d->has_decoder || l->p.rl_to_encoder)

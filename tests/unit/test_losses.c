@@ -236,6 +236,7 @@ static double elbo_total(elbo_case *e, const vb_elbo_params *p, float *d_phi, co
     vb_update_stats st = {0};
     vb_elbo_batch b = {.L = L, .N = N, .phi = e->phi, .phi_prev0 = e->phi0, .prev_kind = e->kind, .seg = e->seg,
                        .cell = e->cell, .rew = e->rew, .task_cells = p->decode_task ? e->task : NULL,
+                       .obs = e->obs, .obs_stride = SO,
                        .state = {.obs = e->obs, .act = e->act, .next = e->next, .next_cell = e->next_cell}};
     if (e->ext) {
         b.E = EXT;
@@ -269,8 +270,10 @@ static double elbo_loss_of(void *ctx) {
 enum { GAUSSIAN = 0, BERNOULLI = 1, CATEGORICAL = 2, CATEGORICAL_DOMINANT = 3 };
 
 /* state_cells < 0: no state head; 0: Gaussian successors; > 0: categorical
- * over cells. ext: each window's tasks have transitions outside it. */
-static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
+ * over cells. ext: each window's tasks have transitions outside it. dec_obs:
+ * the reward decoder reads (z, s) (model.decoder_obs), and its loss moves
+ * with s. */
+static void elbo_check_obs(bool decode_task, int cells, int state_cells, bool ext, bool dec_obs) {
     const bool bernoulli = cells != GAUSSIAN, categorical = cells >= CATEGORICAL;
     vb_rng r;
     vb_rng_init(&r, 13, 0);
@@ -278,7 +281,7 @@ static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
     memset(&e, 0, sizeof e);
     vb_layout_init(&e.lay);
     const int64_t hid[1] = {8};
-    cr_assert_eq(vb_mlp_layout(&e.dec, &e.lay, "dec", D, hid, 1, C, VB_ACT_TANH, VB_ACT_NONE), 0);
+    cr_assert_eq(vb_mlp_layout(&e.dec, &e.lay, "dec", D + (dec_obs ? SO : 0), hid, 1, C, VB_ACT_TANH, VB_ACT_NONE), 0);
     e.state = state_cells >= 0;
     if (e.state)
         cr_assert_eq(vb_mlp_layout(&e.sdec, &e.lay, "sdec", SO + SA + D, hid, 1, state_cells > 0 ? state_cells : SO,
@@ -333,6 +336,7 @@ static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
     }
     vb_elbo_params p = {.coef = 1.5, .kl_beta = 0.7, .samples = 2, .decode_task = decode_task,
                         .bernoulli = bernoulli, .categorical = categorical, .hit_level = 1.0f,
+                        .dec_obs = dec_obs ? SO : 0,
                         .state = {.coef = 1.5, .pairs = 3, .obs = SO, .actions = SA,
                                   .state_cells = state_cells > 0 ? state_cells : 0}};
     vb_carver c = {0};
@@ -349,6 +353,12 @@ static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
     elbo_ctx ec = {&e, &p, scratch, &rng0};
     fd_check(e.phi, dphi, LN * 2 * D, elbo_loss_of, &ec, "d_phi");
     fd_check(e.P, G0, e.lay.total, elbo_loss_of, &ec, "G (decoders)");
+    if (dec_obs) { /* the rows' observations reach the reward cells */
+        double before = elbo_total(&e, &p, scratch, &rng0);
+        for (int64_t i = 0; i < LN * SO; i += SO) e.obs[i] += 0.5f;
+        double after = elbo_total(&e, &p, scratch, &rng0);
+        cr_assert_gt(fabs(after - before), 1e-4, "the loss does not move with s (%g -> %g)", before, after);
+    }
     free(G0);
     free(e.obs);
     free(e.next);
@@ -359,6 +369,10 @@ static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
     free(e.rew);
     free(e.task);
     free(e.block);
+}
+
+static void elbo_check(bool decode_task, int cells, int state_cells, bool ext) {
+    elbo_check_obs(decode_task, cells, state_cells, ext, false);
 }
 
 Test(losses, elbo_gradient_decoding_transitions_bernoulli, .init = setup) { elbo_check(false, true, -1, false); }
@@ -376,6 +390,11 @@ Test(losses, elbo_gradient_decoding_misses_at_a_dominant_cell, .init = setup) {
 }
 Test(losses, elbo_gradient_with_a_categorical_state_head, .init = setup) { elbo_check(true, true, SC, false); }
 Test(losses, elbo_gradient_with_a_gaussian_state_head, .init = setup) { elbo_check(false, true, 0, true); }
+/* model.decoder_obs: the reward decoder reads each row's observation too */
+Test(losses, elbo_gradient_with_the_observation_in_the_decoder, .init = setup) {
+    elbo_check_obs(true, true, SC, false, true);
+    elbo_check_obs(false, CATEGORICAL, -1, true, true);
+}
 
 /* A reward decoder (latent D -> 4 tanh -> C cells) with its parameters,
  * gradient and the ELBO's workspace for `rows` rows; init_seed 0 leaves the

@@ -664,6 +664,61 @@ Test(planner, a_categorical_decoder_plans_as_bernoullis_at_its_log_odds) {
     destroy(&b);
 }
 
+/* model.decoder_obs: every nested sample decodes its cells from its row's
+ * current state. A decoder whose cells are v_c + w_c relu(s_y) plans, one
+ * step from a root at s = (0, 1) that came from (0, 0), exactly as a decoder
+ * without the observation whose cells are v_c + w_c: the weights of the
+ * last transition and the imagined rewards both read s, not the state
+ * before it (where relu(s_y) is 0). */
+Test(planner, the_observation_in_the_decoder_is_the_rows_current_state) {
+    const char *sets[] = {"planner.depth=1", "planner.particles=16", "planner.nested=4", "model.decoder_obs=true",
+                          NULL};
+    fixture a, b;
+    build(&a, "gridworld", sets);
+    sets[3] = NULL;
+    build(&b, "gridworld", sets);
+    cr_assert_eq(a.m.d.dec_obs, a.m.d.obs);
+    cr_assert_eq(b.m.d.dec_obs, 0);
+    /* the layouts differ in the decoder's first layer only: every other tensor of b copied into a */
+    for (int i = 0; i < b.m.layout.n; i++) {
+        const vb_tensor_info *tb = &b.m.layout.t[i], *ta = vb_layout_find(&a.m.layout, tb->name);
+        cr_assert_not_null(ta, "%s", tb->name);
+        if (strcmp(tb->name, "dec.reward.0.w") == 0) continue;
+        cr_assert_eq(ta->count, tb->count, "%s", tb->name);
+        memcpy(a.P + ta->offset, b.P + tb->offset, sizeof(float) * (size_t)tb->count);
+    }
+    const vb_mlp *dec = &a.m.reward_dec;
+    const int64_t C = a.spec.reward_cells, D = a.m.d.latent, in0 = dec->layer[0].in;
+    cr_assert_eq(in0, D + a.m.d.obs);
+    a.P[dec->layer[0].w + 2 * in0 + D + 1] = 1.0f; /* h2 = relu(s_y), carried through the second layer */
+    a.P[dec->layer[1].w + 2 * dec->layer[1].in + 2] = 1.0f;
+    const vb_linear *la = &dec->layer[dec->n - 1];
+    for (int64_t c = 0; c < C; c++) {
+        float v = 0.3f * (float)(c % 4) - 1.5f, w = c == 5 ? 4.0f : -0.5f * (float)(c % 3);
+        set_cell(&a, c, 0.0f, v);
+        set_cell(&b, c, 0.0f, v + w);
+        a.P[la->w + c * la->in + 2] = w;
+    }
+    make_planner(&a, 1);
+    make_planner(&b, 1);
+    const float from[2] = {0, 0}, to[2] = {0, 1};
+    root_buf rb;
+    after_one_step_root(&rb, from, to, 2, a.spec.reward_levels[0]);
+    float qa[8], qb[8], va, vb;
+    vb_rng ra, rb2;
+    vb_rng_init(&ra, 8, 0);
+    vb_rng_init(&rb2, 8, 0);
+    vb_planner_run(a.pl, a.P, &rb.r, 1, &ra, qa, &va);
+    vb_planner_run(b.pl, b.P, &rb.r, 1, &rb2, qb, &vb);
+    for (int64_t k = 0; k < a.m.d.actions; k++) {
+        cr_assert_float_eq(qa[k], qb[k], 1e-6, "q[%lld]", (long long)k);
+    }
+    cr_assert_float_eq(va, vb, 1e-6);
+    cr_assert_gt(fabsf(va), 1e-4, "V-hat %g: no reward was imagined", va);
+    destroy(&a);
+    destroy(&b);
+}
+
 /* planner.threads: the environments split into blocks planned on threads
  * give, env for env, exactly what a one-thread planner gives on each block's
  * environments alone (no shared writes between blocks; env b draws from

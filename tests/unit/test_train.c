@@ -437,6 +437,44 @@ Test(train, cell_input_is_the_state_cells_one_hot_and_trains) {
     cr_assert(strstr(err, "model.cell_input") && strstr(err, "no state cells"), "%s", err);
 }
 
+/* model.decoder_obs: the reward decoder's first layer reads (m, s); its
+ * weights on s train under the ELBO, decoding the task's labels and decoding
+ * the transitions, and the belief metric reads the same rows. */
+Test(train, decoder_obs_trains_the_decoders_weights_on_the_observation) {
+    const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
+                          "learner.replay_capacity=8", "learner.elbo_warmup_updates=0",
+                          "learner.max_policy_lag=100000", "model.decoder_obs=true", NULL};
+    const char *decode[] = {"learner.elbo_decode=task", "learner.elbo_decode=transitions"};
+    for (int k = 0; k < 2; k++) {
+        fixed f;
+        fixed_setup(&f, base, (const char *[]){decode[k], NULL}, 0);
+        const vb_model_dims *d = &f.m.d;
+        const vb_linear *first = &f.m.reward_dec.layer[0];
+        cr_assert_eq(d->dec_obs, d->obs);
+        cr_assert_eq(first->in, d->latent + d->obs);
+        int64_t n = first->out * d->obs;
+        int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
+        for (int64_t o = 0; o < first->out; o++)
+            for (int64_t j = 0; j < d->obs; j++) idx[o * d->obs + j] = first->w + o * first->in + d->latent + j;
+        double moved = moved_by_updates(&f, idx, n);
+        cr_log_info("%s: the decoder's weights on s moved by %g", decode[k], moved);
+        cr_assert_gt(moved, 1e-4, "%s: the weights on s did not train (%g)", decode[k], moved);
+        char err[512];
+        vb_update_stats st;
+        bool measured = false;
+        for (int u = 0; u < 8; u++) {
+            cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
+            if (st.belief_mae >= 0) {
+                measured = true;
+                cr_assert(isfinite(st.belief_mae) && st.belief_mae < 1.0, "belief_mae %g", st.belief_mae);
+            }
+        }
+        cr_assert(measured, "%s: no belief_mae in 8 updates", decode[k]);
+        free(idx);
+        fixed_free(&f);
+    }
+}
+
 /* planner.dynamics: the state head exists exactly when the planner reads it
  * (varibased with learned dynamics; auto picks them where the transitions
  * depend on the task), it decodes the env's state cells, and the ELBO trains

@@ -143,6 +143,70 @@ Test(trained_belief, a_categorical_decoder_is_its_softmax_per_cell) {
     cr_assert(strstr(err, "model.reward_decoder") && strstr(err, "Gaussian"), "%s", err);
 }
 
+/* model.decoder_obs: the belief and the policy's decoded cells read each
+ * env's current observation. A decoder whose cells are b_k + w_k s_x (s_x,
+ * the column, is >= 0, so the ReLUs pass it) gives every env the row of the
+ * cell it stands in (the permuted moves send the envs apart). */
+Test(trained_belief, a_decoder_reading_the_observation_decodes_each_envs_state) {
+    fixture f;
+    setup_with(&f, "configs/gridworld.yaml",
+               (const char *const[]){"model.decoder_obs=true", "model.policy_cells=true", "env.permute_moves=true", NULL},
+               6);
+    const vb_model_dims *d = &f.m.d;
+    const vb_mlp *dec = &f.m.reward_dec;
+    const int64_t C = f.spec.reward_cells, n = f.env->n, D = d->latent, O = d->obs;
+    cr_assert_eq(d->dec_obs, O);
+    cr_assert_eq(dec->layer[0].in, D + O);
+    for (int i = 0; i < dec->n; i++) {
+        memset(f.P + dec->layer[i].w, 0, sizeof(float) * (size_t)(dec->layer[i].in * dec->layer[i].out));
+        memset(f.P + dec->layer[i].b, 0, sizeof(float) * (size_t)dec->layer[i].out);
+    }
+    f.P[dec->layer[0].w + D] = 1.0f; /* unit 0 = relu(s_x), passed on by every hidden layer */
+    for (int i = 1; i < dec->n - 1; i++) f.P[dec->layer[i].w] = 1.0f;
+    const vb_linear *last = &dec->layer[dec->n - 1];
+    float *w = malloc(sizeof(float) * (size_t)C), *b = malloc(sizeof(float) * (size_t)C);
+    float *cells = malloc(sizeof(float) * (size_t)(n * C));
+    for (int64_t k = 0; k < C; k++) {
+        f.P[last->w + k * last->in] = w[k] = 0.4f * (float)(k % 5) - 0.8f;
+        f.P[last->b + k] = b[k] = 0.1f * (float)(k % 3);
+    }
+    make_agent(&f);
+    int32_t actions[6];
+    float sx0[6];
+    bool differ = false;
+    for (int t = 0; t < 6; t++) {
+        /* the belief acted on at this step: the encoder's and the decoder's input is the state it was in */
+        for (int64_t i = 0; i < n; i++) sx0[i] = f.env->obs[i * O];
+        step(&f, actions);
+        cr_assert_eq(vb_agent_belief(f.agent, cells), 0);
+        for (int64_t i = 0; i < n; i++) {
+            const float sx = sx0[i];
+            differ |= sx != sx0[0];
+            for (int64_t k = 0; k < C; k++) {
+                const double want = 1.0 / (1.0 + exp(-((double)b[k] + (double)w[k] * sx)));
+                cr_assert_float_eq(cells[i * C + k], want, 1e-6, "step %d env %lld (x %g) cell %lld: %g against %g",
+                                   t, (long long)i, sx, (long long)k, cells[i * C + k], want);
+            }
+        }
+    }
+    cr_assert(differ, "every env stood at the same x: the test would not tell the envs' rows apart");
+    /* the policy's features: the same cells at the row's observation */
+    float *x = calloc((size_t)d->in, sizeof(float)), *phi = calloc((size_t)(2 * D), sizeof(float));
+    float *feat = calloc((size_t)d->feat, sizeof(float)), *o = calloc((size_t)d->hidden, sizeof(float));
+    float *ws = calloc((size_t)vb_model_features_ws_floats(&f.m, 1), sizeof(float));
+    const float s[2] = {3.0f, 1.0f};
+    vb_model_input(&f.m, x, s, -1, 0.0f, 0.0f, 0);
+    vb_model_features(vb_backend_cpu(), &f.m, f.P, feat, x, o, phi, ws, 1);
+    for (int64_t k = 0; k < C; k++) {
+        const double want = 1.0 / (1.0 + exp(-((double)b[k] + (double)w[k] * 3.0)));
+        cr_assert_float_eq(feat[d->feat - C + k], want, 1e-6, "feature of cell %lld: %g against %g", (long long)k,
+                           feat[d->feat - C + k], want);
+    }
+    free(x), free(phi), free(feat), free(o), free(ws);
+    free(w), free(b), free(cells);
+    teardown(&f);
+}
+
 Test(trained_belief, reading_it_changes_no_action_and_it_moves_with_the_history) {
     fixture a, b;
     setup(&a, "configs/gridworld.yaml", 8);
