@@ -625,6 +625,27 @@ Test(planner, learned_dynamics_weigh_nested_particles_by_the_state_head) {
     free(f.P);
 }
 
+/* a and b plan one env one step into a task (from (0, 0) to (0, 1) by action
+ * 2, a miss) to the same q* and V-hat, V-hat away from 0; both destroyed. */
+static void plan_alike(fixture *a, fixture *b) {
+    make_planner(a, 1);
+    make_planner(b, 1);
+    const float from[2] = {0, 0}, to[2] = {0, 1};
+    root_buf rb;
+    after_one_step_root(&rb, from, to, 2, a->spec.reward_levels[0]);
+    float qa[8], qb[8], va, vb;
+    vb_rng ra, rb2;
+    vb_rng_init(&ra, 8, 0);
+    vb_rng_init(&rb2, 8, 0);
+    vb_planner_run(a->pl, a->P, &rb.r, 1, &ra, qa, &va);
+    vb_planner_run(b->pl, b->P, &rb.r, 1, &rb2, qb, &vb);
+    for (int64_t k = 0; k < a->m.d.actions; k++) cr_assert_float_eq(qa[k], qb[k], 1e-6, "q[%lld]", (long long)k);
+    cr_assert_float_eq(va, vb, 1e-6);
+    cr_assert_gt(fabsf(va), 1e-4, "V-hat %g: no reward was imagined", va);
+    destroy(a);
+    destroy(b);
+}
+
 /* model.reward_decoder: categorical plans exactly as an independent decoder
  * whose logits are the categorical's per-cell log-odds: the planner reads a
  * softmax over the cells as one Bernoulli per cell (the goal at cell c with
@@ -645,23 +666,8 @@ Test(planner, a_categorical_decoder_plans_as_bernoullis_at_its_log_odds) {
     for (int64_t c = 0; c < C; c++) z += 1.0 / (1.0 + exp(-(double)v[c]));
     cr_assert_float_eq(z, 1.0, 1e-5, "the log-odds are not one categorical's: probabilities sum to %g", z);
     for (int64_t c = 0; c < C; c++) set_cell(&b, c, 0.0f, v[c]);
-    make_planner(&a, 1);
-    make_planner(&b, 1);
-    const float from[2] = {0, 0}, to[2] = {0, 1};
-    root_buf rb;
-    after_one_step_root(&rb, from, to, 2, a.spec.reward_levels[0]);
-    float qa[8], qb[8], va, vb;
-    vb_rng ra, rb2;
-    vb_rng_init(&ra, 8, 0);
-    vb_rng_init(&rb2, 8, 0);
-    vb_planner_run(a.pl, a.P, &rb.r, 1, &ra, qa, &va);
-    vb_planner_run(b.pl, b.P, &rb.r, 1, &rb2, qb, &vb);
-    for (int64_t k = 0; k < a.m.d.actions; k++) cr_assert_float_eq(qa[k], qb[k], 1e-6, "q[%lld]", (long long)k);
-    cr_assert_float_eq(va, vb, 1e-6);
-    cr_assert_gt(fabsf(va), 1e-4, "V-hat %g: no reward was imagined", va);
+    plan_alike(&a, &b);
     free(v);
-    destroy(&a);
-    destroy(&b);
 }
 
 /* model.decoder_obs: every nested sample decodes its cells from its row's
@@ -699,24 +705,7 @@ Test(planner, the_observation_in_the_decoder_is_the_rows_current_state) {
         set_cell(&b, c, 0.0f, v + w);
         a.P[la->w + c * la->in + 2] = w;
     }
-    make_planner(&a, 1);
-    make_planner(&b, 1);
-    const float from[2] = {0, 0}, to[2] = {0, 1};
-    root_buf rb;
-    after_one_step_root(&rb, from, to, 2, a.spec.reward_levels[0]);
-    float qa[8], qb[8], va, vb;
-    vb_rng ra, rb2;
-    vb_rng_init(&ra, 8, 0);
-    vb_rng_init(&rb2, 8, 0);
-    vb_planner_run(a.pl, a.P, &rb.r, 1, &ra, qa, &va);
-    vb_planner_run(b.pl, b.P, &rb.r, 1, &rb2, qb, &vb);
-    for (int64_t k = 0; k < a.m.d.actions; k++) {
-        cr_assert_float_eq(qa[k], qb[k], 1e-6, "q[%lld]", (long long)k);
-    }
-    cr_assert_float_eq(va, vb, 1e-6);
-    cr_assert_gt(fabsf(va), 1e-4, "V-hat %g: no reward was imagined", va);
-    destroy(&a);
-    destroy(&b);
+    plan_alike(&a, &b);
 }
 
 /* planner.threads: the environments split into blocks planned on threads
