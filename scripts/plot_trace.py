@@ -80,26 +80,29 @@ def belief_until_found(steps, best, belief, key):
 
 def belief_by_cell(steps, best, belief):
     """Per episode, over each task's steps until its goal is found: the hit
-    probabilities the belief gives a cell entered before in the task that is
-    not the goal (ruled out by the history), a cell entered for the first time
-    that the exact posterior rules out (by the prior), and a cell still open,
-    with the exact posterior's for the last; None where the trace has no
-    belief."""
-    history, prior, open_b, open_x = (defaultdict(list) for _ in range(4))
+    probabilities the belief gives the cell it stands in when it moves into a
+    wall (entered again at once), a cell entered earlier in the task, a cell
+    entered for the first time that the exact posterior rules out (by the
+    prior), and a cell still open, with the exact posterior's for the last;
+    None where the trace has no belief."""
+    stand, earlier, prior, open_b, open_x = (defaultdict(list) for _ in range(5))
     for k, rows in belief.items():
-        seen = set()
+        seen, prev = set(), None
         for (_, e, _, r, c), (_, exact, hit, dist) in zip(steps[k], rows):
             if dist is None:
                 return None
             if exact > 0:
                 open_b[e].append(hit)
                 open_x[e].append(exact)
+            elif prev == (e, c):
+                stand[e].append(hit)
             else:
-                (history if c in seen else prior)[e].append(hit)
+                (earlier if c in seen else prior)[e].append(hit)
             seen.add(c)
+            prev = (e, c)
             if r > 0 and c == best[k]:
                 break
-    return history, prior, open_b, open_x
+    return stand, earlier, prior, open_b, open_x
 
 
 def belief_stats(label, steps, best, belief):
@@ -114,11 +117,11 @@ def belief_stats(label, steps, best, belief):
           f"{', '.join(mean(l1[e]) for e in range(E))}; hit probability on a cell ruled out "
           f"{', '.join(mean(ruled_out[e]) for e in range(E))} (exact 0); "
           f"steps {', '.join(str(len(l1[e])) for e in range(E))}")
-    history, prior, open_b, open_x = belief_by_cell(steps, best, belief)
-    print(f"{label}: hit probability per episode at a cell entered before (ruled out by the history) "
-          f"{', '.join(mean(history[e]) for e in range(E))}; entered first and ruled out by the prior "
-          f"{', '.join(mean(prior[e]) for e in range(E))}; still open "
-          f"{', '.join(mean(open_b[e]) for e in range(E))} (exact {', '.join(mean(open_x[e]) for e in range(E))})")
+    stand, earlier, prior, open_b, open_x = belief_by_cell(steps, best, belief)
+    per = lambda d: ", ".join(mean(d[e]) for e in range(E))
+    print(f"{label}: hit probability per episode at the cell it stands in, moving into a wall {per(stand)}; "
+          f"at a cell entered earlier {per(earlier)}; entered first, ruled out by the prior {per(prior)} "
+          f"(exact 0 for all three); at a cell still open {per(open_b)} (exact {per(open_x)})")
 
 
 MIN_TASKS = 10  # a step's mean in the belief picture needs as many tasks

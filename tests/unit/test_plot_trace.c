@@ -77,13 +77,14 @@ Test(plot_trace, stats_of_the_search_and_of_the_belief, .init = vb_dt_setup, .fi
     cr_assert(strstr(t, "agent: belief until the goal is found, per episode: L1 to the exact posterior 0.400, 1.100; "
                         "hit probability on a cell ruled out 0.125, 0.100 (exact 0); steps 6, 2"),
               "%s", t);
-    /* by cell: task 0's cell 2 entered again, 0.2 (episode 1) and 0.1
-     * (episode 2); task 2's cell 1 entered first at exact 0, 0.05; the open
-     * cells of episode 1 (0.3 + 0.4 + 0.5 + 0.6) / 4 against (0.25 + 0.5 +
-     * 0.5 + 0.35) / 4, of episode 2 task 0's find, 0.5 against 1 */
-    cr_assert(strstr(t, "agent: hit probability per episode at a cell entered before (ruled out by the history) "
-                        "0.200, 0.100; entered first and ruled out by the prior 0.050, -; still open 0.450, 0.500 "
-                        "(exact 0.400, 1.000)"),
+    /* by cell: task 0 moves into a wall at cell 2 in episode 1 (0.2) and
+     * enters cell 2 again in episode 2 (0.1); task 2's cell 1 is entered first
+     * at exact 0 (0.05); the open cells of episode 1 (0.3 + 0.4 + 0.5 + 0.6)
+     * / 4 against (0.25 + 0.5 + 0.5 + 0.35) / 4, of episode 2 task 0's find,
+     * 0.5 against 1 */
+    cr_assert(strstr(t, "agent: hit probability per episode at the cell it stands in, moving into a wall 0.200, -; "
+                        "at a cell entered earlier -, 0.100; entered first, ruled out by the prior 0.050, - "
+                        "(exact 0 for all three); at a cell still open 0.450, 0.500 (exact 0.400, 1.000)"),
               "%s", t);
     free(t);
     /* an agent without a belief: no belief line */
