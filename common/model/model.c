@@ -80,8 +80,8 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
     rc |= vb_linear_layout(&m->belief, l, "enc.belief", d->hidden, 2 * d->latent, 1);
     const int64_t hid[2] = {d->mlp_hidden, d->mlp_hidden};
     if (d->has_decoder)
-        rc |= vb_mlp_layout(&m->reward_dec, l, "dec.reward", d->latent + d->dec_obs, hid, 2, d->reward_cells, VB_ACT_RELU,
-                            VB_ACT_NONE);
+        rc |= vb_mlp_layout(&m->reward_dec, l, "dec.reward", d->latent + d->dec_obs, hid, 2, d->reward_cells,
+                            VB_ACT_RELU, VB_ACT_NONE);
     if (d->has_state_head)
         rc |= vb_mlp_layout(&m->state_dec, l, "dec.state", d->obs + d->actions + d->latent, hid, 2, d->state_out,
                             VB_ACT_RELU, VB_ACT_NONE);
@@ -159,12 +159,8 @@ void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_pre
 const float *vb_model_reward_input(const vb_backend *be, const vb_model *m, float *buf, const float *z,
                                    int64_t z_stride, const float *s, int64_t s_stride, int64_t s_every, int64_t N) {
     const vb_model_dims *d = &m->d;
-    const int64_t D = d->latent, W = D + d->dec_obs;
-    if (d->dec_obs == 0 && z_stride == D) return z;
-    for (int64_t n = 0; n < N; n++) {
-        be->copy(buf + n * W, z + n * z_stride, D);
-        if (d->dec_obs) be->copy(buf + n * W + D, s + (n / s_every) * s_stride, d->dec_obs);
-    }
+    if (d->dec_obs == 0 && z_stride == d->latent) return z;
+    vb_mlp_join_rows(be, buf, z, z_stride, d->latent, s, s_stride, s_every, d->dec_obs, N);
     return buf;
 }
 
@@ -192,8 +188,8 @@ void vb_model_features(const vb_backend *be, const vb_model *m, const float *P, 
     if (!d->policy_cells) return;
     /* c = dec(mu[, s]) (N, C): mu gathered from phi (and s from x), the cells written at the end of each row */
     float *in = ws, *c = ws + N * (d->latent + d->dec_obs), *cache = c + N * C;
-    vb_mlp_forward(be, &m->reward_dec, P, c, vb_model_reward_input(be, m, in, phi, 2 * d->latent, x, d->in, 1, N), cache,
-                   N);
+    const float *mu = vb_model_reward_input(be, m, in, phi, 2 * d->latent, x, d->in, 1, N);
+    vb_mlp_forward(be, &m->reward_dec, P, c, mu, cache, N);
     vb_model_reward_logodds(d, c, N);
     if (d->reward_kind == VB_REWARD_BERNOULLI) be->act_forward(VB_ACT_SIGMOID, c, c, N * C);
     for (int64_t i = 0; i < N; i++) be->copy(feat + i * d->feat + d->feat - C, c + i * C, C);

@@ -129,8 +129,9 @@ const float *vb_model_reward_input(const vb_backend *be, const vb_model *m, floa
                                    int64_t z_stride, const float *s, int64_t s_stride, int64_t s_every, int64_t N);
 
 /* Encoder input row for one step: x = (s, onehot a_prev, r_prev, done_prev,
- * [onehot cell(s) with model.cell_input], tau) with tau = task_step / steps_per_task (0 without model.task_clock);
- * a_prev < 0 means "no previous action" (a task start). */
+ * [onehot cell(s) with model.cell_input], tau) with tau = task_step /
+ * steps_per_task (0 without model.task_clock); a_prev < 0 means "no previous
+ * action" (a task start). */
 void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev,
                     int64_t task_step);
 

@@ -133,3 +133,11 @@ void vb_mlp_backward(const vb_backend *be, const vb_mlp *m, const float *P, floa
         d = dpre;
     }
 }
+
+void vb_mlp_join_rows(const vb_backend *be, float *out, const float *a, int64_t a_stride, int64_t aw, const float *b,
+                      int64_t b_stride, int64_t b_every, int64_t bw, int64_t B) {
+    for (int64_t i = 0; i < B; i++) {
+        be->copy(out + i * (aw + bw), a + i * a_stride, aw);
+        if (bw > 0) be->copy(out + i * (aw + bw) + aw, b + (i / b_every) * b_stride, bw);
+    }
+}

@@ -43,6 +43,10 @@ void vb_mlp_pack(const vb_backend *be, const vb_mlp *m, const float *P, float *W
  * rows share its product (the CPU's fused kernel, at one BLAS thread). */
 void vb_mlp_infer(const vb_backend *be, const vb_mlp *m, const float *P, const float *Wp, float *out,
                   const float *inp, float *work, int64_t B);
+/* An input of two parts, (B, aw + bw): row i is a + i a_stride (aw floats)
+ * then b + (i / b_every) b_stride (bw floats; none where bw is 0). */
+void vb_mlp_join_rows(const vb_backend *be, float *out, const float *a, int64_t a_stride, int64_t aw, const float *b,
+                      int64_t b_stride, int64_t b_every, int64_t bw, int64_t B);
 /* dout (B, out) -> G += ..., dinp (B, in) += ... unless NULL. out is forward's output. */
 void vb_mlp_backward(const vb_backend *be, const vb_mlp *m, const float *P, float *G, float *dinp,
                      const float *dout, const float *inp, const float *out, const float *cache, float *scratch,

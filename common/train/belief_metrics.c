@@ -26,10 +26,7 @@ double vb_belief_mae(const vb_backend *be, const vb_mlp *dec, bool categorical, 
         be->gauss_sample_forward(ws->z, mu, lv, ws->eps, LN * D);
         const float *in = ws->z;
         if (dec_obs) {
-            for (int64_t r = 0; r < LN; r++) {
-                be->copy(ws->zin + r * dec->in, ws->z + r * D, D);
-                be->copy(ws->zin + r * dec->in + D, x + r * x_stride, dec_obs);
-            }
+            vb_mlp_join_rows(be, ws->zin, ws->z, D, D, x, x_stride, 1, dec_obs, LN);
             in = ws->zin;
         }
         vb_mlp_forward(be, dec, P, ws->dec, in, ws->cache, LN);

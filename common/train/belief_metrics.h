@@ -33,7 +33,8 @@ void vb_belief_metrics_carve(vb_belief_metrics_ws *ws, vb_carver *c, const vb_ml
  * (nn/softmax_cells.h); dec_obs > 0: the decoder reads (m, s_r) with row r's
  * observation s_r at x + r x_stride (model.decoder_obs). Noise from rng. */
 double vb_belief_mae(const vb_backend *be, const vb_mlp *dec, bool categorical, int64_t dec_obs, const float *P,
-                     const float *mu, const float *lv, const float *x, int64_t x_stride, const uint8_t *reset, const int32_t *cell, const float *rew, float hit_level,
-                     int64_t L, int64_t N, vb_exact_belief *ex, const vb_belief_metrics_ws *ws, vb_rng *rng);
+                     const float *mu, const float *lv, const float *x, int64_t x_stride, const uint8_t *reset,
+                     const int32_t *cell, const float *rew, float hit_level, int64_t L, int64_t N,
+                     vb_exact_belief *ex, const vb_belief_metrics_ws *ws, vb_rng *rng);
 
 #endif

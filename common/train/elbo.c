@@ -163,10 +163,7 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
         be->gauss_sample_forward(ws->z, ws->mu, ws->lv, ws->eps, LN * D);
         const float *in = ws->z;
         if (p->dec_obs) { /* (z_r, s_r) */
-            for (int64_t r = 0; r < LN; r++) {
-                be->copy(ws->zin + r * W, ws->z + r * D, D);
-                be->copy(ws->zin + r * W + D, b->obs + r * b->obs_stride, p->dec_obs);
-            }
+            vb_mlp_join_rows(be, ws->zin, ws->z, D, D, b->obs, b->obs_stride, 1, p->dec_obs, LN);
             in = ws->zin;
         }
         vb_mlp_forward(be, dec, P, ws->cells, in, ws->cache, LN);
