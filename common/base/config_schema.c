@@ -171,8 +171,9 @@ static const vb_cfg_key schema[] = {
           "the encoder also reads a one-hot of the observation's state cell, for families with discrete state "
           "cells (gridworld): a visited cell is then one input, so the core can remember the cells it has seen"),
     KBOOL(model, decoder_obs, "false",
-          "belief agents: the reward decoder reads the current observation s beside the latent, (m, s) -> cells, "
-          "so the cell the agent stands in can be ruled out without the latent tracking where the agent is"),
+          "belief agents: the reward decoder reads the current observation s beside the latent, (m, s) -> cells "
+          "(with cell_input also s's cell one-hot), so the cell the agent stands in can be ruled out without the "
+          "latent tracking where the agent is"),
     KBOOL(model, task_clock, "true", "feed the task clock tau (task step / steps per task) to the encoder and policy/value "
           "(false: tau reads 0)"),
 

@@ -55,7 +55,7 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
         return snprintf(err, err_len, "model.reward_decoder: categorical is a softmax over the reward cells, and env "
                         "%s has one: use independent", spec->name), -1;
     d->reward_latent = d->has_decoder ? c->reward_latent : 0;
-    d->dec_obs = d->has_decoder && c->decoder_obs ? d->obs : 0;
+    d->dec_obs = d->has_decoder && c->decoder_obs ? d->obs + d->in_cells : 0;
     if (d->reward_latent > 0 && !d->has_state_head)
         return snprintf(err, err_len,
                         "model.reward_latent %lld splits the latent between the reward and next-state decoders, and "
@@ -139,6 +139,17 @@ void vb_model_reward_logodds(const vb_model_dims *d, float *cells, int64_t N) {
     if (d->reward_categorical) vb_softmax_logodds(cells, N, d->reward_cells);
 }
 
+/* model.cell_input: the one-hot (in_cells) of obs's state cell. */
+static void onehot_cell(const vb_model *m, float *out, const float *obs) {
+    memset(out, 0, sizeof(float) * (size_t)m->d.in_cells);
+    out[vb_env_state_cell(&m->spec, obs)] = 1.0f;
+}
+
+void vb_model_state_input(const vb_model *m, float *out, const float *obs) {
+    memcpy(out, obs, sizeof(float) * (size_t)m->d.obs);
+    if (m->d.in_cells > 0) onehot_cell(m, out + m->d.obs, obs);
+}
+
 void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev,
                     int64_t task_step) {
     const vb_model_dims *d = &m->d;
@@ -147,11 +158,7 @@ void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_pre
     if (a_prev >= 0 && a_prev < d->actions) x[d->obs + a_prev] = 1.0f;
     x[d->obs + d->actions] = a_prev >= 0 ? r_prev : 0.0f;
     x[d->obs + d->actions + 1] = a_prev >= 0 ? done_prev : 0.0f;
-    if (d->in_cells > 0) {
-        float *cells = x + d->obs + d->actions + 2;
-        memset(cells, 0, sizeof(float) * (size_t)d->in_cells);
-        cells[vb_env_state_cell(&m->spec, obs)] = 1.0f;
-    }
+    if (d->in_cells > 0) onehot_cell(m, x + d->obs + d->actions + 2, obs);
     x[d->in - 1] =
         d->task_clock && d->steps_per_task > 0 ? (float)task_step / (float)d->steps_per_task : 0.0f;
 }
@@ -160,7 +167,15 @@ const float *vb_model_reward_input(const vb_backend *be, const vb_model *m, floa
                                    int64_t z_stride, const float *s, int64_t s_stride, int64_t s_every, int64_t N) {
     const vb_model_dims *d = &m->d;
     if (d->dec_obs == 0 && z_stride == d->latent) return z;
-    vb_mlp_join_rows(be, buf, z, z_stride, d->latent, s, s_stride, s_every, d->dec_obs, N);
+    if (d->in_cells == 0) {
+        vb_mlp_join_rows(be, buf, z, z_stride, d->latent, s, s_stride, s_every, d->dec_obs, N);
+        return buf;
+    }
+    const int64_t W = d->latent + d->dec_obs; /* (z, s, onehot cell(s)) */
+    for (int64_t n = 0; n < N; n++) {
+        be->copy(buf + n * W, z + n * z_stride, d->latent);
+        vb_model_state_input(m, buf + n * W + d->latent, s + (n / s_every) * s_stride);
+    }
     return buf;
 }
 

@@ -13,7 +13,8 @@
  *            of one softmax over the cells, which every reader takes as
  *            per-cell log-odds (vb_model_reward_logodds). With
  *            model.decoder_obs it reads (m, s), s the row's current
- *            observation, the state before the transition it decodes
+ *            observation (and its cell's one-hot with model.cell_input),
+ *            the state before the transition it decodes
  *            state:  (s, onehot a, m) -> the successor: logits over the
  *            env's state cells (spec.state_cells > 0), else the mean of a
  *            unit-variance Gaussian per observation feature; present exactly
@@ -63,7 +64,8 @@ typedef struct vb_model_dims {
     bool policy_cells;   /* belief agents: the policy also sees the decoded cells (model.policy_cells) */
     bool task_clock;     /* tau is the task clock; false: tau reads 0 (model.task_clock) */
     int64_t in_cells;    /* model.cell_input: the env's state cells, one-hot in x; else 0 */
-    int64_t dec_obs;     /* model.decoder_obs: obs, the floats of s the reward decoder reads after m; else 0 */
+    int64_t dec_obs;     /* model.decoder_obs: the floats of s the reward decoder reads after m (obs + in_cells,
+                            vb_model_state_input); else 0 */
     bool has_decoder;
     bool has_state_head;
     int64_t state_cells; /* the env's discrete states (0: continuous observations) */
@@ -120,11 +122,15 @@ void vb_model_mask_split(const vb_backend *be, const vb_model *m, float *X);
  * reader of the decoder but the ELBO calls it first. */
 void vb_model_reward_logodds(const vb_model_dims *d, float *cells, int64_t N);
 
+/* What the reward decoder reads of an observation with model.decoder_obs
+ * (dec_obs floats): obs, and with model.cell_input the one-hot of its cell. */
+void vb_model_state_input(const vb_model *m, float *out, const float *obs);
+
 /* The reward decoder's input rows (N, latent + dec_obs): row n is the latent
- * z + n z_stride and, with model.decoder_obs, the observation s + (n /
- * s_every) s_stride after it. Returns z itself where that is already the
- * input (no observation, z_stride latent), else buf (N (latent + dec_obs)
- * floats) filled. */
+ * z + n z_stride and, with model.decoder_obs, vb_model_state_input of the
+ * observation s + (n / s_every) s_stride after it. Returns z itself where
+ * that is already the input (no observation, z_stride latent), else buf (N
+ * (latent + dec_obs) floats) filled. */
 const float *vb_model_reward_input(const vb_backend *be, const vb_model *m, float *buf, const float *z,
                                    int64_t z_stride, const float *s, int64_t s_stride, int64_t s_every, int64_t N);
 

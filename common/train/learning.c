@@ -37,6 +37,7 @@ typedef struct batch_ws {
     float *boot;                 /* boot_task: (N) the rest of each window's task's return, NAN unknown */
     float *vboot;                /* boot_task: (T N) the values with those in place of the bootstrap values */
     float *s_obs, *s_next;       /* state head: (L N, obs) each transition's state and successor */
+    float *dec_s;                /* model.decoder_obs: (L N, dec_obs) what the reward decoder reads of s_r */
     int32_t *s_next_cell;        /* state head: (L N) the successor's state cell */
     float *start_obs;            /* (obs) */
     /* forward */
@@ -100,6 +101,7 @@ static void carve(vb_learning *l, vb_carver *c) {
     b->v_target = targets ? vb_carve(c, LN, sizeof(float)) : NULL;
     b->q_target = targets ? vb_carve(c, LN * A, sizeof(float)) : NULL;
     b->task_cells = d->has_decoder && l->p.elbo.decode_task ? vb_carve(c, LN * d->reward_cells, sizeof(float)) : NULL;
+    b->dec_s = d->dec_obs ? vb_carve(c, LN * d->dec_obs, sizeof(float)) : NULL;
     if (l->ext) {
         const int64_t E = 2 * l->ts.cap;
         b->ext_n = vb_carve(c, N, sizeof(int64_t));
@@ -317,6 +319,7 @@ static void assemble(vb_learning *l) {
                 memcpy(b->q_target + r * A, c + cl->q_target + t * A, sizeof(float) * (size_t)A);
             }
             if (b->task_cells) memcpy(b->task_cells + r * C, c + cl->task_cells + t * C, sizeof(float) * (size_t)C);
+            if (b->dec_s) vb_model_state_input(m, b->dec_s + r * d->dec_obs, c + cl->x + t * d->in);
             if (b->s_obs) {
                 const float *next = c + cl->next_obs + t * d->obs;
                 memcpy(b->s_obs + r * d->obs, c + cl->x + t * d->in, sizeof(float) * (size_t)d->obs);
@@ -420,7 +423,7 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
         if (d->has_decoder) {
             vb_elbo_batch eb = {.L = L, .N = N, .phi = b->phi, .phi_prev0 = b->phi_prev0, .prev_kind = b->prev_kind,
                                 .seg = b->seg, .cell = b->cell, .rew = b->rew, .task_cells = b->task_cells,
-                                .obs = b->X, .obs_stride = d->in,
+                                .obs = b->dec_s, .obs_stride = d->dec_obs,
                                 .E = l->ext ? 2 * l->ts.cap : 0, .ext_n = b->ext_n, .ext_cell = b->ext_cell,
                                 .ext_seg = b->ext_seg, .ext_rew = b->ext_rew, .ext_future = b->ext_future,
                                 .state = {.obs = b->s_obs, .act = b->act, .next = b->s_next,
@@ -429,8 +432,8 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
                          &l->elbo, &l->rng, b->d_phi, st);
             if (l->has_exact && epoch == l->epochs - 1 && l->updates % BELIEF_EVERY == 0)
                 st->belief_mae = vb_belief_mae(be, &m->reward_dec, d->reward_categorical, d->dec_obs, l->P,
-                                               l->elbo.mu, l->elbo.lv, b->X, d->in, b->reset, b->cell, b->rew, d->reward_levels[1], L, N,
-                                               &l->exact, &l->bm, &l->rng);
+                                               l->elbo.mu, l->elbo.lv, b->dec_s, d->dec_obs, b->reset, b->cell,
+                                               b->rew, d->reward_levels[1], L, N, &l->exact, &l->bm, &l->rng);
         }
         if (d_o || d->has_decoder || l->p.rl_to_encoder)
             vb_encoder_backward(be, m, l->P, l->G, b->X, b->carry0, b->reset, b->o, d_o, b->d_phi, &l->ews, T, N);

@@ -437,25 +437,53 @@ Test(train, cell_input_is_the_state_cells_one_hot_and_trains) {
     cr_assert(strstr(err, "model.cell_input") && strstr(err, "no state cells"), "%s", err);
 }
 
-/* model.decoder_obs: the reward decoder's first layer reads (m, s); its
- * weights on s train under the ELBO, decoding the task's labels and decoding
- * the transitions, and the belief metric reads the same rows. */
+/* model.decoder_obs: the reward decoder's first layer reads (m, s), and with
+ * model.cell_input (m, s, onehot cell(s)); its weights on s train under the
+ * ELBO, decoding the task's labels and decoding the transitions, and the
+ * belief metric reads the same rows. */
 Test(train, decoder_obs_trains_the_decoders_weights_on_the_observation) {
     const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
                           "learner.replay_capacity=8", "learner.elbo_warmup_updates=0",
                           "learner.max_policy_lag=100000", "model.decoder_obs=true", NULL};
-    const char *decode[] = {"learner.elbo_decode=task", "learner.elbo_decode=transitions"};
-    for (int k = 0; k < 2; k++) {
+    const char *decode[] = {"learner.elbo_decode=task", "learner.elbo_decode=transitions", "learner.elbo_decode=task"};
+    for (int k = 0; k < 3; k++) {
+        const bool cells = k == 2;
         fixed f;
-        fixed_setup(&f, base, (const char *[]){decode[k], NULL}, 0);
+        fixed_setup(&f, base, (const char *[]){decode[k], cells ? "model.cell_input=true" : NULL, NULL}, 0);
         const vb_model_dims *d = &f.m.d;
         const vb_linear *first = &f.m.reward_dec.layer[0];
-        cr_assert_eq(d->dec_obs, d->obs);
-        cr_assert_eq(first->in, d->latent + d->obs);
-        int64_t n = first->out * d->obs;
+        cr_assert_eq(d->dec_obs, d->obs + (cells ? f.spec.state_cells : 0));
+        cr_assert_eq(first->in, d->latent + d->dec_obs);
+        if (cells) { /* what the decoder reads of each cell's observation: (s, onehot cell) */
+            float s[8], row[64];
+            cr_assert_leq(d->dec_obs, 64);
+            for (int64_t c = 0; c < f.spec.state_cells; c++) {
+                vb_env_cell_obs(&f.spec, c, s);
+                vb_model_state_input(&f.m, row, s);
+                for (int64_t j = 0; j < d->obs; j++) cr_assert_eq(row[j], s[j]);
+                for (int64_t j = 0; j < f.spec.state_cells; j++) cr_assert_eq(row[d->obs + j], j == c ? 1.0f : 0.0f);
+            }
+            /* the planner's and the belief's rows: two latents per observation, (z, s, onehot cell(s)) */
+            float z[4 * 16], obs2[16], in[4 * 64];
+            cr_assert_leq(d->latent, 16);
+            for (int64_t i = 0; i < 4 * d->latent; i++) z[i] = (float)i;
+            vb_env_cell_obs(&f.spec, 1, obs2);
+            vb_env_cell_obs(&f.spec, 4, obs2 + d->obs);
+            const float *r = vb_model_reward_input(vb_backend_cpu(), &f.m, in, z, d->latent, obs2, d->obs, 2, 4);
+            for (int64_t i = 0; i < 4; i++) {
+                const float *ri = r + i * (d->latent + d->dec_obs);
+                vb_model_state_input(&f.m, row, obs2 + (i / 2) * d->obs);
+                for (int64_t j = 0; j < d->latent; j++) cr_assert_eq(ri[j], z[i * d->latent + j]);
+                for (int64_t j = 0; j < d->dec_obs; j++)
+                    cr_assert_eq(ri[d->latent + j], row[j], "row %lld", (long long)i);
+            }
+        }
+        /* the weights on the observation's part (the one-hot's where there is one) */
+        const int64_t from = cells ? d->obs : 0, w = d->dec_obs - from;
+        int64_t n = first->out * w;
         int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
         for (int64_t o = 0; o < first->out; o++)
-            for (int64_t j = 0; j < d->obs; j++) idx[o * d->obs + j] = first->w + o * first->in + d->latent + j;
+            for (int64_t j = 0; j < w; j++) idx[o * w + j] = first->w + o * first->in + d->latent + from + j;
         double moved = moved_by_updates(&f, idx, n);
         cr_log_info("%s: the decoder's weights on s moved by %g", decode[k], moved);
         cr_assert_gt(moved, 1e-4, "%s: the weights on s did not train (%g)", decode[k], moved);
