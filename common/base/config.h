@@ -65,6 +65,7 @@ typedef struct vb_config {
         bool task_clock;
         bool cell_input;        /* the encoder also reads a one-hot of the state cell */
         bool decoder_obs;       /* the reward decoder also reads the current observation */
+        bool decoder_reward;    /* ... and the reward of the transition into it */
         int reward_decoder;     /* vb_reward_decoder */
         int64_t reward_latent;  /* latent dims the reward decoder reads (0: all) */
     } model;

@@ -174,6 +174,9 @@ static const vb_cfg_key schema[] = {
           "belief agents: the reward decoder reads the current observation s beside the latent, (m, s) -> cells "
           "(with cell_input also s's cell one-hot), so the cell the agent stands in can be ruled out without the "
           "latent tracking where the agent is"),
+    KBOOL(model, decoder_reward, "false",
+          "with decoder_obs: the reward decoder also reads r_{t-1}, the reward of the transition into s, so it "
+          "knows whether the cell the agent stands in held the reward whatever the latent holds"),
     KBOOL(model, task_clock, "true", "feed the task clock tau (task step / steps per task) to the encoder and policy/value "
           "(false: tau reads 0)"),
 

@@ -55,7 +55,11 @@ int vb_model_build(vb_model *m, const vb_model_cfg *c, const vb_env_spec *spec, 
         return snprintf(err, err_len, "model.reward_decoder: categorical is a softmax over the reward cells, and env "
                         "%s has one: use independent", spec->name), -1;
     d->reward_latent = d->has_decoder ? c->reward_latent : 0;
-    d->dec_obs = d->has_decoder && c->decoder_obs ? d->obs + d->in_cells : 0;
+    if (c->decoder_reward && !c->decoder_obs)
+        return snprintf(err, err_len, "model.decoder_reward adds r_{t-1} to what the reward decoder reads of the "
+                        "observation: it needs model.decoder_obs: true"), -1;
+    d->dec_reward = d->has_decoder && c->decoder_obs && c->decoder_reward;
+    d->dec_obs = d->has_decoder && c->decoder_obs ? d->obs + d->in_cells + d->dec_reward : 0;
     if (d->reward_latent > 0 && !d->has_state_head)
         return snprintf(err, err_len,
                         "model.reward_latent %lld splits the latent between the reward and next-state decoders, and "
@@ -145,9 +149,10 @@ static void onehot_cell(const vb_model *m, float *out, const float *obs) {
     out[vb_env_state_cell(&m->spec, obs)] = 1.0f;
 }
 
-void vb_model_state_input(const vb_model *m, float *out, const float *obs) {
+void vb_model_state_input(const vb_model *m, float *out, const float *obs, float r_prev) {
     memcpy(out, obs, sizeof(float) * (size_t)m->d.obs);
     if (m->d.in_cells > 0) onehot_cell(m, out + m->d.obs, obs);
+    if (m->d.dec_reward) out[m->d.dec_obs - 1] = r_prev;
 }
 
 void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_prev, float r_prev, float done_prev,
@@ -164,17 +169,19 @@ void vb_model_input(const vb_model *m, float *x, const float *obs, int32_t a_pre
 }
 
 const float *vb_model_reward_input(const vb_backend *be, const vb_model *m, float *buf, const float *z,
-                                   int64_t z_stride, const float *s, int64_t s_stride, int64_t s_every, int64_t N) {
+                                   int64_t z_stride, const float *s, int64_t s_stride, const float *r, int64_t r_stride,
+                                   int64_t s_every, int64_t N) {
     const vb_model_dims *d = &m->d;
     if (d->dec_obs == 0 && z_stride == d->latent) return z;
-    if (d->in_cells == 0) {
+    if (d->in_cells == 0 && !d->dec_reward) {
         vb_mlp_join_rows(be, buf, z, z_stride, d->latent, s, s_stride, s_every, d->dec_obs, N);
         return buf;
     }
     const int64_t W = d->latent + d->dec_obs; /* (z, s, onehot cell(s)) */
     for (int64_t n = 0; n < N; n++) {
         be->copy(buf + n * W, z + n * z_stride, d->latent);
-        vb_model_state_input(m, buf + n * W + d->latent, s + (n / s_every) * s_stride);
+        const int64_t i = n / s_every;
+        vb_model_state_input(m, buf + n * W + d->latent, s + i * s_stride, r ? r[i * r_stride] : 0.0f);
     }
     return buf;
 }
@@ -203,7 +210,8 @@ void vb_model_features(const vb_backend *be, const vb_model *m, const float *P, 
     if (!d->policy_cells) return;
     /* c = dec(mu[, s]) (N, C): mu gathered from phi (and s from x), the cells written at the end of each row */
     float *in = ws, *c = ws + N * (d->latent + d->dec_obs), *cache = c + N * C;
-    const float *mu = vb_model_reward_input(be, m, in, phi, 2 * d->latent, x, d->in, 1, N);
+    const float *mu =
+        vb_model_reward_input(be, m, in, phi, 2 * d->latent, x, d->in, x + vb_model_input_reward_at(d), d->in, 1, N);
     vb_mlp_forward(be, &m->reward_dec, P, c, mu, cache, N);
     vb_model_reward_logodds(d, c, N);
     if (d->reward_kind == VB_REWARD_BERNOULLI) be->act_forward(VB_ACT_SIGMOID, c, c, N * C);

@@ -64,8 +64,9 @@ typedef struct vb_model_dims {
     bool policy_cells;   /* belief agents: the policy also sees the decoded cells (model.policy_cells) */
     bool task_clock;     /* tau is the task clock; false: tau reads 0 (model.task_clock) */
     int64_t in_cells;    /* model.cell_input: the env's state cells, one-hot in x; else 0 */
-    int64_t dec_obs;     /* model.decoder_obs: the floats of s the reward decoder reads after m (obs + in_cells,
-                            vb_model_state_input); else 0 */
+    int64_t dec_obs;     /* model.decoder_obs: the floats of s the reward decoder reads after m (obs + in_cells
+                            [+ 1 for r_{t-1}], vb_model_state_input); else 0 */
+    bool dec_reward;     /* model.decoder_reward: r_{t-1} is the last of them */
     bool has_decoder;
     bool has_state_head;
     int64_t state_cells; /* the env's discrete states (0: continuous observations) */
@@ -100,6 +101,7 @@ typedef struct vb_model_cfg {
     bool policy_hidden, policy_cells, task_clock;
     bool cell_input;             /* the encoder also reads onehot(state cell of s) */
     bool decoder_obs;            /* the reward decoder also reads s */
+    bool decoder_reward;         /* ... and r_{t-1} */
     int reward_decoder;          /* vb_reward_decoder */
     int64_t reward_latent;       /* latent dims the reward decoder reads (0: all) */
     int dynamics;                /* vb_dynamics of the planner (auto resolved by the env's spec):
@@ -123,16 +125,22 @@ void vb_model_mask_split(const vb_backend *be, const vb_model *m, float *X);
 void vb_model_reward_logodds(const vb_model_dims *d, float *cells, int64_t N);
 
 /* What the reward decoder reads of an observation with model.decoder_obs
- * (dec_obs floats): obs, and with model.cell_input the one-hot of its cell. */
-void vb_model_state_input(const vb_model *m, float *out, const float *obs);
+ * (dec_obs floats): obs, with model.cell_input the one-hot of its cell, and
+ * with model.decoder_reward r_prev, the reward of the transition into it. */
+void vb_model_state_input(const vb_model *m, float *out, const float *obs, float r_prev);
 
 /* The reward decoder's input rows (N, latent + dec_obs): row n is the latent
  * z + n z_stride and, with model.decoder_obs, vb_model_state_input of the
- * observation s + (n / s_every) s_stride after it. Returns z itself where
- * that is already the input (no observation, z_stride latent), else buf (N
- * (latent + dec_obs) floats) filled. */
+ * observation s + (n / s_every) s_stride and the reward r[(n / s_every)
+ * r_stride] (0 where r is NULL) after it. Returns z itself where that is
+ * already the input (no observation, z_stride latent), else buf (N (latent +
+ * dec_obs) floats) filled. x rows (vb_model_input) give s = x, r = x +
+ * vb_model_input_reward_at. */
 const float *vb_model_reward_input(const vb_backend *be, const vb_model *m, float *buf, const float *z,
-                                   int64_t z_stride, const float *s, int64_t s_stride, int64_t s_every, int64_t N);
+                                   int64_t z_stride, const float *s, int64_t s_stride, const float *r, int64_t r_stride,
+                                   int64_t s_every, int64_t N);
+/* The offset of r_{t-1} in an encoder input row. */
+static inline int64_t vb_model_input_reward_at(const vb_model_dims *d) { return d->obs + d->actions; }
 
 /* Encoder input row for one step: x = (s, onehot a_prev, r_prev, done_prev,
  * [onehot cell(s) with model.cell_input], tau) with tau = task_step /

@@ -128,6 +128,7 @@ vb_model_cfg vb_model_cfg_from(const vb_config *cfg) {
         .task_clock = cfg->model.task_clock,
         .cell_input = cfg->model.cell_input,
         .decoder_obs = cfg->model.decoder_obs,
+        .decoder_reward = cfg->model.decoder_reward,
         .reward_decoder = cfg->model.reward_decoder,
         .reward_latent = cfg->model.reward_latent,
         .dynamics = cfg->planner.dynamics,

@@ -177,8 +177,11 @@ static void sim_root(void *ctx, int64_t B, float *probs, float *values) {
     const vb_model_dims *d = &m->d;
     const vb_planner_root *r = s->root;
     const int64_t EL = s->spec.episode_length;
+    /* the heads read s and tau of x, and with model.policy_cells the decoder's
+     * input (r_{t-1} too with model.decoder_reward) */
     for (int64_t b = 0; b < B; b++)
-        vb_model_input(m, s->x + b * d->in, r->obs + b * d->obs, -1, 0.0f, 0.0f, r->episode[b] * EL + r->t_ep[b]);
+        vb_model_input(m, s->x + b * d->in, r->obs + b * d->obs, r->last_action[b], r->last_reward[b], 0.0f,
+                       r->episode[b] * EL + r->t_ep[b]);
     heads(s, s->x, r->phi, r->o, B, values, B, probs);
 }
 
@@ -199,7 +202,7 @@ static void sim_start(void *ctx, int64_t B, int64_t K) {
             memcpy(s->last_next + r * O, root->last_next_obs + b * O, f * (size_t)O);
             s->last_a[r] = root->last_action[b] < 0 ? 0 : root->last_action[b];
             s->has_last[r] = root->last_action[b] >= 0;
-            s->last_r[r] = root->last_reward[b];
+            s->last_r[r] = root->last_action[b] < 0 ? 0.0f : root->last_reward[b];
             s->t_ep[r] = root->t_ep[b];
             s->ep[r] = root->episode[b];
         }
@@ -300,8 +303,9 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
     nested_samples(s, R);
     /* model.decoder_obs: each sample decodes from its row's current state s,
      * as the ELBO's row t from (m_t, s_t): the same cells weigh the last
-     * transition's reward (the one into s) and predict the next one's */
-    const float *in = vb_model_reward_input(be, m, s->zin, s->mz, D, s->s, O, KO, N);
+     * transition's reward (the one into s) and predict the next one's; with
+     * model.decoder_reward they read that reward too (0 at a task start) */
+    const float *in = vb_model_reward_input(be, m, s->zin, s->mz, D, s->s, O, s->last_r, 1, KO, N);
     vb_mlp_infer(be, &m->reward_dec, s->P, s->pack_dec, s->cells, in, s->work_dec, N);
     vb_model_reward_logodds(d, s->cells, N);
     const bool learned = s->dynamics == VB_DYN_LEARNED;

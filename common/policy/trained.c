@@ -129,7 +129,9 @@ static void policy_belief(vb_agent *a, float *cells) {
         for (int64_t j = 0; j < S; j++)
             for (int64_t l = 0; l < D; l++) k->z[(i * S + j) * D + l] = mu[l] + expf(0.5f * lv[l]) * k->eps[j * D + l];
     }
-    const float *in = vb_model_reward_input(k->be, k->m, k->zin, k->z, D, k->belief.x, d->in, S, n * S);
+    const float *x = k->belief.x;
+    const float *in =
+        vb_model_reward_input(k->be, k->m, k->zin, k->z, D, x, d->in, x + vb_model_input_reward_at(d), d->in, S, n * S);
     vb_mlp_infer(k->be, &k->m->reward_dec, k->P, NULL, k->dec, in, k->work_dec, n * S);
     vb_model_reward_logodds(d, k->dec, n * S);
     const bool hit = d->reward_kind == VB_REWARD_BERNOULLI;

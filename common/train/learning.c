@@ -319,7 +319,10 @@ static void assemble(vb_learning *l) {
                 memcpy(b->q_target + r * A, c + cl->q_target + t * A, sizeof(float) * (size_t)A);
             }
             if (b->task_cells) memcpy(b->task_cells + r * C, c + cl->task_cells + t * C, sizeof(float) * (size_t)C);
-            if (b->dec_s) vb_model_state_input(m, b->dec_s + r * d->dec_obs, c + cl->x + t * d->in);
+            if (b->dec_s) {
+                const float *x = c + cl->x + t * d->in;
+                vb_model_state_input(m, b->dec_s + r * d->dec_obs, x, x[vb_model_input_reward_at(d)]);
+            }
             if (b->s_obs) {
                 const float *next = c + cl->next_obs + t * d->obs;
                 memcpy(b->s_obs + r * d->obs, c + cl->x + t * d->in, sizeof(float) * (size_t)d->obs);

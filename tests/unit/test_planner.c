@@ -626,13 +626,13 @@ Test(planner, learned_dynamics_weigh_nested_particles_by_the_state_head) {
 }
 
 /* a and b plan one env one step into a task (from (0, 0) to (0, 1) by action
- * 2, a miss) to the same q* and V-hat, V-hat away from 0; both destroyed. */
-static void plan_alike(fixture *a, fixture *b) {
+ * 2, reward r) to the same q* and V-hat, V-hat away from 0; both destroyed. */
+static void plan_alike(fixture *a, fixture *b, float r) {
     make_planner(a, 1);
     make_planner(b, 1);
     const float from[2] = {0, 0}, to[2] = {0, 1};
     root_buf rb;
-    after_one_step_root(&rb, from, to, 2, a->spec.reward_levels[0]);
+    after_one_step_root(&rb, from, to, 2, r);
     float qa[8], qb[8], va, vb;
     vb_rng ra, rb2;
     vb_rng_init(&ra, 8, 0);
@@ -666,24 +666,26 @@ Test(planner, a_categorical_decoder_plans_as_bernoullis_at_its_log_odds) {
     for (int64_t c = 0; c < C; c++) z += 1.0 / (1.0 + exp(-(double)v[c]));
     cr_assert_float_eq(z, 1.0, 1e-5, "the log-odds are not one categorical's: probabilities sum to %g", z);
     for (int64_t c = 0; c < C; c++) set_cell(&b, c, 0.0f, v[c]);
-    plan_alike(&a, &b);
+    plan_alike(&a, &b, a.spec.reward_levels[0]);
     free(v);
 }
 
 /* model.decoder_obs: every nested sample decodes its cells from its row's
- * current state. A decoder whose cells are v_c + w_c relu(s_y) plans, one
- * step from a root at s = (0, 1) that came from (0, 0), exactly as a decoder
- * without the observation whose cells are v_c + w_c: the weights of the
- * last transition and the imagined rewards both read s, not the state
- * before it (where relu(s_y) is 0). */
-Test(planner, the_observation_in_the_decoder_is_the_rows_current_state) {
+ * current state (and with model.decoder_reward the reward of the transition
+ * into it). A decoder whose cells are v_c + w_c relu(input j) plans, one step
+ * from a root at s = (0, 1) that came from (0, 0) with reward r, exactly as a
+ * decoder without the observation whose cells are v_c + w_c: for j = s_y
+ * (r a miss) the weights of the last transition and the imagined rewards
+ * both read s, not the state before it (where relu(s_y) is 0); for j = r_{t-1}
+ * (a hit, 1) they read the root's last reward. */
+static void decoder_reads_the_row(bool reward) {
     const char *sets[] = {"planner.depth=1", "planner.particles=16", "planner.nested=4", "model.decoder_obs=true",
-                          NULL};
+                          reward ? "model.decoder_reward=true" : NULL, NULL};
     fixture a, b;
     build(&a, "gridworld", sets);
     sets[3] = NULL;
     build(&b, "gridworld", sets);
-    cr_assert_eq(a.m.d.dec_obs, a.m.d.obs);
+    cr_assert_eq(a.m.d.dec_obs, a.m.d.obs + reward);
     cr_assert_eq(b.m.d.dec_obs, 0);
     /* the layouts differ in the decoder's first layer only: every other tensor of b copied into a */
     for (int i = 0; i < b.m.layout.n; i++) {
@@ -695,8 +697,9 @@ Test(planner, the_observation_in_the_decoder_is_the_rows_current_state) {
     }
     const vb_mlp *dec = &a.m.reward_dec;
     const int64_t C = a.spec.reward_cells, D = a.m.d.latent, in0 = dec->layer[0].in;
-    cr_assert_eq(in0, D + a.m.d.obs);
-    a.P[dec->layer[0].w + 2 * in0 + D + 1] = 1.0f; /* h2 = relu(s_y), carried through the second layer */
+    cr_assert_eq(in0, D + a.m.d.dec_obs);
+    /* h2 = relu(s_y) or relu(r_{t-1}), carried through the second layer */
+    a.P[dec->layer[0].w + 2 * in0 + D + (reward ? a.m.d.obs : 1)] = 1.0f;
     a.P[dec->layer[1].w + 2 * dec->layer[1].in + 2] = 1.0f;
     const vb_linear *la = &dec->layer[dec->n - 1];
     for (int64_t c = 0; c < C; c++) {
@@ -705,8 +708,11 @@ Test(planner, the_observation_in_the_decoder_is_the_rows_current_state) {
         set_cell(&b, c, 0.0f, v + w);
         a.P[la->w + c * la->in + 2] = w;
     }
-    plan_alike(&a, &b);
+    plan_alike(&a, &b, a.spec.reward_levels[reward ? 1 : 0]);
 }
+
+Test(planner, the_observation_in_the_decoder_is_the_rows_current_state) { decoder_reads_the_row(false); }
+Test(planner, the_reward_in_the_decoder_is_the_rows_last_reward) { decoder_reads_the_row(true); }
 
 /* planner.threads: the environments split into blocks planned on threads
  * give, env for env, exactly what a one-thread planner gives on each block's

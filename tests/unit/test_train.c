@@ -445,23 +445,28 @@ Test(train, decoder_obs_trains_the_decoders_weights_on_the_observation) {
     const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
                           "learner.replay_capacity=8", "learner.elbo_warmup_updates=0",
                           "learner.max_policy_lag=100000", "model.decoder_obs=true", NULL};
-    const char *decode[] = {"learner.elbo_decode=task", "learner.elbo_decode=transitions", "learner.elbo_decode=task"};
-    for (int k = 0; k < 3; k++) {
-        const bool cells = k == 2;
+    const char *decode[] = {"learner.elbo_decode=task", "learner.elbo_decode=transitions", "learner.elbo_decode=task",
+                            "learner.elbo_decode=task"};
+    for (int k = 0; k < 4; k++) {
+        const bool cells = k >= 2, rew = k == 3;
         fixed f;
-        fixed_setup(&f, base, (const char *[]){decode[k], cells ? "model.cell_input=true" : NULL, NULL}, 0);
+        fixed_setup(&f, base,
+                    (const char *[]){decode[k], cells ? "model.cell_input=true" : NULL,
+                                     rew ? "model.decoder_reward=true" : NULL, NULL},
+                    0);
         const vb_model_dims *d = &f.m.d;
         const vb_linear *first = &f.m.reward_dec.layer[0];
-        cr_assert_eq(d->dec_obs, d->obs + (cells ? f.spec.state_cells : 0));
+        cr_assert_eq(d->dec_obs, d->obs + (cells ? f.spec.state_cells : 0) + rew);
         cr_assert_eq(first->in, d->latent + d->dec_obs);
         if (cells) { /* what the decoder reads of each cell's observation: (s, onehot cell) */
             float s[8], row[64];
             cr_assert_leq(d->dec_obs, 64);
             for (int64_t c = 0; c < f.spec.state_cells; c++) {
                 vb_env_cell_obs(&f.spec, c, s);
-                vb_model_state_input(&f.m, row, s);
+                vb_model_state_input(&f.m, row, s, 0.5f);
                 for (int64_t j = 0; j < d->obs; j++) cr_assert_eq(row[j], s[j]);
                 for (int64_t j = 0; j < f.spec.state_cells; j++) cr_assert_eq(row[d->obs + j], j == c ? 1.0f : 0.0f);
+                if (rew) cr_assert_eq(row[d->dec_obs - 1], 0.5f);
             }
             /* the planner's and the belief's rows: two latents per observation, (z, s, onehot cell(s)) */
             float z[4 * 16], obs2[16], in[4 * 64];
@@ -469,16 +474,17 @@ Test(train, decoder_obs_trains_the_decoders_weights_on_the_observation) {
             for (int64_t i = 0; i < 4 * d->latent; i++) z[i] = (float)i;
             vb_env_cell_obs(&f.spec, 1, obs2);
             vb_env_cell_obs(&f.spec, 4, obs2 + d->obs);
-            const float *r = vb_model_reward_input(vb_backend_cpu(), &f.m, in, z, d->latent, obs2, d->obs, 2, 4);
+            const float r2[2] = {-0.1f, 1.0f};
+            const float *r = vb_model_reward_input(vb_backend_cpu(), &f.m, in, z, d->latent, obs2, d->obs, r2, 1, 2, 4);
             for (int64_t i = 0; i < 4; i++) {
                 const float *ri = r + i * (d->latent + d->dec_obs);
-                vb_model_state_input(&f.m, row, obs2 + (i / 2) * d->obs);
+                vb_model_state_input(&f.m, row, obs2 + (i / 2) * d->obs, r2[i / 2]);
                 for (int64_t j = 0; j < d->latent; j++) cr_assert_eq(ri[j], z[i * d->latent + j]);
                 for (int64_t j = 0; j < d->dec_obs; j++)
                     cr_assert_eq(ri[d->latent + j], row[j], "row %lld", (long long)i);
             }
         }
-        /* the weights on the observation's part (the one-hot's where there is one) */
+        /* the weights on the observation's part (the one-hot's and r's where there are) */
         const int64_t from = cells ? d->obs : 0, w = d->dec_obs - from;
         int64_t n = first->out * w;
         int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
@@ -501,6 +507,18 @@ Test(train, decoder_obs_trains_the_decoders_weights_on_the_observation) {
         free(idx);
         fixed_free(&f);
     }
+    /* r_{t-1} is part of what the decoder reads of the observation */
+    vb_config cfg;
+    vb_env_spec spec;
+    vb_model m;
+    char path[1024], err[512];
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/gridworld.yaml", path, sizeof path), err, sizeof err),
+                 0);
+    cr_assert_eq(vb_config_set(&cfg, "model.decoder_reward=true", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), -1);
+    cr_assert(strstr(err, "model.decoder_reward") && strstr(err, "model.decoder_obs"), "%s", err);
 }
 
 /* planner.dynamics: the state head exists exactly when the planner reads it
