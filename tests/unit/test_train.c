@@ -381,6 +381,20 @@ Test(train, task_clock_off_leaves_the_tau_weights_untrained) {
     cr_assert_gt(with, 1e-5, "tau weights did not train with the task clock (%g)", with);
 }
 
+/* The model of config with the --set assignment set is refused, naming a and b. */
+static void model_refused(const char *config, const char *set, const char *a, const char *b) {
+    vb_config cfg;
+    vb_env_spec spec;
+    vb_model m;
+    char path[1024], err[512];
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path(config, path, sizeof path), err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_config_set(&cfg, set, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), -1);
+    cr_assert(strstr(err, a) && strstr(err, b), "%s", err);
+}
+
 /* model.cell_input: the encoder's input row carries a one-hot of the
  * observation's state cell between done_{t-1} and tau, everything else in the
  * row where it was; the embedding's weights on those columns train (on RL²,
@@ -425,16 +439,7 @@ Test(train, cell_input_is_the_state_cells_one_hot_and_trains) {
         free(idx);
         fixed_free(&f);
     }
-    vb_config cfg;
-    vb_env_spec spec;
-    vb_model m;
-    char path[1024], err[512];
-    vb_config_defaults(&cfg);
-    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/bandit.yaml", path, sizeof path), err, sizeof err), 0);
-    cr_assert_eq(vb_config_set(&cfg, "model.cell_input=true", err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), -1);
-    cr_assert(strstr(err, "model.cell_input") && strstr(err, "no state cells"), "%s", err);
+    model_refused("configs/bandit.yaml", "model.cell_input=true", "model.cell_input", "no state cells");
 }
 
 /* model.decoder_obs: the reward decoder's first layer reads (m, s), and with
@@ -508,17 +513,7 @@ Test(train, decoder_obs_trains_the_decoders_weights_on_the_observation) {
         fixed_free(&f);
     }
     /* r_{t-1} is part of what the decoder reads of the observation */
-    vb_config cfg;
-    vb_env_spec spec;
-    vb_model m;
-    char path[1024], err[512];
-    vb_config_defaults(&cfg);
-    cr_assert_eq(vb_config_load_file(&cfg, vb_test_path("configs/gridworld.yaml", path, sizeof path), err, sizeof err),
-                 0);
-    cr_assert_eq(vb_config_set(&cfg, "model.decoder_reward=true", err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_model_build_from_config(&m, &cfg, &spec, err, sizeof err), -1);
-    cr_assert(strstr(err, "model.decoder_reward") && strstr(err, "model.decoder_obs"), "%s", err);
+    model_refused("configs/gridworld.yaml", "model.decoder_reward=true", "model.decoder_reward", "model.decoder_obs");
 }
 
 /* planner.dynamics: the state head exists exactly when the planner reads it
