@@ -177,11 +177,13 @@ const float *vb_model_reward_input(const vb_backend *be, const vb_model *m, floa
         vb_mlp_join_rows(be, buf, z, z_stride, d->latent, s, s_stride, s_every, d->dec_obs, N);
         return buf;
     }
-    const int64_t W = d->latent + d->dec_obs; /* (z, s, onehot cell(s)) */
+    const int64_t W = d->latent + d->dec_obs; /* (z, s, onehot cell(s), [r]) */
     for (int64_t n = 0; n < N; n++) {
         be->copy(buf + n * W, z + n * z_stride, d->latent);
         const int64_t i = n / s_every;
-        vb_model_state_input(m, buf + n * W + d->latent, s + i * s_stride, r ? r[i * r_stride] : 0.0f);
+        float *row = buf + n * W + d->latent;
+        if (n % s_every == 0) vb_model_state_input(m, row, s + i * s_stride, r ? r[i * r_stride] : 0.0f);
+        else be->copy(row, row - W, d->dec_obs); /* the same state as the row before: its cell is found once */
     }
     return buf;
 }
