@@ -391,7 +391,7 @@ int vb_config_set(vb_config *cfg, const char *assignment, char *err, size_t err_
 
 int vb_config_same_weights_reading(const vb_config *trained, const vb_config *cfg, const char *what, char *err,
                                    size_t err_len) {
-    static const char *const keys[] = {"reward_decoder", "reward_latent"};
+    static const char *const keys[] = {"reward_decoder", "reward_latent", "task_clock"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const vb_cfg_key *k = vb_config_find("model", keys[i]);
         char was[64], now[64];

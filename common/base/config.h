@@ -207,8 +207,8 @@ int vb_config_set(vb_config *cfg, const char *assignment, char *err, size_t err_
 /* Cross-key checks that no single key can make (e.g. min <= max). */
 int vb_config_validate(const vb_config *cfg, char *err, size_t err_len);
 /* Keys that change how trained weights are read without changing their
- * layout (which the checkpoint loader checks): model.reward_decoder and
- * model.reward_latent. A run resumed or evaluated from a checkpoint keeps the
+ * layout (which the checkpoint loader checks): model.reward_decoder,
+ * model.reward_latent and model.task_clock. A run resumed or evaluated from a checkpoint keeps the
  * values its weights were trained with: 0, or -1 with err naming the key and
  * both values (`what` names where cfg's value came from). */
 int vb_config_same_weights_reading(const vb_config *trained, const vb_config *cfg, const char *what, char *err,

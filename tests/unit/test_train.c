@@ -921,6 +921,11 @@ Test(train, checkpoints_evaluate_with_and_without_planning, .init = make_root, .
     cr_assert_eq(p.status, 2, "%s", p.err);
     cr_assert(strstr(p.err, "model.reward_decoder") && strstr(p.err, "independent"), "%s", p.err);
     vb_test_proc_free(&p);
+    /* or the task clock's input column read as 0 */
+    vb_test_run(&p, "actor", (const char *[]){"--eval", "--checkpoint", dir, "--set", "model.task_clock=false", NULL});
+    cr_assert_eq(p.status, 2, "%s", p.err);
+    cr_assert(strstr(p.err, "model.task_clock") && strstr(p.err, "true"), "%s", p.err);
+    vb_test_proc_free(&p);
     snprintf(dir, sizeof dir, "%s/e1", root);
     vb_test_run(&p, "learner", (const char *[]){"--resume", dir, "--serial", "--set",
                                                 "model.reward_decoder=categorical", NULL});
