@@ -213,7 +213,8 @@ bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
 # Optional: the GRU window and the planner call against JAX (and PyTorch where
-# its CPU wheels are reachable), installed into build/peers/venv; 3 alternating rounds.
+# its CPU wheels are reachable, or from PyPI, about 3 GB, with PEERS_TORCH=pypi),
+# installed into build/peers/venv; 3 alternating rounds.
 bench-peers: $(BUILD)/bench/bench_numerics $(BUILD)/bench/bench_planner
 	bash bench/peers/run.sh $(BUILD)/bench/bench_numerics 3 $(BUILD)/bench/bench_planner
 

@@ -8,7 +8,8 @@
  * Each configuration's FLOPs per particle-step are counted from the GEMMs it
  * calls (2 M N K each; elementwise work is not counted), and its rate is
  * given as a share of this machine's measured FMA ceiling (bench/fma_peak.h:
- * one core for one thread, two for two).
+ * one core for one thread, two for two). `bench_planner k16` (or k64) runs
+ * that budget alone on one thread, for a profiler.
  * Output: one "name value unit" per line. */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -117,8 +118,11 @@ static double bench(const char *config, int64_t B, int64_t K, int64_t D, int64_t
 }
 
 int main(int argc, char **argv) {
-    (void)argc;
     vb_blas_core_select(argv);
+    /* bench_planner k16 | k64: that budget alone on one thread (for a profiler) */
+    const char *only = argc > 1 ? argv[1] : NULL;
+    if (only && strcmp(only, "k16") != 0 && strcmp(only, "k64") != 0)
+        return fprintf(stderr, "usage: bench_planner [k16|k64]\n"), 2;
     printf("openblas_core %s\n", vb_blas_core_name());
     vb_backend_cpu()->set_threads(1);
     counting = *vb_backend_cpu();
@@ -130,6 +134,7 @@ int main(int argc, char **argv) {
     printf("fma_peak_1core %.1f GFLOP/s\n", peak[1]);
     printf("fma_peak_2cores %.1f GFLOP/s\n", peak[2]);
     const char *g = "configs/gridworld.yaml";
+    if (only) return bench(g, 64, only[1] == '1' ? 16 : 64, 4, only[1] == '1' ? 4 : 16, NULL, "") > 0 ? 0 : 1;
     double k16 = bench(g, 64, 16, 4, 4, NULL, ""), k16s = bench(g, 64, 16, 4, 4, "planner.outcomes=sampled", "_sampled_outcomes");
     double k16t = bench(g, 64, 16, 4, 4, "planner.threads=2", "_threads2");
     double k64 = bench(g, 64, 64, 4, 16, NULL, ""), k64t = bench(g, 64, 64, 4, 16, "planner.threads=2", "_threads2");

@@ -5,8 +5,9 @@
 # planner call (planner_step.py) the same way; then the ratios (varibased /
 # peer, median over the rounds). Installs what the peers need into
 # build/peers/venv: jax[cpu] from PyPI, torch from PyTorch's CPU index when
-# that is reachable (PyPI's torch wheel pulls several GB of CUDA libraries,
-# so it is not used).
+# that is reachable. PyPI's torch wheel pulls about 3 GB of CUDA libraries
+# that a CPU run never loads, so it is used only when asked for:
+# PEERS_TORCH=pypi make bench-peers.
 set -euo pipefail
 BENCH=${1:?usage: run.sh path/to/bench_numerics [rounds [path/to/bench_planner]]}
 ROUNDS=${2:-3}
@@ -17,9 +18,14 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -c "import jax" 2>/dev/null || "$VENV/bin/pip" install -q "jax[cpu]"
-"$VENV/bin/python" -c "import torch" 2>/dev/null ||
-    "$VENV/bin/pip" install -q --index-url https://download.pytorch.org/whl/cpu torch ||
-    echo "bench-peers: torch not installed (PyTorch's CPU index unreachable); comparing with JAX only" >&2
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+    if [ "${PEERS_TORCH:-}" = pypi ]; then
+        "$VENV/bin/pip" install -q torch
+    else
+        "$VENV/bin/pip" install -q --index-url https://download.pytorch.org/whl/cpu torch ||
+            echo "bench-peers: torch not installed (PyTorch's CPU index unreachable; PEERS_TORCH=pypi installs PyPI's wheel, about 3 GB); comparing with JAX only" >&2
+    fi
+fi
 mkdir -p build/peers
 : > "$OUT"
 for r in $(seq "$ROUNDS"); do
