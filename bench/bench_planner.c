@@ -134,7 +134,10 @@ int main(int argc, char **argv) {
     printf("fma_peak_1core %.1f GFLOP/s\n", peak[1]);
     printf("fma_peak_2cores %.1f GFLOP/s\n", peak[2]);
     const char *g = "configs/gridworld.yaml";
-    if (only) return bench(g, 64, only[1] == '1' ? 16 : 64, 4, only[1] == '1' ? 4 : 16, NULL, "") > 0 ? 0 : 1;
+    if (only) {
+        const bool k16 = strcmp(only, "k16") == 0;
+        return bench(g, 64, k16 ? 16 : 64, 4, k16 ? 4 : 16, NULL, "") > 0 ? 0 : 1;
+    }
     double k16 = bench(g, 64, 16, 4, 4, NULL, ""), k16s = bench(g, 64, 16, 4, 4, "planner.outcomes=sampled", "_sampled_outcomes");
     double k16t = bench(g, 64, 16, 4, 4, "planner.threads=2", "_threads2");
     double k64 = bench(g, 64, 64, 4, 16, NULL, ""), k64t = bench(g, 64, 64, 4, 16, "planner.threads=2", "_threads2");
