@@ -291,6 +291,7 @@ VB_SIMD_CLONES static void belief_exps(float *restrict sd, float *restrict iv, f
  * written. */
 static void nested_samples(vb_belief_sim *s, int64_t R) {
     const int64_t KO = s->KO, D = s->m->d.latent;
+    const float log_2pi_d = (float)(LOG_2PI * (double)D);
     belief_exps(s->sd, s->iv_cur, s->iv_prev, s->phi, s->phi_prev, R * 2 * D);
     for (int64_t k = 0; k < R; k++) {
         const float *mu = s->phi + k * 2 * D, *lv = mu + D, *pmu = s->phi_prev + k * 2 * D, *plv = pmu + D;
@@ -305,8 +306,8 @@ static void nested_samples(vb_belief_sim *s, int64_t R) {
                 cur += lv[i] + e * e * iv[i];
                 prev += plv[i] + ep * ep * ivp[i];
             }
-            s->logq_cur[n] = -0.5f * ((float)(LOG_2PI * (double)D) + cur);
-            s->logq_prev[n] = -0.5f * ((float)(LOG_2PI * (double)D) + prev);
+            s->logq_cur[n] = -0.5f * (log_2pi_d + cur);
+            s->logq_prev[n] = -0.5f * (log_2pi_d + prev);
         }
     }
 }
@@ -358,7 +359,7 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
         }
         double sum = 0;
         for (int64_t j = 0; j < KO; j++)
-            sum += (lw[j] = !isfinite(mx) ? 1.0f : isfinite(lw[j]) ? vb_vexpf((float)(lw[j] - mx)) : 0.0f);
+            sum += (lw[j] = !isfinite(mx) ? 1.0f : isfinite(lw[j]) ? vb_vexpf(lw[j] - mx) : 0.0f);
         for (int64_t j = 0; j < KO; j++) lw[j] = sum > 0 ? (float)(lw[j] / sum) : 1.0f / (float)KO;
         s->jstar[k] = vb_rng_categorical(&rng[k / K], lw, (int)KO);
     }
