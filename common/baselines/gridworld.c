@@ -235,7 +235,7 @@ int vb__agent_grid_bayes_solve(const vb_env_spec *spec, void **solution, char *e
                         "moves are part of the task (greedy-search keeps their posterior)"), VB_AGENT_EUSAGE;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (vb_gridworld_dp_solve(&dp, spec->grid_size, spec->episode_length, spec->episodes_per_task,
-                              spec->reward_levels[0], spec->reward_levels[1], cores < 1 ? 1 : cores,
+                              spec->reward_levels[0], spec->reward_levels[1], 1.0, cores < 1 ? 1 : cores,
                               BAYES_MAX_TABLE_BYTES, err, err_len) != 0)
         return VB_AGENT_EUSAGE;
     vb_info("bayes-optimal: solved %lld belief states in %.1f s (%.2f GiB of tables): exact return %.6f",

@@ -15,7 +15,7 @@ enum { POS_BITS = 5, MAX_THREADS = 64 };
 /* The problem, and the tables of one solve. A key is (unvisited << POS_BITS) | cell. */
 typedef struct solver {
     int64_t g, EL, EP, H, C;    /* grid side, clock, candidate count */
-    double r_miss, r_hit;
+    double r_miss, r_hit, gamma;
     int32_t cand[32];           /* cell -> candidate bit, or -1 */
     int32_t next[32][5];        /* cell x action -> cell */
     uint64_t words;             /* bitmap words over the key space */
@@ -25,31 +25,36 @@ typedef struct solver {
     uint8_t **act;              /* (H) best action of each state */
     int64_t *count;             /* (H + 1) */
     double *v_now, *v_next;     /* values of two adjacent levels */
+    double *known;              /* (H + 1, cells, cells) W(c, goal, t): the rest of the task with the goal known */
 } solver;
 
 
-static int64_t manhattan(const solver *s, int32_t a, int32_t b) {
-    return llabs((long long)(a % s->g - b % s->g)) + llabs((long long)(a / s->g - b / s->g));
-}
-
-/* Return of one episode's n remaining steps for an agent d moves from the
- * known goal: walk there (misses), then collect the hit every step. */
-static double walk_return(const solver *s, int64_t d, int64_t n) {
-    if (d == 0) return (double)n * s->r_hit;
-    if (d > n) return (double)n * s->r_miss;
-    return (double)(d - 1) * s->r_miss + (double)(n - d + 1) * s->r_hit;
-}
-
-/* W: the rest of the task from step t (t < H) at cell c with the goal known. */
-static double known_goal_return(const solver *s, int32_t c, int32_t goal, int64_t t) {
-    if (t >= s->H) return 0.0;
-    double v = walk_return(s, manhattan(s, c, goal), s->EL - t % s->EL);
-    int64_t later = s->EP - 1 - t / s->EL;
-    return v + (double)later * walk_return(s, manhattan(s, 0, goal), s->EL);
-}
-
 /* The cell an agent is in at the start of step t + 1 after reaching c at step t. */
 static int32_t after_step(const solver *s, int32_t c, int64_t t) { return (t + 1) % s->EL == 0 ? 0 : c; }
+
+static double *known_at(const solver *s, int32_t c, int32_t goal, int64_t t) {
+    const int64_t n = s->g * s->g;
+    return s->known + (t * n + c) * n + goal;
+}
+
+/* W(c, goal, t), the discounted return of the rest of the task from cell c
+ * at step t with the goal known: the oracle's walk (a shortest path, then
+ * staying), restarted from the start cell at each episode boundary. */
+static void known_goal_returns(solver *s) {
+    const int32_t n = (int32_t)(s->g * s->g), g = (int32_t)s->g;
+    for (int32_t c = 0; c < n; c++)
+        for (int32_t goal = 0; goal < n; goal++) *known_at(s, c, goal, s->H) = 0.0;
+    for (int64_t t = s->H - 1; t >= 0; t--)
+        for (int32_t c = 0; c < n; c++)
+            for (int32_t goal = 0; goal < n; goal++) {
+                int32_t dx = goal % g - c % g, dy = goal / g - c / g;
+                int a = dx > 0 ? VB_GRID_RIGHT : dx < 0 ? VB_GRID_LEFT : dy > 0 ? VB_GRID_UP : dy < 0 ? VB_GRID_DOWN
+                                                                                          : VB_GRID_STAY;
+                int32_t c1 = s->next[c][a];
+                *known_at(s, c, goal, t) = (c1 == goal ? s->r_hit : s->r_miss) +
+                                           s->gamma * *known_at(s, after_step(s, c1, t), goal, t + 1);
+            }
+}
 
 /* The belief after a miss of action a from key at step t; 0 when a miss is impossible
  * (the move enters the last unvisited candidate, which must be the goal). */
@@ -129,9 +134,9 @@ static void *solve_range(void *arg) {
             uint32_t k;
             double v_miss = 0.0;
             if (t + 1 < s->H && miss_successor(s, key, a, t, &k)) v_miss = s->v_next[bits_rank(s, k)];
-            double q = s->r_miss + v_miss;
+            double q = s->r_miss + s->gamma * v_miss;
             if (s->cand[c1] >= 0 && (U >> s->cand[c1] & 1u)) {
-                double hit = s->r_hit + known_goal_return(s, after_step(s, c1, t), c1, t + 1);
+                double hit = s->r_hit + s->gamma * *known_at(s, after_step(s, c1, t), c1, t + 1);
                 q = hit / n + (1.0 - 1.0 / n) * q;
             }
             if (q > best + 1e-12) {
@@ -228,19 +233,24 @@ static void solver_free(solver *s) {
     free(s->prefix);
     free(s->v_now);
     free(s->v_next);
+    free(s->known);
 }
 
 int vb_gridworld_dp_solve(vb_gridworld_dp **out, int64_t grid, int64_t episode_length, int64_t episodes,
-                          float r_miss, float r_hit, int64_t threads, double max_bytes, char *err, size_t err_len) {
+                          float r_miss, float r_hit, double gamma, int64_t threads, double max_bytes, char *err,
+                          size_t err_len) {
     *out = NULL;
     if (grid < 3 || grid > 5)
         return snprintf(err, err_len, "the exact Bayes-optimal gridworld solver handles grids of 3x3 to 5x5, not %lldx%lld",
                         (long long)grid, (long long)grid), -1;
     if (episode_length < 1 || episodes < 1 || episode_length * episodes > 4096)
         return snprintf(err, err_len, "the exact Bayes-optimal gridworld solver handles tasks of 1 to 4096 steps"), -1;
+    if (!(gamma > 0.0 && gamma <= 1.0))
+        return snprintf(err, err_len, "the exact Bayes-optimal gridworld solver's discount must be in (0, 1], not %g",
+                        gamma), -1;
     double t0 = vb_mono_s();
     solver s = {.g = grid, .EL = episode_length, .EP = episodes, .H = episode_length * episodes,
-                .r_miss = r_miss, .r_hit = r_hit};
+                .r_miss = r_miss, .r_hit = r_hit, .gamma = gamma};
     for (int32_t c = 0; c < grid * grid; c++) {
         int32_t x = c % (int32_t)grid, y = c / (int32_t)grid;
         s.cand[c] = vb_gridworld_is_candidate(x, y) ? (int32_t)s.C++ : -1;
@@ -256,14 +266,16 @@ int vb_gridworld_dp_solve(vb_gridworld_dp **out, int64_t grid, int64_t episode_l
     s.keys = calloc((size_t)s.H + 1, sizeof *s.keys);
     s.act = calloc((size_t)s.H, sizeof *s.act);
     s.count = calloc((size_t)s.H + 1, sizeof *s.count);
+    s.known = malloc((size_t)(s.H + 1) * (size_t)(grid * grid * grid * grid) * sizeof *s.known);
     vb_gridworld_dp *dp = calloc(1, sizeof *dp);
     if (dp) {
         dp->path = calloc((size_t)s.H, sizeof *dp->path);
         dp->episode = calloc((size_t)episodes, sizeof *dp->episode);
     }
-    double bytes = (double)s.words * (sizeof *s.bits + sizeof *s.prefix);
+    double bytes = (double)s.words * (sizeof *s.bits + sizeof *s.prefix) +
+                   (double)(s.H + 1) * (double)(grid * grid * grid * grid) * sizeof *s.known;
     int rc = -1;
-    if (!s.bits || !s.prefix || !s.keys || !s.act || !s.count || !dp || !dp->path || !dp->episode) {
+    if (!s.bits || !s.prefix || !s.keys || !s.act || !s.count || !s.known || !dp || !dp->path || !dp->episode) {
         snprintf(err, err_len, "out of memory");
     } else if (enumerate(&s, max_bytes, &bytes, err, err_len) == 0) {
         int64_t widest = 0, states = 0;
@@ -278,6 +290,7 @@ int vb_gridworld_dp_solve(vb_gridworld_dp **out, int64_t grid, int64_t episode_l
         if (!ok) {
             snprintf(err, err_len, "out of memory for the values of %lld belief states", (long long)states);
         } else {
+            known_goal_returns(&s);
             backward(&s, threads);
             extract(&s, dp);
             dp->grid = grid;

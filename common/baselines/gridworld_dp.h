@@ -7,13 +7,14 @@
  * task); after a hit the goal is known and the rest of the task is the
  * oracle's walk (a shortest path each episode, then staying), whose return is
  * closed-form. Backward induction over every reachable belief state maximises
- * the expected undiscounted task return, the return evaluation scores:
+ * the expected task return discounted by gamma (1: the undiscounted return
+ * evaluation scores; < 1: the objective a learner with that discount trains):
  *
- *   V(c, U, t) = max_a  [c' in U] / |U| (r_hit + W(c', t + 1))
- *                     + (1 - [c' in U] / |U|) (r_miss + V(c'', U \ {c'}, t + 1))
+ *   V(c, U, t) = max_a  [c' in U] / |U| (r_hit + gamma W(c', t + 1))
+ *                     + (1 - [c' in U] / |U|) (r_miss + gamma V(c'', U \ {c'}, t + 1))
  *
  * with c' = move(c, a), c'' = c' or the start cell at an episode boundary,
- * W the known-goal return, V(., ., H) = 0.
+ * W the known-goal return (discounted alike), V(., ., H) = 0.
  *
  * A miss is the only observation that leaves the goal unknown, so before the
  * first hit the optimal policy is one fixed path of H actions: the solver
@@ -35,18 +36,20 @@
 typedef struct vb_gridworld_dp {
     int64_t grid, episode_length, episodes, steps; /* steps = H = episode_length * episodes */
     int32_t *path;        /* (steps) the action at each task step while the goal is unknown */
-    double value;         /* expected undiscounted task return of the Bayes-optimal policy */
-    double *episode;      /* (episodes) expected return of each episode under it */
+    double value;         /* expected task return of the Bayes-optimal policy, discounted by gamma */
+    double *episode;      /* (episodes) expected undiscounted return of each episode under it */
     int64_t states;       /* belief states solved (goal unknown) */
     double table_bytes;   /* the solver's peak table memory */
     double seconds;       /* wall time of the solve */
 } vb_gridworld_dp;
 
-/* Solve a grid x grid GridNavi with the given clock and reward levels (miss,
- * hit) on `threads` threads. 0, or -1 with err (a grid over 5x5, more than
- * max_bytes of tables, out of memory). */
+/* Solve a grid x grid GridNavi with the given clock, reward levels (miss,
+ * hit) and discount gamma in (0, 1] on `threads` threads. 0, or -1 with err
+ * (a grid over 5x5, a discount outside (0, 1], more than max_bytes of tables,
+ * out of memory). */
 int vb_gridworld_dp_solve(vb_gridworld_dp **out, int64_t grid, int64_t episode_length, int64_t episodes,
-                          float r_miss, float r_hit, int64_t threads, double max_bytes, char *err, size_t err_len);
+                          float r_miss, float r_hit, double gamma, int64_t threads, double max_bytes, char *err,
+                          size_t err_len);
 void vb_gridworld_dp_free(vb_gridworld_dp *dp);
 
 #endif
