@@ -13,7 +13,8 @@ action in turn, rotated by a random offset); then per depth: K_Omega latent
 samples per particle from its belief and the reward decoder on all N of them,
 the one-step correction weights, the successor and the reward's predictive
 mean, one encoder step (embed, GRU, belief head) of the 2R rows of both
-outcomes, the value head on those 2R rows and the policy head on the R
+outcomes (the GRU's recurrent product h W_h once, on the R carries both
+outcomes step from), the value head on those 2R rows and the policy head on the R
 continuing ones (not after the last depth), the twist, the records of the
 backup, continuation actions drawn from the policy and systematic resampling
 of the environments whose ESS fell below K / 2; then the backup readout.
@@ -23,11 +24,11 @@ The GEMMs are the C planner's, at the same (M, N, K) and as many per call
 print this list as traced):
     root       value (64,64,77) (64,64,64) (64,1,64)    policy (64,64,77) (64,64,64) (64,5,64)
     per depth  reward decoder (N,64,5) (N,64,64) (N,25,64)
-               encoder (2R,32,10) (2R,192,32) (2R,192,64) (2R,10,64)
+               encoder (2R,32,10) (2R,192,32) (R,192,64) (2R,10,64)
                value (2R,64,77) (2R,64,64) (2R,1,64)
                policy (R,64,77) (R,64,64) (R,5,64)      every depth but the last
 FLOPs counted alike on both sides: 2 M N K per GEMM, summed over one call and
-divided by its 64 K D particle-steps (176 640 at K 16, 320 592 at K 64, as
+divided by its 64 K D particle-steps (152 064 at K 16, 296 016 at K 64, as
 bench_planner's _gemm_flops lines); elementwise work is not counted. The count
 printed here comes from the GEMMs the JAX program itself traces (and PyTorch's
 FLOP counter over an eager call), checked against the C planner's list above.
@@ -127,7 +128,7 @@ def c_gemms(z, K, KO):
     g = mlp(B, z.feat, 1) + mlp(B, z.feat, z.actions)
     for d in range(D):
         g += mlp(N, z.latent, z.cells)
-        g += [(2 * R, z.embed, z.inp), (2 * R, 3 * z.hidden, z.embed), (2 * R, 3 * z.hidden, z.hidden),
+        g += [(2 * R, z.embed, z.inp), (2 * R, 3 * z.hidden, z.embed), (R, 3 * z.hidden, z.hidden),
               (2 * R, 2 * z.latent, z.hidden)]
         g += mlp(2 * R, z.feat, 1)
         if d + 1 < D:
@@ -249,10 +250,12 @@ def planner_call(o, p, root, z, K, KO):
         s_in = o.where((done & ~term)[:, None], 0.0, s_next)  # an imagined episode restarts at (0, 0)
         x = o.cat([enc_input(s_in, st["a"], r_cont, done, clock), enc_input(s_in, st["a"], r_other, done, clock)],
                   0)
+        # both outcomes step from the same carries: their recurrent product is one GEMM of R rows
+        hg = linear(st["carry"], p["gru_h"])
         h = o.cat([st["carry"], st["carry"]], 0)
         e = o.relu(linear(x, p["embed"]))
         xr, xz, xn = o.split3(linear(e, p["gru_i"]))
-        hr, hz, hn = o.split3(linear(h, p["gru_h"]))
+        hr, hz, hn = o.split3(o.cat([hg, hg], 0))
         r = o.sigmoid(xr + hr)
         u = o.sigmoid(xz + hz)
         h = (1 - u) * o.tanh(xn + r * hn) + u * h

@@ -407,6 +407,37 @@ static void gru_step_chained(const vb_backend *be, const vb_model *m, const floa
     }
 }
 
+/* gru_step_chained for both outcomes (vb_encoder_step_shared): blocks of
+ * the R carries, each block's two outcomes embedded side by side in ws->e and
+ * stepped from the block's carries by one vb_gru_step_infer_pair. */
+static void gru_step_shared(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
+                            float *o, float *phi, vb_encoder_step_ws *ws, int64_t R) {
+    const vb_model_dims *d = &m->d;
+    const int64_t H = d->hidden, L2 = 2 * d->latent;
+    for (int64_t r0 = 0, rows; r0 < R; r0 += rows) {
+        rows = vb_chain_block(be, R, r0);
+        float *h_a = carry + r0 * H, *h_b = carry + (R + r0) * H, *o_a = o + r0 * H, *o_b = o + (R + r0) * H;
+        vb_linear_infer(be, &m->embed, P, ws->pack_embed, VB_ACT_RELU, ws->e, x + r0 * d->in, rows);
+        vb_linear_infer(be, &m->embed, P, ws->pack_embed, VB_ACT_RELU, ws->e + rows * d->embed,
+                        x + (R + r0) * d->in, rows);
+        vb_gru_step_infer_pair(be, &m->gru, P, ws->pack_gru, o_a, o_b, ws->e, h_a, ws->cache, rows);
+        be->copy(h_a, o_a, rows * H);
+        be->copy(h_b, o_b, rows * H);
+        vb_linear_infer(be, &m->belief, P, ws->pack_belief, VB_ACT_NONE, phi + r0 * L2, o_a, rows);
+        vb_linear_infer(be, &m->belief, P, ws->pack_belief, VB_ACT_NONE, phi + (R + r0) * L2, o_b, rows);
+    }
+}
+
+void vb_encoder_step_shared(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
+                            float *o, float *phi, vb_encoder_step_ws *ws, int64_t R) {
+    if (m->d.core == VB_CORE_GRU) {
+        gru_step_shared(be, m, P, carry, x, o, phi, ws, R);
+        return;
+    }
+    be->copy(carry + R * m->d.carry, carry, R * m->d.carry);
+    vb_encoder_step(be, m, P, carry, x, o, phi, ws, 2 * R);
+}
+
 void vb_encoder_step(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
                      float *o, float *phi, vb_encoder_step_ws *ws, int64_t N) {
     const vb_model_dims *d = &m->d;

@@ -201,6 +201,14 @@ void vb_encoder_step_prepare(const vb_backend *be, const vb_model *m, const floa
  * zeroes a row's carry (carry floats) at a task start. */
 void vb_encoder_step(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
                      float *o, float *phi, vb_encoder_step_ws *ws, int64_t N);
+/* Both outcomes of one step from the same R carries: x (2R,in) holds
+ * outcome A's inputs in rows [0, R) and B's in [R, 2R), carry (2R,carry) the
+ * carries in rows [0, R). Afterwards carry, o and phi hold A's results in rows
+ * [0, R) and B's in [R, 2R), as a copy of the carries stepped with
+ * vb_encoder_step over 2R rows would, with the GRU's recurrent product
+ * computed once for both. ws as vb_encoder_step's for at least 2R rows. */
+void vb_encoder_step_shared(const vb_backend *be, const vb_model *m, const float *P, float *carry, const float *x,
+                            float *o, float *phi, vb_encoder_step_ws *ws, int64_t R);
 
 /* Floats of workspace vb_model_features needs for N rows (0 without
  * model.policy_cells). */

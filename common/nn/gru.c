@@ -52,6 +52,16 @@ void vb_gru_step_infer(const vb_backend *be, const vb_gru *g, const float *P, co
     be->gru_gates_forward(h_out, gates, xg, hg, h, B, g->hidden);
 }
 
+void vb_gru_step_infer_pair(const vb_backend *be, const vb_gru *g, const float *P, const float *Wp, float *h_a,
+                            float *h_b, const float *x2, const float *h, float *cache, int64_t B) {
+    const int64_t H3 = 3 * g->hidden * B;
+    float *xg = cache, *hg = cache + 2 * H3, *gates = cache + 3 * H3; /* xg (2B,3H), hg (B,3H), gates (B,3H) */
+    vb_linear_infer(be, &g->wi, P, Wp, VB_ACT_NONE, xg, x2, 2 * B);
+    vb_linear_infer(be, &g->wh, P, Wp + vb_linear_packed_floats(&g->wi), VB_ACT_NONE, hg, h, B);
+    be->gru_gates_forward(h_a, gates, xg, hg, h, B, g->hidden);
+    be->gru_gates_forward(h_b, gates, xg + H3, hg, h, B, g->hidden);
+}
+
 void vb_gru_step_backward(const vb_backend *be, const vb_gru *g, const float *P, float *G, float *dx, float *dh,
                           const float *dh_out, const float *x, const float *h, const float *cache, float *scratch,
                           int64_t B) {

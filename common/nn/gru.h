@@ -34,6 +34,12 @@ void vb_gru_pack(const vb_backend *be, const vb_gru *g, const float *P, float *W
 /* vb_gru_step_forward from the packing Wp (the same bits), for inference. */
 void vb_gru_step_infer(const vb_backend *be, const vb_gru *g, const float *P, const float *Wp, float *h_out,
                        const float *x, const float *h, float *cache, int64_t B);
+/* Two inputs stepped from the same carries, for inference: h_a = GRU(x_a, h)
+ * and h_b = GRU(x_b, h) for B rows each, x2 (2B,in) holding x_a's rows then
+ * x_b's. The recurrent product h W_h + b_h is computed once for both; each
+ * output has vb_gru_step_infer's bits. cache: vb_gru_step_cache_floats(g, 2B). */
+void vb_gru_step_infer_pair(const vb_backend *be, const vb_gru *g, const float *P, const float *Wp, float *h_a,
+                            float *h_b, const float *x2, const float *h, float *cache, int64_t B);
 /* Floats of scratch for one step's backward. */
 int64_t vb_gru_step_scratch_floats(const vb_gru *g, int64_t B);
 /* dh_out (B,H) -> G += ..., dx (B,in) += ..., dh (B,H) += ... (either may be NULL). */

@@ -412,7 +412,7 @@ static void sim_step(void *ctx, const int32_t *a, const uint8_t *alive, int64_t 
     vb_belief_sim *s = ctx;
     const vb_model *m = s->m;
     const vb_model_dims *d = &m->d;
-    const int64_t O = d->obs, CA = d->carry, EL = s->spec.episode_length,
+    const int64_t O = d->obs, EL = s->spec.episode_length,
                   EP = s->spec.episodes_per_task;
     (void)alive; /* every row is stepped: the batch is one GEMM either way */
     const bool both = expect && d->reward_kind == VB_REWARD_BERNOULLI;
@@ -429,14 +429,15 @@ static void sim_step(void *ctx, const int32_t *a, const uint8_t *alive, int64_t 
         vb_model_input(m, s->x + k * d->in, next_in, a[k], s->r_cont[k], s->done[k], clock);
         if (both) vb_model_input(m, s->x + (R + k) * d->in, next_in, a[k], s->r_other[k], s->done[k], clock);
     }
-    /* the encoder steps the carries in place (rows R.. the other outcome's
-     * copy); phi_k becomes the previous belief, and phi_{k+1} is written
-     * over the one before it */
-    if (both) memcpy(s->carry + R * CA, s->carry, sizeof(float) * (size_t)(R * CA));
+    /* the encoder steps the carries in place (with both outcomes, rows R..
+     * take the other outcome's, stepped from the same carries); phi_k
+     * becomes the previous belief, and phi_{k+1} is written over the one
+     * before it */
     float *t = s->phi_prev;
     s->phi_prev = s->phi;
     s->phi = t;
-    vb_encoder_step(s->be, m, s->P, s->carry, s->x, s->o, s->phi, &s->ws, NR);
+    if (both) vb_encoder_step_shared(s->be, m, s->P, s->carry, s->x, s->o, s->phi, &s->ws, R);
+    else vb_encoder_step(s->be, m, s->P, s->carry, s->x, s->o, s->phi, &s->ws, R);
     heads(s, s->x, s->phi, s->o, NR, s->values, want_probs ? R : 0, want_probs ? out->probs : NULL);
     memcpy(out->v_cont, s->values, sizeof(float) * (size_t)R);
     if (both) memcpy(out->v_other, s->values + R, sizeof(float) * (size_t)R);

@@ -101,3 +101,67 @@ Test(model_step, blocks_of_rows_give_the_bits_of_one_block_and_of_the_window) {
     }
     cpu->set_threads(threads);
 }
+
+/* Both outcomes from the same carries (the planner's binary rewards): the
+ * shared step gives the bits of stepping a copy of the carries over 2R rows,
+ * for the GRU (its recurrent product computed once) and for S5 (which steps
+ * the copy), at every block size. */
+Test(model_step, both_outcomes_from_one_carry_give_the_bits_of_stepping_a_copy) {
+    const vb_backend *cpu = vb_backend_cpu();
+    const int threads = cpu->get_threads();
+    cpu->set_threads(1);
+    const char *cores[] = {"gru", "s5"};
+    for (int c = 0; c < 2; c++) {
+        vb_model m;
+        build(&m, cores[c]);
+        const vb_model_dims *d = &m.d;
+        vb_rng r;
+        vb_rng_init(&r, 29, (uint64_t)c);
+        float *P = calloc((size_t)m.layout.total, sizeof(float));
+        cr_assert_eq(vb_model_init(&m, P, 7), 0);
+        const int64_t Rs[] = {1, 300, 1100};
+        const int64_t chains[] = {0, 128, 512};
+        for (size_t ri = 0; ri < 3; ri++)
+            for (size_t ci = 0; ci < 3; ci++) {
+                const int64_t R = Rs[ri], N = 2 * R;
+                vb_backend be = *cpu;
+                be.chain_rows = chains[ci];
+                float *x = randn(&r, N * d->in, 1), *carry0 = randn(&r, R * d->carry, 0.5f);
+                float *carry[2], *o[2], *phi[2];
+                for (int k = 0; k < 2; k++) {
+                    vb_encoder_step_ws ws;
+                    cr_assert_eq(vb_encoder_step_ws_init(&ws, &m, N), 0);
+                    vb_encoder_step_prepare(&be, &m, P, &ws);
+                    carry[k] = malloc(sizeof(float) * (size_t)(N * d->carry));
+                    o[k] = malloc(sizeof(float) * (size_t)(N * d->hidden));
+                    phi[k] = malloc(sizeof(float) * (size_t)(N * 2 * d->latent));
+                    memcpy(carry[k], carry0, sizeof(float) * (size_t)(R * d->carry));
+                    if (k == 0) {
+                        memcpy(carry[k] + R * d->carry, carry0, sizeof(float) * (size_t)(R * d->carry));
+                        vb_encoder_step(&be, &m, P, carry[k], x, o[k], phi[k], &ws, N);
+                    } else {
+                        /* rows R.. of the carry hold garbage the step must not read */
+                        for (int64_t i = R * d->carry; i < N * d->carry; i++) carry[k][i] = NAN;
+                        vb_encoder_step_shared(&be, &m, P, carry[k], x, o[k], phi[k], &ws, R);
+                    }
+                    vb_encoder_step_ws_free(&ws);
+                }
+                cr_assert_eq(memcmp(carry[1], carry[0], sizeof(float) * (size_t)(N * d->carry)), 0,
+                             "%s R %lld chain %lld: carry", cores[c], (long long)R, (long long)chains[ci]);
+                cr_assert_eq(memcmp(o[1], o[0], sizeof(float) * (size_t)(N * d->hidden)), 0, "%s: o", cores[c]);
+                cr_assert_eq(memcmp(phi[1], phi[0], sizeof(float) * (size_t)(N * 2 * d->latent)), 0, "%s: phi",
+                             cores[c]);
+                /* the two outcomes' inputs differ, and so do their carries */
+                cr_assert_neq(memcmp(carry[1], carry[1] + R * d->carry, sizeof(float) * (size_t)(R * d->carry)), 0);
+                for (int k = 0; k < 2; k++) {
+                    free(carry[k]);
+                    free(o[k]);
+                    free(phi[k]);
+                }
+                free(x);
+                free(carry0);
+            }
+        free(P);
+    }
+    cpu->set_threads(threads);
+}
