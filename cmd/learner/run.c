@@ -451,7 +451,7 @@ void vb_run_add_update(vb_run *r, const vb_update_stats *s) {
 
 /* One metrics line's table: a JSONL key, a TensorBoard tag (NULL: none) and a
  * value printed as an integer, with 3 or 1 decimals, or %.6g. */
-enum { M_MAX = 48 };
+enum { M_MAX = 64 };
 typedef struct metric_table {
     vb_metric m[M_MAX];
     int n;
@@ -510,6 +510,9 @@ static void build_table(const vb_run *r, double wall, double sps, const vb_metri
             put(t, "carry_drift", "train/carry_drift", a->carry_drift / k, VB_METRIC_G6);
         }
     }
+    int64_t lag_n;
+    const double lag = vb_learning_take_lag(r->learning, &lag_n);
+    if (lag_n > 0) put(t, "policy_lag", "train/policy_lag", lag, VB_METRIC_G6);
     put(t, "dropped_stale", "train/dropped_stale", (double)vb_learning_dropped(r->learning), VB_METRIC_INT);
     put(t, "rejected_chunks", "train/rejected_chunks", (double)r->rejected_chunks, VB_METRIC_INT);
     put(t, "nonfinite_updates", "train/nonfinite_updates", (double)r->nonfinite_updates, VB_METRIC_INT);

@@ -62,6 +62,8 @@ struct vb_learning {
     vb_rng rng;
     uint64_t version;
     int64_t updates, dropped;
+    double lag_sum; /* policy lags of the chunks offered since vb_learning_take_lag */
+    int64_t lag_n;
     vb_refresh rf;
     bool span;                   /* ts is live (span_task with a transitions ELBO, or boot_task) */
     bool ext;                    /* the ELBO decodes the transitions outside the windows */
@@ -237,6 +239,8 @@ static int32_t chunk_cell(const vb_learning *l, const float *c, int64_t t) {
 int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_len) {
     if (vb_chunk_validate(&l->cl, c->data, why, why_len) != 0) return -1;
     bool stale = c->version + (uint64_t)l->p.max_policy_lag < l->version;
+    l->lag_sum += c->version < l->version ? (double)(l->version - c->version) : 0.0;
+    l->lag_n++;
     int64_t slot = stale ? -1 : l->replay.head;
     if (l->p.refresh_carry && vb_refresh_observe(&l->rf, c, slot) != 0)
         return snprintf(why, why_len, "out of memory for learner.refresh_carry streams"), -1;
@@ -470,3 +474,11 @@ void vb_learning_set_version(vb_learning *l, uint64_t v) {
     l->updates = (int64_t)v;
 }
 int64_t vb_learning_dropped(const vb_learning *l) { return l->dropped; }
+
+double vb_learning_take_lag(vb_learning *l, int64_t *n) {
+    double mean = l->lag_n > 0 ? l->lag_sum / (double)l->lag_n : NAN;
+    *n = l->lag_n;
+    l->lag_sum = 0;
+    l->lag_n = 0;
+    return mean;
+}

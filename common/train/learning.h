@@ -79,5 +79,9 @@ int64_t vb_learning_refresh_streams(const vb_learning *l);
 uint64_t vb_learning_version(const vb_learning *l);
 void vb_learning_set_version(vb_learning *l, uint64_t v);
 int64_t vb_learning_dropped(const vb_learning *l);
+/* The mean policy lag (this learner's version minus the chunk's: the updates
+ * between the weights that acted and the intake) of the valid chunks offered
+ * since the last call, and in n how many there were (NAN when none); resets. */
+double vb_learning_take_lag(vb_learning *l, int64_t *n);
 
 #endif

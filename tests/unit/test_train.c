@@ -38,6 +38,12 @@ static void sink_into(const vb_chunk *c, void *ctx) {
     cr_assert_eq(vb_learning_insert(ctx, c, why, sizeof why), 0, "%s", why);
 }
 
+/* a chunk the learner must drop as too stale */
+static void sink_stale(const vb_chunk *c, void *ctx) {
+    char why[256];
+    cr_assert_eq(vb_learning_insert(ctx, c, why, sizeof why), 1, "%s", why);
+}
+
 /* A fixed replay of 8 windows, updated 300 times with no rate limit: the
  * belief's reconstruction and the value regression fit the data. */
 /* A learner and an 8-slot actor on the smoke config with the base settings,
@@ -1174,4 +1180,38 @@ Test(train, windows_bootstrapped_from_the_rest_of_the_task_return_what_whole_win
     cr_assert_float_eq(half, whole, 1e-4, "from the rest of the task %g, whole windows %g", half, whole);
     cr_assert_gt(fabs(half_v - whole), 1e-3, "the value head's bootstrap %g is not the rest of the task %g", half_v,
                  whole);
+}
+
+/* policy_lag: the updates between the weights that acted and the learner's
+ * intake, averaged over the chunks offered since the last reading, which
+ * resets it. */
+Test(train, policy_lag_is_the_mean_version_gap_of_the_chunks_offered) {
+    const char *base[] = {"run.algo=varibad", "learner.samples_per_insert=0", "learner.max_policy_lag=4", NULL};
+    fixed f;
+    fixed_setup(&f, base, NULL, 0);
+    int64_t n;
+    double lag = vb_learning_take_lag(f.l, &n);
+    cr_assert_gt(n, 0, "the first window's chunks were offered");
+    cr_assert_float_eq(lag, 0.0, 1e-12, "acted with the learner's own version: lag %g", lag);
+    lag = vb_learning_take_lag(f.l, &n);
+    cr_assert_eq(n, 0, "reading resets the count");
+    cr_assert(isnan(lag));
+    /* the learner 3 updates ahead of the weights that act: every chunk lags 3 */
+    vb_learning_set_version(f.l, 3);
+    char err[256];
+    for (int s = 0; s < (int)f.cfg.learner.window; s++)
+        cr_assert_eq(vb_acting_step(&f.a, sink_into, f.l, err, sizeof err), 0, "%s", err);
+    lag = vb_learning_take_lag(f.l, &n);
+    cr_assert_gt(n, 0);
+    cr_assert_float_eq(lag, 3.0, 1e-12, "lag %g over %lld chunks", lag, (long long)n);
+    cr_assert_eq(vb_learning_dropped(f.l), 0);
+    /* 6 ahead, past learner.max_policy_lag: the chunks are dropped and still counted */
+    vb_learning_set_version(f.l, 6);
+    for (int s = 0; s < (int)f.cfg.learner.window; s++)
+        cr_assert_eq(vb_acting_step(&f.a, sink_stale, f.l, err, sizeof err), 0, "%s", err);
+    const int64_t dropped = vb_learning_dropped(f.l);
+    lag = vb_learning_take_lag(f.l, &n);
+    cr_assert_eq(n, dropped, "%lld offered, %lld dropped", (long long)n, (long long)dropped);
+    cr_assert_float_eq(lag, 6.0, 1e-12);
+    fixed_free(&f);
 }
