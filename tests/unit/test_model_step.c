@@ -13,7 +13,9 @@
 #include "kernels/backend.h"
 #include "support.h"
 
-static void build(vb_model *m, const char *core) {
+/* The gridworld config's model with the given core, and its parameters
+ * initialised from init_seed. */
+static float *build(vb_model *m, const char *core, uint64_t init_seed) {
     char path[1024], err[512], set[64];
     vb_config cfg;
     vb_env_spec spec;
@@ -23,6 +25,9 @@ static void build(vb_model *m, const char *core) {
     cr_assert_eq(vb_config_set(&cfg, set, err, sizeof err), 0, "%s", err);
     cr_assert_eq(vb_env_spec_from_config(&cfg, &spec, err, sizeof err), 0);
     cr_assert_eq(vb_model_build_from_config(m, &cfg, &spec, err, sizeof err), 0, "%s", err);
+    float *P = calloc((size_t)m->layout.total, sizeof(float));
+    cr_assert_eq(vb_model_init(m, P, init_seed), 0);
+    return P;
 }
 
 static float *randn(vb_rng *r, int64_t n, float s) {
@@ -31,19 +36,24 @@ static float *randn(vb_rng *r, int64_t n, float s) {
     return p;
 }
 
-Test(model_step, blocks_of_rows_give_the_bits_of_one_block_and_of_the_window) {
+/* at one BLAS thread, where the CPU's fused kernel runs */
+static int saved_threads;
+static void one_thread(void) {
+    saved_threads = vb_backend_cpu()->get_threads();
+    vb_backend_cpu()->set_threads(1);
+}
+static void restore_threads(void) { vb_backend_cpu()->set_threads(saved_threads); }
+
+Test(model_step, blocks_of_rows_give_the_bits_of_one_block_and_of_the_window, .init = one_thread,
+     .fini = restore_threads) {
     const vb_backend *cpu = vb_backend_cpu();
-    const int threads = cpu->get_threads();
-    cpu->set_threads(1);
     const char *cores[] = {"gru", "s5"};
     for (int c = 0; c < 2; c++) {
         vb_model m;
-        build(&m, cores[c]);
+        float *P = build(&m, cores[c], 5);
         const vb_model_dims *d = &m.d;
         vb_rng r;
         vb_rng_init(&r, 23, (uint64_t)c);
-        float *P = calloc((size_t)m.layout.total, sizeof(float));
-        cr_assert_eq(vb_model_init(&m, P, 5), 0);
         const int64_t Ns[] = {100, 700, 1300};
         for (size_t ni = 0; ni < 3; ni++) {
             const int64_t N = Ns[ni];
@@ -99,69 +109,64 @@ Test(model_step, blocks_of_rows_give_the_bits_of_one_block_and_of_the_window) {
         }
         free(P);
     }
-    cpu->set_threads(threads);
+}
+
+/* One core's check at R rows and blocks of `chain` rows. */
+static void shared_step_matches_a_copy(vb_model *m, const float *P, vb_rng *r, int64_t R, int64_t chain) {
+    const vb_model_dims *d = &m->d;
+    const int64_t N = 2 * R;
+    vb_backend be = *vb_backend_cpu();
+    be.chain_rows = chain;
+    float *x = randn(r, N * d->in, 1), *carry0 = randn(r, R * d->carry, 0.5f);
+    float *carry[2], *o[2], *phi[2];
+    for (int k = 0; k < 2; k++) {
+        vb_encoder_step_ws ws;
+        cr_assert_eq(vb_encoder_step_ws_init(&ws, m, N), 0);
+        vb_encoder_step_prepare(&be, m, P, &ws);
+        carry[k] = malloc(sizeof(float) * (size_t)(N * d->carry));
+        o[k] = malloc(sizeof(float) * (size_t)(N * d->hidden));
+        phi[k] = malloc(sizeof(float) * (size_t)(N * 2 * d->latent));
+        memcpy(carry[k], carry0, sizeof(float) * (size_t)(R * d->carry));
+        if (k == 0) {
+            memcpy(carry[k] + R * d->carry, carry0, sizeof(float) * (size_t)(R * d->carry));
+            vb_encoder_step(&be, m, P, carry[k], x, o[k], phi[k], &ws, N);
+        } else {
+            /* rows R.. of the carry hold garbage the step must not read */
+            for (int64_t i = R * d->carry; i < N * d->carry; i++) carry[k][i] = NAN;
+            vb_encoder_step_shared(&be, m, P, carry[k], x, o[k], phi[k], &ws, R);
+        }
+        vb_encoder_step_ws_free(&ws);
+    }
+    cr_assert_eq(memcmp(carry[1], carry[0], sizeof(float) * (size_t)(N * d->carry)), 0, "R %lld chain %lld: carry",
+                 (long long)R, (long long)chain);
+    cr_assert_eq(memcmp(o[1], o[0], sizeof(float) * (size_t)(N * d->hidden)), 0, "o");
+    cr_assert_eq(memcmp(phi[1], phi[0], sizeof(float) * (size_t)(N * 2 * d->latent)), 0, "phi");
+    /* the two outcomes' inputs differ, and so do their carries */
+    cr_assert_neq(memcmp(carry[1], carry[1] + R * d->carry, sizeof(float) * (size_t)(R * d->carry)), 0);
+    for (int k = 0; k < 2; k++) {
+        free(carry[k]);
+        free(o[k]);
+        free(phi[k]);
+    }
+    free(x);
+    free(carry0);
 }
 
 /* Both outcomes from the same carries (the planner's binary rewards): the
  * shared step gives the bits of stepping a copy of the carries over 2R rows,
  * for the GRU (its recurrent product computed once) and for S5 (which steps
  * the copy), at every block size. */
-Test(model_step, both_outcomes_from_one_carry_give_the_bits_of_stepping_a_copy) {
-    const vb_backend *cpu = vb_backend_cpu();
-    const int threads = cpu->get_threads();
-    cpu->set_threads(1);
+Test(model_step, both_outcomes_from_one_carry_give_the_bits_of_stepping_a_copy, .init = one_thread,
+     .fini = restore_threads) {
     const char *cores[] = {"gru", "s5"};
+    const int64_t Rs[] = {1, 300, 1100}, chains[] = {0, 128, 512};
     for (int c = 0; c < 2; c++) {
         vb_model m;
-        build(&m, cores[c]);
-        const vb_model_dims *d = &m.d;
+        float *P = build(&m, cores[c], 7);
         vb_rng r;
         vb_rng_init(&r, 29, (uint64_t)c);
-        float *P = calloc((size_t)m.layout.total, sizeof(float));
-        cr_assert_eq(vb_model_init(&m, P, 7), 0);
-        const int64_t Rs[] = {1, 300, 1100};
-        const int64_t chains[] = {0, 128, 512};
         for (size_t ri = 0; ri < 3; ri++)
-            for (size_t ci = 0; ci < 3; ci++) {
-                const int64_t R = Rs[ri], N = 2 * R;
-                vb_backend be = *cpu;
-                be.chain_rows = chains[ci];
-                float *x = randn(&r, N * d->in, 1), *carry0 = randn(&r, R * d->carry, 0.5f);
-                float *carry[2], *o[2], *phi[2];
-                for (int k = 0; k < 2; k++) {
-                    vb_encoder_step_ws ws;
-                    cr_assert_eq(vb_encoder_step_ws_init(&ws, &m, N), 0);
-                    vb_encoder_step_prepare(&be, &m, P, &ws);
-                    carry[k] = malloc(sizeof(float) * (size_t)(N * d->carry));
-                    o[k] = malloc(sizeof(float) * (size_t)(N * d->hidden));
-                    phi[k] = malloc(sizeof(float) * (size_t)(N * 2 * d->latent));
-                    memcpy(carry[k], carry0, sizeof(float) * (size_t)(R * d->carry));
-                    if (k == 0) {
-                        memcpy(carry[k] + R * d->carry, carry0, sizeof(float) * (size_t)(R * d->carry));
-                        vb_encoder_step(&be, &m, P, carry[k], x, o[k], phi[k], &ws, N);
-                    } else {
-                        /* rows R.. of the carry hold garbage the step must not read */
-                        for (int64_t i = R * d->carry; i < N * d->carry; i++) carry[k][i] = NAN;
-                        vb_encoder_step_shared(&be, &m, P, carry[k], x, o[k], phi[k], &ws, R);
-                    }
-                    vb_encoder_step_ws_free(&ws);
-                }
-                cr_assert_eq(memcmp(carry[1], carry[0], sizeof(float) * (size_t)(N * d->carry)), 0,
-                             "%s R %lld chain %lld: carry", cores[c], (long long)R, (long long)chains[ci]);
-                cr_assert_eq(memcmp(o[1], o[0], sizeof(float) * (size_t)(N * d->hidden)), 0, "%s: o", cores[c]);
-                cr_assert_eq(memcmp(phi[1], phi[0], sizeof(float) * (size_t)(N * 2 * d->latent)), 0, "%s: phi",
-                             cores[c]);
-                /* the two outcomes' inputs differ, and so do their carries */
-                cr_assert_neq(memcmp(carry[1], carry[1] + R * d->carry, sizeof(float) * (size_t)(R * d->carry)), 0);
-                for (int k = 0; k < 2; k++) {
-                    free(carry[k]);
-                    free(o[k]);
-                    free(phi[k]);
-                }
-                free(x);
-                free(carry0);
-            }
+            for (size_t ci = 0; ci < 3; ci++) shared_step_matches_a_copy(&m, P, &r, Rs[ri], chains[ci]);
         free(P);
     }
-    cpu->set_threads(threads);
 }
