@@ -32,6 +32,12 @@ typedef struct solver {
 /* The cell an agent is in at the start of step t + 1 after reaching c at step t. */
 static int32_t after_step(const solver *s, int32_t c, int64_t t) { return (t + 1) % s->EL == 0 ? 0 : c; }
 
+/* The oracle's move from cell c towards the known goal: x first, then y. */
+static int toward(const solver *s, int32_t c, int32_t goal) {
+    const int32_t g = (int32_t)s->g, dx = goal % g - c % g, dy = goal / g - c / g;
+    return dx > 0 ? VB_GRID_RIGHT : dx < 0 ? VB_GRID_LEFT : dy > 0 ? VB_GRID_UP : dy < 0 ? VB_GRID_DOWN : VB_GRID_STAY;
+}
+
 static double *known_at(const solver *s, int32_t c, int32_t goal, int64_t t) {
     const int64_t n = s->g * s->g;
     return s->known + (t * n + c) * n + goal;
@@ -41,16 +47,13 @@ static double *known_at(const solver *s, int32_t c, int32_t goal, int64_t t) {
  * at step t with the goal known: the oracle's walk (a shortest path, then
  * staying), restarted from the start cell at each episode boundary. */
 static void known_goal_returns(solver *s) {
-    const int32_t n = (int32_t)(s->g * s->g), g = (int32_t)s->g;
+    const int32_t n = (int32_t)(s->g * s->g);
     for (int32_t c = 0; c < n; c++)
         for (int32_t goal = 0; goal < n; goal++) *known_at(s, c, goal, s->H) = 0.0;
     for (int64_t t = s->H - 1; t >= 0; t--)
         for (int32_t c = 0; c < n; c++)
             for (int32_t goal = 0; goal < n; goal++) {
-                int32_t dx = goal % g - c % g, dy = goal / g - c / g;
-                int a = dx > 0 ? VB_GRID_RIGHT : dx < 0 ? VB_GRID_LEFT : dy > 0 ? VB_GRID_UP : dy < 0 ? VB_GRID_DOWN
-                                                                                          : VB_GRID_STAY;
-                int32_t c1 = s->next[c][a];
+                int32_t c1 = s->next[c][toward(s, c, goal)];
                 *known_at(s, c, goal, t) = (c1 == goal ? s->r_hit : s->r_miss) +
                                            s->gamma * *known_at(s, after_step(s, c1, t), goal, t + 1);
             }
@@ -206,13 +209,7 @@ static void extract(const solver *s, vb_gridworld_dp *dp) {
         int32_t c = 0;
         int found = 0;
         for (int64_t t = 0; t < s->H; t++) {
-            int a = dp->path[t];
-            if (found) {
-                int32_t dx = goal % (int32_t)s->g - c % (int32_t)s->g, dy = goal / (int32_t)s->g - c / (int32_t)s->g;
-                a = dx > 0 ? VB_GRID_RIGHT : dx < 0 ? VB_GRID_LEFT : dy > 0 ? VB_GRID_UP : dy < 0 ? VB_GRID_DOWN
-                                                                                         : VB_GRID_STAY;
-            }
-            c = s->next[c][a];
+            c = s->next[c][found ? toward(s, c, goal) : dp->path[t]];
             int hit = c == goal;
             found |= hit;
             dp->episode[t / s->EL] += (hit ? s->r_hit : s->r_miss) / (double)s->C;

@@ -6,7 +6,7 @@
  * visited, so a belief state is (cell, unvisited candidates, step of the
  * task); after a hit the goal is known and the rest of the task is the
  * oracle's walk (a shortest path each episode, then staying), whose return is
- * closed-form. Backward induction over every reachable belief state maximises
+ * tabulated once per solve. Backward induction over every reachable belief state maximises
  * the expected task return discounted by gamma (1: the undiscounted return
  * evaluation scores; < 1: the objective a learner with that discount trains):
  *
