@@ -1,6 +1,5 @@
 /* bench_numerics — GEMM throughput for the model's shapes against this
- * machine's measured FMA peak, the tanh pass (the rational vb_tanhf against
- * the exp form it replaced), each recurrent product of a GRU step on the
+ * machine's measured FMA peak, each recurrent product of a GRU step on the
  * packed kernel against OpenBLAS, and recurrent-layer forward+backward rates
  * (the GRU window's also as a share of the peak). With --gru only the GRU
  * window, on 1 thread and on 2 (make bench-peers compares it with PyTorch
@@ -23,8 +22,6 @@
 #include "common/nn/s5.h"
 #include "common/nn/s5_assoc.h"
 #include "kernels/backend.h"
-#include "kernels/math/act.h"
-#include "kernels/simd_clones.h"
 
 static double now(void) {
     struct timespec t;
@@ -201,36 +198,6 @@ static double bench_s5_recurrence(const vb_backend *be, int assoc, int64_t T, in
     return (double)T * reps / dt;
 }
 
-/* tanh as the exp form 1 - 2 / (e^{2x} + 1), the vb_tanhf before the
- * rational one, vectorised the same way (the reference for tanh_rational) */
-VB_SIMD_CLONES static void tanh_exp_form(float *restrict out, const float *restrict in, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = 1.0f - 2.0f / (vb_vexpf(2.0f * in[i]) + 1.0f);
-}
-
-typedef struct tanh_call {
-    const vb_backend *be; /* NULL: the exp form */
-    float *out;
-    const float *in;
-    int64_t n;
-} tanh_call;
-
-static void tanh_pass(void *ctx) {
-    const tanh_call *c = ctx;
-    if (c->be) c->be->act_forward(VB_ACT_TANH, c->out, c->in, c->n);
-    else tanh_exp_form(c->out, c->in, c->n);
-}
-
-/* ns per element of a tanh pass over 16 Ki floats in [-8, 8) (in L1): the
- * backend's activation loop, or the exp form with be NULL */
-static double bench_tanh(const vb_backend *be) {
-    enum { N = 16384 };
-    static float in[N], out[N];
-    for (int64_t i = 0; i < N; i++) in[i] = -8.0f + 16.0f * (float)i / (float)N;
-    tanh_call c = {be, out, in, N};
-    tanh_pass(&c);
-    return 1e9 / (best_rate(tanh_pass, &c, 0.5) * (double)N);
-}
-
 /* The GRU window on 1 thread and on every core (bench-peers: the C side of
  * bench/peers/gru_window.py, the same shapes and FLOP count): on every core
  * threaded over the batch (the _threadsN line) and, for comparison, as one
@@ -269,12 +236,6 @@ int main(int argc, char **argv) {
     printf("crc32c_%s %.2f GB/s\n", vb_crc32c_hw() ? "sse42" : "tables", crc_fast);
     printf("crc32c_tables %.2f GB/s\n", crc_table);
     printf("crc32c_over_tables %.2f ratio\n", crc_fast / crc_table);
-    be->set_threads(1);
-    const double tanh_rational = bench_tanh(be), tanh_exp = bench_tanh(NULL);
-    printf("tanh_rational %.3f ns/element\n", tanh_rational);
-    printf("tanh_exp_form %.3f ns/element\n", tanh_exp);
-    printf("tanh_rational_speedup %.2f ratio\n", tanh_exp / tanh_rational);
-    be->set_threads(cores);
     const int64_t batches[] = {256, 1024, 4096, 16384}, hiddens[] = {64, 128, 256, 512};
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {

@@ -7,8 +7,6 @@
 #include <string.h>
 
 #include "../base/carve.h"
-#include "kernels/math/act.h"
-#include "kernels/simd_clones.h"
 #include "../nn/softmax_cells.h"
 
 #define LOG_2PI 1.8378770664093453
@@ -39,9 +37,8 @@ struct vb_belief_sim {
     float *x, *o, *feat, *feat_ws, *values, *logits, *work_pol, *work_val; /* work: vb_mlp_infer */
     /* nested (maxN rows) */
     float *eps, *mz, *zin, *cells, *work_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
-    float *vsel, *ysel, *lsel;      /* (maxN): the decoder output at the reward's cell, the reward, the loglik */
-    float *sd, *iv_cur, *iv_prev;   /* (maxR, 2 latent): e^{phi/2} of the current belief, e^{-phi} of the
-                                     * current and the previous (the lv halves are read) */
+    float *sd;                      /* (latent): a row's e^{lv/2} */
+    double *iv_cur, *iv_prev;       /* (latent): a row's e^{-lv} under the current and the previous belief */
     float *state_in, *state_out, *work_state;
     /* the heads' and decoders' weights packed for vb_mlp_infer (vb_belief_sim_prepare) */
     float *pack_val, *pack_pol, *pack_dec, *pack_state;
@@ -80,9 +77,9 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     s->logits = vb_carve(c, R * d->actions, f);
     s->work_pol = vb_carve(c, vb_mlp_infer_floats(s->be, &m->policy, R), f);
     s->work_val = vb_carve(c, vb_mlp_infer_floats(s->be, &m->value, R2), f);
-    s->sd = vb_carve(c, R * L2, f);
-    s->iv_cur = vb_carve(c, R * L2, f);
-    s->iv_prev = vb_carve(c, R * L2, f);
+    s->sd = vb_carve(c, D, f);
+    s->iv_cur = vb_carve(c, D, sizeof(double));
+    s->iv_prev = vb_carve(c, D, sizeof(double));
     s->eps = vb_carve(c, N * D, f);
     s->mz = vb_carve(c, N * D, f);
     s->zin = d->dec_obs ? vb_carve(c, N * (D + d->dec_obs), f) : NULL;
@@ -91,9 +88,6 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     s->logq_cur = vb_carve(c, N, f);
     s->logq_prev = vb_carve(c, N, f);
     s->logw_n = vb_carve(c, N, f);
-    s->vsel = vb_carve(c, N, f);
-    s->ysel = vb_carve(c, N, f);
-    s->lsel = vb_carve(c, N, f);
     s->root_w = vb_carve(c, N, f);
     if (d->has_state_head) {
         s->state_in = vb_carve(c, N * (O + d->actions + D), f);
@@ -215,20 +209,17 @@ static void sim_start(void *ctx, int64_t B, int64_t K) {
     s->steps = 0;
 }
 
-/* l = log p(x | m) of each nested row's last reward from its decoder output
- * v at the reward's cell, plus its log q_prev - log q_cur: y v - softplus(v)
- * for a binary reward y (1 for the upper level), -(x - v)^2 / 2 - log(2 pi) / 2
- * for a Gaussian reward x (in y) */
-VB_SIMD_CLONES static void reward_logliks(float *restrict l, const float *restrict v, const float *restrict y,
-                                          const float *restrict qprev, const float *restrict qcur, int64_t n,
-                                          bool bernoulli) {
-    if (bernoulli)
-        for (int64_t i = 0; i < n; i++) l[i] = y[i] * v[i] - vb_softplusf(v[i]) + (qprev[i] - qcur[i]);
-    else
-        for (int64_t i = 0; i < n; i++) {
-            const float e = y[i] - v[i];
-            l[i] = -0.5f * (e * e + (float)LOG_2PI) + (qprev[i] - qcur[i]);
-        }
+/* log p(x | m) of a transition's reward under the decoder outputs of one nested row. */
+static double reward_loglik(const vb_belief_sim *s, const float *cells_row, int64_t cell, float reward) {
+    const vb_model_dims *d = &s->m->d;
+    double v = cells_row[cell];
+    if (d->reward_kind == VB_REWARD_BERNOULLI) {
+        double y = reward == d->reward_levels[1] ? 1.0 : 0.0;
+        double sp = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+        return y * v - sp;
+    }
+    double e = (double)reward - v;
+    return -0.5 * (e * e + LOG_2PI);
 }
 
 /* log p(next | m) under one nested row's state head outputs: the categorical
@@ -270,44 +261,32 @@ static void state_rows(vb_belief_sim *s, int64_t R, const float *obs, const int3
     }
 }
 
-/* e^{x/2} and e^{-x} of the n floats of the current beliefs, e^{-x} of the
- * previous: one flat loop over (rows, 2 latent), vectorised (vb_vexpf:
- * within 2 ulp of expf, saturating instead of overflowing); the means'
- * halves are computed too and not read */
-VB_SIMD_CLONES static void belief_exps(float *restrict sd, float *restrict iv, float *restrict ivp,
-                                       const float *restrict phi, const float *restrict phip, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        sd[i] = vb_vexpf(0.5f * phi[i]);
-        iv[i] = vb_vexpf(-phi[i]);
-        ivp[i] = vb_vexpf(-phip[i]);
-    }
-}
-
 /* The K_Omega nested samples of each of R rows, z = mu + e^{lv/2} eps, and
  * their log-densities under the current and the previous belief: what
- * gauss_sample_forward and gauss_logprob_forward compute on each row
- * repeated K_Omega times (to float rounding: the exponentials here are
- * vb_vexpf's), with a row's exponentials taken once and no repeated rows
- * written. */
+ * gauss_sample_forward and gauss_logprob_forward compute (the same
+ * expressions, so the same bits) on each row repeated K_Omega times, with a
+ * row's exponentials taken once and no repeated rows written. */
 static void nested_samples(vb_belief_sim *s, int64_t R) {
     const int64_t KO = s->KO, D = s->m->d.latent;
-    const float log_2pi_d = (float)(LOG_2PI * (double)D);
-    belief_exps(s->sd, s->iv_cur, s->iv_prev, s->phi, s->phi_prev, R * 2 * D);
     for (int64_t k = 0; k < R; k++) {
         const float *mu = s->phi + k * 2 * D, *lv = mu + D, *pmu = s->phi_prev + k * 2 * D, *plv = pmu + D;
-        const float *sd = s->sd + k * 2 * D + D, *iv = s->iv_cur + k * 2 * D + D, *ivp = s->iv_prev + k * 2 * D + D;
+        for (int64_t i = 0; i < D; i++) {
+            s->sd[i] = expf(0.5f * lv[i]);
+            s->iv_cur[i] = exp(-(double)lv[i]);
+            s->iv_prev[i] = exp(-(double)plv[i]);
+        }
         for (int64_t n = k * KO; n < (k + 1) * KO; n++) {
             float *z = s->mz + n * D;
             const float *eps = s->eps + n * D;
-            float cur = 0, prev = 0;
+            double cur = 0, prev = 0;
             for (int64_t i = 0; i < D; i++) {
-                z[i] = mu[i] + sd[i] * eps[i];
-                const float e = z[i] - mu[i], ep = z[i] - pmu[i];
-                cur += lv[i] + e * e * iv[i];
-                prev += plv[i] + ep * ep * ivp[i];
+                z[i] = mu[i] + s->sd[i] * eps[i];
+                double e = (double)z[i] - mu[i], ep = (double)z[i] - pmu[i];
+                cur += -0.5 * (LOG_2PI + lv[i] + e * e * s->iv_cur[i]);
+                prev += -0.5 * (LOG_2PI + plv[i] + ep * ep * s->iv_prev[i]);
             }
-            s->logq_cur[n] = -0.5f * (log_2pi_d + cur);
-            s->logq_prev[n] = -0.5f * (log_2pi_d + prev);
+            s->logq_cur[n] = (float)cur;
+            s->logq_prev[n] = (float)prev;
         }
     }
 }
@@ -334,32 +313,24 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
         state_rows(s, R, s->last_s, s->last_a, s->has_last);
         vb_mlp_infer(be, &m->state_dec, s->P, s->pack_state, s->state_out, s->state_in, s->work_state, N);
     }
-    /* each nested row's decoder output at its row's last reward cell, and the
-     * reward (for a binary one, 1 at the upper level) */
-    const bool bernoulli = d->reward_kind == VB_REWARD_BERNOULLI;
-    for (int64_t k = 0; k < R; k++) {
-        int64_t cell = s->has_last[k] ? vb_env_reward_cell(&s->spec, s->last_s + k * O, s->last_a[k],
-                                                           s->last_next + k * O) : 0;
-        const float y = bernoulli ? (s->last_r[k] == d->reward_levels[1] ? 1.0f : 0.0f) : s->last_r[k];
-        for (int64_t n = k * KO; n < (k + 1) * KO; n++) s->vsel[n] = s->cells[n * C + cell], s->ysel[n] = y;
-    }
-    reward_logliks(s->lsel, s->vsel, s->ysel, s->logq_prev, s->logq_cur, N, bernoulli);
     for (int64_t k = 0; k < R; k++) {
         float *lw = s->logw_n + k * KO;
-        float mx = -INFINITY;
+        double mx = -INFINITY;
+        int64_t cell = s->has_last[k] ? vb_env_reward_cell(&s->spec, s->last_s + k * O, s->last_a[k],
+                                                           s->last_next + k * O) : 0;
         for (int64_t j = 0; j < KO; j++) {
             int64_t n = k * KO + j;
-            float l = 0;
+            double l = 0;
             if (s->has_last[k]) {
-                l = s->lsel[n];
-                if (learned) l += (float)state_loglik(s, s->state_out + n * d->state_out, s->last_next + k * O);
+                l = reward_loglik(s, s->cells + n * C, cell, s->last_r[k]);
+                if (learned) l += state_loglik(s, s->state_out + n * d->state_out, s->last_next + k * O);
+                l += (double)s->logq_prev[n] - s->logq_cur[n];
             }
-            lw[j] = isfinite(l) ? l : -INFINITY;
-            mx = lw[j] > mx ? lw[j] : mx;
+            lw[j] = isfinite(l) ? (float)l : -INFINITY;
+            mx = fmax(mx, lw[j]);
         }
         double sum = 0;
-        for (int64_t j = 0; j < KO; j++)
-            sum += (lw[j] = !isfinite(mx) ? 1.0f : isfinite(lw[j]) ? vb_vexpf(lw[j] - mx) : 0.0f);
+        for (int64_t j = 0; j < KO; j++) sum += (lw[j] = isfinite(mx) ? (float)exp((double)lw[j] - mx) : 1.0f);
         for (int64_t j = 0; j < KO; j++) lw[j] = sum > 0 ? (float)(lw[j] / sum) : 1.0f / (float)KO;
         s->jstar[k] = vb_rng_categorical(&rng[k / K], lw, (int)KO);
     }
@@ -392,7 +363,7 @@ static void outcomes(vb_belief_sim *s, const int32_t *a, int64_t R, int64_t K, v
         int64_t cell = vb_env_reward_cell(&s->spec, s->s + k * O, a[k], s->s_next + k * O);
         double mean = 0;
         if (d->reward_kind == VB_REWARD_BERNOULLI) {
-            for (int64_t j = 0; j < KO; j++) mean += lw[j] * vb_sigmoidf(s->cells[(k * KO + j) * C + cell]);
+            for (int64_t j = 0; j < KO; j++) mean += lw[j] / (1.0 + exp(-(double)s->cells[(k * KO + j) * C + cell]));
             bool up = expect ? mean > 0.5 : vb_rng_uniform_double(&rng[k / K]) < mean;
             out->p_cont[k] = expect ? (float)(up ? mean : 1.0 - mean) : 1.0f;
             out->r_mean[k] = (float)(mean * hi + (1.0 - mean) * lo);

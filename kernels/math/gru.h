@@ -11,8 +11,8 @@
  * returns h' and keeps r, z, n for the backward pass. */
 VB_HD float vb_gru_unit_fwd(float xr, float xz, float xn, float hr, float hz, float hn, float hp, float *r_out,
                             float *z_out, float *n_out) {
-    float r = vb_gate_sigmoidf(xr + hr);
-    float z = vb_gate_sigmoidf(xz + hz);
+    float r = vb_sigmoidf(xr + hr);
+    float z = vb_sigmoidf(xz + hz);
     float nn = vb_tanhf(xn + r * hn);
     *r_out = r;
     *z_out = z;

@@ -3,8 +3,6 @@
 #include <complex.h>
 #include <criterion/criterion.h>
 #include <math.h>
-#include <stdint.h>
-#include <string.h>
 
 #include "common/base/rng.h"
 #include "kernels/math/act.h"
@@ -36,8 +34,8 @@ Test(kernel_math, complex_arithmetic_matches_c_complex) {
 }
 
 /* vb_vexpf is within 2 ulp of expf where it does not saturate, and tanh and
- * the sigmoid within 1e-6 of libm's, saturating to +-1 and 1 (below -88 the
- * sigmoid is a denormal, not 0). */
+ * the sigmoid built on it within 1e-6 of libm's, saturating to +-1 and 1
+ * (below -88 the sigmoid is a denormal, not 0). */
 Test(kernel_math, fast_exp_tanh_sigmoid_against_libm) {
     for (float x = -80.0f; x <= 80.0f; x += 0.0137f) {
         float e = vb_vexpf(x), ref = expf(x);
@@ -49,50 +47,6 @@ Test(kernel_math, fast_exp_tanh_sigmoid_against_libm) {
     cr_assert_eq(vb_tanhf(-100.0f), -1.0f);
     cr_assert_eq(vb_sigmoidf(200.0f), 1.0f);
     cr_assert_lt(vb_sigmoidf(-200.0f), 1e-37f);
-}
-
-/* ulps between a float and a double reference: the spacing of floats at the
- * reference's float rounding, away from zero */
-static double ulps(float y, double ref) {
-    const float r = (float)ref;
-    double spacing = fabs((double)nextafterf(r, r < 0 ? -INFINITY : INFINITY) - r);
-    return fabs((double)y - ref) / spacing;
-}
-
-/* The rational tanh: within 7 ulp of double tanh on a dense sweep of floats
- * (every 61st bit pattern up to |x| = 10, both signs: 18 million points;
- * the bound was also checked over every float), odd, +-1 beyond 9 and
- * never past it, x itself for tiny x, NaN for NaN. The gate sigmoid built
- * on it is within 2.5e-7 of the logistic function, and the float softplus
- * within 2.5e-7 plus half an ulp of log1p(e^x). */
-Test(kernel_math, rational_tanh_gate_sigmoid_softplus) {
-    double worst = 0;
-    for (uint32_t u = 0; u < 0x41200000u; u += 61) { /* 0x41200000 = 10.0f */
-        float x;
-        memcpy(&x, &u, sizeof x);
-        for (int sgn = 0; sgn < 2; sgn++) {
-            const float xs = sgn ? -x : x;
-            const float y = vb_tanhf(xs);
-            const double e = ulps(y, tanh((double)xs));
-            if (e > worst) worst = e;
-            cr_assert_leq(fabsf(y), 1.0f, "tanh(%a) = %a", xs, y);
-        }
-        if (x > 0 && vb_tanhf(-x) != -vb_tanhf(x)) cr_assert_fail("tanh is not odd at %a", x);
-    }
-    cr_assert_leq(worst, 7.0, "tanh: %.2f ulp", worst);
-    cr_assert_eq(vb_tanhf(9.0f), 1.0f);
-    cr_assert_eq(vb_tanhf(-1e30f), -1.0f);
-    cr_assert_eq(vb_tanhf(1e-30f), 1e-30f);
-    cr_assert(isnan(vb_tanhf(NAN)));
-    for (float x = -40.0f; x <= 40.0f; x += 0.00731f) {
-        const double g = 1.0 / (1.0 + exp(-(double)x));
-        cr_assert_leq(fabs(vb_gate_sigmoidf(x) - g), 2.5e-7, "gate sigmoid(%g)", x);
-        const double sp = x > 0 ? x + log1p(exp(-(double)x)) : log1p(exp((double)x));
-        const float f = (float)sp;
-        cr_assert_leq(fabs(vb_softplusf(x) - sp), 2.5e-7 + 0.5 * fabs(nextafterf(f, INFINITY) - f), "softplus(%g)", x);
-    }
-    cr_assert_eq(vb_gate_sigmoidf(40.0f), 1.0f);
-    cr_assert_eq(vb_gate_sigmoidf(-40.0f), 0.0f);
 }
 
 /* vb_vlogf is within 2 ulp of logf over positive normal floats (every
