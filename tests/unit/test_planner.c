@@ -362,6 +362,64 @@ Test(planner, nested_particles_contradicting_the_last_observation_get_zero_weigh
     destroy(&f);
 }
 
+/* The nested weights, computed in float, against the same formula in double
+ * on the same samples: w_j proportional to p(r | m_j) q_prev(m_j) / q(m_j),
+ * with Bernoulli log-odds v = scale m0 + bias at the cell read, for beliefs
+ * from broad to tight (log-variances down to -12) and both reward levels. */
+Test(planner, nested_weights_match_a_double_precision_reference) {
+    /* current mu0, mu1, lv0, lv1; previous mu0, mu1, lv0, lv1 */
+    const float beliefs[][8] = {{0.4f, -0.2f, 0.5f, -0.3f, 0.1f, 0.3f, 0.2f, 0.0f},
+                                {0.4f, -0.2f, -2.0f, -3.0f, 0.1f, 0.3f, -1.0f, -2.5f},
+                                {0.4f, -0.2f, -12.0f, -10.0f, 0.41f, -0.19f, -9.0f, -8.0f}};
+    const int64_t K = 4, KO = 16, D = 2;
+    for (int c = 0; c < 3; c++)
+        for (int hit = 0; hit < 2; hit++) {
+            fixture f;
+            build(&f, "gridworld", (const char *[]){"planner.depth=1", "planner.particles=4", "planner.nested=16", NULL});
+            const vb_env_spec *s = &f.spec;
+            float start[2] = {0, 0}, next[2];
+            cr_assert_eq(vb_env_transition(s, start, 2, next), 0);
+            const int64_t cell = vb_env_reward_cell(s, start, 2, next);
+            for (int64_t k = 0; k < s->reward_cells; k++) set_cell(&f, k, 1.5f + 0.1f * (float)k, -0.5f);
+            make_planner(&f, 1);
+            root_buf rb;
+            after_one_step_root(&rb, start, next, 2, s->reward_levels[hit]);
+            memcpy(rb.phi, beliefs[c], sizeof(float) * 4);
+            memcpy(rb.phi_prev, beliefs[c] + 4, sizeof(float) * 4);
+            vb_rng rng;
+            vb_rng_init(&rng, 11 + (uint64_t)c, 0);
+            float q[8], v;
+            vb_planner_run(f.pl, f.P, &rb.r, 1, &rng, q, &v);
+            const float *w = vb_planner_last_root_weights(f.pl), *m = vb_planner_last_latents(f.pl);
+            const double scale = (double)(1.5f + 0.1f * (float)cell);
+            double spread = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double lw[16], mx = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < KO; j++) {
+                    const float *z = m + (k * KO + j) * D;
+                    double cur = 0, prev = 0;
+                    for (int64_t i = 0; i < D; i++) {
+                        const double e = (double)z[i] - rb.phi[i], ep = (double)z[i] - rb.phi_prev[i];
+                        cur += -0.5 * (log(2 * M_PI) + rb.phi[D + i] + e * e * exp(-(double)rb.phi[D + i]));
+                        prev += -0.5 * (log(2 * M_PI) + rb.phi_prev[D + i] + ep * ep * exp(-(double)rb.phi_prev[D + i]));
+                    }
+                    const double lo = scale * z[0] - 0.5, sp = lo > 0 ? lo + log1p(exp(-lo)) : log1p(exp(lo));
+                    lw[j] = (hit ? lo : 0.0) - sp + prev - cur;
+                    mx = fmax(mx, lw[j]);
+                }
+                for (int64_t j = 0; j < KO; j++) sum += (lw[j] = exp(lw[j] - mx));
+                for (int64_t j = 0; j < KO; j++) {
+                    const double ref = lw[j] / sum;
+                    spread = fmax(spread, fabs(ref - 1.0 / (double)KO));
+                    cr_assert_float_eq(w[k * KO + j], ref, 2e-5, "belief %d hit %d k=%lld j=%lld: %.8g vs %.8g", c, hit,
+                                       (long long)k, (long long)j, w[k * KO + j], ref);
+                }
+            }
+            cr_assert_gt(spread, 0.01, "belief %d: the weights came out uniform, so the comparison shows little", c);
+            destroy(&f);
+        }
+}
+
 Test(planner, systematic_resampling_is_unbiased_and_deterministic) {
     const double w[5] = {0.05, 0.4, 0.0, 0.3, 0.25};
     const int64_t n = 5;
