@@ -87,15 +87,6 @@ static int grid_agent_alloc(vb_agent *a, const vb_env_batch *env, int with_memor
     return 0;
 }
 
-/* One step from (x, y) towards (tx, ty): x first, then y; stay when there. */
-static int32_t step_towards(int32_t x, int32_t y, int32_t tx, int32_t ty) {
-    if (tx > x) return VB_GRID_RIGHT;
-    if (tx < x) return VB_GRID_LEFT;
-    if (ty > y) return VB_GRID_UP;
-    if (ty < y) return VB_GRID_DOWN;
-    return VB_GRID_STAY;
-}
-
 static void read_pos(const vb_env_batch *env, int64_t i, int32_t *x, int32_t *y) {
     *x = (int32_t)lrintf(env->obs[i * 2]);
     *y = (int32_t)lrintf(env->obs[i * 2 + 1]);
@@ -121,7 +112,7 @@ static void oracle_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
     for (int64_t i = 0; i < env->n; i++) {
         int32_t x, y;
         read_pos(env, i, &x, &y);
-        actions[i] = action_for(&s->moves[i * 5], step_towards(x, y, s->goal[i * 2], s->goal[i * 2 + 1]));
+        actions[i] = action_for(&s->moves[i * 5], vb_gridworld_step_towards(x, y, s->goal[i * 2], s->goal[i * 2 + 1]));
     }
 }
 
@@ -186,7 +177,7 @@ static void greedy_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
                 }
             }
         }
-        actions[i] = tx < 0 ? VB_GRID_STAY : likely_action(s, s->alive[i], step_towards(x, y, tx, ty));
+        actions[i] = tx < 0 ? VB_GRID_STAY : likely_action(s, s->alive[i], vb_gridworld_step_towards(x, y, tx, ty));
         s->last[i * 3] = x;
         s->last[i * 3 + 1] = y;
         s->last[i * 3 + 2] = actions[i];
@@ -259,7 +250,7 @@ static void bayes_act(vb_agent *a, const vb_env_batch *env, int32_t *actions) {
         int32_t x, y;
         read_pos(env, i, &x, &y);
         int64_t t = env->episode[i] * env->spec.episode_length + env->t[i];
-        if (s->goal[i * 2] >= 0) actions[i] = step_towards(x, y, s->goal[i * 2], s->goal[i * 2 + 1]);
+        if (s->goal[i * 2] >= 0) actions[i] = vb_gridworld_step_towards(x, y, s->goal[i * 2], s->goal[i * 2 + 1]);
         else actions[i] = t < dp->steps ? dp->path[t] : VB_GRID_STAY;
     }
 }

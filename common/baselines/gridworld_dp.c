@@ -32,10 +32,10 @@ typedef struct solver {
 /* The cell an agent is in at the start of step t + 1 after reaching c at step t. */
 static int32_t after_step(const solver *s, int32_t c, int64_t t) { return (t + 1) % s->EL == 0 ? 0 : c; }
 
-/* The oracle's move from cell c towards the known goal: x first, then y. */
+/* The oracle's move from cell c towards the known goal (cells are y g + x). */
 static int toward(const solver *s, int32_t c, int32_t goal) {
-    const int32_t g = (int32_t)s->g, dx = goal % g - c % g, dy = goal / g - c / g;
-    return dx > 0 ? VB_GRID_RIGHT : dx < 0 ? VB_GRID_LEFT : dy > 0 ? VB_GRID_UP : dy < 0 ? VB_GRID_DOWN : VB_GRID_STAY;
+    const int32_t g = (int32_t)s->g;
+    return vb_gridworld_step_towards(c % g, c / g, goal % g, goal / g);
 }
 
 static double *known_at(const solver *s, int32_t c, int32_t goal, int64_t t) {

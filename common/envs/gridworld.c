@@ -29,6 +29,14 @@ static grid_consts consts_of(const vb_task_spec *s) {
     return c;
 }
 
+vb_grid_action vb_gridworld_step_towards(int32_t x, int32_t y, int32_t tx, int32_t ty) {
+    if (tx > x) return VB_GRID_RIGHT;
+    if (tx < x) return VB_GRID_LEFT;
+    if (ty > y) return VB_GRID_UP;
+    if (ty < y) return VB_GRID_DOWN;
+    return VB_GRID_STAY;
+}
+
 void vb_gridworld_move(int64_t g, int32_t x, int32_t y, int32_t a, int32_t *nx, int32_t *ny) {
     int32_t last = (int32_t)g - 1;
     switch (a) {

@@ -31,6 +31,8 @@ typedef enum vb_grid_action {
     VB_GRID_LEFT = 4,  /* x - 1 */
 } vb_grid_action;
 
+/* The oracle's move from (x, y) towards (tx, ty): x first, then y; STAY when there. */
+vb_grid_action vb_gridworld_step_towards(int32_t x, int32_t y, int32_t tx, int32_t ty);
 /* The cell reached from (x, y) by action a on a g x g grid (moves clipped). */
 void vb_gridworld_move(int64_t g, int32_t x, int32_t y, int32_t a, int32_t *nx, int32_t *ny);
 /* 1 when (x, y) may hold a goal: outside the 2x2 start block. */
