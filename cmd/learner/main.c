@@ -1,6 +1,8 @@
 /* learner — the training process: intake of trajectory chunks, replay, the
  * M-step and weight broadcast. This file is the command line. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,7 +38,9 @@ static void usage(FILE *out) {
           "                          no network)\n"
           "  -r, --resume DIR        continue from the newest checkpoint of a run folder,\n"
           "                          its checkpoints/ folder or a checkpoint file; the\n"
-          "                          checkpoint's config is used, --set still applies\n"
+          "                          checkpoint's config is used, --set still applies, and\n"
+          "                          the run goes on in the folder that holds checkpoints/\n"
+          "                          (a copied or moved run continues where it is now)\n"
           "  -l, --log-level LEVEL   debug, info, warn or error (overrides log.level)\n"
           "      --keygen DIR        write CURVE keys into DIR (learner.key/.pub, actor.key/.pub,\n"
           "                          allowed_actors) for --set learner.keys=DIR and\n"
@@ -102,8 +106,66 @@ static int check_network(const vb_config *cfg, bool insecure) {
     return VB_EXIT_OK;
 }
 
+/* With --resume, the run goes on in the folder that holds the checkpoint
+ * (a run folder copied or moved elsewhere continues there, not where it was
+ * first written): where chosen is <folder>/checkpoints/<file>, run.root and
+ * run.name are set to <folder>'s before the user's --set, which still
+ * override them. A checkpoint outside a run's checkpoints/ folder keeps its
+ * config's run folder. 0, or -1 with err. */
+static int in_its_folder(vb_cli_config *cc, const char *chosen, char *err, size_t err_len) {
+    static char folder[4400], root_set[4500], name_set[4500];
+    snprintf(folder, sizeof folder, "%s", chosen);
+    char *slash = strrchr(folder, '/');
+    if (!slash) return 0;
+    *slash = '\0';
+    for (size_t n = strlen(folder); n > 1 && folder[n - 1] == '/'; n--) folder[n - 1] = '\0';
+    char real[4096];
+    slash = strrchr(folder, '/');
+    const char *dir = slash ? slash + 1 : folder;
+    if (strcmp(dir, ".") == 0 || strcmp(dir, "..") == 0) { /* --resume . from inside checkpoints/ */
+        if (!realpath(folder, real)) return snprintf(err, err_len, "%s: %s", folder, strerror(errno)), -1;
+        snprintf(folder, sizeof folder, "%s", real);
+        slash = strrchr(folder, '/');
+    }
+    if (strcmp(slash ? slash + 1 : folder, "checkpoints") != 0) return 0;
+    if (!slash) snprintf(folder, sizeof folder, ".");
+    else *slash = '\0';
+    for (size_t n = strlen(folder); n > 1 && folder[n - 1] == '/'; n--) folder[n - 1] = '\0';
+    const char *base = strrchr(folder, '/') ? strrchr(folder, '/') + 1 : folder;
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) { /* name it by its real path */
+        if (!realpath(folder, real)) return snprintf(err, err_len, "%s: %s", folder, strerror(errno)), -1;
+        snprintf(folder, sizeof folder, "%s", real);
+        base = strrchr(folder, '/') + 1;
+    }
+    const int root_len = (int)(base - folder); /* with its last '/' */
+    if (root_len == 0) snprintf(root_set, sizeof root_set, "run.root=.");
+    else if (root_len == 1) snprintf(root_set, sizeof root_set, "run.root=/");
+    else snprintf(root_set, sizeof root_set, "run.root=%.*s", root_len - 1, folder);
+    snprintf(name_set, sizeof name_set, "run.name=%s", base);
+    const char *derived[2] = {root_set, name_set};
+    for (int i = 0; i < 2; i++) {
+        const size_t key = (size_t)(strchr(derived[i], '=') - derived[i] + 1);
+        bool overridden = false; /* the user's --set of the same key wins, and is checked as usual */
+        for (int j = 0; j < cc->nsets; j++) overridden |= strncmp(cc->sets[j], derived[i], key) == 0;
+        if (overridden) continue;
+        vb_config probe;
+        char why[512];
+        vb_config_defaults(&probe);
+        if (vb_config_set(&probe, derived[i], why, sizeof why) != 0)
+            return snprintf(err, err_len,
+                            "--resume: the run goes on in %s, which %.*s cannot name (%s); rename or move the folder, "
+                            "or continue in another with --set %.*sNEW",
+                            folder, (int)key - 1, derived[i], why, (int)key, derived[i]), -1;
+        if (cc->nsets >= VB_CLI_MAX_SETS) return snprintf(err, err_len, "too many --set"), -1;
+        memmove(cc->sets + 1, cc->sets, sizeof cc->sets[0] * (size_t)cc->nsets);
+        cc->sets[0] = derived[i];
+        cc->nsets++;
+    }
+    return 0;
+}
+
 /* The run's config: from --config and --set, or with --resume from the
- * checkpoint's config and --set. An exit status. */
+ * checkpoint's config, the folder that holds it, and --set. An exit status. */
 static int resolve_config(const vb_cli_config *cc, const char *resume, vb_config *cfg) {
     char err[1024];
     if (resume && cc->config_path) {
@@ -124,8 +186,10 @@ static int resolve_config(const vb_cli_config *cc, const char *resume, vb_config
     }
     uint64_t ylen;
     const char *yaml = vb_ckpt_get(&ck, "config", &ylen);
-    int rc = yaml ? vb_cli_resolve_config_text(cc, yaml, (size_t)ylen, chosen, cfg, err, sizeof err) : -1;
-    if (!yaml) snprintf(err, sizeof err, "%s: checkpoint holds no config", chosen);
+    vb_cli_config here = *cc;
+    int rc = in_its_folder(&here, chosen, err, sizeof err);
+    if (rc == 0 && yaml) rc = vb_cli_resolve_config_text(&here, yaml, (size_t)ylen, chosen, cfg, err, sizeof err);
+    else if (rc == 0) rc = -1, snprintf(err, sizeof err, "%s: checkpoint holds no config", chosen);
     vb_config trained;
     vb_config_defaults(&trained);
     if (rc == 0 && (vb_config_load_string(&trained, yaml, (size_t)ylen, chosen, err, sizeof err) != 0 ||

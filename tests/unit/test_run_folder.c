@@ -184,6 +184,53 @@ Test(run_folder, provenance_and_log_files, .init = vb_dt_setup, .fini = vb_dt_te
     free(log);
 }
 
+/* A run folder copied elsewhere and resumed there goes on in the copy: the
+ * copy gets the new checkpoints, metrics and provenance line, and the
+ * original is byte-identical; --set run.name still chooses another folder. */
+Test(run_folder, a_copied_run_resumes_in_the_copy, .init = vb_dt_setup, .fini = vb_dt_teardown) {
+    char dir[256], copy[256], other[256], cmd[1024], path[512];
+    finished_run(dir, sizeof dir);
+    vb_dt_path("moved", copy, sizeof copy);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -r '%s' '%s/r2'", copy, dir, copy);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    snprintf(copy + strlen(copy), sizeof copy - strlen(copy), "/r2");
+    char *before = fingerprint(dir);
+    vb_test_proc p;
+    vb_test_run(&p, "learner",
+                (const char *[]){"--resume", copy, "--serial", "--set", "run.total_env_steps=2400", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    vb_test_proc_free(&p);
+    char *after = fingerprint(dir);
+    cr_assert_str_eq(before, after, "the original run folder changed");
+    free(after);
+    snprintf(path, sizeof path, "%s/provenance.jsonl", copy);
+    char *prov = vb_dt_slurp(path);
+    cr_assert_eq(vb_dt_count(prov, "\"resumed\":true"), 1, "%s", prov);
+    free(prov);
+    snprintf(path, sizeof path, "%s/logs/learner.log", copy);
+    char *log = vb_dt_slurp(path);
+    cr_assert_eq(vb_dt_count(log, "/moved/r2: "), 1, "%s", log);
+    cr_assert_eq(vb_dt_count(log, "final checkpoint in"), 2, "%s", log);
+    free(log);
+    /* its checkpoints/ folder and a file in it name the same run folder */
+    snprintf(path, sizeof path, "%s/checkpoints", copy);
+    vb_test_run(&p, "learner", (const char *[]){"--resume", path, "--print-config", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert(strstr(p.out, "name: \"r2\""), "%s", p.out);
+    vb_test_proc_free(&p);
+    /* an explicit run.name continues into a new folder beside it */
+    vb_test_run(&p, "learner",
+                (const char *[]){"--resume", copy, "--serial", "--set", "run.name=r3", "--set",
+                                 "run.total_env_steps=3600", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    vb_test_proc_free(&p);
+    snprintf(other, sizeof other, "%s/../r3/provenance.jsonl", copy);
+    cr_assert_eq(access(other, F_OK), 0, "no run folder r3 beside the copy");
+    cr_assert_str_eq(before, (after = fingerprint(dir)));
+    free(after);
+    free(before);
+}
+
 /* The distributed learner's local actors log into the run folder too. */
 Test(run_folder, local_actors_log_into_the_run_folder, .init = vb_dt_setup, .fini = vb_dt_teardown) {
     char log[256], path[256], port[64], cfg[1024], rootset[256];
