@@ -106,6 +106,18 @@ static int check_network(const vb_config *cfg, bool insecure) {
     return VB_EXIT_OK;
 }
 
+/* path without its trailing slashes, and replaced by its real path where its
+ * last part is empty, . or ..; that last part, or NULL with err. */
+static const char *last_part(char *path, size_t len, char *err, size_t err_len) {
+    for (size_t n = strlen(path); n > 1 && path[n - 1] == '/'; n--) path[n - 1] = '\0';
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    if (*base && strcmp(base, ".") != 0 && strcmp(base, "..") != 0) return base;
+    char real[PATH_MAX];
+    if (!realpath(path, real)) return snprintf(err, err_len, "%s: %s", path, strerror(errno)), NULL;
+    snprintf(path, len, "%s", real);
+    return strrchr(path, '/') + 1;
+}
+
 /* With --resume, the run goes on in the folder that holds the checkpoint
  * (a run folder copied or moved elsewhere continues there, not where it was
  * first written): where chosen is <folder>/checkpoints/<file>, run.root and
@@ -117,26 +129,14 @@ static int in_its_folder(vb_cli_config *cc, const char *chosen, char *err, size_
     snprintf(folder, sizeof folder, "%s", chosen);
     char *slash = strrchr(folder, '/');
     if (!slash) return 0;
-    *slash = '\0';
-    for (size_t n = strlen(folder); n > 1 && folder[n - 1] == '/'; n--) folder[n - 1] = '\0';
-    char real[4096];
-    slash = strrchr(folder, '/');
-    const char *dir = slash ? slash + 1 : folder;
-    if (strcmp(dir, ".") == 0 || strcmp(dir, "..") == 0) { /* --resume . from inside checkpoints/ */
-        if (!realpath(folder, real)) return snprintf(err, err_len, "%s: %s", folder, strerror(errno)), -1;
-        snprintf(folder, sizeof folder, "%s", real);
-        slash = strrchr(folder, '/');
-    }
-    if (strcmp(slash ? slash + 1 : folder, "checkpoints") != 0) return 0;
-    if (!slash) snprintf(folder, sizeof folder, ".");
-    else *slash = '\0';
-    for (size_t n = strlen(folder); n > 1 && folder[n - 1] == '/'; n--) folder[n - 1] = '\0';
-    const char *base = strrchr(folder, '/') ? strrchr(folder, '/') + 1 : folder;
-    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) { /* name it by its real path */
-        if (!realpath(folder, real)) return snprintf(err, err_len, "%s: %s", folder, strerror(errno)), -1;
-        snprintf(folder, sizeof folder, "%s", real);
-        base = strrchr(folder, '/') + 1;
-    }
+    *slash = '\0'; /* the checkpoint's folder */
+    const char *dir = last_part(folder, sizeof folder, err, err_len);
+    if (!dir) return -1;
+    if (strcmp(dir, "checkpoints") != 0) return 0;
+    if (dir == folder) snprintf(folder, sizeof folder, ".");
+    else folder[dir - folder > 1 ? dir - folder - 1 : 1] = '\0'; /* its parent, the run folder */
+    const char *base = last_part(folder, sizeof folder, err, err_len);
+    if (!base) return -1;
     const int root_len = (int)(base - folder); /* with its last '/' */
     if (root_len == 0) snprintf(root_set, sizeof root_set, "run.root=.");
     else if (root_len == 1) snprintf(root_set, sizeof root_set, "run.root=/");

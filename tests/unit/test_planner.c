@@ -362,7 +362,7 @@ Test(planner, nested_particles_contradicting_the_last_observation_get_zero_weigh
     destroy(&f);
 }
 
-/* The nested weights, computed in float, against the same formula in double
+/* The nested weights, as the planner computes them, against the same formula in double
  * on the same samples: w_j proportional to p(r | m_j) q_prev(m_j) / q(m_j),
  * with Bernoulli log-odds v = scale m0 + bias at the cell read, for beliefs
  * from broad to tight (log-variances down to -12) and both reward levels. */
