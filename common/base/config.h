@@ -77,6 +77,7 @@ typedef struct vb_config {
         double ess_threshold;
         double temperature;
         double entropy;         /* tau of the backup readout's q-hat* (0 = off) */
+        int64_t entropy_decay;  /* training: tau falls linearly to 0 over this many updates (0 = constant) */
         int dynamics;           /* vb_dynamics */
         int target;             /* vb_plan_target */
         int backup_weights;     /* vb_backup_weights */

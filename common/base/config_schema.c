@@ -191,6 +191,10 @@ static const vb_cfg_key schema[] = {
          "backup readout: entropy temperature tau of q-hat* ~ pi^(eta/(eta+tau)) exp(Q-hat/(eta+tau)), the "
          "entropy-regularised improvement step, whose repeated application settles at softmax(Q/tau) instead of "
          "sharpening the policy without bound (0: q-hat* ~ pi exp(Q-hat/eta))"),
+    KINT(planner, entropy_decay, "0", 0, I53,
+         "training: the entropy temperature falls linearly from planner.entropy at the first weights to 0 at this "
+         "learner update (the weights' version), soft policy iteration annealed to the plain improvement step; "
+         "evaluation keeps planner.entropy (0: constant)"),
     KENUM(planner, dynamics, "auto", dynamics_choices,
           "imagined state transitions: learned (the next-state decoder the ELBO trains), env (the exact transition; task-independent families only) or auto (env where the family's transitions are task-independent, else learned)"),
     KENUM(planner, target, "backup", target_choices, "policy/value readout of the planner"),

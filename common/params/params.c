@@ -142,6 +142,7 @@ vb_acting_cfg vb_acting_cfg_from(const vb_config *cfg) {
         .env = vb_env_params_from(cfg),
         .planner = vb_planner_cfg_from(cfg, true),
         .argmax = cfg->planner.act == VB_ACT_ARGMAX,
+        .entropy_decay = cfg->planner.entropy_decay,
     };
 }
 

@@ -32,6 +32,8 @@ void vb_planner_prepare(vb_planner *p, const float *P);
 /* Plan for B environments: q (B, A) and v (B) targets. Env b draws from rng[b]. */
 void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, int64_t B, vb_rng *rng, float *q,
                     float *v);
+/* The backup readout's entropy temperature from the next run on, in every block. */
+void vb_planner_set_entropy(vb_planner *p, double tau);
 /* The greedy action of env b after the last run (vb_smc_greedy). */
 int32_t vb_planner_greedy(const vb_planner *p, int64_t b);
 /* Threads (blocks of environments) this planner runs. */

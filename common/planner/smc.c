@@ -419,6 +419,9 @@ int32_t vb_smc_greedy(const vb_smc *s, int64_t b) {
     return Q[best] - Q[mode] > s->cfg.greedy_margin ? best : mode;
 }
 
+void vb_smc_set_entropy(vb_smc *s, double tau) { s->cfg.tau = tau; }
+double vb_smc_entropy(const vb_smc *s) { return s->cfg.tau; }
+
 const double *vb_smc_qhat(const vb_smc *s, int64_t b) { return s->qhat + b * s->A; }
 
 bool vb_smc_evaluated(const vb_smc *s, int64_t b, int64_t a) { return s->qw[b * s->A + a] > 0; }

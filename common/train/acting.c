@@ -53,6 +53,8 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
     carve(a, &c);
     if (a->algo == VB_ALGO_VARIBASED) {
         a->argmax = cfg->argmax;
+        a->entropy = cfg->planner.tau;
+        a->entropy_decay = cfg->entropy_decay;
         if (vb_planner_create(&a->planner, be, m, &a->env->spec, &cfg->planner, n, err, err_len) != 0) {
             vb_acting_destroy(a);
             return -1;
@@ -74,11 +76,20 @@ void vb_acting_destroy(vb_acting *a) {
     memset(a, 0, sizeof *a);
 }
 
+double vb_entropy_schedule(double tau0, int64_t decay, uint64_t v) {
+    if (decay <= 0) return tau0;
+    return (double)v >= (double)decay ? 0.0 : tau0 * (1.0 - (double)v / (double)decay);
+}
+
 void vb_acting_set_params(vb_acting *a, const float *P, uint64_t version) {
     memcpy(a->P, P, sizeof(float) * (size_t)a->m->layout.total);
     a->version = version;
     vb_belief_tracker_prepare(a->be, &a->belief, a->P);
-    if (a->planner) vb_planner_prepare(a->planner, a->P);
+    if (a->planner) {
+        vb_planner_prepare(a->planner, a->P);
+        if (a->entropy_decay > 0)
+            vb_planner_set_entropy(a->planner, vb_entropy_schedule(a->entropy, a->entropy_decay, version));
+    }
 }
 
 /* Finished tasks' returns into the statistics; then the deferred resets. */

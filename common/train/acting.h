@@ -45,6 +45,8 @@ typedef struct vb_acting {
     /* belief planning (algo varibased) */
     vb_planner *planner;
     bool argmax;            /* planner.act: argmax */
+    double entropy;         /* planner.entropy, and the updates over which it falls to 0 (0: constant) */
+    int64_t entropy_decay;
     double *scores;         /* (actions) argmax scratch */
     float *q, *v;
     /* chunks under construction: (n, cl.floats) */
@@ -64,13 +66,19 @@ typedef struct vb_acting_cfg {
     vb_env_params env;
     vb_planner_cfg planner;      /* varibased: the planner while training (exploring) */
     bool argmax;                 /* varibased: act on the argmax of q* (planner.act: argmax) */
+    int64_t entropy_decay;       /* varibased: planner.tau falls linearly to 0 at this weights version (0: constant) */
 } vb_acting_cfg;
+
+/* The entropy temperature for weights of version v: tau0 (1 - v / decay),
+ * at least 0; tau0 whatever v when decay is 0. */
+double vb_entropy_schedule(double tau0, int64_t decay, uint64_t v);
 
 /* n slots of c's env, streams from (seed, stream_base). 0, or -1 with err. */
 int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, const vb_acting_cfg *c, int64_t n,
                      uint64_t seed, uint64_t stream_base, char *err, size_t err_len);
 void vb_acting_destroy(vb_acting *a);
-/* Take a new parameter arena (copied) and its version. */
+/* Take a new parameter arena (copied) and its version (which also sets the
+ * planner's entropy temperature under cfg.entropy_decay). */
 void vb_acting_set_params(vb_acting *a, const float *P, uint64_t version);
 /* One step of every slot; complete chunks go to sink. 0, or -1 with err. */
 int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_t err_len);
