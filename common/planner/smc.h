@@ -102,10 +102,10 @@ typedef struct vb_smc vb_smc;
 /* A search for up to max_B environments with A actions. 0, or -1 with err. */
 int vb_smc_create(vb_smc **out, const vb_planner_cfg *cfg, int64_t A, int64_t max_B, char *err, size_t err_len);
 void vb_smc_destroy(vb_smc *s);
-/* Search for B environments (env b draws from rng[b]): q (B, A) and v (B) targets. */
 /* The backup readout's entropy temperature from the next run on (tau >= 0). */
 void vb_smc_set_entropy(vb_smc *s, double tau);
 double vb_smc_entropy(const vb_smc *s);
+/* Search for B environments (env b draws from rng[b]): q (B, A) and v (B) targets. */
 void vb_smc_run(vb_smc *s, const vb_plan_sim *sim, int64_t B, vb_rng *rng, float *q, float *v);
 /* The greedy action of env b after the last run: the argmax of q* over the
  * evaluated actions; with greedy_margin > 0 and the backup readout, the

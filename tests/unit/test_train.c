@@ -58,17 +58,24 @@ typedef struct fixed {
     vb_acting a;
 } fixed;
 
-static void fixed_setup(fixed *f, const char *const *base, const char *const *extra, int steps) {
+/* The smoke config with the base, then the extra --set assignments (extra
+ * may be NULL), its env spec, and a model with initialised weights in *P. */
+static void smoke_model(vb_config *cfg, vb_env_spec *spec, vb_model *m, float **P, const char *const *base,
+                        const char *const *extra) {
     char path[1024], err[512];
-    vb_config_defaults(&f->cfg);
-    cr_assert_eq(vb_config_load_file(&f->cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err),
-                 0);
-    for (int i = 0; base[i]; i++) cr_assert_eq(vb_config_set(&f->cfg, base[i], err, sizeof err), 0, "%s", err);
-    for (int i = 0; extra && extra[i]; i++) cr_assert_eq(vb_config_set(&f->cfg, extra[i], err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_env_spec_from_config(&f->cfg, &f->spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build_from_config(&f->m, &f->cfg, &f->spec, err, sizeof err), 0, "%s", err);
-    f->P = calloc((size_t)f->m.layout.total, sizeof(float));
-    cr_assert_eq(vb_model_init(&f->m, f->P, 1), 0);
+    vb_config_defaults(cfg);
+    cr_assert_eq(vb_config_load_file(cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err), 0);
+    for (int i = 0; base[i]; i++) cr_assert_eq(vb_config_set(cfg, base[i], err, sizeof err), 0, "%s", err);
+    for (int i = 0; extra && extra[i]; i++) cr_assert_eq(vb_config_set(cfg, extra[i], err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_env_spec_from_config(cfg, spec, err, sizeof err), 0);
+    cr_assert_eq(vb_model_build_from_config(m, cfg, spec, err, sizeof err), 0, "%s", err);
+    *P = calloc((size_t)m->layout.total, sizeof(float));
+    cr_assert_eq(vb_model_init(m, *P, 1), 0);
+}
+
+static void fixed_setup(fixed *f, const char *const *base, const char *const *extra, int steps) {
+    char err[512];
+    smoke_model(&f->cfg, &f->spec, &f->m, &f->P, base, extra);
     const vb_backend *be = vb_backend_cpu();
     vb_learning_cfg lp = vb_learning_cfg_from(&f->cfg);
     cr_assert_eq(vb_learning_create(&f->l, be, &f->m, &lp, &f->spec, f->P, err, sizeof err), 0, "%s", err);
@@ -1232,15 +1239,8 @@ static void sink_nowhere(const vb_chunk *c, void *ctx) {
 }
 
 static void bare_actor_setup(bare_actor *b, const char *const *sets) {
-    char path[1024], err[512];
-    vb_config_defaults(&b->cfg);
-    cr_assert_eq(vb_config_load_file(&b->cfg, vb_test_path("configs/smoke.yaml", path, sizeof path), err, sizeof err),
-                 0);
-    for (int i = 0; sets[i]; i++) cr_assert_eq(vb_config_set(&b->cfg, sets[i], err, sizeof err), 0, "%s", err);
-    cr_assert_eq(vb_env_spec_from_config(&b->cfg, &b->spec, err, sizeof err), 0);
-    cr_assert_eq(vb_model_build_from_config(&b->m, &b->cfg, &b->spec, err, sizeof err), 0, "%s", err);
-    b->P = calloc((size_t)b->m.layout.total, sizeof(float));
-    cr_assert_eq(vb_model_init(&b->m, b->P, 1), 0);
+    char err[512];
+    smoke_model(&b->cfg, &b->spec, &b->m, &b->P, sets, NULL);
     cr_assert_eq(vb_acting_create_from_config(&b->a, vb_backend_cpu(), &b->m, &b->cfg, 8, 1, 0, err, sizeof err), 0,
                  "%s", err);
 }
