@@ -77,33 +77,35 @@ void vb_gru_step_backward(const vb_backend *be, const vb_gru *g, const float *P,
 
 int64_t vb_gru_step_scratch_floats(const vb_gru *g, int64_t B) { return 7 * B * g->hidden; }
 
-/* the unroll's cache: xg, hg, gates, the carries, then W_h^T and b_h packed
- * (vb_backend.pack_weights) for the steps' recurrent products */
-int64_t vb_gru_seq_cache_floats(const vb_gru *g, int64_t T, int64_t B) {
-    return 10 * T * B * g->hidden + vb_packed_floats(3 * g->hidden, g->hidden);
+/* The unroll's cache: xg, hg, gates (T,B,3H), the carries fed into each step
+ * (T,B,H), then W_i^T and b_i, and W_h^T and b_h, packed (vb_backend.pack_weights)
+ * for every step's input and recurrent products. */
+static int64_t packed_fwd_floats(const vb_gru *g) {
+    return vb_packed_floats(3 * g->hidden, g->in) + vb_packed_floats(3 * g->hidden, g->hidden);
 }
 
-/* The GRU's four tensors lie together in the arena: [wi.w, wh.b + 3H). */
-static int64_t param_base(const vb_gru *g) { return g->wi.w; }
-static int64_t param_span(const vb_gru *g) { return g->wh.b + 3 * g->hidden - g->wi.w; }
+int64_t vb_gru_seq_cache_floats(const vb_gru *g, int64_t T, int64_t B) {
+    return 10 * T * B * g->hidden + packed_fwd_floats(g);
+}
 
+/* dxg and dhg (T,B,3H), dh_cur and dh_prev (B,H), then W_i and W_h packed for
+ * the products back into the inputs and the carries, dx += dxg W_i and
+ * dh += dhg W_h */
 int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B, int threads) {
-    const int64_t extra = (int64_t)(vb_par_parts(threads, B) - 1) * param_span(g);
-    /* and W_h packed for the carries' gradient, dh += dhg W_h */
-    return 3 * T * B * g->hidden + 3 * B * g->hidden + 2 * B * g->hidden + extra +
+    (void)threads;
+    return 6 * T * B * g->hidden + 2 * B * g->hidden + vb_packed_floats(g->in, 3 * g->hidden) +
            vb_packed_floats(g->hidden, 3 * g->hidden);
 }
 
 /* One slab of a window: rows [b0, b0 + nb) of every (T, B, .) tensor, which
- * are contiguous within a step. A whole window (nb == B) projects all its
- * inputs with one GEMM each way; a slab projects step by step, so that every
- * GEMM of a threaded window runs on its slab's thread. */
+ * are contiguous within a step. Every product of a slab reads weights packed
+ * once for the window, so its steps' GEMMs of nb rows pack nothing; the
+ * weights' gradients are left to whole-window GEMMs after the slabs. */
 typedef struct slab {
     const vb_backend *be;
-    const vb_gru *g; /* its offsets index P and G */
+    const vb_gru *g;
     const float *P;
-    float *G;
-    const float *Whp; /* W_h packed: W_h^T and b_h (forward), W_h (backward) */
+    const float *Wip, *Whp; /* W_i and W_h packed (forward: with the biases, W^T; backward: W) */
     int64_t T, B, b0, nb;
 } slab;
 
@@ -113,11 +115,14 @@ static void slab_forward(const slab *s, float *hs, const float *x, const float *
     const vb_gru *g = s->g;
     const int64_t H = g->hidden, T = s->T, B = s->B, b0 = s->b0, nb = s->nb, N3 = T * B * 3 * H;
     float *xg = cache, *hg = cache + N3, *gates = cache + 2 * N3, *hin = cache + 3 * N3;
-    /* the input projections: xg(T*B,3H) = x(T*B,in) W_i^T + b_i */
-    if (nb == B) vb_linear_forward(be, &g->wi, s->P, xg, x, T * B);
+    /* xg = x W_i^T + b_i: a whole window's in one product, a slab's step by step */
+    const int64_t xrows = nb == B ? T * B : nb;
     for (int64_t t = 0; t < T; t++) {
         const int64_t r = t * B + b0; /* the slab's first row at step t */
-        if (nb != B) vb_linear_forward(be, &g->wi, s->P, xg + r * 3 * H, x + r * g->in, nb);
+        if (nb != B || t == 0)
+            be->gemm_packed(xg + r * 3 * H, x + r * g->in, s->Wip, s->P + g->wi.w, s->P + g->wi.b, xrows, 3 * H,
+                            g->in, false, false);
+        /* hg(nb,3H) = h W_h^T + b_h */
         float *hp = hin + r * H;
         be->copy(hp, t == 0 ? h0 + b0 * H : hs + (r - B) * H, nb * H);
         if (reset) {
@@ -129,14 +134,14 @@ static void slab_forward(const slab *s, float *hs, const float *x, const float *
     }
 }
 
-static void slab_backward(const slab *s, float *dx, float *dh0, const float *dhs, const float *x,
-                          const uint8_t *reset, const float *cache, float *scratch) {
+static void slab_backward(const slab *s, float *dx, float *dh0, const float *dhs, const uint8_t *reset,
+                          const float *cache, float *scratch) {
     const vb_backend *be = s->be;
     const vb_gru *g = s->g;
     const int64_t H = g->hidden, T = s->T, B = s->B, b0 = s->b0, nb = s->nb, N3 = T * B * 3 * H;
     const float *hg = cache + N3, *gates = cache + 2 * N3, *hin = cache + 3 * N3;
-    float *dxg = scratch, *dhg = scratch + N3 + b0 * 3 * H;
-    float *dh_cur = scratch + N3 + B * 3 * H + b0 * H, *dh_prev = scratch + N3 + B * 4 * H + b0 * H;
+    float *dxg = scratch, *dhg = scratch + N3;
+    float *dh_cur = scratch + 2 * N3 + b0 * H, *dh_prev = scratch + 2 * N3 + B * H + b0 * H;
     be->fill(dh_prev, 0.0f, nb * H); /* gradient arriving at h_{T-1} from the future: none */
     for (int64_t t = T - 1; t >= 0; t--) {
         const int64_t r = t * B + b0;
@@ -144,22 +149,21 @@ static void slab_backward(const slab *s, float *dx, float *dh0, const float *dhs
         be->copy(dh_cur, dhs + r * H, nb * H);
         be->axpy(dh_cur, 1.0f, dh_prev, nb * H);
         be->fill(dh_prev, 0.0f, nb * H);
-        const float *hp = hin + r * H;
-        be->gru_gates_backward(dxg + r * 3 * H, dhg, dh_prev, dh_cur, gates + r * 3 * H, hg + r * 3 * H, hp, nb,
-                               H);
-        vb_linear_backward(be, &g->wh, s->P, s->G, NULL, dhg, hp, nb);
-        be->gemm_packed(dh_prev, dhg, s->Whp, s->P + g->wh.w, NULL, nb, H, 3 * H, true, true);
+        be->gru_gates_backward(dxg + r * 3 * H, dhg + r * 3 * H, dh_prev, dh_cur, gates + r * 3 * H,
+                               hg + r * 3 * H, hin + r * H, nb, H);
+        /* dh_prev(nb,H) += dhg W_h */
+        be->gemm_packed(dh_prev, dhg + r * 3 * H, s->Whp, s->P + g->wh.w, NULL, nb, H, 3 * H, true, true);
         /* a reset row's input carry was a constant zero: nothing flows further back */
         if (reset) {
             for (int64_t b = 0; b < nb; b++)
                 if (reset[r + b]) be->fill(dh_prev + b * H, 0.0f, H);
         }
-        if (nb != B)
-            vb_linear_backward(be, &g->wi, s->P, s->G, dx ? dx + r * g->in : NULL, dxg + r * 3 * H,
-                               x + r * g->in, nb);
+        /* dx += dxg W_i: a slab's step by step, a whole window's in one product after the loop */
+        if (dx && (nb != B || t == 0))
+            be->gemm_packed(dx + r * g->in, dxg + r * 3 * H, s->Wip, s->P + g->wi.w, NULL, nb == B ? T * B : nb,
+                            g->in, 3 * H, true, true);
     }
     if (dh0) be->axpy(dh0 + b0 * H, 1.0f, dh_prev, nb * H);
-    if (nb == B) vb_linear_backward(be, &g->wi, s->P, s->G, dx, dxg, x, T * B);
 }
 
 /* The arguments of a threaded window, and each part's slab. */
@@ -167,55 +171,54 @@ typedef struct window {
     const vb_backend *be;
     const vb_gru *g;
     const float *P;
-    float *G, *hs, *dx, *dh0, *scratch, *grads; /* grads: part j >= 1's gradients at (j - 1) * span */
-    float *cache_out;                           /* forward: the cache it fills */
-    const float *Whp;                           /* W_h packed for this pass */
-    const float *cache, *x, *h0, *dhs;          /* backward: the cache it reads */
+    float *G, *hs, *dx, *dh0, *scratch;
+    float *cache_out;                  /* forward: the cache it fills */
+    const float *Wip, *Whp;            /* W_i and W_h packed for this pass */
+    const float *cache, *x, *h0, *dhs; /* backward: the cache it reads */
     const uint8_t *reset;
     int64_t T, B;
     int parts;
 } window;
 
-/* Part j's slab. Parts after the first accumulate into their own zeroed
- * gradient block, so the GRU is rebased to index it from 0 (P too). */
-static bool window_slab(const window *w, int j, vb_gru *rebased, slab *s) {
+static bool window_slab(const window *w, int j, slab *s) {
     int64_t r0, r1;
     vb_par_rows(w->B, w->parts, j, &r0, &r1);
-    *s = (slab){w->be, w->g, w->P, w->G, w->Whp, w->T, w->B, r0, r1 - r0};
-    if (j > 0 && w->G) {
-        const int64_t base = param_base(w->g);
-        *rebased = *w->g;
-        rebased->wi.w -= base, rebased->wi.b -= base, rebased->wh.w -= base, rebased->wh.b -= base;
-        s->g = rebased;
-        s->P = w->P + base;
-        s->G = w->grads + (int64_t)(j - 1) * param_span(w->g);
-    }
+    *s = (slab){w->be, w->g, w->P, w->Wip, w->Whp, w->T, w->B, r0, r1 - r0};
     return s->nb > 0;
 }
 
 static void forward_part(void *ctx, int j) {
     const window *w = ctx;
-    vb_gru rebased;
     slab s;
-    if (window_slab(w, j, &rebased, &s)) slab_forward(&s, w->hs, w->x, w->h0, w->reset, w->cache_out);
+    if (window_slab(w, j, &s)) slab_forward(&s, w->hs, w->x, w->h0, w->reset, w->cache_out);
 }
 
 static void backward_part(void *ctx, int j) {
     const window *w = ctx;
-    vb_gru rebased;
     slab s;
-    if (j > 0) w->be->fill(w->grads + (int64_t)(j - 1) * param_span(w->g), 0.0f, param_span(w->g));
-    if (window_slab(w, j, &rebased, &s))
-        slab_backward(&s, w->dx, w->dh0, w->dhs, w->x, w->reset, w->cache, w->scratch);
+    if (window_slab(w, j, &s)) slab_backward(&s, w->dx, w->dh0, w->dhs, w->reset, w->cache, w->scratch);
 }
 
-/* The slabs run one-core GEMMs: BLAS at one thread while they run, and at
+/* The weights' gradients over the whole window, one GEMM of T B rows each:
+ * part 0 W_i's and b_i's, part 1 (part 0 alone where there is one) W_h's
+ * and b_h's. Each is the same call whatever the part count. */
+static void weight_grads(const window *w, int j) {
+    const vb_gru *g = w->g;
+    const int64_t N3 = w->T * w->B * 3 * g->hidden, rows = w->T * w->B;
+    if (j == 0) vb_linear_backward(w->be, &g->wi, w->P, w->G, NULL, w->scratch, w->x, rows);
+    if (j == 1 || w->parts == 1)
+        vb_linear_backward(w->be, &g->wh, w->P, w->G, NULL, w->scratch + N3, w->cache + 3 * N3, rows);
+}
+
+static void grads_part(void *ctx, int j) { weight_grads(ctx, j); }
+
+/* The parts run one-core GEMMs: BLAS at one thread while they run, and at
  * the count it had after. (Any GEMM of the window on BLAS's threads would
  * leave OpenBLAS's workers spinning on the cores the slabs need.) */
-static void run_slabs(const window *w, void (*part)(void *ctx, int j)) {
+static void run_parts(const window *w, int parts, void (*part)(void *ctx, int j)) {
     const int blas = w->parts > 1 ? w->be->get_threads() : 1;
     if (w->parts > 1) w->be->set_threads(1);
-    vb_par_run(w->parts, part, (void *)w);
+    vb_par_run(parts, part, (void *)w);
     if (w->parts > 1) w->be->set_threads(blas);
 }
 
@@ -227,25 +230,24 @@ static int window_parts(const vb_backend *be, int threads, int64_t B) {
 void vb_gru_seq_forward(const vb_backend *be, const vb_gru *g, const float *P, float *hs, const float *x,
                         const float *h0, const uint8_t *reset, float *cache, int64_t T, int64_t B, int threads) {
     const int64_t H = g->hidden;
-    float *Whp = cache + 10 * T * B * H;
+    float *Wip = cache + 10 * T * B * H, *Whp = Wip + vb_packed_floats(3 * H, g->in);
+    be->pack_weights(Wip, P + g->wi.w, P + g->wi.b, 3 * H, g->in, false);
     be->pack_weights(Whp, P + g->wh.w, P + g->wh.b, 3 * H, H, false);
-    window w = {.be = be, .g = g, .P = P, .hs = hs, .x = x, .h0 = h0, .reset = reset, .cache_out = cache, .Whp = Whp,
-                .T = T, .B = B, .parts = window_parts(be, threads, B)};
-    run_slabs(&w, forward_part);
+    window w = {.be = be, .g = g, .P = P, .hs = hs, .x = x, .h0 = h0, .reset = reset, .cache_out = cache,
+                .Wip = Wip, .Whp = Whp, .T = T, .B = B, .parts = window_parts(be, threads, B)};
+    run_parts(&w, w.parts, forward_part);
 }
 
 void vb_gru_seq_backward(const vb_backend *be, const vb_gru *g, const float *P, float *G, float *dx, float *dh0,
                          const float *dhs, const float *x, const uint8_t *reset, const float *cache,
                          float *scratch, int64_t T, int64_t B, int threads) {
     const int64_t H = g->hidden;
-    window w = {.be = be, .g = g, .P = P, .G = G, .dx = dx, .dh0 = dh0, .dhs = dhs, .x = x, .reset = reset,
-                .cache = cache, .scratch = scratch, .T = T, .B = B, .parts = window_parts(be, threads, B)};
-    const int64_t base = param_base(g), span = param_span(g);
-    w.grads = scratch + 3 * T * B * H + 5 * B * H;
-    float *Whp = w.grads + (int64_t)(w.parts - 1) * span;
+    float *Wip = scratch + 6 * T * B * H + 2 * B * H, *Whp = Wip + vb_packed_floats(g->in, 3 * H);
+    be->pack_weights(Wip, P + g->wi.w, NULL, g->in, 3 * H, true);
     be->pack_weights(Whp, P + g->wh.w, NULL, H, 3 * H, true);
-    w.Whp = Whp;
-    run_slabs(&w, backward_part);
-    /* the parts' gradients, summed in part order */
-    for (int j = 1; j < w.parts; j++) be->axpy(G + base, 1.0f, w.grads + (int64_t)(j - 1) * span, span);
+    window w = {.be = be, .g = g, .P = P, .G = G, .dx = dx, .dh0 = dh0, .dhs = dhs, .x = x, .reset = reset,
+                .cache = cache, .scratch = scratch, .Wip = Wip, .Whp = Whp, .T = T, .B = B,
+                .parts = window_parts(be, threads, B)};
+    run_parts(&w, w.parts, backward_part);
+    run_parts(&w, w.parts > 1 ? 2 : 1, grads_part);
 }

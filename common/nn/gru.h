@@ -47,23 +47,23 @@ void vb_gru_step_backward(const vb_backend *be, const vb_gru *g, const float *P,
                           const float *dh_out, const float *x, const float *h, const float *cache, float *scratch,
                           int64_t B);
 
-/* Cache for a T-step unroll of B rows: xg, hg, gates (T,B,3H) and the masked
- * carries fed into each step (T,B,H). */
+/* Cache for a T-step unroll of B rows: xg, hg, gates (T,B,3H), the masked
+ * carries fed into each step (T,B,H), and the weights packed for the steps. */
 int64_t vb_gru_seq_cache_floats(const vb_gru *g, int64_t T, int64_t B);
-/* Scratch for the unroll's backward on `threads` threads: dxg (T,B,3H),
- * dhg (B,3H), two (B,H), and a gradient block of the GRU's parameters for
- * every part after the first (vb_par_parts(threads, B) parts). */
+/* Scratch for the unroll's backward: dxg and dhg (T,B,3H), two (B,H), and
+ * the weights packed for the steps (the same for any thread count). */
 int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B, int threads);
 /* The unroll threaded over the batch: with threads > 1 (on the CPU backend)
  * the B rows are split into min(threads, B, VB_PAR_MAX) contiguous slabs,
- * each unrolled through the whole window on its own thread with one-core
- * GEMMs (its input projections step by step), instead of BLAS splitting
- * every small GEMM; the slabs' weight gradients are summed in slab order at
- * the end, so the result depends on the slab count (to float rounding) but
- * not on anything else. BLAS is set to one thread while the slabs run and
- * back to the count it had after; no other thread of the process should be
- * in BLAS meanwhile. threads 1 is the plain unroll (one input GEMM over all
- * T B rows each way) and leaves BLAS be. */
+ * each unrolled through the whole window on its own thread, instead of BLAS
+ * splitting every small GEMM. Every step's products (input, recurrent, and
+ * back into the input and the carry) read weights packed once per window;
+ * the weights' gradients are whole-window GEMMs of T B rows after the
+ * slabs, W_i's and W_h's on two threads. Every output is the same to the
+ * bit for any slab count, one thread included where BLAS has one thread
+ * (the learner's BLAS has learner.threads). BLAS is set to one thread while
+ * the parts run and back to the count it had after; no other thread of the
+ * process should be in BLAS meanwhile. threads 1 leaves BLAS be. */
 /* x (T,B,in), h0 (B,H), reset (T,B) or NULL -> hs (T,B,H). */
 void vb_gru_seq_forward(const vb_backend *be, const vb_gru *g, const float *P, float *hs, const float *x,
                         const float *h0, const uint8_t *reset, float *cache, int64_t T, int64_t B, int threads);

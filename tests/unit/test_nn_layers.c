@@ -373,9 +373,10 @@ static void gru_case_free(gru_case *c) {
 }
 
 /* The GRU window threaded over the batch (2, 3 and more threads than rows)
- * equals the one-thread unroll: outputs, input and carry gradients, and the
- * GRU's parameter gradients, with parameters on either side of the GRU in
- * the arena left alone. B 7 splits unevenly; resets cut some rows. */
+ * equals the one-thread unroll (BLAS at one thread) to the bit: outputs,
+ * input and carry gradients, and the GRU's parameter gradients, with
+ * parameters on either side of the GRU in the arena left alone. B 7 splits
+ * unevenly; resets cut some rows. */
 Test(layers, gru_window_threaded_over_the_batch_equals_one_thread, .init = setup) {
     enum { C = 3, H = 8, B = 7, T = 9 };
     vb_rng r;
@@ -394,6 +395,7 @@ Test(layers, gru_window_threaded_over_the_batch_equals_one_thread, .init = setup
     for (int i = 0; i < T * B; i++) reset[i] = vb_rng_uniform(&r) < 0.2f;
     float *hs[2], *G[2], *dx[2], *dh0[2];
     const int threads[] = {1, 2, 3, 16};
+    be->set_threads(1);
     for (int k = 0; k < 4; k++) {
         const int o = k > 0; /* slot 0: one thread, slot 1: the threaded run */
         if (k <= 1) {
@@ -415,14 +417,15 @@ Test(layers, gru_window_threaded_over_the_batch_equals_one_thread, .init = setup
         double eh = max_rel_diff(hs[1], hs[0], T * B * H), eg = max_rel_diff(G[1], G[0], np),
                ex = max_rel_diff(dx[1], dx[0], T * B * C), e0 = max_rel_diff(dh0[1], dh0[0], B * H);
         cr_log_info("threads %d: hs %.2e, G %.2e, dx %.2e, dh0 %.2e", threads[k], eh, eg, ex, e0);
-        cr_assert_lt(eh, 1e-5, "threads %d: hs differs by %g", threads[k], eh);
-        cr_assert_lt(eg, 1e-5, "threads %d: G differs by %g", threads[k], eg);
-        cr_assert_lt(ex, 1e-5, "threads %d: dx differs by %g", threads[k], ex);
-        cr_assert_lt(e0, 1e-5, "threads %d: dh0 differs by %g", threads[k], e0);
+        cr_assert_eq(eh, 0.0, "threads %d: hs differs by %g", threads[k], eh);
+        cr_assert_eq(eg, 0.0, "threads %d: G differs by %g", threads[k], eg);
+        cr_assert_eq(ex, 0.0, "threads %d: dx differs by %g", threads[k], ex);
+        cr_assert_eq(e0, 0.0, "threads %d: dh0 differs by %g", threads[k], e0);
         for (int64_t i = 0; i < np; i++)
             if (i < g.wi.w || i >= g.wh.b + 3 * H)
                 cr_assert_eq(G[1][i], 0.25f, "parameter %lld is not the GRU's", (long long)i);
     }
+    be->set_threads(0);
     for (int o = 0; o < 2; o++) free(hs[o]), free(G[o]), free(dx[o]), free(dh0[o]);
     gru_case_free(&c);
 }
