@@ -202,15 +202,14 @@ static void backward_part(void *ctx, int j) {
 /* The weights' gradients over the whole window, one GEMM of T B rows each:
  * part 0 W_i's and b_i's, part 1 (part 0 alone where there is one) W_h's
  * and b_h's. Each is the same call whatever the part count. */
-static void weight_grads(const window *w, int j) {
+static void grads_part(void *ctx, int j) {
+    const window *w = ctx;
     const vb_gru *g = w->g;
     const int64_t N3 = w->T * w->B * 3 * g->hidden, rows = w->T * w->B;
     if (j == 0) vb_linear_backward(w->be, &g->wi, w->P, w->G, NULL, w->scratch, w->x, rows);
     if (j == 1 || w->parts == 1)
         vb_linear_backward(w->be, &g->wh, w->P, w->G, NULL, w->scratch + N3, w->cache + 3 * N3, rows);
 }
-
-static void grads_part(void *ctx, int j) { weight_grads(ctx, j); }
 
 /* The parts run one-core GEMMs: BLAS at one thread while they run, and at
  * the count it had after. (Any GEMM of the window on BLAS's threads would
