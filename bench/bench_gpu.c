@@ -66,7 +66,7 @@ static double gru_rate(const vb_backend *be, int64_t T, int64_t B, int64_t in, i
     free(Ph);
     float *x = filled(be, T * B * in, &r), *h0 = filled(be, B * H, &r), *hs = be->alloc(T * B * H),
           *dhs = filled(be, T * B * H, &r), *dx = be->alloc(T * B * in), *dh0 = be->alloc(B * H),
-          *cache = be->alloc(vb_gru_seq_cache_floats(&g, T, B)), *scratch = be->alloc(vb_gru_seq_scratch_floats(&g, T, B, 1));
+          *cache = be->alloc(vb_gru_seq_cache_floats(&g, T, B)), *scratch = be->alloc(vb_gru_seq_scratch_floats(&g, T, B));
     int n = 0;
     double t0 = now(), dt;
     do {

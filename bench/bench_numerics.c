@@ -129,7 +129,7 @@ static double bench_gru(const vb_backend *be, int64_t H, int64_t B, int64_t T, i
     float *x = calloc((size_t)(T * B * H), sizeof(float)), *dx = calloc((size_t)(T * B * H), sizeof(float));
     float *h0 = calloc((size_t)(B * H), sizeof(float)), *hs = calloc((size_t)(T * B * H), sizeof(float));
     float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
-    float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B, threads), sizeof(float));
+    float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B), sizeof(float));
     for (int64_t i = 0; i < T * B * H; i++) x[i] = 0.01f * (float)(i % 13);
     gru_call c = {be, &g, P, x, h0, G, hs, dx, cache, scratch, T, B, threads};
     gru_window_call(&c); /* warm-up */

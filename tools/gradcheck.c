@@ -291,7 +291,7 @@ static int check_gru_sequence(void) {
     c->reset[2 * c->B + 1] = 1; /* row 1 starts a new task at step 2 */
     c->reset[4 * c->B + 0] = 1;
     c->cache = fbuf(vb_gru_seq_cache_floats(&c->gru, c->T, c->B));
-    c->scratch = fbuf(vb_gru_seq_scratch_floats(&c->gru, c->T, c->B, 1));
+    c->scratch = fbuf(vb_gru_seq_scratch_floats(&c->gru, c->T, c->B));
     gc_item it = {.name = "gru_sequence", .loss = gru_seq_loss, .grad = gru_seq_grad, .tol = 1e-2, .ctx = c};
     add_params(&it, &c->lay, c->P, c->G);
     add_tensor(&it, "x", c->in, c->din, c->T * c->B * C);

@@ -259,7 +259,7 @@ static void encoder_ws_carve(vb_encoder_ws *ws, vb_carver *c, const vb_model *m,
     ws->d_tmp = vb_carve(c, TN * wide + 2 * N * d->s5_state, f);
     if (d->core == VB_CORE_GRU) {
         ws->core_cache = vb_carve(c, vb_gru_seq_cache_floats(&m->gru, T, N), f);
-        ws->scratch = vb_carve(c, vb_gru_seq_scratch_floats(&m->gru, T, N, ws->threads), f);
+        ws->scratch = vb_carve(c, vb_gru_seq_scratch_floats(&m->gru, T, N), f);
     } else {
         ws->u = vb_carve(c, TN * d->hidden, f);
         ws->y = vb_carve(c, TN * d->hidden, f);

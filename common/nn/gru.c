@@ -91,8 +91,7 @@ int64_t vb_gru_seq_cache_floats(const vb_gru *g, int64_t T, int64_t B) {
 /* dxg and dhg (T,B,3H), dh_cur and dh_prev (B,H), then W_i and W_h packed for
  * the products back into the inputs and the carries, dx += dxg W_i and
  * dh += dhg W_h */
-int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B, int threads) {
-    (void)threads;
+int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B) {
     return 6 * T * B * g->hidden + 2 * B * g->hidden + vb_packed_floats(g->in, 3 * g->hidden) +
            vb_packed_floats(g->hidden, 3 * g->hidden);
 }
@@ -116,11 +115,12 @@ static void slab_forward(const slab *s, float *hs, const float *x, const float *
     const int64_t H = g->hidden, T = s->T, B = s->B, b0 = s->b0, nb = s->nb, N3 = T * B * 3 * H;
     float *xg = cache, *hg = cache + N3, *gates = cache + 2 * N3, *hin = cache + 3 * N3;
     /* xg = x W_i^T + b_i: a whole window's in one product, a slab's step by step */
-    const int64_t xrows = nb == B ? T * B : nb;
+    if (nb == B)
+        be->gemm_packed(xg, x, s->Wip, s->P + g->wi.w, s->P + g->wi.b, T * B, 3 * H, g->in, false, false);
     for (int64_t t = 0; t < T; t++) {
         const int64_t r = t * B + b0; /* the slab's first row at step t */
-        if (nb != B || t == 0)
-            be->gemm_packed(xg + r * 3 * H, x + r * g->in, s->Wip, s->P + g->wi.w, s->P + g->wi.b, xrows, 3 * H,
+        if (nb != B)
+            be->gemm_packed(xg + r * 3 * H, x + r * g->in, s->Wip, s->P + g->wi.w, s->P + g->wi.b, nb, 3 * H,
                             g->in, false, false);
         /* hg(nb,3H) = h W_h^T + b_h */
         float *hp = hin + r * H;
@@ -159,10 +159,11 @@ static void slab_backward(const slab *s, float *dx, float *dh0, const float *dhs
                 if (reset[r + b]) be->fill(dh_prev + b * H, 0.0f, H);
         }
         /* dx += dxg W_i: a slab's step by step, a whole window's in one product after the loop */
-        if (dx && (nb != B || t == 0))
-            be->gemm_packed(dx + r * g->in, dxg + r * 3 * H, s->Wip, s->P + g->wi.w, NULL, nb == B ? T * B : nb,
-                            g->in, 3 * H, true, true);
+        if (dx && nb != B)
+            be->gemm_packed(dx + r * g->in, dxg + r * 3 * H, s->Wip, s->P + g->wi.w, NULL, nb, g->in, 3 * H, true,
+                            true);
     }
+    if (dx && nb == B) be->gemm_packed(dx, dxg, s->Wip, s->P + g->wi.w, NULL, T * B, g->in, 3 * H, true, true);
     if (dh0) be->axpy(dh0 + b0 * H, 1.0f, dh_prev, nb * H);
 }
 

@@ -50,9 +50,9 @@ void vb_gru_step_backward(const vb_backend *be, const vb_gru *g, const float *P,
 /* Cache for a T-step unroll of B rows: xg, hg, gates (T,B,3H), the masked
  * carries fed into each step (T,B,H), and the weights packed for the steps. */
 int64_t vb_gru_seq_cache_floats(const vb_gru *g, int64_t T, int64_t B);
-/* Scratch for the unroll's backward: dxg and dhg (T,B,3H), two (B,H), and
- * the weights packed for the steps (the same for any thread count). */
-int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B, int threads);
+/* Scratch for the unroll's backward, on any number of threads: dxg and dhg
+ * (T,B,3H), two (B,H), and the weights packed for the steps. */
+int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B);
 /* The unroll threaded over the batch: with threads > 1 (on the CPU backend)
  * the B rows are split into min(threads, B, VB_PAR_MAX) contiguous slabs,
  * each unrolled through the whole window on its own thread, instead of BLAS

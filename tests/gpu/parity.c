@@ -508,7 +508,7 @@ static void check_gru_window(void) {
     uint8_t *reset = malloc((size_t)(T * B)); /* the unroll reads the mask on the host */
     for (int64_t i = 0; i < T * B; i++) reset[i] = i < B || vb_rng_uniform(&rng) < 0.05f;
     buf x = mk(T * B * in, -1, 1), h0 = mk(B * H, -1, 1), hs = zeros(T * B * H),
-        cache = zeros(vb_gru_seq_cache_floats(&g, T, B)), scratch = zeros(vb_gru_seq_scratch_floats(&g, T, B, 1)),
+        cache = zeros(vb_gru_seq_cache_floats(&g, T, B)), scratch = zeros(vb_gru_seq_scratch_floats(&g, T, B)),
         dhs = mk(T * B * H, -1, 1), dx = zeros(T * B * in), dh0 = zeros(B * H);
     vb_gru_seq_forward(cpu, &g, p.P.h, hs.h, x.h, h0.h, reset, cache.h, T, B, 1);
     vb_gru_seq_forward(gpu, &g, p.P.d, hs.d, x.d, h0.d, reset, cache.d, T, B, 1);

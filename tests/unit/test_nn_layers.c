@@ -408,7 +408,7 @@ Test(layers, gru_window_threaded_over_the_batch_equals_one_thread, .init = setup
         memset(dx[o], 0, sizeof(float) * T * B * C);
         memset(dh0[o], 0, sizeof(float) * B * H);
         float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
-        float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B, threads[k]), sizeof(float));
+        float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B), sizeof(float));
         vb_gru_seq_forward(be, &g, P, hs[o], x, h0, reset, cache, T, B, threads[k]);
         vb_gru_seq_backward(be, &g, P, G[o], dx[o], dh0[o], dhs, x, reset, cache, scratch, T, B, threads[k]);
         free(cache);
@@ -492,7 +492,7 @@ Test(layers, gru_window_threaded_without_dx_and_beyond_the_part_limit, .init = s
         for (int64_t i = 0; i < T * B * H; i++) hs[o][i] = NAN; /* a row left out stays NaN */
         G[o] = calloc((size_t)np, sizeof(float));
         float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
-        float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B, threads[o]), sizeof(float));
+        float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B), sizeof(float));
         vb_gru_seq_forward(be, &g, P, hs[o], x, h0, NULL, cache, T, B, threads[o]);
         vb_gru_seq_backward(be, &g, P, G[o], NULL, NULL, dhs, x, NULL, cache, scratch, T, B, threads[o]);
         cr_assert_eq(be->get_threads(), blas, "threads %d left BLAS at %d threads, not %d", threads[o],
