@@ -8,6 +8,8 @@
 
 #include "../base/carve.h"
 #include "../nn/softmax_cells.h"
+#include "kernels/math/dexp.h"
+#include "kernels/simd_clones.h"
 
 #define LOG_2PI 1.8378770664093453
 
@@ -38,7 +40,8 @@ struct vb_belief_sim {
     /* nested (maxN rows) */
     float *eps, *mz, *zin, *cells, *work_dec, *logq_cur, *logq_prev, *logw_n, *root_w;
     float *sd;                      /* (latent): a row's e^{lv/2} */
-    double *iv_cur, *iv_prev;       /* (latent): a row's e^{-lv} under the current and the previous belief */
+    double *iv, *neg_lv;            /* (maxR, 2 latent): each row's e^{-lv} (and -lv) under the current and the previous belief */
+    double *dv, *dy, *dl;           /* (maxN): per nested sample, arguments and results of the vectorised passes */
     float *state_in, *state_out, *work_state;
     /* the heads' and decoders' weights packed for vb_mlp_infer (vb_belief_sim_prepare) */
     float *pack_val, *pack_pol, *pack_dec, *pack_state;
@@ -78,8 +81,11 @@ static void carve(vb_belief_sim *s, vb_carver *c) {
     s->work_pol = vb_carve(c, vb_mlp_infer_floats(s->be, &m->policy, R), f);
     s->work_val = vb_carve(c, vb_mlp_infer_floats(s->be, &m->value, R2), f);
     s->sd = vb_carve(c, D, f);
-    s->iv_cur = vb_carve(c, D, sizeof(double));
-    s->iv_prev = vb_carve(c, D, sizeof(double));
+    s->iv = vb_carve(c, R * 2 * D, sizeof(double));
+    s->neg_lv = vb_carve(c, R * 2 * D, sizeof(double));
+    s->dv = vb_carve(c, N, sizeof(double));
+    s->dy = vb_carve(c, N, sizeof(double));
+    s->dl = vb_carve(c, N, sizeof(double));
     s->eps = vb_carve(c, N * D, f);
     s->mz = vb_carve(c, N * D, f);
     s->zin = d->dec_obs ? vb_carve(c, N * (D + d->dec_obs), f) : NULL;
@@ -222,6 +228,18 @@ static double reward_loglik(const vb_belief_sim *s, const float *cells_row, int6
     return -0.5 * (e * e + LOG_2PI);
 }
 
+/* out[i] = e^{x[i]}: libm's exp to within an ulp, a vector at a time */
+VB_SIMD_CLONES static void exp_all(double *restrict out, const double *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = vb_vexp(x[i]);
+}
+
+/* out[i] = y[i] v[i] - log(1 + e^{v[i]}): reward_loglik of a binary reward at
+ * log-odds v, a vector at a time */
+VB_SIMD_CLONES static void bernoulli_loglik_all(double *restrict out, const double *restrict v,
+                                                const double *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = y[i] * v[i] - vb_vsoftplus(v[i]);
+}
+
 /* log p(next | m) under one nested row's state head outputs: the categorical
  * over the env's state cells, or unit-variance Gaussians per feature. */
 static double state_loglik(const vb_belief_sim *s, const float *out, const float *next) {
@@ -263,18 +281,22 @@ static void state_rows(vb_belief_sim *s, int64_t R, const float *obs, const int3
 
 /* The K_Omega nested samples of each of R rows, z = mu + e^{lv/2} eps, and
  * their log-densities under the current and the previous belief: what
- * gauss_sample_forward and gauss_logprob_forward compute (the same
- * expressions, so the same bits) on each row repeated K_Omega times, with a
- * row's exponentials taken once and no repeated rows written. */
+ * gauss_sample_forward and gauss_logprob_forward compute on each row
+ * repeated K_Omega times (the same expressions; e^{-lv} by vb_vexp, within
+ * an ulp of libm's exp), with a row's exponentials taken once, all rows' in
+ * one vectorised pass, and no repeated rows written. */
 static void nested_samples(vb_belief_sim *s, int64_t R) {
     const int64_t KO = s->KO, D = s->m->d.latent;
+    for (int64_t k = 0; k < R; k++)
+        for (int64_t i = 0; i < D; i++) {
+            s->neg_lv[k * 2 * D + i] = -(double)s->phi[k * 2 * D + D + i];
+            s->neg_lv[k * 2 * D + D + i] = -(double)s->phi_prev[k * 2 * D + D + i];
+        }
+    exp_all(s->iv, s->neg_lv, R * 2 * D);
     for (int64_t k = 0; k < R; k++) {
         const float *mu = s->phi + k * 2 * D, *lv = mu + D, *pmu = s->phi_prev + k * 2 * D, *plv = pmu + D;
-        for (int64_t i = 0; i < D; i++) {
-            s->sd[i] = expf(0.5f * lv[i]);
-            s->iv_cur[i] = exp(-(double)lv[i]);
-            s->iv_prev[i] = exp(-(double)plv[i]);
-        }
+        const double *iv_cur = s->iv + k * 2 * D, *iv_prev = iv_cur + D;
+        for (int64_t i = 0; i < D; i++) s->sd[i] = expf(0.5f * lv[i]);
         for (int64_t n = k * KO; n < (k + 1) * KO; n++) {
             float *z = s->mz + n * D;
             const float *eps = s->eps + n * D;
@@ -282,8 +304,8 @@ static void nested_samples(vb_belief_sim *s, int64_t R) {
             for (int64_t i = 0; i < D; i++) {
                 z[i] = mu[i] + s->sd[i] * eps[i];
                 double e = (double)z[i] - mu[i], ep = (double)z[i] - pmu[i];
-                cur += -0.5 * (LOG_2PI + lv[i] + e * e * s->iv_cur[i]);
-                prev += -0.5 * (LOG_2PI + plv[i] + ep * ep * s->iv_prev[i]);
+                cur += -0.5 * (LOG_2PI + lv[i] + e * e * iv_cur[i]);
+                prev += -0.5 * (LOG_2PI + plv[i] + ep * ep * iv_prev[i]);
             }
             s->logq_cur[n] = (float)cur;
             s->logq_prev[n] = (float)prev;
@@ -313,24 +335,42 @@ static void nested(vb_belief_sim *s, int64_t R, int64_t K, vb_rng *rng) {
         state_rows(s, R, s->last_s, s->last_a, s->has_last);
         vb_mlp_infer(be, &m->state_dec, s->P, s->pack_state, s->state_out, s->state_in, s->work_state, N);
     }
+    /* the last reward's log-likelihood under each sample: binary rewards in
+     * one vectorised pass over the samples' log-odds of its cell */
+    const bool bernoulli = d->reward_kind == VB_REWARD_BERNOULLI;
+    for (int64_t k = 0; k < R; k++) {
+        int64_t cell = s->has_last[k] ? vb_env_reward_cell(&s->spec, s->last_s + k * O, s->last_a[k],
+                                                           s->last_next + k * O) : 0;
+        for (int64_t n = k * KO; n < (k + 1) * KO; n++) {
+            if (bernoulli) {
+                s->dv[n] = s->cells[n * C + cell];
+                s->dy[n] = s->last_r[k] == d->reward_levels[1] ? 1.0 : 0.0;
+            } else s->dl[n] = reward_loglik(s, s->cells + n * C, cell, s->last_r[k]);
+        }
+    }
+    if (bernoulli) bernoulli_loglik_all(s->dl, s->dv, s->dy, N);
+    /* the weights' logs, and their exponentials less each row's largest */
     for (int64_t k = 0; k < R; k++) {
         float *lw = s->logw_n + k * KO;
         double mx = -INFINITY;
-        int64_t cell = s->has_last[k] ? vb_env_reward_cell(&s->spec, s->last_s + k * O, s->last_a[k],
-                                                           s->last_next + k * O) : 0;
         for (int64_t j = 0; j < KO; j++) {
             int64_t n = k * KO + j;
             double l = 0;
             if (s->has_last[k]) {
-                l = reward_loglik(s, s->cells + n * C, cell, s->last_r[k]);
+                l = s->dl[n];
                 if (learned) l += state_loglik(s, s->state_out + n * d->state_out, s->last_next + k * O);
                 l += (double)s->logq_prev[n] - s->logq_cur[n];
             }
             lw[j] = isfinite(l) ? (float)l : -INFINITY;
             mx = fmax(mx, lw[j]);
         }
+        for (int64_t j = 0; j < KO; j++) s->dv[k * KO + j] = isfinite(mx) ? (double)lw[j] - mx : 0.0;
+    }
+    exp_all(s->dl, s->dv, N);
+    for (int64_t k = 0; k < R; k++) {
+        float *lw = s->logw_n + k * KO;
         double sum = 0;
-        for (int64_t j = 0; j < KO; j++) sum += (lw[j] = isfinite(mx) ? (float)exp((double)lw[j] - mx) : 1.0f);
+        for (int64_t j = 0; j < KO; j++) sum += (lw[j] = (float)s->dl[k * KO + j]);
         for (int64_t j = 0; j < KO; j++) lw[j] = sum > 0 ? (float)(lw[j] / sum) : 1.0f / (float)KO;
         s->jstar[k] = vb_rng_categorical(&rng[k / K], lw, (int)KO);
     }
@@ -355,25 +395,36 @@ static void outcomes(vb_belief_sim *s, const int32_t *a, int64_t R, int64_t K, v
     }
     const int64_t SO = d->state_out;
     const float lo = d->reward_levels[0], hi = d->reward_levels[1];
+    const bool bernoulli = d->reward_kind == VB_REWARD_BERNOULLI;
+    /* the successors, and each sample's output at the transition's reward
+     * cell: for binary rewards e^{-log-odds}, in one vectorised pass */
     for (int64_t k = 0; k < R; k++) {
-        const float *lw = s->logw_n + k * KO;
         if (learned)
             state_successor(s, s->state_out + (k * KO + s->jstar[k]) * SO, &rng[k / K], s->s_next + k * O);
         else vb_env_transition(&s->spec, s->s + k * O, a[k], s->s_next + k * O);
         int64_t cell = vb_env_reward_cell(&s->spec, s->s + k * O, a[k], s->s_next + k * O);
+        for (int64_t n = k * KO; n < (k + 1) * KO; n++) s->dv[n] = s->cells[n * C + cell];
+    }
+    if (bernoulli) {
+        for (int64_t n = 0; n < R * KO; n++) s->dv[n] = -s->dv[n];
+        exp_all(s->dl, s->dv, R * KO);
+    }
+    for (int64_t k = 0; k < R; k++) {
+        const float *lw = s->logw_n + k * KO;
+        const double *at = (bernoulli ? s->dl : s->dv) + k * KO;
         double mean = 0;
-        if (d->reward_kind == VB_REWARD_BERNOULLI) {
-            for (int64_t j = 0; j < KO; j++) mean += lw[j] / (1.0 + exp(-(double)s->cells[(k * KO + j) * C + cell]));
+        if (bernoulli) {
+            for (int64_t j = 0; j < KO; j++) mean += lw[j] / (1.0 + at[j]);
             bool up = expect ? mean > 0.5 : vb_rng_uniform_double(&rng[k / K]) < mean;
             out->p_cont[k] = expect ? (float)(up ? mean : 1.0 - mean) : 1.0f;
             out->r_mean[k] = (float)(mean * hi + (1.0 - mean) * lo);
             s->r_cont[k] = up ? hi : lo;
             s->r_other[k] = up ? lo : hi;
         } else {
-            for (int64_t j = 0; j < KO; j++) mean += lw[j] * s->cells[(k * KO + j) * C + cell];
+            for (int64_t j = 0; j < KO; j++) mean += lw[j] * (float)at[j];
             out->p_cont[k] = 1.0f;
             out->r_mean[k] = (float)mean;
-            s->r_cont[k] = s->cells[(k * KO + s->jstar[k]) * C + cell];
+            s->r_cont[k] = (float)at[s->jstar[k]];
         }
     }
 }
@@ -396,7 +447,7 @@ static void sim_step(void *ctx, const int32_t *a, const uint8_t *alive, int64_t 
         s->done[k] = s->t_ep[k] + 1 >= EL;
         out->term[k] = s->done[k] && s->ep[k] + 1 >= EP;
         const float *next_in = s->done[k] && !out->term[k] ? s->start_obs : s->s_next + k * O;
-        memcpy(s->s_in + k * O, next_in, sizeof(float) * (size_t)O);
+        for (int64_t i = 0; i < O; i++) s->s_in[k * O + i] = next_in[i];
         vb_model_input(m, s->x + k * d->in, next_in, a[k], s->r_cont[k], s->done[k], clock);
         if (both) vb_model_input(m, s->x + (R + k) * d->in, next_in, a[k], s->r_other[k], s->done[k], clock);
     }
@@ -431,11 +482,19 @@ static void sim_step(void *ctx, const int32_t *a, const uint8_t *alive, int64_t 
     s->steps++;
 }
 
-/* Rows of width w (elem bytes each) of R rows by idx. */
+/* Rows of width w (elem bytes each) of R rows by idx; rows of one element
+ * are copied as such, not through a memcpy call each. */
 static void gather_rows(vb_belief_sim *s, const int32_t *idx, void *data, size_t elem, int64_t w, int64_t R) {
     char *g = s->gather, *d = data;
     size_t row = elem * (size_t)w;
-    for (int64_t i = 0; i < R; i++) memcpy(g + (size_t)i * row, d + (size_t)idx[i] * row, row);
+    if (row == 8)
+        for (int64_t i = 0; i < R; i++) ((uint64_t *)g)[i] = ((const uint64_t *)d)[idx[i]];
+    else if (row == 4)
+        for (int64_t i = 0; i < R; i++) ((uint32_t *)g)[i] = ((const uint32_t *)d)[idx[i]];
+    else if (row == 1)
+        for (int64_t i = 0; i < R; i++) g[i] = d[idx[i]];
+    else
+        for (int64_t i = 0; i < R; i++) memcpy(g + (size_t)i * row, d + (size_t)idx[i] * row, row);
     memcpy(d, g, row * (size_t)R);
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/base/rng.h"
 #include "kernels/math/act.h"
+#include "kernels/math/dexp.h"
 #include "kernels/math/gru.h"
 #include "kernels/math/philox.h"
 #include "kernels/math/resample.h"
@@ -61,6 +62,55 @@ Test(kernel_math, fast_log_against_libm) {
                           ref);
         }
     cr_assert_float_eq(vb_vlogf(0.0f), logf(0x1p-126f), 1e-3f);
+}
+
+/* |a - ref| in units of ref's last place */
+static double ulps(double a, double ref) { return fabs(a - ref) / fabs(nextafter(ref, INFINITY) - ref); }
+
+/* vb_vexp is within 2 ulp of glibc's exp over its normal range (every
+ * reduction interval, and x near the multiples of ln 2 / 2 where it changes),
+ * gives 0 and +inf past the ends, exactly 1 at 0, and NaN for NaN. */
+Test(kernel_math, double_exp_against_libm) {
+    double worst = 0;
+    for (double x = -708.0; x <= 709.0; x += 0.01171875) {
+        worst = fmax(worst, ulps(vb_vexp(x), exp(x)));
+        const double edge = (floor(x / M_LN2) + 0.5) * M_LN2;
+        worst = fmax(worst, ulps(vb_vexp(nextafter(edge, 0)), exp(nextafter(edge, 0))));
+    }
+    for (double x = 1e-300; x < 1.0; x *= 3.7) {
+        worst = fmax(worst, ulps(vb_vexp(x), exp(x)));
+        worst = fmax(worst, ulps(vb_vexp(-x), exp(-x)));
+    }
+    cr_assert_leq(worst, 2.0, "worst %.2f ulp", worst);
+    cr_assert_float_eq(vb_vexp(-740.0), exp(-740.0), 1e-322, "a subnormal result");
+    cr_assert_eq(vb_vexp(0.0), 1.0);
+    cr_assert_eq(vb_vexp(-INFINITY), 0.0);
+    cr_assert_eq(vb_vexp(-800.0), 0.0);
+    cr_assert(isinf(vb_vexp(710.0)) && isinf(vb_vexp(INFINITY)));
+    cr_assert(isnan(vb_vexp(NAN)));
+}
+
+/* vb_vlog1p01 is within 2 ulp of glibc's log1p on [0, 1], the switch at
+ * 1/2 and tiny arguments included, and vb_vsoftplus within 2 ulp of
+ * log1p(exp(.)) written the usual way. */
+Test(kernel_math, double_log1p_and_softplus_against_libm) {
+    double worst = 0;
+    for (double e = 0.0; e <= 1.0; e += 1.0 / 65536.0) worst = fmax(worst, ulps(vb_vlog1p01(e), log1p(e)));
+    for (double e = 1e-300; e < 1.0; e *= 1.37) worst = fmax(worst, ulps(vb_vlog1p01(e), log1p(e)));
+    for (int i = -64; i <= 64; i++) {
+        const double e = 0.5 + (double)i * 0x1p-54;
+        worst = fmax(worst, ulps(vb_vlog1p01(e), log1p(e)));
+    }
+    cr_assert_leq(worst, 2.0, "log1p: worst %.2f ulp", worst);
+    cr_assert_eq(vb_vlog1p01(0.0), 0.0);
+    worst = 0;
+    for (double v = -60.0; v <= 60.0; v += 0.00390625) {
+        const double ref = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+        worst = fmax(worst, ulps(vb_vsoftplus(v), ref));
+    }
+    cr_assert_leq(worst, 2.0, "softplus: worst %.2f ulp", worst);
+    cr_assert_eq(vb_vsoftplus(1e6), 1e6);
+    cr_assert_eq(vb_vsoftplus(-1e6), 0.0);
 }
 
 /* Each activation's derivative against a central difference. */
