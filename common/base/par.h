@@ -1,11 +1,13 @@
 /* par — fork-join over a few threads.
  *
  * vb_par_run(n, fn, ctx) calls fn(ctx, j) for j = 0 .. n-1: part 0 on the
- * caller's thread, the others on threads started for the call, and returns
- * once every part has returned. A thread that cannot be started costs only
- * speed: its part runs on the caller's thread. Parts must not write the same
- * memory. Starting a thread costs tens of microseconds, so a part should be
- * worth a millisecond or more. */
+ * caller's thread, the others on a pool of threads kept from call to call,
+ * and returns once every part has returned. A call made while the pool is in
+ * use (from inside a part, or from another thread) runs its parts on threads
+ * started for it instead. A thread that cannot be started costs only speed:
+ * its part runs on the caller's thread. Parts must not write the same
+ * memory. Waking the pool costs microseconds, starting a thread tens, so a
+ * part should be worth a millisecond or more. */
 #ifndef VB_PAR_H
 #define VB_PAR_H
 
