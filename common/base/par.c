@@ -76,7 +76,13 @@ static void *worker(void *arg) {
 static void fork_prepare(void) { pthread_mutex_lock(&pool.mu); }
 static void fork_parent(void) { pthread_mutex_unlock(&pool.mu); }
 static void fork_child(void) {
+    /* the parent's workers and waiters are not here, but the condition
+     * variables may still count them (glibc's next broadcast would wait for
+     * them): both start afresh */
+    pthread_cond_init(&pool.go, NULL);
+    pthread_cond_init(&pool.done, NULL);
     pool.workers = 0;
+    pool.pending = 0;
     pool.busy = false;
     pthread_mutex_unlock(&pool.mu);
 }

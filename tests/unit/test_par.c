@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 typedef struct runs {
     atomic_int count[VB_PAR_MAX];
     pthread_t who[VB_PAR_MAX];
+    long tid[VB_PAR_MAX]; /* the kernel's thread ids, which are not reused from call to call as pthread_t may be */
     int nested; /* > 0: each part makes a vb_par_run of this many parts */
 } runs;
 
@@ -25,6 +27,7 @@ static void record_part(void *ctx, int j) {
     runs *r = ctx;
     atomic_fetch_add(&r->count[j], 1);
     r->who[j] = pthread_self();
+    r->tid[j] = syscall(SYS_gettid);
     if (r->nested > 0) {
         runs inner = {0};
         vb_par_run(r->nested, count_part, &inner);
@@ -57,10 +60,13 @@ Test(par, every_part_runs_once_and_parts_past_the_first_leave_the_caller) {
 
 Test(par, thousands_of_calls_reuse_the_pool) {
     deadline();
+    runs first = {0};
+    vb_par_run(3, record_part, &first);
     for (int i = 0; i < 5000; i++) {
         runs r = {0};
-        vb_par_run(2 + i % 3, count_part, &r);
+        vb_par_run(2 + i % 3, i % 100 ? count_part : record_part, &r);
         check_once(&r, 2 + i % 3);
+        if (i % 100 == 0) cr_assert_eq(r.tid[1], first.tid[1], "call %d: part 1 on a new thread", i);
     }
 }
 
@@ -97,16 +103,23 @@ Test(par, two_threads_calling_at_once_both_finish) {
 Test(par, a_forked_child_runs_parts_on_threads_of_its_own) {
     deadline();
     runs r = {0};
-    vb_par_run(3, count_part, &r); /* the parent's pool exists */
+    vb_par_run(3, record_part, &r); /* the parent's pool exists */
+    usleep(100000);                 /* and its workers wait for the next call */
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         alarm(30); /* a hung child ends too */
-        runs c = {0};
-        vb_par_run(3, record_part, &c);
-        for (int j = 0; j < 3; j++)
-            if (atomic_load(&c.count[j]) != 1) _exit(1);
-        _exit(pthread_equal(c.who[1], pthread_self()) ? 2 : 0);
+        long first = 0;
+        for (int i = 0; i < 50; i++) { /* the child's own pool, reused */
+            runs c = {0};
+            vb_par_run(3, record_part, &c);
+            for (int j = 0; j < 3; j++)
+                if (atomic_load(&c.count[j]) != 1) _exit(1);
+            if (c.tid[1] == syscall(SYS_gettid) || c.tid[1] == r.tid[1]) _exit(2);
+            if (i == 0) first = c.tid[1];
+            if (c.tid[1] != first) _exit(3);
+        }
+        _exit(0);
     }
     int status = 0;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
