@@ -403,12 +403,10 @@ static void outcomes(vb_belief_sim *s, const int32_t *a, int64_t R, int64_t K, v
             state_successor(s, s->state_out + (k * KO + s->jstar[k]) * SO, &rng[k / K], s->s_next + k * O);
         else vb_env_transition(&s->spec, s->s + k * O, a[k], s->s_next + k * O);
         int64_t cell = vb_env_reward_cell(&s->spec, s->s + k * O, a[k], s->s_next + k * O);
-        for (int64_t n = k * KO; n < (k + 1) * KO; n++) s->dv[n] = s->cells[n * C + cell];
+        for (int64_t n = k * KO; n < (k + 1) * KO; n++)
+            s->dv[n] = bernoulli ? -(double)s->cells[n * C + cell] : s->cells[n * C + cell];
     }
-    if (bernoulli) {
-        for (int64_t n = 0; n < R * KO; n++) s->dv[n] = -s->dv[n];
-        exp_all(s->dl, s->dv, R * KO);
-    }
+    if (bernoulli) exp_all(s->dl, s->dv, R * KO);
     for (int64_t k = 0; k < R; k++) {
         const float *lw = s->logw_n + k * KO;
         const double *at = (bernoulli ? s->dl : s->dv) + k * KO;
