@@ -422,6 +422,11 @@ int vb_config_validate(const vb_config *cfg, char *err, size_t err_len) {
                  cfg->env.lengthscale_min, cfg->env.lengthscale_max);
         return -1;
     }
+    if (cfg->learner.bptt > 0 && cfg->model.core != VB_CORE_GRU) {
+        snprintf(err, err_len, "learner.bptt (%lld) needs model.core: gru (the S5 scan's gradient reaches the window's "
+                 "start)", (long long)cfg->learner.bptt);
+        return -1;
+    }
     if (cfg->eval.keep_best && cfg->eval.every_updates <= 0) {
         snprintf(err, err_len, "eval.keep_best needs eval.every_updates > 0 (the best is chosen among those evaluations)");
         return -1;

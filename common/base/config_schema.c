@@ -265,6 +265,10 @@ static const vb_cfg_key schema[] = {
     KENUM(learner, value_target, "planner", value_target_choices, "value target: planner V-hat or lambda-return"),
     KFLT(learner, lambda, "0.95", 0, 1, "lambda of lambda-returns and GAE"),
     KBOOL(learner, refresh_carry, "false", "re-encode windows from the task start"),
+    KINT(learner, bptt, "0", 0, I53,
+         "gru: the encoder's gradient stops every N steps of a window, as if each N steps were a window of "
+         "their own (truncated backpropagation through time; the forward and the losses are unchanged). "
+         "0: it reaches the window's start"),
     KENUM(learner, window_bootstrap, "task", bootstrap_choices,
           "where a window ends before its task: lambda-returns bootstrap from the value head, or from the "
           "discounted return of the rest of the task once all of it has reached the learner (the value head "

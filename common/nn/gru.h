@@ -67,7 +67,9 @@ int64_t vb_gru_seq_scratch_floats(const vb_gru *g, int64_t T, int64_t B);
 /* x (T,B,in), h0 (B,H), reset (T,B) or NULL -> hs (T,B,H). */
 void vb_gru_seq_forward(const vb_backend *be, const vb_gru *g, const float *P, float *hs, const float *x,
                         const float *h0, const uint8_t *reset, float *cache, int64_t T, int64_t B, int threads);
-/* dhs (T,B,H) -> G += ..., dx (T,B,in) += ... and dh0 (B,H) += ... unless NULL. */
+/* dhs (T,B,H) -> G += ..., dx (T,B,in) += ... and dh0 (B,H) += ... unless NULL.
+ * The gradient stops at the input carry of every reset row: a row set here
+ * but not in the forward's reset is a cut (the carry treated as a constant). */
 void vb_gru_seq_backward(const vb_backend *be, const vb_gru *g, const float *P, float *G, float *dx, float *dh0,
                          const float *dhs, const float *x, const uint8_t *reset, const float *cache,
                          float *scratch, int64_t T, int64_t B, int threads);

@@ -24,6 +24,7 @@ typedef struct batch_ws {
     float *carry0;               /* (N, carry) cached carry at each window's start */
     float *phi_prev0;            /* (N, 2 D) belief before each window's first step */
     uint8_t *reset;              /* (T N) task starts */
+    uint8_t *cut;                /* bptt: (T N) task starts and every bptt-th step, where the gradient stops */
     int32_t *act, *cell, *seg;   /* (L N) action, reward cell, task segment in the window */
     uint8_t *prev_kind;          /* (L N) the ELBO's previous posterior: 0 prior, 1 phi_prev0, 2 the row before */
     float *rew, *tdone, *blogp;  /* (L N) */
@@ -92,6 +93,7 @@ static void carve(vb_learning *l, vb_carver *c) {
     b->carry0 = vb_carve(c, N * d->carry, sizeof(float));
     b->phi_prev0 = vb_carve(c, N * 2 * D, sizeof(float));
     b->reset = vb_carve(c, TN, 1);
+    if (l->p.bptt > 0) b->cut = vb_carve(c, TN, 1);
     b->act = vb_carve(c, LN, sizeof(int32_t));
     b->cell = vb_carve(c, LN, sizeof(int32_t));
     b->seg = vb_carve(c, LN, sizeof(int32_t));
@@ -351,6 +353,8 @@ static void assemble(vb_learning *l) {
         if (l->p.boot_task)
             b->boot[w] = b->tdone[last] != 0.0f ? NAN : rest_of_task(l, b->idx[w], d->steps_per_task - step);
     }
+    if (b->cut)
+        for (int64_t r = 0; r < l->T * N; r++) b->cut[r] = b->reset[r] || (r >= N && (r / N) % l->p.bptt == 0);
 }
 
 /* The values the lambda-returns read: the value head's, with the rest of
@@ -443,7 +447,8 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
                                                b->rew, d->reward_levels[1], L, N, &l->exact, &l->bm, &l->rng);
         }
         if (d_o || d->has_decoder || l->p.rl_to_encoder)
-            vb_encoder_backward(be, m, l->P, l->G, b->X, b->carry0, b->reset, b->o, d_o, b->d_phi, &l->ews, T, N);
+            vb_encoder_backward(be, m, l->P, l->G, b->X, b->carry0, b->cut ? b->cut : b->reset, b->o, d_o, b->d_phi,
+                                &l->ews, T, N);
         double total = st->loss_policy + st->loss_value + st->loss_recon + st->kl;
         if (!isfinite(total) || !isfinite(be->sumsq(l->G, m->layout.total))) {
             snprintf(err, err_len, "non-finite loss or gradient at update %lld; update skipped", (long long)l->updates);

@@ -216,6 +216,12 @@ Test(config, cross_key_validation) {
     cr_assert_eq(vb_config_set(&cfg, "planner.target=weights", err, sizeof err), 0, "%s", err);
     cr_assert_neq(vb_config_validate(&cfg, err, sizeof err), 0);
     cr_assert(strstr(err, "eval.greedy_margin") && strstr(err, "planner.target"), "%s", err);
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_set(&cfg, "learner.bptt=10", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_config_set(&cfg, "model.core=s5", err, sizeof err), 0, "%s", err);
+    cr_assert_neq(vb_config_validate(&cfg, err, sizeof err), 0);
+    cr_assert(strstr(err, "learner.bptt") && strstr(err, "model.core"), "%s", err);
 }
 
 /* print -> parse -> print must be byte-identical, and the parsed struct equal. */

@@ -430,6 +430,64 @@ Test(layers, gru_window_threaded_over_the_batch_equals_one_thread, .init = setup
     gru_case_free(&c);
 }
 
+/* A row cut in the backward only (learner.bptt) treats its input carry as a
+ * constant: the window's gradients equal those of two windows, [0, k) from
+ * h0 and [k, T) from the forward's h_{k-1}, summed (parameters) or
+ * concatenated (inputs), and nothing reaches h0 from past the cut. Rows of a
+ * forward reset stay cut too. */
+Test(layers, gru_backward_cut_equals_two_windows, .init = setup) {
+    enum { C = 3, H = 8, B = 5, T = 9, K = 4 };
+    vb_rng r;
+    vb_rng_init(&r, 29, 0);
+    vb_layout lay;
+    vb_layout_init(&lay);
+    vb_gru g;
+    cr_assert_eq(vb_gru_layout(&g, &lay, "gru", C, H), 0);
+    gru_case c = gru_case_draw(&r, &lay, T, B, C, H);
+    const int64_t np = c.np;
+    uint8_t reset[T * B], cut[T * B];
+    for (int i = 0; i < T * B; i++) reset[i] = i / B != K && vb_rng_uniform(&r) < 0.15f;
+    for (int i = 0; i < T * B; i++) cut[i] = reset[i] || i / B == K;
+    float *hs = calloc(T * B * H, sizeof(float)), *G = calloc((size_t)np, sizeof(float));
+    float *dx = calloc(T * B * C, sizeof(float)), *dh0 = calloc(B * H, sizeof(float));
+    float *cache = calloc((size_t)vb_gru_seq_cache_floats(&g, T, B), sizeof(float));
+    float *scratch = calloc((size_t)vb_gru_seq_scratch_floats(&g, T, B), sizeof(float));
+    vb_gru_seq_forward(be, &g, c.P, hs, c.x, c.h0, reset, cache, T, B, 1);
+    vb_gru_seq_backward(be, &g, c.P, G, dx, dh0, c.dhs, c.x, cut, cache, scratch, T, B, 1);
+    /* the two windows */
+    float *hs2 = calloc(T * B * H, sizeof(float)), *G2 = calloc((size_t)np, sizeof(float));
+    float *dx2 = calloc(T * B * C, sizeof(float)), *dh02 = calloc(B * H, sizeof(float));
+    float *dh1 = calloc(B * H, sizeof(float));
+    const int64_t at[2] = {0, K}, len[2] = {K, T - K};
+    for (int p = 0; p < 2; p++) {
+        float *cp = calloc((size_t)vb_gru_seq_cache_floats(&g, len[p], B), sizeof(float));
+        float *sp = calloc((size_t)vb_gru_seq_scratch_floats(&g, len[p], B), sizeof(float));
+        const float *h_in = p == 0 ? c.h0 : hs2 + (K - 1) * B * H;
+        vb_gru_seq_forward(be, &g, c.P, hs2 + at[p] * B * H, c.x + at[p] * B * C, h_in, reset + at[p] * B, cp,
+                           len[p], B, 1);
+        vb_gru_seq_backward(be, &g, c.P, G2, dx2 + at[p] * B * C, p == 0 ? dh02 : dh1, c.dhs + at[p] * B * H,
+                            c.x + at[p] * B * C, reset + at[p] * B, cp, sp, len[p], B, 1);
+        free(cp);
+        free(sp);
+    }
+    double eh = max_rel_diff(hs2, hs, T * B * H), eg = max_rel_diff(G2, G, np), ex = max_rel_diff(dx2, dx, T * B * C),
+           e0 = max_rel_diff(dh02, dh0, B * H);
+    cr_log_info("cut: hs %.2e, G %.2e, dx %.2e, dh0 %.2e", eh, eg, ex, e0);
+    cr_assert_lt(eh, 1e-6, "the forward differs by %g", eh);
+    cr_assert_lt(eg, 1e-5, "parameter gradients differ by %g", eg);
+    cr_assert_lt(ex, 1e-5, "input gradients differ by %g", ex);
+    cr_assert_lt(e0, 1e-5, "h0's gradient differs by %g", e0);
+    /* and the cut does something: without it h0 and the first window's inputs get more */
+    float *dx3 = calloc(T * B * C, sizeof(float)), *dh03 = calloc(B * H, sizeof(float));
+    float *G3 = calloc((size_t)np, sizeof(float));
+    vb_gru_seq_backward(be, &g, c.P, G3, dx3, dh03, c.dhs, c.x, reset, cache, scratch, T, B, 1);
+    cr_assert_gt(max_rel_diff(dh03, dh0, B * H), 1e-3, "the cut changed nothing upstream");
+    cr_assert_gt(max_rel_diff(G3, G, np), 1e-3, "the cut changed no parameter gradient");
+    free(hs), free(G), free(dx), free(dh0), free(cache), free(scratch);
+    free(hs2), free(G2), free(dx2), free(dh02), free(dh1), free(dx3), free(dh03), free(G3);
+    gru_case_free(&c);
+}
+
 /* The associative scan threaded over the batch computes every lane as one
  * thread does (exactly), and glam summed over the parts to fp32 rounding. */
 Test(layers, s5_scan_threaded_over_the_batch_equals_one_thread, .init = setup) {

@@ -295,6 +295,39 @@ Test(train, policy_hidden_trains_the_encoder_only_with_rl_grad_to_encoder) {
     cr_assert_gt(with, 1e-4, "the RL gradient did not reach the encoder through o (%g)", with);
 }
 
+/* learner.bptt: the encoder's weights after 3 updates on the same replay.
+ * A reach past the window (bptt 1000 on windows of 10) leaves every weight
+ * as without it, to the bit; cutting at every step (bptt 1) changes the
+ * GRU's recurrent weights. */
+static float *weights_after_updates(const char *bptt, int updates) {
+    char err[512];
+    const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
+                          "learner.replay_capacity=8", "learner.elbo_warmup_updates=0",
+                          "learner.max_policy_lag=100000", "run.seed=5", NULL};
+    fixed f;
+    fixed_setup(&f, base, (const char *[]){bptt, NULL}, 0);
+    vb_update_stats st;
+    for (int u = 0; u < updates; u++) cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
+    const int64_t n = f.m.layout.total;
+    float *w = malloc(sizeof(float) * (size_t)(n + 3));
+    memcpy(w + 3, vb_learning_params(f.l), sizeof(float) * (size_t)n);
+    /* where the recurrent weights are, their count, and the arena's size */
+    w[0] = (float)f.m.gru.wh.w, w[1] = (float)(3 * f.m.gru.hidden * f.m.gru.hidden), w[2] = (float)n;
+    fixed_free(&f);
+    return w;
+}
+Test(train, bptt_cuts_only_the_encoders_gradient) {
+    float *whole = weights_after_updates("learner.bptt=0", 3), *past = weights_after_updates("learner.bptt=1000", 3);
+    float *cut = weights_after_updates("learner.bptt=1", 3);
+    const int64_t n = (int64_t)whole[2], wh = (int64_t)whole[0], nh = (int64_t)whole[1];
+    cr_assert_eq(memcmp(whole + 3, past + 3, sizeof(float) * (size_t)n), 0, "a cut beyond the window changed a weight");
+    double moved = 0;
+    for (int64_t i = 0; i < nh; i++) moved += fabs(whole[3 + wh + i] - cut[3 + wh + i]);
+    cr_log_info("recurrent weights differ by %g summed", moved);
+    cr_assert_gt(moved, 1e-4, "cutting at every step left the GRU's recurrent weights as they were (%g)", moved);
+    free(whole), free(past), free(cut);
+}
+
 /* model.policy_cells: the features end with the reward decoder's cell
  * probabilities at the belief mean (not at its log-variance), and the RL
  * losses reach the policy's weights on them but never the decoder. */
