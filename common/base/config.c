@@ -422,6 +422,14 @@ int vb_config_validate(const vb_config *cfg, char *err, size_t err_len) {
                  cfg->env.lengthscale_min, cfg->env.lengthscale_max);
         return -1;
     }
+    if (cfg->learner.refresh_grad &&
+        (!cfg->learner.refresh_carry || cfg->model.core != VB_CORE_GRU || cfg->learner.bptt > 0 ||
+         (cfg->run.algo != VB_ALGO_VARIBASED && cfg->learner.ppo_epochs > 1))) {
+        snprintf(err, err_len, "learner.refresh_grad needs learner.refresh_carry: true, model.core: gru, learner.bptt 0 "
+                 "(it takes the gradient back to the task's start) and one pass per batch (learner.ppo_epochs 1 "
+                 "outside varibased: the prefixes are encoded once per batch)");
+        return -1;
+    }
     if (cfg->learner.bptt > 0 && cfg->model.core != VB_CORE_GRU) {
         snprintf(err, err_len, "learner.bptt (%lld) needs model.core: gru (the S5 scan's gradient reaches the window's "
                  "start)", (long long)cfg->learner.bptt);

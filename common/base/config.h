@@ -121,6 +121,7 @@ typedef struct vb_config {
         int value_target;       /* vb_value_target */
         double lambda;
         bool refresh_carry;
+        bool refresh_grad;
         int64_t bptt;
         int window_bootstrap;   /* vb_window_bootstrap */
         double ppo_clip;

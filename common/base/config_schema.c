@@ -265,6 +265,9 @@ static const vb_cfg_key schema[] = {
     KENUM(learner, value_target, "planner", value_target_choices, "value target: planner V-hat or lambda-return"),
     KFLT(learner, lambda, "0.95", 0, 1, "lambda of lambda-returns and GAE"),
     KBOOL(learner, refresh_carry, "false", "re-encode windows from the task start"),
+    KBOOL(learner, refresh_grad, "false",
+          "gru, with refresh_carry: the window's encoder gradient flows on through the re-encoded task prefix "
+          "to the task's start, as in a whole-task window (the losses stay on the window's steps)"),
     KINT(learner, bptt, "0", 0, I53,
          "gru: the encoder's gradient stops every N steps of a window, as if each N steps were a window of "
          "their own (truncated backpropagation through time; the forward and the losses are unchanged). "

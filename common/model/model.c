@@ -318,7 +318,7 @@ void vb_encoder_forward(const vb_backend *be, const vb_model *m, const float *P,
 
 void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P, float *G, const float *x,
                          const float *carry0, const uint8_t *reset, const float *o, const float *d_o,
-                         const float *d_phi, vb_encoder_ws *ws, int64_t T, int64_t N) {
+                         const float *d_phi, float *d_carry0, vb_encoder_ws *ws, int64_t T, int64_t N) {
     const vb_model_dims *d = &m->d;
     const int64_t TN = T * N;
     (void)carry0;
@@ -327,8 +327,8 @@ void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P
     if (d_phi) vb_linear_backward(be, &m->belief, P, G, ws->d_o, d_phi, o, TN);
     be->fill(ws->d_e, 0.0f, TN * d->embed);
     if (d->core == VB_CORE_GRU) {
-        vb_gru_seq_backward(be, &m->gru, P, G, ws->d_e, NULL, ws->d_o, ws->e, reset, ws->core_cache, ws->scratch, T,
-                            N, ws->threads);
+        vb_gru_seq_backward(be, &m->gru, P, G, ws->d_e, d_carry0, ws->d_o, ws->e, reset, ws->core_cache, ws->scratch,
+                            T, N, ws->threads);
     } else {
         float *d_y = ws->d_tmp, *d_u = ws->d_o; /* d_o is consumed by the gelu step first */
         be->fill(d_y, 0.0f, TN * d->hidden);

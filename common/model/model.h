@@ -177,13 +177,14 @@ void vb_encoder_forward(const vb_backend *be, const vb_model *m, const float *P,
                         const uint8_t *reset, float *o, float *phi, float *carry_out, vb_encoder_ws *ws, int64_t T,
                         int64_t N);
 /* Backward from d_o (T,N,hidden) and/or d_phi (T,N,2*latent) (either NULL):
- * G += ...; no gradient flows into carry0 (cached carries are data). reset
+ * G += ...; with the GRU, d_carry0 (N,carry) += the gradient at carry0 unless
+ * NULL (the S5 core takes NULL: cached carries are data). reset
  * is the forward's; with the GRU it may hold more rows than the forward's,
  * and the gradient stops at those too (truncated backpropagation: the GRU
  * backward reads reset only to stop the gradient at a row's input carry). */
 void vb_encoder_backward(const vb_backend *be, const vb_model *m, const float *P, float *G, const float *x,
                          const float *carry0, const uint8_t *reset, const float *o, const float *d_o,
-                         const float *d_phi, vb_encoder_ws *ws, int64_t T, int64_t N);
+                         const float *d_phi, float *d_carry0, vb_encoder_ws *ws, int64_t T, int64_t N);
 
 /* ---- the encoder one step at a time (acting, planning) ------------------ */
 typedef struct vb_encoder_step_ws {

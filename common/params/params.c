@@ -69,6 +69,7 @@ vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
         .state_coef = cfg->learner.state_coef,
         .refresh_carry = cfg->learner.refresh_carry,
         .bptt = cfg->learner.bptt,
+        .refresh_grad = cfg->learner.refresh_grad,
         .span_task = cfg->learner.elbo_span == VB_SPAN_TASK,
         .boot_task = cfg->learner.window_bootstrap == VB_BOOT_TASK,
         /* the window's slabs follow the config, never the machine (0, one BLAS thread per core:

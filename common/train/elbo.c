@@ -239,6 +239,10 @@ void vb_elbo_loss(const vb_backend *be, const vb_mlp *dec, const vb_mlp *state_d
         if (b->prev_kind[r] == 2) { /* the previous posterior is in the graph too */
             be->axpy(d_phi + (r - N) * 2 * D, 1.0f, ws->d_pmu + r * D, D);
             be->axpy(d_phi + (r - N) * 2 * D + D, 1.0f, ws->d_plv + r * D, D);
+        } else if (b->prev_kind[r] == 1 && b->d_phi_prev0) {
+            float *dp = b->d_phi_prev0 + (r % N) * 2 * D;
+            be->axpy(dp, 1.0f, ws->d_pmu + r * D, D);
+            be->axpy(dp + D, 1.0f, ws->d_plv + r * D, D);
         }
     }
     if (p->decode_task) {

@@ -58,6 +58,7 @@ typedef struct vb_elbo_batch {
     int64_t L, N;
     const float *phi;            /* (L N, 2 D) posteriors */
     const float *phi_prev0;      /* (N, 2 D) posterior before each window's first row */
+    float *d_phi_prev0;          /* (N, 2 D) += the KL's gradient at phi_prev0, unless NULL (a constant) */
     const uint8_t *prev_kind;    /* (L N) 0 prior, 1 phi_prev0, 2 the previous row */
     const int32_t *seg;          /* (L N) task segment of the row within its window */
     const int32_t *cell;         /* (L N) reward cell of the row's transition */

@@ -25,6 +25,7 @@ typedef struct batch_ws {
     float *phi_prev0;            /* (N, 2 D) belief before each window's first step */
     uint8_t *reset;              /* (T N) task starts */
     uint8_t *cut;                /* bptt: (T N) task starts and every bptt-th step, where the gradient stops */
+    float *d_carry0, *d_phi_prev0; /* refresh_grad: (N, carry), (N, 2 D) gradients at the window's start */
     int32_t *act, *cell, *seg;   /* (L N) action, reward cell, task segment in the window */
     uint8_t *prev_kind;          /* (L N) the ELBO's previous posterior: 0 prior, 1 phi_prev0, 2 the row before */
     float *rew, *tdone, *blogp;  /* (L N) */
@@ -94,6 +95,10 @@ static void carve(vb_learning *l, vb_carver *c) {
     b->phi_prev0 = vb_carve(c, N * 2 * D, sizeof(float));
     b->reset = vb_carve(c, TN, 1);
     if (l->p.bptt > 0) b->cut = vb_carve(c, TN, 1);
+    if (l->p.refresh_grad) {
+        b->d_carry0 = vb_carve(c, N * d->carry, sizeof(float));
+        b->d_phi_prev0 = vb_carve(c, N * 2 * D, sizeof(float));
+    }
     b->act = vb_carve(c, LN, sizeof(int32_t));
     b->cell = vb_carve(c, LN, sizeof(int32_t));
     b->seg = vb_carve(c, LN, sizeof(int32_t));
@@ -431,8 +436,15 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
                 vb_model_features_backward(be, m, b->d_feat, b->d_o, b->d_phi, TN))
                 d_o = b->d_o;
         }
+        /* refresh_grad: the gradients at the windows' start flow on into the re-encoded prefixes */
+        const bool prefix = l->p.refresh_grad && l->p.refresh_carry && st->carry_refreshed > 0;
+        if (prefix) {
+            be->fill(b->d_carry0, 0.0f, N * d->carry);
+            be->fill(b->d_phi_prev0, 0.0f, N * 2 * d->latent);
+        }
         if (d->has_decoder) {
-            vb_elbo_batch eb = {.L = L, .N = N, .phi = b->phi, .phi_prev0 = b->phi_prev0, .prev_kind = b->prev_kind,
+            vb_elbo_batch eb = {.L = L, .N = N, .phi = b->phi, .phi_prev0 = b->phi_prev0,
+                                .d_phi_prev0 = prefix ? b->d_phi_prev0 : NULL, .prev_kind = b->prev_kind,
                                 .seg = b->seg, .cell = b->cell, .rew = b->rew, .task_cells = b->task_cells,
                                 .obs = b->dec_s, .obs_stride = d->dec_obs,
                                 .E = l->ext ? 2 * l->ts.cap : 0, .ext_n = b->ext_n, .ext_cell = b->ext_cell,
@@ -446,9 +458,11 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
                                                l->elbo.mu, l->elbo.lv, b->dec_s, d->dec_obs, b->reset, b->cell,
                                                b->rew, d->reward_levels[1], L, N, &l->exact, &l->bm, &l->rng);
         }
-        if (d_o || d->has_decoder || l->p.rl_to_encoder)
+        if (d_o || d->has_decoder || l->p.rl_to_encoder) {
             vb_encoder_backward(be, m, l->P, l->G, b->X, b->carry0, b->cut ? b->cut : b->reset, b->o, d_o, b->d_phi,
-                                &l->ews, T, N);
+                                prefix ? b->d_carry0 : NULL, &l->ews, T, N);
+            if (prefix) vb_refresh_backward(&l->rf, be, l->P, l->G, b->d_carry0, b->d_phi_prev0);
+        }
         double total = st->loss_policy + st->loss_value + st->loss_recon + st->kl;
         if (!isfinite(total) || !isfinite(be->sumsq(l->G, m->layout.total))) {
             snprintf(err, err_len, "non-finite loss or gradient at update %lld; update skipped", (long long)l->updates);

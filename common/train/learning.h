@@ -46,6 +46,7 @@ typedef struct vb_learning_cfg {
     double state_coef;           /* learned dynamics: the next-state term's weight relative to elbo.coef */
     bool refresh_carry;
     int64_t bptt;                /* > 0: the encoder's gradient stops at every bptt-th step of a window */
+    bool refresh_grad;           /* refresh_carry: the gradient flows on through the re-encoded prefixes */
     bool span_task;              /* the ELBO decodes the whole task's transitions (task_span.h) */
     bool boot_task;              /* lambda-returns bootstrap from the rest of the task where it is known */
     int threads;                 /* the encoder window's slabs over the batch (1: one unroll) */

@@ -31,7 +31,11 @@ int vb_refresh_init(vb_refresh *r, const vb_model *m, const vb_chunk_layout *cl,
     r->phi = alloc_f(r->cap * N * 2 * d->latent);
     r->carry = alloc_f(N * d->carry);
     r->reset = calloc((size_t)(r->cap * N), 1);
-    if (!r->len || !r->x || !r->X || !r->zero || !r->o || !r->phi || !r->carry || !r->reset ||
+    r->fresh = calloc((size_t)N, 1);
+    r->d_o = alloc_f(r->cap * N * d->hidden);
+    r->d_phi = alloc_f(r->cap * N * 2 * d->latent);
+    if (!r->len || !r->x || !r->X || !r->zero || !r->o || !r->phi || !r->carry || !r->reset || !r->fresh || !r->d_o ||
+        !r->d_phi ||
         vb_encoder_ws_init(&r->ws, m, r->cap, N, 1) != 0) {
         vb_refresh_free(r);
         return snprintf(err, err_len, "out of memory for learner.refresh_carry"), -1;
@@ -51,6 +55,9 @@ void vb_refresh_free(vb_refresh *r) {
     free(r->phi);
     free(r->carry);
     free(r->reset);
+    free(r->fresh);
+    free(r->d_o);
+    free(r->d_phi);
     vb_encoder_ws_free(&r->ws);
     memset(r, 0, sizeof *r);
 }
@@ -108,6 +115,8 @@ int64_t vb_refresh_batch(vb_refresh *r, const vb_backend *be, const float *P, co
         if (p > 0 && batch[w][r->cl.reset] == 0.0f && p > Tp) Tp = p;
     }
     *drift = 0;
+    r->Tp = Tp;
+    for (int64_t w = 0; w < N; w++) r->fresh[w] = 0;
     if (Tp == 0) return 0;
     /* prefixes right-aligned in Tp steps; the task start resets the carry */
     memset(r->X, 0, sizeof(float) * (size_t)(Tp * N * in));
@@ -134,10 +143,27 @@ int64_t vb_refresh_batch(vb_refresh *r, const vb_backend *be, const float *P, co
         sum += sqrt(dd) / (sqrt(cc) + 1e-12);
         memcpy(carry0 + w * C, r->carry + w * C, sizeof(float) * (size_t)C);
         memcpy(phi_prev0 + w * L2, r->phi + ((Tp - 1) * N + w) * L2, sizeof(float) * (size_t)L2);
+        r->fresh[w] = 1;
         n++;
     }
     *drift = n ? sum / (double)n : 0;
     return n;
+}
+
+void vb_refresh_backward(vb_refresh *r, const vb_backend *be, const float *P, float *G, const float *d_carry0,
+                         const float *d_phi_prev0) {
+    const vb_model_dims *d = &r->m->d;
+    const int64_t N = r->N, Tp = r->Tp, H = d->hidden, L2 = 2 * d->latent;
+    if (Tp == 0) return;
+    /* the prefix's last row is the window's start: its output is the carry, its belief phi_prev0 */
+    memset(r->d_o, 0, sizeof(float) * (size_t)(Tp * N * H));
+    memset(r->d_phi, 0, sizeof(float) * (size_t)(Tp * N * L2));
+    for (int64_t w = 0; w < N; w++) {
+        if (!r->fresh[w]) continue;
+        memcpy(r->d_o + ((Tp - 1) * N + w) * H, d_carry0 + w * d->carry, sizeof(float) * (size_t)H);
+        if (d_phi_prev0) memcpy(r->d_phi + ((Tp - 1) * N + w) * L2, d_phi_prev0 + w * L2, sizeof(float) * (size_t)L2);
+    }
+    vb_encoder_backward(be, r->m, P, G, r->X, r->zero, r->reset, r->o, r->d_o, r->d_phi, NULL, &r->ws, Tp, N);
 }
 
 void vb_refresh_forget_actor(vb_refresh *r, int32_t actor) {

@@ -41,6 +41,10 @@ typedef struct vb_refresh {
     int64_t N;
     float *X, *zero, *o, *phi, *carry;
     uint8_t *reset;
+    /* what vb_refresh_backward needs of the last vb_refresh_batch */
+    int64_t Tp;          /* its prefix steps (0: nothing refreshed) */
+    uint8_t *fresh;      /* (N) 1 where the window's carry was refreshed */
+    float *d_o, *d_phi;  /* (cap, N, hidden), (cap, N, 2 latent) */
     vb_encoder_ws ws;
 } vb_refresh;
 
@@ -64,5 +68,12 @@ int vb_refresh_observe(vb_refresh *r, const vb_chunk *c, int64_t slot_index);
  * carry drift over them (0 if none). */
 int64_t vb_refresh_batch(vb_refresh *r, const vb_backend *be, const float *P, const int64_t *idx,
                          const float *const *batch, float *carry0, float *phi_prev0, double *drift);
+/* learner.refresh_grad (GRU): the gradients arriving at the last batch's
+ * start carries d_carry0 (N, carry) and previous beliefs d_phi_prev0 (N, 2
+ * latent) flow on through its re-encoded prefixes into G, with the
+ * parameters P of that vb_refresh_batch (its forward is kept until the next
+ * one). Windows it did not refresh take nothing. */
+void vb_refresh_backward(vb_refresh *r, const vb_backend *be, const float *P, float *G, const float *d_carry0,
+                         const float *d_phi_prev0);
 
 #endif

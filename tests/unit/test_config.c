@@ -222,6 +222,12 @@ Test(config, cross_key_validation) {
     cr_assert_eq(vb_config_set(&cfg, "model.core=s5", err, sizeof err), 0, "%s", err);
     cr_assert_neq(vb_config_validate(&cfg, err, sizeof err), 0);
     cr_assert(strstr(err, "learner.bptt") && strstr(err, "model.core"), "%s", err);
+    vb_config_defaults(&cfg);
+    cr_assert_eq(vb_config_set(&cfg, "learner.refresh_grad=true", err, sizeof err), 0, "%s", err);
+    cr_assert_neq(vb_config_validate(&cfg, err, sizeof err), 0);
+    cr_assert(strstr(err, "learner.refresh_grad") && strstr(err, "learner.refresh_carry"), "%s", err);
+    cr_assert_eq(vb_config_set(&cfg, "learner.refresh_carry=true", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(vb_config_validate(&cfg, err, sizeof err), 0, "%s", err);
 }
 
 /* print -> parse -> print must be byte-identical, and the parsed struct equal. */

@@ -501,6 +501,48 @@ Test(losses, transitions_outside_the_window_are_decoded_by_their_tasks_rows, .in
     small_elbo_free(&e);
 }
 
+/* learner.refresh_grad: the KL's gradient at the cached previous belief of
+ * a window's first row (d_phi_prev0) is the derivative of the minimised loss
+ * -coef * elbo with respect to phi_prev0 (central differences), and rows
+ * whose previous belief is another (the prior, a row) add nothing to it. */
+Test(losses, the_kl_gradient_at_the_cached_previous_belief, .init = setup) {
+    vb_elbo_params p = {.coef = 1.5, .kl_beta = 0.7, .samples = 1, .bernoulli = false};
+    small_elbo e;
+    small_elbo_init(&e, &p, 3, 0);
+    const float phi[12] = {0.3f, -0.7f, -0.5f, 0.2f, -0.4f, 0.9f, 0.1f, -0.3f, 0.2f, 0.1f, -0.2f, 0.4f};
+    float phi0[4] = {0.5f, 0.25f, -0.3f, 0.6f};
+    const float rew[3] = {0.5f, -1.0f, 0.25f};
+    const uint8_t kind[3] = {1, 2, 0};
+    const int32_t seg[3] = {0, 0, 1}, cell[3] = {1, 4, 2};
+    float dphi[12] = {0}, dprev[4] = {0};
+    vb_elbo_batch b = {.L = 3, .N = 1, .phi = phi, .phi_prev0 = phi0, .d_phi_prev0 = dprev, .prev_kind = kind,
+                       .seg = seg, .cell = cell, .rew = rew};
+    vb_update_stats st = {0};
+    vb_rng r;
+    vb_rng_init(&r, 6, 0);
+    vb_elbo_loss(be, &e.dec, NULL, e.P, e.G, &p, &b, &e.ws, &r, dphi, &st);
+    b.d_phi_prev0 = NULL;
+    for (int i = 0; i < 4; i++) {
+        double f[2];
+        const float h = 1e-2f, at = phi0[i];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            phi0[i] = at + (sgn ? -h : h);
+            vb_rng_init(&r, 6, 0);
+            float scratch[12] = {0};
+            vb_update_stats s2 = {0};
+            vb_elbo_loss(be, &e.dec, NULL, e.P, e.G, &p, &b, &e.ws, &r, scratch, &s2);
+            f[sgn] = -p.coef * s2.elbo;
+        }
+        phi0[i] = at;
+        double num = (f[0] - f[1]) / (2 * h);
+        cr_log_info("phi_prev0[%d]: %.6f, central differences %.6f", i, dprev[i], num);
+        cr_assert(fabs(dprev[i] - num) <= 1e-3 * (1 + fabs(num)), "phi_prev0[%d]: %g, differences %g", i, dprev[i],
+                  num);
+        cr_assert_gt(fabs(dprev[i]), 1e-3, "phi_prev0[%d] took no gradient", i);
+    }
+    small_elbo_free(&e);
+}
+
 /* A categorical reward decoder by hand: the decoder's last bias v and no
  * weights, so every row decodes p = softmax(v). A window of two rows of one
  * task, a miss at cell 1 and a hit at cell 3: each row decodes both, so the

@@ -170,3 +170,65 @@ Test(model_step, both_outcomes_from_one_carry_give_the_bits_of_stepping_a_copy, 
         free(P);
     }
 }
+
+/* learner.refresh_grad's building block: the GRU encoder over a task prefix
+ * of K steps, then over a window from the prefix's last carry, with the
+ * window's gradient at its start carry (d_carry0) and belief passed back
+ * into the prefix, gives the parameters the gradient of one unroll over both
+ * with the same output gradients (none on the prefix's rows but its last
+ * belief's), to fp32 rounding. Without d_carry0 the prefix's share is
+ * missing. */
+Test(model_step, a_window_with_its_prefix_gradient_equals_one_unroll, .init = one_thread, .fini = restore_threads) {
+    const vb_backend *be = vb_backend_cpu();
+    vb_model m;
+    float *P = build(&m, "gru", 7);
+    const vb_model_dims *d = &m.d;
+    enum { N = 6, K = 5, W = 4, T = K + W };
+    const int64_t H = d->hidden, L2 = 2 * d->latent, np = m.layout.total;
+    vb_rng r;
+    vb_rng_init(&r, 31, 0);
+    float *x = randn(&r, T * N * d->in, 1), *dphi = randn(&r, T * N * L2, 1), *zero = calloc(N * d->carry, 4);
+    for (int64_t i = 0; i < (K - 1) * N * L2; i++) dphi[i] = 0; /* the prefix's rows but its last: no loss */
+    uint8_t reset[T * N] = {0};
+    for (int w = 0; w < N; w++) reset[w] = 1;
+    float *o = malloc(sizeof(float) * T * N * H), *phi = malloc(sizeof(float) * T * N * L2);
+    float *G1 = calloc((size_t)np, 4), *G2 = calloc((size_t)np, 4), *G3 = calloc((size_t)np, 4);
+    vb_encoder_ws ws;
+    cr_assert_eq(vb_encoder_ws_init(&ws, &m, T, N, 1), 0);
+    vb_encoder_forward(be, &m, P, x, zero, reset, o, phi, NULL, &ws, T, N);
+    vb_encoder_backward(be, &m, P, G1, x, zero, reset, o, NULL, dphi, NULL, &ws, T, N);
+    /* prefix, then window */
+    vb_encoder_ws pws, wws;
+    cr_assert_eq(vb_encoder_ws_init(&pws, &m, K, N, 1), 0);
+    cr_assert_eq(vb_encoder_ws_init(&wws, &m, W, N, 1), 0);
+    float *po = malloc(sizeof(float) * K * N * H), *pphi = malloc(sizeof(float) * K * N * L2);
+    float *wo = malloc(sizeof(float) * W * N * H), *wphi = malloc(sizeof(float) * W * N * L2);
+    float *carry = malloc(sizeof(float) * N * d->carry), *dcarry = calloc(N * d->carry, 4);
+    float *dpo = calloc(K * N * H, 4);
+    vb_encoder_forward(be, &m, P, x, zero, reset, po, pphi, carry, &pws, K, N);
+    vb_encoder_forward(be, &m, P, x + K * N * d->in, carry, reset + K * N, wo, wphi, NULL, &wws, W, N);
+    for (int64_t i = 0; i < W * N * L2; i++)
+        cr_assert(fabsf(wphi[i] - phi[K * N * L2 + i]) <= 1e-5f * (1 + fabsf(phi[K * N * L2 + i])));
+    for (int pass = 0; pass < 2; pass++) {
+        float *G = pass ? G3 : G2;
+        memset(dcarry, 0, sizeof(float) * N * d->carry);
+        vb_encoder_backward(be, &m, P, G, x + K * N * d->in, carry, reset + K * N, wo, NULL, dphi + K * N * L2,
+                            pass ? NULL : dcarry, &wws, W, N);
+        memset(dpo, 0, sizeof(float) * K * N * H);
+        memcpy(dpo + (K - 1) * N * H, dcarry, sizeof(float) * N * H);
+        vb_encoder_backward(be, &m, P, G, x, zero, reset, po, dpo, dphi, NULL, &pws, K, N);
+    }
+    double scale = 1e-30, e2 = 0, e3 = 0;
+    for (int64_t i = 0; i < np; i++) scale = fmax(scale, fabs(G1[i]));
+    for (int64_t i = 0; i < np; i++) {
+        e2 = fmax(e2, fabs((double)G2[i] - G1[i]) / scale);
+        e3 = fmax(e3, fabs((double)G3[i] - G1[i]) / scale);
+    }
+    cr_log_info("prefix + window against one unroll: %.2e with d_carry0, %.2e without", e2, e3);
+    cr_assert_lt(e2, 1e-5, "with d_carry0 the gradients differ by %g", e2);
+    cr_assert_gt(e3, 1e-3, "without d_carry0 the prefix's share made no difference (%g)", e3);
+    vb_encoder_ws_free(&ws), vb_encoder_ws_free(&pws), vb_encoder_ws_free(&wws);
+    free(x), free(dphi), free(zero), free(o), free(phi), free(G1), free(G2), free(G3);
+    free(po), free(pphi), free(wo), free(wphi), free(carry), free(dcarry), free(dpo);
+    free(P);
+}

@@ -753,6 +753,39 @@ Test(train, refreshed_carries_match_the_actor_and_then_drift) {
     cr_assert_gt(drift, 1e-3, "moved weights: the cached carries are stale (drift %g)", drift);
 }
 
+/* learner.refresh_grad: windows of 3 steps over tasks of 10 with refreshed
+ * carries. Passing the gradient on into the re-encoded prefixes changes the
+ * encoder's update (the whole-task share of windows that start mid-task). */
+static float *refresh_weights(bool grad, int updates) {
+    char err[512];
+    const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=16",
+                          "learner.window=3", "learner.replay_capacity=128", "learner.elbo_warmup_updates=0",
+                          "learner.refresh_carry=true", "learner.max_policy_lag=100000", "run.seed=3", NULL};
+    fixed f;
+    fixed_setup(&f, base, (const char *[]){grad ? "learner.refresh_grad=true" : "learner.refresh_grad=false", NULL},
+                30);
+    vb_update_stats st;
+    for (int u = 0; u < updates; u++) {
+        cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
+        cr_assert_gt(st.carry_refreshed, 0.0, "no window was refreshed");
+    }
+    const int64_t n = f.m.layout.total;
+    float *w = malloc(sizeof(float) * (size_t)(n + 3));
+    memcpy(w + 3, vb_learning_params(f.l), sizeof(float) * (size_t)n);
+    w[0] = (float)f.m.gru.wh.w, w[1] = (float)(3 * f.m.gru.hidden * f.m.gru.hidden), w[2] = (float)n;
+    fixed_free(&f);
+    return w;
+}
+Test(train, refresh_grad_reaches_the_encoder_through_the_prefixes) {
+    float *off = refresh_weights(false, 3), *on = refresh_weights(true, 3);
+    const int64_t wh = (int64_t)off[0], nh = (int64_t)off[1];
+    double moved = 0;
+    for (int64_t i = 0; i < nh; i++) moved += fabs(off[3 + wh + i] - on[3 + wh + i]);
+    cr_log_info("recurrent weights differ by %g summed", moved);
+    cr_assert_gt(moved, 1e-4, "the prefixes' gradient left the GRU as it was (%g)", moved);
+    free(off), free(on);
+}
+
 /* The refresh_carry stream table holds the live actors' streams: an actor
  * that leaves takes its histories with it. */
 Test(train, refresh_streams_of_a_departed_actor_are_dropped) {
