@@ -365,6 +365,14 @@ static gru_case gru_case_draw(vb_rng *r, const vb_layout *lay, int64_t T, int64_
     c.dhs = randn(r, T * B * H, 1);
     return c;
 }
+/* A GRU alone in its arena, with rng r seeded and a case drawn from it. */
+static gru_case gru_alone(vb_rng *r, uint64_t seed, vb_gru *g, int64_t T, int64_t B, int64_t C, int64_t H) {
+    vb_rng_init(r, seed, 0);
+    vb_layout lay;
+    vb_layout_init(&lay);
+    cr_assert_eq(vb_gru_layout(g, &lay, "gru", C, H), 0);
+    return gru_case_draw(r, &lay, T, B, C, H);
+}
 static void gru_case_free(gru_case *c) {
     free(c->P);
     free(c->x);
@@ -438,12 +446,8 @@ Test(layers, gru_window_threaded_over_the_batch_equals_one_thread, .init = setup
 Test(layers, gru_backward_cut_equals_two_windows, .init = setup) {
     enum { C = 3, H = 8, B = 5, T = 9, K = 4 };
     vb_rng r;
-    vb_rng_init(&r, 29, 0);
-    vb_layout lay;
-    vb_layout_init(&lay);
     vb_gru g;
-    cr_assert_eq(vb_gru_layout(&g, &lay, "gru", C, H), 0);
-    gru_case c = gru_case_draw(&r, &lay, T, B, C, H);
+    gru_case c = gru_alone(&r, 29, &g, T, B, C, H);
     const int64_t np = c.np;
     uint8_t reset[T * B], cut[T * B];
     for (int i = 0; i < T * B; i++) reset[i] = i / B != K && vb_rng_uniform(&r) < 0.15f;
@@ -533,12 +537,8 @@ Test(layers, s5_scan_threaded_over_the_batch_equals_one_thread, .init = setup) {
 Test(layers, gru_window_threaded_without_dx_and_beyond_the_part_limit, .init = setup) {
     enum { C = 2, H = 3, B = 70, T = 4 };
     vb_rng r;
-    vb_rng_init(&r, 31, 0);
-    vb_layout lay;
-    vb_layout_init(&lay);
     vb_gru g;
-    cr_assert_eq(vb_gru_layout(&g, &lay, "gru", C, H), 0);
-    gru_case c = gru_case_draw(&r, &lay, T, B, C, H);
+    gru_case c = gru_alone(&r, 31, &g, T, B, C, H);
     const int64_t np = c.np;
     const float *P = c.P, *x = c.x, *h0 = c.h0, *dhs = c.dhs;
     float *hs[2], *G[2];

@@ -299,6 +299,22 @@ Test(train, policy_hidden_trains_the_encoder_only_with_rl_grad_to_encoder) {
  * A reach past the window (bptt 1000 on windows of 10) leaves every weight
  * as without it, to the bit; cutting at every step (bptt 1) changes the
  * GRU's recurrent weights. */
+/* The learner's weights after its updates, behind three floats: where the
+ * GRU's recurrent weights are, their count, and the arena's size. */
+static float *learned_weights(fixed *f) {
+    const int64_t n = f->m.layout.total;
+    float *w = malloc(sizeof(float) * (size_t)(n + 3));
+    memcpy(w + 3, vb_learning_params(f->l), sizeof(float) * (size_t)n);
+    w[0] = (float)f->m.gru.wh.w, w[1] = (float)(3 * f->m.gru.hidden * f->m.gru.hidden), w[2] = (float)n;
+    return w;
+}
+/* The summed absolute difference of two learned_weights' recurrent weights. */
+static double recurrent_moved(const float *a, const float *b) {
+    const int64_t wh = (int64_t)a[0], nh = (int64_t)a[1];
+    double moved = 0;
+    for (int64_t i = 0; i < nh; i++) moved += fabs(a[3 + wh + i] - b[3 + wh + i]);
+    return moved;
+}
 static float *weights_after_updates(const char *bptt, int updates) {
     char err[512];
     const char *base[] = {"run.algo=varibased", "learner.samples_per_insert=0", "learner.batch_windows=8",
@@ -308,21 +324,16 @@ static float *weights_after_updates(const char *bptt, int updates) {
     fixed_setup(&f, base, (const char *[]){bptt, NULL}, 0);
     vb_update_stats st;
     for (int u = 0; u < updates; u++) cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
-    const int64_t n = f.m.layout.total;
-    float *w = malloc(sizeof(float) * (size_t)(n + 3));
-    memcpy(w + 3, vb_learning_params(f.l), sizeof(float) * (size_t)n);
-    /* where the recurrent weights are, their count, and the arena's size */
-    w[0] = (float)f.m.gru.wh.w, w[1] = (float)(3 * f.m.gru.hidden * f.m.gru.hidden), w[2] = (float)n;
+    float *w = learned_weights(&f);
     fixed_free(&f);
     return w;
 }
 Test(train, bptt_cuts_only_the_encoders_gradient) {
     float *whole = weights_after_updates("learner.bptt=0", 3), *past = weights_after_updates("learner.bptt=1000", 3);
     float *cut = weights_after_updates("learner.bptt=1", 3);
-    const int64_t n = (int64_t)whole[2], wh = (int64_t)whole[0], nh = (int64_t)whole[1];
+    const int64_t n = (int64_t)whole[2];
     cr_assert_eq(memcmp(whole + 3, past + 3, sizeof(float) * (size_t)n), 0, "a cut beyond the window changed a weight");
-    double moved = 0;
-    for (int64_t i = 0; i < nh; i++) moved += fabs(whole[3 + wh + i] - cut[3 + wh + i]);
+    double moved = recurrent_moved(whole, cut);
     cr_log_info("recurrent weights differ by %g summed", moved);
     cr_assert_gt(moved, 1e-4, "cutting at every step left the GRU's recurrent weights as they were (%g)", moved);
     free(whole), free(past), free(cut);
@@ -769,18 +780,13 @@ static float *refresh_weights(bool grad, int updates) {
         cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
         cr_assert_gt(st.carry_refreshed, 0.0, "no window was refreshed");
     }
-    const int64_t n = f.m.layout.total;
-    float *w = malloc(sizeof(float) * (size_t)(n + 3));
-    memcpy(w + 3, vb_learning_params(f.l), sizeof(float) * (size_t)n);
-    w[0] = (float)f.m.gru.wh.w, w[1] = (float)(3 * f.m.gru.hidden * f.m.gru.hidden), w[2] = (float)n;
+    float *w = learned_weights(&f);
     fixed_free(&f);
     return w;
 }
 Test(train, refresh_grad_reaches_the_encoder_through_the_prefixes) {
     float *off = refresh_weights(false, 3), *on = refresh_weights(true, 3);
-    const int64_t wh = (int64_t)off[0], nh = (int64_t)off[1];
-    double moved = 0;
-    for (int64_t i = 0; i < nh; i++) moved += fabs(off[3 + wh + i] - on[3 + wh + i]);
+    double moved = recurrent_moved(off, on);
     cr_log_info("recurrent weights differ by %g summed", moved);
     cr_assert_gt(moved, 1e-4, "the prefixes' gradient left the GRU as it was (%g)", moved);
     free(off), free(on);
