@@ -124,6 +124,7 @@ typedef struct vb_config {
         bool refresh_grad;
         int64_t bptt;
         int window_bootstrap;   /* vb_window_bootstrap */
+        bool wait_for_task;
         double ppo_clip;
         int64_t ppo_epochs;
         double entropy_coef;

@@ -276,6 +276,9 @@ static const vb_cfg_key schema[] = {
           "where a window ends before its task: lambda-returns bootstrap from the value head, or from the "
           "discounted return of the rest of the task once all of it has reached the learner (the value head "
           "until then)"),
+    KBOOL(learner, wait_for_task, "false",
+          "sample a window only once its last task has ended and all of it has reached the learner, so that "
+          "its ELBO over the task and its bootstrap see the whole task (windows shorter than tasks)"),
     KFLT(learner, ppo_clip, "0.2", 0, 10, "rl2: PPO ratio clip"),
     KINT(learner, ppo_epochs, "1", 1, 1000, "rl2, varibad: PPO passes over each sampled batch (replay reuse is learner.samples_per_insert)"),
     KFLT(learner, entropy_coef, "0.01", 0, 1e6, "rl2: entropy bonus weight"),

@@ -72,6 +72,7 @@ vb_learning_cfg vb_learning_cfg_from(const vb_config *cfg) {
         .refresh_grad = cfg->learner.refresh_grad,
         .span_task = cfg->learner.elbo_span == VB_SPAN_TASK,
         .boot_task = cfg->learner.window_bootstrap == VB_BOOT_TASK,
+        .wait_task = cfg->learner.wait_for_task,
         /* the window's slabs follow the config, never the machine (0, one BLAS thread per core:
          * one slab), so that a run's results do not depend on where it runs */
         .threads = cfg->learner.threads > 1 ? (int)cfg->learner.threads : 1,

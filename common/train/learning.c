@@ -187,7 +187,7 @@ int vb_learning_create(vb_learning **out, const vb_backend *be, const vb_model *
     l->epochs = p->algo == VB_ALGO_VARIBASED ? 1 : p->ppo_epochs;
     vb_chunk_layout_init(&l->cl, m, l->L, p->algo == VB_ALGO_VARIBASED);
     l->ext = m->d.has_decoder && !p->elbo.decode_task && p->span_task;
-    if (l->ext || p->boot_task) {
+    if (l->ext || p->boot_task || p->wait_task) {
         if (vb_task_span_init(&l->ts, p->replay_capacity, m->d.steps_per_task, err, err_len) != 0) {
             free(l);
             return -1;
@@ -267,7 +267,16 @@ int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_
     return 0;
 }
 
-int vb_learning_ready(const vb_learning *l) { return vb_replay_can_sample(&l->replay, l->N); }
+/* wait_task: the replay slots whose last task is still running, or NULL. A
+ * full replay with fewer than a batch of ended tasks (more streams than it
+ * can hold a task of each) draws from every slot rather than stall. */
+static const uint8_t *held_slots(const vb_learning *l) {
+    if (!l->p.wait_task) return NULL;
+    if (l->replay.size == l->replay.capacity && vb_replay_drawable(&l->replay, l->ts.open) < l->N) return NULL;
+    return l->ts.open;
+}
+
+int vb_learning_ready(const vb_learning *l) { return vb_replay_can_sample(&l->replay, l->N, held_slots(l)); }
 
 /* The transitions of window w's first and last tasks outside it (replay slot k). */
 static void gather_span(vb_learning *l, int64_t w, int64_t k) {
@@ -406,7 +415,9 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
     const int64_t N = l->N, L = l->L, T = l->T, LN = L * N, TN = T * N;
     memset(st, 0, sizeof *st);
     st->belief_mae = -1;
-    vb_replay_sample(&l->replay, N, &l->rng, l->batch, NULL);
+    const uint8_t *held = held_slots(l);
+    if (held && vb_replay_drawable(&l->replay, held) < N) held = NULL;
+    vb_replay_sample(&l->replay, N, &l->rng, l->batch, NULL, held);
     assemble(l);
     st->carry_refreshed = -1;
     if (l->p.refresh_carry) {

@@ -49,6 +49,7 @@ typedef struct vb_learning_cfg {
     bool refresh_grad;           /* refresh_carry: the gradient flows on through the re-encoded prefixes */
     bool span_task;              /* the ELBO decodes the whole task's transitions (task_span.h) */
     bool boot_task;              /* lambda-returns bootstrap from the rest of the task where it is known */
+    bool wait_task;              /* a window is sampled once its last task has ended (task_span.h) */
     int threads;                 /* the encoder window's slabs over the batch (1: one unroll) */
     vb_optim_cfg optim;
     uint64_t seed;

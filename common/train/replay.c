@@ -33,17 +33,26 @@ void vb_replay_insert(vb_replay *r, const vb_chunk *c) {
     r->inserted++;
 }
 
-bool vb_replay_can_sample(const vb_replay *r, int64_t B) {
-    if (r->size < B) return false;
-    if (r->spi <= 0) return true;
-    return (double)(r->sampled + B) <= r->spi * (double)r->inserted;
+int64_t vb_replay_drawable(const vb_replay *r, const uint8_t *held) {
+    if (!held) return r->size;
+    int64_t n = 0;
+    for (int64_t i = 0; i < r->size; i++) n += !held[i];
+    return n;
 }
 
-void vb_replay_sample(vb_replay *r, int64_t B, vb_rng *rng, const float **out, uint64_t *ver) {
-    /* partial Fisher-Yates over the held slots */
-    for (int64_t i = 0; i < r->size; i++) r->perm[i] = i;
+bool vb_replay_can_sample(const vb_replay *r, int64_t B, const uint8_t *held) {
+    if (r->size < B) return false;
+    if (r->spi > 0 && (double)(r->sampled + B) > r->spi * (double)r->inserted) return false;
+    return vb_replay_drawable(r, held) >= B;
+}
+
+void vb_replay_sample(vb_replay *r, int64_t B, vb_rng *rng, const float **out, uint64_t *ver, const uint8_t *held) {
+    /* partial Fisher-Yates over the slots that may be drawn */
+    int64_t n = 0;
+    for (int64_t i = 0; i < r->size; i++)
+        if (!held || !held[i]) r->perm[n++] = i;
     for (int64_t i = 0; i < B; i++) {
-        int64_t j = i + (int64_t)vb_rng_below(rng, (uint32_t)(r->size - i));
+        int64_t j = i + (int64_t)vb_rng_below(rng, (uint32_t)(n - i));
         int64_t t = r->perm[i];
         r->perm[i] = r->perm[j];
         r->perm[j] = t;

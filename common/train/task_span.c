@@ -13,11 +13,12 @@ int vb_task_span_init(vb_task_span *s, int64_t capacity, int64_t steps_per_task,
     s->pre_n = calloc((size_t)capacity, sizeof(int64_t));
     s->post_n = calloc((size_t)capacity, sizeof(int64_t));
     s->gen = calloc((size_t)capacity, sizeof(uint64_t));
+    s->open = calloc((size_t)capacity, 1);
     s->pre_cell = calloc(n, sizeof(int32_t));
     s->post_cell = calloc(n, sizeof(int32_t));
     s->pre_rew = calloc(n, sizeof(float));
     s->post_rew = calloc(n, sizeof(float));
-    if (!s->pre_n || !s->post_n || !s->gen || !s->pre_cell || !s->post_cell || !s->pre_rew || !s->post_rew) {
+    if (!s->pre_n || !s->post_n || !s->gen || !s->open || !s->pre_cell || !s->post_cell || !s->pre_rew || !s->post_rew) {
         vb_task_span_free(s);
         return snprintf(err, err_len, "out of memory for learner.elbo_span: task (replay_capacity %lld x %lld steps)",
                         (long long)capacity, (long long)steps_per_task), -1;
@@ -37,6 +38,7 @@ void vb_task_span_free(vb_task_span *s) {
     free(s->pre_n);
     free(s->post_n);
     free(s->gen);
+    free(s->open);
     free(s->pre_cell);
     free(s->post_cell);
     free(s->pre_rew);
@@ -78,6 +80,14 @@ static void extend_open(vb_task_span *s, vb_span_stream *st, int32_t cell, float
     }
 }
 
+/* The stream's running task has ended (or will never be seen again): its
+ * slots' tasks are as complete as they will get. */
+static void close_open(vb_task_span *s, vb_span_stream *st) {
+    for (int64_t j = 0; j < st->n_open; j++)
+        if (s->gen[st->open[j].slot] == st->open[j].gen) s->open[st->open[j].slot] = 0;
+    st->n_open = 0;
+}
+
 int vb_task_span_observe(vb_task_span *s, int32_t actor, int32_t slot, int64_t L, const float *reset,
                          const int32_t *cell, const float *rew, int64_t slot_index) {
     vb_span_stream *st = stream_of(s, actor, slot);
@@ -85,6 +95,7 @@ int vb_task_span_observe(vb_task_span *s, int32_t actor, int32_t slot, int64_t L
     const int64_t cap = s->cap;
     if (slot_index >= 0) {
         s->gen[slot_index]++;
+        s->open[slot_index] = 0;
         s->post_n[slot_index] = 0;
         int64_t n = reset[0] != 0.0f ? 0 : st->len;
         s->pre_n[slot_index] = n;
@@ -94,7 +105,7 @@ int vb_task_span_observe(vb_task_span *s, int32_t actor, int32_t slot, int64_t L
     for (int64_t t = 0; t < L; t++) {
         if (reset[t] != 0.0f) { /* a new task: the earlier chunks' tasks are complete */
             st->len = 0;
-            st->n_open = 0;
+            close_open(s, st);
         }
         extend_open(s, st, cell[t], rew[t]);
         if (st->len < cap) {
@@ -103,7 +114,10 @@ int vb_task_span_observe(vb_task_span *s, int32_t actor, int32_t slot, int64_t L
             st->len++;
         }
     }
-    if (slot_index >= 0 && st->n_open <= cap) st->open[st->n_open++] = (vb_span_open){slot_index, s->gen[slot_index]};
+    if (slot_index >= 0 && st->n_open <= cap) {
+        st->open[st->n_open++] = (vb_span_open){slot_index, s->gen[slot_index]};
+        s->open[slot_index] = 1;
+    }
     return 0;
 }
 
@@ -111,6 +125,7 @@ void vb_task_span_forget_actor(vb_task_span *s, int32_t actor) {
     int64_t j = 0;
     for (int64_t i = 0; i < s->n_streams; i++) {
         if (s->streams[i].actor == actor) {
+            close_open(s, &s->streams[i]);
             stream_free(&s->streams[i]);
             continue;
         }

@@ -17,7 +17,11 @@
  * (the learner joined, or restarted, mid-task), and a suffix stops growing
  * when its slot is overwritten or its actor leaves. Both are then the part of
  * the task that is known, which the ELBO decodes as it would a shorter task.
- * Memory: capacity * 2 (steps_per_task - 1) * 8 bytes. */
+ * A slot is open while its last task is still running on a live stream:
+ * open[k] is cleared when the stream starts its next task, when the slot is
+ * overwritten and when the actor leaves (learner.wait_for_task samples only
+ * closed slots).
+ * Memory: capacity * (2 (steps_per_task - 1) * 8 + 25) bytes. */
 #ifndef VB_TASK_SPAN_H
 #define VB_TASK_SPAN_H
 
@@ -45,6 +49,7 @@ typedef struct vb_task_span {
     int32_t *pre_cell, *post_cell; /* (capacity, cap) */
     float *pre_rew, *post_rew;     /* (capacity, cap) */
     uint64_t *gen;       /* (capacity) chunks written into each slot so far */
+    uint8_t *open;       /* (capacity) 1: the slot's last task has not ended yet */
     vb_span_stream *streams;
     int64_t n_streams, cap_streams;
 } vb_task_span;

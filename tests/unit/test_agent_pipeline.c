@@ -70,7 +70,7 @@ Test(pipeline, replay_is_fifo_with_a_rate_limit, .init = smoke_model) {
     float *buf = calloc((size_t)cl.floats, sizeof(float));
     vb_rng rng;
     vb_rng_init(&rng, 1, 0);
-    cr_assert(!vb_replay_can_sample(&r, 2), "empty replay allows sampling");
+    cr_assert(!vb_replay_can_sample(&r, 2, NULL), "empty replay allows sampling");
     for (int i = 0; i < 6; i++) {
         buf[0] = (float)i;
         vb_chunk c = {.version = (uint64_t)i, .data = buf};
@@ -81,8 +81,8 @@ Test(pipeline, replay_is_fifo_with_a_rate_limit, .init = smoke_model) {
     /* the oldest two (0, 1) were overwritten */
     const float *out[4];
     uint64_t ver[4];
-    cr_assert(vb_replay_can_sample(&r, 4));
-    vb_replay_sample(&r, 4, &rng, out, ver);
+    cr_assert(vb_replay_can_sample(&r, 4, NULL));
+    vb_replay_sample(&r, 4, &rng, out, ver, NULL);
     int seen[6] = {0};
     for (int i = 0; i < 4; i++) {
         int v = (int)out[i][0];
@@ -91,15 +91,47 @@ Test(pipeline, replay_is_fifo_with_a_rate_limit, .init = smoke_model) {
         cr_assert_eq(seen[v]++, 0, "a batch repeats chunk %d", v);
     }
     /* 2 samples per insert: 12 windows allowed after 6 inserts, 4 used */
-    cr_assert(vb_replay_can_sample(&r, 4));
-    vb_replay_sample(&r, 4, &rng, out, NULL);
-    cr_assert(vb_replay_can_sample(&r, 4));
-    vb_replay_sample(&r, 4, &rng, out, NULL);
-    cr_assert(!vb_replay_can_sample(&r, 4), "rate limit not enforced");
+    cr_assert(vb_replay_can_sample(&r, 4, NULL));
+    vb_replay_sample(&r, 4, &rng, out, NULL, NULL);
+    cr_assert(vb_replay_can_sample(&r, 4, NULL));
+    vb_replay_sample(&r, 4, &rng, out, NULL, NULL);
+    cr_assert(!vb_replay_can_sample(&r, 4, NULL), "rate limit not enforced");
     vb_chunk c = {.version = 9, .data = buf};
     vb_replay_insert(&r, &c);
     vb_replay_insert(&r, &c);
-    cr_assert(vb_replay_can_sample(&r, 4));
+    cr_assert(vb_replay_can_sample(&r, 4, NULL));
+    vb_replay_free(&r);
+    free(buf);
+}
+
+Test(pipeline, replay_draws_only_slots_not_held, .init = smoke_model) {
+    vb_chunk_layout cl;
+    vb_chunk_layout_init(&cl, &model, 2, false);
+    vb_replay r;
+    cr_assert_eq(vb_replay_init(&r, &cl, 6, 0.0), 0);
+    float *buf = calloc((size_t)cl.floats, sizeof(float));
+    vb_rng rng;
+    vb_rng_init(&rng, 2, 0);
+    for (int i = 0; i < 6; i++) {
+        buf[0] = (float)i;
+        vb_replay_insert(&r, &(vb_chunk){.version = (uint64_t)i, .data = buf});
+    }
+    const uint8_t held[6] = {1, 0, 1, 0, 0, 1};
+    cr_assert_eq(vb_replay_drawable(&r, held), 3);
+    cr_assert(vb_replay_can_sample(&r, 3, held));
+    cr_assert(!vb_replay_can_sample(&r, 4, held), "a batch larger than the slots not held");
+    cr_assert(vb_replay_can_sample(&r, 4, NULL));
+    const float *out[3];
+    int seen[6] = {0};
+    for (int round = 0; round < 20; round++) {
+        vb_replay_sample(&r, 3, &rng, out, NULL, held);
+        for (int i = 0; i < 3; i++) {
+            int v = (int)out[i][0];
+            cr_assert(!held[v], "drew held slot %d", v);
+            seen[v]++;
+        }
+    }
+    cr_assert_eq(seen[1] + seen[3] + seen[4], 60);
     vb_replay_free(&r);
     free(buf);
 }

@@ -98,3 +98,27 @@ Test(task_span, a_stream_first_seen_mid_task_gives_what_it_saw) {
     expect(&s, 2, true, 0, 0, 0);
     vb_task_span_free(&s);
 }
+
+Test(task_span, a_slot_stays_open_until_its_task_ends) {
+    vb_task_span s;
+    char err[128];
+    cr_assert_eq(vb_task_span_init(&s, 8, TASK, err, sizeof err), 0, "%s", err);
+    stream a = {0, 0, 0}, b = {1, 0, 0};
+    feed(&s, &a, 0);     /* a: steps 0-2, task 0 running */
+    feed(&s, &b, 1);     /* b: steps 0-2 */
+    cr_assert(s.open[0] && s.open[1]);
+    feed(&s, &a, 2);     /* a: steps 3-4 end task 0, step 5 starts task 1 */
+    cr_assert(!s.open[0], "slot 0's task ended at step 4");
+    cr_assert(s.open[2], "slot 2's last task (task 1) runs on");
+    cr_assert(s.open[1], "the other stream's slot is untouched");
+    feed(&s, &a, -1);    /* a: steps 6-8, dropped: task 1 still runs */
+    cr_assert(s.open[2]);
+    feed(&s, &a, 3);     /* a: step 9 ends task 1 */
+    cr_assert(!s.open[2]);
+    cr_assert(s.open[3]);
+    vb_task_span_forget_actor(&s, 1);
+    cr_assert(!s.open[1], "an actor that left will not finish its task");
+    feed(&s, &a, 3);     /* slot 3 overwritten by the same stream's next chunk */
+    cr_assert(s.open[3]);
+    vb_task_span_free(&s);
+}

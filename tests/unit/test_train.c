@@ -1230,19 +1230,36 @@ Test(train, validation_tasks_are_not_the_held_out_tasks) {
  * (10 steps), once each task's second half has reached the learner, return
  * what whole windows over the same acting return; bootstrapping from the
  * untrained value head does not. */
-static double first_return(const char *window, const char *windows, const char *capacity, const char *boot,
-                           double *data) {
+static double return_after(int steps, const char *const *sets, bool *ready17, double *data) {
     char err[512];
     const char *base[] = {"run.algo=varibad", "env.gamma=1", "learner.lambda=1", "learner.samples_per_insert=0",
-                          "learner.max_policy_lag=100000", "learner.elbo_warmup_updates=0", window, windows, capacity,
-                          boot, NULL};
+                          "learner.max_policy_lag=100000", "learner.elbo_warmup_updates=0", NULL};
     fixed f;
-    fixed_setup(&f, base, NULL, 20);
+    fixed_setup(&f, base, sets, steps);
+    if (ready17) { /* whether a batch of 17 windows could be drawn */
+        vb_learning_cfg lp = vb_learning_cfg_from(&f.cfg);
+        lp.batch_windows = 17;
+        vb_learning *l17;
+        cr_assert_eq(vb_learning_create(&l17, vb_backend_cpu(), &f.m, &lp, &f.spec, f.P, err, sizeof err), 0, "%s",
+                     err);
+        vb_acting_destroy(&f.a);
+        cr_assert_eq(vb_acting_create_from_config(&f.a, vb_backend_cpu(), &f.m, &f.cfg, 8, 1, 0, err, sizeof err), 0);
+        vb_acting_set_params(&f.a, f.P, 0);
+        for (int s = 0; s < steps; s++) cr_assert_eq(vb_acting_step(&f.a, sink_into, l17, err, sizeof err), 0);
+        *ready17 = vb_learning_ready(l17);
+        vb_learning_destroy(l17);
+    }
     vb_update_stats st;
+    cr_assert(vb_learning_ready(f.l));
     cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
     if (data) *data = data_return(f.l, 1.0);
     fixed_free(&f);
     return st.return_mean;
+}
+
+static double first_return(const char *window, const char *windows, const char *capacity, const char *boot,
+                           double *data) {
+    return return_after(20, (const char *[]){window, windows, capacity, boot, NULL}, NULL, data);
 }
 
 Test(train, windows_bootstrapped_from_the_rest_of_the_task_return_what_whole_windows_do) {
@@ -1259,6 +1276,29 @@ Test(train, windows_bootstrapped_from_the_rest_of_the_task_return_what_whole_win
     cr_assert_float_eq(half, whole, 1e-4, "from the rest of the task %g, whole windows %g", half, whole);
     cr_assert_gt(fabs(half_v - whole), 1e-3, "the value head's bootstrap %g is not the rest of the task %g", half_v,
                  whole);
+}
+
+/* learner.wait_for_task: 15 steps of tasks of 10 in windows of 5 leave each
+ * slot's first task whole in the replay (two windows) and its second task's
+ * first half open. Waiting, a batch of the 16 ended windows returns what whole
+ * windows over the first tasks return, and a 17th window cannot be drawn;
+ * without waiting the open halves are drawn too and bootstrap from the value
+ * head. */
+Test(train, waiting_for_the_task_draws_only_windows_whose_task_has_ended) {
+    const double whole = return_after(10, (const char *[]){"learner.window=10", "learner.batch_windows=8",
+                                                           "learner.replay_capacity=8", NULL}, NULL, NULL);
+    bool ready17;
+    const char *wait[] = {"learner.window=5", "learner.batch_windows=16", "learner.replay_capacity=32",
+                          "learner.window_bootstrap=task", "learner.wait_for_task=true", NULL};
+    const double waited = return_after(15, wait, &ready17, NULL);
+    cr_assert_float_eq(waited, whole, 1e-4, "waiting for the task %g, whole windows %g", waited, whole);
+    cr_assert(!ready17, "a 17th window drawn while only 16 have ended");
+    const char *eager[] = {"learner.window=5", "learner.batch_windows=16", "learner.replay_capacity=32",
+                           "learner.window_bootstrap=task", "learner.wait_for_task=false", NULL};
+    const double drawn = return_after(15, eager, &ready17, NULL);
+    cr_assert(ready17, "24 windows held, 17 drawable without waiting");
+    cr_log_info("whole windows %g, waiting %g, not waiting %g", whole, waited, drawn);
+    cr_assert_gt(fabs(drawn - whole), 1e-3, "not waiting drew only ended windows (%g against %g)", drawn, whole);
 }
 
 /* policy_lag: the updates between the weights that acted and the learner's
