@@ -255,7 +255,7 @@ int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_
         const vb_chunk_layout *cl = &l->cl;
         for (int64_t t = 0; t < l->L; t++) l->b.chunk_cell[t] = chunk_cell(l, c->data, t);
         if (vb_task_span_observe(&l->ts, c->actor, c->slot, l->L, c->data + cl->reset, l->b.chunk_cell,
-                                 c->data + cl->reward, slot) != 0)
+                                 c->data + cl->reward, c->data[cl->task_done + l->L - 1] != 0.0f, slot) != 0)
             return snprintf(why, why_len, "out of memory for the task streams of learner.elbo_span and "
                             "learner.window_bootstrap"), -1;
     }
@@ -267,16 +267,16 @@ int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_
     return 0;
 }
 
-/* wait_task: the replay slots whose last task is still running, or NULL. A
- * full replay with fewer than a batch of ended tasks (more streams than it
- * can hold a task of each) draws from every slot rather than stall. */
-static const uint8_t *held_slots(const vb_learning *l) {
-    if (!l->p.wait_task) return NULL;
-    if (l->replay.size == l->replay.capacity && vb_replay_drawable(&l->replay, l->ts.open) < l->N) return NULL;
-    return l->ts.open;
-}
+/* wait_task: the replay slots whose last task is still running, or NULL. */
+static const uint8_t *held_slots(const vb_learning *l) { return l->p.wait_task ? l->ts.open : NULL; }
 
-int vb_learning_ready(const vb_learning *l) { return vb_replay_can_sample(&l->replay, l->N, held_slots(l)); }
+/* Waiting for tasks, a full replay with fewer than a batch of ended windows
+ * (more streams than it can hold a task of each) fills the batch with
+ * windows of running tasks rather than stall. */
+int vb_learning_ready(const vb_learning *l) {
+    const bool full = l->replay.size == l->replay.capacity;
+    return vb_replay_can_sample(&l->replay, l->N, full ? NULL : held_slots(l));
+}
 
 /* The transitions of window w's first and last tasks outside it (replay slot k). */
 static void gather_span(vb_learning *l, int64_t w, int64_t k) {
@@ -415,9 +415,7 @@ int vb_learning_update(vb_learning *l, vb_update_stats *st, char *err, size_t er
     const int64_t N = l->N, L = l->L, T = l->T, LN = L * N, TN = T * N;
     memset(st, 0, sizeof *st);
     st->belief_mae = -1;
-    const uint8_t *held = held_slots(l);
-    if (held && vb_replay_drawable(&l->replay, held) < N) held = NULL;
-    vb_replay_sample(&l->replay, N, &l->rng, l->batch, NULL, held);
+    vb_replay_sample(&l->replay, N, &l->rng, l->batch, NULL, held_slots(l));
     assemble(l);
     st->carry_refreshed = -1;
     if (l->p.refresh_carry) {

@@ -47,12 +47,17 @@ bool vb_replay_can_sample(const vb_replay *r, int64_t B, const uint8_t *held) {
 }
 
 void vb_replay_sample(vb_replay *r, int64_t B, vb_rng *rng, const float **out, uint64_t *ver, const uint8_t *held) {
-    /* partial Fisher-Yates over the slots that may be drawn */
+    /* partial Fisher-Yates: the slots not held first, then, if they are fewer
+     * than B, the rest of the batch from the held ones */
     int64_t n = 0;
     for (int64_t i = 0; i < r->size; i++)
         if (!held || !held[i]) r->perm[n++] = i;
+    if (held)
+        for (int64_t i = 0, m = n; i < r->size; i++)
+            if (held[i]) r->perm[m++] = i;
     for (int64_t i = 0; i < B; i++) {
-        int64_t j = i + (int64_t)vb_rng_below(rng, (uint32_t)(n - i));
+        const int64_t end = i < n ? n : r->size;
+        int64_t j = i + (int64_t)vb_rng_below(rng, (uint32_t)(end - i));
         int64_t t = r->perm[i];
         r->perm[i] = r->perm[j];
         r->perm[j] = t;

@@ -35,9 +35,10 @@ void vb_replay_insert(vb_replay *r, const vb_chunk *c);
 int64_t vb_replay_drawable(const vb_replay *r, const uint8_t *held);
 /* Whether a batch of B may be drawn now. */
 bool vb_replay_can_sample(const vb_replay *r, int64_t B, const uint8_t *held);
-/* Draw B distinct chunks not held (can_sample must have said yes): pointers
- * to their data into out[0..B), versions into ver (may be NULL). The pointers
- * stay valid until the next insert. */
+/* Draw B distinct chunks (B <= size), those not held first: all of them
+ * when they are fewer than B, the rest from the held ones. Pointers to their
+ * data into out[0..B), versions into ver (may be NULL). The pointers stay
+ * valid until the next insert. */
 void vb_replay_sample(vb_replay *r, int64_t B, vb_rng *rng, const float **out, uint64_t *ver, const uint8_t *held);
 
 #endif

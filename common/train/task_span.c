@@ -89,7 +89,7 @@ static void close_open(vb_task_span *s, vb_span_stream *st) {
 }
 
 int vb_task_span_observe(vb_task_span *s, int32_t actor, int32_t slot, int64_t L, const float *reset,
-                         const int32_t *cell, const float *rew, int64_t slot_index) {
+                         const int32_t *cell, const float *rew, bool ended, int64_t slot_index) {
     vb_span_stream *st = stream_of(s, actor, slot);
     if (!st) return -1;
     const int64_t cap = s->cap;
@@ -113,6 +113,10 @@ int vb_task_span_observe(vb_task_span *s, int32_t actor, int32_t slot, int64_t L
             st->rew[st->len] = rew[t];
             st->len++;
         }
+    }
+    if (ended) { /* the task is over: no suffix is to come for any of its slots */
+        close_open(s, st);
+        return 0;
     }
     if (slot_index >= 0 && st->n_open <= cap) {
         st->open[st->n_open++] = (vb_span_open){slot_index, s->gen[slot_index]};

@@ -25,6 +25,7 @@
 #ifndef VB_TASK_SPAN_H
 #define VB_TASK_SPAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,10 +62,11 @@ void vb_task_span_free(vb_task_span *s);
 /* A chunk of L steps of stream (actor, slot) arrives and goes to replay slot
  * `slot_index` (or nowhere: slot_index < 0, dropped as stale; its steps still
  * extend the stream's task). reset[t] != 0 where step t starts a task;
- * cell[t], rew[t] its transition's reward cell and reward. 0, or -1 out of
- * memory. */
+ * cell[t], rew[t] its transition's reward cell and reward; ended: the
+ * chunk's last step ended its task (nothing of it is to come). 0, or -1 out
+ * of memory. */
 int vb_task_span_observe(vb_task_span *s, int32_t actor, int32_t slot, int64_t L, const float *reset,
-                         const int32_t *cell, const float *rew, int64_t slot_index);
+                         const int32_t *cell, const float *rew, bool ended, int64_t slot_index);
 /* Drop the streams of an actor that left (its replayed chunks keep what
  * they have). */
 void vb_task_span_forget_actor(vb_task_span *s, int32_t actor);

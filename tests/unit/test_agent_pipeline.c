@@ -121,16 +121,28 @@ Test(pipeline, replay_draws_only_slots_not_held, .init = smoke_model) {
     cr_assert(vb_replay_can_sample(&r, 3, held));
     cr_assert(!vb_replay_can_sample(&r, 4, held), "a batch larger than the slots not held");
     cr_assert(vb_replay_can_sample(&r, 4, NULL));
-    const float *out[3];
+    const float *out[5];
     int seen[6] = {0};
     for (int round = 0; round < 20; round++) {
         vb_replay_sample(&r, 3, &rng, out, NULL, held);
         for (int i = 0; i < 3; i++) {
             int v = (int)out[i][0];
             cr_assert(!held[v], "drew held slot %d", v);
+            for (int k = 0; k < i; k++) cr_assert_neq(out[k], out[i], "a batch repeats slot %d", v);
             seen[v]++;
         }
     }
+    /* a batch larger than the slots not held takes all of them, then held ones */
+    int fill[6] = {0};
+    for (int round = 0; round < 40; round++) {
+        vb_replay_sample(&r, 5, &rng, out, NULL, held);
+        int in_round[6] = {0};
+        for (int i = 0; i < 5; i++) in_round[(int)out[i][0]]++;
+        cr_assert(in_round[1] == 1 && in_round[3] == 1 && in_round[4] == 1, "not every slot not held was drawn");
+        cr_assert_eq(in_round[0] + in_round[2] + in_round[5], 2);
+        for (int v = 0; v < 6; v++) fill[v] += in_round[v];
+    }
+    cr_assert(fill[0] > 0 && fill[2] > 0 && fill[5] > 0, "the held slots filling the batch are not all drawn");
     cr_assert_eq(seen[1] + seen[3] + seen[4], 60);
     vb_replay_free(&r);
     free(buf);

@@ -22,7 +22,8 @@ static void feed(vb_task_span *s, stream *st, int64_t k) {
         cell[t] = (int32_t)(100 * st->slot + st->step);
         rew[t] = (float)cell[t];
     }
-    cr_assert_eq(vb_task_span_observe(s, st->actor, st->slot, L, reset, cell, rew, k), 0);
+    const bool ended = st->step % TASK == 0; /* the chunk's last step was its task's last */
+    cr_assert_eq(vb_task_span_observe(s, st->actor, st->slot, L, reset, cell, rew, ended, k), 0);
 }
 
 /* Slot k's prefix (pre) or suffix: the stream steps first .. first + n - 1 of stream slot sl. */
@@ -113,12 +114,18 @@ Test(task_span, a_slot_stays_open_until_its_task_ends) {
     cr_assert(s.open[1], "the other stream's slot is untouched");
     feed(&s, &a, -1);    /* a: steps 6-8, dropped: task 1 still runs */
     cr_assert(s.open[2]);
-    feed(&s, &a, 3);     /* a: step 9 ends task 1 */
+    feed(&s, &a, 3);     /* a: step 9 ends task 1; steps 10-11 of task 2 */
     cr_assert(!s.open[2]);
     cr_assert(s.open[3]);
+    feed(&s, &b, 3);     /* b overwrites slot 3 (still in a's list) with its steps 3-5 */
+    cr_assert(s.open[3], "b's task 1 runs on in slot 3");
+    feed(&s, &a, 4);     /* a: steps 12-14 end task 2 with the chunk */
+    cr_assert(s.open[3], "a's task ending does not close b's slot");
+    cr_assert(!s.open[4], "a chunk that ends its task is complete on arrival");
+    feed(&s, &a, 5);     /* a: steps 15-17, task 3 */
+    cr_assert(s.open[5]);
     vb_task_span_forget_actor(&s, 1);
-    cr_assert(!s.open[1], "an actor that left will not finish its task");
-    feed(&s, &a, 3);     /* slot 3 overwritten by the same stream's next chunk */
-    cr_assert(s.open[3]);
+    cr_assert(!s.open[3] && !s.open[1], "an actor that left will not finish its tasks");
+    cr_assert(s.open[5], "the other actor's slot stays open");
     vb_task_span_free(&s);
 }

@@ -1281,7 +1281,8 @@ Test(train, windows_bootstrapped_from_the_rest_of_the_task_return_what_whole_win
 /* learner.wait_for_task: 15 steps of tasks of 10 in windows of 5 leave each
  * slot's first task whole in the replay (two windows) and its second task's
  * first half open. Waiting, a batch of the 16 ended windows returns what whole
- * windows over the first tasks return, and a 17th window cannot be drawn;
+ * windows over the first tasks return, and a 17th window cannot be drawn
+ * until the replay is full (then it is filled with a running task's window);
  * without waiting the open halves are drawn too and bootstrap from the value
  * head. */
 Test(train, waiting_for_the_task_draws_only_windows_whose_task_has_ended) {
@@ -1293,6 +1294,10 @@ Test(train, waiting_for_the_task_draws_only_windows_whose_task_has_ended) {
     const double waited = return_after(15, wait, &ready17, NULL);
     cr_assert_float_eq(waited, whole, 1e-4, "waiting for the task %g, whole windows %g", waited, whole);
     cr_assert(!ready17, "a 17th window drawn while only 16 have ended");
+    const char *full[] = {"learner.window=5", "learner.batch_windows=16", "learner.replay_capacity=24",
+                          "learner.window_bootstrap=task", "learner.wait_for_task=true", NULL};
+    return_after(15, full, &ready17, NULL);
+    cr_assert(ready17, "a full replay with 16 ended windows stalls a batch of 17");
     const char *eager[] = {"learner.window=5", "learner.batch_windows=16", "learner.replay_capacity=32",
                            "learner.window_bootstrap=task", "learner.wait_for_task=false", NULL};
     const double drawn = return_after(15, eager, &ready17, NULL);
