@@ -62,20 +62,29 @@ Test(pipeline, chunk_validation_refuses_bad_contents, .init = smoke_model) {
     free(c);
 }
 
-Test(pipeline, replay_is_fifo_with_a_rate_limit, .init = smoke_model) {
+/* A replay of `capacity` 2-step chunks (samples per insert spi) after n
+ * inserts, chunk i marked by data[0] = i and version i; buf (returned) is
+ * the chunk buffer. */
+static float *replay_of(vb_replay *r, int64_t capacity, double spi, int n) {
     vb_chunk_layout cl;
     vb_chunk_layout_init(&cl, &model, 2, false);
-    vb_replay r;
-    cr_assert_eq(vb_replay_init(&r, &cl, 4, 2.0), 0);
+    cr_assert_eq(vb_replay_init(r, &cl, capacity, spi), 0);
     float *buf = calloc((size_t)cl.floats, sizeof(float));
+    cr_assert(n > 0 || !vb_replay_can_sample(r, 2, NULL), "empty replay allows sampling");
+    for (int i = 0; i < n; i++) {
+        buf[0] = (float)i;
+        vb_replay_insert(r, &(vb_chunk){.version = (uint64_t)i, .data = buf});
+    }
+    return buf;
+}
+
+Test(pipeline, replay_is_fifo_with_a_rate_limit, .init = smoke_model) {
+    vb_replay r;
+    free(replay_of(&r, 4, 2.0, 0));
+    vb_replay_free(&r);
+    float *buf = replay_of(&r, 4, 2.0, 6);
     vb_rng rng;
     vb_rng_init(&rng, 1, 0);
-    cr_assert(!vb_replay_can_sample(&r, 2, NULL), "empty replay allows sampling");
-    for (int i = 0; i < 6; i++) {
-        buf[0] = (float)i;
-        vb_chunk c = {.version = (uint64_t)i, .data = buf};
-        vb_replay_insert(&r, &c);
-    }
     cr_assert_eq(r.size, 4);
     cr_assert_eq(r.inserted, 6);
     /* the oldest two (0, 1) were overwritten */
@@ -105,17 +114,10 @@ Test(pipeline, replay_is_fifo_with_a_rate_limit, .init = smoke_model) {
 }
 
 Test(pipeline, replay_draws_only_slots_not_held, .init = smoke_model) {
-    vb_chunk_layout cl;
-    vb_chunk_layout_init(&cl, &model, 2, false);
     vb_replay r;
-    cr_assert_eq(vb_replay_init(&r, &cl, 6, 0.0), 0);
-    float *buf = calloc((size_t)cl.floats, sizeof(float));
+    float *buf = replay_of(&r, 6, 0.0, 6);
     vb_rng rng;
     vb_rng_init(&rng, 2, 0);
-    for (int i = 0; i < 6; i++) {
-        buf[0] = (float)i;
-        vb_replay_insert(&r, &(vb_chunk){.version = (uint64_t)i, .data = buf});
-    }
     const uint8_t held[6] = {1, 0, 1, 0, 0, 1};
     cr_assert_eq(vb_replay_drawable(&r, held), 3);
     cr_assert(vb_replay_can_sample(&r, 3, held));
