@@ -1,6 +1,7 @@
 /* Configuration: schema defaults, file loading, --set, every error class,
  * precedence and the print -> parse -> print round trip. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,16 +57,23 @@ Test(config, schema_keys_are_unique_and_sections_known) {
 }
 
 Test(config, every_shipped_config_loads_and_validates) {
-    const char *files[] = {"configs/gridworld.yaml", "configs/bandit.yaml", "configs/funcopt.yaml",
-                           "configs/smoke.yaml"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char path[1024];
+    char dir[1024];
+    DIR *d = opendir(vb_test_path("configs", dir, sizeof dir));
+    cr_assert_not_null(d, "%s", dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        const size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 5, ".yaml") != 0) continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         vb_config cfg;
         vb_config_defaults(&cfg);
-        cr_assert_eq(vb_config_load_file(&cfg, vb_test_path(files[i], path, sizeof path), err, sizeof err), 0,
-                     "%s", err);
-        cr_assert_eq(vb_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(vb_config_load_file(&cfg, path, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(vb_config_validate(&cfg, err, sizeof err), 0, "%s: %s", e->d_name, err);
+        n++;
     }
+    closedir(d);
+    cr_assert_geq(n, 12, "%d configs in %s", n, dir);
 }
 
 Test(config, file_values_are_typed) {
