@@ -256,8 +256,8 @@ int vb_learning_insert(vb_learning *l, const vb_chunk *c, char *why, size_t why_
         for (int64_t t = 0; t < l->L; t++) l->b.chunk_cell[t] = chunk_cell(l, c->data, t);
         if (vb_task_span_observe(&l->ts, c->actor, c->slot, l->L, c->data + cl->reset, l->b.chunk_cell,
                                  c->data + cl->reward, c->data[cl->task_done + l->L - 1] != 0.0f, slot) != 0)
-            return snprintf(why, why_len, "out of memory for the task streams of learner.elbo_span and "
-                            "learner.window_bootstrap"), -1;
+            return snprintf(why, why_len, "out of memory for the task streams of learner.elbo_span, "
+                            "learner.window_bootstrap and learner.wait_for_task"), -1;
     }
     if (stale) {
         l->dropped++;

@@ -1230,25 +1230,14 @@ Test(train, validation_tasks_are_not_the_held_out_tasks) {
  * (10 steps), once each task's second half has reached the learner, return
  * what whole windows over the same acting return; bootstrapping from the
  * untrained value head does not. */
-static double return_after(int steps, const char *const *sets, bool *ready17, double *data) {
+static const char *const window_base[] = {"run.algo=varibad", "env.gamma=1", "learner.lambda=1",
+                                          "learner.samples_per_insert=0", "learner.max_policy_lag=100000",
+                                          "learner.elbo_warmup_updates=0", NULL};
+
+static double return_after(int steps, const char *const *sets, double *data) {
     char err[512];
-    const char *base[] = {"run.algo=varibad", "env.gamma=1", "learner.lambda=1", "learner.samples_per_insert=0",
-                          "learner.max_policy_lag=100000", "learner.elbo_warmup_updates=0", NULL};
     fixed f;
-    fixed_setup(&f, base, sets, steps);
-    if (ready17) { /* whether a batch of 17 windows could be drawn */
-        vb_learning_cfg lp = vb_learning_cfg_from(&f.cfg);
-        lp.batch_windows = 17;
-        vb_learning *l17;
-        cr_assert_eq(vb_learning_create(&l17, vb_backend_cpu(), &f.m, &lp, &f.spec, f.P, err, sizeof err), 0, "%s",
-                     err);
-        vb_acting_destroy(&f.a);
-        cr_assert_eq(vb_acting_create_from_config(&f.a, vb_backend_cpu(), &f.m, &f.cfg, 8, 1, 0, err, sizeof err), 0);
-        vb_acting_set_params(&f.a, f.P, 0);
-        for (int s = 0; s < steps; s++) cr_assert_eq(vb_acting_step(&f.a, sink_into, l17, err, sizeof err), 0);
-        *ready17 = vb_learning_ready(l17);
-        vb_learning_destroy(l17);
-    }
+    fixed_setup(&f, window_base, sets, steps);
     vb_update_stats st;
     cr_assert(vb_learning_ready(f.l));
     cr_assert_eq(vb_learning_update(f.l, &st, err, sizeof err), 0, "%s", err);
@@ -1257,9 +1246,22 @@ static double return_after(int steps, const char *const *sets, bool *ready17, do
     return st.return_mean;
 }
 
+/* Whether a batch of 17 windows could be drawn after `steps` steps. */
+static bool ready17_after(int steps, const char *const *sets) {
+    const char *more[8] = {0};
+    int n = 0;
+    for (; sets[n]; n++) more[n] = sets[n];
+    more[n] = "learner.batch_windows=17";
+    fixed f;
+    fixed_setup(&f, window_base, more, steps);
+    const bool ready = vb_learning_ready(f.l);
+    fixed_free(&f);
+    return ready;
+}
+
 static double first_return(const char *window, const char *windows, const char *capacity, const char *boot,
                            double *data) {
-    return return_after(20, (const char *[]){window, windows, capacity, boot, NULL}, NULL, data);
+    return return_after(20, (const char *[]){window, windows, capacity, boot, NULL}, data);
 }
 
 Test(train, windows_bootstrapped_from_the_rest_of_the_task_return_what_whole_windows_do) {
@@ -1287,21 +1289,19 @@ Test(train, windows_bootstrapped_from_the_rest_of_the_task_return_what_whole_win
  * head. */
 Test(train, waiting_for_the_task_draws_only_windows_whose_task_has_ended) {
     const double whole = return_after(10, (const char *[]){"learner.window=10", "learner.batch_windows=8",
-                                                           "learner.replay_capacity=8", NULL}, NULL, NULL);
-    bool ready17;
+                                                           "learner.replay_capacity=8", NULL}, NULL);
     const char *wait[] = {"learner.window=5", "learner.batch_windows=16", "learner.replay_capacity=32",
                           "learner.window_bootstrap=task", "learner.wait_for_task=true", NULL};
-    const double waited = return_after(15, wait, &ready17, NULL);
+    const double waited = return_after(15, wait, NULL);
     cr_assert_float_eq(waited, whole, 1e-4, "waiting for the task %g, whole windows %g", waited, whole);
-    cr_assert(!ready17, "a 17th window drawn while only 16 have ended");
+    cr_assert(!ready17_after(15, wait), "a 17th window drawn while only 16 have ended");
     const char *full[] = {"learner.window=5", "learner.batch_windows=16", "learner.replay_capacity=24",
                           "learner.window_bootstrap=task", "learner.wait_for_task=true", NULL};
-    return_after(15, full, &ready17, NULL);
-    cr_assert(ready17, "a full replay with 16 ended windows stalls a batch of 17");
+    cr_assert(ready17_after(15, full), "a full replay with 16 ended windows stalls a batch of 17");
     const char *eager[] = {"learner.window=5", "learner.batch_windows=16", "learner.replay_capacity=32",
                            "learner.window_bootstrap=task", "learner.wait_for_task=false", NULL};
-    const double drawn = return_after(15, eager, &ready17, NULL);
-    cr_assert(ready17, "24 windows held, 17 drawable without waiting");
+    const double drawn = return_after(15, eager, NULL);
+    cr_assert(ready17_after(15, eager), "24 windows held, 17 drawable without waiting");
     cr_log_info("whole windows %g, waiting %g, not waiting %g", whole, waited, drawn);
     cr_assert_gt(fabs(drawn - whole), 1e-3, "not waiting drew only ended windows (%g against %g)", drawn, whole);
 }
