@@ -73,7 +73,7 @@ Test(config, every_shipped_config_loads_and_validates) {
         n++;
     }
     closedir(d);
-    cr_assert_geq(n, 12, "%d configs in %s", n, dir);
+    cr_assert_geq(n, 13, "%d configs in %s", n, dir);
 }
 
 Test(config, file_values_are_typed) {
