@@ -1248,9 +1248,13 @@ static double return_after(int steps, const char *const *sets, double *data) {
 
 /* Whether a batch of 17 windows could be drawn after `steps` steps. */
 static bool ready17_after(int steps, const char *const *sets) {
-    const char *more[8] = {0};
+    enum { MAX_SETS = 8 };
+    const char *more[MAX_SETS + 2] = {0};
     int n = 0;
-    for (; sets[n]; n++) more[n] = sets[n];
+    for (; sets[n]; n++) {
+        cr_assert_lt(n, MAX_SETS, "ready17_after takes at most %d settings", MAX_SETS);
+        more[n] = sets[n];
+    }
     more[n] = "learner.batch_windows=17";
     fixed f;
     fixed_setup(&f, window_base, more, steps);
