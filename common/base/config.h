@@ -78,6 +78,8 @@ typedef struct vb_config {
         double temperature;
         double entropy;         /* tau of the backup readout's q-hat* (0 = off) */
         int64_t entropy_decay;  /* training: tau falls linearly to 0 over this many updates (0 = constant) */
+        int64_t late_depth;     /* training: the depth from learner update late_from on (0 = depth throughout) */
+        int64_t late_from;
         int dynamics;           /* vb_dynamics */
         int target;             /* vb_plan_target */
         int backup_weights;     /* vb_backup_weights */

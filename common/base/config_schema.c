@@ -195,6 +195,11 @@ static const vb_cfg_key schema[] = {
          "training: the entropy temperature falls linearly from planner.entropy at the first weights to 0 at this "
          "learner update (the weights' version), soft policy iteration annealed to the plain improvement step; "
          "evaluation keeps planner.entropy (0: constant)"),
+    KINT(planner, late_depth, "0", 0, 4096,
+         "training: the planning depth of actors holding weights of learner update planner.late_from or later, a "
+         "deeper search once the value head has learned (evaluation keeps eval.depth; 0: planner.depth "
+         "throughout)"),
+    KINT(planner, late_from, "0", 0, I53, "training: the learner update from which planner.late_depth applies"),
     KENUM(planner, dynamics, "auto", dynamics_choices,
           "imagined state transitions: learned (the next-state decoder the ELBO trains), env (the exact transition; task-independent families only) or auto (env where the family's transitions are task-independent, else learned)"),
     KENUM(planner, target, "backup", target_choices, "policy/value readout of the planner"),

@@ -146,6 +146,8 @@ vb_acting_cfg vb_acting_cfg_from(const vb_config *cfg) {
         .planner = vb_planner_cfg_from(cfg, true),
         .argmax = cfg->planner.act == VB_ACT_ARGMAX,
         .entropy_decay = cfg->planner.entropy_decay,
+        .late_depth = cfg->planner.late_depth,
+        .late_from = cfg->planner.late_from,
     };
 }
 

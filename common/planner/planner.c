@@ -131,6 +131,10 @@ void vb_planner_set_entropy(vb_planner *p, double tau) {
     for (int64_t j = 0; j < p->nblocks; j++) vb_smc_set_entropy(p->blk[j].search, tau);
 }
 
+void vb_planner_set_depth(vb_planner *p, int64_t D) {
+    for (int64_t j = 0; j < p->nblocks; j++) vb_smc_set_depth(p->blk[j].search, D);
+}
+
 const vb_smc *vb_planner_search(const vb_planner *p) { return p->blk[0].search; }
 const float *vb_planner_last_root_weights(const vb_planner *p) { return vb_belief_sim_root_weights(p->blk[0].sim); }
 const float *vb_planner_last_latents(const vb_planner *p) { return vb_belief_sim_latents(p->blk[0].sim); }

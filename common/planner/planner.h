@@ -34,6 +34,8 @@ void vb_planner_run(vb_planner *p, const float *P, const vb_planner_root *root, 
                     float *v);
 /* The backup readout's entropy temperature from the next run on, in every block. */
 void vb_planner_set_entropy(vb_planner *p, double tau);
+/* The planning depth D from the next run on, in every block. */
+void vb_planner_set_depth(vb_planner *p, int64_t D);
 /* The greedy action of env b after the last run (vb_smc_greedy). */
 int32_t vb_planner_greedy(const vb_planner *p, int64_t b);
 /* Threads (blocks of environments) this planner runs. */

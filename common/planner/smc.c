@@ -421,6 +421,8 @@ int32_t vb_smc_greedy(const vb_smc *s, int64_t b) {
 
 void vb_smc_set_entropy(vb_smc *s, double tau) { s->cfg.tau = tau; }
 double vb_smc_entropy(const vb_smc *s) { return s->cfg.tau; }
+void vb_smc_set_depth(vb_smc *s, int64_t D) { s->cfg.D = D; }
+int64_t vb_smc_depth(const vb_smc *s) { return s->cfg.D; }
 
 const double *vb_smc_qhat(const vb_smc *s, int64_t b) { return s->qhat + b * s->A; }
 

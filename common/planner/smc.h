@@ -105,6 +105,9 @@ void vb_smc_destroy(vb_smc *s);
 /* The backup readout's entropy temperature from the next run on (tau >= 0). */
 void vb_smc_set_entropy(vb_smc *s, double tau);
 double vb_smc_entropy(const vb_smc *s);
+/* The planning depth D from the next run on (D >= 0). */
+void vb_smc_set_depth(vb_smc *s, int64_t D);
+int64_t vb_smc_depth(const vb_smc *s);
 /* Search for B environments (env b draws from rng[b]): q (B, A) and v (B) targets. */
 void vb_smc_run(vb_smc *s, const vb_plan_sim *sim, int64_t B, vb_rng *rng, float *q, float *v);
 /* The greedy action of env b after the last run: the argmax of q* over the

@@ -55,6 +55,9 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
         a->argmax = cfg->argmax;
         a->entropy = cfg->planner.tau;
         a->entropy_decay = cfg->entropy_decay;
+        a->depth = cfg->planner.D;
+        a->late_depth = cfg->late_depth;
+        a->late_from = cfg->late_from;
         if (vb_planner_create(&a->planner, be, m, &a->env->spec, &cfg->planner, n, err, err_len) != 0) {
             vb_acting_destroy(a);
             return -1;
@@ -89,6 +92,8 @@ void vb_acting_set_params(vb_acting *a, const float *P, uint64_t version) {
         vb_planner_prepare(a->planner, a->P);
         if (a->entropy_decay > 0)
             vb_planner_set_entropy(a->planner, vb_entropy_schedule(a->entropy, a->entropy_decay, version));
+        if (a->late_depth > 0)
+            vb_planner_set_depth(a->planner, version >= (uint64_t)a->late_from ? a->late_depth : a->depth);
     }
 }
 

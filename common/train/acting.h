@@ -47,6 +47,7 @@ typedef struct vb_acting {
     bool argmax;            /* planner.act: argmax */
     double entropy;         /* planner.entropy, and the updates over which it falls to 0 (0: constant) */
     int64_t entropy_decay;
+    int64_t depth, late_depth, late_from; /* planner.D, and the depth from version late_from on (0: none) */
     double *scores;         /* (actions) argmax scratch */
     float *q, *v;
     /* chunks under construction: (n, cl.floats) */
@@ -67,6 +68,8 @@ typedef struct vb_acting_cfg {
     vb_planner_cfg planner;      /* varibased: the planner while training (exploring) */
     bool argmax;                 /* varibased: act on the argmax of q* (planner.act: argmax) */
     int64_t entropy_decay;       /* varibased: planner.tau falls linearly to 0 at this weights version (0: constant) */
+    int64_t late_depth;          /* varibased: the planning depth from weights version late_from on (0: planner.D) */
+    int64_t late_from;
 } vb_acting_cfg;
 
 /* The entropy temperature for weights of version v: tau0 (1 - v / decay),
@@ -78,7 +81,8 @@ int vb_acting_create(vb_acting *a, const vb_backend *be, const vb_model *m, cons
                      uint64_t seed, uint64_t stream_base, char *err, size_t err_len);
 void vb_acting_destroy(vb_acting *a);
 /* Take a new parameter arena (copied) and its version (which also sets the
- * planner's entropy temperature under cfg.entropy_decay). */
+ * planner's entropy temperature under cfg.entropy_decay, and its depth under
+ * cfg.late_depth). */
 void vb_acting_set_params(vb_acting *a, const float *P, uint64_t version);
 /* One step of every slot; complete chunks go to sink. 0, or -1 with err. */
 int vb_acting_step(vb_acting *a, vb_chunk_sink sink, void *ctx, char *err, size_t err_len);

@@ -1414,3 +1414,37 @@ Test(train, the_entropy_temperature_falls_to_zero_over_its_updates) {
     bare_actor_free(&p);
     bare_actor_free(&c);
 }
+
+Test(train, the_planning_depth_deepens_from_its_update) {
+    const char *late[] = {"run.algo=varibased", "planner.depth=1", "planner.late_depth=3", "planner.late_from=100",
+                          NULL};
+    const char *shallow[] = {"run.algo=varibased", "planner.depth=1", NULL};
+    const char *deep[] = {"run.algo=varibased", "planner.depth=3", NULL};
+    bare_actor l, s, d, l2;
+    bare_actor_setup(&l, late);
+    bare_actor_setup(&l2, late);
+    bare_actor_setup(&s, shallow);
+    bare_actor_setup(&d, deep);
+    const int64_t n = 8 * l.m.d.actions;
+    float *ql = malloc(sizeof(float) * (size_t)n), *qs = malloc(sizeof(float) * (size_t)n),
+          *qd = malloc(sizeof(float) * (size_t)n);
+    /* before update 100 the actor plans as planner.depth says, to the bit */
+    bare_actor_step(&l, 99, ql);
+    bare_actor_step(&s, 99, qs);
+    cr_assert_eq(vb_smc_depth(vb_planner_search(l.a.planner)), 1);
+    cr_assert_eq(memcmp(ql, qs, sizeof(float) * (size_t)n), 0, "q* before late_from differs from depth 1's");
+    /* from it on as planner.late_depth does */
+    bare_actor_step(&l2, 100, ql);
+    bare_actor_step(&d, 100, qd);
+    cr_assert_eq(vb_smc_depth(vb_planner_search(l2.a.planner)), 3);
+    cr_assert_eq(memcmp(ql, qd, sizeof(float) * (size_t)n), 0, "q* from late_from on differs from depth 3's");
+    /* on the same first step */
+    cr_assert_neq(memcmp(qd, qs, sizeof(float) * (size_t)n), 0, "depths 1 and 3 gave the same q*");
+    free(ql);
+    free(qs);
+    free(qd);
+    bare_actor_free(&l);
+    bare_actor_free(&l2);
+    bare_actor_free(&s);
+    bare_actor_free(&d);
+}
