@@ -1426,8 +1426,7 @@ Test(train, the_planning_depth_deepens_from_its_update) {
     bare_actor_setup(&s, shallow);
     bare_actor_setup(&d, deep);
     const int64_t n = 8 * l.m.d.actions;
-    float *ql = malloc(sizeof(float) * (size_t)n), *qs = malloc(sizeof(float) * (size_t)n),
-          *qd = malloc(sizeof(float) * (size_t)n);
+    float *q = malloc(sizeof(float) * (size_t)(3 * n)), *ql = q, *qs = q + n, *qd = q + 2 * n;
     /* before update 100 the actor plans as planner.depth says, to the bit */
     bare_actor_step(&l, 99, ql);
     bare_actor_step(&s, 99, qs);
@@ -1440,9 +1439,7 @@ Test(train, the_planning_depth_deepens_from_its_update) {
     cr_assert_eq(memcmp(ql, qd, sizeof(float) * (size_t)n), 0, "q* from late_from on differs from depth 3's");
     /* on the same first step */
     cr_assert_neq(memcmp(qd, qs, sizeof(float) * (size_t)n), 0, "depths 1 and 3 gave the same q*");
-    free(ql);
-    free(qs);
-    free(qd);
+    free(q);
     bare_actor_free(&l);
     bare_actor_free(&l2);
     bare_actor_free(&s);
